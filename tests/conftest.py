@@ -1,0 +1,10 @@
+"""Shared test set-up: quiet TensorFlow, and the exported-model fixtures every suite can reuse."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+pytest_plugins = [
+    "tests.fixtures.efficientnet",
+    "tests.fixtures.detr",
+    "tests.fixtures.stylegan",
+]
