@@ -62,6 +62,20 @@ class Generator(keras.Model):
         batch_avg = tf.reduce_mean(dlatents[:, 0], axis=0)
         self.dlatent_avg.assign(lerp(batch_avg, self.dlatent_avg, beta))
 
+    def generate_for_training(self, z: tf.Tensor) -> tf.Tensor:
+        """G_style with is_training=True: random noise, no truncation, w̄ tracking and style mixing
+        (with probability style_mixing_prob a second z takes over from a crossover in [1, num_layers))."""
+        dlatents = self.broadcast(self.mapping(z))
+        self.update_dlatent_avg(dlatents)
+        if self.style_mixing_prob:
+            dlatents2 = self.broadcast(self.mapping(tf.random.normal(tf.shape(z))))
+            crossover = tf.cond(
+                tf.random.uniform([]) < self.style_mixing_prob,
+                lambda: tf.random.uniform([], 1, self.num_layers, dtype=tf.int32),
+                lambda: tf.constant(self.num_layers, tf.int32))
+            dlatents = self.mix(dlatents, dlatents2, crossover)
+        return self.synthesis(dlatents, randomize_noise=True)
+
     def call(self, z, truncation_psi=None, truncation_cutoff=None, randomize_noise: bool = False):
         """z [N, latent] → images [N, res, res, C] in about [−1, 1]. ψ = 1 disables truncation."""
         psi = self.truncation_psi if truncation_psi is None else truncation_psi

@@ -1,0 +1,163 @@
+"""Train StyleGAN on bundled faces: `python -m export.stylegan.train --resolution 16 --steps 2000 --out g.weights.h5`.
+
+Follows training/training_loop.py without progressive growing: per iteration one D step (logistic loss +
+R1, γ = 10) then one G step (non-saturating logistic), Adam(β1 = 0, β2 = 0.99, ε = 1e-8), style mixing
+and w̄ tracking inside G, mirror augmentation, and Gs, an exponential moving average of G's weights with
+a half-life of `g_smoothing_kimg` thousand images (non-trainable variables copied). Gs is what gets
+evaluated and saved. Data: the 100 faces of scikit-image `lfw_subset()` (grey 25×25, replicated to RGB,
+resized), split into training and held-out images.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from export.stylegan.config import StyleGANConfig
+from export.stylegan.discriminator import Discriminator
+from export.stylegan.generator import Generator
+from export.stylegan.losses import discriminator_loss, generator_loss, r1_penalty
+from export.stylegan.metrics import image_features, kernel_distance
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    resolution: int = 16
+    fmap_base: int = 8192
+    fmap_max: int = 512
+    latent_size: int = 512
+    mapping_fmaps: int = 512
+    batch_size: int = 16
+    steps: int = 2000
+    learning_rate: float = 0.001
+    r1_gamma: float = 10.0
+    style_mixing_prob: float = 0.9
+    g_smoothing_kimg: float = 10.0
+    heldout: int = 20
+    eval_every: int = 100
+    eval_samples: int = 100
+    seed: int = 0
+
+    def network_config(self) -> StyleGANConfig:
+        return StyleGANConfig(resolution=self.resolution, fmap_base=self.fmap_base, fmap_max=self.fmap_max,
+                              latent_size=self.latent_size, dlatent_size=self.latent_size,
+                              mapping_fmaps=self.mapping_fmaps)
+
+
+def load_faces(resolution: int, heldout: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The lfw_subset faces as RGB float32 in [−1, 1] at `resolution`², split (train, held-out)."""
+    from skimage import data
+    faces = data.lfw_subset()[:100].astype(np.float32)  # the first 100 images are faces
+    faces = tf.image.resize(faces[..., None], [resolution, resolution], antialias=True).numpy()
+    faces = np.repeat(np.clip(faces, 0.0, 1.0) * 2.0 - 1.0, 3, axis=-1)
+    order = np.random.default_rng(seed).permutation(len(faces))
+    return faces[order[heldout:]], faces[order[:heldout]]
+
+
+class Trainer:
+    """Holds G, D, Gs and their optimizers; `step()` runs one D and one G update."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        keras.utils.set_random_seed(config.seed)
+        net = config.network_config()
+        self.G = Generator(net, style_mixing_prob=config.style_mixing_prob, name="G")
+        self.D = Discriminator(net, name="D")
+        self.Gs = Generator(net, name="Gs")
+        self.Gs.set_weights(self.G.get_weights())
+        self.G_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
+        self.D_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
+        # Lower-lod ToRGB / FromRGB layers only serve progressive growing, which this loop does not do.
+        unused_g = {id(v) for lod, layer in self.G.synthesis.to_rgb.items() if lod > 0 for v in layer.weights}
+        unused_d = {id(v) for lod, layer in self.D.from_rgb.items() if lod > 0 for v in layer.weights}
+        self.G_vars = [v for v in self.G.trainable_weights if id(v) not in unused_g]
+        self.D_vars = [v for v in self.D.trainable_weights if id(v) not in unused_d]
+        self.Gs_beta = 0.5 ** (config.batch_size / (config.g_smoothing_kimg * 1000.0)) if config.g_smoothing_kimg > 0 else 0.0
+
+    @tf.function
+    def d_step(self, reals: tf.Tensor) -> dict[str, tf.Tensor]:
+        z = tf.random.normal([tf.shape(reals)[0], self.config.latent_size])
+        with tf.GradientTape() as tape:
+            fakes = self.G.generate_for_training(z)
+            fake_scores = self.D(fakes, training=True)
+            real_scores, penalty = r1_penalty(self.D, reals)
+            loss = tf.reduce_mean(discriminator_loss(real_scores, fake_scores) + penalty * (self.config.r1_gamma * 0.5))
+        self.D_opt.apply_gradients(zip(tape.gradient(loss, self.D_vars), self.D_vars))
+        return {"d_loss": loss, "r1": tf.reduce_mean(penalty)}
+
+    @tf.function
+    def g_step(self, batch_size: int) -> dict[str, tf.Tensor]:
+        z = tf.random.normal([batch_size, self.config.latent_size])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(generator_loss(self.D(self.G.generate_for_training(z), training=True)))
+        self.G_opt.apply_gradients(zip(tape.gradient(loss, self.G_vars), self.G_vars))
+        return {"g_loss": loss}
+
+    @tf.function
+    def update_gs(self) -> None:
+        """Gs ← lerp(G, Gs, β) for trainable weights; non-trainable weights (w̄, noise) copied."""
+        for g, gs in zip(self.G.weights, self.Gs.weights):
+            gs.assign(g + (gs - g) * self.Gs_beta if g.trainable else g)
+
+    def step(self, reals: np.ndarray) -> dict[str, float]:
+        logs = self.d_step(tf.constant(reals))
+        self.update_gs()
+        logs.update(self.g_step(len(reals)))
+        return {k: float(v) for k, v in logs.items()}
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """Gs images (ψ = 1, random noise) for fixed latents, as the official metrics draw them."""
+        z = np.random.default_rng(seed).standard_normal((n, self.config.latent_size)).astype(np.float32)
+        return np.concatenate([self.Gs(z[i:i + 50], truncation_psi=1.0, randomize_noise=True).numpy()
+                               for i in range(0, n, 50)])
+
+
+def evaluate(trainer: Trainer, heldout: np.ndarray) -> float:
+    """Kernel distance between Gs samples and held-out real faces (lower is better)."""
+    fakes = trainer.sample(trainer.config.eval_samples, seed=12345)
+    return kernel_distance(image_features(fakes), image_features(heldout))
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print) -> tuple[Trainer, list[tuple[int, float]]]:
+    """Run `config.steps` iterations; returns the trainer and [(step, kernel distance)] incl. step 0."""
+    train_images, heldout = load_faces(config.resolution, config.heldout, config.seed)
+    trainer = Trainer(config)
+    rng = np.random.default_rng(config.seed)
+    history = [(0, evaluate(trainer, heldout))]
+    log(f"step 0 kernel_distance {history[-1][1]:.5f}")
+    start = time.monotonic()
+    for step in range(1, config.steps + 1):
+        batch = train_images[rng.integers(0, len(train_images), config.batch_size)]
+        flip = rng.random(config.batch_size) < 0.5  # mirror augmentation
+        batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
+        logs = trainer.step(batch)
+        if step % config.eval_every == 0 or step == config.steps:
+            history.append((step, evaluate(trainer, heldout)))
+            log(f"step {step} kernel_distance {history[-1][1]:.5f} d_loss {logs['d_loss']:.3f} "
+                f"g_loss {logs['g_loss']:.3f} r1 {logs['r1']:.3f} ({time.monotonic() - start:.0f} s)")
+    return trainer, history
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        parser.add_argument("--" + field.name.replace("_", "-"), type=field.type if field.type in (int, float) else
+                            type(getattr(defaults, field.name)), default=getattr(defaults, field.name))
+    parser.add_argument("--out", type=Path, help="write Gs weights here (a .weights.h5 file)")
+    args = parser.parse_args(argv)
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    trainer, _ = train(config)
+    if args.out:
+        trainer.Gs.save_weights(str(args.out))
+        print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
