@@ -1,0 +1,170 @@
+"""Read an official NVlabs/stylegan pickle (a tuple G, D, Gs of dnnlib Network objects) without TF1.
+
+`dnnlib.tflib.network.Network.__getstate__` stores a dict: version, name, static_kwargs, components
+(name → Network), build_module_src, build_func_name, variables (list of (local name, numpy array)).
+A restricted unpickler turns each Network into a `NetworkState` (it never executes the embedded build
+source, and refuses any class outside dnnlib's Network/EasyDict, OrderedDict and numpy arrays).
+Variable names follow `Network.vars`: own variables, then `<component name>/<name>` for sub-networks,
+e.g. `G_mapping/Dense0/weight`, `G_synthesis/4x4/Const/const`, `dlatent_avg`.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import importlib
+import pickle
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from export.errors import ExportError
+from export.stylegan.config import StyleGANConfig
+
+
+@dataclasses.dataclass
+class NetworkState:
+    """What an official Network pickles, with its variables flattened the way `Network.vars` names them."""
+
+    name: str
+    static_kwargs: dict
+    build_func_name: str
+    own_variables: dict[str, np.ndarray]
+    components: dict[str, "NetworkState"]
+
+    @property
+    def variables(self) -> dict[str, np.ndarray]:
+        names = dict(self.own_variables)
+        for component in self.components.values():
+            names.update({f"{component.name}/{k}": v for k, v in component.variables.items()})
+        return names
+
+
+class _StubNetwork:
+    """Stands in for dnnlib.tflib.network.Network: keeps the pickled state, builds no graph."""
+
+    def __setstate__(self, state: dict) -> None:
+        self.state = state
+
+
+class _StubEasyDict(dict):
+    """Stands in for dnnlib.util.EasyDict (a dict with attribute access)."""
+
+
+_ALLOWED = {
+    ("dnnlib.tflib.network", "Network"): _StubNetwork,
+    ("dnnlib.util", "EasyDict"): _StubEasyDict,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+}
+_NUMPY_NAMES = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
+
+
+class _OfficialUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        if module.split(".")[0] == "numpy" and name in _NUMPY_NAMES:
+            return getattr(importlib.import_module(module), name)
+        raise ExportError(f"unexpected class {module}.{name} in the pickle: not an official StyleGAN pickle")
+
+
+def _to_state(obj: Any, what: str) -> NetworkState:
+    if not isinstance(obj, _StubNetwork):
+        raise ExportError(f"{what} in the pickle is {type(obj).__name__}, not a dnnlib Network")
+    state = obj.state
+    missing = {"name", "static_kwargs", "variables"} - set(state)
+    if missing:
+        raise ExportError(f"{what} network state lacks {sorted(missing)}")
+    if state.get("version") not in (2, 3):
+        raise ExportError(f"{what} network state has unsupported version {state.get('version')!r}")
+    components = {key: _to_state(value, f"{what}.{key}") for key, value in state.get("components", {}).items()}
+    return NetworkState(name=state["name"], static_kwargs=dict(state["static_kwargs"]),
+                        build_func_name=state.get("build_func_name", ""),
+                        own_variables={k: np.asarray(v) for k, v in state["variables"]},
+                        components=components)
+
+
+def read_official_pickle(path: str | Path) -> tuple[NetworkState, NetworkState, NetworkState]:
+    """(G, D, Gs) network states from an official pickle file."""
+    try:
+        with open(path, "rb") as f:
+            loaded = _OfficialUnpickler(f).load()
+    except FileNotFoundError:
+        raise ExportError(f"pickle not found: {path}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise ExportError(f"cannot read {path} as a pickle: {error}") from None
+    if not isinstance(loaded, tuple) or len(loaded) != 3:
+        raise ExportError(f"{path} holds {type(loaded).__name__}, expected the official tuple (G, D, Gs)")
+    return _to_state(loaded[0], "G"), _to_state(loaded[1], "D"), _to_state(loaded[2], "Gs")
+
+
+def infer_config(generator: NetworkState) -> StyleGANConfig:
+    """The network shape an official generator was built with (its static kwargs, else the defaults)."""
+    synthesis = generator.components.get("synthesis")
+    kwargs = {**generator.static_kwargs, **(synthesis.static_kwargs if synthesis else {})}
+    if kwargs.get("label_size", 0):
+        raise ExportError(f"conditional generators (label_size={kwargs['label_size']}) are not supported")
+    fields = {f.name for f in dataclasses.fields(StyleGANConfig)}
+    config = {k: v for k, v in kwargs.items() if k in fields}
+    if "resolution" not in config:
+        noise = [k for k in generator.variables if k.startswith("G_synthesis/noise")]
+        config["resolution"] = 2 ** (len(noise) // 2 + 1) if noise else 1024
+    try:
+        return StyleGANConfig(**config)
+    except (TypeError, ValueError) as error:
+        raise ExportError(f"unsupported generator configuration in the pickle: {error}") from None
+
+
+def _official_to_keras(name: str, value: np.ndarray) -> np.ndarray:
+    """NCHW-shaped official variables to the NHWC layout of the Keras layers."""
+    leaf = name.rsplit("/", 1)[-1]
+    if leaf == "const" or leaf.startswith("noise"):
+        return np.transpose(value, [0, 2, 3, 1])  # [1, C, H, W] → [1, H, W, C]
+    return value
+
+
+def _official_shape(name: str, keras_shape: tuple) -> tuple:
+    leaf = name.rsplit("/", 1)[-1]
+    if leaf == "const" or leaf.startswith("noise"):
+        return (keras_shape[0], keras_shape[3], keras_shape[1], keras_shape[2])
+    return tuple(keras_shape)
+
+
+def assign_official_variables(targets: dict[str, keras.Variable], variables: dict[str, np.ndarray],
+                              network: str) -> None:
+    """Set every Keras variable from the official array of the same name; every official variable
+    (except the progressive-growing `lod` counters) must be used. Errors name the variable."""
+    unused = sorted(k for k in variables if k not in targets and k.rsplit("/", 1)[-1] != "lod")
+    if unused:
+        raise ExportError(f"{network}: pickle variable {unused[0]} has no counterpart in the Keras model "
+                          f"({len(unused)} unmatched; different resolution or configuration?)")
+    for name, variable in targets.items():
+        if name not in variables:
+            raise ExportError(f"{network}: variable {name} is missing from the pickle")
+        value = _official_to_keras(name, np.asarray(variables[name], np.float32))
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ExportError(f"{network}: variable {name} has shape {list(np.asarray(variables[name]).shape)} "
+                              f"in the pickle, the model expects {list(_official_shape(name, variable.shape))}")
+        variable.assign(value)
+
+
+def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwargs) -> "Generator":
+    """A Keras Generator holding the weights of network `Gs` (default, the averaged generator) or `G`."""
+    from export.stylegan.generator import Generator
+    g, _, gs = read_official_pickle(path)
+    state = {"G": g, "Gs": gs}.get(network)
+    if state is None:
+        raise ExportError(f"network must be 'G' or 'Gs', got {network!r}")
+    generator = Generator(infer_config(state), **generator_kwargs)
+    assign_official_variables(generator.official_variables(), state.variables, network)
+    return generator
+
+
+def discriminator_from_pickle(path: str | Path) -> "Discriminator":
+    """A Keras Discriminator holding the weights of the pickle's D (to resume training)."""
+    from export.stylegan.discriminator import Discriminator
+    g, d, _ = read_official_pickle(path)
+    discriminator = Discriminator(infer_config(g))
+    assign_official_variables(discriminator.official_variables(), d.variables, "D")
+    return discriminator
