@@ -1,0 +1,158 @@
+"""Official DETR checkpoints (`torch.load(f)["model"]`) <-> the Keras model's weights.
+
+Every official key is paired with one Keras variable and a layout transform: conv (O, I, kh, kw)
+-> (kh, kw, I, O); linear and in_proj (out, in) -> (in, out); vectors unchanged. Loading is strict:
+a missing, unexpected or mis-shaped key raises ExportError naming it. torch is imported only here,
+and only to read a `.pth` file.
+"""
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import numpy as np
+
+from export.detr.backbone import Bottleneck, ResNetBody
+from export.detr.detr import DETR
+from export.detr.frozen_batch_norm import FrozenBatchNorm
+from export.errors import ExportError
+
+CONV = "conv"      # torch (O, I, kh, kw) -> keras (kh, kw, I, O)
+LINEAR = "linear"  # torch (out, in) -> keras (in, out)
+SAME = "same"      # vectors and the query embedding
+
+_TO_KERAS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    CONV: lambda a: np.transpose(a, (2, 3, 1, 0)),
+    LINEAR: lambda a: np.transpose(a),
+    SAME: lambda a: a,
+}
+_TO_TORCH_SHAPE: dict[str, Callable[[tuple], tuple]] = {
+    CONV: lambda s: (s[3], s[2], s[0], s[1]),
+    LINEAR: lambda s: (s[1], s[0]),
+    SAME: lambda s: tuple(s),
+}
+
+
+def _bn(prefix: str, bn: FrozenBatchNorm):
+    for name in ("weight", "bias", "running_mean", "running_var"):
+        yield f"{prefix}.{name}", getattr(bn, name), SAME
+
+
+def _dense(prefix: str, layer):
+    yield f"{prefix}.weight", layer.kernel, LINEAR
+    yield f"{prefix}.bias", layer.bias, SAME
+
+
+def _layer_norm(prefix: str, layer):
+    yield f"{prefix}.weight", layer.gamma, SAME
+    yield f"{prefix}.bias", layer.beta, SAME
+
+
+def _attention(prefix: str, attn):
+    yield f"{prefix}.in_proj_weight", attn.in_proj_kernel, LINEAR
+    yield f"{prefix}.in_proj_bias", attn.in_proj_bias, SAME
+    yield f"{prefix}.out_proj.weight", attn.out_proj_kernel, LINEAR
+    yield f"{prefix}.out_proj.bias", attn.out_proj_bias, SAME
+
+
+def _bottleneck(prefix: str, block: Bottleneck):
+    for i in (1, 2, 3):
+        yield f"{prefix}.conv{i}.weight", getattr(block, f"conv{i}").kernel, CONV
+        yield from _bn(f"{prefix}.bn{i}", getattr(block, f"bn{i}"))
+    if block.has_downsample:
+        yield f"{prefix}.downsample.0.weight", block.downsample_conv.kernel, CONV
+        yield from _bn(f"{prefix}.downsample.1", block.downsample_bn)
+
+
+def _backbone(prefix: str, body: ResNetBody):
+    yield f"{prefix}.conv1.weight", body.conv1.kernel, CONV
+    yield from _bn(f"{prefix}.bn1", body.bn1)
+    for s, stage in enumerate(body.stages):
+        for b, block in enumerate(stage):
+            yield from _bottleneck(f"{prefix}.layer{s + 1}.{b}", block)
+
+
+def weight_map(model: DETR) -> Iterator[tuple[str, object, str]]:
+    """(official key, Keras variable, layout) for every tensor of the official state dict."""
+    yield from _backbone("backbone.0.body", model.backbone)
+    yield "input_proj.weight", model.input_proj.kernel, CONV
+    yield "input_proj.bias", model.input_proj.bias, SAME
+    yield "query_embed.weight", model.query_embed, SAME
+    yield from _dense("class_embed", model.class_embed)
+    for i, layer in enumerate(model.bbox_embed.dense_layers):
+        yield from _dense(f"bbox_embed.layers.{i}", layer)
+    transformer = model.transformer
+    for i, layer in enumerate(transformer.encoder_layers):
+        p = f"transformer.encoder.layers.{i}"
+        yield from _attention(f"{p}.self_attn", layer.self_attn)
+        yield from _dense(f"{p}.linear1", layer.ffn.linear1)
+        yield from _dense(f"{p}.linear2", layer.ffn.linear2)
+        yield from _layer_norm(f"{p}.norm1", layer.norm1)
+        yield from _layer_norm(f"{p}.norm2", layer.norm2)
+    for i, layer in enumerate(transformer.decoder_layers):
+        p = f"transformer.decoder.layers.{i}"
+        yield from _attention(f"{p}.self_attn", layer.self_attn)
+        yield from _attention(f"{p}.multihead_attn", layer.multihead_attn)
+        yield from _dense(f"{p}.linear1", layer.ffn.linear1)
+        yield from _dense(f"{p}.linear2", layer.ffn.linear2)
+        for n in (1, 2, 3):
+            yield from _layer_norm(f"{p}.norm{n}", getattr(layer, f"norm{n}"))
+    yield from _layer_norm("transformer.decoder.norm", transformer.decoder_norm)
+
+
+def official_shapes(model: DETR) -> dict[str, tuple[int, ...]]:
+    """The key -> shape table of the official state dict for this architecture."""
+    return {key: _TO_TORCH_SHAPE[layout](tuple(var.shape)) for key, var, layout in weight_map(model)}
+
+
+def load_state_dict(model: DETR, state_dict: Mapping[str, np.ndarray]) -> None:
+    """Assign an official-layout state dict to the model; strict on keys and shapes."""
+    entries = list(weight_map(model))
+    expected = {key for key, _, _ in entries}
+    ignored = {k for k in state_dict if k.endswith("num_batches_tracked")}
+    unexpected = sorted(set(state_dict) - expected - ignored)
+    if unexpected:
+        raise ExportError(f"checkpoint has unexpected key {unexpected[0]!r}"
+                          f"{f' (and {len(unexpected) - 1} more)' if len(unexpected) > 1 else ''}")
+    missing = [key for key, _, _ in entries if key not in state_dict]
+    if missing:
+        raise ExportError(f"checkpoint is missing key {missing[0]!r}"
+                          f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}")
+    values = []
+    for key, variable, layout in entries:
+        array = np.asarray(state_dict[key], dtype=np.float32)
+        want = _TO_TORCH_SHAPE[layout](tuple(variable.shape))
+        if tuple(array.shape) != want:
+            raise ExportError(f"checkpoint key {key!r} has shape {tuple(array.shape)}, expected {want}")
+        values.append((variable, _TO_KERAS[layout](array)))
+    for variable, value in values:
+        variable.assign(value)
+
+
+def export_state_dict(model: DETR) -> dict[str, np.ndarray]:
+    """The model's weights as an official-layout state dict of numpy arrays."""
+    inverse = {CONV: lambda a: np.transpose(a, (3, 2, 0, 1)), LINEAR: np.transpose, SAME: lambda a: a}
+    return {key: inverse[layout](np.asarray(var.numpy())) for key, var, layout in weight_map(model)}
+
+
+def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
+    """Read `torch.load(path)["model"]` as numpy arrays (needs torch, the project's optional extra)."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ExportError("reading a .pth checkpoint needs torch: pip install 'keras-to-serving[torch]'") from error
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        import argparse
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a bad file
+        raise ExportError(f"cannot read checkpoint {str(path)!r}: {type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}") from error
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise ExportError(f"checkpoint {str(path)!r} has no 'model' entry (expected torch.save({{'model': state_dict}}))")
+    state_dict = checkpoint["model"]
+    bad = [k for k, v in state_dict.items() if not hasattr(v, "detach")]
+    if bad:
+        raise ExportError(f"checkpoint key {bad[0]!r} is not a tensor")
+    return {key: value.detach().cpu().float().numpy() for key, value in state_dict.items()}
