@@ -1,6 +1,5 @@
-"""EfficientNet (Tan & Le, 2019): compound-scaled MBConv classifiers, layer-compatible with Keras applications."""
+"""EfficientNet (Tan & Le, 2019): compound-scaled MBConv classifiers, layer-compatible with Keras applications.
 
-from export.efficientnet.model import build_efficientnet
-from export.efficientnet.scaling import Scaling, custom_scaling, variant_scaling
-
-__all__ = ["Scaling", "build_efficientnet", "custom_scaling", "variant_scaling"]
+``model`` builds the network, ``scaling`` holds B0–B7 and custom φ, ``weights`` loads files,
+``serving`` defines the signatures and ``export`` ties them to the export pipeline.
+"""
