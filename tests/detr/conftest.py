@@ -1,0 +1,43 @@
+"""Shared pieces of the DETR tests: a reference model and its official-format state dict."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from export.detr.checkpoint import load_state_dict  # noqa: E402
+from export.detr.detr import DETRConfig, build_detr  # noqa: E402
+from tests.detr.torch_reference import ReferenceDETR, randomize_buffers  # noqa: E402
+
+
+def reference_and_keras(config: DETRConfig, seed: int = 0):
+    """A torch reference with random weights and a Keras DETR holding the same weights."""
+    torch.manual_seed(seed)
+    reference = ReferenceDETR(blocks=config.blocks, width=config.backbone_width, dilation=config.dilation,
+                              d=config.hidden_dim, heads=config.num_heads, enc=config.num_encoder_layers,
+                              dec=config.num_decoder_layers, ff=config.dim_feedforward,
+                              num_queries=config.num_queries, num_classes=config.num_classes).eval()
+    randomize_buffers(reference, seed)
+    model = build_detr(config)
+    load_state_dict(model, state_dict_of(reference))
+    return reference, model
+
+
+def state_dict_of(reference) -> dict[str, np.ndarray]:
+    return {key: value.numpy() for key, value in reference.state_dict().items()}
+
+
+@pytest.fixture(scope="session")
+def r50_pair():
+    """The official DETR-R50 architecture, in torch and in Keras, with the same random weights."""
+    return reference_and_keras(DETRConfig.official("resnet50"))
+
+
+def padded_batch(rng: np.random.Generator, sizes, channels_last: bool = False):
+    """Random normalised images of the given (h, w) sizes, zero-padded to the largest, and the mask."""
+    height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
+    images = np.zeros((len(sizes), height, width, 3), np.float32)
+    mask = np.ones((len(sizes), height, width), bool)
+    for i, (h, w) in enumerate(sizes):
+        images[i, :h, :w] = rng.normal(size=(h, w, 3))
+        mask[i, :h, :w] = False
+    return (images if channels_last else np.transpose(images, (0, 3, 1, 2))), mask

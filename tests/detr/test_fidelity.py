@@ -1,0 +1,51 @@
+"""The Keras port computes what the official PyTorch DETR computes, given the same weights."""
+import numpy as np
+import pytest
+import torch
+
+from export.detr.checkpoint import official_shapes
+from export.detr.detr import DETRConfig, build_detr
+from tests.detr.conftest import padded_batch, reference_and_keras
+from tests.detr.torch_reference import ReferenceDETR
+
+TINY = dict(blocks=(1, 1, 2, 2), backbone_width=8, hidden_dim=32, num_heads=4, num_encoder_layers=2,
+            num_decoder_layers=3, dim_feedforward=64, num_queries=10)
+
+
+def _compare(reference, model, sizes, seed=0, atol=1e-4):
+    images, mask = padded_batch(np.random.default_rng(seed), sizes)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(images), torch.from_numpy(mask))
+    got = model(np.transpose(images, (0, 2, 3, 1)), mask)
+    np.testing.assert_allclose(got["pred_logits"], expected["pred_logits"].numpy(), atol=atol, rtol=0)
+    np.testing.assert_allclose(got["pred_boxes"], expected["pred_boxes"].numpy(), atol=atol, rtol=0)
+    np.testing.assert_allclose(got["aux_logits"], expected["all_logits"].numpy()[:-1], atol=atol, rtol=0)
+    np.testing.assert_allclose(got["aux_boxes"], expected["all_boxes"].numpy()[:-1], atol=atol, rtol=0)
+
+
+def test_r50_matches_reference_on_a_padded_batch(r50_pair):
+    reference, model = r50_pair
+    _compare(reference, model, [(100, 130), (70, 90)])
+
+
+def test_dc5_dilated_backbone_matches_reference():
+    reference, model = reference_and_keras(DETRConfig(dilation=True, **TINY), seed=1)
+    _compare(reference, model, [(75, 61), (64, 96)], seed=1)
+
+
+def test_r50_parameter_count_equals_the_official_state_dict(r50_pair):
+    """41,631,008 numbers in 458 tensors: 41,524,768 nn.Parameters + 106,240 frozen-BN buffer values."""
+    reference, model = r50_pair
+    state = reference.state_dict()
+    assert model.count_params() == sum(v.numel() for v in state.values()) == 41_631_008
+    assert sum(p.numel() for p in reference.parameters()) == 41_524_768
+    assert official_shapes(model) == {k: tuple(v.shape) for k, v in state.items()}
+
+
+@pytest.mark.slow
+def test_r101_has_the_official_keys_and_shapes():
+    reference = ReferenceDETR(blocks=(3, 4, 23, 3))
+    model = build_detr(DETRConfig.official("resnet101"))
+    state = reference.state_dict()
+    assert official_shapes(model) == {k: tuple(v.shape) for k, v in state.items()}
+    assert model.count_params() == sum(v.numel() for v in state.values()) == 60_675_360
