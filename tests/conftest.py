@@ -4,6 +4,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 pytest_plugins = [
+    "tests.fixtures.pictures",
     "tests.fixtures.efficientnet",
     "tests.fixtures.detr",
     "tests.fixtures.stylegan",
