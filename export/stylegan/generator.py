@@ -44,12 +44,11 @@ class Generator(keras.Model):
         return tf.tile(w[:, None, :], [1, self.num_layers, 1])
 
     def truncate(self, dlatents: tf.Tensor, psi, cutoff=None) -> tf.Tensor:
-        """w̄ + ψ(w − w̄) on layers < cutoff; later layers unchanged."""
+        """w̄ + ψ(w − w̄) on layers < cutoff; later layers passed through unchanged (bit for bit)."""
         cutoff = self.truncation_cutoff if cutoff is None else cutoff
         layer_idx = tf.range(self.num_layers)[None, :, None]
-        psi = tf.cast(psi, dlatents.dtype)
-        coefs = tf.where(layer_idx < cutoff, psi, tf.ones_like(psi))
-        return lerp(self.dlatent_avg, dlatents, coefs)
+        truncated = lerp(self.dlatent_avg, dlatents, tf.cast(psi, dlatents.dtype))
+        return tf.where(layer_idx < tf.cast(cutoff, tf.int32), truncated, dlatents)
 
     def mix(self, dlatents1: tf.Tensor, dlatents2: tf.Tensor, crossover) -> tf.Tensor:
         """Style mixing: layers < crossover take dlatents1, layers >= crossover take dlatents2."""

@@ -50,13 +50,13 @@ class EqualizedDense(keras.layers.Layer):
                  **kwargs):
         super().__init__(**kwargs)
         self.units = units
-        self.gain = gain
-        self.lrmul = lrmul
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
         self.use_bias = use_bias
 
     def build(self, input_shape):
         fan_in = int(input_shape[-1])
-        self.runtime_coef = self.gain / math.sqrt(fan_in) * self.lrmul
+        self.runtime_coef = float(self.gain / math.sqrt(fan_in) * self.lrmul)
         self.weight = self.add_weight(
             name="weight", shape=(fan_in, self.units),
             initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul))
@@ -80,7 +80,8 @@ class EqualizedConv2D(keras.layers.Layer):
     resample: None; "up" = nearest upscale then conv, or (fused) a stride-2 transposed conv whose
     4×4 kernel is the sum of the 3×3 kernel at its four offsets (upscale2d_conv2d); "down" = conv then
     2×2 average, or (fused) a stride-2 conv with that summed kernel × ¼ (conv2d_downscale2d).
-    Fused and unfused paths compute the same function (up to float round-off).
+    Fused and unfused downsampling compute the same function; fused upsampling (the official transposed
+    conv) differs from nearest-upscale + conv by a kernel flip, exactly as in the official code.
     """
 
     def __init__(self, filters: int, kernel_size: int, gain: float = SQRT2, lrmul: float = 1.0,
@@ -92,8 +93,8 @@ class EqualizedConv2D(keras.layers.Layer):
             raise ValueError(f"resample must be None, 'up' or 'down', got {resample!r}")
         self.filters = filters
         self.kernel_size = kernel_size
-        self.gain = gain
-        self.lrmul = lrmul
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
         self.use_bias = use_bias
         self.resample = resample
         self.fused = fused
@@ -101,7 +102,7 @@ class EqualizedConv2D(keras.layers.Layer):
     def build(self, input_shape):
         fmaps_in = int(input_shape[-1])
         fan_in = self.kernel_size * self.kernel_size * fmaps_in
-        self.runtime_coef = self.gain / math.sqrt(fan_in) * self.lrmul
+        self.runtime_coef = float(self.gain / math.sqrt(fan_in) * self.lrmul)
         self.weight = self.add_weight(
             name="weight", shape=(self.kernel_size, self.kernel_size, fmaps_in, self.filters),
             initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul))
