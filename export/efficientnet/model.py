@@ -133,7 +133,8 @@ def build_efficientnet(scaling: Scaling, *, num_classes: int = 1000, drop_connec
 
 
 def input_normalization(model: keras.Model) -> layers.Normalization:
-    return model.get_layer("normalization")
+    """The input Normalization layer (found by type: Keras numbers repeated layer names)."""
+    return next(layer for layer in model.layers if isinstance(layer, layers.Normalization))
 
 
 def set_input_statistics(model: keras.Model, mean, variance) -> None:

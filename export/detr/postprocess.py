@@ -1,0 +1,35 @@
+"""DETR outputs -> detections in input pixels (the official PostProcess, then threshold and top-k).
+
+softmax over classes, drop the no-object column, score/label = max/argmax of the rest; boxes cxcywh ->
+xyxy scaled by each image's original (w, h). No NMS. Detections are sorted by score, those with
+score > threshold kept, at most max_detections, padded with zeros (label -1, name "").
+"""
+import tensorflow as tf
+
+from export.detr.box_ops import box_cxcywh_to_xyxy
+
+
+def postprocess(pred_logits, pred_boxes, image_sizes, score_threshold, max_detections,
+                label_names: tf.Tensor) -> dict[str, tf.Tensor]:
+    """pred_logits [N, Q, C+1], pred_boxes [N, Q, 4], image_sizes [N, 2] (height, width) ->
+    boxes [N, K, 4] (x0, y0, x1, y1), scores [N, K], labels [N, K] int32, label_names [N, K],
+    num_detections [N] int32, with K = max_detections.
+    """
+    prob = tf.nn.softmax(pred_logits, axis=-1)[..., :-1]
+    scores = tf.reduce_max(prob, axis=-1)
+    labels = tf.argmax(prob, axis=-1, output_type=tf.int32)
+    sizes = tf.cast(image_sizes, tf.float32)
+    scale = tf.stack([sizes[:, 1], sizes[:, 0], sizes[:, 1], sizes[:, 0]], axis=-1)
+    boxes = box_cxcywh_to_xyxy(pred_boxes) * scale[:, None, :]
+
+    scores, order = tf.math.top_k(scores, k=max_detections)
+    keep = scores > tf.cast(score_threshold, tf.float32)
+    labels = tf.where(keep, tf.gather(labels, order, batch_dims=1), -1)
+    boxes = tf.where(keep[..., None], tf.gather(boxes, order, batch_dims=1), 0.0)
+    return {
+        "boxes": boxes,
+        "scores": tf.where(keep, scores, 0.0),
+        "labels": labels,
+        "label_names": tf.where(keep, tf.gather(label_names, tf.maximum(labels, 0)), ""),
+        "num_detections": tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1),
+    }
