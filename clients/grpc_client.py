@@ -1,0 +1,201 @@
+"""gRPC client for TensorFlow Serving (PredictionService and ModelService), numpy in and numpy out.
+
+Message limits are raised from gRPC's 4 MB default (images and generated batches exceed it), every
+call carries a deadline, UNAVAILABLE is retried by gRPC's own retry policy, and TLS is optional.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+import grpc
+import numpy as np
+from google.protobuf import json_format, text_format
+from tensorflow.core.example import example_pb2, feature_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    inference_pb2,
+    input_pb2,
+    model_management_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+from tensorflow_serving.config import model_server_config_pb2
+
+from clients import proto_tensors
+from clients.addressing import ModelRef
+from clients.errors import ServingError
+from clients.rest import Inputs, named_inputs
+from clients.signatures import ModelMetadata, VersionStatus, parse_metadata, parse_status
+
+MAX_MESSAGE_BYTES = 2**31 - 1  # the server's own limit
+
+
+def _service_config(retries: int, backoff: float) -> str:
+    policy = {
+        "maxAttempts": max(2, retries + 1),
+        "initialBackoff": f"{backoff}s",
+        "maxBackoff": f"{max(backoff, 1.0) * 8}s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    return json.dumps({"methodConfig": [{"name": [{"service": "tensorflow.serving.PredictionService"},
+                                                   {"service": "tensorflow.serving.ModelService"}],
+                                         "retryPolicy": policy}]})
+
+
+class GrpcClient:
+    """Calls one server over gRPC. `target` is `host:port`.
+
+    `tls=True` uses the system roots (or `root_certificates` PEM); `credentials` overrides both.
+    """
+
+    def __init__(self, target: str, *, timeout: float = 60.0, tls: bool = False,
+                 root_certificates: bytes | None = None, credentials: grpc.ChannelCredentials | None = None,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, retries: int = 3, backoff: float = 0.2):
+        self.target = target
+        self.timeout = timeout
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.enable_retries", 1 if retries > 0 else 0),
+            ("grpc.service_config", _service_config(retries, backoff)),
+        ]
+        if credentials is None and (tls or root_certificates is not None):
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+        if credentials is not None:
+            self.channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+        self._metadata: dict[ModelRef, ModelMetadata] = {}
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> "GrpcClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise ServingError.from_grpc(e) from e
+
+    # ------------------------------------------------------------------ model service
+
+    def status(self, model: str, *, version: int | None = None, label: str | None = None) -> list[VersionStatus]:
+        request = get_model_status_pb2.GetModelStatusRequest()
+        ModelRef(model, version, label).fill_spec(request.model_spec)
+        response = self._call(self.models.GetModelStatus, request)
+        return parse_status(json_format.MessageToDict(response, preserving_proto_field_name=True))
+
+    def metadata(self, model: str, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
+        ref = ModelRef(model, version, label)
+        if ref not in self._metadata:
+            request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+            ref.fill_spec(request.model_spec)
+            response = self._call(self.prediction.GetModelMetadata, request)
+            signature_map = get_model_metadata_pb2.SignatureDefMap()
+            response.metadata["signature_def"].Unpack(signature_map)
+            doc = {
+                "model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
+                "metadata": {"signature_def": json_format.MessageToDict(signature_map,
+                                                                        preserving_proto_field_name=True)},
+            }
+            self._metadata[ref] = parse_metadata(doc)
+        return self._metadata[ref]
+
+    def reload_config(self, config: model_server_config_pb2.ModelServerConfig | str) -> None:
+        """Replace the server's model list (text-format ModelServerConfig accepted). Models left out unload."""
+        if isinstance(config, str):
+            config = text_format.Parse(config, model_server_config_pb2.ModelServerConfig())
+        request = model_management_pb2.ReloadConfigRequest(config=config)
+        response = self._call(self.models.HandleReloadConfigRequest, request)
+        if response.status.error_code != 0:
+            raise ServingError.from_code_number(response.status.error_code, response.status.error_message)
+
+    # ------------------------------------------------------------------ prediction service
+
+    def predict(self, model: str, inputs: Inputs, *, signature: str = "serving_default",
+                version: int | None = None, label: str | None = None,
+                output_filter: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Run a predict signature; returns outputs as numpy (string outputs as bytes)."""
+        sig = self.metadata(model, version=version, label=label).signature(signature)
+        request = predict_pb2.PredictRequest()
+        ModelRef(model, version, label).fill_spec(request.model_spec, signature)
+        for name, value in named_inputs(inputs, sig).items():
+            request.inputs[name].CopyFrom(proto_tensors.to_proto(value, sig.inputs.get(name)))
+        if output_filter:
+            request.output_filter.extend(output_filter)
+        response = self._call(self.prediction.Predict, request)
+        return {name: proto_tensors.from_proto(tensor) for name, tensor in response.outputs.items()}
+
+    def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
+                 signature: str = "serving_default", version: int | None = None,
+                 label: str | None = None) -> list[list[tuple[str, float]]]:
+        request = classification_pb2.ClassificationRequest(input=_input(examples, context))
+        ModelRef(model, version, label).fill_spec(request.model_spec, signature)
+        response = self._call(self.prediction.Classify, request)
+        return [[(c.label, c.score) for c in item.classes] for item in response.result.classifications]
+
+    def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
+                signature: str = "serving_default", version: int | None = None,
+                label: str | None = None) -> list[float]:
+        request = regression_pb2.RegressionRequest(input=_input(examples, context))
+        ModelRef(model, version, label).fill_spec(request.model_spec, signature)
+        response = self._call(self.prediction.Regress, request)
+        return [r.value for r in response.result.regressions]
+
+    def multi_inference(self, model: str, examples: Sequence[Mapping[str, Any]],
+                        tasks: Sequence[tuple[str, str]], *, version: int | None = None,
+                        label: str | None = None) -> list[list[tuple[str, float]] | list[float]]:
+        """Several classify/regress signatures over the same examples in one call.
+
+        `tasks` are (signature_name, "classify" | "regress"); each result is what `classify` or
+        `regress` would return for it.
+        """
+        methods = {"classify": "tensorflow/serving/classify", "regress": "tensorflow/serving/regress"}
+        request = inference_pb2.MultiInferenceRequest(input=_input(examples, None))
+        ref = ModelRef(model, version, label)
+        for signature, kind in tasks:
+            task = request.tasks.add(method_name=methods[kind])
+            ref.fill_spec(task.model_spec, signature)
+        response = self._call(self.prediction.MultiInference, request)
+        results: list[Any] = []
+        for result in response.results:
+            if result.HasField("classification_result"):
+                results.append([[(c.label, c.score) for c in item.classes]
+                                for item in result.classification_result.classifications])
+            else:
+                results.append([r.value for r in result.regression_result.regressions])
+        return results
+
+
+def _feature(value: Any) -> feature_pb2.Feature:
+    values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    if all(isinstance(v, (bytes, bytearray, str)) for v in values):
+        raw = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]
+        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=raw))
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(v) for v in values]))
+    return feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[float(v) for v in values]))
+
+
+def _example(features: Mapping[str, Any]) -> example_pb2.Example:
+    return example_pb2.Example(features=feature_pb2.Features(feature={k: _feature(v) for k, v in features.items()}))
+
+
+def _input(examples: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None) -> input_pb2.Input:
+    if context is None:
+        return input_pb2.Input(example_list=input_pb2.ExampleList(examples=[_example(e) for e in examples]))
+    return input_pb2.Input(example_list_with_context=input_pb2.ExampleListWithContext(
+        examples=[_example(e) for e in examples], context=_example(context)))

@@ -1,0 +1,63 @@
+"""numpy <-> the JSON tensors of TensorFlow Serving's REST API.
+
+String tensors always travel as `{"b64": ...}` so arbitrary bytes (encoded images) survive JSON;
+numbers are cast to the signature's dtype first, because the server rejects `1.0` for an integer
+input.
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+
+from clients.signatures import TensorInfo
+
+
+def _b64(value: bytes | str) -> dict[str, str]:
+    raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    return {"b64": base64.b64encode(raw).decode("ascii")}
+
+
+def _map_nested(value: Any, leaf) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_map_nested(v, leaf) for v in value]
+    return leaf(value)
+
+
+def as_array(value: Any, info: TensorInfo | None) -> np.ndarray:
+    """Turn user input into an array of the signature's dtype (strings stay Python bytes/str objects)."""
+    if info is not None and info.dtype == "DT_STRING":
+        return np.asarray(value, dtype=object)
+    if info is None:
+        return np.asarray(value)
+    target = info.numpy_dtype
+    array = np.asarray(value)
+    if array.dtype.kind == "f" and target.kind in "iub":
+        raise ValueError(f"input {info.name!r} is {info.dtype} but floats were given")
+    return array.astype(target, copy=False)
+
+
+def encode(value: Any, info: TensorInfo | None) -> Any:
+    """numpy/list value -> JSON-ready value for one tensor (or one row of it)."""
+    array = as_array(value, info)
+    if array.dtype == object or array.dtype.kind in "SU":
+        return _map_nested(array.tolist(), _b64)
+    return array.tolist()
+
+
+def _decode_string(value: Any) -> bytes:
+    if isinstance(value, dict) and "b64" in value:
+        return base64.b64decode(value["b64"])
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise ValueError(f"expected a string tensor element, got {value!r}")
+
+
+def decode(value: Any, info: TensorInfo | None) -> np.ndarray:
+    """JSON tensor -> numpy. String tensors become object arrays of bytes, as over gRPC."""
+    if info is not None and info.dtype == "DT_STRING":
+        return np.array(_map_nested(value, _decode_string), dtype=object)
+    if info is None:
+        return np.asarray(value)
+    return np.asarray(value, dtype=info.numpy_dtype)

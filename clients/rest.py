@@ -1,0 +1,195 @@
+"""REST client for TensorFlow Serving (`/v1/models/...`), numpy in and numpy out.
+
+One pooled `requests.Session`; 503 answers and dropped connections are retried with exponential
+backoff by urllib3's `Retry`. The model's metadata is read once per (model, version, label) and
+used to send string inputs as `{"b64": ...}` and to give outputs their dtypes.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from clients import json_tensors
+from clients.addressing import ModelRef
+from clients.errors import ServingError
+from clients.signatures import ModelMetadata, Signature, VersionStatus, parse_metadata, parse_status
+
+Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
+
+
+def _retry_policy(retries: int, backoff: float) -> Retry:
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        status_forcelist=(503,),
+        allowed_methods=None,  # every method: predict/classify/regress are safe to repeat
+        backoff_factor=backoff,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last 503 becomes a ServingError("UNAVAILABLE") with the server's message
+    )
+
+
+def named_inputs(inputs: Inputs, signature: Signature) -> dict[str, Any]:
+    """A bare tensor is accepted for a single-input signature; otherwise a mapping by input name."""
+    if isinstance(inputs, Mapping):
+        return dict(inputs)
+    if len(signature.inputs) != 1:
+        raise ValueError(f"signature {signature.name!r} has inputs {sorted(signature.inputs)}: pass a dict")
+    return {next(iter(signature.inputs)): inputs}
+
+
+class RestClient:
+    """Calls one server's REST API. `url` is e.g. `http://127.0.0.1:8501`."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.2,
+                 pool_size: int = 8):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
+                              max_retries=_retry_policy(retries, backoff))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._metadata: dict[ModelRef, ModelMetadata] = {}
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "RestClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        try:
+            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout)
+        except requests.exceptions.RetryError as e:
+            raise ServingError("UNAVAILABLE", f"{self.url}: retries exhausted: {e}") from e
+        except requests.exceptions.Timeout as e:
+            raise ServingError("DEADLINE_EXCEEDED", f"{self.url}: no answer within {self.timeout} s") from e
+        except requests.exceptions.ConnectionError as e:
+            raise ServingError("UNAVAILABLE", f"{self.url}: {e}") from e
+        if response.status_code != 200:
+            raise ServingError.from_http(response.status_code, response.content)
+        try:
+            return response.json()
+        except ValueError as e:
+            raise ServingError("INTERNAL", f"non-JSON answer from {self.url}{path}: {response.text[:200]!r}") from e
+
+    # ------------------------------------------------------------------ model service
+
+    def status(self, model: str, *, version: int | None = None, label: str | None = None) -> list[VersionStatus]:
+        """Version states of a model (all versions, or the one addressed)."""
+        return parse_status(self._call("GET", ModelRef(model, version, label).rest_path()))
+
+    def metadata(self, model: str, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
+        """Signatures of the addressed version (latest by default). Cached per address."""
+        ref = ModelRef(model, version, label)
+        if ref not in self._metadata:
+            self._metadata[ref] = parse_metadata(self._call("GET", ref.rest_path() + "/metadata"))
+        return self._metadata[ref]
+
+    # ------------------------------------------------------------------ prediction service
+
+    def predict(self, model: str, inputs: Inputs, *, signature: str = "serving_default",
+                version: int | None = None, label: str | None = None, row: bool = False,
+                output_filter: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Run a predict signature. Columnar (`inputs`) by default; `row=True` sends `instances`.
+
+        Returns every output (or those in `output_filter`) as numpy, string outputs as bytes.
+        """
+        ref = ModelRef(model, version, label)
+        sig = self.metadata(model, version=version, label=label).signature(signature)
+        named = named_inputs(inputs, sig)
+        if row:
+            body = {"signature_name": signature, "instances": self._rows(named, sig)}
+        else:
+            encoded = {k: json_tensors.encode(v, sig.inputs.get(k)) for k, v in named.items()}
+            body = {"signature_name": signature, "inputs": encoded}
+        answer = self._call("POST", ref.rest_path() + ":predict", body)
+        outputs = self._outputs(answer, sig, row)
+        if output_filter is not None:
+            missing = set(output_filter) - set(outputs)
+            if missing:
+                raise ServingError("INVALID_ARGUMENT", f"output_filter names unknown outputs {sorted(missing)}")
+            outputs = {k: outputs[k] for k in output_filter}
+        return outputs
+
+    @staticmethod
+    def _rows(named: Mapping[str, Any], sig: Signature) -> list[Any]:
+        arrays = {k: json_tensors.as_array(v, sig.inputs.get(k)) for k, v in named.items()}
+        sizes = {a.shape[0] if a.ndim else None for a in arrays.values()}
+        if len(sizes) != 1 or None in sizes:
+            raise ValueError("row format needs every input batched with the same first dimension")
+        (size,) = sizes
+        if len(arrays) == 1:
+            (name, array), = arrays.items()
+            return json_tensors.encode(array, sig.inputs.get(name))
+        return [{k: json_tensors.encode(a[i], sig.inputs.get(k)) for k, a in arrays.items()} for i in range(size)]
+
+    @staticmethod
+    def _outputs(answer: Mapping[str, Any], sig: Signature, row: bool) -> dict[str, np.ndarray]:
+        if row:
+            predictions = answer["predictions"]
+            if predictions and isinstance(predictions[0], dict) and not _is_b64(predictions[0]):
+                names = predictions[0].keys()
+                return {k: json_tensors.decode([p[k] for p in predictions], sig.outputs.get(k)) for k in names}
+            (name,) = sig.outputs if len(sig.outputs) == 1 else (None,)
+            return {name: json_tensors.decode(predictions, sig.outputs.get(name))}
+        outputs = answer["outputs"]
+        if isinstance(outputs, dict) and not _is_b64(outputs):
+            return {k: json_tensors.decode(v, sig.outputs.get(k)) for k, v in outputs.items()}
+        (name,) = sig.outputs
+        return {name: json_tensors.decode(outputs, sig.outputs[name])}
+
+    def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
+                 signature: str = "serving_default", version: int | None = None,
+                 label: str | None = None) -> list[list[tuple[str, float]]]:
+        """Classify tf.Example-shaped dicts; per example a list of (class label, score)."""
+        body = self._example_body(examples, context, signature)
+        answer = self._call("POST", ModelRef(model, version, label).rest_path() + ":classify", body)
+        return [[(str(c[0]), float(c[1])) for c in classes] for classes in answer["results"]]
+
+    def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
+                signature: str = "serving_default", version: int | None = None,
+                label: str | None = None) -> list[float]:
+        """Regress tf.Example-shaped dicts; one value per example."""
+        body = self._example_body(examples, context, signature)
+        answer = self._call("POST", ModelRef(model, version, label).rest_path() + ":regress", body)
+        return [float(v) for v in answer["results"]]
+
+    @staticmethod
+    def _example_body(examples: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None,
+                      signature: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"signature_name": signature, "examples": [_json_example(e) for e in examples]}
+        if context is not None:
+            body["context"] = _json_example(context)
+        return body
+
+
+def _is_b64(value: Mapping[str, Any]) -> bool:
+    return set(value) == {"b64"}
+
+
+def _json_feature(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return json_tensors.encode(np.array([bytes(value)], dtype=object), None)[0]
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_feature(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _json_example(example: Mapping[str, Any]) -> dict[str, Any]:
+    """Feature values: numbers, strings, bytes (sent as b64) or lists of one kind."""
+    return {k: _json_feature(v) for k, v in example.items()}

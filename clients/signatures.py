@@ -1,0 +1,117 @@
+"""What a served model says about itself: its signatures (names, dtypes, shapes) and version states.
+
+Both transports end up with the same JSON-shaped documents (REST returns them directly, gRPC
+protos go through `json_format.MessageToDict` with proto field names), so one parser serves both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+# DataType enum names (tensorflow/core/framework/types.proto) -> numpy dtypes.
+NUMPY_DTYPES: dict[str, np.dtype] = {
+    "DT_FLOAT": np.dtype(np.float32),
+    "DT_DOUBLE": np.dtype(np.float64),
+    "DT_HALF": np.dtype(np.float16),
+    "DT_INT8": np.dtype(np.int8),
+    "DT_INT16": np.dtype(np.int16),
+    "DT_INT32": np.dtype(np.int32),
+    "DT_INT64": np.dtype(np.int64),
+    "DT_UINT8": np.dtype(np.uint8),
+    "DT_UINT16": np.dtype(np.uint16),
+    "DT_UINT32": np.dtype(np.uint32),
+    "DT_UINT64": np.dtype(np.uint64),
+    "DT_BOOL": np.dtype(np.bool_),
+    "DT_STRING": np.dtype(object),
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One named input or output of a signature. `shape` is None for unknown rank, -1 for unknown dims."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...] | None
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        try:
+            return NUMPY_DTYPES[self.dtype]
+        except KeyError:
+            raise ValueError(f"tensor {self.name!r} has dtype {self.dtype}, which numpy cannot hold") from None
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    method_name: str
+    inputs: dict[str, TensorInfo]
+    outputs: dict[str, TensorInfo]
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    model: str
+    version: int
+    signatures: dict[str, Signature]
+
+    def signature(self, name: str) -> Signature:
+        from clients.errors import ServingError
+
+        try:
+            return self.signatures[name]
+        except KeyError:
+            raise ServingError(
+                "FAILED_PRECONDITION",
+                f'Serving signature name: "{name}" not found in signature def (model {self.model} has '
+                f"{sorted(self.signatures)})",
+            ) from None
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    version: int
+    state: str
+    error_code: str
+    error_message: str
+
+
+def _tensor_info(alias: str, doc: Mapping[str, Any]) -> TensorInfo:
+    shape_doc = doc.get("tensor_shape", {})
+    if shape_doc.get("unknown_rank"):
+        shape = None
+    else:
+        shape = tuple(int(d.get("size", -1)) for d in shape_doc.get("dim", []))
+    return TensorInfo(name=alias, dtype=doc.get("dtype", "DT_INVALID"), shape=shape)
+
+
+def parse_metadata(doc: Mapping[str, Any]) -> ModelMetadata:
+    """Parse a GetModelMetadata answer (REST JSON, or the gRPC proto as a dict)."""
+    spec = doc.get("model_spec", {})
+    sig_map = doc.get("metadata", {}).get("signature_def", {}).get("signature_def", {})
+    signatures = {
+        key: Signature(
+            name=key,
+            method_name=sig.get("method_name", ""),
+            inputs={k: _tensor_info(k, v) for k, v in sig.get("inputs", {}).items()},
+            outputs={k: _tensor_info(k, v) for k, v in sig.get("outputs", {}).items()},
+        )
+        for key, sig in sig_map.items()
+    }
+    return ModelMetadata(model=spec.get("name", ""), version=int(spec.get("version", 0)), signatures=signatures)
+
+
+def parse_status(doc: Mapping[str, Any]) -> list[VersionStatus]:
+    """Parse a GetModelStatus answer; fields left out by proto-to-JSON mean their defaults."""
+    return [
+        VersionStatus(
+            version=int(entry.get("version", 0)),
+            state=entry.get("state", "UNKNOWN"),
+            error_code=entry.get("status", {}).get("error_code", "OK"),
+            error_message=entry.get("status", {}).get("error_message", ""),
+        )
+        for entry in doc.get("model_version_status", [])
+    ]
