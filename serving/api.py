@@ -1,0 +1,82 @@
+"""The protocol-independent API operations on the manager, in tensorflow.serving request/response protos."""
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2)
+
+from serving.manager import Manager, VersionState
+from serving.servable import DEFAULT_SIGNATURE, Servable
+from serving.status import invalid_argument
+from serving.tensor_proto import from_ndarray, to_ndarray
+
+SIGNATURE_DEF = "signature_def"
+
+
+def make_model_spec(spec: model_pb2.ModelSpec, name: str, version: int, signature_name: str | None
+                    ) -> model_pb2.ModelSpec:
+    spec.name = name
+    spec.version.value = version
+    if signature_name is not None:
+        spec.signature_name = signature_name
+    return spec
+
+
+def predict(manager: Manager, request: predict_pb2.PredictRequest, as_content: bool = False
+            ) -> predict_pb2.PredictResponse:
+    with manager.servable(request.model_spec) as servable:
+        return predict_on(servable, request, as_content)
+
+
+def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_content: bool = False
+               ) -> predict_pb2.PredictResponse:
+    key = request.model_spec.signature_name or DEFAULT_SIGNATURE
+    servable.signature(key)
+    inputs = {name: to_ndarray(proto) for name, proto in request.inputs.items()}
+    outputs = servable.predict(key, inputs, list(request.output_filter))
+    response = predict_pb2.PredictResponse()
+    make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
+    for alias, array in outputs.items():
+        dtype = tf.string if array.dtype.kind in "OSU" else tf.as_dtype(array.dtype)
+        response.outputs[alias].CopyFrom(from_ndarray(array, dtype, as_content))
+    return response
+
+
+def get_model_metadata(manager: Manager, request: get_model_metadata_pb2.GetModelMetadataRequest
+                       ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+    if not request.HasField("model_spec"):
+        raise invalid_argument("Missing ModelSpec")
+    if not request.metadata_field:
+        raise invalid_argument("GetModelMetadataRequest must specify at least one metadata_field")
+    for field in request.metadata_field:
+        if field != SIGNATURE_DEF:
+            raise invalid_argument(f"Metadata field {field} is not supported")
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    with manager.servable(request.model_spec) as servable:
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature in servable.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(signature)
+        make_model_spec(response.model_spec, servable.name, servable.version, None)
+    response.metadata[SIGNATURE_DEF].Pack(signature_map)
+    return response
+
+
+_STATE = get_model_status_pb2.ModelVersionStatus.State
+
+
+def _version_status(state: VersionState) -> get_model_status_pb2.ModelVersionStatus:
+    status = get_model_status_pb2.ModelVersionStatus(version=state.version, state=_STATE.Value(state.state))
+    status.status.SetInParent()
+    if state.error is not None:
+        status.status.error_code = state.error.code_number
+        status.status.error_message = state.error.message
+    return status
+
+
+def get_model_status(manager: Manager, request: get_model_status_pb2.GetModelStatusRequest
+                     ) -> get_model_status_pb2.GetModelStatusResponse:
+    if not request.HasField("model_spec"):
+        raise invalid_argument("Missing ModelSpec")
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for state in manager.version_states(request.model_spec):
+        response.model_version_status.append(_version_status(state))
+    return response

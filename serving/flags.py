@@ -1,0 +1,84 @@
+"""Command-line flags of `tensorflow_model_server`, with the same names, defaults and forms.
+
+Accepts `--flag=value` and `--flag value`; boolean flags also take the bare `--flag` and
+`--flag=true|false|1|0`. Unknown flags are an error.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help_text: str) -> None:
+    parser.add_argument(f"--{name}", type=_bool, nargs="?", const=True, default=default,
+                        metavar="true|false", help=f"{help_text} (default {str(default).lower()})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m serving",
+        description="TensorFlow-Serving-compatible model server (gRPC and REST).",
+        allow_abbrev=False,
+    )
+    p.add_argument("--port", type=int, default=8500, help="gRPC port; 0 disables gRPC (default 8500)")
+    p.add_argument("--grpc_host", default="0.0.0.0", help="address the gRPC server binds (default 0.0.0.0)")
+    p.add_argument("--rest_api_port", type=int, default=0,
+                   help="HTTP/REST port; 0 (the default) disables REST; must differ from --port")
+    p.add_argument("--rest_api_host", default="0.0.0.0", help="address the REST server binds (default 0.0.0.0)")
+    p.add_argument("--rest_api_num_threads", type=int, default=0,
+                   help="threads running REST inference; 0 = chosen from the CPU count")
+    p.add_argument("--rest_api_timeout_in_ms", type=int, default=30000,
+                   help="REST request timeout in ms; over it the answer is 504 (default 30000; <=0 = none)")
+    _add_bool(p, "rest_api_enable_cors_support", False, "add CORS headers to REST responses")
+    p.add_argument("--max_request_body_bytes", type=int, default=1 << 30,
+                   help="largest accepted REST request body after decompression; larger gets 413 (default 1 GiB)")
+    _add_bool(p, "enable_batching", False, "enable dynamic batching")
+    p.add_argument("--batching_parameters_file", default="",
+                   help="text BatchingParameters proto; needs --enable_batching")
+    _add_bool(p, "enable_per_model_batching_parameters", False,
+              "accepted for compatibility; per-model batching_params.pbtxt is not read")
+    _add_bool(p, "allow_version_labels_for_unavailable_models", False,
+              "allow version labels to point at versions that are not AVAILABLE yet")
+    p.add_argument("--model_config_file", default="", help="text ModelServerConfig proto (overrides --model_name/--model_base_path)")
+    p.add_argument("--model_config_file_poll_wait_seconds", type=int, default=0,
+                   help="seconds between re-reads of --model_config_file; 0 = read once")
+    p.add_argument("--model_name", default="default", help="model name (default 'default')")
+    p.add_argument("--model_base_path", default="", help="directory holding the model's integer version directories")
+    p.add_argument("--file_system_poll_wait_seconds", type=int, default=1,
+                   help="seconds between scans for new versions; 0 = scan once; <0 = never")
+    p.add_argument("--max_num_load_retries", type=int, default=5, help="load retries after a failure (default 5)")
+    p.add_argument("--load_retry_interval_micros", type=int, default=60_000_000,
+                   help="wait between load retries in microseconds (default 1 minute)")
+    p.add_argument("--num_load_threads", type=int, default=0, help="accepted for compatibility; loads run on one thread")
+    p.add_argument("--num_unload_threads", type=int, default=0, help="accepted for compatibility")
+    _add_bool(p, "flush_filesystem_caches", True, "accepted for compatibility; no effect")
+    p.add_argument("--tensorflow_session_parallelism", type=int, default=0,
+                   help="threads for both intra- and inter-op parallelism; 0 = auto")
+    p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="intra-op threads; 0 = auto")
+    p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="inter-op threads; 0 = auto")
+    p.add_argument("--saved_model_tags", default="serve", help="comma-separated MetaGraph tags to load (default serve)")
+    p.add_argument("--grpc_channel_arguments", default="", help="comma-separated key=value gRPC server arguments")
+    p.add_argument("--grpc_max_threads", type=int, default=0, help="gRPC worker threads; 0 = chosen from the CPU count")
+    _add_bool(p, "enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests before serving a version")
+    p.add_argument("--num_request_iterations_for_warmup", type=int, default=0,
+                   help="times each warmup record is replayed; used when > 0")
+    p.add_argument("--monitoring_config_file", default="", help="text MonitoringConfig proto (Prometheus endpoint)")
+    _add_bool(p, "enable_signature_method_name_check", False,
+              "require classify/regress/predict method_name on signatures like TF1 models")
+    _add_bool(p, "enable_serialization_as_tensor_content", False,
+              "write gRPC output tensors as tensor_content instead of typed value fields")
+    _add_bool(p, "version", False, "print the version and exit")
+    return p
+
+
+def parse_flags(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)

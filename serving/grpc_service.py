@@ -1,0 +1,131 @@
+"""gRPC: tensorflow.serving.PredictionService and ModelService on the tensorflow-serving-api stubs."""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from concurrent import futures
+from typing import Callable
+
+import grpc
+from tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc, prediction_service_pb2_grpc)
+
+from serving import api, inference
+from serving.manager import Manager
+from serving.metrics import METRICS
+from serving.status import Code, ServingError, from_tensorflow
+
+log = logging.getLogger("serving")
+
+MAX_MESSAGE_BYTES = (1 << 31) - 1
+
+
+def _rpc(api_name: str | None = None):
+    """Turns ServingError into the RPC status; records request count and latency."""
+    def wrap(method: Callable):
+        @functools.wraps(method)
+        def handler(self, request, context):
+            start = time.perf_counter()
+            code = "OK"
+            try:
+                return method(self, request, context)
+            except ServingError as e:
+                code = e.code_name
+                context.abort(e.code, e.message)
+            except Exception as e:  # noqa: BLE001 - never let a request take the server down
+                if isinstance(e, grpc.RpcError) or type(e).__name__ == "_AbortError":
+                    raise
+                error = from_tensorflow(e)
+                code = error.code_name
+                log.exception("%s failed", method.__name__)
+                context.abort(error.code, error.message)
+            finally:
+                if api_name is not None:
+                    model = request.model_spec.name if hasattr(request, "model_spec") else ""
+                    METRICS.record_request(model, api_name, "GRPC", code, (time.perf_counter() - start) * 1e6)
+        return handler
+    return wrap
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, manager: Manager, as_content: bool):
+        self.manager = manager
+        self.as_content = as_content
+
+    @_rpc("Predict")
+    def Predict(self, request, context):
+        return api.predict(self.manager, request, self.as_content)
+
+    @_rpc("Classify")
+    def Classify(self, request, context):
+        return inference.classify(self.manager, request)
+
+    @_rpc("Regress")
+    def Regress(self, request, context):
+        return inference.regress(self.manager, request)
+
+    @_rpc("MultiInference")
+    def MultiInference(self, request, context):
+        return inference.multi_inference(self.manager, request)
+
+    @_rpc()
+    def GetModelMetadata(self, request, context):
+        return api.get_model_metadata(self.manager, request)
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, manager: Manager):
+        self.manager = manager
+
+    @_rpc()
+    def GetModelStatus(self, request, context):
+        return api.get_model_status(self.manager, request)
+
+    @_rpc()
+    def HandleReloadConfigRequest(self, request, context):
+        response = model_management_pb2.ReloadConfigResponse()
+        if request.config.WhichOneof("config") != "model_config_list":
+            error = ServingError(Code.INVALID_ARGUMENT,
+                                 "ServerModelConfig type not supported by HandleReloadConfigRequest. "
+                                 "Only ModelConfigList is currently supported")
+        else:
+            try:
+                self.manager.reload_config(request.config)
+                error = None
+            except ServingError as e:
+                error = e
+        for name in request.metric_names:
+            response.metric.add(name=name, int64_value_increase=0)
+        if error is not None:
+            log.error("ReloadConfig failed: %s", error.message)
+            response.status.error_code = error.code_number
+            response.status.error_message = error.message
+            raise error
+        return response
+
+
+def _channel_arguments(text: str) -> list[tuple[str, object]]:
+    args: list[tuple[str, object]] = []
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            args.append((key, int(value)))
+        except ValueError:
+            args.append((key, value))
+    return args
+
+
+def build_server(manager: Manager, host: str, port: int, max_workers: int, as_content: bool,
+                 channel_arguments: str = "") -> grpc.Server:
+    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.so_reuseport", 0)] + _channel_arguments(channel_arguments)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+                         options=options, maximum_concurrent_rpcs=None)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bound = server.add_insecure_port(address)
+    if bound == 0:
+        raise ServingError(Code.UNAVAILABLE, f"Failed to bind gRPC server to {address}")
+    return server

@@ -1,0 +1,195 @@
+"""Wires flags, manager, gRPC and REST together; start-up blocks until models are loaded; SIGTERM stops cleanly."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Optional
+
+from serving import config as config_lib
+from serving.status import ServingError
+
+log = logging.getLogger("serving")
+
+VERSION = "python-serving 0.1.0 (tensorflow_model_server compatible)"
+
+
+def configure_tensorflow(args: argparse.Namespace) -> None:
+    """Thread pools must be set before TensorFlow runs its first op."""
+    import tensorflow as tf
+
+    intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
+    if intra > 0 and inter > 0 and args.tensorflow_session_parallelism > 0:
+        raise ServingError(config_lib.Code.INVALID_ARGUMENT,
+                           "Either configure server_options.tensorflow_session_parallelism or "
+                           "(server_options.tensorflow_intra_op_parallelism, "
+                           "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.")
+    if intra <= 0 and inter <= 0:
+        intra = inter = args.tensorflow_session_parallelism
+    if intra > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter > 0:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    tf.get_logger().setLevel(logging.ERROR)
+
+
+def _worker_count(flag: int) -> int:
+    return flag if flag > 0 else max(64, 8 * (os.cpu_count() or 1))
+
+
+class Server:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.manager = None
+        self.grpc_server = None
+        self.rest = None
+        self._config_poller: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ start-up
+    def _validate(self) -> None:
+        a = self.args
+        if a.port == 0:
+            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
+                               "At least one of server_options.grpc_port or server_options.grpc_socket_path must "
+                               "be set.")
+        if not a.model_base_path and not a.model_config_file:
+            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
+                               "Both server_options.model_base_path and server_options.model_config_file are empty!")
+        if not a.enable_batching and a.batching_parameters_file:
+            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
+                               "server_options.batching_parameters_file is set without setting "
+                               "server_options.enable_batching to true.")
+
+    def _initial_config(self):
+        a = self.args
+        if a.model_config_file:
+            return config_lib.load_model_server_config(a.model_config_file)
+        log.info("Building single TensorFlow model file config:  model_name: %s model_base_path: %s",
+                 a.model_name, a.model_base_path)
+        return config_lib.single_model_config(a.model_name, a.model_base_path)
+
+    def build(self) -> None:
+        """Everything up to and including loading the models; ports are not open yet."""
+        self._validate()
+        a = self.args
+        model_config = self._initial_config()
+        batching = config_lib.load_batching_parameters(a.batching_parameters_file) if a.enable_batching else None
+        self.monitoring = config_lib.load_monitoring_config(a.monitoring_config_file)
+        configure_tensorflow(a)
+
+        from serving.batching import BatchScheduler
+        from serving.manager import Manager, ManagerOptions
+        from serving.servable import Servable
+        from serving.warmup import warm_up
+
+        Servable.method_check = a.enable_signature_method_name_check
+        self.scheduler = BatchScheduler(batching) if batching is not None else None
+
+        def prepare(servable: Servable) -> None:
+            if self.scheduler is not None:
+                servable.batcher = self.scheduler
+            if a.enable_model_warmup:
+                warm_up(servable, a.num_request_iterations_for_warmup)
+
+        options = ManagerOptions(
+            tags=tuple(t for t in a.saved_model_tags.split(",") if t),
+            poll_wait_seconds=a.file_system_poll_wait_seconds,
+            allow_labels_for_unavailable=a.allow_version_labels_for_unavailable_models,
+            max_num_load_retries=a.max_num_load_retries,
+            load_retry_interval_s=max(a.load_retry_interval_micros, 0) / 1e6,
+            prepare=prepare,
+        )
+        self.manager = Manager(options)
+        self.manager.reload_config(model_config)
+
+    async def serve(self) -> None:
+        """Opens the ports, polls, and waits for SIGTERM/SIGINT; then drains and returns."""
+        from serving.grpc_service import build_server
+        from serving.rest import RestOptions, RestServer
+
+        a = self.args
+        self.grpc_server = build_server(self.manager, a.grpc_host, a.port, _worker_count(a.grpc_max_threads),
+                                        a.enable_serialization_as_tensor_content, a.grpc_channel_arguments)
+        self.grpc_server.start()
+        log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)
+        if a.rest_api_port != 0:
+            if a.rest_api_port == a.port:
+                log.error("server_options.http_port cannot be same as grpc_port. Please use a different port for "
+                          "HTTP/REST API. Skipped exporting HTTP/REST API.")
+            else:
+                prometheus = self.monitoring.prometheus_config
+                metrics_path = (prometheus.path or "/monitoring/prometheus/metrics") if prometheus.enable else None
+                options = RestOptions(timeout_ms=a.rest_api_timeout_in_ms, cors=a.rest_api_enable_cors_support,
+                                      max_body_bytes=a.max_request_body_bytes, metrics_path=metrics_path)
+                self.rest = RestServer(self.manager, options, _worker_count(a.rest_api_num_threads))
+                await self.rest.start(a.rest_api_host, a.rest_api_port)
+                log.info("Exporting HTTP/REST API at:%s:%d ...", a.rest_api_host, a.rest_api_port)
+        self.manager.start_polling()
+        self._start_config_polling()
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("Shutting down: no new requests; finishing the ones in flight")
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        self._stop.set()
+        grpc_done = self.grpc_server.stop(grace=30) if self.grpc_server is not None else None
+        if self.rest is not None:
+            await self.rest.stop()
+        if grpc_done is not None:
+            await asyncio.get_running_loop().run_in_executor(None, grpc_done.wait)
+        self.manager.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    def _start_config_polling(self) -> None:
+        a = self.args
+        if a.model_config_file_poll_wait_seconds <= 0 or not a.model_config_file:
+            return
+
+        def poll() -> None:
+            while not self._stop.wait(a.model_config_file_poll_wait_seconds):
+                try:
+                    new_config = config_lib.load_model_server_config(a.model_config_file)
+                except ServingError as e:
+                    log.error("Failed to read ModelServerConfig file: %s", e.message)
+                    continue
+                try:
+                    self.manager.reload_config(new_config)
+                except ServingError as e:
+                    log.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", e.message)
+
+        self._config_poller = threading.Thread(target=poll, name="config_poll", daemon=True)
+        self._config_poller.start()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    from serving.flags import parse_flags
+
+    args = parse_flags(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s.%(msecs)03d %(levelname).1s serving] %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
+    if args.version:
+        import tensorflow as tf
+
+        print(f"TensorFlow ModelServer: {VERSION}\nTensorFlow Library: {tf.__version__}")
+        return 0
+    server = Server(args)
+    try:
+        server.build()
+    except ServingError as e:
+        print(f"Failed to start server. Error: {e}", file=sys.stderr, flush=True)
+        return 255
+    asyncio.run(server.serve())
+    log.info("Server stopped")
+    return 0

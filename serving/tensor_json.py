@@ -1,0 +1,421 @@
+"""JSON <-> tensors with the rules of tensorflow_serving/util/json_tensor.cc.
+
+Requests: row (`instances`) and columnar (`inputs`) formats, `{"b64": ...}` strings, strict
+per-dtype value checks (integers reject 1.0, bools only true/false), NaN/Infinity literals.
+Responses: floats as the official server writes them (six significant digits when that
+round-trips, else full precision; `.0` on integral values; NaN, Infinity, -Infinity), strings
+whose output name ends in `_bytes` as `{"b64": ...}`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any, Mapping
+
+import numpy as np
+from tensorflow.core.framework import types_pb2
+
+from serving.status import Code, ServingError, invalid_argument
+
+MAX_RANK = 254
+_DEBUG_LIMIT = 256
+
+_INT_RANGES = {
+    types_pb2.DT_INT8: (-(1 << 31), (1 << 31) - 1, np.int8),
+    types_pb2.DT_INT16: (-(1 << 31), (1 << 31) - 1, np.int16),
+    types_pb2.DT_INT32: (-(1 << 31), (1 << 31) - 1, np.int32),
+    types_pb2.DT_UINT8: (-(1 << 31), (1 << 31) - 1, np.uint8),
+    types_pb2.DT_INT64: (-(1 << 63), (1 << 63) - 1, np.int64),
+    types_pb2.DT_UINT32: (0, (1 << 32) - 1, np.uint32),
+    types_pb2.DT_UINT64: (0, (1 << 64) - 1, np.uint64),
+}
+_FLOATS = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64}
+
+_PARSE_MESSAGES = {
+    "Expecting value": "Invalid value.",
+    "Expecting property name enclosed in double quotes": "Missing a name for object member.",
+    "Expecting ':' delimiter": "Missing a colon after a name of object member.",
+    "Expecting ',' delimiter": "Missing a comma or ']' after an array element.",
+    "Unterminated string starting at": "Missing a closing quotation mark in string.",
+    "Invalid control character at": "Invalid encoding in string.",
+    "Invalid \\escape": "Invalid escape character in string.",
+    "Invalid \\uXXXX escape": "Incorrect hex digit after \\u escape in string.",
+}
+
+
+def dtype_name(dtype: int) -> str:
+    """DataTypeString: DT_FLOAT -> 'float'."""
+    return types_pb2.DataType.Name(dtype)[3:].lower()
+
+
+# ---------------------------------------------------------------- parsing the document
+
+def parse_document(body: bytes) -> dict:
+    """Parses a request body; only a JSON object is accepted. Trailing data is ignored like rapidjson."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise invalid_argument(f"JSON Parse error: Invalid encoding in string. at offset: {e.start}") from None
+    start = len(text) - len(text.lstrip())
+    if start == len(text):
+        raise invalid_argument("JSON Parse error: The document is empty")
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError as e:
+        message = _PARSE_MESSAGES.get(e.msg, e.msg + ".")
+        raise invalid_argument(f"JSON Parse error: {message} at offset: {e.pos}") from None
+    except RecursionError:
+        raise invalid_argument("JSON Parse error: Document nested too deeply.") from None
+    if not isinstance(doc, dict):
+        raise invalid_argument(f"JSON Value: {debug_string(doc)} Is not object")
+    return doc
+
+
+def debug_string(value: Any) -> str:
+    try:
+        text = json.dumps(value, separators=(", ", ": "), allow_nan=True)
+    except (RecursionError, ValueError):
+        text = "..."
+    return text[:_DEBUG_LIMIT]
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "Null"
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, str):
+        return "String"
+    return "Number"
+
+
+def signature_name(doc: Mapping[str, Any]) -> str:
+    name = doc.get("signature_name", "")
+    if not isinstance(name, str):
+        raise invalid_argument(f"JSON Value: {debug_string(doc)} not formatted correctly. "
+                               "'signature_name' key must be a string value.")
+    return name
+
+
+# ---------------------------------------------------------------- JSON -> numpy
+
+def _type_error(value: Any, dtype: int) -> ServingError:
+    return invalid_argument(f"JSON Value: {debug_string(value)} Type: {json_type(value)} "
+                            f"is not of expected type: {dtype_name(dtype)}")
+
+
+def is_b64_object(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def decode_b64(value: Any) -> bytes:
+    if not is_b64_object(value):
+        raise invalid_argument(f"JSON Value: {debug_string(value)} not formatted correctly for base64 data")
+    text = value["b64"].strip()
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_argument("Unable to base64 decode") from None
+
+
+def dense_shape(value: Any) -> list[int]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if len(shape) > MAX_RANK:
+            raise invalid_argument(f"JSON Value: nested deeper than the maximum tensor rank {MAX_RANK}")
+        if not value:
+            break
+        value = value[0]
+    return shape
+
+
+def _check_leaf(value: Any, dtype: int) -> Any:
+    """Validates one scalar for dtype; returns the value to store."""
+    if isinstance(value, dict):
+        if dtype == types_pb2.DT_STRING:
+            return decode_b64(value)
+        raise _type_error(value, dtype)
+    if dtype in _FLOATS:
+        if type(value) not in (float, int):
+            raise _type_error(value, dtype)
+        return value
+    if dtype in _INT_RANGES:
+        low, high, _ = _INT_RANGES[dtype]
+        if type(value) is not int or not low <= value <= high:
+            raise _type_error(value, dtype)
+        return value
+    if dtype == types_pb2.DT_STRING:
+        if type(value) is not str:
+            raise _type_error(value, dtype)
+        return value.encode("utf-8")
+    if dtype == types_pb2.DT_BOOL:
+        if type(value) is not bool:
+            raise _type_error(value, dtype)
+        return value
+    raise ServingError(Code.UNIMPLEMENTED,
+                       f"Conversion of JSON Value: {debug_string(value)} to type: {dtype_name(dtype)}")
+
+
+_FAST_TYPES = {
+    types_pb2.DT_FLOAT: {float, int}, types_pb2.DT_DOUBLE: {float, int}, types_pb2.DT_BOOL: {bool},
+}
+
+
+def _fill_leaves(values: list, dtype: int, out: list) -> None:
+    allowed = _FAST_TYPES.get(dtype)
+    if allowed is not None and set(map(type, values)) <= allowed:
+        out.extend(values)
+        return
+    out.extend(_check_leaf(v, dtype) for v in values)
+
+
+def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list) -> None:
+    rank = len(shape)
+    if not isinstance(value, list):
+        if level != rank:
+            raise invalid_argument(f"JSON Value: {debug_string(value)} found at incorrect level: {level + 1} "
+                                   f"in the JSON DOM. Expected at level: {rank}")
+        out.append(_check_leaf(value, dtype))
+        return
+    if level >= rank:
+        raise invalid_argument(f"Encountered list at unexpected level: {level} expected < {rank}")
+    if len(value) != shape[level]:
+        raise invalid_argument(f"Encountered list at unexpected size: {len(value)} at level: {level} "
+                               f"expected size: {shape[level]}")
+    if level == rank - 1:
+        if any(isinstance(v, list) for v in value):
+            raise invalid_argument(f"Encountered list at unexpected level: {level + 1} expected < {rank}")
+        _fill_leaves(value, dtype, out)
+        return
+    for item in value:
+        _fill(item, level + 1, shape, dtype, out)
+
+
+def to_numpy(values: list, shape: list[int], dtype: int) -> np.ndarray:
+    try:
+        return _to_numpy(values, shape, dtype)
+    except (OverflowError, ValueError) as e:
+        raise invalid_argument(f"JSON Value does not fit type {dtype_name(dtype)}: {e}") from None
+
+
+def _to_numpy(values: list, shape: list[int], dtype: int) -> np.ndarray:
+    if dtype in _FLOATS:
+        return np.array(values, dtype=_FLOATS[dtype]).reshape(shape)
+    if dtype in _INT_RANGES:
+        return np.array(values, dtype=_INT_RANGES[dtype][2]).reshape(shape)
+    if dtype == types_pb2.DT_BOOL:
+        return np.array(values, dtype=np.bool_).reshape(shape)
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array.reshape(shape)
+
+
+def json_to_array(value: Any, dtype: int) -> np.ndarray:
+    """One JSON value (scalar or nested lists) to an array of dtype, validated like FillTensorProto."""
+    shape = dense_shape(value)
+    out: list = []
+    try:
+        _fill(value, 0, shape, dtype, out)
+    except RecursionError:
+        raise invalid_argument("JSON Value nested too deeply") from None
+    return to_numpy(out, shape, dtype)
+
+
+def _shape_text(shape: tuple) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Row format: each element one example; all elements batched along a new first dimension."""
+    names = sorted(input_dtypes)
+    first = instances[0]
+    if not (isinstance(first, dict)) and len(names) > 1:
+        raise invalid_argument("instances is a plain list, but expecting list of objects as multiple "
+                               "input tensors required as per tensorinfo_map")
+    objects = isinstance(first, dict) and not is_b64_object(first)
+    per_input: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    shapes: dict[str, tuple] = {}
+
+    def add(item: Any, name: str) -> None:
+        if name not in input_dtypes:
+            raise invalid_argument(f"JSON object: does not have named input: {name}")
+        array = json_to_array(item, input_dtypes[name])
+        if name not in shapes:
+            shapes[name] = array.shape
+        elif int(np.prod(shapes[name])) != array.size:
+            raise invalid_argument(f"Expecting tensor size: {int(np.prod(shapes[name]))} but got: {array.size}")
+        elif shapes[name] != array.shape:
+            raise invalid_argument(f"Expecting shape {_shape_text(shapes[name])} but got: {_shape_text(array.shape)}")
+        per_input[name].append(array)
+
+    for index, element in enumerate(instances):
+        element_is_object = isinstance(element, dict) and not is_b64_object(element)
+        if objects:
+            if not element_is_object:
+                raise invalid_argument(f"Expecting object but got list at item {index} of input list")
+            for key, item in element.items():
+                try:
+                    add(item, key)
+                except ServingError as e:
+                    raise invalid_argument(f"Failed to process element: {index} key: {key} of 'instances' list. "
+                                           f"Error: {e}") from None
+            if set(element) != set(names):
+                raise invalid_argument(f"Failed to process element: {index} of 'instances' list. JSON object: "
+                                       f"{debug_string(element)} keys must be equal to: {','.join(names)}")
+        else:
+            if element_is_object:
+                raise invalid_argument(f"Expecting value/list but got object at item {index} of input list")
+            try:
+                add(element, names[0])
+            except ServingError as e:
+                raise invalid_argument(f"Failed to process element: {index} of 'instances' list. "
+                                       f"Error: {e}") from None
+    return {name: np.stack(arrays) for name, arrays in per_input.items() if arrays}
+
+
+def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Columnar format: one tensor, or an object keyed by input name (extra keys ignored)."""
+    names = sorted(input_dtypes)
+    if not isinstance(inputs, dict) or is_b64_object(inputs):
+        if len(names) > 1:
+            raise invalid_argument("inputs is a plain value/list, but expecting an object as multiple "
+                                   "input tensors required as per tensorinfo_map")
+        return {names[0]: json_to_array(inputs, input_dtypes[names[0]])}
+    arrays = {}
+    for name in names:
+        if name not in inputs:
+            raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
+        arrays[name] = json_to_array(inputs[name], input_dtypes[name])
+    return arrays
+
+
+def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, int]) -> tuple[dict, str]:
+    """Returns (inputs, format) where format is 'row' or 'columnar'."""
+    if not input_dtypes:
+        raise invalid_argument("Failed to get input map for signature: "
+                               f"{doc.get('signature_name') or 'DEFAULT'}")
+    has_instances, has_inputs = "instances" in doc, "inputs" in doc
+    if has_instances and has_inputs:
+        raise invalid_argument(f"JSON Value: {debug_string(doc)} Not formatted correctly expecting only one of "
+                               "'inputs' or 'instances' keys to exist ")
+    if has_instances:
+        instances = doc["instances"]
+        if not isinstance(instances, list):
+            raise invalid_argument(f"JSON Value: {debug_string(doc)} Expecting 'instances' to be an list/array")
+        if not instances:
+            raise invalid_argument(f"JSON Value: {debug_string(doc)} No values in 'instances' array")
+        return instances_to_arrays(instances, input_dtypes), "row"
+    if has_inputs:
+        return inputs_to_arrays(doc["inputs"], input_dtypes), "columnar"
+    raise invalid_argument("Missing 'inputs' or 'instances' key")
+
+
+# ---------------------------------------------------------------- numpy -> JSON text
+
+def _float_tokens(flat: np.ndarray) -> list[str]:
+    values = flat.tolist()
+    tokens = ["%.6g" % v for v in values]
+    if not tokens:
+        return tokens
+    finite = np.isfinite(flat)
+    back = np.array(tokens, dtype=np.float64).astype(flat.dtype)
+    wrong = np.nonzero(finite & (back != flat))[0]
+    digits = "%.9g" if flat.dtype == np.float32 else "%.17g"
+    for i in wrong.tolist():
+        tokens[i] = digits % values[i]
+    for i in np.nonzero(~finite)[0].tolist():
+        v = values[i]
+        tokens[i] = "NaN" if math.isnan(v) else ("-Infinity" if v < 0 else "Infinity")
+    return [t + ".0" if ("." not in t and "e" not in t and t[-1].isdigit()) else t for t in tokens]
+
+
+def _string_token(value: bytes, as_bytes: bool) -> str:
+    if as_bytes:
+        return '{"b64": "' + base64.b64encode(value).decode("ascii") + '"}'
+    return json.dumps(value.decode("utf-8", "replace"), ensure_ascii=False)
+
+
+def value_tokens(array: np.ndarray, as_bytes: bool) -> list[str]:
+    flat = array.reshape(-1)
+    kind = flat.dtype.kind
+    if kind == "f":
+        if flat.dtype == np.float16:
+            flat = flat.astype(np.float32)
+        return _float_tokens(flat)
+    if kind == "b":
+        return ["true" if v else "false" for v in flat.tolist()]
+    if kind in "iu":
+        return list(map(str, flat.tolist()))
+    if kind in "OSU":
+        return [_string_token(v if isinstance(v, bytes) else str(v).encode(), as_bytes) for v in flat.tolist()]
+    raise invalid_argument(f"Failed to write JSON value for tensor type: {flat.dtype}")
+
+
+def nest(tokens: list[str], shape: tuple) -> str:
+    """Joins flat value tokens into nested JSON arrays of the given shape."""
+    if not shape:
+        return tokens[0]
+    groups = tokens
+    for depth in range(len(shape) - 1, -1, -1):
+        size = shape[depth]
+        count = int(np.prod(shape[:depth])) if depth else 1
+        if size == 0:
+            groups = ["[]"] * count
+        else:
+            groups = ["[" + ",".join(groups[i:i + size]) + "]" for i in range(0, count * size, size)]
+    return groups[0]
+
+
+def _as_bytes(name: str, array: np.ndarray) -> bool:
+    return name.endswith("_bytes") and array.dtype.kind in "OS"
+
+
+def tensor_json(name: str, array: np.ndarray) -> str:
+    return nest(value_tokens(array, _as_bytes(name, array)), array.shape)
+
+
+def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> str:
+    if not outputs:
+        raise invalid_argument("Cannot convert empty tensor map to JSON")
+    names = sorted(outputs)
+    if fmt == "columnar":
+        if len(names) == 1:
+            return '{"outputs": ' + tensor_json(names[0], outputs[names[0]]) + "}"
+        body = ", ".join(json.dumps(n) + ": " + tensor_json(n, outputs[n]) for n in names)
+        return '{"outputs": {' + body + "}}"
+    batch = None
+    for name in names:
+        array = outputs[name]
+        if array.ndim == 0:
+            raise invalid_argument(f"Tensor name: {name} has no shape information ")
+        if batch is not None and array.shape[0] != batch:
+            raise invalid_argument(f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
+                                   f"expecting: {batch}")
+        batch = array.shape[0]
+    rows_per_output = {}
+    for name in names:
+        array = outputs[name]
+        tokens = value_tokens(array, _as_bytes(name, array))
+        inner = array.shape[1:]
+        per_row = int(np.prod(inner)) if inner else 1
+        rows_per_output[name] = [nest(tokens[i * per_row:(i + 1) * per_row], inner) for i in range(batch)]
+    if len(names) == 1:
+        rows = rows_per_output[names[0]]
+    else:
+        keys = [json.dumps(n) for n in names]
+        rows = ["{" + ", ".join(k + ": " + rows_per_output[n][i] for k, n in zip(keys, names)) + "}"
+                for i in range(batch)]
+    return '{"predictions": [' + ", ".join(rows) + "]}"
+
+
+def float_json(value: float, dtype=np.float32) -> str:
+    return _float_tokens(np.array([value], dtype=dtype))[0]

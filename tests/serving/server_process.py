@@ -1,0 +1,273 @@
+"""Reusable test helpers: tiny real SavedModels and `python -m serving` as a real subprocess.
+
+Other suites import these:
+
+    from tests.serving.server_process import ServerProcess, build_half_plus_two
+    base = build_half_plus_two(tmp_path / "half_plus_two")
+    with ServerProcess(model_name="half_plus_two", model_base_path=base) as server:
+        requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]})
+
+Servers bind 127.0.0.1 on free ports, are ready when both ports accept connections (the server
+opens them only after its models loaded) and are stopped with SIGTERM.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+
+
+# ---------------------------------------------------------------------------- models
+
+def set_method_names(version_dir: str | os.PathLike, methods: Mapping[str, str]) -> None:
+    """Rewrites signature method_name in saved_model.pb (tf.saved_model.save always writes predict)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = Path(version_dir) / "saved_model.pb"
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString(path.read_bytes())
+    for meta_graph in model.meta_graphs:
+        for key, method in methods.items():
+            meta_graph.signature_def[key].method_name = method
+    path.write_bytes(model.SerializeToString())
+
+
+def write_warmup(version_dir: str | os.PathLike, records: Iterable) -> Path:
+    """Writes PredictionLog records to assets.extra/tf_serving_warmup_requests."""
+    import tensorflow as tf
+
+    path = Path(version_dir) / "assets.extra" / "tf_serving_warmup_requests"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record.SerializeToString())
+    return path
+
+
+def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: float = 0.5,
+                        offset: float = 2.0, warmup: bool = False) -> Path:
+    """y = slope*x + offset with signatures serving_default (x -> y), classify_x_to_y, regress_x_to_y.
+
+    classify/regress take serialized tf.Example `inputs` with float feature `x` and carry the
+    classify/regress method_name; classify answers `scores` only (label "").
+    """
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.slope = tf.Variable(slope, dtype=tf.float32)
+    module.offset = tf.Variable(offset, dtype=tf.float32)
+
+    def line(x):
+        return module.slope * x + module.offset
+
+    def parse(serialized):
+        features = tf.io.parse_example(serialized, {"x": tf.io.FixedLenFeature([1], tf.float32)})
+        return line(features["x"])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def predict(x):
+        return {"y": line(x)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify(inputs):
+        return {"scores": parse(inputs)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regress(inputs):
+        return {"outputs": parse(inputs)}
+
+    module.predict, module.classify, module.regress = predict, classify, regress
+    version_dir = Path(base_path) / str(version)
+    tf.saved_model.save(module, str(version_dir), signatures={
+        "serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress})
+    set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
+    if warmup:
+        write_warmup(version_dir, [predict_log({"x": np.array([1.0, 2.0], np.float32)})])
+    return Path(base_path)
+
+
+def build_strings(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """String in, strings out: `text` -> `upper` (text) and `text_bytes` (same bytes, b64 over REST), `length`."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(text):
+        return {"upper": tf.strings.upper(text), "text_bytes": tf.identity(text),
+                "length": tf.strings.length(text, unit="BYTE")}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
+def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """Two inputs, three outputs: a float [N,2], b int64 [N] -> total = sum(a)+b, doubled = 2a, flag = b>0."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="a"),
+                                  tf.TensorSpec([None], tf.int64, name="b")])
+    def serve(a, b):
+        return {"total": tf.reduce_sum(a, axis=1) + tf.cast(b, tf.float32), "doubled": 2.0 * a, "flag": b > 0}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
+def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """`seconds` float [N] -> the same after sleeping max(seconds) (for timeout and drain tests)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    def sleep(seconds):
+        time.sleep(float(np.max(seconds)) if seconds.size else 0.0)
+        return seconds
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="seconds")])
+    def serve(seconds):
+        out = tf.numpy_function(sleep, [seconds], tf.float32)
+        out.set_shape([None])
+        return {"slept": out}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
+def predict_log(inputs: Mapping[str, np.ndarray], model_name: str = "", signature: str = "serving_default"):
+    """A PredictionLog carrying one PredictRequest (for warmup files)."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+
+
+def model_config_text(models: Sequence[Mapping]) -> str:
+    """ModelServerConfig text from dicts: name, base_path, optional policy (text) and labels {label: version}."""
+    blocks = []
+    for model in models:
+        lines = [f'    name: "{model["name"]}"', f'    base_path: "{model["base_path"]}"',
+                 '    model_platform: "tensorflow"']
+        if model.get("policy"):
+            lines.append(f'    model_version_policy {{ {model["policy"]} }}')
+        for label, version in (model.get("labels") or {}).items():
+            lines.append(f'    version_labels {{ key: "{label}" value: {version} }}')
+        blocks.append("  config {\n" + "\n".join(lines) + "\n  }")
+    return "model_config_list {\n" + "\n".join(blocks) + "\n}\n"
+
+
+# ---------------------------------------------------------------------------- server process
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class ServerProcess:
+    """`python -m serving` on 127.0.0.1 free ports; a context manager that stops it with SIGTERM."""
+
+    def __init__(self, *, model_name: Optional[str] = None, model_base_path: str | os.PathLike | None = None,
+                 model_config_file: str | os.PathLike | None = None, args: Sequence[str] = (),
+                 rest: bool = True, startup_timeout: float = 180.0, env: Optional[Mapping[str, str]] = None):
+        self.grpc_port = free_port()
+        self.rest_port = free_port() if rest else 0
+        flags = [f"--port={self.grpc_port}", "--grpc_host=127.0.0.1"]
+        if rest:
+            flags += [f"--rest_api_port={self.rest_port}", "--rest_api_host=127.0.0.1"]
+        if model_name is not None:
+            flags.append(f"--model_name={model_name}")
+        if model_base_path is not None:
+            flags.append(f"--model_base_path={model_base_path}")
+        if model_config_file is not None:
+            flags.append(f"--model_config_file={model_config_file}")
+        self.command = [sys.executable, "-m", "serving", *flags, *args]
+        self.startup_timeout = startup_timeout
+        self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
+        self.process: Optional[subprocess.Popen] = None
+        self._log = tempfile.NamedTemporaryFile(prefix="serving-", suffix=".log", delete=False)
+        self.returncode: Optional[int] = None
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    def log(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")
+
+    def start(self, wait: bool = True) -> "ServerProcess":
+        self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
+                                        cwd=str(REPO_ROOT))
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        ports = [self.grpc_port] + ([self.rest_port] if self.rest_port else [])
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode} before it was ready:\n"
+                                   f"{self.log()[-4000:]}")
+            if all(_accepts(p) for p in ports):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"server not ready after {self.startup_timeout}s:\n{self.log()[-4000:]}")
+
+    def wait_exit(self, timeout: float = 120.0) -> int:
+        self.returncode = self.process.wait(timeout=timeout)
+        return self.returncode
+
+    def stop(self, timeout: float = 60.0) -> Optional[int]:
+        """SIGTERM, then wait; kills only if it does not exit in time. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.returncode = self.process.returncode
+        return self.returncode
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
