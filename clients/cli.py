@@ -1,0 +1,207 @@
+"""`python -m clients …`: call a TensorFlow Serving server from the shell.
+
+    python -m clients --rest http://127.0.0.1:8501 status efficientnet
+    python -m clients --grpc 127.0.0.1:8500 metadata detr
+    python -m clients --rest URL predict MODEL --inputs '{"x": [1.0, 2.0]}'
+    python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
+    python -m clients --rest URL detect photo.jpg --out out/
+    python -m clients --grpc HOST:PORT generate --seeds 0-15 --psi 0.7 --out grid.png
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+import numpy as np
+
+from clients.errors import ServingError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def make_client(args: argparse.Namespace):
+    if args.grpc:
+        from clients.grpc_client import GrpcClient
+
+        return GrpcClient(args.grpc, timeout=args.timeout, tls=args.tls)
+    from clients.rest import RestClient
+
+    return RestClient(args.rest, timeout=args.timeout)
+
+
+def in_batches(items: Sequence[T], size: int, work: Callable[[Sequence[T]], list[R]], what: str) -> list[R]:
+    """Run `work` batch by batch, reporting progress on stderr when there is more than one batch."""
+    results: list[R] = []
+    total = len(items)
+    for start in range(0, total, size):
+        results.extend(work(items[start:start + size]))
+        if total > size:
+            print(f"\r{what}: {min(start + size, total)}/{total}", end="", file=sys.stderr, flush=True)
+    if total > size:
+        print(file=sys.stderr)
+    return results
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`0-7`, `1,5,9` or a mix: `0-3,10`."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        if "-" in part.strip()[1:]:
+            first, last = part.rsplit("-", 1)
+            seeds.extend(range(int(first), int(last) + 1))
+        elif part.strip():
+            seeds.append(int(part))
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"no seeds in {text!r}")
+    return seeds
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value
+
+
+def _address(args: argparse.Namespace) -> dict[str, Any]:
+    return {"version": args.version, "label": args.label}
+
+
+def cmd_status(client, args) -> None:
+    for s in client.status(args.model, **_address(args)):
+        print(f"{args.model} version {s.version}: {s.state} ({s.error_code}{': ' + s.error_message if s.error_message else ''})")
+
+
+def cmd_metadata(client, args) -> None:
+    meta = client.metadata(args.model, **_address(args))
+    print(f"{meta.model} version {meta.version}")
+    for sig in meta.signatures.values():
+        if sig.name.startswith("__"):
+            continue
+        print(f"  signature {sig.name} ({sig.method_name})")
+        for kind, tensors in (("in ", sig.inputs), ("out", sig.outputs)):
+            for t in tensors.values():
+                shape = "unknown rank" if t.shape is None else list(t.shape)
+                print(f"    {kind} {t.name}: {t.dtype} {shape}")
+
+
+def cmd_predict(client, args) -> None:
+    text = Path(args.inputs[1:]).read_text() if args.inputs.startswith("@") else args.inputs
+    inputs = json.loads(text)
+    outputs = client.predict(args.model, inputs, signature=args.signature, **_address(args))
+    print(json.dumps({k: _jsonable(v) for k, v in outputs.items()}, indent=None))
+
+
+def cmd_classify_image(client, args) -> None:
+    from clients.models import classify_images
+
+    def work(batch):
+        return classify_images(client, batch, args.model, **_address(args))
+
+    for path, top in zip(args.images, in_batches(args.images, args.batch_size, work, "classified")):
+        print(f"{path}:")
+        for name, score in top:
+            print(f"  {score:.4f}  {name}")
+
+
+def cmd_detect(client, args) -> None:
+    from clients.draw import draw_detections
+    from clients.models import detect_many
+
+    def work(batch):
+        return detect_many(client, batch, args.model, score_threshold=args.threshold,
+                           max_detections=args.max_detections, **_address(args))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, detections in zip(args.images, in_batches(args.images, args.batch_size, work, "detected")):
+        target = args.out / f"{Path(path).stem}_detections.png"
+        draw_detections(path, detections).save(target)
+        print(f"{path}: {len(detections)} detections -> {target}")
+        for d in detections:
+            print(f"  {d.score:.3f}  {d.label:<16} box {[round(v, 1) for v in d.box]}")
+
+
+def cmd_generate(client, args) -> None:
+    from clients.draw import image_grid
+    from clients.models import generate
+
+    def work(batch):
+        return generate(client, batch, args.psi, args.model, **_address(args))
+
+    images = in_batches(args.seeds, args.batch_size, work, "generated")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    image_grid(images, args.columns).save(args.out)
+    print(f"{len(images)} samples ({images[0].size[0]}x{images[0].size[1]}) -> {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m clients", description="Call a TensorFlow Serving server.")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--rest", metavar="URL", help="REST endpoint, e.g. http://127.0.0.1:8501")
+    where.add_argument("--grpc", metavar="HOST:PORT", help="gRPC endpoint, e.g. 127.0.0.1:8500")
+    p.add_argument("--tls", action="store_true", help="gRPC over TLS with the system's root certificates")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call (default 120)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def command(name: str, fn, help_text: str, model_default: str | None = None) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_text)
+        if model_default is None:
+            c.add_argument("model")
+        else:
+            c.add_argument("--model", default=model_default, help=f"served model name (default {model_default})")
+        which = c.add_mutually_exclusive_group()
+        which.add_argument("--version", type=int, default=None, help="a specific version")
+        which.add_argument("--label", default=None, help="a version label, e.g. stable")
+        c.set_defaults(fn=fn)
+        return c
+
+    command("status", cmd_status, "version states of a model")
+    command("metadata", cmd_metadata, "signatures of a model")
+    c = command("predict", cmd_predict, "run a signature on JSON inputs")
+    c.add_argument("--inputs", required=True, help='JSON object by input name (or a bare tensor), or @file.json')
+    c.add_argument("--signature", default="serving_default")
+    c = command("classify-image", cmd_classify_image, "top-k ImageNet classes per image", "efficientnet")
+    c.add_argument("images", nargs="+")
+    c.add_argument("--batch-size", type=int, default=8)
+    c = command("detect", cmd_detect, "objects per image; writes pictures with boxes", "detr")
+    c.add_argument("images", nargs="+")
+    c.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default out/)")
+    c.add_argument("--threshold", type=float, default=None, help="minimum score (default: the export's)")
+    c.add_argument("--max-detections", type=int, default=None)
+    c.add_argument("--batch-size", type=int, default=4)
+    c = command("generate", cmd_generate, "StyleGAN samples as a PNG grid", "stylegan")
+    c.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-7"), help="e.g. 0-7 or 1,5,9 (default 0-7)")
+    c.add_argument("--psi", type=float, default=0.7, help="truncation psi (default 0.7)")
+    c.add_argument("--out", type=Path, default=Path("out/stylegan_grid.png"))
+    c.add_argument("--columns", type=int, default=None)
+    c.add_argument("--batch-size", type=int, default=4)
+    return p
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    client = make_client(args)
+    try:
+        args.fn(client, args)
+    except ServingError as e:
+        print(f"error: {e.code}: {e.message}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    return 0

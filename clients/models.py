@@ -1,0 +1,100 @@
+"""Task-level helpers for the three exported models, on either client.
+
+Each sends encoded image bytes (JPEG/PNG as read from disk), never float pixel lists: the exported
+signatures decode and resize in-graph, so a request stays as small as the file.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+
+ImageSource = str | PathLike | bytes
+
+
+class Client(Protocol):
+    def predict(self, model: str, inputs, *, signature: str = ..., version: int | None = ...,
+                label: str | None = ...) -> dict[str, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: box (x0, y0, x1, y1) in pixels of the original image."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    label: str
+
+
+def read_image_bytes(image: ImageSource) -> bytes:
+    """Encoded image bytes from a path or the bytes themselves."""
+    if isinstance(image, (bytes, bytearray)):
+        return bytes(image)
+    return Path(image).read_bytes()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def classify_images(client: Client, images: Sequence[ImageSource], model: str = "efficientnet", *,
+                    version: int | None = None, label: str | None = None) -> list[list[tuple[str, float]]]:
+    """Top-k (class name, score) per image, best first (k is fixed at export, 5 by default)."""
+    encoded = np.array([read_image_bytes(i) for i in images], dtype=object)
+    out = client.predict(model, {"images": encoded}, version=version, label=label)
+    return [[(_text(n), float(s)) for n, s in zip(names, scores)]
+            for names, scores in zip(out["class_names"], out["scores"])]
+
+
+def classify_image(client: Client, image: ImageSource, model: str = "efficientnet", *,
+                   version: int | None = None, label: str | None = None) -> list[tuple[str, float]]:
+    """Top-k (class name, score) for one image."""
+    return classify_images(client, [image], model, version=version, label=label)[0]
+
+
+def detect_many(client: Client, images: Sequence[ImageSource], model: str = "detr", *,
+                score_threshold: float | None = None, max_detections: int | None = None,
+                version: int | None = None, label: str | None = None) -> list[list[Detection]]:
+    """Detections per image. With a threshold or limit, the `detect_with_threshold` signature is used."""
+    encoded = np.array([read_image_bytes(i) for i in images], dtype=object)
+    if score_threshold is None and max_detections is None:
+        out = client.predict(model, {"images": encoded}, version=version, label=label)
+    else:
+        inputs = {"images": encoded,
+                  "score_threshold": np.float32(0.0 if score_threshold is None else score_threshold),
+                  "max_detections": np.int32(100 if max_detections is None else max_detections)}
+        out = client.predict(model, inputs, signature="detect_with_threshold", version=version, label=label)
+    results = []
+    for i, count in enumerate(out["num_detections"]):
+        results.append([
+            Detection(box=tuple(float(v) for v in out["boxes"][i, j]), score=float(out["scores"][i, j]),
+                      label=_text(out["label_names"][i, j]))
+            for j in range(int(count))
+        ])
+    return results
+
+
+def detect(client: Client, image: ImageSource, model: str = "detr", *, score_threshold: float | None = None,
+           max_detections: int | None = None, version: int | None = None,
+           label: str | None = None) -> list[Detection]:
+    """Detections for one image, highest score first."""
+    return detect_many(client, [image], model, score_threshold=score_threshold, max_detections=max_detections,
+                       version=version, label=label)[0]
+
+
+def generate(client: Client, seeds: Sequence[int], psi: float = 0.7, model: str = "stylegan", *,
+             version: int | None = None, label: str | None = None) -> list[Image.Image]:
+    """One generated picture per seed (same seed, same picture), truncation psi applied."""
+    inputs = {"seeds": np.asarray(seeds, dtype=np.int64), "truncation_psi": np.float32(psi)}
+    out = client.predict(model, inputs, signature="generate_png", version=version, label=label)
+    images = []
+    for png in out["images_bytes"]:
+        image = Image.open(io.BytesIO(png))
+        image.load()
+        images.append(image)
+    return images
