@@ -131,20 +131,21 @@ def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
 
 
 def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
-    """`seconds` float [N] -> the same after sleeping max(seconds) (for timeout and drain tests)."""
+    """`seconds` float [N] -> `slept` (the same values) after spinning max(seconds) of wall time.
+
+    Pure TensorFlow ops (a while loop on tf.timestamp), so the delay survives SavedModel export;
+    it keeps one core busy while it waits, so tests use it for a few seconds at most.
+    """
     import tensorflow as tf
 
     module = tf.Module()
 
-    def sleep(seconds):
-        time.sleep(float(np.max(seconds)) if seconds.size else 0.0)
-        return seconds
-
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="seconds")])
     def serve(seconds):
-        out = tf.numpy_function(sleep, [seconds], tf.float32)
-        out.set_shape([None])
-        return {"slept": out}
+        wait = tf.cast(tf.reduce_max(tf.concat([seconds, [0.0]], 0)), tf.float64)
+        start = tf.timestamp()
+        elapsed = tf.while_loop(lambda t: t < wait, lambda t: [tf.timestamp() - start], [tf.constant(0.0, tf.float64)])
+        return {"slept": seconds + 0.0 * tf.cast(elapsed, tf.float32)}
 
     module.serve = serve
     tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
