@@ -20,16 +20,17 @@ class Discriminator(keras.Model):
         self.config = config
         self.mbstd_group_size = mbstd_group_size
         c, log2 = config, config.resolution_log2
-        self.from_rgb = {lod: EqualizedConv2D(c.nf(log2 - lod - 1), 1, use_bias=True, name=f"FromRGB_lod{lod}")
-                         for lod in range(log2 - 1)}
-        self.blocks = {}
-        for res in range(log2, 2, -1):
+        self.from_rgb = [EqualizedConv2D(c.nf(log2 - lod - 1), 1, use_bias=True, name=f"FromRGB_lod{lod}")
+                         for lod in range(log2 - 1)]  # index = lod
+        self.block_resolutions = list(range(log2, 2, -1))
+        self.blocks = []
+        for res in self.block_resolutions:
             size = 2 ** res
-            self.blocks[res] = (
+            self.blocks.append((
                 EqualizedConv2D(c.nf(res - 1), 3, use_bias=True, name=f"{size}x{size}_Conv0"),
                 Blur2D(),
                 EqualizedConv2D(c.nf(res - 2), 3, use_bias=True, resample="down",
-                                fused=c.fused_scale(size), name=f"{size}x{size}_Conv1_down"))
+                                fused=c.fused_scale(size), name=f"{size}x{size}_Conv1_down")))
         self.mbstd = MinibatchStddev(mbstd_group_size)
         self.conv4 = EqualizedConv2D(c.nf(1), 3, use_bias=True, name="4x4_Conv")
         self.dense0 = EqualizedDense(c.nf(0), name="4x4_Dense0")
@@ -38,10 +39,10 @@ class Discriminator(keras.Model):
 
     def _build_all(self):
         c, log2 = self.config, self.config.resolution_log2
-        for lod, layer in self.from_rgb.items():
+        for lod, layer in enumerate(self.from_rgb):
             res = 2 ** (log2 - lod)
             layer.build((None, res, res, c.num_channels))
-        for res, (conv0, blur, conv1) in self.blocks.items():
+        for res, (conv0, blur, conv1) in zip(self.block_resolutions, self.blocks):
             size = 2 ** res
             conv0.build((None, size, size, c.nf(res - 1)))
             blur.build((None, size, size, c.nf(res - 1)))
@@ -53,7 +54,7 @@ class Discriminator(keras.Model):
 
     def call(self, images):
         x = leaky_relu(self.from_rgb[0](images))
-        for conv0, blur, conv1 in self.blocks.values():
+        for conv0, blur, conv1 in self.blocks:
             x = leaky_relu(conv0(x))
             x = leaky_relu(conv1(blur(x)))
         if self.mbstd_group_size > 1:
@@ -66,10 +67,10 @@ class Discriminator(keras.Model):
     def official_variables(self) -> dict[str, keras.Variable]:
         """Official names in the D network → variables."""
         names = {}
-        for lod, layer in self.from_rgb.items():
+        for lod, layer in enumerate(self.from_rgb):
             names[f"FromRGB_lod{lod}/weight"] = layer.weight
             names[f"FromRGB_lod{lod}/bias"] = layer.bias
-        for res, (conv0, _, conv1) in self.blocks.items():
+        for res, (conv0, _, conv1) in zip(self.block_resolutions, self.blocks):
             size = 2 ** res
             for scope, layer in ((f"{size}x{size}/Conv0", conv0), (f"{size}x{size}/Conv1_down", conv1)):
                 names[f"{scope}/weight"] = layer.weight

@@ -85,7 +85,7 @@ class Generator(keras.Model):
         """Trainable parameters: mapping, synthesis without ToRGB, ToRGB (all lods), total."""
         def count(variables):
             return int(sum(np.prod(v.shape) for v in variables))
-        to_rgb = count(v for layer in self.synthesis.to_rgb.values() for v in layer.trainable_weights)
+        to_rgb = count(v for layer in self.synthesis.to_rgb for v in layer.trainable_weights)
         mapping = count(self.mapping.trainable_weights)
         synthesis = count(self.synthesis.trainable_weights) - to_rgb
         return {"mapping": mapping, "synthesis": synthesis, "to_rgb": to_rgb,

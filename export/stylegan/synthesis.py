@@ -40,10 +40,9 @@ class Synthesis(keras.layers.Layer):
                             fused=i % 2 == 0 and config.fused_scale(layer_resolution(i)),
                             name=_keras_name(layer_scope(i)) + "_conv")
             for i in range(1, n)]
-        self.blurs = {i: Blur2D() for i in range(2, n, 2)}
-        self.to_rgb = {lod: EqualizedConv2D(config.num_channels, 1, gain=1.0, use_bias=True,
-                                            name=f"ToRGB_lod{lod}")
-                       for lod in range(config.resolution_log2 - 1)}
+        self.blurs = [Blur2D() if i >= 2 and i % 2 == 0 else None for i in range(n)]
+        self.to_rgb = [EqualizedConv2D(config.num_channels, 1, gain=1.0, use_bias=True, name=f"ToRGB_lod{lod}")
+                       for lod in range(config.resolution_log2 - 1)]  # index = lod
 
     def _channels(self, layer_idx: int) -> int:
         return self.config.nf(layer_idx // 2 + 1)
@@ -63,11 +62,11 @@ class Synthesis(keras.layers.Layer):
             if self.convs[i] is not None:
                 in_res = res // 2 if i % 2 == 0 else res
                 self.convs[i].build((None, in_res, in_res, channels_in))
-            if i in self.blurs:
+            if self.blurs[i] is not None:
                 self.blurs[i].build(x_shape)
             self.epilogues[i].build((x_shape, (None, res, res, 1), w_shape))
             channels_in = self._channels(i)
-        for lod, layer in self.to_rgb.items():
+        for lod, layer in enumerate(self.to_rgb):
             res = 2 ** (c.resolution_log2 - lod)
             layer.build((None, res, res, c.nf(c.resolution_log2 - lod - 1)))
 
@@ -83,7 +82,7 @@ class Synthesis(keras.layers.Layer):
         for i in range(self.config.num_layers):
             if self.convs[i] is not None:
                 x = self.convs[i](x)
-            if i in self.blurs:
+            if self.blurs[i] is not None:
                 x = self.blurs[i](x)
             x = self.epilogues[i]((x, self.noise(i, x, randomize_noise), dlatents[:, i]))
         return self.to_rgb[0](x)
@@ -100,7 +99,7 @@ class Synthesis(keras.layers.Layer):
             names[f"{scope}/bias"] = epilogue.bias
             names[f"{scope}/StyleMod/weight"] = epilogue.style_mod.dense.weight
             names[f"{scope}/StyleMod/bias"] = epilogue.style_mod.dense.bias
-        for lod, layer in self.to_rgb.items():
+        for lod, layer in enumerate(self.to_rgb):
             names[f"ToRGB_lod{lod}/weight"] = layer.weight
             names[f"ToRGB_lod{lod}/bias"] = layer.bias
         return names

@@ -74,8 +74,8 @@ class Trainer:
         self.G_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
         self.D_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
         # Lower-lod ToRGB / FromRGB layers only serve progressive growing, which this loop does not do.
-        unused_g = {id(v) for lod, layer in self.G.synthesis.to_rgb.items() if lod > 0 for v in layer.weights}
-        unused_d = {id(v) for lod, layer in self.D.from_rgb.items() if lod > 0 for v in layer.weights}
+        unused_g = {id(v) for layer in self.G.synthesis.to_rgb[1:] for v in layer.weights}
+        unused_d = {id(v) for layer in self.D.from_rgb[1:] for v in layer.weights}
         self.G_vars = [v for v in self.G.trainable_weights if id(v) not in unused_g]
         self.D_vars = [v for v in self.D.trainable_weights if id(v) not in unused_d]
         self.Gs_beta = 0.5 ** (config.batch_size / (config.g_smoothing_kimg * 1000.0)) if config.g_smoothing_kimg > 0 else 0.0
