@@ -1,0 +1,105 @@
+"""A real HTTP proxy on 127.0.0.1 that records requests and can misbehave on purpose.
+
+It forwards each request to an upstream server, except that the first `fail_with_503` requests get a
+503 and the next `reset` requests get their connection reset (RST) without an answer. Recorded
+requests let tests check what a client really put on the wire.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class MisbehavingProxy:
+    def __init__(self, upstream: str, *, fail_with_503: int = 0, reset: int = 0, listen: bool = True):
+        self.upstream = upstream.rstrip("/")
+        self.fail_with_503 = fail_with_503
+        self.reset = reset
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with proxy._lock:
+                    proxy.requests.append(Recorded(self.command, self.path, dict(self.headers), body))
+                    action = "forward"
+                    if proxy.fail_with_503 > 0:
+                        proxy.fail_with_503 -= 1
+                        action = "503"
+                    elif proxy.reset > 0:
+                        proxy.reset -= 1
+                        action = "reset"
+                if action == "503":
+                    payload = b'{"error": "proxy: try again"}'
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if action == "reset":
+                    # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                answer = requests.request(self.command, proxy.upstream + self.path, data=body or None,
+                                          headers={"Content-Type": self.headers.get("Content-Type", "")},
+                                          timeout=120)
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.server.daemon_threads = True
+        self.server.server_bind()  # bound, so the port is ours; not yet accepting connections
+        self.port = self.server.server_address[1]
+        self._thread: threading.Thread | None = None
+        if listen:
+            self.listen()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def listen(self) -> None:
+        """Start accepting connections (until then, connecting is refused)."""
+        self.server.server_activate()
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "MisbehavingProxy":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
