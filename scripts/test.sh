@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: set up the environment, make Docker usable (when it can be), run every test.
+# Prints how long each stage took. Extra arguments go to pytest.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export TF_CPP_MIN_LOG_LEVEL=2
+STAGES=()
+stage() {  # stage NAME COMMAND...: run, time, remember
+    local name="$1"; shift
+    local start=$SECONDS
+    echo "=== $name"
+    "$@"
+    local status=$?
+    STAGES+=("$(printf '%-14s %5ds  exit %d' "$name" $((SECONDS - start)) "$status")")
+    return $status
+}
+summary() { echo "=== stage times"; printf '%s\n' "${STAGES[@]}"; }
+trap summary EXIT
+
+stage setup bash scripts/setup.sh || exit 1
+stage docker bash scripts/docker_setup.sh
+case $? in
+    0) ;;
+    3) export KTS_DOCKER_UNAVAILABLE="scripts/docker_setup.sh could not start a Docker daemon" ;;
+    *) export KTS_DOCKER_UNAVAILABLE="scripts/docker_setup.sh failed (see its output above)" ;;
+esac
+stage pytest .venv/bin/python -m pytest "$@"
