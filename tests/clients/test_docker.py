@@ -1,0 +1,163 @@
+"""docker-compose.yml and `python -m serving.launch` with the project's server image substituted for the
+official one (no registry here): same command, same mounts, host networking, reached on 127.0.0.1.
+
+Skipped, with the reason, only where no Docker daemon can be started.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clients import models as helpers
+from clients.grpc_client import GrpcClient
+from clients.rest import RestClient
+from tests.fixtures.pictures import sample_picture
+from tests.serving.server_process import build_half_plus_two, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_IMAGE = os.environ.get("KTS_SERVER_IMAGE", "keras-to-serving/server:latest")
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (v2 plugin) when present, else Debian's `docker-compose` (v1)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    pytest.skip("neither `docker compose` nor `docker-compose` is installed (scripts/docker_setup.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def server_image() -> str:
+    """Makes sure a daemon answers and the server image holds the current code (the setup is idempotent)."""
+    reason = os.environ.get("KTS_DOCKER_UNAVAILABLE")
+    if reason:
+        pytest.skip(reason)
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "docker_setup.sh")], capture_output=True, text=True)
+    if run.returncode == 3:
+        pytest.skip(f"no Docker daemon can start here: {run.stderr.strip().splitlines()[-1:]}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return SERVER_IMAGE
+
+
+def compose(*args: str, env: dict[str, str], files: list[Path] | None = None) -> subprocess.CompletedProcess:
+    command = compose_command()
+    for f in files or [ROOT / "docker-compose.yml"]:
+        command += ["-f", str(f)]
+    return subprocess.run([*command, *args], capture_output=True, text=True, env={**os.environ, **env},
+                          cwd=ROOT, timeout=300)
+
+
+def test_compose_config_is_valid_and_pins_the_official_image():
+    env = {k: "" for k in ("TF_SERVING_IMAGE", "TF_SERVING_GRPC_PORT", "TF_SERVING_REST_PORT", "MODELS_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in env}
+    command = compose_command() + ["-f", str(ROOT / "docker-compose.yml"), "config"]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    text = run.stdout
+    assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+\n", text)
+    assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+-gpu\n", text)
+    assert f"{ROOT / 'models'}:/models:ro" in text and f"{ROOT / 'serving'}:/config:ro" in text
+    for flag in ("--port=8500", "--rest_api_port=8501", "--model_config_file=/config/models.config",
+                 "--monitoring_config_file=/config/monitoring.config"):
+        assert flag in text
+    assert "init: true" in text and "restart: unless-stopped" in text and "healthcheck:" in text
+    overridden = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                                env={**env, "TF_SERVING_IMAGE": SERVER_IMAGE, "TF_SERVING_REST_PORT": "9501"})
+    assert overridden.returncode == 0, overridden.stderr
+    assert f"image: {SERVER_IMAGE}" in overridden.stdout and "--rest_api_port=9501" in overridden.stdout
+
+
+def _service_command(config_text: str) -> list[str]:
+    """The `serving` service's resolved command list from `compose config` output."""
+    block = config_text.split("\n  serving:\n", 1)[1]
+    items = []
+    for line in block.split("    command:\n", 1)[1].splitlines():
+        if not line.startswith("    - "):
+            break
+        items.append(line[len("    - "):])
+    return items
+
+
+def _wait_healthy(container_id: str, timeout: float) -> None:
+    import docker
+
+    container = docker.from_env().containers.get(container_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        if state.get("Health", {}).get("Status") == "healthy":
+            return
+        if state["Status"] in ("exited", "dead"):
+            break
+        time.sleep(2)
+    pytest.fail(f"stack not healthy ({container.attrs['State']}):\n{container.logs(tail=60).decode(errors='replace')}")
+
+
+def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_path):
+    grpc_port, rest_port = free_port(), free_port()
+    env = {"TF_SERVING_IMAGE": server_image, "TF_SERVING_NETWORK": "host", "MODELS_DIR": str(models_repo),
+           "TF_SERVING_GRPC_PORT": str(grpc_port), "TF_SERVING_REST_PORT": str(rest_port),
+           "COMPOSE_PROJECT_NAME": f"kts-test-{os.getpid()}"}
+    resolved = compose("config", env=env)
+    assert resolved.returncode == 0, resolved.stderr
+    # Same flags as the file, plus binding to loopback (the project's server has the flags for it).
+    command = _service_command(resolved.stdout) + ["--grpc_host=127.0.0.1", "--rest_api_host=127.0.0.1"]
+    override = tmp_path / "loopback.yml"
+    override.write_text(json.dumps({"services": {"serving": {"command": command, "ports": []}}}))
+    files = [ROOT / "docker-compose.yml", override]
+    up = compose("up", "-d", "serving", env=env, files=files)
+    try:
+        assert up.returncode == 0, up.stderr
+        container_id = compose("ps", "-q", "serving", env=env, files=files).stdout.strip()
+        _wait_healthy(container_id, timeout=480)
+        picture = sample_picture("china.jpg")
+        with RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest, \
+                GrpcClient(f"127.0.0.1:{grpc_port}", timeout=300) as grpc_client:
+            for client in (rest, grpc_client):
+                top = helpers.classify_image(client, picture, label="stable")
+                assert len(top) == 5 and all(0.0 <= s <= 1.0 for _, s in top)
+                detections = helpers.detect(client, picture)
+                assert all(0 <= d.box[0] <= d.box[2] <= 640 and 0 <= d.box[1] <= d.box[3] <= 427 for d in detections)
+                (image,) = helpers.generate(client, [7], psi=0.5)
+                assert image.size[0] == image.size[1] and np.asarray(image).std() > 0
+            assert helpers.classify_image(rest, picture) == pytest.approx(helpers.classify_image(grpc_client, picture))
+    finally:
+        down = compose("down", "--timeout", "30", env=env, files=files)
+        assert down.returncode == 0, down.stderr
+
+
+def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
+    from serving import launch
+
+    repo = tmp_path / "models"
+    build_half_plus_two(repo / "hpt")
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "models.config").write_text(
+        'model_config_list { config { name: "hpt" base_path: "/models/hpt" model_platform: "tensorflow" } }\n')
+    shutil.copy(ROOT / "serving" / "monitoring.config", config_dir / "monitoring.config")
+    name = f"kts-launch-test-{os.getpid()}"
+    grpc_port, rest_port = free_port(), free_port()
+    try:
+        endpoints = launch.start(models_dir=repo, image=server_image, name=name, grpc_port=grpc_port,
+                                 rest_port=rest_port, network="host", config_dir=config_dir, loopback_only=True,
+                                 timeout=300)
+        assert endpoints.rest == f"http://127.0.0.1:{rest_port}" and endpoints.grpc == f"127.0.0.1:{grpc_port}"
+        with RestClient(endpoints.rest) as rest, GrpcClient(endpoints.grpc) as grpc_client:
+            np.testing.assert_allclose(rest.predict("hpt", [4.0])["y"], [4.0])
+            np.testing.assert_allclose(grpc_client.predict("hpt", [6.0])["y"], [5.0])
+    finally:
+        stopped = launch.stop(name)
+    assert stopped and not launch.stop(name)
