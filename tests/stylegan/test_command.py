@@ -14,6 +14,7 @@ from tests.stylegan import numpy_reference as ref
 from tests.stylegan.official_pickle import write_official_pickle
 
 
+@pytest.mark.slow
 def test_export_from_official_pickle_serves_what_the_pickle_defines(tmp_path, monkeypatch, capsys):
     pickle_path = tmp_path / "karras2019stylegan-test-16x16.pkl"
     official = write_official_pickle(pickle_path, monkeypatch, latent=512, fmap_base=64, fmap_max=8)
@@ -36,6 +37,7 @@ def test_export_from_official_pickle_serves_what_the_pickle_defines(tmp_path, mo
     assert np.mean(np.abs(images.numpy() - by_hand) <= 1) > 0.99
 
 
+@pytest.mark.slow
 def test_export_from_keras_weights_file(tmp_path, capsys):
     config = StyleGANConfig(resolution=8, fmap_max=16)
     trained = Generator(config)
