@@ -1,0 +1,90 @@
+"""The model helpers against the three exported models served by `python -m serving`, on both
+transports, checked against the same SavedModel signatures run in-process."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clients import models as helpers
+from clients.draw import draw_detections, image_grid
+from tests.fixtures.pictures import sample_picture
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_signatures(models_repo):
+    """The served SavedModels loaded in this process: the independent reference."""
+    import tensorflow as tf
+
+    return {name: tf.saved_model.load(str(models_repo / name / "1")).signatures
+            for name in ("efficientnet", "detr", "stylegan")}
+
+
+def test_classify_image_matches_the_saved_model(models_client, local_signatures):
+    import tensorflow as tf
+
+    picture = sample_picture("china.jpg")
+    top = helpers.classify_image(models_client, picture)
+    expected = local_signatures["efficientnet"]["serving_default"](images=tf.constant([picture]))
+    assert [name for name, _ in top] == [n.decode() for n in expected["class_names"].numpy()[0]]
+    np.testing.assert_allclose([s for _, s in top], expected["scores"].numpy()[0], rtol=1e-5, atol=1e-6)
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+
+
+def test_classify_image_reads_a_path(models_client, tmp_path):
+    path = tmp_path / "flower.jpg"
+    path.write_bytes(sample_picture("flower.jpg"))
+    assert helpers.classify_image(models_client, path) == helpers.classify_image(models_client, path.read_bytes())
+
+
+def test_detect_matches_the_saved_model(models_client, local_signatures):
+    import tensorflow as tf
+
+    picture = sample_picture("china.jpg")
+    detections = helpers.detect(models_client, picture)
+    expected = local_signatures["detr"]["serving_default"](images=tf.constant([picture]))
+    count = int(expected["num_detections"].numpy()[0])
+    assert len(detections) == count > 0
+    np.testing.assert_allclose([d.box for d in detections], expected["boxes"].numpy()[0, :count], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose([d.score for d in detections], expected["scores"].numpy()[0, :count], rtol=1e-5)
+    assert [d.label for d in detections] == [n.decode() for n in expected["label_names"].numpy()[0, :count]]
+    for d in detections:
+        assert 0 <= d.box[0] <= d.box[2] <= 640 and 0 <= d.box[1] <= d.box[3] <= 427
+
+
+def test_detect_with_a_request_threshold(models_client):
+    picture = sample_picture("china.jpg")
+    few = helpers.detect(models_client, picture, score_threshold=0.0, max_detections=3)
+    assert len(few) == 3 and few == helpers.detect(models_client, picture)[:3]
+    assert helpers.detect(models_client, picture, score_threshold=1.0) == []
+
+
+def test_generate_matches_the_saved_model(models_client, local_signatures):
+    import tensorflow as tf
+
+    images = helpers.generate(models_client, [3, 11, 3], psi=0.5)
+    expected = local_signatures["stylegan"]["generate_png"](seeds=tf.constant([3, 11, 3], tf.int64),
+                                                          truncation_psi=tf.constant(0.5))
+    for image, png in zip(images, expected["images_bytes"].numpy()):
+        np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(png))))
+    np.testing.assert_array_equal(np.asarray(images[0]), np.asarray(images[2]))  # same seed, same picture
+    assert not np.array_equal(np.asarray(images[0]), np.asarray(images[1]))
+
+
+def test_drawings(models_client, tmp_path):
+    picture = sample_picture("china.jpg")
+    detections = helpers.detect(models_client, picture, score_threshold=0.0, max_detections=2)
+    drawn = draw_detections(picture, detections)
+    original = Image.open(io.BytesIO(picture)).convert("RGB")
+    assert drawn.size == original.size
+    x0, y0 = (int(round(v)) for v in detections[0].box[:2])
+    assert not np.array_equal(np.asarray(drawn)[y0:y0 + 3], np.asarray(original)[y0:y0 + 3])  # box edge painted
+    samples = helpers.generate(models_client, list(range(5)))
+    grid = image_grid(samples, columns=3)
+    w, h = samples[0].size
+    assert grid.size == (3 * w, 2 * h)
+    np.testing.assert_array_equal(np.asarray(grid)[h:2 * h, w:2 * w], np.asarray(samples[4].convert("RGB")))
