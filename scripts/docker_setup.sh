@@ -123,13 +123,29 @@ build_wheelhouse() {
     ls "$WHEELHOUSE"/project/*.whl >/dev/null
 }
 
+source_hash() {
+    # What the server image is built from: the packaged sources and the dependency list.
+    (cd "$ROOT" && find export serving clients pyproject.toml -type f -not -path '*/__pycache__/*' -print0 \
+        | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)
+}
+
 build_server_image() {
+    local hash
+    hash="$(source_hash)"
+    if [ "$(docker image inspect -f '{{index .Config.Labels "keras-to-serving.source"}}' "$SERVER_IMAGE" 2>/dev/null)" = "$hash" ]; then
+        log "$SERVER_IMAGE is up to date with the sources"
+        return 0
+    fi
+    build_wheelhouse
     log "docker build $SERVER_IMAGE (BASE=$BASE_IMAGE, no network inside the build)"
-    DOCKER_BUILDKIT=0 docker build -q --network none \
-        --build-arg BASE="$BASE_IMAGE" \
-        -f "$ROOT/serving/Dockerfile" -t "$SERVER_IMAGE" "$WHEELHOUSE" 2>&1 >/dev/null \
-        | grep -vE "DEPRECATED: The legacy builder|BuildKit is currently disabled|environment-variable|^ *$" >&2 || true
-    docker image inspect "$SERVER_IMAGE" >/dev/null
+    local output rc=0
+    output="$(DOCKER_BUILDKIT=0 docker build -q --network none --label "keras-to-serving.source=$hash" \
+        --build-arg BASE="$BASE_IMAGE" -f "$ROOT/serving/Dockerfile" -t "$SERVER_IMAGE" "$WHEELHOUSE" 2>&1)" || rc=$?
+    if [ $rc -ne 0 ]; then
+        printf '%s\n' "$output" | grep -vE "DEPRECATED: The legacy builder|BuildKit is currently disabled|environment-variable" >&2
+        log "docker build failed"
+        return 1
+    fi
     log "built $SERVER_IMAGE"
 }
 
@@ -147,7 +163,6 @@ main() {
     fi
     mkdir -p "$CACHE"
     build_base_image
-    build_wheelhouse
     build_server_image
     log "ready in $((SECONDS - started)) s: base $BASE_IMAGE, server $SERVER_IMAGE"
 }
