@@ -8,6 +8,7 @@ Unloading waits for the requests already holding the version to finish.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -219,6 +220,7 @@ class Manager:
                     with self._lock:
                         state.state, state.error = END, error
                     return
+        gc.freeze()  # keep the new model's objects out of future full collections
         with self._lock:
             state.servable = servable
             state.state = AVAILABLE

@@ -187,7 +187,8 @@ def process(manager: Manager, route: Route, body: bytes) -> str:
     if route.method == "predict":
         key = tensor_json.signature_name(doc)
         with manager.servable(route.spec) as servable:
-            inputs, fmt = tensor_json.predict_request_arrays(doc, servable.input_dtypes(key))
+            has_bools = b"true" in body or b"false" in body
+            inputs, fmt = tensor_json.predict_request_arrays(doc, servable.input_dtypes(key), has_bools)
             outputs = servable.predict(key or "serving_default", inputs)
         return tensor_json.predict_response_json(outputs, fmt)
     if route.method == "classify":

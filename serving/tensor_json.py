@@ -17,6 +17,11 @@ from typing import Any, Mapping
 import numpy as np
 from tensorflow.core.framework import types_pb2
 
+try:  # optional: several times faster than json for large bodies; json stays the reference parser
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    orjson = None
+
 from serving.status import Code, ServingError, invalid_argument
 
 MAX_RANK = 254
@@ -61,6 +66,9 @@ def parse_document(body: bytes) -> dict:
     start = len(text) - len(text.lstrip())
     if start == len(text):
         raise invalid_argument("JSON Parse error: The document is empty")
+    doc = _fast_parse(body)
+    if doc is not None:
+        return doc
     try:
         doc, _ = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as e:
@@ -71,6 +79,17 @@ def parse_document(body: bytes) -> dict:
     if not isinstance(doc, dict):
         raise invalid_argument(f"JSON Value: {debug_string(doc)} Is not object")
     return doc
+
+
+def _fast_parse(body: bytes) -> dict | None:
+    """orjson when it accepts the document as is (no NaN/Infinity, no trailing data, shallow, 64-bit ints)."""
+    if orjson is None:
+        return None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def debug_string(value: Any) -> str:
@@ -219,9 +238,34 @@ def _to_numpy(values: list, shape: list[int], dtype: int) -> np.ndarray:
     return array.reshape(shape)
 
 
-def json_to_array(value: Any, dtype: int) -> np.ndarray:
+def _fast_numeric(value: Any, shape: list[int], dtype: int, has_bools: bool) -> np.ndarray | None:
+    """numpy's C conversion when the nested lists are dense numbers that the dtype accepts; None otherwise.
+
+    numpy would turn true/false into 1/0 inside a numeric array, so this path is only taken when the
+    request body holds no boolean literal at all.
+    """
+    if has_bools or not shape or (dtype not in _FLOATS and dtype not in _INT_RANGES):
+        return None
+    try:
+        array = np.array(value)
+    except (ValueError, OverflowError):
+        return None
+    if array.ndim != len(shape) or array.dtype.kind not in ("f" if dtype in _FLOATS else "") + "i":
+        return None
+    if dtype in _FLOATS:
+        return array.astype(_FLOATS[dtype])
+    low, high, target = _INT_RANGES[dtype]
+    if array.size and (array.min() < low or array.max() > high):
+        return None
+    return array.astype(target)
+
+
+def json_to_array(value: Any, dtype: int, has_bools: bool = True) -> np.ndarray:
     """One JSON value (scalar or nested lists) to an array of dtype, validated like FillTensorProto."""
     shape = dense_shape(value)
+    fast = _fast_numeric(value, shape, dtype, has_bools)
+    if fast is not None:
+        return fast
     out: list = []
     try:
         _fill(value, 0, shape, dtype, out)
@@ -234,7 +278,8 @@ def _shape_text(shape: tuple) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int]) -> dict[str, np.ndarray]:
+def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bools: bool = True
+                        ) -> dict[str, np.ndarray]:
     """Row format: each element one example; all elements batched along a new first dimension."""
     names = sorted(input_dtypes)
     first = instances[0]
@@ -248,7 +293,7 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int]) -> dic
     def add(item: Any, name: str) -> None:
         if name not in input_dtypes:
             raise invalid_argument(f"JSON object: does not have named input: {name}")
-        array = json_to_array(item, input_dtypes[name])
+        array = json_to_array(item, input_dtypes[name], has_bools)
         if name not in shapes:
             shapes[name] = array.shape
         elif int(np.prod(shapes[name])) != array.size:
@@ -282,24 +327,30 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int]) -> dic
     return {name: np.stack(arrays) for name, arrays in per_input.items() if arrays}
 
 
-def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int]) -> dict[str, np.ndarray]:
+def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int], has_bools: bool = True
+                     ) -> dict[str, np.ndarray]:
     """Columnar format: one tensor, or an object keyed by input name (extra keys ignored)."""
     names = sorted(input_dtypes)
     if not isinstance(inputs, dict) or is_b64_object(inputs):
         if len(names) > 1:
             raise invalid_argument("inputs is a plain value/list, but expecting an object as multiple "
                                    "input tensors required as per tensorinfo_map")
-        return {names[0]: json_to_array(inputs, input_dtypes[names[0]])}
+        return {names[0]: json_to_array(inputs, input_dtypes[names[0]], has_bools)}
     arrays = {}
     for name in names:
         if name not in inputs:
             raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
-        arrays[name] = json_to_array(inputs[name], input_dtypes[name])
+        arrays[name] = json_to_array(inputs[name], input_dtypes[name], has_bools)
     return arrays
 
 
-def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, int]) -> tuple[dict, str]:
-    """Returns (inputs, format) where format is 'row' or 'columnar'."""
+def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, int], has_bools: bool = True
+                           ) -> tuple[dict, str]:
+    """Returns (inputs, format) where format is 'row' or 'columnar'.
+
+    `has_bools=False` (the body holds no `true`/`false`) lets dense numeric tensors skip the
+    per-value checks.
+    """
     if not input_dtypes:
         raise invalid_argument("Failed to get input map for signature: "
                                f"{doc.get('signature_name') or 'DEFAULT'}")
@@ -313,9 +364,9 @@ def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, in
             raise invalid_argument(f"JSON Value: {debug_string(doc)} Expecting 'instances' to be an list/array")
         if not instances:
             raise invalid_argument(f"JSON Value: {debug_string(doc)} No values in 'instances' array")
-        return instances_to_arrays(instances, input_dtypes), "row"
+        return instances_to_arrays(instances, input_dtypes, has_bools), "row"
     if has_inputs:
-        return inputs_to_arrays(doc["inputs"], input_dtypes), "columnar"
+        return inputs_to_arrays(doc["inputs"], input_dtypes, has_bools), "columnar"
     raise invalid_argument("Missing 'inputs' or 'instances' key")
 
 
