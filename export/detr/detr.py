@@ -85,6 +85,10 @@ class DETR(keras.Model):
             pixel_mask = ops.zeros(ops.shape(pixels)[:3], dtype="bool")
         features = self.backbone(pixels)
         mask = downsample_mask(pixel_mask, ops.shape(features)[1], ops.shape(features)[2])
+        return self.detect(features, mask, training=training)
+
+    def detect(self, features, mask, training=None):
+        """Everything after the backbone: features [N, h, w, C] and their mask [N, h, w] -> outputs."""
         pos = self.position_embedding(mask)
         states = self.transformer(self.input_proj(features), mask, self.query_embed, pos, training=training)
         logits = self.class_embed(states)

@@ -25,13 +25,11 @@ def check_options(min_size: int, max_size: int, score_threshold: float, max_dete
         raise ExportError(f"need 32 <= --min-size <= --max-size, got {min_size} and {max_size}")
 
 
-def load_weights(model, weights: str, checkpoint: str | None) -> str:
-    """Apply --checkpoint (official .pth) or --weights (none | Keras weights file); returns the source."""
-    if checkpoint is not None and weights != "none":
-        raise ExportError("give either --checkpoint or --weights, not both")
-    if checkpoint is not None:
-        load_state_dict(model, read_checkpoint(checkpoint))
-        return f"official checkpoint {Path(checkpoint).name}"
+def load_weights(model, weights: str, state_dict: dict | None, checkpoint: str | None) -> str:
+    """Apply an official state dict (from --checkpoint) or --weights (none | Keras weights file)."""
+    if state_dict is not None:
+        load_state_dict(model, state_dict)
+        return f"official-format checkpoint {Path(checkpoint).name}"
     if weights == "none":
         return "random initialisation"
     if not Path(weights).is_file():
@@ -49,15 +47,18 @@ def export_detr(*, config: DETRConfig = DETRConfig(), weights: str = "none", che
                 version: int | None = None, force: bool = False) -> Path:
     check_options(min_size, max_size, score_threshold, max_detections, config.num_queries)
     check_version_free(Path(models_dir) / name, version, force)
+    if checkpoint is not None and weights != "none":
+        raise ExportError("give either --checkpoint or --weights, not both")
+    state_dict = read_checkpoint(checkpoint) if checkpoint is not None else None  # fail fast on a bad file
     model = build_detr(config)
-    source = load_weights(model, weights, checkpoint)
+    source = load_weights(model, weights, state_dict, checkpoint)
     names = coco_category_names()
     if config.num_classes != len(names):
         raise ExportError(f"model has {config.num_classes} classes but {len(names)} COCO names ship")
     endpoints = {e.name: e for e in build_endpoints(model, names, min_size, max_size, score_threshold,
                                                     max_detections)}
 
-    images = np.array([sample_png(96, 128, seed=0), sample_png(80, 60, seed=1)], dtype=object)
+    images = np.array([sample_png(96, 128, seed=0)], dtype=object)
     pixels = np.random.default_rng(0).normal(size=(1, 64, 96, 3)).astype(np.float32)
     raw = endpoints["raw"].fn(tf.constant(pixels))
     detected = endpoints["serving_default"].fn(tf.constant(images))
@@ -66,7 +67,7 @@ def export_detr(*, config: DETRConfig = DETRConfig(), weights: str = "none", che
         "raw": ({"pixels": pixels}, {k: v.numpy() for k, v in raw.items()}),
         "serving_default": ({"images": images}, {"scores": detected["scores"].numpy()}),
     }
-    threshold_inputs = {"images": images[:1], "score_threshold": np.float32(score_threshold),
+    threshold_inputs = {"images": images, "score_threshold": np.float32(score_threshold),
                         "max_detections": np.int32(max_detections)}
     info = {
         "model": "detr",
@@ -84,5 +85,5 @@ def export_detr(*, config: DETRConfig = DETRConfig(), weights: str = "none", che
         model=model, endpoints=list(endpoints.values()), models_dir=models_dir, name=name, version=version,
         force=force, info=info, checks=checks, atol=1e-4,
         assets=[Path(str(categories_path()))],
-        warmup={"serving_default": {"images": images[:1]}, "detect_with_threshold": threshold_inputs,
+        warmup={"serving_default": {"images": images}, "detect_with_threshold": threshold_inputs,
                 "raw": {"pixels": pixels}})

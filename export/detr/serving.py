@@ -13,9 +13,16 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
     names = tf.constant(label_names)
     num_queries = model.detr_config.num_queries
 
+    # One traced model graph shared by every signature (smaller SavedModel, faster export and load).
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                                  tf.TensorSpec([None, None, None], tf.bool)])
+    def forward(pixels, mask):
+        outputs = model(pixels, mask, training=False)
+        return {"pred_logits": outputs["pred_logits"], "pred_boxes": outputs["pred_boxes"]}
+
     def detect(images, threshold, limit):
         pixels, mask, sizes = preprocess_encoded(images, min_size, max_size)
-        outputs = model(pixels, mask, training=False)
+        outputs = forward(pixels, mask)
         return postprocess(outputs["pred_logits"], outputs["pred_boxes"], sizes, threshold, limit, names)
 
     def serving_default(images):
@@ -34,8 +41,7 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
             return detect(images, tf.identity(score_threshold), tf.identity(max_detections))
 
     def raw(pixels):
-        outputs = model(pixels, training=False)
-        return {"pred_logits": outputs["pred_logits"], "pred_boxes": outputs["pred_boxes"]}
+        return forward(pixels, tf.zeros(tf.shape(pixels)[:3], tf.bool))
 
     images_spec = tf.TensorSpec([None], tf.string, name="images")
     return [

@@ -152,6 +152,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dim-feedforward", type=int, default=2048)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--num-queries", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and TensorFlow")
     parser.add_argument("--num-classes", type=int, default=None,
                         help="max category id + 1 (default: from the annotations; COCO 91)")
     return parser.parse_args(argv)
@@ -159,6 +160,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
     samples, num_classes = load_coco(args.data, args.annotations, args.min_size, args.max_size)
     official = DETRConfig.official(args.backbone, args.dilation)
     config = DETRConfig(backbone=args.backbone, dilation=args.dilation,
@@ -170,7 +173,7 @@ def main(argv=None) -> int:
     model = build_detr(config)
     train(model, samples, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
           lr_backbone=args.lr_backbone, weight_decay=args.weight_decay, clip_norm=args.clip_max_norm,
-          eos_coef=args.eos_coef)
+          eos_coef=args.eos_coef, seed=args.seed or 0)
     model.save_weights(args.output)
     print(args.output)
     return 0

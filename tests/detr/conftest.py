@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.detr.checkpoint import load_state_dict  # noqa: E402
+from export.detr.checkpoint import load_state_dict, read_checkpoint  # noqa: E402
 from export.detr.detr import DETRConfig, build_detr  # noqa: E402
 from tests.detr.torch_reference import ReferenceDETR, randomize_buffers  # noqa: E402
 
@@ -27,9 +27,14 @@ def state_dict_of(reference) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def r50_pair():
-    """The official DETR-R50 architecture, in torch and in Keras, with the same random weights."""
-    return reference_and_keras(DETRConfig.official("resnet50"))
+def r50_pair(detr_checkpoint):
+    """The official DETR-R50 architecture in torch and in Keras, both loaded from the session's
+    random official-format checkpoint (the one `detr_export` was exported from)."""
+    reference = ReferenceDETR().eval()
+    reference.load_state_dict(torch.load(detr_checkpoint, weights_only=True)["model"])
+    model = build_detr(DETRConfig.official("resnet50"))
+    load_state_dict(model, read_checkpoint(detr_checkpoint))
+    return reference, model
 
 
 def padded_batch(rng: np.random.Generator, sizes, channels_last: bool = False):

@@ -1,0 +1,56 @@
+"""The converter is strict: a missing, unexpected or mis-shaped key is named in the error."""
+import numpy as np
+import pytest
+import torch
+
+from export.detr.checkpoint import export_state_dict, load_state_dict, read_checkpoint
+from export.errors import ExportError
+
+
+@pytest.fixture(scope="module")
+def official(r50_pair):
+    reference, model = r50_pair
+    return model, {k: v.numpy() for k, v in reference.state_dict().items()}
+
+
+def test_state_dict_round_trips_through_the_keras_model(official):
+    model, state = official
+    exported = export_state_dict(model)
+    assert exported.keys() == state.keys()
+    for key in state:
+        np.testing.assert_array_equal(exported[key], state[key], err_msg=key)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda s: s.pop("transformer.decoder.norm.weight"), "missing key 'transformer.decoder.norm.weight'"),
+    (lambda s: s.update({"class_embed.extra": np.zeros(1)}), "unexpected key 'class_embed.extra'"),
+    (lambda s: s.update({"class_embed.weight": np.zeros((81, 256))}),
+     "'class_embed.weight' has shape (81, 256), expected (92, 256)"),
+    (lambda s: s.update({"backbone.0.body.layer1.0.conv2.weight": np.zeros((64, 64, 1, 3))}),
+     "'backbone.0.body.layer1.0.conv2.weight' has shape (64, 64, 1, 3), expected (64, 64, 3, 3)"),
+])
+def test_wrong_checkpoint_is_named_and_leaves_weights_untouched(official, mutate, message):
+    model, state = official
+    before = model.class_embed.kernel.numpy().copy()
+    broken = dict(state)
+    broken["class_embed.bias"] = state["class_embed.bias"] + 1.0  # would change if anything were assigned
+    mutate(broken)
+    with pytest.raises(ExportError, match=None) as error:
+        load_state_dict(model, broken)
+    assert message in str(error.value)
+    np.testing.assert_array_equal(model.class_embed.kernel.numpy(), before)
+    np.testing.assert_array_equal(model.class_embed.bias.numpy(), state["class_embed.bias"])
+
+
+def test_num_batches_tracked_buffers_are_ignored(official):
+    model, state = official
+    load_state_dict(model, {**state, "backbone.0.body.bn1.num_batches_tracked": np.array(0)})
+
+
+def test_read_checkpoint_needs_a_model_entry(tmp_path):
+    path = tmp_path / "plain.pth"
+    torch.save({"state_dict": {"a": torch.zeros(1)}}, path)
+    with pytest.raises(ExportError, match="no 'model' entry"):
+        read_checkpoint(path)
+    torch.save({"model": {"a": torch.ones(2)}}, path)
+    assert read_checkpoint(path)["a"].tolist() == [1.0, 1.0]
