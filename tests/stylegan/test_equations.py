@@ -236,3 +236,25 @@ def test_unsupported_resolution_is_a_clear_error(resolution):
 def test_parameter_count_at_1024_is_official():
     counts = Generator(StyleGANConfig()).trainable_parameter_counts()
     assert counts == {"mapping": 2_101_248, "synthesis": 24_110_720, "to_rgb": 7_659, "total": 26_219_627}
+
+
+@pytest.mark.parametrize("layer", [
+    layers.EqualizedDense(7, gain=1.0, lrmul=0.01),
+    layers.EqualizedConv2D(5, 3, resample="up", fused=True, use_bias=True),
+    layers.Blur2D(),
+    layers.PixelNorm(),
+    layers.InstanceNorm(),
+    layers.StyleMod(4),
+    layers.LayerEpilogue(4),
+    layers.MinibatchStddev(2),
+])
+def test_layers_round_trip_through_get_config(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_generator_round_trips_through_get_config():
+    generator = Generator(tiny_config(16), truncation_psi=0.5, truncation_cutoff=3)
+    clone = Generator.from_config(generator.get_config())
+    assert clone.config == generator.config
+    assert (clone.truncation_psi, clone.truncation_cutoff) == (0.5, 3)
