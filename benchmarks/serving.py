@@ -166,8 +166,8 @@ def main() -> None:
 
     print(f"# python -m serving benchmark\n\nmachine: {os.cpu_count()} CPUs, TensorFlow {tf.__version__}\n")
     print("## Latency at batch 1 (ms)\n")
-    print("| model | path | p50 | p99 | p50 ratio to in-process |")
-    print("|---|---|---|---|---|")
+    print("| model | path | calls | p50 | p99 | p50 ratio to in-process |")
+    print("|---|---|---|---|---|---|")
     with ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=0"]) as server:
         clients = Clients(server)
         for name, spec in models.items():
@@ -182,8 +182,8 @@ def main() -> None:
             base_p50 = percentile_ms(samples["in-process"], 50)
             for label, values in samples.items():
                 p50 = percentile_ms(values, 50)
-                print(f"| {name} | {label} | {p50:.2f} | {percentile_ms(values, 99):.2f} | {p50 / base_p50:.2f} |"
-                      f" ({len(values)} calls)", flush=True)
+                print(f"| {name} | {label} | {len(values)} | {p50:.2f} | {percentile_ms(values, 99):.2f} | "
+                      f"{p50 / base_p50:.2f} |", flush=True)
             del loaded, fn
         clients.close()
         levels = [int(c) for c in args.concurrency.split(",")]

@@ -4,12 +4,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Callable, Mapping, Sequence
+import time
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
+from serving.metrics import METRICS
 from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
 from serving.tensor_proto import type_name
 
@@ -20,7 +22,7 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
-Runner = Callable[[str, Mapping[str, np.ndarray]], dict]
+_API_BY_METHOD = {CLASSIFY_METHOD: "Classify", REGRESS_METHOD: "Regress"}
 
 
 def read_meta_graph(path: str, tags: Sequence[str]) -> meta_graph_pb2.MetaGraphDef:
@@ -124,11 +126,15 @@ class Servable:
         fn = self._functions.get(key or DEFAULT_SIGNATURE)
         if fn is None:
             raise failed_precondition(f'Serving signature key "{key}" not found.')
+        start = time.perf_counter()
         try:
             outputs = fn(**{name: tf.constant(value) for name, value in inputs.items()})
-            return {name: tensor.numpy() for name, tensor in outputs.items()}
+            arrays = {name: tensor.numpy() for name, tensor in outputs.items()}
         except Exception as e:  # noqa: BLE001 - every model failure becomes a canonical error
             raise from_tensorflow(e) from None
+        api = _API_BY_METHOD.get(self.signature_defs[key or DEFAULT_SIGNATURE].method_name, "Predict")
+        METRICS.runtime_latency.labels(self.name, api, "TF2").observe((time.perf_counter() - start) * 1e6)
+        return arrays
 
     def predict(self, key: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
                 ) -> dict[str, np.ndarray]:

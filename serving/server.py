@@ -189,6 +189,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"TensorFlow ModelServer: {VERSION}\nTensorFlow Library: {tf.__version__}")
         return 0
     server = Server(args)
+
+    def stop_during_start_up(signum, frame):  # SIGTERM before the ports open: nothing in flight
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop_during_start_up)
     try:
         server.build()
     except ServingError as e:

@@ -102,6 +102,8 @@ def test_prometheus_metrics_use_official_names(server):
     assert _metric(text, ":tensorflow:serving:request_count", 'model_name="strings",status="INVALID_ARGUMENT"') >= 1
     assert _metric(text, ":tensorflow:serving:request_latency_count",
                    'API="predict",entrypoint="REST",model_name="strings"') >= 1
+    assert _metric(text, ":tensorflow:serving:runtime_latency_count",
+                   'API="Predict",model_name="strings",runtime="TF2"') >= 1
 
 
 def test_cors_headers_and_preflight(server):
