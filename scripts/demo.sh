@@ -112,14 +112,17 @@ serve_with_docker() {
             image="$PROJECT_IMAGE"
         fi
     fi
-    local network=bridge
-    docker network inspect bridge >/dev/null 2>&1 || network=host  # daemons started with --bridge=none
-    export TF_SERVING_IMAGE="$image" TF_SERVING_NETWORK="$network" MODELS_DIR="$ROOT/models" \
+    local service=serving
+    if ! docker network inspect bridge >/dev/null 2>&1; then  # daemons started with --bridge=none
+        service=serving-host
+        export COMPOSE_PROFILES=host
+    fi
+    export TF_SERVING_IMAGE="$image" MODELS_DIR="$ROOT/models" \
         TF_SERVING_GRPC_PORT="$GRPC_PORT" TF_SERVING_REST_PORT="$REST_PORT" COMPOSE_PROJECT_NAME=keras-to-serving-demo
-    say "docker compose up ($image, $network network)"
+    say "docker compose up $service ($image)"
     STOP_SERVER=(compose down --timeout 30)
-    compose up -d serving || return 1
-    wait_rest_ready 900 || { compose logs --tail 40 serving; return 1; }
+    compose up -d "$service" || return 1
+    wait_rest_ready 900 || { compose logs --tail 40 "$service"; return 1; }
 }
 
 serve_with_python() {

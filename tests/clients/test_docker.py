@@ -67,20 +67,29 @@ def test_compose_config_is_valid_and_pins_the_official_image():
     text = run.stdout
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+\n", text)
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+-gpu\n", text)
-    assert f"{ROOT / 'models'}:/models:ro" in text and f"{ROOT / 'serving'}:/config:ro" in text
+    assert mounted_read_only(text, ROOT / "models", "/models") and mounted_read_only(text, ROOT / "serving", "/config")
     for flag in ("--port=8500", "--rest_api_port=8501", "--model_config_file=/config/models.config",
                  "--monitoring_config_file=/config/monitoring.config"):
         assert flag in text
     assert "init: true" in text and "restart: unless-stopped" in text and "healthcheck:" in text
+    assert "network_mode: host" in text.split("\n  serving-host:\n", 1)[1]
+    published = text.split("\n  serving:\n", 1)[1].split("\n  serving-")[0]
+    assert re.search(r'published: "?8500"?', published) and re.search(r'published: "?8501"?', published)
     overridden = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
                                 env={**env, "TF_SERVING_IMAGE": SERVER_IMAGE, "TF_SERVING_REST_PORT": "9501"})
     assert overridden.returncode == 0, overridden.stderr
     assert f"image: {SERVER_IMAGE}" in overridden.stdout and "--rest_api_port=9501" in overridden.stdout
 
 
+def mounted_read_only(config_text: str, source: Path, target: str) -> bool:
+    """A read-only bind mount, in v1's short (`src:dst:ro`) or v2's long `compose config` output."""
+    return f"{source}:{target}:ro" in config_text or bool(re.search(
+        rf"source: {re.escape(str(source))}\n\s+target: {re.escape(target)}\n\s+read_only: true", config_text))
+
+
 def _service_command(config_text: str) -> list[str]:
-    """The `serving` service's resolved command list from `compose config` output."""
-    block = config_text.split("\n  serving:\n", 1)[1]
+    """The `serving-host` service's resolved command list from `compose config` output."""
+    block = config_text.split("\n  serving-host:\n", 1)[1]
     items = []
     for line in block.split("    command:\n", 1)[1].splitlines():
         if not line.startswith("    - "):
@@ -107,7 +116,7 @@ def _wait_healthy(container_id: str, timeout: float) -> None:
 
 def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_path):
     grpc_port, rest_port = free_port(), free_port()
-    env = {"TF_SERVING_IMAGE": server_image, "TF_SERVING_NETWORK": "host", "MODELS_DIR": str(models_repo),
+    env = {"TF_SERVING_IMAGE": server_image, "COMPOSE_PROFILES": "host", "MODELS_DIR": str(models_repo),
            "TF_SERVING_GRPC_PORT": str(grpc_port), "TF_SERVING_REST_PORT": str(rest_port),
            "COMPOSE_PROJECT_NAME": f"kts-test-{os.getpid()}"}
     resolved = compose("config", env=env)
@@ -115,12 +124,12 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
     # Same flags as the file, plus binding to loopback (the project's server has the flags for it).
     command = _service_command(resolved.stdout) + ["--grpc_host=127.0.0.1", "--rest_api_host=127.0.0.1"]
     override = tmp_path / "loopback.yml"
-    override.write_text(json.dumps({"services": {"serving": {"command": command, "ports": []}}}))
+    override.write_text(json.dumps({"services": {"serving-host": {"command": command}}}))
     files = [ROOT / "docker-compose.yml", override]
-    up = compose("up", "-d", "serving", env=env, files=files)
+    up = compose("up", "-d", "serving-host", env=env, files=files)
     try:
         assert up.returncode == 0, up.stderr
-        container_id = compose("ps", "-q", "serving", env=env, files=files).stdout.strip()
+        container_id = compose("ps", "-q", "serving-host", env=env, files=files).stdout.strip()
         _wait_healthy(container_id, timeout=480)
         picture = sample_picture("china.jpg")
         with RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest, \
