@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from export.detr.backbone import BLOCKS, ResNetBody
 from export.detr.checkpoint import official_shapes
 from export.detr.detr import DETRConfig, build_detr
 from tests.detr.conftest import padded_batch, reference_and_keras
@@ -42,10 +43,21 @@ def test_r50_parameter_count_equals_the_official_state_dict(r50_pair):
     assert official_shapes(model) == {k: tuple(v.shape) for k, v in state.items()}
 
 
-@pytest.mark.slow
-def test_r101_has_the_official_keys_and_shapes():
+def test_r101_backbone_has_the_official_keys_and_shapes():
+    """R101 differs from R50 only in layer3 (23 blocks); its transformer and heads are R50's."""
     reference = ReferenceDETR(blocks=(3, 4, 23, 3))
-    model = build_detr(DETRConfig.official("resnet101"))
-    state = reference.state_dict()
-    assert official_shapes(model) == {k: tuple(v.shape) for k, v in state.items()}
-    assert model.count_params() == sum(v.numel() for v in state.values()) == 60_675_360
+    body = ResNetBody(BLOCKS["resnet101"])
+    body(np.zeros((1, 32, 32, 3), np.float32))
+    expected = {k: tuple(v.shape) for k, v in reference.state_dict().items() if k.startswith("backbone.")}
+    got = {key: shape for key, shape in _backbone_shapes(body)}
+    assert got == expected
+    # 42,605,504 backbone + 18,069,856 input_proj/transformer/heads (as R50) = 60,675,360 (docs/detr.md)
+    assert sum(int(np.prod(s)) for s in got.values()) == 42_605_504
+    assert sum(v.numel() for v in reference.state_dict().values()) == 60_675_360
+
+
+def _backbone_shapes(body):
+    from export.detr.checkpoint import _TO_TORCH_SHAPE, _backbone
+
+    for key, variable, layout in _backbone("backbone.0.body", body):
+        yield key, _TO_TORCH_SHAPE[layout](tuple(variable.shape))

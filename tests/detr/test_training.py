@@ -26,15 +26,15 @@ def _constant_guess_iou(samples) -> float:
 
 @pytest.mark.slow
 def test_training_lowers_the_loss_and_finds_the_boxes(tmp_path, capsys):
-    annotations = write_dataset(tmp_path, 64, 64, 64, seed=0, max_objects=2)
+    annotations = write_dataset(tmp_path, 32, 64, 64, seed=0, max_objects=2)
     output = tmp_path / "tiny.weights.h5"
     assert main(["--data", str(tmp_path / "images"), "--annotations", str(annotations), "--output", str(output),
-                 "--epochs", "40", "--batch-size", "8", "--lr", "1e-3", "--lr-backbone", "1e-3",
+                 "--epochs", "30", "--batch-size", "8", "--lr", "2e-3", "--lr-backbone", "2e-3",
                  "--clip-max-norm", "1.0", "--min-size", "64", "--max-size", "64", "--seed", "0", *TINY_FLAGS]) == 0
     history = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
-    assert len(history) == 40
+    assert len(history) == 30
     assert np.mean(history[-5:]) < 0.6 * np.mean(history[:3]), history
-    assert all(np.mean(history[i:i + 10]) > np.mean(history[i + 10:i + 20]) for i in (0, 10, 20)), history
+    assert all(np.mean(history[i:i + 10]) > np.mean(history[i + 10:i + 20]) for i in (0, 10)), history
 
     samples, num_classes = load_coco(tmp_path / "images", annotations, 64, 64)
     assert num_classes == TINY.num_classes
