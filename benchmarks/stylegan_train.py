@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from export.stylegan.metrics import image_features, kernel_distance  # noqa: E402
-from export.stylegan.train import Trainer, TrainConfig, load_faces  # noqa: E402
+from export.stylegan.train import TrainConfig, load_faces, train  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
@@ -48,46 +47,31 @@ def main() -> None:
     parser.add_argument("--latent-size", type=int, default=128)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--out", type=Path, default=None, help="save Gs weights (.weights.h5)")
+    parser.add_argument("--images-dir", type=Path, default=IMAGES, help=f"where the figures go (default {IMAGES})")
     args = parser.parse_args()
 
     config = TrainConfig(resolution=args.resolution, fmap_base=1024, fmap_max=args.fmap_max,
                          latent_size=args.latent_size, mapping_fmaps=args.latent_size, batch_size=16,
-                         steps=args.steps, learning_rate=0.002, g_smoothing_kimg=2.0, eval_samples=200)
+                         steps=args.steps, learning_rate=0.002, g_smoothing_kimg=2.0,
+                         eval_every=args.eval_every, eval_samples=200)
     train_images, heldout = load_faces(config.resolution, config.heldout, config.seed)
-    trainer = Trainer(config)
-    rng = np.random.default_rng(config.seed)
-
-    def distance() -> float:
-        return kernel_distance(image_features(trainer.sample(config.eval_samples, seed=12345)),
-                               image_features(heldout))
-
     real_vs_real = kernel_distance(image_features(train_images[:config.heldout]), image_features(heldout))
-    history = [(0, distance(), 0.0)]
-    print(f"step 0 kernel_distance {history[-1][1]:.5f} (train-vs-heldout real faces: {real_vs_real:.5f})")
-    start = time.monotonic()
-    step = 0
-    while step < config.steps and time.monotonic() - start < args.minutes * 60:
-        step += 1
-        batch = train_images[rng.integers(0, len(train_images), config.batch_size)]
-        flip = rng.random(config.batch_size) < 0.5
-        logs = trainer.step(np.where(flip[:, None, None, None], batch[:, :, ::-1], batch))
-        if step % args.eval_every == 0:
-            history.append((step, distance(), time.monotonic() - start))
-            print(f"step {step} kernel_distance {history[-1][1]:.5f} d_loss {logs['d_loss']:.3f} "
-                  f"g_loss {logs['g_loss']:.3f} ({history[-1][2]:.0f} s)", flush=True)
-    if history[-1][0] != step:
-        history.append((step, distance(), time.monotonic() - start))
+    print(f"training faces vs held-out faces: {real_vs_real:.5f}")
+    trainer, history = train(config, max_seconds=args.minutes * 60)
+    step = history[-1][0]
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    IMAGES.mkdir(parents=True, exist_ok=True)
+    images_dir = args.images_dir
+    images_dir.mkdir(parents=True, exist_ok=True)
     z = np.random.default_rng(7).standard_normal((10, config.latent_size)).astype(np.float32)
     rows = [trainer.Gs(z, truncation_psi=1.0).numpy(), trainer.Gs(z, truncation_psi=0.7).numpy(), heldout[:10]]
-    Image.fromarray(grid(rows)).resize((grid(rows).shape[1] * 3, grid(rows).shape[0] * 3), Image.NEAREST) \
-        .save(IMAGES / "stylegan_samples.png")
+    mosaic = grid(rows)
+    Image.fromarray(mosaic).resize((mosaic.shape[1] * 3, mosaic.shape[0] * 3), Image.NEAREST) \
+        .save(images_dir / "stylegan_samples.png")
 
     steps, values, _ = zip(*history)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
@@ -98,14 +82,14 @@ def main() -> None:
     ax.set_title(f"StyleGAN on lfw_subset faces, {config.resolution}²")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(IMAGES / "stylegan_kernel_distance.png")
+    fig.savefig(images_dir / "stylegan_kernel_distance.png")
     record = {"config": dataclasses.asdict(config), "steps_run": step, "real_vs_real": real_vs_real,
               "history": [{"step": s, "kernel_distance": v, "seconds": t} for s, v, t in history],
               "generator_trainable_parameters": trainer.Gs.trainable_parameter_counts()}
-    (IMAGES / "stylegan_train.json").write_text(json.dumps(record, indent=2) + "\n")
+    (images_dir / "stylegan_train.json").write_text(json.dumps(record, indent=2) + "\n")
     if args.out:
         trainer.Gs.save_weights(str(args.out))
-    print(f"wrote {IMAGES}/stylegan_samples.png, stylegan_kernel_distance.png, stylegan_train.json")
+    print(f"wrote {images_dir}/stylegan_samples.png, stylegan_kernel_distance.png, stylegan_train.json")
 
 
 if __name__ == "__main__":

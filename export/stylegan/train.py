@@ -124,23 +124,33 @@ def evaluate(trainer: Trainer, heldout: np.ndarray) -> float:
     return kernel_distance(image_features(fakes), image_features(heldout))
 
 
-def train(config: TrainConfig, log: Callable[[str], None] = print) -> tuple[Trainer, list[tuple[int, float]]]:
-    """Run `config.steps` iterations; returns the trainer and [(step, kernel distance)] incl. step 0."""
+def mirrored_batch(images: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random minibatch, each image flipped left-right with probability ½ (mirror augmentation)."""
+    batch = images[rng.integers(0, len(images), batch_size)]
+    flip = rng.random(batch_size) < 0.5
+    return np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print, max_seconds: float | None = None
+          ) -> tuple[Trainer, list[tuple[int, float, float]]]:
+    """Run `config.steps` iterations (or until `max_seconds`); returns the trainer and the curve
+    [(step, kernel distance, seconds)], starting with the untrained generator at step 0."""
     train_images, heldout = load_faces(config.resolution, config.heldout, config.seed)
     trainer = Trainer(config)
     rng = np.random.default_rng(config.seed)
-    history = [(0, evaluate(trainer, heldout))]
+    history = [(0, evaluate(trainer, heldout), 0.0)]
     log(f"step 0 kernel_distance {history[-1][1]:.5f}")
     start = time.monotonic()
-    for step in range(1, config.steps + 1):
-        batch = train_images[rng.integers(0, len(train_images), config.batch_size)]
-        flip = rng.random(config.batch_size) < 0.5  # mirror augmentation
-        batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
-        logs = trainer.step(batch)
+    step = 0
+    while step < config.steps and (max_seconds is None or time.monotonic() - start < max_seconds):
+        step += 1
+        logs = trainer.step(mirrored_batch(train_images, config.batch_size, rng))
         if step % config.eval_every == 0 or step == config.steps:
-            history.append((step, evaluate(trainer, heldout)))
+            history.append((step, evaluate(trainer, heldout), time.monotonic() - start))
             log(f"step {step} kernel_distance {history[-1][1]:.5f} d_loss {logs['d_loss']:.3f} "
-                f"g_loss {logs['g_loss']:.3f} r1 {logs['r1']:.3f} ({time.monotonic() - start:.0f} s)")
+                f"g_loss {logs['g_loss']:.3f} r1 {logs['r1']:.3f} ({history[-1][2]:.0f} s)")
+    if history[-1][0] != step:
+        history.append((step, evaluate(trainer, heldout), time.monotonic() - start))
     return trainer, history
 
 
@@ -148,8 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
-        parser.add_argument("--" + field.name.replace("_", "-"), type=field.type if field.type in (int, float) else
-                            type(getattr(defaults, field.name)), default=getattr(defaults, field.name))
+        default = getattr(defaults, field.name)
+        parser.add_argument("--" + field.name.replace("_", "-"), type=type(default), default=default,
+                            help=f"default {default}")
     parser.add_argument("--out", type=Path, help="write Gs weights here (a .weights.h5 file)")
     args = parser.parse_args(argv)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
