@@ -147,6 +147,22 @@ def throughput(server: ServerProcess, model: str, spec: dict, clients: int, seco
     return sum(done) / (time.monotonic() - window["start"])
 
 
+def latency_rows(name: str, spec: dict, clients: Clients, iterations: int, max_seconds: float) -> None:
+    """Prints one table row per path for one model."""
+    fn = tf.saved_model.load(str(latest_version(spec["path"]))).signatures[spec["signature"]]
+    tensors = {k: tf.constant(v) for k, v in spec["inputs"].items()}
+    samples = interleaved({
+        "in-process": lambda: {k: v.numpy() for k, v in fn(**tensors).items()},
+        "gRPC": lambda: clients.grpc_call(name, spec),
+        "REST": lambda: clients.rest_call(name, spec),
+    }, iterations, max_seconds)
+    base_p50 = percentile_ms(samples["in-process"], 50)
+    for label, values in samples.items():
+        p50 = percentile_ms(values, 50)
+        print(f"| {name} | {label} | {len(values)} | {p50:.2f} | {percentile_ms(values, 99):.2f} | "
+              f"{p50 / base_p50:.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models-dir", type=Path, default=None)
@@ -171,20 +187,7 @@ def main() -> None:
     with ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=0"]) as server:
         clients = Clients(server)
         for name, spec in models.items():
-            loaded = tf.saved_model.load(str(latest_version(spec["path"])))
-            fn = loaded.signatures[spec["signature"]]
-            tensors = {k: tf.constant(v) for k, v in spec["inputs"].items()}
-            samples = interleaved({
-                "in-process": lambda: {k: v.numpy() for k, v in fn(**tensors).items()},
-                "gRPC": lambda: clients.grpc_call(name, spec),
-                "REST": lambda: clients.rest_call(name, spec),
-            }, args.iterations, args.max_seconds)
-            base_p50 = percentile_ms(samples["in-process"], 50)
-            for label, values in samples.items():
-                p50 = percentile_ms(values, 50)
-                print(f"| {name} | {label} | {len(values)} | {p50:.2f} | {percentile_ms(values, 99):.2f} | "
-                      f"{p50 / base_p50:.2f} |", flush=True)
-            del loaded, fn
+            latency_rows(name, spec, clients, args.iterations, args.max_seconds)
         clients.close()
         levels = [int(c) for c in args.concurrency.split(",")]
         rows = {name: {"off": [throughput(server, name, spec, c, args.seconds) for c in levels]}

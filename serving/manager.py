@@ -11,7 +11,6 @@ import contextlib
 import gc
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 

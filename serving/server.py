@@ -79,6 +79,7 @@ class Server:
         self._validate()
         a = self.args
         model_config = self._initial_config()
+        config_lib.validate_model_config(model_config)  # fail before TensorFlow is imported
         batching = config_lib.load_batching_parameters(a.batching_parameters_file) if a.enable_batching else None
         self.monitoring = config_lib.load_monitoring_config(a.monitoring_config_file)
         configure_tensorflow(a)

@@ -23,6 +23,8 @@ def shared_config(model_root, tmp_path_factory):
     path = tmp_path_factory.mktemp("serving_config") / "models.config"
     path.write_text(model_config_text([
         {"name": "half_plus_two", "base_path": model_root / "half_plus_two", "policy": "all {}"},
+        {"name": "hp2_latest", "base_path": model_root / "half_plus_two"},
+        {"name": "hp2_specific", "base_path": model_root / "half_plus_two", "policy": "specific { versions: 1 }"},
         {"name": "strings", "base_path": model_root / "strings"},
         {"name": "multi_io", "base_path": model_root / "multi_io"},
         {"name": "slow", "base_path": model_root / "slow"},

@@ -35,6 +35,16 @@ def test_rest_status_lists_versions_newest_first(server):
     ]}
 
 
+def test_version_policies(server):
+    def versions(model):
+        reply = requests.get(f"{server.rest_url}/v1/models/{model}", timeout=30).json()
+        return [(s["version"], s["state"]) for s in reply["model_version_status"]]
+
+    assert versions("hp2_latest") == [("2", "AVAILABLE")]  # latest { num_versions: 1 } is the default
+    assert versions("hp2_specific") == [("1", "AVAILABLE")]
+    assert _post(server, "/v1/models/hp2_specific:predict", {"instances": [2.0]}).json() == {"predictions": [3.0]}
+
+
 def test_rest_metadata(server):
     reply = requests.get(f"{server.rest_url}/v1/models/half_plus_two/versions/1/metadata", timeout=30).json()
     assert reply["model_spec"] == {"name": "half_plus_two", "signature_name": "", "version": "1"}

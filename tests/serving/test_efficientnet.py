@@ -1,0 +1,70 @@
+"""The project's real export (EfficientNet-B0, random weights) through the server, checked against an in-process call."""
+from __future__ import annotations
+
+import base64
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from tests.serving.server_process import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(efficientnet_export):
+    base = efficientnet_export.parent
+    with ServerProcess(model_name="efficientnet", model_base_path=base,
+                       args=["--file_system_poll_wait_seconds=0"]) as server:
+        yield server, tf.saved_model.load(str(efficientnet_export))
+
+
+def _jpeg(seed: int) -> bytes:
+    image = np.random.default_rng(seed).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    return tf.io.encode_jpeg(image).numpy()
+
+
+def test_grpc_pixels_match_the_in_process_signature(served):
+    server, loaded = served
+    pixels = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+    expected = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
+    channel = grpc.insecure_channel(server.grpc_address)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "efficientnet"
+    request.model_spec.signature_name = "predict_pixels"
+    request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(pixels))
+    response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=120)
+    channel.close()
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["probabilities"]),
+                               expected["probabilities"].numpy(), atol=1e-6)
+    assert tf.make_ndarray(response.outputs["class_names"]).tolist() == expected["class_names"].numpy().tolist()
+
+
+def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
+    server, loaded = served
+    images = [_jpeg(2), _jpeg(3)]
+    expected = loaded.signatures["serving_default"](images=tf.constant(images))
+    reply = requests.post(f"{server.rest_url}/v1/models/efficientnet:predict",
+                          json={"instances": [{"b64": base64.b64encode(i).decode()} for i in images]}, timeout=120)
+    assert reply.status_code == 200, reply.text
+    rows = reply.json()["predictions"]
+    assert [r["class_ids"] for r in rows] == expected["class_ids"].numpy().tolist()
+    np.testing.assert_allclose([r["scores"] for r in rows], expected["scores"].numpy(), rtol=1e-6)
+
+    examples = [{"image": {"b64": base64.b64encode(i).decode()}} for i in images]
+    classify = requests.post(f"{server.rest_url}/v1/models/efficientnet:classify",
+                             json={"signature_name": "classify", "examples": examples}, timeout=120)
+    assert classify.status_code == 200, classify.text
+    results = classify.json()["results"]
+    names = expected["class_names"].numpy()
+    for row, (result_names, result_scores) in enumerate(zip(names, expected["scores"].numpy())):
+        assert [label for label, _ in results[row]] == [n.decode() for n in result_names]
+        np.testing.assert_allclose([score for _, score in results[row]], result_scores, rtol=1e-6)
+
+    corrupt = requests.post(f"{server.rest_url}/v1/models/efficientnet:predict",
+                            json={"instances": [{"b64": base64.b64encode(b"not an image").decode()}]}, timeout=120)
+    assert corrupt.status_code == 400 and "error" in corrupt.json()
