@@ -125,7 +125,10 @@ def build_server(manager: Manager, host: str, port: int, max_workers: int, as_co
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(address)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
     if bound == 0:
-        raise ServingError(Code.UNAVAILABLE, f"Failed to bind gRPC server to {address}")
+        raise ServingError(Code.INVALID_ARGUMENT, f"Failed to BuildAndStart gRPC server: cannot bind {address}")
     return server

@@ -132,8 +132,13 @@ class Server:
                 options = RestOptions(timeout_ms=a.rest_api_timeout_in_ms, cors=a.rest_api_enable_cors_support,
                                       max_body_bytes=a.max_request_body_bytes, metrics_path=metrics_path)
                 self.rest = RestServer(self.manager, options, _worker_count(a.rest_api_num_threads))
-                await self.rest.start(a.rest_api_host, a.rest_api_port)
-                log.info("Exporting HTTP/REST API at:%s:%d ...", a.rest_api_host, a.rest_api_port)
+                try:
+                    await self.rest.start(a.rest_api_host, a.rest_api_port)
+                    log.info("Exporting HTTP/REST API at:%s:%d ...", a.rest_api_host, a.rest_api_port)
+                except OSError as e:  # like the official server: log it and keep serving gRPC
+                    log.error("Failed to start HTTP Server at %s:%d: %s", a.rest_api_host, a.rest_api_port, e)
+                    await self.rest.stop()
+                    self.rest = None
         self.manager.start_polling()
         self._start_config_polling()
 
@@ -200,6 +205,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ServingError as e:
         print(f"Failed to start server. Error: {e}", file=sys.stderr, flush=True)
         return 255
-    asyncio.run(server.serve())
+    try:
+        asyncio.run(server.serve())
+    except ServingError as e:
+        print(f"Failed to start server. Error: {e}", file=sys.stderr, flush=True)
+        return 255
     log.info("Server stopped")
     return 0
