@@ -34,6 +34,7 @@ class VersionState:
     state: str = START
     error: Optional[ServingError] = None
     servable: Optional[Servable] = None
+    retired: bool = False  # ended and since left the aspired set: loads again if it comes back
 
 
 @dataclass
@@ -173,9 +174,13 @@ class Manager:
         except ServingError as e:
             log.error("%s", e.message)
             return
+        with self._lock:
+            for version, state in entry.versions.items():
+                if version not in aspired and state.state == END:
+                    state.retired = True
         for version in sorted(aspired, reverse=True):
             current = entry.versions.get(version)
-            if current is None or (current.state == END and current.error is None):
+            if current is None or (current.state == END and (current.error is None or current.retired)):
                 self._load(entry, version, aspired[version])
         if not aspired:
             if any(s.state == AVAILABLE for s in entry.versions.values()):

@@ -104,11 +104,22 @@ def test_new_version_swaps_in_without_unavailability(server, layout):
 def test_failed_version_is_reported_and_previous_keeps_serving(server, layout):
     _publish(layout["staging"], layout["base"], 3)
     _wait_for(lambda: _status(server, "hp2").get(3, ("",))[0] == "END", what="version 3 to fail")
-    state, status = _status(server, "hp2")[3]
+    _, status = _status(server, "hp2")[3]
     assert status["error_code"] == "INVALID_ARGUMENT" and "wrong_input" in status["error_message"]
     assert _status(server, "hp2")[2][0] == "AVAILABLE"
     assert _predict(server, "hp2", 2.0).json() == {"predictions": [3.0]}
     assert _predict(server, "hp2/versions/3", 2.0).status_code == 404
+
+
+def test_republished_fixed_version_loads(server, layout):
+    shutil.rmtree(layout["base"] / "3")
+    time.sleep(3)  # several 1 s polls see version 3 gone; it is retired, so a new copy loads again
+    build_half_plus_two(layout["staging"], version=3, offset=3.0)
+    _publish(layout["staging"], layout["base"], 3)
+    _wait_for(lambda: _status(server, "hp2").get(3, ("",))[0] == "AVAILABLE", what="fixed version 3")
+    assert _status(server, "hp2")[3][1] == {"error_code": "OK", "error_message": ""}
+    _wait_for(lambda: _status(server, "hp2")[2][0] == "END", what="version 2 unloaded")
+    assert _predict(server, "hp2", 2.0).json() == {"predictions": [4.0]}
 
 
 def _reload(server, text):
@@ -124,21 +135,21 @@ def _reload(server, text):
 def test_reload_config_over_grpc_adds_models_and_moves_labels(server, layout):
     strings = layout["model_root"] / "strings"
     text = model_config_text([
-        {"name": "hp2", "base_path": layout["base"], "labels": {"stable": 2, "canary": 2}},
+        {"name": "hp2", "base_path": layout["base"], "labels": {"stable": 3, "canary": 3}},
         {"name": "slow", "base_path": layout["root"] / "slow"},
         {"name": "strings", "base_path": strings},
     ])
     response = _reload(server, text)
     assert response.status.error_code == 0
     assert _status(server, "strings")[1][0] == "AVAILABLE"  # the reply waited for the new model
-    assert _predict(server, "hp2/labels/canary", 2.0).json() == {"predictions": [3.0]}
+    assert _predict(server, "hp2/labels/canary", 2.0).json() == {"predictions": [4.0]}
 
-    bad = model_config_text([{"name": "hp2", "base_path": layout["base"], "labels": {"stable": 3}},
+    bad = model_config_text([{"name": "hp2", "base_path": layout["base"], "labels": {"stable": 9}},
                              {"name": "slow", "base_path": layout["root"] / "slow"}])
     with pytest.raises(grpc.RpcError) as info:
         _reload(server, bad)  # moving an existing label needs an AVAILABLE target even with the flag
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "Request to assign label to version 3 of model hp2" in info.value.details()
+    assert "Request to assign label to version 9 of model hp2" in info.value.details()
 
     with pytest.raises(grpc.RpcError) as info:
         _reload(server, 'model_config_list { config { name: "x" base_path: "relative/path" model_platform: "tensorflow" } }')
