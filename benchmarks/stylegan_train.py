@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export.stylegan.metrics import image_features, kernel_distance  # noqa: E402
-from export.stylegan.train import TrainConfig, load_faces, train  # noqa: E402
+from export.stylegan.metrics import image_features, kernel_distance
+from export.stylegan.train import TrainConfig, load_faces, train
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 

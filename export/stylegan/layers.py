@@ -200,8 +200,7 @@ class StyleMod(keras.layers.Layer):
         self.dense = EqualizedDense(2 * channels, gain=1.0, name="StyleMod")
 
     def build(self, input_shape):
-        x_shape, w_shape = input_shape
-        self.dense.build(w_shape)
+        self.dense.build(input_shape[1])  # (x shape, w shape)
 
     def call(self, inputs):
         x, w = inputs
@@ -218,7 +217,7 @@ class NoiseInjection(keras.layers.Layer):
     """x + noise·strength, noise [N|1, H, W, 1] shared by all channels, strength per channel (init 0)."""
 
     def build(self, input_shape):
-        x_shape, _ = input_shape
+        x_shape = input_shape[0]
         self.weight = self.add_weight(name="weight", shape=(int(x_shape[-1]),), initializer="zeros")
 
     def call(self, inputs):

@@ -21,6 +21,8 @@ import numpy as np
 
 from export.errors import ExportError
 from export.stylegan.config import StyleGANConfig
+from export.stylegan.discriminator import Discriminator
+from export.stylegan.generator import Generator
 
 
 @dataclasses.dataclass
@@ -31,7 +33,7 @@ class NetworkState:
     static_kwargs: dict
     build_func_name: str
     own_variables: dict[str, np.ndarray]
-    components: dict[str, "NetworkState"]
+    components: dict[str, NetworkState]
 
     @property
     def variables(self) -> dict[str, np.ndarray]:
@@ -149,9 +151,8 @@ def assign_official_variables(targets: dict[str, keras.Variable], variables: dic
         variable.assign(value)
 
 
-def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwargs) -> "Generator":
+def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwargs) -> Generator:
     """A Keras Generator holding the weights of network `Gs` (default, the averaged generator) or `G`."""
-    from export.stylegan.generator import Generator
     g, _, gs = read_official_pickle(path)
     state = {"G": g, "Gs": gs}.get(network)
     if state is None:
@@ -161,9 +162,8 @@ def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwa
     return generator
 
 
-def discriminator_from_pickle(path: str | Path) -> "Discriminator":
+def discriminator_from_pickle(path: str | Path) -> Discriminator:
     """A Keras Discriminator holding the weights of the pickle's D (to resume training)."""
-    from export.stylegan.discriminator import Discriminator
     g, d, _ = read_official_pickle(path)
     discriminator = Discriminator(infer_config(g))
     assign_official_variables(discriminator.official_variables(), d.variables, "D")

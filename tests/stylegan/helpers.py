@@ -5,7 +5,7 @@ import numpy as np
 
 from export.stylegan.config import StyleGANConfig
 
-TINY = dict(fmap_base=64, fmap_max=8, latent_size=16, dlatent_size=16, mapping_fmaps=16)
+TINY = {"fmap_base": 64, "fmap_max": 8, "latent_size": 16, "dlatent_size": 16, "mapping_fmaps": 16}
 
 
 def tiny_config(resolution: int = 8, **overrides) -> StyleGANConfig:

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 
+SQRT2 = float(np.sqrt(2))
+
 
 def lrelu(x):
     return np.where(x >= 0, x, 0.2 * x)
 
 
-def wscale(w, gain=np.sqrt(2), lrmul=1.0):
+def wscale(w, gain=SQRT2, lrmul=1.0):
     """Equalized learning rate: the stored weight times lrmul·gain/√fan_in."""
     fan_in = np.prod(w.shape[:-1])
     return w * (gain / np.sqrt(fan_in) * lrmul)
 
 
-def dense(x, w, b, gain=np.sqrt(2), lrmul=1.0):
+def dense(x, w, b, gain=SQRT2, lrmul=1.0):
     return x @ wscale(w, gain, lrmul) + b * lrmul
 
 
@@ -49,7 +51,7 @@ def upscale_conv2d_fused(x, w):
     """Official upscale2d_conv2d with fused_scale: tf.nn.conv2d_transpose, stride 2, 'SAME', with the
     summed kernel, written out as a scatter: out[2i + t − 1] += x[i]·K[t] (pad-before 1)."""
     k = summed_kernel(w)  # [4, 4, in, out]
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     out = np.zeros((n, w.shape[3], 2 * h + 2, 2 * wd + 2))
     for ty in range(4):
         for tx in range(4):
