@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.server_process import (ServerProcess, build_half_plus_two, build_multi_io, build_slow,
-                                          build_strings, model_config_text)
+from tests.serving.server_process import (ServerProcess, build_float16, build_half_plus_two, build_multi_io,
+                                          build_slow, build_strings, model_config_text)
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +15,7 @@ def model_root(tmp_path_factory):
     build_strings(root / "strings")
     build_multi_io(root / "multi_io")
     build_slow(root / "slow")
+    build_float16(root / "float16")
     return root
 
 
@@ -28,6 +29,7 @@ def shared_config(model_root, tmp_path_factory):
         {"name": "strings", "base_path": model_root / "strings"},
         {"name": "multi_io", "base_path": model_root / "multi_io"},
         {"name": "slow", "base_path": model_root / "slow"},
+        {"name": "float16", "base_path": model_root / "float16"},
     ]))
     return path
 

@@ -130,6 +130,21 @@ def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
     return Path(base_path)
 
 
+def build_float16(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """A half-precision input `h` [N] -> `doubled` float32 (REST cannot carry half: 501)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float16, name="h")])
+    def serve(h):
+        return {"doubled": 2.0 * tf.cast(h, tf.float32)}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
 def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
     """`seconds` float [N] -> `slept` (the same values) after spinning max(seconds) of wall time.
 
@@ -265,6 +280,7 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         self.returncode = self.process.returncode
+        self._log.close()
         return self.returncode
 
     def __enter__(self) -> "ServerProcess":

@@ -69,6 +69,11 @@ def test_predict_strings(stub):
     assert tf.make_ndarray(response.outputs["length"]).tolist() == [3, 2]
 
 
+def test_predict_half_input(stub):
+    response = stub.Predict(_request("float16", {"h": np.array([1.5, -2.0], np.float16)}), timeout=60)
+    np.testing.assert_array_equal(tf.make_ndarray(response.outputs["doubled"]), [3.0, -4.0])
+
+
 def test_predict_errors(stub):
     x = {"x": np.array([1.0], np.float32)}
     cases = [

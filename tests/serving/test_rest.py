@@ -85,6 +85,17 @@ def test_request_errors(server, path, body, status, fragment):
     assert fragment in reply.json()["error"]
 
 
+def test_half_inputs_are_unimplemented_over_rest(server):
+    columnar = _post(server, "/v1/models/float16:predict", {"inputs": [1.5]})
+    assert columnar.status_code == 501
+    assert columnar.json() == {"error": "Conversion of JSON Value: 1.5 to type: half"}
+    # json_tensor.cc wraps per-instance errors in INVALID_ARGUMENT, so the row format answers 400
+    row = _post(server, "/v1/models/float16:predict", {"instances": [1.5]})
+    assert row.status_code == 400
+    assert row.json() == {"error": "Failed to process element: 0 of 'instances' list. Error: UNIMPLEMENTED: "
+                                   "Conversion of JSON Value: 1.5 to type: half"}
+
+
 def test_unknown_top_level_keys_are_ignored(server):
     reply = _post(server, PREDICT, {"instances": [2.0], "extra": {"anything": 1}})
     assert reply.json() == {"predictions": [4.0]}
