@@ -86,3 +86,26 @@ def test_foreign_pickles_are_refused_without_running_code(tmp_path):
         read_official_pickle(tmp_path / "junk.pkl")
     with pytest.raises(ExportError, match="not found"):
         read_official_pickle(tmp_path / "absent.pkl")
+
+
+@pytest.mark.slow
+def test_every_official_1024_variable_maps_onto_the_keras_networks():
+    """The full FFHQ 1024² name/shape set (official schedule) loads into Generator and Discriminator."""
+    from export.stylegan.config import StyleGANConfig
+    from export.stylegan.discriminator import Discriminator
+    from export.stylegan.generator import Generator
+    from export.stylegan.pickle_reader import assign_official_variables
+    from tests.stylegan.official_pickle import discriminator_variables, generator_variables
+
+    rng = np.random.default_rng(0)
+    mapping, synthesis = generator_variables(rng, 1024, 8192, 512, 512)
+    official = {"dlatent_avg": np.zeros(512, np.float32), **{f"G_mapping/{k}": v for k, v in mapping.items()},
+                **{f"G_synthesis/{k}": v for k, v in synthesis.items()}}
+    generator = Generator(StyleGANConfig())
+    assign_official_variables(generator.official_variables(), official, "Gs")
+    trainable = sum(v.size for k, v in official.items() if "noise" not in k and not k.endswith("lod")
+                    and k != "dlatent_avg")
+    assert trainable == 26_219_627
+    np.testing.assert_array_equal(generator.synthesis.convs[-2].weight.numpy(), synthesis["1024x1024/Conv0_up/weight"])
+    discriminator = Discriminator(StyleGANConfig())
+    assign_official_variables(discriminator.official_variables(), discriminator_variables(rng, 1024, 8192, 512), "D")
