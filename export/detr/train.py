@@ -72,10 +72,15 @@ class Trainer:
     """One AdamW for the backbone, one for the rest; clip the global gradient norm."""
 
     def __init__(self, model: DETR, criterion: SetCriterion, lr: float = 1e-4, lr_backbone: float = 1e-5,
-                 weight_decay: float = 1e-4, clip_norm: float = 0.1):
+                 weight_decay: float = 1e-4, clip_norm: float = 0.1, train_stem: bool = False):
         self.model, self.criterion, self.clip_norm = model, criterion, clip_norm
-        backbone_ids = {id(v) for v in model.backbone.trainable_variables}
-        self.backbone_vars = [v for v in model.trainable_variables if id(v) in backbone_ids]
+        body = model.backbone
+        # As the official code: the stem conv and layer1 stay frozen unless train_stem.
+        frozen = [] if train_stem else body.conv1.trainable_variables + [
+            v for block in body.stages[0] for v in block.trainable_variables]
+        frozen_ids = {id(v) for v in frozen}
+        backbone_ids = {id(v) for v in body.trainable_variables}
+        self.backbone_vars = [v for v in body.trainable_variables if id(v) not in frozen_ids]
         self.other_vars = [v for v in model.trainable_variables if id(v) not in backbone_ids]
         self.optimizer = keras.optimizers.AdamW(lr, weight_decay=weight_decay)
         self.backbone_optimizer = keras.optimizers.AdamW(lr_backbone, weight_decay=weight_decay)
@@ -108,11 +113,11 @@ def mean_matched_iou(model: DETR, criterion: SetCriterion, samples: list[Sample]
 
 
 def train(model: DETR, samples: list[Sample], *, epochs: int, batch_size: int, lr: float, lr_backbone: float,
-          weight_decay: float = 1e-4, clip_norm: float = 0.1, eos_coef: float = 0.1, seed: int = 0,
-          log=print) -> list[float]:
+          weight_decay: float = 1e-4, clip_norm: float = 0.1, eos_coef: float = 0.1, train_stem: bool = False,
+          seed: int = 0, log=print) -> list[float]:
     """Returns the mean total loss of every epoch."""
     criterion = SetCriterion(model.detr_config.num_classes, eos_coef=eos_coef)
-    trainer = Trainer(model, criterion, lr, lr_backbone, weight_decay, clip_norm)
+    trainer = Trainer(model, criterion, lr, lr_backbone, weight_decay, clip_norm, train_stem)
     max_targets = max(1, max(len(s.labels) for s in samples))
     rng = np.random.default_rng(seed)
     history = []
@@ -152,6 +157,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dim-feedforward", type=int, default=2048)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--num-queries", type=int, default=100)
+    parser.add_argument("--train-stem", action="store_true",
+                        help="also train the stem conv and layer1 (frozen in the official recipe)")
     parser.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and TensorFlow")
     parser.add_argument("--num-classes", type=int, default=None,
                         help="max category id + 1 (default: from the annotations; COCO 91)")
@@ -173,7 +180,7 @@ def main(argv=None) -> int:
     model = build_detr(config)
     train(model, samples, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
           lr_backbone=args.lr_backbone, weight_decay=args.weight_decay, clip_norm=args.clip_max_norm,
-          eos_coef=args.eos_coef, seed=args.seed or 0)
+          eos_coef=args.eos_coef, train_stem=args.train_stem, seed=args.seed or 0)
     model.save_weights(args.output)
     print(args.output)
     return 0

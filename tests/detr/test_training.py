@@ -7,7 +7,7 @@ from export.detr.box_ops import box_cxcywh_to_xyxy, box_iou
 from export.detr.criterion import SetCriterion
 from export.detr.detr import DETRConfig, build_detr
 from export.detr.synthetic import CATEGORIES, write_dataset
-from export.detr.train import load_coco, main, mean_matched_iou
+from export.detr.train import Trainer, load_coco, main, mean_matched_iou
 
 TINY_FLAGS = ["--backbone-blocks", "1", "1", "1", "1", "--backbone-width", "16", "--hidden-dim", "64",
               "--nheads", "4", "--enc-layers", "1", "--dec-layers", "2", "--dim-feedforward", "128",
@@ -30,7 +30,8 @@ def test_training_lowers_the_loss_and_finds_the_boxes(tmp_path, capsys):
     output = tmp_path / "tiny.weights.h5"
     assert main(["--data", str(tmp_path / "images"), "--annotations", str(annotations), "--output", str(output),
                  "--epochs", "30", "--batch-size", "8", "--lr", "2e-3", "--lr-backbone", "2e-3",
-                 "--clip-max-norm", "1.0", "--min-size", "64", "--max-size", "64", "--seed", "0", *TINY_FLAGS]) == 0
+                 "--clip-max-norm", "1.0", "--train-stem", "--min-size", "64", "--max-size", "64", "--seed", "0",
+                 *TINY_FLAGS]) == 0
     history = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(history) == 30
     assert np.mean(history[-5:]) < 0.6 * np.mean(history[:3]), history
@@ -45,3 +46,18 @@ def test_training_lowers_the_loss_and_finds_the_boxes(tmp_path, capsys):
     trained = mean_matched_iou(trained_model, criterion, samples, 16, 2)
     chance = _constant_guess_iou(samples)
     assert trained > max(untrained, chance) + 0.2, (untrained, chance, trained)
+
+
+def test_official_recipe_freezes_the_stem_and_layer1():
+    model = build_detr(TINY)
+    trainer = Trainer(model, SetCriterion(TINY.num_classes))
+    trained = {id(v) for v in trainer.backbone_vars + trainer.other_vars}
+    stem = model.backbone.conv1.kernel
+    layer1 = model.backbone.stages[0][0].conv1.kernel
+    layer2 = model.backbone.stages[1][0].conv1.kernel
+    assert id(stem) not in trained and id(layer1) not in trained and id(layer2) in trained
+    assert all(not v.trainable for layer in model.backbone._flatten_layers() if layer.name.startswith("frozen")
+               for v in layer.weights)
+    everything = Trainer(model, SetCriterion(TINY.num_classes), train_stem=True)
+    assert id(stem) in {id(v) for v in everything.backbone_vars}
+    assert len(everything.backbone_vars) + len(everything.other_vars) == len(model.trainable_variables)
