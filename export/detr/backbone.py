@@ -5,7 +5,7 @@ padding is asymmetric for stride 2, so every padded conv here is an explicit Zer
 by a 'valid' conv. The max pool pads with zeros instead of -inf: it follows a ReLU, so both give the
 same maximum.
 """
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import ops

@@ -5,8 +5,8 @@ Every official key is paired with one Keras variable and a layout transform: con
 a missing, unexpected or mis-shaped key raises ExportError naming it. torch is imported only here,
 and only to read a `.pth` file.
 """
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 

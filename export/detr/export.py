@@ -41,10 +41,11 @@ def load_weights(model, weights: str, state_dict: dict | None, checkpoint: str |
     return f"keras weights {Path(weights).name}"
 
 
-def export_detr(*, config: DETRConfig = DETRConfig(), weights: str = "none", checkpoint: str | None = None,
+def export_detr(*, config: DETRConfig | None = None, weights: str = "none", checkpoint: str | None = None,
                 min_size: int = 800, max_size: int = 1333, score_threshold: float = 0.7,
                 max_detections: int = 100, models_dir: str | Path = "models", name: str = "detr",
                 version: int | None = None, force: bool = False) -> Path:
+    config = config or DETRConfig()
     check_options(min_size, max_size, score_threshold, max_detections, config.num_queries)
     check_version_free(Path(models_dir) / name, version, force)
     if checkpoint is not None and weights != "none":

@@ -4,9 +4,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.detr.checkpoint import load_state_dict, read_checkpoint  # noqa: E402
-from export.detr.detr import DETRConfig, build_detr  # noqa: E402
-from tests.detr.torch_reference import ReferenceDETR, randomize_buffers  # noqa: E402
+from export.detr.checkpoint import load_state_dict, read_checkpoint
+from export.detr.detr import DETRConfig, build_detr
+from tests.detr.torch_reference import ReferenceDETR, randomize_buffers
 
 
 def reference_and_keras(config: DETRConfig, seed: int = 0):

@@ -1,7 +1,12 @@
 """Box conversions and GIoU: properties and hand-computed values."""
 import numpy as np
 
-from export.detr.box_ops import box_cxcywh_to_xyxy, box_iou, box_xyxy_to_cxcywh, generalized_box_iou
+from export.detr.box_ops import (
+    box_cxcywh_to_xyxy,
+    box_iou,
+    box_xyxy_to_cxcywh,
+    generalized_box_iou,
+)
 
 
 def _random_boxes(rng, n):

@@ -9,8 +9,12 @@ from PIL import Image
 
 from export.cli import main
 from export.detr.coco_categories import coco_category_names
-from tests.fixtures.detr import DETR_FIXTURE_MAX_DETECTIONS, DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 from tests.detr.conftest import padded_batch
+from tests.fixtures.detr import (
+    DETR_FIXTURE_MAX_DETECTIONS,
+    DETR_FIXTURE_MAX_SIZE,
+    DETR_FIXTURE_MIN_SIZE,
+)
 
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 
@@ -21,7 +25,7 @@ def loaded(detr_export):
 
 
 def _specs(signature):
-    args, kwargs = signature.structured_input_signature
+    _, kwargs = signature.structured_input_signature
     return {name: (spec.dtype, spec.shape.as_list()) for name, spec in kwargs.items()}
 
 
@@ -59,7 +63,7 @@ def _expected_detections(loaded, jpeg: bytes, k: int):
     h, w = rgb.shape[:2]
     size = DETR_FIXTURE_MIN_SIZE
     if max(h, w) / min(h, w) * size > DETR_FIXTURE_MAX_SIZE:
-        size = int(round(DETR_FIXTURE_MAX_SIZE * min(h, w) / max(h, w)))
+        size = round(DETR_FIXTURE_MAX_SIZE * min(h, w) / max(h, w))
     new = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
     resized = tf.image.resize(rgb.astype(np.float32), new, antialias=True).numpy()
     pixels = ((np.clip(resized, 0, 255) / 255.0 - MEAN) / STD).astype(np.float32)[None]
@@ -92,10 +96,21 @@ def test_bytes_in_boxes_out_on_a_real_photo(loaded, china_jpeg):
     assert np.all(got_labels >= 0) and np.all(got_labels <= 90)
 
 
-def test_batch_of_different_sizes_and_per_request_threshold(loaded, china_jpeg, flower_jpeg):
-    images = tf.constant([china_jpeg, flower_jpeg])
+def _png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_batch_of_different_sizes_and_per_request_threshold(loaded, china_jpeg):
+    """A 427x640 JPEG and a 150x200 grey PNG in one request: each image's boxes are in its own pixels."""
+    crop = np.asarray(Image.open(io.BytesIO(china_jpeg)).convert("L"))[100:250, 200:400]
+    images = tf.constant([china_jpeg, _png(crop)])
     default = loaded.signatures["serving_default"](images=images)
     assert default["boxes"].shape == (2, DETR_FIXTURE_MAX_DETECTIONS, 4)
+    for boxes, (height, width) in zip(default["boxes"].numpy(), [(427, 640), (150, 200)]):
+        centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        assert np.all((0 < centre_x) & (centre_x < width) & (0 < centre_y) & (centre_y < height))
     top3 = loaded.signatures["detect_with_threshold"](images=images, score_threshold=tf.constant(0.0),
                                                       max_detections=tf.constant(3))
     np.testing.assert_allclose(top3["scores"], default["scores"][:, :3], atol=1e-6)

@@ -1,16 +1,15 @@
 """The Keras port computes what the official PyTorch DETR computes, given the same weights."""
 import numpy as np
-import pytest
 import torch
 
 from export.detr.backbone import BLOCKS, ResNetBody
 from export.detr.checkpoint import official_shapes
-from export.detr.detr import DETRConfig, build_detr
+from export.detr.detr import DETRConfig
 from tests.detr.conftest import padded_batch, reference_and_keras
 from tests.detr.torch_reference import ReferenceDETR
 
-TINY = dict(blocks=(1, 1, 2, 2), backbone_width=8, hidden_dim=32, num_heads=4, num_encoder_layers=2,
-            num_decoder_layers=3, dim_feedforward=64, num_queries=10)
+TINY = {"blocks": (1, 1, 2, 2), "backbone_width": 8, "hidden_dim": 32, "num_heads": 4, "num_encoder_layers": 2,
+        "num_decoder_layers": 3, "dim_feedforward": 64, "num_queries": 10}
 
 
 def _compare(reference, model, sizes, seed=0, atol=1e-4):

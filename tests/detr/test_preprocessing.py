@@ -13,7 +13,7 @@ def detr_size(h: int, w: int, size: int, max_size: int) -> tuple[int, int]:
     """get_size_with_aspect_ratio from the official transforms, (w, h) in, (h, w) out."""
     min_original, max_original = float(min(w, h)), float(max(w, h))
     if max_original / min_original * size > max_size:
-        size = int(round(max_size * min_original / max_original))
+        size = round(max_size * min_original / max_original)
     if (w <= h and w == size) or (h <= w and h == size):
         return h, w
     if w < h:
