@@ -19,7 +19,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from serving import config as config_lib
 from serving.servable import Servable
-from serving.status import Code, ServingError, failed_precondition, invalid_argument, not_found
+from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument, not_found
 from serving.versions import aspired_versions
 
 log = logging.getLogger("serving")
@@ -317,21 +317,8 @@ class Manager:
             raise not_found(f"Could not find any versions of model {name}")
         return [states[v] for v in sorted(states, reverse=True)]
 
-    def available_servables(self) -> list[Servable]:
-        with self._lock:
-            return [s.servable for e in self._models.values() for s in e.versions.values()
-                    if s.state == AVAILABLE and s.servable is not None]
-
-    def unload_all(self) -> None:
-        with self._lock:
-            pairs = [(e, v) for e in self._models.values() for v, s in e.versions.items() if s.state == AVAILABLE]
-        for entry, version in pairs:
-            self._unload(entry, version)
-
 
 def _load_error(exc: Exception) -> ServingError:
-    from serving.status import from_tensorflow
-
     error = from_tensorflow(exc)
     if error.code == Code.INTERNAL and not isinstance(exc, ServingError):
         return ServingError(Code.UNKNOWN, str(exc) or type(exc).__name__)

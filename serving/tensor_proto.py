@@ -47,9 +47,5 @@ def from_ndarray(array: np.ndarray, dtype: tf.DType, as_content: bool = False) -
     return proto
 
 
-def dtype_enum(dtype: tf.DType) -> int:
-    return dtype.as_datatype_enum
-
-
 def type_name(enum: int) -> str:
     return types_pb2.DataType.Name(enum)[3:].lower()
