@@ -19,6 +19,9 @@ class StyleGANConfig:
     fmap_base: int = 8192
     fmap_decay: float = 1.0
     fmap_max: int = 512
+    # Progressive growing: build the official 'linear' structure that fades between levels of detail
+    # by a non-trainable `lod` variable. False = the fully grown ('fixed') structure, same output at lod 0.
+    progressive: bool = False
 
     def __post_init__(self):
         log2 = math.log2(self.resolution) if self.resolution > 0 else 0.5

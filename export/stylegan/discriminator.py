@@ -5,14 +5,23 @@ import keras
 import tensorflow as tf
 
 from export.stylegan.config import StyleGANConfig
-from export.stylegan.layers import Blur2D, EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
+from export.stylegan.layers import (
+    Blur2D,
+    EqualizedConv2D,
+    EqualizedDense,
+    MinibatchStddev,
+    downscale2d,
+    leaky_relu,
+    lerp,
+)
 
 
 class Discriminator(keras.Model):
     """images [N, res, res, C] in [−1, 1] → realness scores [N, 1] (logits).
 
     As in the official network every FromRGB of the progressive schedule exists (FromRGB_lod0 …);
-    the fixed (fully grown) structure uses FromRGB_lod0.
+    the fixed (fully grown) structure uses FromRGB_lod0. With `config.progressive` the official linear
+    structure cross-fades each block's output with FromRGB of the downscaled image by the `lod` variable.
     """
 
     def __init__(self, config: StyleGANConfig, mbstd_group_size: int = 4, **kwargs):
@@ -50,13 +59,19 @@ class Discriminator(keras.Model):
         self.conv4.build((None, 4, 4, c.nf(1) + 1))
         self.dense0.build((None, c.nf(1) * 16))
         self.dense1.build((None, c.nf(0)))
+        if c.progressive:
+            self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False)
         self.built = True
 
     def call(self, images):
         x = leaky_relu(self.from_rgb[0](images))
-        for conv0, blur, conv1 in self.blocks:
+        for lod, (conv0, blur, conv1) in enumerate(self.blocks):
             x = leaky_relu(conv0(x))
             x = leaky_relu(conv1(blur(x)))
+            if self.config.progressive:
+                images = downscale2d(images)
+                y = leaky_relu(self.from_rgb[lod + 1](images))
+                x = lerp(x, y, tf.clip_by_value(self.lod - lod, 0.0, 1.0))
         if self.mbstd_group_size > 1:
             x = self.mbstd(x)
         x = leaky_relu(self.conv4(x))

@@ -63,15 +63,19 @@ class Generator(keras.Model):
 
     def generate_for_training(self, z: tf.Tensor) -> tf.Tensor:
         """G_style with is_training=True: random noise, no truncation, w̄ tracking and style mixing
-        (with probability style_mixing_prob a second z takes over from a crossover in [1, num_layers))."""
+        (with probability style_mixing_prob a second z takes over from a crossover in [1, cur_layers),
+        cur_layers = num_layers − 2·floor(lod))."""
         dlatents = self.broadcast(self.mapping(z))
         self.update_dlatent_avg(dlatents)
         if self.style_mixing_prob:
+            cur_layers = tf.constant(self.num_layers, tf.int32)
+            if self.config.progressive:
+                cur_layers -= 2 * tf.cast(tf.floor(self.synthesis.lod), tf.int32)
             dlatents2 = self.broadcast(self.mapping(tf.random.normal(tf.shape(z))))
             crossover = tf.cond(
                 tf.random.uniform([]) < self.style_mixing_prob,
-                lambda: tf.random.uniform([], 1, self.num_layers, dtype=tf.int32),
-                lambda: tf.constant(self.num_layers, tf.int32))
+                lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
+                lambda: cur_layers)
             dlatents = self.mix(dlatents, dlatents2, crossover)
         return self.synthesis(dlatents, randomize_noise=True)
 

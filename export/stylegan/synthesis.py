@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from export.stylegan.config import StyleGANConfig
-from export.stylegan.layers import Blur2D, EqualizedConv2D, LayerEpilogue
+from export.stylegan.layers import Blur2D, EqualizedConv2D, LayerEpilogue, lerp, upscale2d
 
 
 def layer_scope(layer_idx: int) -> str:
@@ -25,8 +25,9 @@ class Synthesis(keras.layers.Layer):
     (noise → bias → lrelu → instance norm → style mod), and a 1×1 ToRGB.
 
     Every ToRGB of the progressive-growing schedule (ToRGB_lod0 … lod{log2(res)−2}) exists, as in the
-    official network (they count as parameters and load from pickles); images come from ToRGB_lod0
-    (the official output at lod 0). The per-layer noise images are non-trainable variables
+    official network (they count as parameters and load from pickles); the fixed structure outputs
+    ToRGB_lod0. With `config.progressive` the official linear structure runs instead: every resolution's
+    ToRGB image is upscaled and cross-faded by the non-trainable `lod` (0 = fully grown). The per-layer noise images are non-trainable variables
     `noise{i}` [1, H, W, 1] (official `noise{i}` [1, 1, H, W]), read when `randomize_noise=False`.
     """
 
@@ -50,6 +51,8 @@ class Synthesis(keras.layers.Layer):
     def build(self, input_shape):
         c = self.config
         w_shape = (None, c.dlatent_size)
+        if c.progressive:
+            self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False)
         self.const = self.add_weight(name="const", shape=(1, 4, 4, c.nf(1)), initializer="ones")
         self.noise_inputs = [
             self.add_weight(name=f"noise{i}", shape=(1, layer_resolution(i), layer_resolution(i), 1),
@@ -76,16 +79,31 @@ class Synthesis(keras.layers.Layer):
             return tf.random.normal([shape[0], shape[1], shape[2], 1], dtype=x.dtype)
         return self.noise_inputs[layer_idx]
 
+    def _layer(self, i: int, x: tf.Tensor, dlatents: tf.Tensor, randomize_noise: bool) -> tf.Tensor:
+        if self.convs[i] is not None:
+            x = self.convs[i](x)
+        if self.blurs[i] is not None:
+            x = self.blurs[i](x)
+        return self.epilogues[i]((x, self.noise(i, x, randomize_noise), dlatents[:, i]))
+
     def call(self, dlatents, randomize_noise: bool = False):
         batch = tf.shape(dlatents)[0]
         x = tf.tile(self.const, [batch, 1, 1, 1])
-        for i in range(self.config.num_layers):
-            if self.convs[i] is not None:
-                x = self.convs[i](x)
-            if self.blurs[i] is not None:
-                x = self.blurs[i](x)
-            x = self.epilogues[i]((x, self.noise(i, x, randomize_noise), dlatents[:, i]))
-        return self.to_rgb[0](x)
+        if not self.config.progressive:
+            for i in range(self.config.num_layers):
+                x = self._layer(i, x, dlatents, randomize_noise)
+            return self.to_rgb[0](x)
+        log2 = self.config.resolution_log2
+        for i in (0, 1):
+            x = self._layer(i, x, dlatents, randomize_noise)
+        images = self.to_rgb[log2 - 2](x)
+        for res in range(3, log2 + 1):
+            lod = log2 - res
+            for i in (2 * res - 4, 2 * res - 3):
+                x = self._layer(i, x, dlatents, randomize_noise)
+            # lerp_clip(img, upscaled previous images, lod_in − lod), as the official Grow_lod scopes.
+            images = lerp(self.to_rgb[lod](x), upscale2d(images), tf.clip_by_value(self.lod - lod, 0.0, 1.0))
+        return images
 
     def official_variables(self) -> dict[str, keras.Variable]:
         """Official local names (as in the G_synthesis network) → variables (NHWC layouts)."""

@@ -1,10 +1,12 @@
 """Train StyleGAN on bundled faces: `python -m export.stylegan.train --resolution 16 --steps 2000 --out g.weights.h5`.
 
-Follows training/training_loop.py without progressive growing: per iteration one D step (logistic loss +
+Follows training/training_loop.py: per iteration one D step (logistic loss +
 R1, γ = 10) then one G step (non-saturating logistic), Adam(β1 = 0, β2 = 0.99, ε = 1e-8), style mixing
 and w̄ tracking inside G, mirror augmentation, and Gs, an exponential moving average of G's weights with
 a half-life of `g_smoothing_kimg` thousand images (non-trainable variables copied). Gs is what gets
-evaluated and saved. Data: the 100 faces of scikit-image `lfw_subset()` (grey 25×25, replicated to RGB,
+evaluated and saved. Progressive growing (optional, `--lod-initial-resolution`): the official schedule
+of lod_training_kimg at a level of detail, then lod_transition_kimg of fade-in, reals faded and upscaled
+to match, Adam state reset whenever a new level starts. Data: the 100 faces of scikit-image `lfw_subset()` (grey 25×25, replicated to RGB,
 resized), split into training and held-out images.
 """
 from __future__ import annotations
@@ -43,11 +45,51 @@ class TrainConfig:
     eval_every: int = 100
     eval_samples: int = 100
     seed: int = 0
+    lod_initial_resolution: int = 0  # 0 (or = resolution): no progressive growing
+    lod_training_kimg: float = 600.0
+    lod_transition_kimg: float = 600.0
+
+    @property
+    def progressive(self) -> bool:
+        return 0 < self.lod_initial_resolution < self.resolution
 
     def network_config(self) -> StyleGANConfig:
         return StyleGANConfig(resolution=self.resolution, fmap_base=self.fmap_base, fmap_max=self.fmap_max,
                               latent_size=self.latent_size, dlatent_size=self.latent_size,
-                              mapping_fmaps=self.mapping_fmaps)
+                              mapping_fmaps=self.mapping_fmaps, progressive=self.progressive)
+
+    def lod(self, images_shown: int) -> float:
+        """Level of detail after `images_shown` reals (official training_schedule, fixed minibatch)."""
+        if not self.progressive:
+            return 0.0
+        kimg = images_shown / 1000.0
+        phase_dur = self.lod_training_kimg + self.lod_transition_kimg
+        phase_idx = int(np.floor(kimg / phase_dur)) if phase_dur > 0 else 0
+        phase_kimg = kimg - phase_idx * phase_dur
+        lod = np.log2(self.resolution) - np.floor(np.log2(self.lod_initial_resolution)) - phase_idx
+        if self.lod_transition_kimg > 0:
+            lod -= max(phase_kimg - self.lod_training_kimg, 0.0) / self.lod_transition_kimg
+        return float(max(lod, 0.0))
+
+
+def _box_down(x: np.ndarray, factor: int) -> np.ndarray:
+    n, h, w, c = x.shape
+    return x.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+
+
+def _nearest_up(x: np.ndarray, factor: int) -> np.ndarray:
+    return x.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
+def process_reals(images: np.ndarray, lod: float) -> np.ndarray:
+    """Reals as the networks see them at `lod` (training_loop.process_reals): box-downscaled to the
+    current level 2^floor(lod), faded toward half that resolution by frac(lod), nearest-upscaled back."""
+    if lod <= 0:
+        return images
+    factor = 2 ** int(np.floor(lod))
+    current = _box_down(images, factor) if factor > 1 else images
+    current = current + (_nearest_up(_box_down(current, 2), 2) - current) * (lod - np.floor(lod))
+    return (_nearest_up(current, factor) if factor > 1 else current).astype(images.dtype)
 
 
 def load_faces(resolution: int, heldout: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -73,9 +115,9 @@ class Trainer:
         self.Gs.set_weights(self.G.get_weights())
         self.G_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
         self.D_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
-        # Lower-lod ToRGB / FromRGB layers only serve progressive growing, which this loop does not do.
-        unused_g = {id(v) for layer in self.G.synthesis.to_rgb[1:] for v in layer.weights}
-        unused_d = {id(v) for layer in self.D.from_rgb[1:] for v in layer.weights}
+        # Without progressive growing the lower-lod ToRGB / FromRGB layers get no gradient: leave them out.
+        unused_g = set() if config.progressive else {id(v) for layer in self.G.synthesis.to_rgb[1:] for v in layer.weights}
+        unused_d = set() if config.progressive else {id(v) for layer in self.D.from_rgb[1:] for v in layer.weights}
         self.G_vars = [v for v in self.G.trainable_weights if id(v) not in unused_g]
         self.D_vars = [v for v in self.D.trainable_weights if id(v) not in unused_d]
         self.Gs_beta = 0.5 ** (config.batch_size / (config.g_smoothing_kimg * 1000.0)) if config.g_smoothing_kimg > 0 else 0.0
@@ -104,6 +146,18 @@ class Trainer:
         """Gs ← lerp(G, Gs, β) for trainable weights; non-trainable weights (w̄, noise) copied."""
         for g, gs in zip(self.G.weights, self.Gs.weights):
             gs.assign(g + (gs - g) * self.Gs_beta if g.trainable else g)
+
+    def set_lod(self, lod: float) -> None:
+        """Set the level of detail of G, D and Gs; a new level (floor or ceil changes) resets Adam."""
+        if not self.config.progressive:
+            return
+        old = float(self.D.lod.numpy())
+        if np.floor(lod) != np.floor(old) or np.ceil(lod) != np.ceil(old):
+            for optimizer in (self.G_opt, self.D_opt):
+                for variable in optimizer.variables:
+                    variable.assign(tf.zeros_like(variable))
+        for network in (self.G.synthesis, self.Gs.synthesis, self.D):
+            network.lod.assign(lod)
 
     def step(self, reals: np.ndarray) -> dict[str, float]:
         logs = self.d_step(tf.constant(reals))
@@ -137,14 +191,17 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, max_seconds: 
     [(step, kernel distance, seconds)], starting with the untrained generator at step 0."""
     train_images, heldout = load_faces(config.resolution, config.heldout, config.seed)
     trainer = Trainer(config)
+    trainer.set_lod(config.lod(0))
     rng = np.random.default_rng(config.seed)
     history = [(0, evaluate(trainer, heldout), 0.0)]
     log(f"step 0 kernel_distance {history[-1][1]:.5f}")
     start = time.monotonic()
     step = 0
     while step < config.steps and (max_seconds is None or time.monotonic() - start < max_seconds):
+        lod = config.lod(step * config.batch_size)
+        trainer.set_lod(lod)
         step += 1
-        logs = trainer.step(mirrored_batch(train_images, config.batch_size, rng))
+        logs = trainer.step(process_reals(mirrored_batch(train_images, config.batch_size, rng), lod))
         if step % config.eval_every == 0 or step == config.steps:
             history.append((step, evaluate(trainer, heldout), time.monotonic() - start))
             log(f"step {step} kernel_distance {history[-1][1]:.5f} d_loss {logs['d_loss']:.3f} "
