@@ -88,7 +88,7 @@ def main() -> None:
               "generator_trainable_parameters": trainer.Gs.trainable_parameter_counts()}
     (images_dir / "stylegan_train.json").write_text(json.dumps(record, indent=2) + "\n")
     if args.out:
-        trainer.Gs.save_weights(str(args.out))
+        trainer.Gs.fully_grown().save_weights(str(args.out))
     print(f"wrote {images_dir}/stylegan_samples.png, stylegan_kernel_distance.png, stylegan_train.json")
 
 

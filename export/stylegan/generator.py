@@ -1,6 +1,8 @@
 """Style-based generator G = synthesis ∘ (truncation, mixing) ∘ broadcast ∘ mapping, with tracked w̄."""
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -101,6 +103,16 @@ class Generator(keras.Model):
         names.update({f"G_mapping/{k}": v for k, v in self.mapping.official_variables().items()})
         names.update({f"G_synthesis/{k}": v for k, v in self.synthesis.official_variables().items()})
         return names
+
+    def fully_grown(self) -> Generator:
+        """A fixed-structure copy with the same weights (what a finished progressive run exports)."""
+        config = dataclasses.replace(self.config, progressive=False)
+        copy = Generator(config, truncation_psi=self.truncation_psi, truncation_cutoff=self.truncation_cutoff,
+                         dlatent_avg_beta=self.dlatent_avg_beta, style_mixing_prob=self.style_mixing_prob)
+        source = self.official_variables()
+        for name, variable in copy.official_variables().items():
+            variable.assign(source[name])
+        return copy
 
     def get_config(self):
         return {"stylegan": self.config.to_dict(), "truncation_psi": self.truncation_psi,

@@ -218,12 +218,12 @@ def main(argv: list[str] | None = None) -> None:
         default = getattr(defaults, field.name)
         parser.add_argument("--" + field.name.replace("_", "-"), type=type(default), default=default,
                             help=f"default {default}")
-    parser.add_argument("--out", type=Path, help="write Gs weights here (a .weights.h5 file)")
+    parser.add_argument("--out", type=Path, help="write Gs weights (fully grown structure) here (.weights.h5)")
     args = parser.parse_args(argv)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     trainer, _ = train(config)
     if args.out:
-        trainer.Gs.save_weights(str(args.out))
+        trainer.Gs.fully_grown().save_weights(str(args.out))
         print(f"saved {args.out}")
 
 

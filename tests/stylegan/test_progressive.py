@@ -34,6 +34,14 @@ def test_generator_at_lod_zero_is_the_fixed_network_and_fades_linearly():
     np.testing.assert_allclose(outputs[0.5], (outputs[0.0] + outputs[1.0]) / 2, atol=1e-5)
 
 
+def test_fully_grown_copy_exports_the_same_generator():
+    _, progressive = twins(Generator)
+    z = np.random.default_rng(4).standard_normal((2, 16)).astype(np.float32)
+    grown = progressive.fully_grown()
+    assert not grown.config.progressive
+    np.testing.assert_allclose(grown(z).numpy(), progressive(z).numpy(), atol=1e-6)
+
+
 def test_discriminator_at_lod_one_sees_only_the_half_resolution_image():
     fixed, progressive = twins(Discriminator)
     images = np.random.default_rng(1).standard_normal((4, 16, 16, 3)).astype(np.float32)
