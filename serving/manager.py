@@ -242,6 +242,12 @@ class Manager:
         with self._lock:
             state.servable = None
             state.state = END
+        del servable
+        # Loads freeze the collector's view (see _load); thaw it so the unloaded model's reference
+        # cycles, weights included, can be collected, then freeze what remains.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
         log.info("Done unloading servable version {name: %s version: %d}", entry.config.name, version)
 
     # ------------------------------------------------------------------ polling

@@ -183,3 +183,11 @@ def test_timeout_gives_504(server):
 def test_no_cors_headers_by_default(server):
     reply = _post(server, PREDICT, {"instances": [1.0]})
     assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+def test_body_limit_applies_after_gzip_decoding(server):
+    body = b'{"instances": [' + b"1.0," * 1_500_000 + b"1.0]}"  # 6 MB, over the 5 MB limit
+    zipped = gzip.compress(body)
+    assert len(zipped) < 100_000
+    reply = _post(server, PREDICT, zipped, headers={"Content-Encoding": "gzip"})
+    assert reply.status_code == 413 and "error" in reply.json()
