@@ -29,8 +29,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from clients import proto_tensors
 from clients.addressing import ModelRef
 from clients.errors import ServingError
-from clients.rest import Inputs, named_inputs
-from clients.signatures import ModelMetadata, VersionStatus, parse_metadata, parse_status
+from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
 
 MAX_MESSAGE_BYTES = 2**31 - 1  # the server's own limit
 

@@ -16,9 +16,16 @@ from urllib3.util.retry import Retry
 from clients import json_tensors
 from clients.addressing import ModelRef
 from clients.errors import ServingError
-from clients.signatures import ModelMetadata, Signature, VersionStatus, parse_metadata, parse_status
+from clients.signatures import (
+    Inputs,
+    ModelMetadata,
+    Signature,
+    VersionStatus,
+    named_inputs,
+    parse_metadata,
+    parse_status,
+)
 
-Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
 
 
 def _retry_policy(retries: int, backoff: float) -> Retry:
@@ -33,15 +40,6 @@ def _retry_policy(retries: int, backoff: float) -> Retry:
         respect_retry_after_header=True,
         raise_on_status=False,  # the last 503 becomes a ServingError("UNAVAILABLE") with the server's message
     )
-
-
-def named_inputs(inputs: Inputs, signature: Signature) -> dict[str, Any]:
-    """A bare tensor is accepted for a single-input signature; otherwise a mapping by input name."""
-    if isinstance(inputs, Mapping):
-        return dict(inputs)
-    if len(signature.inputs) != 1:
-        raise ValueError(f"signature {signature.name!r} has inputs {sorted(signature.inputs)}: pass a dict")
-    return {next(iter(signature.inputs)): inputs}
 
 
 class RestClient:
@@ -143,12 +141,12 @@ class RestClient:
             if predictions and isinstance(predictions[0], dict) and not _is_b64(predictions[0]):
                 names = predictions[0].keys()
                 return {k: json_tensors.decode([p[k] for p in predictions], sig.outputs.get(k)) for k in names}
-            (name,) = sig.outputs if len(sig.outputs) == 1 else (None,)
-            return {name: json_tensors.decode(predictions, sig.outputs.get(name))}
+            name = next(iter(sig.outputs))  # a single output: plain rows
+            return {name: json_tensors.decode(predictions, sig.outputs[name])}
         outputs = answer["outputs"]
         if isinstance(outputs, dict) and not _is_b64(outputs):
             return {k: json_tensors.decode(v, sig.outputs.get(k)) for k, v in outputs.items()}
-        (name,) = sig.outputs
+        name = next(iter(sig.outputs))
         return {name: json_tensors.decode(outputs, sig.outputs[name])}
 
     def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,

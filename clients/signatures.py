@@ -6,9 +6,11 @@ protos go through `json_format.MessageToDict` with proto field names), so one pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
 
 # DataType enum names (tensorflow/core/framework/types.proto) -> numpy dtypes.
 NUMPY_DTYPES: dict[str, np.dtype] = {
@@ -115,3 +117,12 @@ def parse_status(doc: Mapping[str, Any]) -> list[VersionStatus]:
         )
         for entry in doc.get("model_version_status", [])
     ]
+
+
+def named_inputs(inputs: Inputs, signature: Signature) -> dict[str, Any]:
+    """A bare tensor is accepted for a single-input signature; otherwise a mapping by input name."""
+    if isinstance(inputs, Mapping):
+        return dict(inputs)
+    if len(signature.inputs) != 1:
+        raise ValueError(f"signature {signature.name!r} has inputs {sorted(signature.inputs)}: pass a dict")
+    return {next(iter(signature.inputs)): inputs}
