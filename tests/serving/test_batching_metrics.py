@@ -68,6 +68,8 @@ def test_concurrent_clients_each_get_their_own_answer_in_merged_batches(server):
     batches = _metric(after, name + "processed_batch_size_count") - _metric(before, name + "processed_batch_size_count")
     assert tasks == len(inputs)
     assert 0 < batches < tasks  # requests were merged
+    executed = set(re.findall(r'padding_size_count\{execution_batch_size="(\d+)"\}', after))
+    assert executed and executed <= {"2", "4", "8"}  # every batch was padded to an allowed size
 
 
 def test_a_bad_request_in_a_batch_fails_only_itself(server):
