@@ -146,6 +146,8 @@ build_server_image() {
         log "docker build failed"
         return 1
     fi
+    # Earlier builds of the server image are now untagged; the deps stage stays cached.
+    docker image prune -f --filter label=keras-to-serving.source >/dev/null 2>&1 || true
     log "built $SERVER_IMAGE"
 }
 
