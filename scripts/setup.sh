@@ -14,5 +14,5 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch only reads DETR .pth checkpoints (and is the DETR tests' independent reference); 2.13.0 is
 # the CPU build this machine kind keeps on disk.
-.venv/bin/python -m pip install --quiet -e ".[test,torch]" "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[test,torch,bench]" "torch==2.13.0"
 .venv/bin/python -c 'import tensorflow, keras, tensorflow_serving, torch; print("setup: tensorflow", tensorflow.__version__, "keras", keras.__version__, "torch", torch.__version__)'
