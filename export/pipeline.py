@@ -57,8 +57,11 @@ def _validate_endpoints(endpoints: Sequence[Endpoint]) -> None:
 
 def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Sequence[Endpoint]) -> None:
     archive = keras.export.ExportArchive()
+    # Layers are not tracked: their Keras variables would be saved beside the tf.Variables the
+    # endpoints capture (ExportArchive keeps both), doubling the SavedModel on disk and in memory.
     for trackable in trackables:
-        archive.track(trackable)
+        if not isinstance(trackable, keras.layers.Layer):
+            archive.track(trackable)
     # serving_default first: ExportArchive aliases its first endpoint as the default.
     for endpoint in sorted(endpoints, key=lambda e: e.name != "serving_default"):
         archive.add_endpoint(endpoint.name, endpoint.fn, input_signature=list(endpoint.input_signature))

@@ -106,3 +106,10 @@ def test_export_info_and_class_names_travel_with_the_model(efficientnet_export):
     shipped = (efficientnet_export / "assets" / "imagenet_classes.txt").read_text().splitlines()
     assert shipped == imagenet_class_names() and len(shipped) == 1000
     assert shipped[0] == "tench" and shipped[-1] == "toilet tissue"
+
+
+def test_each_weight_is_stored_once(efficientnet_export):
+    """ExportArchive can save a layer's variables twice; the export must hold each weight once."""
+    stored = sum(f.stat().st_size for f in (efficientnet_export / "variables").iterdir())
+    weights_bytes = 4 * 5_330_571
+    assert weights_bytes <= stored < 1.1 * weights_bytes
