@@ -115,6 +115,7 @@ build_wheelhouse() {
         rm -f "$WHEELHOUSE"/deps/keras_to_serving-*.whl
         ls "$WHEELHOUSE"/deps/tensorflow-*.whl >/dev/null 2>&1 || { log "pip wheel did not produce tensorflow"; return 1; }
         touch "$WHEELHOUSE/deps/.complete"
+        find "$CACHE" -maxdepth 1 -name 'wheelhouse-*' ! -path "$WHEELHOUSE" -exec rm -rf {} +  # superseded
     fi
     rm -rf "$WHEELHOUSE/project"
     mkdir -p "$WHEELHOUSE/project"
