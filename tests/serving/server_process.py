@@ -24,6 +24,8 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from export.warmup import predict_log
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
@@ -94,7 +96,7 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
         "serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress})
     set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
     if warmup:
-        write_warmup(version_dir, [predict_log({"x": np.array([1.0, 2.0], np.float32)})])
+        write_warmup(version_dir, [predict_log("", "serving_default", {"x": np.array([1.0, 2.0], np.float32)})])
     return Path(base_path)
 
 
@@ -165,19 +167,6 @@ def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
     module.serve = serve
     tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
     return Path(base_path)
-
-
-def predict_log(inputs: Mapping[str, np.ndarray], model_name: str = "", signature: str = "serving_default"):
-    """A PredictionLog carrying one PredictRequest (for warmup files)."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
-
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model_name
-    request.model_spec.signature_name = signature
-    for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    return prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
 
 
 def model_config_text(models: Sequence[Mapping]) -> str:
