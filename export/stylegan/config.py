@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import keras
+
 
 @dataclasses.dataclass(frozen=True)
 class StyleGANConfig:
@@ -49,3 +51,18 @@ class StyleGANConfig:
     def to_dict(self) -> dict:
         """Plain dict of the fields, for Keras get_config."""
         return dataclasses.asdict(self)
+
+
+class ConfiguredLayer(keras.layers.Layer):
+    """A network built from a ``StyleGANConfig`` (its first argument), which ``get_config`` carries."""
+
+    config: StyleGANConfig
+
+    def get_config(self):
+        return {**super().get_config(), "stylegan": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(StyleGANConfig(**config.pop("stylegan")), **config)
+

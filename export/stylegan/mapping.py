@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import keras
 
-from export.stylegan.config import StyleGANConfig
+from export.stylegan.config import ConfiguredLayer, StyleGANConfig
 from export.stylegan.layers import EqualizedDense, PixelNorm, leaky_relu
 
 
-class Mapping(keras.layers.Layer):
+class Mapping(ConfiguredLayer):
     """z [N, latent_size] → w [N, dlatent_size]. The official net also broadcasts w to every layer;
     here the generator does that, so `mapping` returns one w per sample."""
 
@@ -39,12 +39,4 @@ class Mapping(keras.layers.Layer):
             names[f"{layer.name}/weight"] = layer.weight
             names[f"{layer.name}/bias"] = layer.bias
         return names
-
-    def get_config(self):
-        return {**super().get_config(), "stylegan": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(StyleGANConfig(**config.pop("stylegan")), **config)
 

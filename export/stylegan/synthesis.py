@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from export.stylegan.config import StyleGANConfig
+from export.stylegan.config import ConfiguredLayer, StyleGANConfig
 from export.stylegan.layers import Blur2D, EqualizedConv2D, LayerEpilogue, lerp, upscale2d
 
 
@@ -20,7 +20,7 @@ def layer_resolution(layer_idx: int) -> int:
     return 2 ** (layer_idx // 2 + 2)
 
 
-class Synthesis(keras.layers.Layer):
+class Synthesis(ConfiguredLayer):
     """Learned 4×4 constant, then per resolution: [up-conv + blur | conv] each followed by the epilogue
     (noise → bias → lrelu → instance norm → style mod), and a 1×1 ToRGB.
 
@@ -121,14 +121,6 @@ class Synthesis(keras.layers.Layer):
             names[f"ToRGB_lod{lod}/weight"] = layer.weight
             names[f"ToRGB_lod{lod}/bias"] = layer.bias
         return names
-
-    def get_config(self):
-        return {**super().get_config(), "stylegan": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(StyleGANConfig(**config.pop("stylegan")), **config)
 
 
 def _keras_name(scope: str) -> str:
