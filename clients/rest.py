@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from clients import json_tensors
@@ -25,7 +26,6 @@ from clients.signatures import (
     parse_metadata,
     parse_status,
 )
-
 
 
 def _retry_policy(retries: int, backoff: float) -> Retry:
@@ -75,6 +75,9 @@ class RestClient:
         except requests.exceptions.Timeout as e:
             raise ServingError("DEADLINE_EXCEEDED", f"{self.url}: no answer within {self.timeout} s") from e
         except requests.exceptions.ConnectionError as e:
+            # Once `Retry` has run out, a read timeout arrives as ConnectionError(MaxRetryError(reason=...)).
+            if isinstance(getattr(e.args[0] if e.args else None, "reason", None), ReadTimeoutError):
+                raise ServingError("DEADLINE_EXCEEDED", f"{self.url}: no answer within {self.timeout} s") from e
             raise ServingError("UNAVAILABLE", f"{self.url}: {e}") from e
         if response.status_code != 200:
             raise ServingError.from_http(response.status_code, response.content)

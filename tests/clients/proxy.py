@@ -1,17 +1,24 @@
 """A real HTTP proxy on 127.0.0.1 that records requests and can misbehave on purpose.
 
 It forwards each request to an upstream server, except that the first `fail_with_503` requests get a
-503 and the next `reset` requests get their connection reset (RST) without an answer. Recorded
-requests let tests check what a client really put on the wire.
+503 and the next `reset` requests get their connection reset (RST) without an answer; with `delay`,
+every request waits that many seconds before it is handled. Recorded requests let tests check what a
+client really put on the wire.
+
+`MisbehavingGrpcProxy` does the same for gRPC: it forwards every method's raw bytes upstream,
+except that the first `fail_with_unavailable` calls end with UNAVAILABLE.
 """
 from __future__ import annotations
 
 import socket
 import struct
 import threading
+import time
+from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import grpc
 import requests
 
 
@@ -24,10 +31,12 @@ class Recorded:
 
 
 class MisbehavingProxy:
-    def __init__(self, upstream: str, *, fail_with_503: int = 0, reset: int = 0, listen: bool = True):
+    def __init__(self, upstream: str, *, fail_with_503: int = 0, reset: int = 0, delay: float = 0.0,
+                 listen: bool = True):
         self.upstream = upstream.rstrip("/")
         self.fail_with_503 = fail_with_503
         self.reset = reset
+        self.delay = delay
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         proxy = self
@@ -50,6 +59,7 @@ class MisbehavingProxy:
                     elif proxy.reset > 0:
                         proxy.reset -= 1
                         action = "reset"
+                time.sleep(proxy.delay)
                 if action == "503":
                     payload = b'{"error": "proxy: try again"}'
                     self.send_response(503)
@@ -99,6 +109,55 @@ class MisbehavingProxy:
         self.server.server_close()
 
     def __enter__(self) -> "MisbehavingProxy":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class MisbehavingGrpcProxy:
+    """A gRPC server on 127.0.0.1 relaying every call (as raw bytes) to `upstream`; the first
+    `fail_with_unavailable` calls end with UNAVAILABLE instead. `calls` lists the methods called."""
+
+    def __init__(self, upstream: str, *, fail_with_unavailable: int = 0):
+        self.fail_with_unavailable = fail_with_unavailable
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+        self._upstream = grpc.insecure_channel(upstream, options=[("grpc.max_receive_message_length", -1),
+                                                                  ("grpc.max_send_message_length", -1)])
+        proxy = self
+
+        class Relay(grpc.GenericRpcHandler):
+            def service(self, details):
+                method = details.method
+
+                def relay(request: bytes, context: grpc.ServicerContext) -> bytes:
+                    with proxy._lock:
+                        proxy.calls.append(method)
+                        fail = proxy.fail_with_unavailable > 0
+                        proxy.fail_with_unavailable -= fail
+                    if fail:
+                        context.abort(grpc.StatusCode.UNAVAILABLE, "proxy: try again")
+                    try:
+                        return proxy._upstream.unary_unary(method)(request, timeout=120)
+                    except grpc.RpcError as e:
+                        context.abort(e.code(), e.details())
+
+                return grpc.unary_unary_rpc_method_handler(relay)  # no (de)serializers: bytes pass through
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[Relay()])
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.stop(grace=None)
+        self._upstream.close()
+
+    def __enter__(self) -> "MisbehavingGrpcProxy":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,5 +1,6 @@
-"""Errors carry the server's code and message on both transports; REST retries 503s and dropped
-connections; REST puts string tensors on the wire as b64."""
+"""Errors carry the server's code and message on both transports; REST retries 503s, dropped
+connections and read timeouts, gRPC retries UNAVAILABLE; metadata is read once per address; REST puts
+string tensors on the wire as b64."""
 from __future__ import annotations
 
 import base64
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from clients.errors import ServingError
+from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
-from tests.clients.proxy import MisbehavingProxy
+from tests.clients.proxy import MisbehavingGrpcProxy, MisbehavingProxy
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,49 @@ def test_rest_retries_a_reset_connection(tiny_server):
         (status,) = rest.status("hpt", version=1)
         assert status.state == "AVAILABLE"
         assert len(proxy.requests) == 3
+
+
+def test_rest_read_timeout_is_retried_then_deadline_exceeded(tiny_server):
+    with MisbehavingProxy(tiny_server.rest_url, delay=1.0) as proxy, \
+            RestClient(proxy.url, timeout=0.3, retries=1, backoff=0.01) as rest:
+        with pytest.raises(ServingError) as err:
+            rest.status("hpt")
+        assert len(proxy.requests) == 2
+    assert err.value.code == "DEADLINE_EXCEEDED" and "0.3 s" in err.value.message
+
+
+def test_grpc_retries_unavailable_then_succeeds(tiny_server):
+    with MisbehavingGrpcProxy(tiny_server.grpc_address, fail_with_unavailable=2) as proxy, \
+            GrpcClient(proxy.address, retries=3, backoff=0.01) as grpc_client:
+        (status,) = grpc_client.status("hpt", version=1)
+        assert status.state == "AVAILABLE"
+        assert proxy.calls == ["/tensorflow.serving.ModelService/GetModelStatus"] * 3
+
+
+def test_grpc_without_retries_fails_with_unavailable(tiny_server):
+    with MisbehavingGrpcProxy(tiny_server.grpc_address, fail_with_unavailable=1) as proxy, \
+            GrpcClient(proxy.address, retries=0) as grpc_client:
+        with pytest.raises(ServingError) as err:
+            grpc_client.status("hpt", version=1)
+        assert len(proxy.calls) == 1
+    assert err.value.code == "UNAVAILABLE" and err.value.message == "proxy: try again"
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_metadata_is_read_once_per_address(tiny_server, transport):
+    x = np.array([1.0], dtype=np.float32)
+    if transport == "rest":
+        proxy = MisbehavingProxy(tiny_server.rest_url)
+        client, seen = RestClient(proxy.url), lambda: [r.path for r in proxy.requests]
+    else:
+        proxy = MisbehavingGrpcProxy(tiny_server.grpc_address)
+        client, seen = GrpcClient(proxy.address), lambda: proxy.calls
+    with proxy, client:
+        for _ in range(3):
+            client.predict("hpt", x, version=1)
+        client.predict("hpt", x, label="stable")
+        reads = [c for c in seen() if "metadata" in c.lower()]
+    assert len(reads) == 2  # versions/1 once, labels/stable once
 
 
 def test_rest_waits_for_a_server_that_is_not_up_yet(tiny_server):
