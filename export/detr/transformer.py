@@ -64,9 +64,8 @@ class _FeedForward(keras.layers.Layer):
         return self.linear2(self.dropout(self.linear1(x), training=training))
 
 
-@keras.saving.register_keras_serializable(package="detr")
-class TransformerEncoderLayer(keras.layers.Layer):
-    """x = norm1(x + attn(x+pos, x+pos, x)); x = norm2(x + ffn(x))."""
+class _PostNormLayer(keras.layers.Layer):
+    """What encoder and decoder layers share: their config, self-attention, FFN and two add & norms."""
 
     def __init__(self, d_model: int = 256, num_heads: int = 8, dim_feedforward: int = 2048,
                  dropout: float = 0.1, **kwargs):
@@ -80,44 +79,42 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.dropout1 = keras.layers.Dropout(dropout)
         self.dropout2 = keras.layers.Dropout(dropout)
 
-    def call(self, src, pos, key_padding_mask, training=None):
-        q = k = src + pos
-        src = self.norm1(src + self.dropout1(
-            self.self_attn(q, k, src, key_padding_mask, training=training), training=training))
-        return self.norm2(src + self.dropout2(self.ffn(src, training=training), training=training))
+    @staticmethod
+    def _add_norm(x, update, dropout, norm, training):
+        return norm(x + dropout(update, training=training))
 
     def get_config(self):
         return {**super().get_config(), **self.config}
 
 
 @keras.saving.register_keras_serializable(package="detr")
-class TransformerDecoderLayer(keras.layers.Layer):
+class TransformerEncoderLayer(_PostNormLayer):
+    """x = norm1(x + attn(x+pos, x+pos, x)); x = norm2(x + ffn(x))."""
+
+    def call(self, src, pos, key_padding_mask, training=None):
+        q = k = src + pos
+        src = self._add_norm(src, self.self_attn(q, k, src, key_padding_mask, training=training),
+                             self.dropout1, self.norm1, training)
+        return self._add_norm(src, self.ffn(src, training=training), self.dropout2, self.norm2, training)
+
+
+@keras.saving.register_keras_serializable(package="detr")
+class TransformerDecoderLayer(_PostNormLayer):
     """Self-attention over queries, cross-attention to the memory, FFN; each followed by add & norm."""
 
     def __init__(self, d_model: int = 256, num_heads: int = 8, dim_feedforward: int = 2048,
                  dropout: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        self.config = {"d_model": d_model, "num_heads": num_heads, "dim_feedforward": dim_feedforward,
-                       "dropout": dropout}
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        super().__init__(d_model, num_heads, dim_feedforward, dropout, **kwargs)
         self.multihead_attn = MultiHeadAttention(d_model, num_heads, dropout)
-        self.ffn = _FeedForward(d_model, dim_feedforward, dropout)
-        self.norm1 = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
-        self.norm2 = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
         self.norm3 = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
-        self.dropout1 = keras.layers.Dropout(dropout)
-        self.dropout2 = keras.layers.Dropout(dropout)
         self.dropout3 = keras.layers.Dropout(dropout)
 
     def call(self, tgt, memory, pos, query_pos, key_padding_mask, training=None):
         q = k = tgt + query_pos
-        tgt = self.norm1(tgt + self.dropout1(self.self_attn(q, k, tgt, training=training), training=training))
+        tgt = self._add_norm(tgt, self.self_attn(q, k, tgt, training=training), self.dropout1, self.norm1, training)
         attended = self.multihead_attn(tgt + query_pos, memory + pos, memory, key_padding_mask, training=training)
-        tgt = self.norm2(tgt + self.dropout2(attended, training=training))
-        return self.norm3(tgt + self.dropout3(self.ffn(tgt, training=training), training=training))
-
-    def get_config(self):
-        return {**super().get_config(), **self.config}
+        tgt = self._add_norm(tgt, attended, self.dropout2, self.norm2, training)
+        return self._add_norm(tgt, self.ffn(tgt, training=training), self.dropout3, self.norm3, training)
 
 
 @keras.saving.register_keras_serializable(package="detr")
