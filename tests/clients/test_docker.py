@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +70,10 @@ def test_compose_config_is_valid_and_pins_the_official_image():
     for flag in ("--port=8500", "--rest_api_port=8501", "--model_config_file=/config/models.config",
                  "--monitoring_config_file=/config/monitoring.config"):
         assert flag in text
+    from serving import launch
+
+    # `python -m serving.launch` promises the compose file's command line.
+    assert _service_command(text) == launch.server_flags(8500, 8501, "models.config", loopback_only=False)
     assert "init: true" in text and "restart: unless-stopped" in text and "healthcheck:" in text
     assert "network_mode: host" in text.split("\n  serving-host:\n", 1)[1]
     published = text.split("\n  serving:\n", 1)[1].split("\n  serving-")[0]
@@ -98,22 +101,6 @@ def _service_command(config_text: str) -> list[str]:
     return items
 
 
-def _wait_healthy(container_id: str, timeout: float) -> None:
-    import docker
-
-    container = docker.from_env().containers.get(container_id)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        container.reload()
-        state = container.attrs["State"]
-        if state.get("Health", {}).get("Status") == "healthy":
-            return
-        if state["Status"] in ("exited", "dead"):
-            break
-        time.sleep(2)
-    pytest.fail(f"stack not healthy ({container.attrs['State']}):\n{container.logs(tail=60).decode(errors='replace')}")
-
-
 def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_path):
     grpc_port, rest_port = free_port(), free_port()
     env = {"TF_SERVING_IMAGE": server_image, "COMPOSE_PROFILES": "host", "MODELS_DIR": str(models_repo),
@@ -129,8 +116,12 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
     up = compose("up", "-d", "serving-host", env=env, files=files)
     try:
         assert up.returncode == 0, up.stderr
+        import docker
+
+        from serving import launch
+
         container_id = compose("ps", "-q", "serving-host", env=env, files=files).stdout.strip()
-        _wait_healthy(container_id, timeout=480)
+        launch.wait_healthy(docker.from_env().containers.get(container_id), timeout=480)
         picture = sample_picture("china.jpg")
         with RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest, \
                 GrpcClient(f"127.0.0.1:{grpc_port}", timeout=300) as grpc_client:
