@@ -23,6 +23,14 @@ def normalize(pixels: tf.Tensor) -> tf.Tensor:
     return (tf.cast(pixels, tf.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
 
 
+def resize_and_normalize(image: tf.Tensor, min_size: int, max_size: int) -> tf.Tensor:
+    """Decoded RGB [h, w, 3] -> normalised float32 at DETR's evaluation size (bilinear, antialiased)."""
+    shape = tf.shape(image)[:2]
+    new = resized_size(shape[0], shape[1], min_size, max_size)
+    pixels = tf.image.resize(tf.cast(image, tf.float32), new, method="bilinear", antialias=True)
+    return normalize(tf.clip_by_value(pixels, 0.0, 255.0))
+
+
 def pad_batch(images: tf.TensorArray, shapes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Zero-pad normalised [h, w, 3] images (shapes [N, 2]) to the largest h and w; mask True on padding."""
     height, width = tf.reduce_max(shapes[:, 0]), tf.reduce_max(shapes[:, 1])
@@ -47,11 +55,9 @@ def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int):
 
     def step(i, resized, sizes, new_sizes):
         image = decode_rgb(encoded[i])
-        shape = tf.shape(image)[:2]
-        new = resized_size(shape[0], shape[1], min_size, max_size)
-        pixels = tf.image.resize(tf.cast(image, tf.float32), new, method="bilinear", antialias=True)
-        resized = resized.write(i, normalize(tf.clip_by_value(pixels, 0.0, 255.0)))
-        return i + 1, resized, sizes.write(i, shape), new_sizes.write(i, new)
+        pixels = resize_and_normalize(image, min_size, max_size)
+        return (i + 1, resized.write(i, pixels), sizes.write(i, tf.shape(image)[:2]),
+                new_sizes.write(i, tf.shape(pixels)[:2]))
 
     _, resized, sizes, new_sizes = tf.while_loop(lambda i, *_: i < count, step,
                                                  (tf.constant(0), resized, sizes, new_sizes))

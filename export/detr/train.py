@@ -14,12 +14,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from export.detr.box_ops import box_xyxy_to_cxcywh
 from export.detr.criterion import SetCriterion, matched_iou
 from export.detr.detr import DETR, DETRConfig, build_detr
-from export.detr.preprocessing import normalize, resized_size
+from export.detr.preprocessing import resize_and_normalize
+from export.images import decode_rgb
 
 
 @dataclass
@@ -38,15 +38,14 @@ def load_coco(data_dir: str | Path, annotations: str | Path, min_size: int, max_
             by_image.setdefault(annotation["image_id"], []).append(annotation)
     samples = []
     for image in coco["images"]:
-        rgb = np.asarray(Image.open(Path(data_dir) / image["file_name"]).convert("RGB"))
+        # Decoded and resized by the same graph functions as the serving signature.
+        rgb = decode_rgb(tf.io.read_file(str(Path(data_dir) / image["file_name"])))
         height, width = rgb.shape[:2]
-        new = resized_size(height, width, min_size, max_size)
-        pixels = tf.image.resize(rgb.astype(np.float32), new, antialias=True)
+        pixels = resize_and_normalize(rgb, min_size, max_size).numpy()
         objects = by_image.get(image["id"], [])
         xywh = np.array([a["bbox"] for a in objects], np.float32).reshape(-1, 4)
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1) / [width, height, width, height]
-        samples.append(Sample(normalize(tf.clip_by_value(pixels, 0.0, 255.0)).numpy(),
-                              np.array([a["category_id"] for a in objects], np.int32),
+        samples.append(Sample(pixels, np.array([a["category_id"] for a in objects], np.int32),
                               np.asarray(box_xyxy_to_cxcywh(xyxy.astype(np.float32)), np.float32).reshape(-1, 4)))
     num_classes = max(c["id"] for c in coco["categories"]) + 1
     return samples, num_classes

@@ -7,6 +7,8 @@ import tensorflow as tf
 from PIL import Image
 
 from export.detr.preprocessing import preprocess_encoded, resized_size
+from export.detr.synthetic import write_dataset
+from export.detr.train import load_coco
 
 
 def detr_size(h: int, w: int, size: int, max_size: int) -> tuple[int, int]:
@@ -45,3 +47,13 @@ def test_batch_is_padded_with_a_mask_and_original_sizes():
     grey = (128 / 255 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(pixels[0, 10, 10], grey, atol=1e-5)
     assert not pixels[0, 64:].numpy().any()
+
+
+def test_training_loads_images_as_the_serving_graph_preprocesses_them(tmp_path):
+    annotations = write_dataset(tmp_path, 2, 60, 90, seed=1)
+    samples, _ = load_coco(tmp_path / "images", annotations, 64, 128)
+    encoded = [(tmp_path / "images" / f"{i:06d}.png").read_bytes() for i in (1, 2)]
+    pixels, mask, _ = preprocess_encoded(tf.constant(encoded), 64, 128)
+    for sample, served, padding in zip(samples, pixels.numpy(), mask.numpy()):
+        assert sample.pixels.shape == (64, 96, 3) and not padding.any()
+        np.testing.assert_array_equal(sample.pixels, served)
