@@ -10,6 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from clients.errors import ServingError
+
 Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
 
 # DataType enum names (tensorflow/core/framework/types.proto) -> numpy dtypes.
@@ -61,8 +63,6 @@ class ModelMetadata:
     signatures: dict[str, Signature]
 
     def signature(self, name: str) -> Signature:
-        from clients.errors import ServingError
-
         try:
             return self.signatures[name]
         except KeyError:
