@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 import numpy as np
 
 from clients.errors import ServingError
+from clients.json_tensors import b64
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,7 +70,7 @@ def _jsonable(value: Any) -> Any:
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            return {"b64": base64.b64encode(value).decode("ascii")}
+            return b64(value)
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
     return value

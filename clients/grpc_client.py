@@ -29,6 +29,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from clients import proto_tensors
 from clients.addressing import ModelRef
 from clients.errors import ServingError
+from clients.json_tensors import as_bytes
 from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
 
 MAX_MESSAGE_BYTES = 2**31 - 1  # the server's own limit
@@ -143,16 +144,14 @@ class GrpcClient:
                  label: str | None = None) -> list[list[tuple[str, float]]]:
         request = classification_pb2.ClassificationRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
-        response = self._call(self.prediction.Classify, request)
-        return [[(c.label, c.score) for c in item.classes] for item in response.result.classifications]
+        return _classes(self._call(self.prediction.Classify, request).result)
 
     def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
                 signature: str = "serving_default", version: int | None = None,
                 label: str | None = None) -> list[float]:
         request = regression_pb2.RegressionRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
-        response = self._call(self.prediction.Regress, request)
-        return [r.value for r in response.result.regressions]
+        return _values(self._call(self.prediction.Regress, request).result)
 
     def multi_inference(self, model: str, examples: Sequence[Mapping[str, Any]],
                         tasks: Sequence[tuple[str, str]], *, version: int | None = None,
@@ -169,21 +168,22 @@ class GrpcClient:
             task = request.tasks.add(method_name=methods[kind])
             ref.fill_spec(task.model_spec, signature)
         response = self._call(self.prediction.MultiInference, request)
-        results: list[Any] = []
-        for result in response.results:
-            if result.HasField("classification_result"):
-                results.append([[(c.label, c.score) for c in item.classes]
-                                for item in result.classification_result.classifications])
-            else:
-                results.append([r.value for r in result.regression_result.regressions])
-        return results
+        return [_classes(r.classification_result) if r.HasField("classification_result") else
+                _values(r.regression_result) for r in response.results]
+
+
+def _classes(result: classification_pb2.ClassificationResult) -> list[list[tuple[str, float]]]:
+    return [[(c.label, c.score) for c in item.classes] for item in result.classifications]
+
+
+def _values(result: regression_pb2.RegressionResult) -> list[float]:
+    return [r.value for r in result.regressions]
 
 
 def _feature(value: Any) -> feature_pb2.Feature:
     values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
     if all(isinstance(v, (bytes, bytearray, str)) for v in values):
-        raw = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]
-        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=raw))
+        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[as_bytes(v) for v in values]))
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(v) for v in values]))
     return feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[float(v) for v in values]))

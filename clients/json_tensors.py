@@ -14,9 +14,14 @@ import numpy as np
 from clients.signatures import TensorInfo
 
 
-def _b64(value: bytes | str) -> dict[str, str]:
-    raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-    return {"b64": base64.b64encode(raw).decode("ascii")}
+def as_bytes(value: bytes | bytearray | str) -> bytes:
+    """A string element as bytes (str as UTF-8)."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def b64(value: bytes | bytearray | str) -> dict[str, str]:
+    """One string element as the REST API's `{"b64": ...}`."""
+    return {"b64": base64.b64encode(as_bytes(value)).decode("ascii")}
 
 
 def _map_nested(value: Any, leaf) -> Any:
@@ -42,7 +47,7 @@ def encode(value: Any, info: TensorInfo | None) -> Any:
     """numpy/list value -> JSON-ready value for one tensor (or one row of it)."""
     array = as_array(value, info)
     if array.dtype == object or array.dtype.kind in "SU":
-        return _map_nested(array.tolist(), _b64)
+        return _map_nested(array.tolist(), b64)
     return array.tolist()
 
 

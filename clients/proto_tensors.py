@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-from clients.json_tensors import as_array
+from clients.json_tensors import as_array, as_bytes
 from clients.signatures import NUMPY_DTYPES, TensorInfo
 
 _ENUM_BY_NUMPY = {dtype: types_pb2.DataType.Value(name) for name, dtype in NUMPY_DTYPES.items()}
@@ -34,10 +34,6 @@ _VAL_FIELD = {
 }
 
 
-def _as_bytes(value: Any) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
 def to_proto(value: Any, info: TensorInfo | None = None) -> tensor_pb2.TensorProto:
     """numpy/list value -> TensorProto, in the signature's dtype when known."""
     array = as_array(value, info)
@@ -48,7 +44,7 @@ def to_proto(value: Any, info: TensorInfo | None = None) -> tensor_pb2.TensorPro
         return tensor_pb2.TensorProto(
             dtype=types_pb2.DT_STRING,
             tensor_shape=shape,
-            string_val=[_as_bytes(v) for v in array.reshape(-1)],
+            string_val=[as_bytes(v) for v in array.reshape(-1)],
         )
     try:
         enum = _ENUM_BY_NUMPY[array.dtype]

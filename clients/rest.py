@@ -183,7 +183,7 @@ def _is_b64(value: Mapping[str, Any]) -> bool:
 
 def _json_feature(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        return json_tensors.encode(np.array([bytes(value)], dtype=object), None)[0]
+        return json_tensors.b64(value)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_json_feature(v) for v in value]
     if isinstance(value, np.generic):
