@@ -32,13 +32,12 @@ def _signature(servable: Servable, key: str, method: str):
     if key not in servable.signature_defs:
         raise invalid_argument(f"No signature was found with the name: {key}")
     signature = servable.signature_defs[key]
+    kind = "classification" if method == CLASSIFY_METHOD else "regression"
     if Servable.method_check and signature.method_name != method:
-        kind = "classification" if method == CLASSIFY_METHOD else "regression"
         raise invalid_argument(f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}")
     if len(signature.inputs) != 1:
         raise invalid_argument("Expected one input Tensor.")
     if "inputs" not in signature.inputs:
-        kind = "classification" if method == CLASSIFY_METHOD else "regression"
         raise invalid_argument(f"No {kind} inputs found in SignatureDef: {signature}")
     if method == CLASSIFY_METHOD:
         if len(signature.outputs) not in (1, 2):
@@ -102,8 +101,13 @@ def regression_result(outputs: dict, rows: int) -> regression_pb2.RegressionResu
     return result
 
 
-def _run(servable: Servable, key: str, examples: np.ndarray) -> dict:
-    return servable.run(key, {"inputs": examples})
+def _single_on(servable: Servable, request, method: str, result_of, response_type):
+    """Classify or Regress on one servable: check the signature, run the examples, build the response."""
+    key = _signature(servable, request.model_spec.signature_name, method)
+    examples = serialized_examples(request.input)
+    response = response_type(result=result_of(servable.run(key, {"inputs": examples}), len(examples)))
+    make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
+    return response
 
 
 def classify(manager: Manager, request: classification_pb2.ClassificationRequest
@@ -114,12 +118,8 @@ def classify(manager: Manager, request: classification_pb2.ClassificationRequest
 
 def classify_on(servable: Servable, request: classification_pb2.ClassificationRequest
                 ) -> classification_pb2.ClassificationResponse:
-    key = _signature(servable, request.model_spec.signature_name, CLASSIFY_METHOD)
-    examples = serialized_examples(request.input)
-    result = classification_result(_run(servable, key, examples), len(examples))
-    response = classification_pb2.ClassificationResponse(result=result)
-    make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
-    return response
+    return _single_on(servable, request, CLASSIFY_METHOD, classification_result,
+                      classification_pb2.ClassificationResponse)
 
 
 def regress(manager: Manager, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
@@ -128,12 +128,7 @@ def regress(manager: Manager, request: regression_pb2.RegressionRequest) -> regr
 
 
 def regress_on(servable: Servable, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
-    key = _signature(servable, request.model_spec.signature_name, REGRESS_METHOD)
-    examples = serialized_examples(request.input)
-    result = regression_result(_run(servable, key, examples), len(examples))
-    response = regression_pb2.RegressionResponse(result=result)
-    make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
-    return response
+    return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse)
 
 
 def multi_inference(manager: Manager, request: inference_pb2.MultiInferenceRequest
@@ -170,7 +165,7 @@ def multi_inference_on(servable: Servable, request: inference_pb2.MultiInference
         plan.append((task, _signature(servable, key, task.method_name)))
     examples = serialized_examples(request.input)
     for task, key in plan:
-        outputs = _run(servable, key, examples)
+        outputs = servable.run(key, {"inputs": examples})
         result = response.results.add()
         if task.method_name == CLASSIFY_METHOD:
             result.classification_result.CopyFrom(classification_result(outputs, len(examples)))
