@@ -1,13 +1,12 @@
 """The protocol-independent API operations on the manager, in tensorflow.serving request/response protos."""
 from __future__ import annotations
 
-import tensorflow as tf
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2)
 
 from serving.manager import Manager, VersionState
 from serving.servable import DEFAULT_SIGNATURE, Servable
 from serving.status import invalid_argument
-from serving.tensor_proto import from_ndarray, to_ndarray
+from serving.tensor_proto import to_ndarray, write_ndarray
 
 SIGNATURE_DEF = "signature_def"
 
@@ -36,8 +35,7 @@ def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_conte
     response = predict_pb2.PredictResponse()
     make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
     for alias, array in outputs.items():
-        dtype = tf.string if array.dtype.kind in "OSU" else tf.as_dtype(array.dtype)
-        response.outputs[alias].CopyFrom(from_ndarray(array, dtype, as_content))
+        write_ndarray(response.outputs[alias], array, as_content)
     return response
 
 

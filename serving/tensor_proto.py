@@ -17,34 +17,32 @@ _FIELD = {
 
 
 def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """Decodes a request tensor; tensor_content is read with one copy."""
+    """Decodes a request tensor; tensor_content becomes a read-only view of the request bytes (no copy)."""
     try:
+        content = proto.tensor_content
+        if content and proto.dtype != types_pb2.DT_STRING:
+            dtype = tf.as_dtype(proto.dtype).as_numpy_dtype
+            return np.frombuffer(content, dtype=dtype).reshape([d.size for d in proto.tensor_shape.dim])
         return tf.make_ndarray(proto)
     except (TypeError, ValueError) as e:
         raise invalid_argument(f"tensor parsing error: {e}") from None
 
 
-def _shape(array: np.ndarray) -> tensor_shape_pb2.TensorShapeProto:
-    return tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape])
-
-
-def from_ndarray(array: np.ndarray, dtype: tf.DType, as_content: bool = False) -> tensor_pb2.TensorProto:
-    """Encodes a response tensor in the typed value fields (or tensor_content when asked)."""
-    proto = tensor_pb2.TensorProto(dtype=dtype.as_datatype_enum, tensor_shape=_shape(array))
+def write_ndarray(proto: tensor_pb2.TensorProto, array: np.ndarray, as_content: bool = False) -> None:
+    """Encodes a response tensor into `proto` in the typed value fields (or tensor_content when asked)."""
+    dtype = tf.string if array.dtype.kind in "OSU" else tf.as_dtype(array.dtype)
+    proto.dtype = dtype.as_datatype_enum
+    proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape)
     if dtype == tf.string:
         proto.string_val.extend(array.reshape(-1).tolist())
-        return proto
-    if as_content:
+    elif as_content:
         proto.tensor_content = np.ascontiguousarray(array).tobytes()
-        return proto
-    field = _FIELD.get(array.dtype)
-    if field is not None:
-        getattr(proto, field).extend(array.reshape(-1).tolist())
+    elif array.dtype in _FIELD:
+        getattr(proto, _FIELD[array.dtype]).extend(array.reshape(-1).tolist())
     elif dtype in (tf.float16, tf.bfloat16):
         proto.half_val.extend(array.reshape(-1).view(np.uint16).tolist())
     else:
-        return tf.make_tensor_proto(array, dtype=dtype)
-    return proto
+        proto.CopyFrom(tf.make_tensor_proto(array, dtype=dtype))
 
 
 def type_name(enum: int) -> str:
