@@ -20,11 +20,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from export.warmup import predict_log
+from export.warmup import WARMUP_FILE, write_warmup_requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -44,18 +44,6 @@ def set_method_names(version_dir: str | os.PathLike, methods: Mapping[str, str])
         for key, method in methods.items():
             meta_graph.signature_def[key].method_name = method
     path.write_bytes(model.SerializeToString())
-
-
-def write_warmup(version_dir: str | os.PathLike, records: Iterable) -> Path:
-    """Writes PredictionLog records to assets.extra/tf_serving_warmup_requests."""
-    import tensorflow as tf
-
-    path = Path(version_dir) / "assets.extra" / "tf_serving_warmup_requests"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for record in records:
-            writer.write(record.SerializeToString())
-    return path
 
 
 def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: float = 0.5,
@@ -96,7 +84,8 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
         "serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress})
     set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
     if warmup:
-        write_warmup(version_dir, [predict_log("", "serving_default", {"x": np.array([1.0, 2.0], np.float32)})])
+        write_warmup_requests(version_dir / "assets.extra" / WARMUP_FILE, "",
+                              {"serving_default": {"x": np.array([1.0, 2.0], np.float32)}})
     return Path(base_path)
 
 
