@@ -49,8 +49,8 @@ def test_rest_metadata(server):
     reply = requests.get(f"{server.rest_url}/v1/models/half_plus_two/versions/1/metadata", timeout=30).json()
     assert reply["model_spec"] == {"name": "half_plus_two", "signature_name": "", "version": "1"}
     signatures = reply["metadata"]["signature_def"]["signature_def"]
-    assert set(signatures) == {"serving_default", "classify_x_to_y", "regress_x_to_y", "__saved_model_init_op"} \
-        or set(signatures) >= {"serving_default", "classify_x_to_y", "regress_x_to_y"}
+    # every SignatureDef of the meta graph, as TF Serving reports them (the init op included)
+    assert set(signatures) == {"serving_default", "classify_x_to_y", "regress_x_to_y", "__saved_model_init_op"}
     assert signatures["classify_x_to_y"]["method_name"] == "tensorflow/serving/classify"
     assert signatures["serving_default"]["inputs"]["x"]["dtype"] == "DT_FLOAT"
 
@@ -95,3 +95,11 @@ def test_unknown_model_is_not_found_on_both_protocols(server):
         assert e.code() == grpc.StatusCode.NOT_FOUND
         assert e.details() == "Servable not found for request: Latest(nope)"
     channel.close()
+
+
+def test_warmup_records_are_replayed_before_serving(server, model_root):
+    # half_plus_two v1 carries one PredictionLog; v2 carries none
+    log = server.log()
+    assert (f"Finished reading warmup data for model at {model_root / 'half_plus_two' / '1' / 'assets.extra'}"
+            f"/tf_serving_warmup_requests. Number of warmup records read: 1.") in log
+    assert f"No warmup data file found at {model_root / 'half_plus_two' / '2' / 'assets.extra'}" in log
