@@ -36,16 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> Path:
     from export.stylegan.config import StyleGANConfig
     from export.stylegan.export import build_generator, export_stylegan
-    from export.stylegan.pickle_reader import infer_config, read_official_pickle
 
     if args.truncation_cutoff < 0:
         raise ExportError(f"--truncation-cutoff must be >= 0, got {args.truncation_cutoff}")
     if args.pickle is not None:
-        _, _, gs = read_official_pickle(args.pickle)
-        config = infer_config(gs)
-        if args.resolution is not None and args.resolution != config.resolution:
-            raise ExportError(f"the pickle holds a {config.resolution}² generator, --resolution asks for "
-                              f"{args.resolution}²")
+        # The shape comes from the pickle, read once by build_generator; --resolution is only checked.
+        config = None if args.resolution is None else StyleGANConfig(resolution=args.resolution)
     else:
         try:
             config = StyleGANConfig(resolution=args.resolution or 1024, fmap_base=args.fmap_base,

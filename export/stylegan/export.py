@@ -15,19 +15,24 @@ from export.stylegan.pickle_reader import generator_from_pickle
 from export.stylegan.serving import make_endpoints
 
 
-def build_generator(*, config: StyleGANConfig, weights: str = "none", pickle: str | Path | None = None,
+def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pickle: str | Path | None = None,
                     network: str = "Gs", truncation_psi: float = 0.7, truncation_cutoff: int = 8,
                     seed: int = 0) -> tuple[Generator, str]:
-    """(generator, description of the weight source)."""
+    """(generator, description of the weight source).
+
+    With `pickle` the network shape comes from the pickle; `config`, if given, only has to agree with
+    its resolution (None: take whatever the pickle holds). Without a pickle `config` is required."""
     kwargs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff}
     if pickle is not None:
         if weights != "none":
             raise ExportError("give either --pickle or --weights, not both")
         generator = generator_from_pickle(pickle, network=network, **kwargs)
-        if generator.config.resolution != config.resolution:
+        if config is not None and generator.config.resolution != config.resolution:
             raise ExportError(f"the pickle holds a {generator.config.resolution}² generator, "
                               f"--resolution asks for {config.resolution}²")
         return generator, f"official pickle {Path(pickle).name} ({network})"
+    if config is None:
+        raise ExportError("a network config is needed unless the weights come from a pickle")
     keras.utils.set_random_seed(seed)
     generator = Generator(config, **kwargs)
     if weights == "none":

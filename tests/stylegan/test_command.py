@@ -14,12 +14,23 @@ from tests.stylegan import numpy_reference as ref
 from tests.stylegan.official_pickle import write_official_pickle
 
 
+def count_pickle_reads(monkeypatch) -> list:
+    """Paths passed to read_official_pickle from now on."""
+    from export.stylegan import pickle_reader
+
+    reads, real_read = [], pickle_reader.read_official_pickle
+    monkeypatch.setattr(pickle_reader, "read_official_pickle", lambda path: reads.append(path) or real_read(path))
+    return reads
+
+
 @pytest.mark.slow
 def test_export_from_official_pickle_serves_what_the_pickle_defines(tmp_path, monkeypatch, capsys):
     pickle_path = tmp_path / "karras2019stylegan-test-16x16.pkl"
     official = write_official_pickle(pickle_path, monkeypatch, latent=512, fmap_base=64, fmap_max=8)
+    reads = count_pickle_reads(monkeypatch)
     assert main(["stylegan", "--pickle", str(pickle_path), "--models-dir", str(tmp_path / "models"),
                  "--truncation-cutoff", "4"]) == 0
+    assert reads == [pickle_path]  # official pickles are hundreds of MB: read once
     version = tmp_path / "models" / "stylegan" / "1"
     assert capsys.readouterr().out.strip().endswith(str(version))
     info = json.loads((version / "assets.extra" / "export_info.json").read_text())
@@ -74,3 +85,14 @@ def test_bad_resolution_is_rejected_by_the_cli(resolution):
                             check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "power of two from 8 to 1024" in result.stderr
+
+
+def test_pickle_disagreeing_with_resolution_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    pickle_path = tmp_path / "net.pkl"
+    write_official_pickle(pickle_path, monkeypatch)
+    assert main(["stylegan", "--pickle", str(pickle_path), "--resolution", "32",
+                 "--models-dir", str(tmp_path / "models")]) == 2
+    err = capsys.readouterr().err
+    assert "error: the pickle holds a 16² generator, --resolution asks for 32²" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "models" / "stylegan").exists()
