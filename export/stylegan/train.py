@@ -155,7 +155,8 @@ class Trainer:
         if np.floor(lod) != np.floor(old) or np.ceil(lod) != np.ceil(old):
             for optimizer in (self.G_opt, self.D_opt):
                 for variable in optimizer.variables:
-                    variable.assign(tf.zeros_like(variable))
+                    if variable.name != "learning_rate":  # a Keras optimizer variable, but not Adam state
+                        variable.assign(tf.zeros_like(variable))
         for network in (self.G.synthesis, self.Gs.synthesis, self.D):
             network.lod.assign(lod)
 

@@ -77,4 +77,17 @@ def test_trainer_steps_at_a_fading_lod():
     assert float(trainer.D.lod.numpy()) == pytest.approx(0.75)
     logs = trainer.step(process_reals(np.random.default_rng(3).uniform(-1, 1, (4, 8, 8, 3)).astype(np.float32), 0.75))
     assert np.isfinite(list(logs.values())).all()
-    assert float(trainer.Gs.synthesis.lod.numpy()) == pytest.approx(0.75)
+    for network in (trainer.G.synthesis, trainer.Gs.synthesis, trainer.D):
+        assert float(network.lod.numpy()) == pytest.approx(0.75)
+
+    def adam_state_is_zero():  # moments, velocities and step counts; the learning rate is not state
+        return [not np.any(v.numpy()) for opt in (trainer.G_opt, trainer.D_opt) for v in opt.variables
+                if v.name != "learning_rate"]
+
+    assert not any(adam_state_is_zero())  # after the step
+    trainer.set_lod(0.5)                  # same level (between 0 and 1): Adam state kept
+    assert not any(adam_state_is_zero())
+    trainer.set_lod(0.0)                  # a new level: Adam state reset, as the official loop does
+    assert all(adam_state_is_zero())
+    for optimizer in (trainer.G_opt, trainer.D_opt):  # ... but training goes on at the same rate
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(config.learning_rate)
