@@ -6,6 +6,7 @@ import pytest
 from export.detr.box_ops import box_cxcywh_to_xyxy, box_iou
 from export.detr.criterion import SetCriterion
 from export.detr.detr import DETRConfig, build_detr
+from export.detr.frozen_batch_norm import FrozenBatchNorm
 from export.detr.synthetic import CATEGORIES, write_dataset
 from export.detr.train import Trainer, load_coco, main, mean_matched_iou
 
@@ -56,8 +57,9 @@ def test_official_recipe_freezes_the_stem_and_layer1():
     layer1 = model.backbone.stages[0][0].conv1.kernel
     layer2 = model.backbone.stages[1][0].conv1.kernel
     assert id(stem) not in trained and id(layer1) not in trained and id(layer2) in trained
-    assert all(not v.trainable for layer in model.backbone._flatten_layers() if layer.name.startswith("frozen")
-               for v in layer.weights)
+    frozen_bn = [layer for layer in model.backbone._flatten_layers() if isinstance(layer, FrozenBatchNorm)]
+    assert len(frozen_bn) == 1 + 3 * 4 + 4  # stem, 3 per bottleneck (1-1-1-1), 1 per downsample
+    assert all(len(layer.weights) == 4 and not any(v.trainable for v in layer.weights) for layer in frozen_bn)
     everything = Trainer(model, SetCriterion(TINY.num_classes), train_stem=True)
     assert id(stem) in {id(v) for v in everything.backbone_vars}
     assert len(everything.backbone_vars) + len(everything.other_vars) == len(model.trainable_variables)
