@@ -141,7 +141,7 @@ def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
         raise ExportError("reading a .pth checkpoint needs torch: pip install 'keras-to-serving[torch]'") from error
     path = Path(path)
     if not path.is_file():
-        raise ExportError(f"checkpoint {str(path)!r} does not exist")
+        raise ExportError(f"checkpoint not found: {path}")
     try:
         import argparse
         with torch.serialization.safe_globals([argparse.Namespace]):

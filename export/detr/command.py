@@ -2,8 +2,6 @@
 import argparse
 from pathlib import Path
 
-from export.errors import ExportError
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = ("DETR (ResNet-50/101 backbone, optional DC5). Weights: --checkpoint an official "
@@ -22,13 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Path:
     from export.detr.detr import DETRConfig
-    from export.detr.export import check_options, export_detr
+    from export.detr.export import export_detr
 
-    config = DETRConfig.official(args.backbone, args.dilation)
-    check_options(args.min_size, args.max_size, args.score_threshold, args.max_detections, config.num_queries)
-    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
-        raise ExportError(f"checkpoint not found: {args.checkpoint}")
-    return export_detr(config=config, weights=args.weights, checkpoint=args.checkpoint, min_size=args.min_size,
-                       max_size=args.max_size, score_threshold=args.score_threshold,
-                       max_detections=args.max_detections, models_dir=args.models_dir, name=args.name,
-                       version=args.version, force=args.force)
+    # export_detr checks the options and the checkpoint before building anything.
+    return export_detr(config=DETRConfig.official(args.backbone, args.dilation), weights=args.weights,
+                       checkpoint=args.checkpoint, min_size=args.min_size, max_size=args.max_size,
+                       score_threshold=args.score_threshold, max_detections=args.max_detections,
+                       models_dir=args.models_dir, name=args.name, version=args.version, force=args.force)
