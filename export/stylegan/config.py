@@ -53,16 +53,20 @@ class StyleGANConfig:
         return dataclasses.asdict(self)
 
 
-class ConfiguredLayer(keras.layers.Layer):
-    """A network built from a ``StyleGANConfig`` (its first argument), which ``get_config`` carries."""
+class FromStyleGANConfig:
+    """`from_config` for layers and models built from a ``StyleGANConfig`` (their first argument), whose
+    ``get_config`` carries it as a plain dict under "stylegan"."""
 
     config: StyleGANConfig
-
-    def get_config(self):
-        return {**super().get_config(), "stylegan": self.config.to_dict()}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         return cls(StyleGANConfig(**config.pop("stylegan")), **config)
 
+
+class ConfiguredLayer(FromStyleGANConfig, keras.layers.Layer):
+    """A network layer built from a ``StyleGANConfig``, which ``get_config`` carries."""
+
+    def get_config(self):
+        return {**super().get_config(), "stylegan": self.config.to_dict()}

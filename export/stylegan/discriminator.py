@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from export.stylegan.config import StyleGANConfig
+from export.stylegan.config import FromStyleGANConfig, StyleGANConfig
 from export.stylegan.layers import (
     Blur2D,
     EqualizedConv2D,
@@ -16,7 +16,7 @@ from export.stylegan.layers import (
 )
 
 
-class Discriminator(keras.Model):
+class Discriminator(FromStyleGANConfig, keras.Model):
     """images [N, res, res, C] in [−1, 1] → realness scores [N, 1] (logits).
 
     As in the official network every FromRGB of the progressive schedule exists (FromRGB_lod0 …);
@@ -97,8 +97,3 @@ class Discriminator(keras.Model):
 
     def get_config(self):
         return {"stylegan": self.config.to_dict(), "mbstd_group_size": self.mbstd_group_size, "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(StyleGANConfig(**config.pop("stylegan")), **config)

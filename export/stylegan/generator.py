@@ -7,13 +7,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.stylegan.config import StyleGANConfig
+from export.stylegan.config import FromStyleGANConfig, StyleGANConfig
 from export.stylegan.layers import lerp
 from export.stylegan.mapping import Mapping
 from export.stylegan.synthesis import Synthesis
 
 
-class Generator(keras.Model):
+class Generator(FromStyleGANConfig, keras.Model):
     """The official G_style network for inference and training.
 
     `call(z)` maps, broadcasts w to every layer, applies the truncation trick
@@ -118,8 +118,3 @@ class Generator(keras.Model):
         return {"stylegan": self.config.to_dict(), "truncation_psi": self.truncation_psi,
                 "truncation_cutoff": self.truncation_cutoff, "dlatent_avg_beta": self.dlatent_avg_beta,
                 "style_mixing_prob": self.style_mixing_prob, "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(StyleGANConfig(**config.pop("stylegan")), **config)

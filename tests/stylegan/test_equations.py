@@ -258,3 +258,10 @@ def test_generator_round_trips_through_get_config():
     clone = Generator.from_config(generator.get_config())
     assert clone.config == generator.config
     assert (clone.truncation_psi, clone.truncation_cutoff) == (0.5, 3)
+
+
+def test_discriminator_round_trips_through_get_config():
+    discriminator = Discriminator(tiny_config(16), mbstd_group_size=2)
+    clone = Discriminator.from_config(discriminator.get_config())
+    assert type(clone) is Discriminator and clone.config == discriminator.config
+    assert clone.mbstd_group_size == 2 and clone.get_config() == discriminator.get_config()
