@@ -15,14 +15,14 @@ CLASS_NAMES_FILE = "imagenet_classes.txt"
 IMAGE_FEATURE = "image"
 
 
-def imagenet_class_names() -> list[str]:
-    """The 1000 ImageNet class names in index order, shipped with the package."""
-    text = resources.files("export.efficientnet").joinpath(CLASS_NAMES_FILE).read_text(encoding="utf-8")
-    return text.splitlines()
-
-
 def class_names_path():
+    """The shipped ImageNet class-name file (one name a line, in class-index order)."""
     return resources.files("export.efficientnet").joinpath(CLASS_NAMES_FILE)
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1000 ImageNet class names in index order."""
+    return class_names_path().read_text(encoding="utf-8").splitlines()
 
 
 def build_endpoints(model: keras.Model, class_names: list[str], top_k: int) -> list[Endpoint]:

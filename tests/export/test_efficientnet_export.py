@@ -46,7 +46,7 @@ def test_saved_model_cli_reads_the_export(efficientnet_export):
     assert "outputs['class_names'] tensor_info" in result.stdout
 
 
-def test_real_jpeg_in_top5_labels_out_equal_to_keras(loaded, efficientnet_export, china_jpeg):
+def test_real_jpeg_in_top5_labels_out_equal_to_keras(loaded, efficientnet_keras, china_jpeg):
     out = loaded.signatures["serving_default"](images=tf.constant([china_jpeg]))
     ids, names, scores = out["class_ids"].numpy(), out["class_names"].numpy(), out["scores"].numpy()
     assert ids.shape == names.shape == scores.shape == (1, 5)
@@ -54,10 +54,20 @@ def test_real_jpeg_in_top5_labels_out_equal_to_keras(loaded, efficientnet_export
     assert [n.decode() for n in names[0]] == [classes[i] for i in ids[0]]
     assert np.all(np.diff(scores[0]) <= 0) and 0 < scores[0].sum() <= 1.0 + 1e-6
 
-    # The same picture through the exported pixel signature, preprocessed in-process, must agree.
+    # The Keras model on the picture decoded and cropped in-process gives the same top-5.
     pixels = center_crop_and_resize(decode_rgb(tf.constant(china_jpeg)), 224)[tf.newaxis]
-    probabilities = loaded.signatures["predict_pixels"](pixels=pixels)["probabilities"].numpy()[0]
-    np.testing.assert_allclose(scores[0], np.sort(probabilities)[::-1][:5], atol=1e-6)
+    probabilities = np.asarray(efficientnet_keras(pixels, training=False))[0]
+    assert ids[0][0] == np.argmax(probabilities)
+    np.testing.assert_allclose(scores[0], np.sort(probabilities)[::-1][:5], atol=1e-5)
+    np.testing.assert_allclose(probabilities[ids[0]], scores[0], atol=1e-5)  # ids name those scores (ties aside)
+
+
+def test_pixel_signature_equals_keras(loaded, efficientnet_keras):
+    pixels = np.random.default_rng(3).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+    out = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
+    expected = np.asarray(efficientnet_keras(pixels, training=False))
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    assert expected.max() > 0.1  # informative outputs: a wrong weight or pixel would show
 
 
 def test_png_and_grey_images_are_accepted(loaded):
@@ -93,10 +103,10 @@ def test_warmup_file_holds_prediction_logs_the_model_answers(efficientnet_export
         assert outputs["scores"].shape[0] == 1
 
 
-def test_export_info_and_class_names_travel_with_the_model(efficientnet_export):
+def test_export_info_and_class_names_travel_with_the_model(efficientnet_export, efficientnet_weights):
     info = read_export_info(efficientnet_export)
     assert info["model"] == "efficientnet" and info["variant"] == "b0"
-    assert info["weights"].startswith("none")
+    assert info["weights"] == str(efficientnet_weights)
     assert info["parameters"] == {"trainable": 5_288_548, "non_trainable": 42_023, "total": 5_330_571}
     assert info["input_size"] == [224, 224, 3]
     assert set(info["signatures"]) == {"serving_default", "predict_pixels", "classify"}

@@ -92,12 +92,20 @@ def test_bad_arguments_give_one_clear_line_and_fail(tmp_path, args, message):
     assert result.stdout == ""
 
 
-def test_cli_writes_the_next_version_and_prints_its_path(tmp_path, efficientnet_export):
+def test_cli_writes_the_next_version_from_a_weights_file_equal_to_keras(tmp_path, efficientnet_export,
+                                                                        efficientnet_weights, efficientnet_keras):
+    """`--weights PATH` end to end: the exported pixel signature computes what the Keras model does."""
     shutil.copytree(efficientnet_export, tmp_path / "efficientnet" / "1")
-    result = run_cli("efficientnet", "--variant", "b0", "--weights", "none", "--models-dir", str(tmp_path))
+    result = run_cli("efficientnet", "--variant", "b0", "--weights", str(efficientnet_weights),
+                     "--models-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == str(tmp_path / "efficientnet" / "2")
     assert existing_versions(tmp_path / "efficientnet") == [1, 2]
+
+    pixels = np.random.default_rng(7).uniform(0, 255, (3, 224, 224, 3)).astype(np.float32)
+    exported = tf.saved_model.load(str(tmp_path / "efficientnet" / "2")).signatures["predict_pixels"]
+    probabilities = exported(pixels=tf.constant(pixels))["probabilities"].numpy()
+    np.testing.assert_allclose(probabilities, np.asarray(efficientnet_keras(pixels, training=False)), atol=1e-5)
 
 
 def wait_for_staging(base: Path, process: subprocess.Popen, timeout: float = 300) -> Path:
