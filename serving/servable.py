@@ -5,12 +5,14 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
 
+from export.inspection import read_saved_model_proto
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
 from serving.tensor_proto import type_name
@@ -27,13 +29,10 @@ _API_BY_METHOD = {CLASSIFY_METHOD: "Classify", REGRESS_METHOD: "Regress"}
 
 def read_meta_graph(path: str, tags: Sequence[str]) -> meta_graph_pb2.MetaGraphDef:
     """The MetaGraphDef of `path` whose tag set equals `tags` (the source of method_name)."""
-    pb = os.path.join(path, "saved_model.pb")
-    if not os.path.exists(pb):
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise ServingError(Code.NOT_FOUND, f"Could not find SavedModel .pb or .pbtxt at supplied export directory "
                                            f"path: {path}")
-    model = saved_model_pb2.SavedModel()
-    with open(pb, "rb") as f:
-        model.ParseFromString(f.read())
+    model = read_saved_model_proto(Path(path))
     for meta_graph in model.meta_graphs:
         if set(meta_graph.meta_info_def.tags) == set(tags):
             return meta_graph
