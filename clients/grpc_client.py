@@ -28,6 +28,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from clients import proto_tensors
 from clients.addressing import ModelRef
+from clients.base import ServingClient
 from clients.errors import ServingError
 from clients.json_tensors import as_bytes
 from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
@@ -48,7 +49,7 @@ def _service_config(retries: int, backoff: float) -> str:
                                          "retryPolicy": policy}]})
 
 
-class GrpcClient:
+class GrpcClient(ServingClient):
     """Calls one server over gRPC. `target` is `host:port`.
 
     `tls=True` uses the system roots (or `root_certificates` PEM); `credentials` overrides both.
@@ -57,6 +58,7 @@ class GrpcClient:
     def __init__(self, target: str, *, timeout: float = 60.0, tls: bool = False,
                  root_certificates: bytes | None = None, credentials: grpc.ChannelCredentials | None = None,
                  max_message_bytes: int = MAX_MESSAGE_BYTES, retries: int = 3, backoff: float = 0.2):
+        super().__init__()
         self.target = target
         self.timeout = timeout
         options = [
@@ -73,16 +75,9 @@ class GrpcClient:
             self.channel = grpc.insecure_channel(target, options=options)
         self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
-        self._metadata: dict[ModelRef, ModelMetadata] = {}
 
     def close(self) -> None:
         self.channel.close()
-
-    def __enter__(self) -> "GrpcClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _call(self, method, request):
         try:
@@ -98,21 +93,16 @@ class GrpcClient:
         response = self._call(self.models.GetModelStatus, request)
         return parse_status(json_format.MessageToDict(response, preserving_proto_field_name=True))
 
-    def metadata(self, model: str, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
-        ref = ModelRef(model, version, label)
-        if ref not in self._metadata:
-            request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
-            ref.fill_spec(request.model_spec)
-            response = self._call(self.prediction.GetModelMetadata, request)
-            signature_map = get_model_metadata_pb2.SignatureDefMap()
-            response.metadata["signature_def"].Unpack(signature_map)
-            doc = {
-                "model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
-                "metadata": {"signature_def": json_format.MessageToDict(signature_map,
-                                                                        preserving_proto_field_name=True)},
-            }
-            self._metadata[ref] = parse_metadata(doc)
-        return self._metadata[ref]
+    def _read_metadata(self, ref: ModelRef) -> ModelMetadata:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        ref.fill_spec(request.model_spec)
+        response = self._call(self.prediction.GetModelMetadata, request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signature_map)
+        return parse_metadata({
+            "model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
+            "metadata": {"signature_def": json_format.MessageToDict(signature_map, preserving_proto_field_name=True)},
+        })
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig | str) -> None:
         """Replace the server's model list (text-format ModelServerConfig accepted). Models left out unload."""

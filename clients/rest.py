@@ -16,6 +16,7 @@ from urllib3.util.retry import Retry
 
 from clients import json_tensors
 from clients.addressing import ModelRef
+from clients.base import ServingClient
 from clients.errors import ServingError
 from clients.signatures import (
     Inputs,
@@ -42,11 +43,12 @@ def _retry_policy(retries: int, backoff: float) -> Retry:
     )
 
 
-class RestClient:
+class RestClient(ServingClient):
     """Calls one server's REST API. `url` is e.g. `http://127.0.0.1:8501`."""
 
     def __init__(self, url: str, *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.2,
                  pool_size: int = 8):
+        super().__init__()
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
@@ -54,16 +56,9 @@ class RestClient:
                               max_retries=_retry_policy(retries, backoff))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._metadata: dict[ModelRef, ModelMetadata] = {}
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> "RestClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ transport
 
@@ -92,12 +87,8 @@ class RestClient:
         """Version states of a model (all versions, or the one addressed)."""
         return parse_status(self._call("GET", ModelRef(model, version, label).rest_path()))
 
-    def metadata(self, model: str, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
-        """Signatures of the addressed version (latest by default). Cached per address."""
-        ref = ModelRef(model, version, label)
-        if ref not in self._metadata:
-            self._metadata[ref] = parse_metadata(self._call("GET", ref.rest_path() + "/metadata"))
-        return self._metadata[ref]
+    def _read_metadata(self, ref: ModelRef) -> ModelMetadata:
+        return parse_metadata(self._call("GET", ref.rest_path() + "/metadata"))
 
     # ------------------------------------------------------------------ prediction service
 
