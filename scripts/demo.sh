@@ -4,7 +4,7 @@
 #   2. exports EfficientNet-B0, DETR-R50 and StyleGAN (64x64 by default) into models/,
 #      with random weights unless weights are given (skipped for a model that already has a version)
 #   3. serves them: docker compose when Docker works (the official image if it can be pulled, else the
-#      project's own image built by scripts/docker_setup.sh), otherwise `python -m serving` in the background
+#      project's own image, built by scripts/docker_setup.sh only then), otherwise `python -m serving` in the background
 #   4. calls each model over REST and over gRPC through the clients and writes the results to out/
 #   5. stops the server (KEEP_SERVING=1 leaves it running)
 #
@@ -102,7 +102,7 @@ EOF
 }
 
 serve_with_docker() {
-    bash scripts/docker_setup.sh || return 1
+    bash scripts/docker_setup.sh --daemon || return 1
     local image="${TF_SERVING_IMAGE:-}"
     if [ -z "$image" ]; then
         if docker image inspect "$OFFICIAL_IMAGE" >/dev/null 2>&1 || timeout 120 docker pull -q "$OFFICIAL_IMAGE" >/dev/null 2>&1; then
@@ -111,6 +111,9 @@ serve_with_docker() {
             echo "the official image cannot be pulled here; serving with the project's image $PROJECT_IMAGE"
             image="$PROJECT_IMAGE"
         fi
+    fi
+    if [ "$image" = "$PROJECT_IMAGE" ]; then  # only the project's image is built here (minutes on a new machine)
+        bash scripts/docker_setup.sh || return 1
     fi
     local service=serving
     if ! docker network inspect bridge >/dev/null 2>&1; then  # daemons started with --bridge=none
