@@ -24,8 +24,9 @@ from tests.clients.proxy import MisbehavingGrpcProxy, MisbehavingProxy
         (lambda c: c.predict("hpt", [1.0], label="canary"), "INVALID_ARGUMENT", 400,
          "Unrecognized servable version label: canary"),
         (lambda c: c.predict("hpt", [1.0], signature="nope"), "FAILED_PRECONDITION", 400, '"nope" not found'),
-        (lambda c: c.predict("multi_io", {"a": [[1.0, 2.0, 3.0]], "b": [1]}), "INVALID_ARGUMENT", 400, ""),
-        (lambda c: c.predict("multi_io", {"a": [[1.0, 2.0]]}), "INVALID_ARGUMENT", 400, "b"),
+        (lambda c: c.predict("multi_io", {"a": [[1.0, 2.0, 3.0]], "b": [1]}), "INVALID_ARGUMENT", 400,
+         "incompatible with the signature shape"),
+        (lambda c: c.predict("multi_io", {"a": [[1.0, 2.0]]}), "INVALID_ARGUMENT", 400, "Missing"),
     ],
     ids=["unknown-model", "unknown-version", "unknown-label", "unknown-signature", "wrong-shape", "missing-input"],
 )
