@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+
+from protocol import rest_paths
 
 
 @dataclass(frozen=True)
@@ -17,14 +18,9 @@ class ModelRef:
         if self.version is not None and self.label is not None:
             raise ValueError("give a version or a label, not both")
 
-    def rest_path(self) -> str:
-        """`/v1/models/name[/versions/N|/labels/L]`, with name and label percent-encoded."""
-        path = f"/v1/models/{quote(self.name, safe='')}"
-        if self.version is not None:
-            path += f"/versions/{int(self.version)}"
-        elif self.label is not None:
-            path += f"/labels/{quote(self.label, safe='')}"
-        return path
+    def rest_path(self, verb: str = rest_paths.STATUS) -> str:
+        """`/v1/models/name[/versions/N|/labels/L]` plus `:predict`, `/metadata`, ... for `verb`."""
+        return rest_paths.model_path(self.name, self.version, self.label, verb)
 
     def fill_spec(self, spec, signature_name: str | None = None) -> None:
         """Write this reference into a `tensorflow.serving.ModelSpec`."""

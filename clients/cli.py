@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 import numpy as np
 
 from clients.errors import ServingError
-from clients.json_tensors import b64
+from protocol import b64
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,7 +70,7 @@ def _jsonable(value: Any) -> Any:
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            return b64(value)
+            return b64.encode(value)
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)
     return value

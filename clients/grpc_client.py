@@ -11,29 +11,34 @@ from typing import Any, Mapping, Sequence
 import grpc
 import numpy as np
 from google.protobuf import json_format, text_format
-from tensorflow.core.example import example_pb2, feature_pb2
-from tensorflow_serving.apis import (
+
+from clients.addressing import ModelRef
+from clients.base import ServingClient
+from clients.errors import ServingError
+from clients.json_tensors import as_array
+from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
+from protocol import b64, tensors
+from protocol.generated.tensorflow.core.example import example_pb2, feature_pb2
+from protocol.generated.tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
     inference_pb2,
     input_pb2,
     model_management_pb2,
+    model_service_pb2,
     model_service_pb2_grpc,
     predict_pb2,
+    prediction_service_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from tensorflow_serving.config import model_server_config_pb2
-
-from clients import proto_tensors
-from clients.addressing import ModelRef
-from clients.base import ServingClient
-from clients.errors import ServingError
-from clients.json_tensors import as_bytes
-from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+from protocol.methods import DEFAULT_SIGNATURE, METHOD_BY_TASK, SIGNATURE_DEF_FIELD
 
 MAX_MESSAGE_BYTES = 2**31 - 1  # the server's own limit
+_SERVICES = (prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
+             model_service_pb2.DESCRIPTOR.services_by_name["ModelService"])
 
 
 def _service_config(retries: int, backoff: float) -> str:
@@ -44,9 +49,8 @@ def _service_config(retries: int, backoff: float) -> str:
         "backoffMultiplier": 2,
         "retryableStatusCodes": ["UNAVAILABLE"],
     }
-    return json.dumps({"methodConfig": [{"name": [{"service": "tensorflow.serving.PredictionService"},
-                                                   {"service": "tensorflow.serving.ModelService"}],
-                                         "retryPolicy": policy}]})
+    services = [{"service": s.full_name} for s in _SERVICES]
+    return json.dumps({"methodConfig": [{"name": services, "retryPolicy": policy}]})
 
 
 class GrpcClient(ServingClient):
@@ -94,14 +98,14 @@ class GrpcClient(ServingClient):
         return parse_status(json_format.MessageToDict(response, preserving_proto_field_name=True))
 
     def _read_metadata(self, ref: ModelRef) -> ModelMetadata:
-        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=[SIGNATURE_DEF_FIELD])
         ref.fill_spec(request.model_spec)
         response = self._call(self.prediction.GetModelMetadata, request)
         signature_map = get_model_metadata_pb2.SignatureDefMap()
-        response.metadata["signature_def"].Unpack(signature_map)
+        response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
         return parse_metadata({
             "model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
-            "metadata": {"signature_def": json_format.MessageToDict(signature_map, preserving_proto_field_name=True)},
+            "metadata": {SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, preserving_proto_field_name=True)},
         })
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig | str) -> None:
@@ -115,7 +119,7 @@ class GrpcClient(ServingClient):
 
     # ------------------------------------------------------------------ prediction service
 
-    def predict(self, model: str, inputs: Inputs, *, signature: str = "serving_default",
+    def predict(self, model: str, inputs: Inputs, *, signature: str = DEFAULT_SIGNATURE,
                 version: int | None = None, label: str | None = None,
                 output_filter: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Run a predict signature; returns outputs as numpy (string outputs as bytes)."""
@@ -123,21 +127,21 @@ class GrpcClient(ServingClient):
         request = predict_pb2.PredictRequest()
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
         for name, value in named_inputs(inputs, sig).items():
-            request.inputs[name].CopyFrom(proto_tensors.to_proto(value, sig.inputs.get(name)))
+            tensors.write(request.inputs[name], as_array(value, sig.inputs.get(name)), as_content=True)
         if output_filter:
             request.output_filter.extend(output_filter)
         response = self._call(self.prediction.Predict, request)
-        return {name: proto_tensors.from_proto(tensor) for name, tensor in response.outputs.items()}
+        return {name: tensors.to_numpy(tensor) for name, tensor in response.outputs.items()}
 
     def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                 signature: str = "serving_default", version: int | None = None,
+                 signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                  label: str | None = None) -> list[list[tuple[str, float]]]:
         request = classification_pb2.ClassificationRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
         return _classes(self._call(self.prediction.Classify, request).result)
 
     def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                signature: str = "serving_default", version: int | None = None,
+                signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                 label: str | None = None) -> list[float]:
         request = regression_pb2.RegressionRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
@@ -151,11 +155,10 @@ class GrpcClient(ServingClient):
         `tasks` are (signature_name, "classify" | "regress"); each result is what `classify` or
         `regress` would return for it.
         """
-        methods = {"classify": "tensorflow/serving/classify", "regress": "tensorflow/serving/regress"}
         request = inference_pb2.MultiInferenceRequest(input=_input(examples, None))
         ref = ModelRef(model, version, label)
         for signature, kind in tasks:
-            task = request.tasks.add(method_name=methods[kind])
+            task = request.tasks.add(method_name=METHOD_BY_TASK[kind])
             ref.fill_spec(task.model_spec, signature)
         response = self._call(self.prediction.MultiInference, request)
         return [_classes(r.classification_result) if r.HasField("classification_result") else
@@ -173,7 +176,7 @@ def _values(result: regression_pb2.RegressionResult) -> list[float]:
 def _feature(value: Any) -> feature_pb2.Feature:
     values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
     if all(isinstance(v, (bytes, bytearray, str)) for v in values):
-        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[as_bytes(v) for v in values]))
+        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[b64.as_bytes(v) for v in values]))
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(v) for v in values]))
     return feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[float(v) for v in values]))

@@ -6,22 +6,12 @@ input.
 """
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import numpy as np
 
 from clients.signatures import TensorInfo
-
-
-def as_bytes(value: bytes | bytearray | str) -> bytes:
-    """A string element as bytes (str as UTF-8)."""
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def b64(value: bytes | bytearray | str) -> dict[str, str]:
-    """One string element as the REST API's `{"b64": ...}`."""
-    return {"b64": base64.b64encode(as_bytes(value)).decode("ascii")}
+from protocol import b64
 
 
 def _map_nested(value: Any, leaf) -> Any:
@@ -47,13 +37,13 @@ def encode(value: Any, info: TensorInfo | None) -> Any:
     """numpy/list value -> JSON-ready value for one tensor (or one row of it)."""
     array = as_array(value, info)
     if array.dtype == object or array.dtype.kind in "SU":
-        return _map_nested(array.tolist(), b64)
+        return _map_nested(array.tolist(), b64.encode)
     return array.tolist()
 
 
 def _decode_string(value: Any) -> bytes:
-    if isinstance(value, dict) and "b64" in value:
-        return base64.b64decode(value["b64"])
+    if b64.is_b64(value):
+        return b64.decode(value)
     if isinstance(value, str):
         return value.encode("utf-8")
     raise ValueError(f"expected a string tensor element, got {value!r}")

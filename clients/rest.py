@@ -14,6 +14,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from protocol import b64
+from protocol.methods import DEFAULT_SIGNATURE
+
 from clients import json_tensors
 from clients.addressing import ModelRef
 from clients.base import ServingClient
@@ -88,11 +91,11 @@ class RestClient(ServingClient):
         return parse_status(self._call("GET", ModelRef(model, version, label).rest_path()))
 
     def _read_metadata(self, ref: ModelRef) -> ModelMetadata:
-        return parse_metadata(self._call("GET", ref.rest_path() + "/metadata"))
+        return parse_metadata(self._call("GET", ref.rest_path("metadata")))
 
     # ------------------------------------------------------------------ prediction service
 
-    def predict(self, model: str, inputs: Inputs, *, signature: str = "serving_default",
+    def predict(self, model: str, inputs: Inputs, *, signature: str = DEFAULT_SIGNATURE,
                 version: int | None = None, label: str | None = None, row: bool = False,
                 output_filter: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Run a predict signature. Columnar (`inputs`) by default; `row=True` sends `instances`.
@@ -107,7 +110,7 @@ class RestClient(ServingClient):
         else:
             encoded = {k: json_tensors.encode(v, sig.inputs.get(k)) for k, v in named.items()}
             body = {"signature_name": signature, "inputs": encoded}
-        answer = self._call("POST", ref.rest_path() + ":predict", body)
+        answer = self._call("POST", ref.rest_path("predict"), body)
         outputs = self._outputs(answer, sig, row)
         if output_filter is not None:
             missing = set(output_filter) - set(outputs)
@@ -132,31 +135,31 @@ class RestClient(ServingClient):
     def _outputs(answer: Mapping[str, Any], sig: Signature, row: bool) -> dict[str, np.ndarray]:
         if row:
             predictions = answer["predictions"]
-            if predictions and isinstance(predictions[0], dict) and not _is_b64(predictions[0]):
+            if predictions and isinstance(predictions[0], dict) and not b64.is_b64(predictions[0]):
                 names = predictions[0].keys()
                 return {k: json_tensors.decode([p[k] for p in predictions], sig.outputs.get(k)) for k in names}
             name = next(iter(sig.outputs))  # a single output: plain rows
             return {name: json_tensors.decode(predictions, sig.outputs[name])}
         outputs = answer["outputs"]
-        if isinstance(outputs, dict) and not _is_b64(outputs):
+        if isinstance(outputs, dict) and not b64.is_b64(outputs):
             return {k: json_tensors.decode(v, sig.outputs.get(k)) for k, v in outputs.items()}
         name = next(iter(sig.outputs))
         return {name: json_tensors.decode(outputs, sig.outputs[name])}
 
     def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                 signature: str = "serving_default", version: int | None = None,
+                 signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                  label: str | None = None) -> list[list[tuple[str, float]]]:
         """Classify tf.Example-shaped dicts; per example a list of (class label, score)."""
         body = self._example_body(examples, context, signature)
-        answer = self._call("POST", ModelRef(model, version, label).rest_path() + ":classify", body)
+        answer = self._call("POST", ModelRef(model, version, label).rest_path("classify"), body)
         return [[(str(c[0]), float(c[1])) for c in classes] for classes in answer["results"]]
 
     def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                signature: str = "serving_default", version: int | None = None,
+                signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                 label: str | None = None) -> list[float]:
         """Regress tf.Example-shaped dicts; one value per example."""
         body = self._example_body(examples, context, signature)
-        answer = self._call("POST", ModelRef(model, version, label).rest_path() + ":regress", body)
+        answer = self._call("POST", ModelRef(model, version, label).rest_path("regress"), body)
         return [float(v) for v in answer["results"]]
 
     @staticmethod
@@ -168,13 +171,9 @@ class RestClient(ServingClient):
         return body
 
 
-def _is_b64(value: Mapping[str, Any]) -> bool:
-    return set(value) == {"b64"}
-
-
 def _json_feature(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        return json_tensors.b64(value)
+        return b64.encode(value)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_json_feature(v) for v in value]
     if isinstance(value, np.generic):

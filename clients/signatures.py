@@ -11,26 +11,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from clients.errors import ServingError
+from protocol import dtypes
 
 Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
-
-# DataType enum names (tensorflow/core/framework/types.proto) -> numpy dtypes.
-NUMPY_DTYPES: dict[str, np.dtype] = {
-    "DT_FLOAT": np.dtype(np.float32),
-    "DT_DOUBLE": np.dtype(np.float64),
-    "DT_HALF": np.dtype(np.float16),
-    "DT_INT8": np.dtype(np.int8),
-    "DT_INT16": np.dtype(np.int16),
-    "DT_INT32": np.dtype(np.int32),
-    "DT_INT64": np.dtype(np.int64),
-    "DT_UINT8": np.dtype(np.uint8),
-    "DT_UINT16": np.dtype(np.uint16),
-    "DT_UINT32": np.dtype(np.uint32),
-    "DT_UINT64": np.dtype(np.uint64),
-    "DT_BOOL": np.dtype(np.bool_),
-    "DT_STRING": np.dtype(object),
-}
-
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -43,9 +26,9 @@ class TensorInfo:
     @property
     def numpy_dtype(self) -> np.dtype:
         try:
-            return NUMPY_DTYPES[self.dtype]
-        except KeyError:
-            raise ValueError(f"tensor {self.name!r} has dtype {self.dtype}, which numpy cannot hold") from None
+            return dtypes.numpy_dtype(self.dtype)
+        except ValueError as e:
+            raise ValueError(f"tensor {self.name!r}: {e}") from None
 
 
 @dataclass(frozen=True)

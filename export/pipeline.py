@@ -20,12 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from export import inspection, publish
-from export.warmup import WARMUP_FILE, write_warmup_requests
+from export.warmup import write_warmup_requests
 from export.errors import ExportError
-
-PREDICT_METHOD = "tensorflow/serving/predict"
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-REGRESS_METHOD = "tensorflow/serving/regress"
+from protocol.layout import ASSETS_EXTRA, WARMUP_FILE
+from protocol.methods import CLASSIFY_METHOD, PREDICT_METHOD, REGRESS_METHOD  # noqa: F401 - models import them here
 
 Check = tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]
 
@@ -139,8 +137,8 @@ def export_version(*, model: keras.Model | Sequence[Any], endpoints: Sequence[En
         for asset in assets:
             (saved / "assets").mkdir(exist_ok=True)
             shutil.copy(asset, saved / "assets" / Path(asset).name)
-        extra = saved / "assets.extra"
-        write_warmup_requests(extra / WARMUP_FILE, name, warmup)
+        extra = saved / ASSETS_EXTRA
+        write_warmup_requests(saved / WARMUP_FILE, name, warmup)
         record = {
             **info,
             "name": name,

@@ -1,4 +1,4 @@
-"""``assets.extra/tf_serving_warmup_requests``: the requests a server replays before serving."""
+"""The warmup file (``protocol.layout.WARMUP_FILE``): the requests a server replays before serving."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
-
-WARMUP_FILE = "tf_serving_warmup_requests"
 
 
 def predict_log(model_name: str, signature_name: str,

@@ -126,7 +126,7 @@ build_wheelhouse() {
 
 source_hash() {
     # What the server image is built from: the packaged sources and the dependency list.
-    (cd "$ROOT" && find export serving clients pyproject.toml -type f -not -path '*/__pycache__/*' -print0 \
+    (cd "$ROOT" && find protocol export serving clients pyproject.toml -type f -not -path '*/__pycache__/*' -print0 \
         | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)
 }
 

@@ -1,14 +1,16 @@
 """The protocol-independent API operations on the manager, in tensorflow.serving request/response protos."""
 from __future__ import annotations
 
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2)
+import numpy as np
 
+from protocol import tensors
+from protocol.generated.tensorflow.core.framework import tensor_pb2
+from protocol.generated.tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
+                                                        predict_pb2)
+from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
 from serving.manager import Manager, VersionState
-from serving.servable import DEFAULT_SIGNATURE, Servable
+from serving.servable import Servable
 from serving.status import invalid_argument
-from serving.tensor_proto import to_ndarray, write_ndarray
-
-SIGNATURE_DEF = "signature_def"
 
 
 def make_model_spec(spec: model_pb2.ModelSpec, name: str, version: int, signature_name: str | None
@@ -30,13 +32,24 @@ def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_conte
                ) -> predict_pb2.PredictResponse:
     key = request.model_spec.signature_name or DEFAULT_SIGNATURE
     servable.signature(key)
-    inputs = {name: to_ndarray(proto) for name, proto in request.inputs.items()}
+    inputs = {name: _input_array(proto) for name, proto in request.inputs.items()}
     outputs = servable.predict(key, inputs, list(request.output_filter))
     response = predict_pb2.PredictResponse()
     make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
     for alias, array in outputs.items():
-        write_ndarray(response.outputs[alias], array, as_content)
+        try:
+            tensors.write(response.outputs[alias], array, as_content=as_content)
+        except ValueError as e:
+            raise invalid_argument(f"cannot write output {alias}: {e}") from None
     return response
+
+
+def _input_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """A request tensor; tensor_content becomes a read-only view of the request bytes (no copy)."""
+    try:
+        return tensors.to_numpy(proto, copy=False)
+    except ValueError as e:
+        raise invalid_argument(f"tensor parsing error: {e}") from None
 
 
 def get_model_metadata(manager: Manager, request: get_model_metadata_pb2.GetModelMetadataRequest
@@ -46,7 +59,7 @@ def get_model_metadata(manager: Manager, request: get_model_metadata_pb2.GetMode
     if not request.metadata_field:
         raise invalid_argument("GetModelMetadataRequest must specify at least one metadata_field")
     for field in request.metadata_field:
-        if field != SIGNATURE_DEF:
+        if field != SIGNATURE_DEF_FIELD:
             raise invalid_argument(f"Metadata field {field} is not supported")
     response = get_model_metadata_pb2.GetModelMetadataResponse()
     with manager.servable(request.model_spec) as servable:
@@ -54,7 +67,7 @@ def get_model_metadata(manager: Manager, request: get_model_metadata_pb2.GetMode
         for key, signature in servable.signature_defs.items():
             signature_map.signature_def[key].CopyFrom(signature)
         make_model_spec(response.model_spec, servable.name, servable.version, None)
-    response.metadata[SIGNATURE_DEF].Pack(signature_map)
+    response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
     return response
 
 

@@ -6,7 +6,7 @@ import os
 from typing import TypeVar
 
 from google.protobuf import message, text_format
-from tensorflow_serving.config import model_server_config_pb2
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
 from serving.protos import BatchingParameters, MonitoringConfig
 from serving.status import Code, ServingError, invalid_argument

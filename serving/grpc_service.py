@@ -8,7 +8,8 @@ from concurrent import futures
 from typing import Callable
 
 import grpc
-from tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc, prediction_service_pb2_grpc)
+from protocol.generated.tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc,
+                                                        prediction_service_pb2_grpc)
 
 from serving import api, inference
 from serving.manager import Manager

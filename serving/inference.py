@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-from tensorflow_serving.apis import (classification_pb2, inference_pb2, input_pb2, regression_pb2)
+from protocol.generated.tensorflow_serving.apis import (classification_pb2, inference_pb2, input_pb2,
+                                                        regression_pb2)
+from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 
 from serving.api import make_model_spec
 from serving.manager import Manager
-from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable
+from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
 
 

@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from tensorflow_serving.apis import model_pb2
-from tensorflow_serving.config import model_server_config_pb2
+from protocol.generated.tensorflow_serving.apis import model_pb2
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
 from serving import config as config_lib
 from serving.servable import Servable

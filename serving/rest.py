@@ -6,16 +6,18 @@ import json
 import logging
 import re
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from aiohttp import web
 from google.protobuf import json_format
-from tensorflow.core.example import example_pb2
-from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2, model_pb2,
-                                     regression_pb2)
+
+from protocol import b64, rest_paths
+from protocol.generated.tensorflow.core.example import example_pb2
+from protocol.generated.tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
+                                                        get_model_status_pb2, model_pb2, regression_pb2)
+from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
 
 from serving import api, inference, tensor_json
 from serving.manager import Manager
@@ -24,16 +26,10 @@ from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
 
-_API_PATH = re.compile(r"(?i)/v1/.*")
-_PREDICTION = re.compile(
-    r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)")
-_STATUS = re.compile(
-    r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?")
 _NOT_FOUND_BODY = ("<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
                    "The requested URL was not found on this server.</BODY></HTML>\n")
 _CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, GET",
          "Access-Control-Allow-Headers": "Content-Type"}
-_MAX_INT64 = (1 << 63) - 1
 
 
 @dataclass
@@ -52,45 +48,30 @@ class Route:
 
 
 def parse_route(http_method: str, path: str) -> Route:
-    """ParseModelInfo: POST {model}[/versions/N|/labels/L]:(predict|classify|regress); GET status / metadata."""
-    malformed = invalid_argument(f"Malformed request: {http_method} {path}")
-    if http_method == "POST":
-        match = _PREDICTION.fullmatch(path)
-        if not match:
-            raise malformed
-        name, version, label, method = match.groups()
-        method = method.lower()
-    elif http_method == "GET":
-        match = _STATUS.fullmatch(path)
-        if not match:
-            raise malformed
-        name, version, label, sub = match.groups()
-        method = "metadata" if sub else "status"
-    else:
-        raise malformed
-    name = urllib.parse.unquote(name or "")
-    spec = model_pb2.ModelSpec(name=name)
-    if version:
-        if int(version) > _MAX_INT64:
-            raise invalid_argument(f"Failed to convert version: {version} to numeric.")
-        spec.version.value = int(version)
-    if label:
-        spec.version_label = urllib.parse.unquote(label)
-    if method in ("status", "metadata") and not name:
-        raise invalid_argument("Missing model name in request.")
-    return Route(method, name, spec)
+    """ParseModelInfo: the protocol's path grammar, as a ModelSpec."""
+    try:
+        call = rest_paths.parse(http_method, path)
+    except rest_paths.PathError as e:
+        raise invalid_argument(str(e)) from None
+    spec = model_pb2.ModelSpec(name=call.model)
+    if call.version is not None:
+        spec.version.value = call.version
+    if call.label is not None:
+        spec.version_label = call.label
+    return Route(call.verb, call.model, spec)
 
 
 def _status_json(response: get_model_status_pb2.GetModelStatusResponse) -> str:
-    return json.dumps(json_format.MessageToDict(response, always_print_fields_with_no_presence=True), indent=1)
+    opts = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
+    return json.dumps(json_format.MessageToDict(response, **opts), indent=1)
 
 
 def _metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> str:
     signature_map = get_model_metadata_pb2.SignatureDefMap()
-    response.metadata[api.SIGNATURE_DEF].Unpack(signature_map)
+    response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
     opts = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
     body = {"model_spec": json_format.MessageToDict(response.model_spec, **opts),
-            "metadata": {"signature_def": json_format.MessageToDict(signature_map, **opts)}}
+            "metadata": {SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, **opts)}}
     return json.dumps(body, indent=1)
 
 
@@ -109,7 +90,7 @@ def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
         check("int64_list")
         feature.int64_list.value.append(int(value))
     elif isinstance(value, dict):
-        if not tensor_json.is_b64_object(value):
+        if not b64.is_b64(value):
             raise invalid_argument(f"Feature: {name} has element with unexpected JSON type: Object")
         check("bytes_list")
         feature.bytes_list.value.append(tensor_json.decode_b64(value))
@@ -181,7 +162,7 @@ def process(manager: Manager, route: Route, body: bytes) -> str:
             model_spec=route.spec)))
     if route.method == "metadata":
         request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=route.spec,
-                                                                 metadata_field=[api.SIGNATURE_DEF])
+                                                                 metadata_field=[SIGNATURE_DEF_FIELD])
         return _metadata_json(api.get_model_metadata(manager, request))
     doc = tensor_json.parse_document(body)
     if route.method == "predict":
@@ -189,7 +170,7 @@ def process(manager: Manager, route: Route, body: bytes) -> str:
         with manager.servable(route.spec) as servable:
             has_bools = b"true" in body or b"false" in body
             inputs, fmt = tensor_json.predict_request_arrays(doc, servable.input_dtypes(key), has_bools)
-            outputs = servable.predict(key or "serving_default", inputs)
+            outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs)
         return tensor_json.predict_response_json(outputs, fmt)
     if route.method == "classify":
         request = classification_pb2.ClassificationRequest(model_spec=route.spec)
@@ -223,7 +204,7 @@ class RestServer:
         path = request.rel_url.raw_path
         if self.options.metrics_path is not None and path == self.options.metrics_path:
             return web.Response(body=METRICS.page(), headers={"Content-Type": "text/plain"})
-        if not _API_PATH.fullmatch(path):
+        if not rest_paths.is_api_path(path):
             return web.Response(status=404, text=_NOT_FOUND_BODY, content_type="text/html")
         start = time.perf_counter()
         model_name, api_name, code = "", "", "OK"
@@ -234,7 +215,7 @@ class RestServer:
                 raise ServingError(Code.FAILED_PRECONDITION, "Origin header is missing in CORS preflight")
             route = parse_route(request.method, path)
             model_name = route.model_name
-            api_name = route.method if route.method in ("predict", "classify", "regress") else ""
+            api_name = route.method if route.method in rest_paths.INFERENCE_VERBS else ""
             try:
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:

@@ -5,34 +5,30 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow.python.saved_model.loader_impl import parse_saved_model
 
-from export.inspection import read_saved_model_proto
+from protocol.dtypes import type_name
+from protocol.generated.tensorflow.core.protobuf import meta_graph_pb2 as wire_meta_graph_pb2
+from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, PREDICT_METHOD, REGRESS_METHOD
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
-from serving.tensor_proto import type_name
 
 log = logging.getLogger("serving")
-
-DEFAULT_SIGNATURE = "serving_default"
-PREDICT_METHOD = "tensorflow/serving/predict"
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-REGRESS_METHOD = "tensorflow/serving/regress"
 
 _API_BY_METHOD = {CLASSIFY_METHOD: "Classify", REGRESS_METHOD: "Regress"}
 
 
 def read_meta_graph(path: str, tags: Sequence[str]) -> meta_graph_pb2.MetaGraphDef:
     """The MetaGraphDef of `path` whose tag set equals `tags` (the source of method_name)."""
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if not any(os.path.isfile(os.path.join(path, name)) for name in ("saved_model.pb", "saved_model.pbtxt")):
         raise ServingError(Code.NOT_FOUND, f"Could not find SavedModel .pb or .pbtxt at supplied export directory "
                                            f"path: {path}")
-    model = read_saved_model_proto(Path(path))
+    model = parse_saved_model(path)
     for meta_graph in model.meta_graphs:
         if set(meta_graph.meta_info_def.tags) == set(tags):
             return meta_graph
@@ -50,7 +46,9 @@ class Servable:
         self.version = version
         self.path = path
         self.meta_graph = read_meta_graph(path, tags)
-        self.signature_defs = dict(self.meta_graph.signature_def)
+        # In the wire protocol's classes (GetModelMetadata answers with them); same fields, other pool.
+        self.signature_defs = {key: wire_meta_graph_pb2.SignatureDef.FromString(signature.SerializeToString())
+                               for key, signature in self.meta_graph.signature_def.items()}
         self._loaded = tf.saved_model.load(path, tags=list(tags))
         self._functions = {key: self._loaded.signatures[key] for key in self._loaded.signatures.keys()}
         self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
@@ -79,7 +77,7 @@ class Servable:
         self._loaded = None
 
     # ------------------------------------------------------------ signatures
-    def signature(self, key: str) -> meta_graph_pb2.SignatureDef:
+    def signature(self, key: str) -> wire_meta_graph_pb2.SignatureDef:
         key = key or DEFAULT_SIGNATURE
         if key not in self.signature_defs:
             raise failed_precondition(f'Serving signature key "{key}" not found.')

@@ -3,26 +3,7 @@ from __future__ import annotations
 
 import grpc
 
-# HTTP status per canonical code, as tensorflow_serving/model_servers/http_server.cc maps them.
-_HTTP = {
-    grpc.StatusCode.OK: 200,
-    grpc.StatusCode.CANCELLED: 499,
-    grpc.StatusCode.UNKNOWN: 500,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DATA_LOSS: 500,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-}
+from protocol import status
 
 Code = grpc.StatusCode
 
@@ -52,14 +33,11 @@ class ServingError(Exception):
 
 
 def http_status(code: grpc.StatusCode) -> int:
-    return _HTTP.get(code, 500)
+    return status.http_status(code.name)
 
 
 def code_from_number(number: int) -> grpc.StatusCode:
-    for code in grpc.StatusCode:
-        if code.value[0] == number:
-            return code
-    return grpc.StatusCode.UNKNOWN
+    return grpc.StatusCode[status.code_name(number)]
 
 
 def invalid_argument(message: str) -> ServingError:

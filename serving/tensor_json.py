@@ -8,20 +8,16 @@ whose output name ends in `_bytes` as `{"b64": ...}`.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from typing import Any, Mapping
 
 import numpy as np
-from tensorflow.core.framework import types_pb2
+import orjson  # several times faster than json for large bodies; json stays the reference parser
 
-try:  # optional: several times faster than json for large bodies; json stays the reference parser
-    import orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None
-
+from protocol import b64
+from protocol.dtypes import type_name as dtype_name
+from protocol.generated.tensorflow.core.framework import types_pb2
 from serving.status import Code, ServingError, invalid_argument
 
 MAX_RANK = 254
@@ -48,11 +44,6 @@ _PARSE_MESSAGES = {
     "Invalid \\escape": "Invalid escape character in string.",
     "Invalid \\uXXXX escape": "Incorrect hex digit after \\u escape in string.",
 }
-
-
-def dtype_name(dtype: int) -> str:
-    """DataTypeString: DT_FLOAT -> 'float'."""
-    return types_pb2.DataType.Name(dtype)[3:].lower()
 
 
 # ---------------------------------------------------------------- parsing the document
@@ -83,8 +74,6 @@ def parse_document(body: bytes) -> dict:
 
 def _fast_parse(body: bytes) -> dict | None:
     """orjson when it accepts the document as is (no NaN/Infinity, no trailing data, shallow, 64-bit ints)."""
-    if orjson is None:
-        return None
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -131,17 +120,13 @@ def _type_error(value: Any, dtype: int) -> ServingError:
                             f"is not of expected type: {dtype_name(dtype)}")
 
 
-def is_b64_object(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
-
-
 def decode_b64(value: Any) -> bytes:
-    if not is_b64_object(value):
+    """A `{"b64": ...}` element's bytes, with the official server's errors."""
+    if not b64.is_b64(value):
         raise invalid_argument(f"JSON Value: {debug_string(value)} not formatted correctly for base64 data")
-    text = value["b64"].strip()
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
+        return b64.decode(value)
+    except ValueError:
         raise invalid_argument("Unable to base64 decode") from None
 
 
@@ -286,7 +271,7 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bo
     if not (isinstance(first, dict)) and len(names) > 1:
         raise invalid_argument("instances is a plain list, but expecting list of objects as multiple "
                                "input tensors required as per tensorinfo_map")
-    objects = isinstance(first, dict) and not is_b64_object(first)
+    objects = isinstance(first, dict) and not b64.is_b64(first)
     per_input: dict[str, list[np.ndarray]] = {n: [] for n in names}
     shapes: dict[str, tuple] = {}
 
@@ -303,7 +288,7 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bo
         per_input[name].append(array)
 
     for index, element in enumerate(instances):
-        element_is_object = isinstance(element, dict) and not is_b64_object(element)
+        element_is_object = isinstance(element, dict) and not b64.is_b64(element)
         if objects:
             if not element_is_object:
                 raise invalid_argument(f"Expecting object but got list at item {index} of input list")
@@ -331,7 +316,7 @@ def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int], has_bools: bo
                      ) -> dict[str, np.ndarray]:
     """Columnar format: one tensor, or an object keyed by input name (extra keys ignored)."""
     names = sorted(input_dtypes)
-    if not isinstance(inputs, dict) or is_b64_object(inputs):
+    if not isinstance(inputs, dict) or b64.is_b64(inputs):
         if len(names) > 1:
             raise invalid_argument("inputs is a plain value/list, but expecting an object as multiple "
                                    "input tensors required as per tensorinfo_map")
@@ -391,7 +376,7 @@ def _float_tokens(flat: np.ndarray) -> list[str]:
 
 def _string_token(value: bytes, as_bytes: bool) -> str:
     if as_bytes:
-        return '{"b64": "' + base64.b64encode(value).decode("ascii") + '"}'
+        return json.dumps(b64.encode(value))
     return json.dumps(value.decode("utf-8", "replace"), ensure_ascii=False)
 
 
@@ -427,7 +412,7 @@ def nest(tokens: list[str], shape: tuple) -> str:
 
 
 def _as_bytes(name: str, array: np.ndarray) -> bool:
-    return name.endswith("_bytes") and array.dtype.kind in "OS"
+    return b64.written_as_b64(name) and array.dtype.kind in "OS"
 
 
 def tensor_json(name: str, array: np.ndarray) -> str:

@@ -5,7 +5,7 @@ import logging
 import os
 import re
 
-from tensorflow_serving.config import model_server_config_pb2
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
 from serving.status import invalid_argument
 

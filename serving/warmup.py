@@ -5,16 +5,15 @@ import logging
 import os
 
 import tensorflow as tf
-from tensorflow_serving.apis import prediction_log_pb2
 
+from protocol.generated.tensorflow_serving.apis import prediction_log_pb2
+from protocol.layout import MAX_WARMUP_RECORDS, WARMUP_FILE
 from serving import api, inference
 from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
 
 log = logging.getLogger("serving")
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-MAX_RECORDS = 1000
 
 
 def _replay(servable: Servable, record: prediction_log_pb2.PredictionLog) -> None:
@@ -48,8 +47,8 @@ def warm_up(servable: Servable, iterations: int = 1) -> int:
             for _ in range(max(iterations, 1)):
                 _replay(servable, record)
             count += 1
-            if count > MAX_RECORDS:
-                raise invalid_argument(f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}")
+            if count > MAX_WARMUP_RECORDS:
+                raise invalid_argument(f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}")
     except tf.errors.OpError as e:
         raise ServingError(Code.DATA_LOSS, f"Failed to read warmup records from {path}: {e.message}") from None
     log.info("Finished reading warmup data for model at %s. Number of warmup records read: %d.", path, count)

@@ -40,3 +40,20 @@ def test_import_clients_loads_no_transport():
     code = "import sys, clients; print(sorted(m for m in sys.modules if m.startswith(('clients.', 'grpc', 'requests'))))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_no_client_or_protocol_module_loads_tensorflow():
+    """The client install has no TensorFlow: importing every client and protocol module must not need it."""
+    code = (
+        "import pkgutil, sys, importlib, clients, protocol\n"
+        "names = [m.name for p in (clients, protocol) for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')\n"
+        "         if m.name != 'clients.__main__']\n"
+        "for name in names: importlib.import_module(name)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tensorflow_serving', 'keras'))\n"
+        "print(len(names), loaded)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    count, loaded = run.stdout.split(" ", 1)
+    assert int(count) > 30 and loaded.strip() == "[]"
+    issue = "import clients, sys; assert not any(m.startswith('tensorflow') for m in sys.modules)"
+    subprocess.run([sys.executable, "-c", issue], cwd=ROOT, check=True)

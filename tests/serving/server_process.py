@@ -24,11 +24,11 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from export.warmup import WARMUP_FILE, write_warmup_requests
+from export.warmup import write_warmup_requests
+from protocol.layout import WARMUP_FILE
+from protocol.methods import CLASSIFY_METHOD, REGRESS_METHOD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-REGRESS_METHOD = "tensorflow/serving/regress"
 
 
 # ---------------------------------------------------------------------------- models
@@ -84,7 +84,7 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
         "serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress})
     set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
     if warmup:
-        write_warmup_requests(version_dir / "assets.extra" / WARMUP_FILE, "",
+        write_warmup_requests(version_dir / WARMUP_FILE, "",
                               {"serving_default": {"x": np.array([1.0, 2.0], np.float32)}})
     return Path(base_path)
 

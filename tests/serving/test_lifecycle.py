@@ -17,7 +17,8 @@ from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 from google.protobuf import text_format
 
-from export.warmup import WARMUP_FILE, write_warmup_requests
+from export.warmup import write_warmup_requests
+from protocol.layout import WARMUP_FILE
 from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
 
 
@@ -55,7 +56,7 @@ def layout(tmp_path_factory, model_root):
     build_half_plus_two(base, version=1, offset=1.0)
     build_half_plus_two(staging, version=2, offset=2.0)
     build_half_plus_two(staging, version=3, offset=3.0)
-    write_warmup_requests(staging / "3" / "assets.extra" / WARMUP_FILE, "",
+    write_warmup_requests(staging / "3" / WARMUP_FILE, "",
                           {"serving_default": {"wrong_input": np.array([1.0], np.float32)}})
     shutil.copytree(model_root / "slow", root / "slow")
     config = root / "models.config"

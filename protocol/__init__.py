@@ -1,0 +1,13 @@
+"""The TensorFlow Serving wire protocol, once, for the server (`serving/`) and the clients (`clients/`).
+
+Nothing here imports TensorFlow: a client install needs only numpy and protobuf for it.
+
+    status      canonical error codes and their HTTP statuses
+    rest_paths  the REST URL grammar, built and parsed
+    methods     signature method names, the default signature key, the metadata field
+    layout      files a server reads inside a SavedModel version (the warmup requests)
+    dtypes      DataType <-> numpy, and which TensorProto field carries each type
+    tensors     numpy <-> TensorProto
+    b64         binary strings in JSON: {"b64": "..."}
+    generated   messages and gRPC stubs compiled from protocol/protos (official names and numbers)
+"""

@@ -1,0 +1,102 @@
+"""The numpy <-> TensorProto codec against TensorFlow's own (tf.make_tensor_proto / tf.make_ndarray),
+across the two message classes (bytes in between), for every dtype the codec supports."""
+import numpy as np
+import pytest
+
+from protocol import b64, dtypes, tensors
+
+ARRAYS = {
+    "float32": np.array([[1.5, -2.0, np.inf], [0.0, np.nan, 3.25]], np.float32),
+    "float64": np.array([1e300, -0.1], np.float64),
+    "float16": np.array([0.5, -65504.0, 1e-4], np.float16),
+    "int8": np.array([-128, 127], np.int8),
+    "int16": np.array([-32768, 5], np.int16),
+    "int32": np.arange(-3, 3, dtype=np.int32).reshape(2, 3),
+    "int64": np.array([-(2**63), 2**63 - 1], np.int64),
+    "uint8": np.array([0, 255], np.uint8),
+    "uint16": np.array([65535], np.uint16),
+    "uint32": np.array([2**32 - 1], np.uint32),
+    "uint64": np.array([2**64 - 1], np.uint64),
+    "bool": np.array([[True], [False]]),
+    "complex64": np.array([1 + 2j, -3.5j], np.complex64),
+    "complex128": np.array([[1e-300 + 1j]], np.complex128),
+    "string": np.array([b"\xff\xd8 jpeg", b"", "é".encode()], dtype=object),
+    "scalar": np.array(7, np.int64),
+    "empty": np.zeros((0, 3), np.float32),
+}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.shape == b.shape and a.dtype == b.dtype
+    if a.dtype == object:
+        assert a.tolist() == b.tolist()
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("as_content", [True, False], ids=["tensor_content", "typed_fields"])
+@pytest.mark.parametrize("name", list(ARRAYS))
+def test_round_trip_and_tensorflow_agrees(name, as_content):
+    import tensorflow as tf
+    from tensorflow.core.framework import tensor_pb2 as tf_tensor_pb2
+
+    array = ARRAYS[name]
+    ours = tensors.to_proto(array, as_content=as_content)
+    _same(tensors.to_numpy(ours), array)
+    theirs = tf_tensor_pb2.TensorProto.FromString(ours.SerializeToString())
+    _same(tf.make_ndarray(theirs), array)
+    back = tensors.TensorProto.FromString(tf.make_tensor_proto(array).SerializeToString())
+    _same(tensors.to_numpy(back), array)
+
+
+def test_typed_fields_are_the_ones_tensorflow_uses():
+    import tensorflow as tf
+
+    for name, array in ARRAYS.items():
+        if array.size == 0 or name == "scalar":
+            continue
+        proto = tensors.to_proto(array, as_content=False)
+        field = dtypes.VALUE_FIELD[dtypes.datatype_name(array.dtype)]
+        assert len(getattr(proto, field)) > 0, name
+        expected = tf.string if array.dtype == object else tf.as_dtype(array.dtype)
+        assert proto.dtype == expected.as_datatype_enum, name
+
+
+def test_a_short_typed_field_fills_the_shape_like_tensorflow():
+    proto = tensors.TensorProto(dtype=dtypes.types_pb2.DT_FLOAT)
+    proto.tensor_shape.dim.add(size=2)
+    proto.tensor_shape.dim.add(size=2)
+    proto.float_val.extend([1.0, 2.0])
+    np.testing.assert_array_equal(tensors.to_numpy(proto), [[1.0, 2.0], [2.0, 2.0]])
+    del proto.float_val[:]
+    np.testing.assert_array_equal(tensors.to_numpy(proto), np.zeros((2, 2), np.float32))
+
+
+def test_bad_tensors_are_value_errors():
+    proto = tensors.to_proto(np.arange(4, dtype=np.int32))
+    proto.tensor_content = proto.tensor_content[:-1]
+    with pytest.raises(ValueError, match="needs 16 bytes"):
+        tensors.to_numpy(proto)
+    with pytest.raises(ValueError, match="DT_RESOURCE"):
+        tensors.to_numpy(tensors.TensorProto(dtype=dtypes.types_pb2.DT_RESOURCE))
+    too_many = tensors.to_proto(np.arange(3, dtype=np.int64), as_content=False)
+    too_many.tensor_shape.dim[0].size = 2
+    with pytest.raises(ValueError, match="holds 3 values"):
+        tensors.to_numpy(too_many)
+    with pytest.raises(ValueError, match="no TensorFlow equivalent"):
+        tensors.to_proto(np.array([np.datetime64("2020-01-01")]))
+
+
+def test_content_view_is_read_only_and_copy_is_writable():
+    proto = tensors.to_proto(np.arange(6, dtype=np.float32))
+    view, copy = tensors.to_numpy(proto, copy=False), tensors.to_numpy(proto)
+    assert not view.flags.writeable and copy.flags.writeable
+
+
+def test_b64_rules():
+    assert b64.encode(b"\xff\x00") == {"b64": "/wA="} and b64.encode("é") == {"b64": "w6k="}
+    assert b64.decode({"b64": "/wA"}) == b"\xff\x00"  # padding may be left out
+    assert b64.is_b64({"b64": "x"}) and not b64.is_b64({"b64": 1}) and not b64.is_b64({"b64": "x", "y": 1})
+    with pytest.raises(ValueError, match="Unable to base64 decode"):
+        b64.decode({"b64": "!!!"})
+    assert b64.written_as_b64("images_bytes") and not b64.written_as_b64("images")

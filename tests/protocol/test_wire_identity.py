@@ -1,0 +1,232 @@
+"""The project's own messages are the official ones on the wire, in a process that also holds
+TensorFlow's and tensorflow-serving-api's (which register the same names in protobuf's default pool).
+
+For every message type in protocol.generated: the same fields (names, numbers, types) as the
+official message of that name, and a message with every field set serializes with one and parses
+with the other, both ways, to the same bytes and the same text.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from google.protobuf import descriptor, descriptor_pool, message_factory, text_format
+
+import protocol.generated
+from protocol.generated import POOL
+
+# Official modules that register every message protocol.generated declares.
+OFFICIAL_MODULES = [
+    "tensorflow.core.framework.types_pb2",
+    "tensorflow.core.example.example_pb2",
+    "tensorflow_serving.apis.prediction_service_pb2",
+    "tensorflow_serving.apis.model_service_pb2",
+    "tensorflow_serving.apis.prediction_log_pb2",
+]
+# Fields left out on purpose (see the comments in their .proto files).
+OMITTED = {
+    "tensorflow.TensorInfo": {"composite_tensor"},
+    "tensorflow.serving.PredictionLog": {"session_run_log"},
+}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _our_modules():
+    return [importlib.import_module(m.name) for m in pkgutil.walk_packages(protocol.generated.__path__,
+                                                                          "protocol.generated.")
+            if m.name.endswith("_pb2")]
+
+
+def _message_types(container) -> list[descriptor.Descriptor]:
+    found = []
+    for m in container.message_types_by_name.values() if hasattr(container, "message_types_by_name") \
+            else container.nested_types:
+        if not m.GetOptions().map_entry:
+            found += [m, *_message_types(m)]
+    return found
+
+
+OUR_MESSAGES = sorted((d for module in _our_modules() for d in _message_types(module.DESCRIPTOR)),
+                      key=lambda d: d.full_name)
+
+
+@pytest.fixture(scope="module")
+def official_pool():
+    for name in OFFICIAL_MODULES:
+        importlib.import_module(name)
+    return descriptor_pool.Default()
+
+
+def _official(pool, full_name: str):
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
+
+
+def _ours(full_name: str):
+    return message_factory.GetMessageClass(POOL.FindMessageTypeByName(full_name))
+
+
+def _field_table(d: descriptor.Descriptor, skip: set[str] = frozenset()) -> dict:
+    def kind(f):
+        target = f.message_type or f.enum_type
+        return (f.number, f.type, f.is_repeated, target.full_name if target else None,
+                f.containing_oneof.name if f.containing_oneof else None)
+    return {f.name: kind(f) for f in d.fields if f.name not in skip}
+
+
+def _is_synthetic(oneof) -> bool:  # the hidden oneof of a proto3 `optional` field
+    return len(oneof.fields) == 1 and oneof.name == "_" + oneof.fields[0].name
+
+
+def _scalar(f: descriptor.FieldDescriptor, i: int):
+    t = descriptor.FieldDescriptor
+    if f.type == t.TYPE_ENUM:
+        return f.enum_type.values[-1].number
+    if f.type in (t.TYPE_INT32, t.TYPE_SINT32, t.TYPE_SFIXED32):
+        return -(f.number * 7 + i)
+    if f.type in (t.TYPE_INT64, t.TYPE_SINT64, t.TYPE_SFIXED64):
+        return -(f.number * 10**12 + i)
+    if f.type in (t.TYPE_UINT32, t.TYPE_FIXED32):
+        return 4_000_000_000 - f.number - i
+    if f.type in (t.TYPE_UINT64, t.TYPE_FIXED64):
+        return 2**64 - 1 - f.number - i
+    if f.type == t.TYPE_FLOAT:
+        return 1.5 + f.number + i
+    if f.type == t.TYPE_DOUBLE:
+        return 0.1 * f.number + i
+    if f.type == t.TYPE_BOOL:
+        return True
+    if f.type == t.TYPE_STRING:
+        return f"{f.name}-{i}-é"
+    if f.type == t.TYPE_BYTES:
+        return bytes([0, 255, f.number % 256, i])
+    raise AssertionError(f"unhandled field type {f.type} of {f.full_name}")
+
+
+def fill(message, choose: dict[str, str] | None = None, depth: int = 0, skip=OMITTED) -> None:
+    """Set every field (two elements for repeated and map fields), recursing three messages deep.
+
+    In each real oneof only one member can be set: the one `choose` names, else the first.
+    """
+    d = message.DESCRIPTOR
+    if d.full_name == "google.protobuf.Any":
+        message.type_url = "type.googleapis.com/tensorflow.serving.ModelSpec"
+        message.value = b"\n\x03abc"
+        return
+    for f in d.fields:
+        if f.name in skip.get(d.full_name, ()):
+            continue
+        oneof = f.containing_oneof
+        if oneof is not None and not _is_synthetic(oneof):
+            if f.name != (choose or {}).get(oneof.full_name, oneof.fields[0].name):
+                continue
+        if f.message_type is not None and f.message_type.GetOptions().map_entry:
+            key_f, value_f = f.message_type.fields_by_name["key"], f.message_type.fields_by_name["value"]
+            container = getattr(message, f.name)
+            for i in range(2):
+                key = _scalar(key_f, i)
+                if value_f.message_type is not None:
+                    if depth < 3:
+                        fill(container[key], depth=depth + 1, skip=skip)
+                else:
+                    container[key] = _scalar(value_f, i)
+        elif f.message_type is not None:
+            if depth >= 3:
+                continue
+            if f.is_repeated:
+                for _ in range(2):
+                    fill(getattr(message, f.name).add(), depth=depth + 1, skip=skip)
+            else:
+                fill(getattr(message, f.name), depth=depth + 1, skip=skip)
+                getattr(message, f.name).SetInParent()
+        elif f.is_repeated:
+            getattr(message, f.name).extend(_scalar(f, i) for i in range(2))
+        else:
+            setattr(message, f.name, _scalar(f, 0))
+
+
+def _variants(d: descriptor.Descriptor) -> list[dict[str, str]]:
+    """One choice of oneof members per variant, so that every member of every oneof is set once."""
+    variants = [{}]
+    for oneof in d.oneofs:
+        if not _is_synthetic(oneof):
+            variants += [{oneof.full_name: f.name} for f in oneof.fields[1:]
+                         if f.name not in OMITTED.get(d.full_name, ())]
+    return variants
+
+
+def test_every_message_the_clients_and_server_use_is_declared():
+    names = {d.full_name for d in OUR_MESSAGES}
+    for needed in ("tensorflow.TensorProto", "tensorflow.TensorShapeProto", "tensorflow.Example",
+                   "tensorflow.SignatureDef", "tensorflow.serving.PredictRequest", "tensorflow.serving.PredictResponse",
+                   "tensorflow.serving.ClassificationRequest", "tensorflow.serving.RegressionResponse",
+                   "tensorflow.serving.MultiInferenceRequest", "tensorflow.serving.GetModelMetadataResponse",
+                   "tensorflow.serving.SignatureDefMap", "tensorflow.serving.GetModelStatusResponse",
+                   "tensorflow.serving.ReloadConfigRequest", "tensorflow.serving.ModelServerConfig",
+                   "tensorflow.serving.PredictionLog"):
+        assert needed in names
+
+
+@pytest.mark.parametrize("ours", OUR_MESSAGES, ids=lambda d: d.full_name)
+def test_fields_match_the_official_message(official_pool, ours):
+    official = official_pool.FindMessageTypeByName(ours.full_name)
+    assert _field_table(ours) == _field_table(official, OMITTED.get(ours.full_name, set()))
+    for enum in ours.enum_types:
+        assert {v.name: v.number for v in enum.values} == \
+               {v.name: v.number for v in official.enum_types_by_name[enum.name].values}
+
+
+def test_top_level_enums_match(official_pool):
+    from protocol.generated.tensorflow.core.framework import types_pb2
+    from protocol.generated.tensorflow.core.protobuf import error_codes_pb2
+    from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+
+    for enum in (types_pb2.DataType, error_codes_pb2.Code, model_server_config_pb2.ModelType):
+        theirs = official_pool.FindEnumTypeByName(enum.DESCRIPTOR.full_name)
+        assert {v.name: v.number for v in enum.DESCRIPTOR.values} == {v.name: v.number for v in theirs.values}
+
+
+@pytest.mark.parametrize("ours", OUR_MESSAGES, ids=lambda d: d.full_name)
+def test_bytes_are_identical_both_ways(official_pool, ours):
+    ours_class, official_class = _ours(ours.full_name), _official(official_pool, ours.full_name)
+    assert ours_class is not official_class
+    for choose in _variants(ours):
+        mine = ours_class()
+        fill(mine, choose)
+        wire = mine.SerializeToString(deterministic=True)
+        parsed = official_class.FromString(wire)
+        assert parsed.SerializeToString(deterministic=True) == wire, choose
+        assert text_format.MessageToString(parsed) == text_format.MessageToString(mine), choose
+
+        theirs = official_class()
+        fill(theirs, choose)
+        wire = theirs.SerializeToString(deterministic=True)
+        back = ours_class.FromString(wire)
+        assert back.SerializeToString(deterministic=True) == wire, choose
+        assert text_format.MessageToString(back) == text_format.MessageToString(theirs), choose
+
+
+def test_services_match(official_pool):
+    from protocol.generated.tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
+
+    for module in (prediction_service_pb2, model_service_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            theirs = official_pool.FindServiceByName(service.full_name)
+            assert {m.name: (m.input_type.full_name, m.output_type.full_name) for m in service.methods} == \
+                   {m.name: (m.input_type.full_name, m.output_type.full_name) for m in theirs.methods}
+
+
+@pytest.mark.parametrize("order", ["official first", "protocol first"])
+def test_both_import_in_one_process_in_either_order(order):
+    official = "import tensorflow_serving.apis.prediction_service_pb2, tensorflow_serving.apis.model_service_pb2"
+    ours = ("import protocol.generated.tensorflow_serving.apis.prediction_service_pb2_grpc, "
+            "protocol.generated.tensorflow_serving.apis.model_service_pb2_grpc, "
+            "protocol.generated.tensorflow_serving.apis.prediction_log_pb2")
+    code = "; ".join([official, ours] if order == "official first" else [ours, official]) + "; print('ok')"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
