@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from export.detr.frozen_batch_norm import FrozenBatchNorm
+from export.detr.interpolate import resize_nearest
 
 BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
 EXPANSION = 4
@@ -50,7 +51,11 @@ class Bottleneck(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="detr")
 class ResNetBody(keras.layers.Layer):
-    """torchvision ResNet without avgpool/fc, returning layer4 (stride 32, or 16 with dilation)."""
+    """torchvision ResNet without avgpool/fc, returning layer4 (stride 32, or 16 with dilation).
+
+    `return_intermediate=True` returns every stage instead, [layer1, layer2, layer3, layer4] (the
+    official `return_interm_layers`, which the panoptic mask head needs): the same weights, one pass.
+    """
 
     def __init__(self, blocks: Sequence[int] = BLOCKS["resnet50"], width: int = 64, dilation: bool = False,
                  **kwargs):
@@ -76,13 +81,20 @@ class ResNetBody(keras.layers.Layer):
             in_channels = planes * EXPANSION
         self.num_channels = in_channels
 
-    def call(self, x):
+    @property
+    def stage_channels(self) -> list[int]:
+        """Output channels of layer1..layer4 (256, 512, 1024, 2048 for ResNet-50/101)."""
+        return [self.width * 2 ** index * EXPANSION for index in range(len(self.blocks))]
+
+    def call(self, x, return_intermediate: bool = False):
         x = ops.relu(self.bn1(self.conv1(self.pad1(x))))
         x = self.maxpool(self.pool_pad(x))
+        outputs = []
         for stage in self.stages:
             for block in stage:
                 x = block(x)
-        return x
+            outputs.append(x)
+        return outputs if return_intermediate else x
 
     def get_config(self):
         return {**super().get_config(), "blocks": list(self.blocks), "width": self.width,
@@ -90,16 +102,6 @@ class ResNetBody(keras.layers.Layer):
 
 
 def downsample_mask(mask, height, width):
-    """Nearest-neighbour resize of a boolean [N, H, W] mask, as F.interpolate(mode='nearest') does.
-
-    Source index = floor(dst * in / out), clipped to in - 1.
-    """
-    in_h, in_w = ops.shape(mask)[1], ops.shape(mask)[2]
-
-    def indices(out_size, in_size):
-        scale = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
-        idx = ops.cast(ops.floor(ops.cast(ops.arange(out_size), "float32") * scale), "int32")
-        return ops.minimum(idx, in_size - 1)
-
-    mask = ops.take(mask, indices(height, in_h), axis=1)
-    return ops.take(mask, indices(width, in_w), axis=2)
+    """The padding mask [N, H, W] at a feature map's size, as the official backbone computes it
+    (`F.interpolate(mask[None].float(), size).bool()`, nearest)."""
+    return resize_nearest(mask, height, width)

@@ -4,6 +4,9 @@ Every official key is paired with one Keras variable and a layout transform: con
 -> (kh, kw, I, O); linear and in_proj (out, in) -> (in, out); vectors unchanged. Loading is strict:
 a missing, unexpected or mis-shaped key raises ExportError naming it. torch is imported only here,
 and only to read a `.pth` file.
+
+Detector checkpoints (detr-r50, ...) load into DETR; panoptic ones (detr-r50-panoptic, ...: the
+detector's keys under `detr.`, the head's under `bbox_attention.` and `mask_head.`) into DETRsegm.
 """
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -13,7 +16,10 @@ import numpy as np
 from export.detr.backbone import Bottleneck, ResNetBody
 from export.detr.detr import DETR
 from export.detr.frozen_batch_norm import FrozenBatchNorm
+from export.detr.segmentation import DETRsegm
 from export.errors import ExportError
+
+PANOPTIC_PREFIXES = ("detr.", "bbox_attention.", "mask_head.")
 
 CONV = "conv"      # torch (O, I, kh, kw) -> keras (kh, kw, I, O)
 LINEAR = "linear"  # torch (out, in) -> keras (in, out)
@@ -53,6 +59,16 @@ def _attention(prefix: str, attn):
     yield f"{prefix}.out_proj.bias", attn.out_proj_bias, SAME
 
 
+def _conv2d(prefix: str, layer):
+    yield f"{prefix}.weight", layer.kernel, CONV
+    yield f"{prefix}.bias", layer.bias, SAME
+
+
+def _group_norm(prefix: str, layer):
+    yield f"{prefix}.weight", layer.gamma, SAME
+    yield f"{prefix}.bias", layer.beta, SAME
+
+
 def _bottleneck(prefix: str, block: Bottleneck):
     for i in (1, 2, 3):
         yield f"{prefix}.conv{i}.weight", getattr(block, f"conv{i}").kernel, CONV
@@ -70,8 +86,29 @@ def _backbone(prefix: str, body: ResNetBody):
             yield from _bottleneck(f"{prefix}.layer{s + 1}.{b}", block)
 
 
-def weight_map(model: DETR) -> Iterator[tuple[str, object, str]]:
+def weight_map(model: DETR | DETRsegm) -> Iterator[tuple[str, object, str]]:
     """(official key, Keras variable, layout) for every tensor of the official state dict."""
+    if isinstance(model, DETRsegm):
+        yield from _detr("detr.", model.detr)
+        yield from _dense("bbox_attention.q_linear", model.bbox_attention.q_linear)
+        yield from _dense("bbox_attention.k_linear", model.bbox_attention.k_linear)
+        head = model.mask_head
+        for i in range(1, 6):
+            yield from _conv2d(f"mask_head.lay{i}", getattr(head, f"lay{i}"))
+            yield from _group_norm(f"mask_head.gn{i}", getattr(head, f"gn{i}"))
+        yield from _conv2d("mask_head.out_lay", head.out_lay)
+        for i in range(1, 4):
+            yield from _conv2d(f"mask_head.adapter{i}", getattr(head, f"adapter{i}"))
+    else:
+        yield from _detr("", model)
+
+
+def _detr(prefix: str, model: DETR):
+    for key, variable, layout in _detector(model):
+        yield prefix + key, variable, layout
+
+
+def _detector(model: DETR):
     yield from _backbone("backbone.0.body", model.backbone)
     yield "input_proj.weight", model.input_proj.kernel, CONV
     yield "input_proj.bias", model.input_proj.bias, SAME
@@ -98,16 +135,28 @@ def weight_map(model: DETR) -> Iterator[tuple[str, object, str]]:
     yield from _layer_norm("transformer.decoder.norm", transformer.decoder_norm)
 
 
-def official_shapes(model: DETR) -> dict[str, tuple[int, ...]]:
+def official_shapes(model: DETR | DETRsegm) -> dict[str, tuple[int, ...]]:
     """The key -> shape table of the official state dict for this architecture."""
     return {key: _TO_TORCH_SHAPE[layout](tuple(var.shape)) for key, var, layout in weight_map(model)}
 
 
-def load_state_dict(model: DETR, state_dict: Mapping[str, np.ndarray]) -> None:
+def _check_kind(model: DETR | DETRsegm, keys: set[str]) -> None:
+    """A detector checkpoint given to the panoptic model (or the reverse) is named as such."""
+    panoptic = bool(keys) and all(key.startswith(PANOPTIC_PREFIXES) for key in keys)
+    if isinstance(model, DETRsegm) and not panoptic and "class_embed.weight" in keys:
+        raise ExportError("checkpoint is a DETR detector checkpoint (no 'detr.' keys); the panoptic model "
+                          "needs a panoptic one such as detr-r50-panoptic-00ce5173.pth")
+    if not isinstance(model, DETRsegm) and panoptic:
+        raise ExportError("checkpoint is a DETR panoptic checkpoint (keys under 'detr.', 'bbox_attention.', "
+                          "'mask_head.'); load it into the panoptic model (DETRsegm)")
+
+
+def load_state_dict(model: DETR | DETRsegm, state_dict: Mapping[str, np.ndarray]) -> None:
     """Assign an official-layout state dict to the model; strict on keys and shapes."""
     entries = list(weight_map(model))
     expected = {key for key, _, _ in entries}
     ignored = {k for k in state_dict if k.endswith("num_batches_tracked")}
+    _check_kind(model, set(state_dict) - ignored)
     unexpected = sorted(set(state_dict) - expected - ignored)
     if unexpected:
         raise ExportError(f"checkpoint has unexpected key {unexpected[0]!r}"
@@ -127,7 +176,7 @@ def load_state_dict(model: DETR, state_dict: Mapping[str, np.ndarray]) -> None:
         variable.assign(value)
 
 
-def export_state_dict(model: DETR) -> dict[str, np.ndarray]:
+def export_state_dict(model: DETR | DETRsegm) -> dict[str, np.ndarray]:
     """The model's weights as an official-layout state dict of numpy arrays."""
     inverse = {CONV: lambda a: np.transpose(a, (3, 2, 0, 1)), LINEAR: np.transpose, SAME: lambda a: a}
     return {key: inverse[layout](np.asarray(var.numpy())) for key, var, layout in weight_map(model)}

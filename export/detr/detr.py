@@ -81,16 +81,33 @@ class DETR(keras.Model):
         self.bbox_embed = MLP(c.hidden_dim, 4, 3)
 
     def call(self, pixels, pixel_mask=None, training=None):
+        features, mask = self.extract_features(pixels, pixel_mask)
+        return self.detect(features, mask, training=training)
+
+    def extract_features(self, pixels, pixel_mask=None, return_intermediate: bool = False):
+        """Backbone features (layer4, or [layer1..layer4] with return_intermediate) and the padding
+        mask [N, h, w] at layer4's resolution (an all-False mask when pixel_mask is None)."""
         if pixel_mask is None:
             pixel_mask = ops.zeros(ops.shape(pixels)[:3], dtype="bool")
-        features = self.backbone(pixels)
-        mask = downsample_mask(pixel_mask, ops.shape(features)[1], ops.shape(features)[2])
-        return self.detect(features, mask, training=training)
+        features = self.backbone(pixels, return_intermediate=return_intermediate)
+        last = features[-1] if return_intermediate else features
+        return features, downsample_mask(pixel_mask, ops.shape(last)[1], ops.shape(last)[2])
 
     def detect(self, features, mask, training=None):
         """Everything after the backbone: features [N, h, w, C] and their mask [N, h, w] -> outputs."""
+        _, _, states = self.transform(features, mask, training=training)
+        return self.prediction_heads(states)
+
+    def transform(self, features, mask, training=None):
+        """layer4 features and mask -> (input_proj(features) [N, h, w, d], encoder memory [N, h, w, d],
+        decoder states of every layer [L, N, Q, d])."""
+        src = self.input_proj(features)
         pos = self.position_embedding(mask)
-        states = self.transformer(self.input_proj(features), mask, self.query_embed, pos, training=training)
+        states, memory = self.transformer(src, mask, self.query_embed, pos, training=training, return_memory=True)
+        return src, ops.reshape(memory, ops.shape(src)), states
+
+    def prediction_heads(self, states):
+        """Class and box heads on every decoder layer's states: the last layer's and the auxiliary ones."""
         logits = self.class_embed(states)
         boxes = ops.sigmoid(self.bbox_embed(states))
         return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux_logits": logits[:-1],

@@ -121,7 +121,9 @@ class TransformerDecoderLayer(_PostNormLayer):
 class Transformer(keras.layers.Layer):
     """Encoder (no final norm) and decoder whose final LayerNorm is applied to every layer's output.
 
-    Returns the decoder states of every layer, stacked: [num_decoder_layers, N, Q, d_model].
+    Returns the decoder states of every layer, stacked: [num_decoder_layers, N, Q, d_model]; with
+    `return_memory=True` also the encoder output [N, H*W, d_model] (the official transformer returns
+    both; the panoptic head attends over that memory).
     """
 
     def __init__(self, d_model: int = 256, num_heads: int = 8, num_encoder_layers: int = 6,
@@ -137,7 +139,7 @@ class Transformer(keras.layers.Layer):
                                for _ in range(num_decoder_layers)]
         self.decoder_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
 
-    def call(self, src, mask, query_embed, pos_embed, training=None):
+    def call(self, src, mask, query_embed, pos_embed, training=None, return_memory: bool = False):
         """src, pos_embed: [N, H, W, d]; mask: [N, H, W] True on padding; query_embed: [Q, d]."""
         batch = ops.shape(src)[0]
         src = ops.reshape(src, (batch, -1, self.d_model))
@@ -152,7 +154,8 @@ class Transformer(keras.layers.Layer):
         for layer in self.decoder_layers:
             tgt = layer(tgt, memory, pos, query_pos, mask, training=training)
             states.append(self.decoder_norm(tgt))
-        return ops.stack(states)
+        states = ops.stack(states)
+        return (states, memory) if return_memory else states
 
     def get_config(self):
         return {**super().get_config(), **self.config}

@@ -6,18 +6,34 @@ torch = pytest.importorskip("torch")
 
 from export.detr.checkpoint import load_state_dict, read_checkpoint
 from export.detr.detr import DETRConfig, build_detr
-from tests.detr.torch_reference import ReferenceDETR, randomize_buffers
+from export.detr.segmentation import build_detr_segm, panoptic_config
+from tests.detr.torch_reference import ReferenceDETR, ReferenceDETRsegm, randomize_buffers
+
+
+def reference_kwargs(config: DETRConfig) -> dict:
+    """The torch reference's constructor arguments for a DETRConfig."""
+    return {"blocks": config.blocks, "width": config.backbone_width, "dilation": config.dilation,
+            "d": config.hidden_dim, "heads": config.num_heads, "enc": config.num_encoder_layers,
+            "dec": config.num_decoder_layers, "ff": config.dim_feedforward, "num_queries": config.num_queries,
+            "num_classes": config.num_classes}
 
 
 def reference_and_keras(config: DETRConfig, seed: int = 0):
     """A torch reference with random weights and a Keras DETR holding the same weights."""
     torch.manual_seed(seed)
-    reference = ReferenceDETR(blocks=config.blocks, width=config.backbone_width, dilation=config.dilation,
-                              d=config.hidden_dim, heads=config.num_heads, enc=config.num_encoder_layers,
-                              dec=config.num_decoder_layers, ff=config.dim_feedforward,
-                              num_queries=config.num_queries, num_classes=config.num_classes).eval()
+    reference = ReferenceDETR(**reference_kwargs(config)).eval()
     randomize_buffers(reference, seed)
     model = build_detr(config)
+    load_state_dict(model, state_dict_of(reference))
+    return reference, model
+
+
+def segm_reference_and_keras(config: DETRConfig, seed: int = 0):
+    """A torch DETRsegm reference with random weights and the Keras DETRsegm holding the same weights."""
+    torch.manual_seed(seed)
+    reference = ReferenceDETRsegm(**reference_kwargs(config)).eval()
+    randomize_buffers(reference, seed)
+    model = build_detr_segm(config)
     load_state_dict(model, state_dict_of(reference))
     return reference, model
 
@@ -34,6 +50,17 @@ def r50_pair(detr_checkpoint):
     reference.load_state_dict(torch.load(detr_checkpoint, weights_only=True)["model"])
     model = build_detr(DETRConfig.official("resnet50"))
     load_state_dict(model, read_checkpoint(detr_checkpoint))
+    return reference, model
+
+
+@pytest.fixture(scope="session")
+def r50_panoptic_pair(detr_panoptic_checkpoint):
+    """The official detr-r50-panoptic architecture in torch and in Keras, both loaded from the session's
+    random official-format panoptic checkpoint."""
+    reference = ReferenceDETRsegm().eval()
+    reference.load_state_dict(torch.load(detr_panoptic_checkpoint, weights_only=True)["model"])
+    model = build_detr_segm(panoptic_config("resnet50"))
+    load_state_dict(model, read_checkpoint(detr_panoptic_checkpoint))
     return reference, model
 
 

@@ -65,8 +65,16 @@ class ResNet(nn.Module):
         self.num_channels = inplanes
 
     def forward(self, x):
+        return self.stages(x)[-1]
+
+    def stages(self, x):
+        """[layer1, layer2, layer3, layer4] outputs (IntermediateLayerGetter with return_interm_layers)."""
         x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        outputs = []
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            x = getattr(self, name)(x)
+            outputs.append(x)
+        return outputs
 
 
 class BackboneWithBody(nn.Module):
@@ -133,7 +141,11 @@ class Transformer(nn.Module):
         self.decoder = Stack([DecoderLayer(d, heads, ff) for _ in range(dec)], nn.LayerNorm(d))
 
     def forward(self, src, mask, query_embed, pos):
-        bs = src.shape[0]
+        return self.with_memory(src, mask, query_embed, pos)[0]
+
+    def with_memory(self, src, mask, query_embed, pos):
+        """(decoder states [L, N, Q, d], encoder memory [N, d, h, w]), as the official transformer returns."""
+        bs, d, h, w = src.shape
         src, pos = src.flatten(2).permute(2, 0, 1), pos.flatten(2).permute(2, 0, 1)
         query_pos = query_embed.unsqueeze(1).repeat(1, bs, 1)
         mask = mask.flatten(1)
@@ -144,7 +156,7 @@ class Transformer(nn.Module):
         for layer in self.decoder.layers:
             tgt = layer(tgt, memory, mask, pos, query_pos)
             states.append(self.decoder.norm(tgt))
-        return torch.stack(states).transpose(1, 2)
+        return torch.stack(states).transpose(1, 2), memory.permute(1, 2, 0).reshape(bs, d, h, w)
 
 
 class MLP(nn.Module):
@@ -179,10 +191,85 @@ class ReferenceDETR(nn.Module):
                 "all_logits": self.class_embed(hs), "all_boxes": self.bbox_embed(hs).sigmoid()}
 
 
+class AttentionMap(nn.Module):
+    """MHAttentionMap: softmax over (heads, h, w) of scaled q.k, no values; k_linear used as a 1x1 conv."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.q_linear, self.k_linear = nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, q, memory, mask):
+        bs, d, h, w = memory.shape
+        q = self.q_linear(q)                                     # [N, Q, d]
+        k = F.conv2d(memory, self.k_linear.weight[:, :, None, None], self.k_linear.bias)
+        qh = q.reshape(bs, q.shape[1], self.heads, d // self.heads) * (d / self.heads) ** -0.5
+        kh = k.reshape(bs, self.heads, d // self.heads, h, w)
+        logits = (qh[:, :, :, :, None, None] * kh[:, None]).sum(3)   # [N, Q, heads, h, w]
+        logits = logits.masked_fill(mask[:, None, None], float("-inf"))
+        return F.softmax(logits.flatten(2), dim=-1).reshape(logits.shape)
+
+
+class MaskHead(nn.Module):
+    """MaskHeadSmallConv: 3x3 conv + GroupNorm(8) + ReLU blocks, FPN adapters added after nearest upsampling."""
+
+    def __init__(self, dim, fpn_dims, context):
+        super().__init__()
+        widths = [dim, context // 2, context // 4, context // 8, context // 16]
+        for i in range(5):
+            setattr(self, f"lay{i + 1}", nn.Conv2d(widths[i - 1] if i else dim, widths[i], 3, padding=1))
+            setattr(self, f"gn{i + 1}", nn.GroupNorm(8, widths[i]))
+        self.out_lay = nn.Conv2d(widths[4], 1, 3, padding=1)
+        for i in range(3):
+            setattr(self, f"adapter{i + 1}", nn.Conv2d(fpn_dims[i], widths[i + 1], 1))
+
+    def block(self, i, x):
+        return F.relu(getattr(self, f"gn{i}")(getattr(self, f"lay{i}")(x)))
+
+    def forward(self, src, attention, fpns):
+        queries = attention.shape[1]
+        x = torch.cat([src.repeat_interleave(queries, 0), attention.flatten(0, 1)], 1)
+        x = self.block(2, self.block(1, x))
+        for level, fpn in enumerate(fpns, start=1):
+            adapted = getattr(self, f"adapter{level}")(fpn).repeat_interleave(queries, 0)
+            x = self.block(level + 2, adapted + F.interpolate(x, size=adapted.shape[-2:], mode="nearest"))
+        return self.out_lay(x)
+
+
+class ReferenceDETRsegm(nn.Module):
+    """DETRsegm: state-dict keys `detr.*`, `bbox_attention.*`, `mask_head.*` as the official panoptic models."""
+
+    def __init__(self, num_classes=250, **detr_kwargs):
+        super().__init__()
+        self.detr = ReferenceDETR(num_classes=num_classes, **detr_kwargs)
+        d, heads = self.detr.query_embed.weight.shape[1], detr_kwargs.get("heads", 8)
+        body = self.detr.backbone[0].body
+        channels = [getattr(body, f"layer{i}")[-1].conv3.out_channels for i in (3, 2, 1)]
+        self.bbox_attention = AttentionMap(d, heads)
+        self.mask_head = MaskHead(d + heads, channels, d)
+
+    def forward(self, images, mask):
+        detr = self.detr
+        layer1, layer2, layer3, layer4 = detr.backbone[0].body.stages(images)
+        small = F.interpolate(mask[None].float(), size=layer4.shape[-2:]).to(torch.bool)[0]
+        src = detr.input_proj(layer4)
+        hs, memory = detr.transformer.with_memory(src, small, detr.query_embed.weight,
+                                                  sine_position(small, src.shape[1] // 2))
+        attention = self.bbox_attention(hs[-1], memory, small)
+        masks = self.mask_head(src, attention, [layer3, layer2, layer1])
+        return {"pred_logits": detr.class_embed(hs)[-1], "pred_boxes": detr.bbox_embed(hs).sigmoid()[-1],
+                "pred_masks": masks.reshape(images.shape[0], -1, *masks.shape[-2:])}
+
+
 def randomize_buffers(model: nn.Module, seed: int = 0) -> None:
-    """Give frozen-BN statistics and affine terms non-trivial values (fresh ones are the identity)."""
+    """Give frozen-BN statistics and affine terms, and group-norm affine terms, non-trivial values
+    (fresh ones are the identity)."""
     g = torch.Generator().manual_seed(seed)
     for module in model.modules():
+        if isinstance(module, nn.GroupNorm):
+            with torch.no_grad():
+                module.weight.copy_(1.0 + 0.1 * torch.randn(module.num_channels, generator=g))
+                module.bias.copy_(0.1 * torch.randn(module.num_channels, generator=g))
         if isinstance(module, FrozenBN):
             n = module.weight.shape[0]
             module.weight.copy_(1.0 + 0.1 * torch.randn(n, generator=g))
