@@ -23,15 +23,11 @@ model produces for that image alone. For a batch of one the two are the same.
 """
 import tensorflow as tf
 
+from export.detr.panoptic_png import id_to_rgb
+
 MASK_STRIDE = 4  # pred_masks are at ResNet layer1's resolution: ceil(ceil(size / 2) / 2) = ceil(size / 4)
 MIN_AREA = 4  # segments with area <= MIN_AREA pixels (at the original size) are dropped
 DEFAULT_THRESHOLD = 0.85  # hubconf's panoptic post-processor
-
-
-def id_to_rgb(ids: tf.Tensor) -> tf.Tensor:
-    """Segment ids [..] int32 -> uint8 [.., 3], the COCO panoptic PNG colours (panopticapi's id2rgb)."""
-    ids = tf.cast(ids, tf.int32)
-    return tf.cast(tf.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], axis=-1), tf.uint8)
 
 
 def pil_nearest_indices(out_size: tf.Tensor, in_size: tf.Tensor) -> tf.Tensor:

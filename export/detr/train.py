@@ -131,20 +131,20 @@ def train(model: DETR, samples: list[Sample], *, epochs: int, batch_size: int, l
     return history
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m export.detr.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="folder holding the images named in the annotations")
-    parser.add_argument("--annotations", required=True, help="COCO-format json (images, annotations, categories)")
-    parser.add_argument("--output", default="detr.weights.h5", help="Keras weights file to write")
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags every DETR training command shares: epochs, batch, AdamW, clipping, resize, seed."""
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--lr-backbone", type=float, default=1e-5)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--clip-max-norm", type=float, default=0.1)
-    parser.add_argument("--eos-coef", type=float, default=0.1)
     parser.add_argument("--min-size", type=int, default=800)
     parser.add_argument("--max-size", type=int, default=1333)
+    parser.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and TensorFlow")
+
+
+def add_architecture_arguments(parser: argparse.ArgumentParser) -> None:
+    """DETR's architecture flags (defaults: DETR-R50); they shrink the model for small experiments."""
     parser.add_argument("--backbone", default="resnet50", choices=["resnet50", "resnet101"])
     parser.add_argument("--dilation", action="store_true")
     parser.add_argument("--backbone-blocks", type=int, nargs=4, default=None, help="override, e.g. 1 1 1 1")
@@ -156,11 +156,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dim-feedforward", type=int, default=2048)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--num-queries", type=int, default=100)
-    parser.add_argument("--train-stem", action="store_true",
-                        help="also train the stem conv and layer1 (frozen in the official recipe)")
-    parser.add_argument("--seed", type=int, default=None, help="seed Python, NumPy and TensorFlow")
     parser.add_argument("--num-classes", type=int, default=None,
                         help="max category id + 1 (default: from the annotations; COCO 91)")
+
+
+def architecture_config(args: argparse.Namespace, num_classes: int) -> DETRConfig:
+    """The DETRConfig the architecture flags describe (`--num-classes`, else the dataset's count)."""
+    official = DETRConfig.official(args.backbone, args.dilation)
+    return DETRConfig(backbone=args.backbone, dilation=args.dilation,
+                      blocks=tuple(args.backbone_blocks) if args.backbone_blocks else official.blocks,
+                      backbone_width=args.backbone_width, hidden_dim=args.hidden_dim, num_heads=args.nheads,
+                      num_encoder_layers=args.enc_layers, num_decoder_layers=args.dec_layers,
+                      dim_feedforward=args.dim_feedforward, dropout=args.dropout, num_queries=args.num_queries,
+                      num_classes=args.num_classes or num_classes)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m export.detr.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="folder holding the images named in the annotations")
+    parser.add_argument("--annotations", required=True, help="COCO-format json (images, annotations, categories)")
+    parser.add_argument("--output", default="detr.weights.h5", help="Keras weights file to write")
+    add_schedule_arguments(parser)
+    parser.add_argument("--lr-backbone", type=float, default=1e-5)
+    parser.add_argument("--eos-coef", type=float, default=0.1)
+    parser.add_argument("--train-stem", action="store_true",
+                        help="also train the stem conv and layer1 (frozen in the official recipe)")
+    add_architecture_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -169,14 +190,7 @@ def main(argv=None) -> int:
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     samples, num_classes = load_coco(args.data, args.annotations, args.min_size, args.max_size)
-    official = DETRConfig.official(args.backbone, args.dilation)
-    config = DETRConfig(backbone=args.backbone, dilation=args.dilation,
-                        blocks=tuple(args.backbone_blocks) if args.backbone_blocks else official.blocks,
-                        backbone_width=args.backbone_width, hidden_dim=args.hidden_dim, num_heads=args.nheads,
-                        num_encoder_layers=args.enc_layers, num_decoder_layers=args.dec_layers,
-                        dim_feedforward=args.dim_feedforward, dropout=args.dropout, num_queries=args.num_queries,
-                        num_classes=args.num_classes or num_classes)
-    model = build_detr(config)
+    model = build_detr(architecture_config(args, num_classes))
     train(model, samples, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
           lr_backbone=args.lr_backbone, weight_decay=args.weight_decay, clip_norm=args.clip_max_norm,
           eos_coef=args.eos_coef, train_stem=args.train_stem, seed=args.seed or 0)
