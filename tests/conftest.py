@@ -7,6 +7,5 @@ pytest_plugins = [
     "tests.fixtures.pictures",
     "tests.fixtures.efficientnet",
     "tests.fixtures.detr",
-    "tests.fixtures.detr_panoptic",
     "tests.fixtures.stylegan",
 ]

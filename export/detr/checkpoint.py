@@ -42,14 +42,22 @@ def _bn(prefix: str, bn: FrozenBatchNorm):
         yield f"{prefix}.{name}", getattr(bn, name), SAME
 
 
+def _weight_and_bias(prefix: str, weight, bias, layout: str):
+    yield f"{prefix}.weight", weight, layout
+    yield f"{prefix}.bias", bias, SAME
+
+
 def _dense(prefix: str, layer):
-    yield f"{prefix}.weight", layer.kernel, LINEAR
-    yield f"{prefix}.bias", layer.bias, SAME
+    return _weight_and_bias(prefix, layer.kernel, layer.bias, LINEAR)
 
 
-def _layer_norm(prefix: str, layer):
-    yield f"{prefix}.weight", layer.gamma, SAME
-    yield f"{prefix}.bias", layer.beta, SAME
+def _conv2d(prefix: str, layer):
+    return _weight_and_bias(prefix, layer.kernel, layer.bias, CONV)
+
+
+def _norm(prefix: str, layer):
+    """LayerNorm or GroupNorm: weight, bias = gamma, beta."""
+    return _weight_and_bias(prefix, layer.gamma, layer.beta, SAME)
 
 
 def _attention(prefix: str, attn):
@@ -57,16 +65,6 @@ def _attention(prefix: str, attn):
     yield f"{prefix}.in_proj_bias", attn.in_proj_bias, SAME
     yield f"{prefix}.out_proj.weight", attn.out_proj_kernel, LINEAR
     yield f"{prefix}.out_proj.bias", attn.out_proj_bias, SAME
-
-
-def _conv2d(prefix: str, layer):
-    yield f"{prefix}.weight", layer.kernel, CONV
-    yield f"{prefix}.bias", layer.bias, SAME
-
-
-def _group_norm(prefix: str, layer):
-    yield f"{prefix}.weight", layer.gamma, SAME
-    yield f"{prefix}.bias", layer.beta, SAME
 
 
 def _bottleneck(prefix: str, block: Bottleneck):
@@ -95,7 +93,7 @@ def weight_map(model: DETR | DETRsegm) -> Iterator[tuple[str, object, str]]:
         head = model.mask_head
         for i in range(1, 6):
             yield from _conv2d(f"mask_head.lay{i}", getattr(head, f"lay{i}"))
-            yield from _group_norm(f"mask_head.gn{i}", getattr(head, f"gn{i}"))
+            yield from _norm(f"mask_head.gn{i}", getattr(head, f"gn{i}"))
         yield from _conv2d("mask_head.out_lay", head.out_lay)
         for i in range(1, 4):
             yield from _conv2d(f"mask_head.adapter{i}", getattr(head, f"adapter{i}"))
@@ -110,8 +108,7 @@ def _detr(prefix: str, model: DETR):
 
 def _detector(model: DETR):
     yield from _backbone("backbone.0.body", model.backbone)
-    yield "input_proj.weight", model.input_proj.kernel, CONV
-    yield "input_proj.bias", model.input_proj.bias, SAME
+    yield from _conv2d("input_proj", model.input_proj)
     yield "query_embed.weight", model.query_embed, SAME
     yield from _dense("class_embed", model.class_embed)
     for i, layer in enumerate(model.bbox_embed.dense_layers):
@@ -122,8 +119,8 @@ def _detector(model: DETR):
         yield from _attention(f"{p}.self_attn", layer.self_attn)
         yield from _dense(f"{p}.linear1", layer.ffn.linear1)
         yield from _dense(f"{p}.linear2", layer.ffn.linear2)
-        yield from _layer_norm(f"{p}.norm1", layer.norm1)
-        yield from _layer_norm(f"{p}.norm2", layer.norm2)
+        yield from _norm(f"{p}.norm1", layer.norm1)
+        yield from _norm(f"{p}.norm2", layer.norm2)
     for i, layer in enumerate(transformer.decoder_layers):
         p = f"transformer.decoder.layers.{i}"
         yield from _attention(f"{p}.self_attn", layer.self_attn)
@@ -131,8 +128,8 @@ def _detector(model: DETR):
         yield from _dense(f"{p}.linear1", layer.ffn.linear1)
         yield from _dense(f"{p}.linear2", layer.ffn.linear2)
         for n in (1, 2, 3):
-            yield from _layer_norm(f"{p}.norm{n}", getattr(layer, f"norm{n}"))
-    yield from _layer_norm("transformer.decoder.norm", transformer.decoder_norm)
+            yield from _norm(f"{p}.norm{n}", getattr(layer, f"norm{n}"))
+    yield from _norm("transformer.decoder.norm", transformer.decoder_norm)
 
 
 def official_shapes(model: DETR | DETRsegm) -> dict[str, tuple[int, ...]]:

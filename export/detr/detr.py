@@ -57,8 +57,30 @@ class MLP(keras.layers.Layer):
                 "num_layers": self.num_layers}
 
 
+class FromDETRConfig:
+    """What the models built from one DETRConfig share: the config round trip and a build pass."""
+
+    @staticmethod
+    def parse_config(config: DETRConfig | dict) -> DETRConfig:
+        return DETRConfig(**{**config, "blocks": tuple(config["blocks"])}) if isinstance(config, dict) else config
+
+    def build_for(self, height: int = 64, width: int = 64):
+        """Create every weight by running one small forward pass."""
+        self(ops.zeros((1, height, width, 3)), ops.zeros((1, height, width), dtype="bool"))
+        return self
+
+    def get_config(self):
+        config = asdict(self.detr_config)
+        config["blocks"] = list(config["blocks"])
+        return {"config": config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["config"])
+
+
 @keras.saving.register_keras_serializable(package="detr")
-class DETR(keras.Model):
+class DETR(FromDETRConfig, keras.Model):
     """pixels [N, H, W, 3] (ImageNet-normalised), pixel_mask [N, H, W] (True on padding) ->
     {"pred_logits": [N, Q, C+1], "pred_boxes": [N, Q, 4] (cx, cy, w, h in [0, 1] of the unpadded image),
     "aux_logits": [L-1, N, Q, C+1], "aux_boxes": [L-1, N, Q, 4]} (earlier decoder layers, for aux losses).
@@ -66,10 +88,7 @@ class DETR(keras.Model):
 
     def __init__(self, config: DETRConfig | dict = DETRConfig(), **kwargs):
         super().__init__(**kwargs)
-        if isinstance(config, dict):
-            config = DETRConfig(**{**config, "blocks": tuple(config["blocks"])})
-        self.detr_config = config
-        c = config
+        self.detr_config = c = self.parse_config(config)
         self.backbone = ResNetBody(c.blocks, c.backbone_width, c.dilation)
         self.input_proj = keras.layers.Conv2D(c.hidden_dim, 1)
         self.position_embedding = PositionEmbeddingSine(c.hidden_dim // 2)
@@ -112,20 +131,6 @@ class DETR(keras.Model):
         boxes = ops.sigmoid(self.bbox_embed(states))
         return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux_logits": logits[:-1],
                 "aux_boxes": boxes[:-1]}
-
-    def build_for(self, height: int = 64, width: int = 64) -> "DETR":
-        """Create every weight by running one small forward pass."""
-        self(ops.zeros((1, height, width, 3)), ops.zeros((1, height, width), dtype="bool"))
-        return self
-
-    def get_config(self):
-        config = asdict(self.detr_config)
-        config["blocks"] = list(config["blocks"])
-        return {"config": config}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(config["config"])
 
 
 def build_detr(config: DETRConfig = DETRConfig()) -> DETR:

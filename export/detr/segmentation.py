@@ -5,14 +5,14 @@ The head reads what DETR computes anyway: the last decoder layer's query states,
 the projected layer4 features and the backbone's layer1-layer3 maps (the same backbone pass, asked for
 its intermediate stages). The detector's weights are the `detr` sub-model, unchanged.
 """
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import keras
 from keras import ops
 
 from export.detr.attention_map import MHAttentionMap
 from export.detr.backbone import BLOCKS
-from export.detr.detr import DETR, DETRConfig
+from export.detr.detr import DETR, DETRConfig, FromDETRConfig
 from export.detr.mask_head import MaskHeadSmallConv
 
 NUM_COCO_PANOPTIC_CLASSES = 250  # the official panoptic models' num_classes (ids up to 200 are used)
@@ -26,16 +26,14 @@ def panoptic_config(backbone: str = "resnet50", dilation: bool = False, **overri
 
 
 @keras.saving.register_keras_serializable(package="detr")
-class DETRsegm(keras.Model):
+class DETRsegm(FromDETRConfig, keras.Model):
     """pixels [N, H, W, 3] (ImageNet-normalised), pixel_mask [N, H, W] (True on padding) -> DETR's
     outputs plus "pred_masks" [N, Q, H/4, W/4]: mask logits of every query at layer1's resolution.
     """
 
     def __init__(self, config: DETRConfig | dict = DETRConfig(), **kwargs):
         super().__init__(**kwargs)
-        if isinstance(config, dict):
-            config = DETRConfig(**{**config, "blocks": tuple(config["blocks"])})
-        self.detr_config = config
+        self.detr_config = config = self.parse_config(config)
         self.detr = DETR(config)
         d, heads = config.hidden_dim, config.num_heads
         self.bbox_attention = MHAttentionMap(d, d, heads, dropout=0.0)
@@ -57,20 +55,6 @@ class DETRsegm(keras.Model):
         shape = ops.shape(masks)
         outputs["pred_masks"] = ops.reshape(masks, (ops.shape(pixels)[0], -1, shape[1], shape[2]))
         return outputs
-
-    def build_for(self, height: int = 64, width: int = 64) -> "DETRsegm":
-        """Create every weight by running one small forward pass."""
-        self(ops.zeros((1, height, width, 3)), ops.zeros((1, height, width), dtype="bool"))
-        return self
-
-    def get_config(self):
-        config = asdict(self.detr_config)
-        config["blocks"] = list(config["blocks"])
-        return {"config": config}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(config["config"])
 
 
 def build_detr_segm(config: DETRConfig | None = None) -> DETRsegm:

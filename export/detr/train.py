@@ -117,6 +117,13 @@ def train(model: DETR, samples: list[Sample], *, epochs: int, batch_size: int, l
     """Returns the mean total loss of every epoch."""
     criterion = SetCriterion(model.detr_config.num_classes, eos_coef=eos_coef)
     trainer = Trainer(model, criterion, lr, lr_backbone, weight_decay, clip_norm, train_stem)
+    return run_epochs(trainer.step, collate, samples, epochs=epochs, batch_size=batch_size, seed=seed, log=log)
+
+
+def run_epochs(step, collate_batch, samples: list[Sample], *, epochs: int, batch_size: int, seed: int, log,
+               label: str = "loss") -> list[float]:
+    """Shuffle, cut into full batches, `step(*collate_batch(batch, max_targets))["loss"]`; returns and logs
+    ("epoch i/n <label> x") the mean loss of every epoch."""
     max_targets = max(1, max(len(s.labels) for s in samples))
     rng = np.random.default_rng(seed)
     history = []
@@ -124,10 +131,10 @@ def train(model: DETR, samples: list[Sample], *, epochs: int, batch_size: int, l
         order = rng.permutation(len(samples))
         epoch_losses = []
         for start in range(0, len(order) - batch_size + 1, batch_size):
-            batch = collate([samples[i] for i in order[start:start + batch_size]], max_targets)
-            epoch_losses.append(float(trainer.step(*batch)["loss"]))
+            batch = collate_batch([samples[i] for i in order[start:start + batch_size]], max_targets)
+            epoch_losses.append(float(step(*batch)["loss"]))
         history.append(float(np.mean(epoch_losses)))
-        log(f"epoch {epoch + 1}/{epochs} loss {history[-1]:.4f}")
+        log(f"epoch {epoch + 1}/{epochs} {label} {history[-1]:.4f}")
     return history
 
 

@@ -35,6 +35,7 @@ from export.detr.train import (
     add_schedule_arguments,
     architecture_config,
     collate,
+    run_epochs,
 )
 from export.errors import ExportError
 from export.images import decode_rgb
@@ -132,20 +133,9 @@ def mean_mask_iou(model: DETRsegm, criterion: SetCriterion, samples: list[MaskSa
 def train_masks(model: DETRsegm, samples: list[MaskSample], *, epochs: int, batch_size: int, lr: float = 1e-4,
                 weight_decay: float = 1e-4, clip_norm: float = 0.1, seed: int = 0, log=print) -> list[float]:
     """Returns the mean mask loss (focal + DICE) of every epoch."""
-    criterion = SetCriterion(model.detr_config.num_classes)
-    trainer = MaskTrainer(model, criterion, lr, weight_decay, clip_norm)
-    max_targets = max(1, max(len(s.labels) for s in samples))
-    rng = np.random.default_rng(seed)
-    history = []
-    for epoch in range(epochs):
-        order = rng.permutation(len(samples))
-        epoch_losses = []
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            batch = collate_masks([samples[i] for i in order[start:start + batch_size]], max_targets)
-            epoch_losses.append(float(trainer.step(*batch)["loss"]))
-        history.append(float(np.mean(epoch_losses)))
-        log(f"epoch {epoch + 1}/{epochs} mask loss {history[-1]:.4f}")
-    return history
+    trainer = MaskTrainer(model, SetCriterion(model.detr_config.num_classes), lr, weight_decay, clip_norm)
+    return run_epochs(trainer.step, collate_masks, samples, epochs=epochs, batch_size=batch_size, seed=seed,
+                      log=log, label="mask loss")
 
 
 def load_detector(model: DETRsegm, detr_weights: str | None, checkpoint: str | None) -> None:

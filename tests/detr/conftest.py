@@ -18,22 +18,13 @@ def reference_kwargs(config: DETRConfig) -> dict:
             "num_classes": config.num_classes}
 
 
-def reference_and_keras(config: DETRConfig, seed: int = 0):
-    """A torch reference with random weights and a Keras DETR holding the same weights."""
+def reference_and_keras(config: DETRConfig, seed: int = 0, panoptic: bool = False):
+    """A torch reference (DETR, or DETRsegm if panoptic) with random weights and the Keras model holding
+    the same weights."""
     torch.manual_seed(seed)
-    reference = ReferenceDETR(**reference_kwargs(config)).eval()
+    reference = (ReferenceDETRsegm if panoptic else ReferenceDETR)(**reference_kwargs(config)).eval()
     randomize_buffers(reference, seed)
-    model = build_detr(config)
-    load_state_dict(model, state_dict_of(reference))
-    return reference, model
-
-
-def segm_reference_and_keras(config: DETRConfig, seed: int = 0):
-    """A torch DETRsegm reference with random weights and the Keras DETRsegm holding the same weights."""
-    torch.manual_seed(seed)
-    reference = ReferenceDETRsegm(**reference_kwargs(config)).eval()
-    randomize_buffers(reference, seed)
-    model = build_detr_segm(config)
+    model = (build_detr_segm if panoptic else build_detr)(config)
     load_state_dict(model, state_dict_of(reference))
     return reference, model
 

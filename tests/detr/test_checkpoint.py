@@ -1,16 +1,17 @@
-"""The converter is strict: a missing, unexpected or mis-shaped key is named in the error."""
+"""The converter is strict: a missing, unexpected or mis-shaped key is named in the error; detector and
+panoptic checkpoints both convert weight for weight."""
 import numpy as np
 import pytest
 import torch
 
-from export.detr.checkpoint import export_state_dict, load_state_dict, read_checkpoint
+from export.detr.checkpoint import export_state_dict, load_state_dict, read_checkpoint, weight_map
 from export.errors import ExportError
+from tests.detr.conftest import state_dict_of
 
 
 @pytest.fixture(scope="module")
 def official(r50_pair):
-    reference, model = r50_pair
-    return model, {k: v.numpy() for k, v in reference.state_dict().items()}
+    return r50_pair[1], state_dict_of(r50_pair[0])
 
 
 def test_state_dict_round_trips_through_the_keras_model(official):
@@ -58,13 +59,10 @@ def test_read_checkpoint_needs_a_model_entry(tmp_path):
 
 @pytest.fixture(scope="module")
 def panoptic(r50_panoptic_pair):
-    reference, model = r50_panoptic_pair
-    return model, {k: v.numpy() for k, v in reference.state_dict().items()}
+    return r50_panoptic_pair[1], state_dict_of(r50_panoptic_pair[0])
 
 
 def test_panoptic_state_dict_round_trips_and_uses_every_key_once(panoptic):
-    from export.detr.checkpoint import weight_map
-
     model, state = panoptic
     keys = [key for key, _, _ in weight_map(model)]
     assert len(keys) == len(set(keys)) == len(state)  # every official key once, nothing left over

@@ -6,7 +6,7 @@ from export.detr.backbone import ResNetBody
 from export.detr.checkpoint import official_shapes
 from export.detr.detr import DETRConfig, build_detr
 from export.detr.segmentation import DETRsegm, build_detr_segm, panoptic_config
-from tests.detr.conftest import padded_batch, segm_reference_and_keras
+from tests.detr.conftest import padded_batch, reference_and_keras
 from tests.detr.torch_reference import ReferenceDETRsegm
 
 TINY = DETRConfig(blocks=(1, 1, 2, 2), backbone_width=8, hidden_dim=128, num_heads=8, num_encoder_layers=1,
@@ -34,7 +34,7 @@ def test_r50_panoptic_matches_reference_on_a_padded_batch(r50_panoptic_pair):
 
 
 def test_dc5_panoptic_matches_reference():
-    reference, model = segm_reference_and_keras(DETRConfig(**{**TINY.__dict__, "dilation": True}), seed=2)
+    reference, model = reference_and_keras(DETRConfig(**{**TINY.__dict__, "dilation": True}), seed=2, panoptic=True)
     _compare(reference, model, [(75, 61), (64, 96)], seed=2)
 
 
