@@ -43,7 +43,7 @@ from export.images import decode_rgb
 
 @dataclass
 class MaskSample(Sample):
-    masks: np.ndarray = None  # bool [T, h, w] at the resized size
+    masks: np.ndarray | None = None  # bool [T, h, w] at the resized size (always set by the loader)
 
 
 def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
