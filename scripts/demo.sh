@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to three served models answering real requests:
-#   1. creates .venv if missing and installs the project (pip install -e .)
+#   1. creates .venv if missing and installs the project with everything it runs (pip install -e ".[all]")
 #   2. exports EfficientNet-B0, DETR-R50 and StyleGAN (64x64 by default) into models/,
 #      with random weights unless weights are given (skipped for a model that already has a version)
 #   3. serves them: docker compose when Docker works (the official image if it can be pulled, else the
@@ -39,8 +39,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PY="$ROOT/.venv/bin/python"
 if ! "$PY" -c "import tensorflow, keras, tensorflow_serving, grpc, requests, PIL, clients, serving, export" 2>/dev/null; then
-    say "installing the project into .venv (pip install -e .)"
-    "$PY" -m pip install -q --disable-pip-version-check -e .
+    say "installing the project into .venv (pip install -e \".[all]\")"
+    "$PY" -m pip install -q --disable-pip-version-check -e ".[all]"
 fi
 mkdir -p "$OUT" models
 

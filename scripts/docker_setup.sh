@@ -100,17 +100,17 @@ python_for_wheels() {
 }
 
 build_wheelhouse() {
-    # Dependencies are keyed by pyproject.toml, so a changed dependency list gets a fresh set;
-    # the project's own wheel is rebuilt every time (it is small).
+    # The server's dependencies (the [server] extra: no Keras, no Docker SDK), keyed by pyproject.toml
+    # so a changed dependency list gets a fresh set; the project's own wheel is rebuilt every time.
     local py key
     py="$(python_for_wheels)"
     key="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
     WHEELHOUSE="$CACHE/wheelhouse-$key"
     if [ ! -f "$WHEELHOUSE/deps/.complete" ]; then
-        log "pip wheel: dependencies of the project into $WHEELHOUSE/deps"
+        log "pip wheel: dependencies of the project's [server] extra into $WHEELHOUSE/deps"
         rm -rf "$WHEELHOUSE/deps"
         mkdir -p "$WHEELHOUSE/deps"
-        "$py" -m pip wheel -q --disable-pip-version-check --wheel-dir "$WHEELHOUSE/deps" "$ROOT" 2>&1 \
+        "$py" -m pip wheel -q --disable-pip-version-check --wheel-dir "$WHEELHOUSE/deps" "$ROOT[server]" 2>&1 \
             | grep -vE "is ignored: it is neither|BuildBackendWarning|return '.n'.join" >&2 || true
         rm -f "$WHEELHOUSE"/deps/keras_to_serving-*.whl
         ls "$WHEELHOUSE"/deps/tensorflow-*.whl >/dev/null 2>&1 || { log "pip wheel did not produce tensorflow"; return 1; }

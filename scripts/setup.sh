@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (Python >= 3.11) and install the project with its test and torch extras.
+# Create .venv (Python >= 3.11) and install the whole project (clients, export, server, docker) with
+# its test, torch and bench extras. A client-only install is `pip install .` (see README).
 # Idempotent: a second run only checks that everything is installed.
 #   PYTHON=python3.11 scripts/setup.sh
 set -euo pipefail
@@ -14,5 +15,5 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch only reads DETR .pth checkpoints (and is the DETR tests' independent reference); 2.13.0 is
 # the CPU build this machine kind keeps on disk.
-.venv/bin/python -m pip install --quiet -e ".[test,torch,bench]" "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[all,test,torch,bench]" "torch==2.13.0"
 .venv/bin/python -c 'import tensorflow, keras, tensorflow_serving, torch; print("setup: tensorflow", tensorflow.__version__, "keras", keras.__version__, "torch", torch.__version__)'
