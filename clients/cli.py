@@ -1,10 +1,11 @@
 """`python -m clients …`: call a TensorFlow Serving server from the shell.
 
     python -m clients --rest http://127.0.0.1:8501 status efficientnet
+    python -m clients status efficientnet --rest http://127.0.0.1:8501     # transport flags go either side
     python -m clients --grpc 127.0.0.1:8500 metadata detr
     python -m clients --rest URL predict MODEL --inputs '{"x": [1.0, 2.0]}'
     python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
-    python -m clients --rest URL detect photo.jpg --out out/
+    python -m clients --rest URL detect photo.jpg --score-threshold 0.5 --out out/
     python -m clients --grpc HOST:PORT generate --seeds 0-15 --psi 0.7 --out grid.png
 """
 from __future__ import annotations
@@ -32,6 +33,20 @@ def make_client(args: argparse.Namespace):
     from clients.rest import RestClient
 
     return RestClient(args.rest, timeout=args.timeout)
+
+
+def _transport_flags() -> argparse.ArgumentParser:
+    """--rest/--grpc/--tls/--timeout, accepted before or after the subcommand (defaults filled in by main)."""
+    flags = argparse.ArgumentParser(add_help=False)
+    where = flags.add_mutually_exclusive_group()
+    where.add_argument("--rest", metavar="URL", default=argparse.SUPPRESS,
+                       help="REST endpoint, e.g. http://127.0.0.1:8501")
+    where.add_argument("--grpc", metavar="HOST:PORT", default=argparse.SUPPRESS,
+                       help="gRPC endpoint, e.g. 127.0.0.1:8500")
+    flags.add_argument("--tls", action="store_true", default=argparse.SUPPRESS,
+                       help="gRPC over TLS with the system's root certificates")
+    flags.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 120)")
+    return flags
 
 
 def in_batches(items: Sequence[T], size: int, work: Callable[[Sequence[T]], list[R]], what: str) -> list[R]:
@@ -122,7 +137,7 @@ def cmd_detect(client, args) -> None:
     from clients.models import detect_many
 
     def work(batch):
-        return detect_many(client, batch, args.model, score_threshold=args.threshold,
+        return detect_many(client, batch, args.model, score_threshold=args.score_threshold,
                            max_detections=args.max_detections, **_address(args))
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -148,16 +163,14 @@ def cmd_generate(client, args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m clients", description="Call a TensorFlow Serving server.")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--rest", metavar="URL", help="REST endpoint, e.g. http://127.0.0.1:8501")
-    where.add_argument("--grpc", metavar="HOST:PORT", help="gRPC endpoint, e.g. 127.0.0.1:8500")
-    p.add_argument("--tls", action="store_true", help="gRPC over TLS with the system's root certificates")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call (default 120)")
+    transport = _transport_flags()
+    p = argparse.ArgumentParser(prog="python -m clients", description="Call a TensorFlow Serving server: "
+                                "give --rest URL or --grpc HOST:PORT, before or after the command.",
+                                parents=[transport])
     sub = p.add_subparsers(dest="command", required=True)
 
     def command(name: str, fn, help_text: str, model_default: str | None = None) -> argparse.ArgumentParser:
-        c = sub.add_parser(name, help=help_text)
+        c = sub.add_parser(name, help=help_text, parents=[transport])
         if model_default is None:
             c.add_argument("model")
         else:
@@ -179,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("detect", cmd_detect, "objects per image; writes pictures with boxes", "detr")
     c.add_argument("images", nargs="+")
     c.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default out/)")
-    c.add_argument("--threshold", type=float, default=None, help="minimum score (default: the export's)")
+    c.add_argument("--score-threshold", "--threshold", dest="score_threshold", type=float, default=None,
+                   help="minimum score, as detect(score_threshold=...) (default: the export's)")
     c.add_argument("--max-detections", type=int, default=None)
     c.add_argument("--batch-size", type=int, default=4)
     c = command("generate", cmd_generate, "StyleGAN samples as a PNG grid", "stylegan")
@@ -192,7 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    args = build_parser().parse_args(None if argv is None else list(argv))
+    parser = build_parser()
+    args = parser.parse_args(None if argv is None else list(argv))
+    if hasattr(args, "rest") == hasattr(args, "grpc"):
+        parser.error("give one of --rest URL or --grpc HOST:PORT (before or after the command)")
+    for name, default in (("rest", None), ("grpc", None), ("tls", False), ("timeout", 120.0)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
     client = make_client(args)
     try:
         args.fn(client, args)

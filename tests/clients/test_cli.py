@@ -72,3 +72,24 @@ def test_image_commands_write_results(models_server, transport, tmp_path):
     assert "generated: 5/5" in generate.stderr  # progress over three batches
     grid = Image.open(grid_path)
     assert grid.size[0] == 5 * grid.size[1]
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_transport_flag_after_the_command(tiny_server, transport):
+    status = run_cli("status", "hpt", "--label", "stable", *where(transport, tiny_server))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.strip() == "hpt version 1: AVAILABLE (OK)"
+
+
+def test_exactly_one_transport_is_required(tiny_server):
+    for args in (["status", "hpt"], ["--rest", tiny_server.rest_url, "status", "hpt", "--grpc", tiny_server.grpc_address]):
+        result = run_cli(*args)
+        assert result.returncode == 2 and "give one of --rest URL or --grpc HOST:PORT" in result.stderr
+
+
+def test_detect_threshold_flag_is_the_library_keyword():
+    from clients.cli import build_parser
+
+    for flag in ("--score-threshold", "--threshold"):
+        args = build_parser().parse_args(["--rest", "http://x", "detect", "a.jpg", flag, "0.25"])
+        assert args.score_threshold == 0.25
