@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.efficientnet",
     "tests.fixtures.detr",
     "tests.fixtures.stylegan",
+    "tests.fixtures.repository",
 ]

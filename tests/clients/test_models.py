@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def local_signatures(models_repo):
     """The served SavedModels loaded in this process: the independent reference."""
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow", reason="the in-process reference needs TensorFlow (not in a client install)")
 
     return {name: tf.saved_model.load(str(models_repo / name / "1")).signatures
             for name in ("efficientnet", "detr", "stylegan")}

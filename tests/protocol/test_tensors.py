@@ -36,13 +36,19 @@ def _same(a: np.ndarray, b: np.ndarray) -> None:
 
 @pytest.mark.parametrize("as_content", [True, False], ids=["tensor_content", "typed_fields"])
 @pytest.mark.parametrize("name", list(ARRAYS))
-def test_round_trip_and_tensorflow_agrees(name, as_content):
-    import tensorflow as tf
+def test_round_trip(name, as_content):
+    array = ARRAYS[name]
+    _same(tensors.to_numpy(tensors.to_proto(array, as_content=as_content)), array)
+
+
+@pytest.mark.parametrize("as_content", [True, False], ids=["tensor_content", "typed_fields"])
+@pytest.mark.parametrize("name", list(ARRAYS))
+def test_tensorflow_reads_ours_and_we_read_tensorflows(name, as_content):
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow's codec is the reference (not in a client install)")
     from tensorflow.core.framework import tensor_pb2 as tf_tensor_pb2
 
     array = ARRAYS[name]
     ours = tensors.to_proto(array, as_content=as_content)
-    _same(tensors.to_numpy(ours), array)
     theirs = tf_tensor_pb2.TensorProto.FromString(ours.SerializeToString())
     _same(tf.make_ndarray(theirs), array)
     back = tensors.TensorProto.FromString(tf.make_tensor_proto(array).SerializeToString())
@@ -50,7 +56,7 @@ def test_round_trip_and_tensorflow_agrees(name, as_content):
 
 
 def test_typed_fields_are_the_ones_tensorflow_uses():
-    import tensorflow as tf
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow's codec is the reference (not in a client install)")
 
     for name, array in ARRAYS.items():
         if array.size == 0 or name == "scalar":

@@ -24,11 +24,20 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from export.warmup import write_warmup_requests
 from protocol.layout import WARMUP_FILE
 from protocol.methods import CLASSIFY_METHOD, REGRESS_METHOD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The interpreter that runs `python -m serving`: this one, unless the tests run in the client-only
+# venv (tests/clients/test_client_install.py), which has no TensorFlow and names the full one.
+SERVER_PYTHON = os.environ.get("KTS_SERVER_PYTHON", sys.executable)
+
+
+def _tensorflow():
+    """TensorFlow for building a SavedModel; in the client-only venv the test skips instead."""
+    import pytest
+
+    return pytest.importorskip("tensorflow", reason="builds a SavedModel: the client-only venv has no TensorFlow")
 
 
 # ---------------------------------------------------------------------------- models
@@ -53,7 +62,7 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
     classify/regress take serialized tf.Example `inputs` with float feature `x` and carry the
     classify/regress method_name; classify answers `scores` only (label "").
     """
-    import tensorflow as tf
+    tf = _tensorflow()
 
     module = tf.Module()
     module.slope = tf.Variable(slope, dtype=tf.float32)
@@ -84,6 +93,8 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
         "serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress})
     set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
     if warmup:
+        from export.warmup import write_warmup_requests
+
         write_warmup_requests(version_dir / WARMUP_FILE, "",
                               {"serving_default": {"x": np.array([1.0, 2.0], np.float32)}})
     return Path(base_path)
@@ -91,7 +102,7 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
 
 def build_strings(base_path: str | os.PathLike, version: int = 1) -> Path:
     """String in, strings out: `text` -> `upper` (text) and `text_bytes` (same bytes, b64 over REST), `length`."""
-    import tensorflow as tf
+    tf = _tensorflow()
 
     module = tf.Module()
 
@@ -107,7 +118,7 @@ def build_strings(base_path: str | os.PathLike, version: int = 1) -> Path:
 
 def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
     """Two inputs, three outputs: a float [N,2], b int64 [N] -> total = sum(a)+b, doubled = 2a, flag = b>0."""
-    import tensorflow as tf
+    tf = _tensorflow()
 
     module = tf.Module()
 
@@ -123,7 +134,7 @@ def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
 
 def build_float16(base_path: str | os.PathLike, version: int = 1) -> Path:
     """A half-precision input `h` [N] -> `doubled` float32 (REST cannot carry half: 501)."""
-    import tensorflow as tf
+    tf = _tensorflow()
 
     module = tf.Module()
 
@@ -142,7 +153,7 @@ def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
     Pure TensorFlow ops (a while loop on tf.timestamp), so the delay survives SavedModel export;
     it keeps one core busy while it waits, so tests use it for a few seconds at most.
     """
-    import tensorflow as tf
+    tf = _tensorflow()
 
     module = tf.Module()
 
@@ -203,7 +214,7 @@ class ServerProcess:
             flags.append(f"--model_base_path={model_base_path}")
         if model_config_file is not None:
             flags.append(f"--model_config_file={model_config_file}")
-        self.command = [sys.executable, "-m", "serving", *flags, *args]
+        self.command = [SERVER_PYTHON, "-m", "serving", *flags, *args]
         self.startup_timeout = startup_timeout
         self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
                     "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
