@@ -1,0 +1,180 @@
+"""Every command in README.md and docs/*.md runs as written, so none can rot.
+
+The fenced blocks tagged `bash`/`sh` (one command a line, `\\` continues) and `python` are extracted
+and run in order, in a sandbox that looks like a fresh clone after the quick start: the repository's
+files, `.venv/bin` first on PATH (README says which commands need the venv), and a `models/` holding
+the session's three exports (hard links, so exports the commands make do not touch them). Ports
+8500/8501 mean the session's server of those exports; a `python -m serving` command is started on
+free ports instead, must open them, and is stopped. Commands that cannot run here are listed in
+SKIP with the reason, so a command added later runs unless someone says why it cannot.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.repository import link_tree
+from tests.serving.server_process import _accepts, free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RUNNABLE = {"bash", "sh", "python"}
+NOT_COMMANDS = {"text", "yaml", "json", "proto"}  # outputs and file contents
+
+WEIGHTS_MISSING = "needs published weights, which cannot be downloaded here"
+SKIP = [
+    (r"^bash scripts/test\.sh", "this is CI itself: .ci/run runs it"),
+    (r"^bash scripts/demo\.sh", "the whole demo (full-size exports of all three models, then serving: about "
+                                "4 minutes, figures in README); scripts/demo.sh is run by hand"),
+    (r"--weights imagenet", WEIGHTS_MISSING + " (tests/export/test_efficientnet_model.py loads a file written "
+                            "the way the published ones are)"),
+    (r"--checkpoint detr-\S+\.pth|DETR_CHECKPOINT=", WEIGHTS_MISSING + " (tests/detr/test_checkpoint.py converts a "
+                                                     "state dict of the official format)"),
+    (r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=", WEIGHTS_MISSING + " (tests/stylegan/test_pickle.py reads a pickle "
+                                                   "of the official format)"),
+    (r"--profile gpu", "needs an NVIDIA GPU"),
+    (r"python -m export efficientnet --phi", "a larger-than-B0 export; tests/export/test_efficientnet_model.py "
+                                             "builds custom scalings"),
+    (r"docker compose|docker-compose|python -m serving\.launch",
+     "starts a container of the official image, which cannot be pulled here: tests/clients/test_docker.py runs "
+     "the compose file and serving.launch with the project's image instead"),
+    (r"python -m export detr --weights", "a full-size DETR-R50 export takes minutes on 2 cores: "
+                                         "tests/detr/test_export.py runs the same command line (export.cli.main)"),
+    (r"python -m export stylegan --resolution 256|--weights g\.weights\.h5",
+     "tests/stylegan/test_command.py runs the same command line at a small resolution"),
+    (r"python -m export\.detr\.train --data DIR", "DIR is a placeholder for a COCO-style dataset: "
+                                                  "tests/detr/test_training.py trains on a synthetic one"),
+    (r"python -m export\.stylegan\.train .*--steps 2000", "2000 training steps take tens of minutes: "
+                                                          "tests/stylegan/test_training.py runs a few"),
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    document: str
+    line: int
+    language: str
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.document}:{self.line}"
+
+
+def code_blocks(path: Path) -> list[tuple[int, str, str]]:
+    """(first line, language, text) of each fenced block."""
+    blocks, lines = [], path.read_text().splitlines()
+    i = 0
+    while i < len(lines):
+        opening = re.match(r"^\s*```(\S*)\s*$", lines[i])
+        if opening:
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
+            blocks.append((i + 2, opening.group(1), "\n".join(lines[i + 1:end])))
+            i = end
+        i += 1
+    return blocks
+
+
+def commands() -> list[Command]:
+    found = []
+    for path in DOCUMENTS:
+        name = str(path.relative_to(ROOT))
+        for first, language, text in code_blocks(path):
+            if language == "python":
+                found.append(Command(name, first, language, text))
+            elif language in ("bash", "sh"):
+                logical, start = "", first
+                for offset, line in enumerate(text.splitlines()):
+                    if not logical:
+                        start = first + offset
+                    logical += line[:-1] + " " if line.endswith("\\") else line
+                    if not line.endswith("\\"):
+                        if logical.strip() and not logical.strip().startswith("#"):
+                            found.append(Command(name, start, language, logical.strip()))
+                        logical = ""
+    return found
+
+
+COMMANDS = commands()
+
+
+def test_every_code_block_says_what_it_is():
+    for path in DOCUMENTS:
+        for first, language, _ in code_blocks(path):
+            assert language in RUNNABLE | NOT_COMMANDS, (
+                f"{path.name}:{first}: tag the block bash, sh or python (run by this test) or text/yaml/json")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory, models_repo) -> Path:
+    """A clone after the quick start: the repository's files, .venv, and models/ with the session exports."""
+    home = tmp_path_factory.mktemp("docs-sandbox")
+    for entry in ROOT.iterdir():
+        if entry.name not in ("models", "out", ".git"):
+            (home / entry.name).symlink_to(entry)
+    if not (home / ".venv").exists():
+        (home / ".venv").symlink_to(Path(sys.executable).parents[1])
+    for name in ("efficientnet", "detr", "stylegan"):
+        link_tree(models_repo / name / "1", home / "models" / name / "1")
+    shutil.copy(ROOT / "docs" / "images" / "cat.jpg", home / "photo.jpg")
+    shutil.copy(ROOT / "docs" / "images" / "cat.jpg", home / "street.jpg")
+    return home
+
+
+@pytest.fixture(scope="module")
+def environment(sandbox, efficientnet_weights) -> dict[str, str]:
+    (sandbox / "my.weights.h5").symlink_to(efficientnet_weights)
+    bin_dir = sandbox / ".venv" / "bin"
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+            "TF_CPP_MIN_LOG_LEVEL": "2", "PWD": str(sandbox)}
+
+
+def _with_ports(text: str, grpc_port: int, rest_port: int) -> str:
+    return re.sub(r"\b8501\b", str(rest_port), re.sub(r"\b8500\b", str(grpc_port), text))
+
+
+def _serve(command: str, sandbox: Path, env: dict[str, str]) -> None:
+    """Start a `python -m serving` command on free ports; it must open them, then it is stopped."""
+    grpc_port, rest_port = free_port(), free_port()
+    text = _with_ports(command, grpc_port, rest_port) + " --grpc_host=127.0.0.1 --rest_api_host=127.0.0.1"
+    log = sandbox / f"serve-{grpc_port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(["bash", "-c", text], cwd=sandbox, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (_accepts(grpc_port) and _accepts(rest_port)):
+            assert process.poll() is None, f"{command!r} exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"{command!r} did not open its ports:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c.id for c in COMMANDS])
+def test_command_runs_as_written(command, sandbox, environment, models_server):
+    for pattern, reason in SKIP:
+        if re.search(pattern, command.text):
+            pytest.skip(reason)
+    if re.match(r"^python -m serving\s", command.text):
+        _serve(command.text, sandbox, environment)
+        return
+    grpc_port = int(models_server.grpc_address.rsplit(":", 1)[1])
+    rest_port = int(models_server.rest_url.rsplit(":", 1)[1])
+    text = _with_ports(command.text, grpc_port, rest_port)
+    argv = ["bash", "-c", text] if command.language != "python" else [str(sandbox / ".venv" / "bin" / "python"), "-c", text]
+    run = subprocess.run(argv, cwd=sandbox, env=environment, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, f"{command.id}: {command.text}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
