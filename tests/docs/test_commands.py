@@ -44,6 +44,8 @@ SKIP = [
     (r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=", WEIGHTS_MISSING + " (tests/stylegan/test_pickle.py reads a pickle "
                                                    "of the official format)"),
     (r"--profile gpu", "needs an NVIDIA GPU"),
+    (r"scripts/compile_protos\.py\s*(#.*)?$", "rewrites protocol/generated in the repository itself; the --check "
+                                               "line runs the same compile into a temporary folder"),
     (r"python -m export efficientnet --phi", "a larger-than-B0 export; tests/export/test_efficientnet_model.py "
                                              "builds custom scalings"),
     (r"docker compose|docker-compose|python -m serving\.launch",
