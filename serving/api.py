@@ -8,7 +8,8 @@ from protocol.generated.tensorflow.core.framework import tensor_pb2
 from protocol.generated.tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
                                                         predict_pb2)
 from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
-from serving.manager import Manager, VersionState
+from serving.core.lifecycle import VersionStatus
+from serving.core.server_core import ServerCore
 from serving.servable import Servable
 from serving.status import invalid_argument
 
@@ -22,7 +23,7 @@ def make_model_spec(spec: model_pb2.ModelSpec, name: str, version: int, signatur
     return spec
 
 
-def predict(manager: Manager, request: predict_pb2.PredictRequest, as_content: bool = False
+def predict(manager: ServerCore, request: predict_pb2.PredictRequest, as_content: bool = False
             ) -> predict_pb2.PredictResponse:
     with manager.servable(request.model_spec) as servable:
         return predict_on(servable, request, as_content)
@@ -52,7 +53,7 @@ def _input_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise invalid_argument(f"tensor parsing error: {e}") from None
 
 
-def get_model_metadata(manager: Manager, request: get_model_metadata_pb2.GetModelMetadataRequest
+def get_model_metadata(manager: ServerCore, request: get_model_metadata_pb2.GetModelMetadataRequest
                        ) -> get_model_metadata_pb2.GetModelMetadataResponse:
     if not request.HasField("model_spec"):
         raise invalid_argument("Missing ModelSpec")
@@ -74,7 +75,7 @@ def get_model_metadata(manager: Manager, request: get_model_metadata_pb2.GetMode
 _STATE = get_model_status_pb2.ModelVersionStatus.State
 
 
-def _version_status(state: VersionState) -> get_model_status_pb2.ModelVersionStatus:
+def _version_status(state: VersionStatus) -> get_model_status_pb2.ModelVersionStatus:
     status = get_model_status_pb2.ModelVersionStatus(version=state.version, state=_STATE.Value(state.state))
     status.status.SetInParent()
     if state.error is not None:
@@ -83,7 +84,7 @@ def _version_status(state: VersionState) -> get_model_status_pb2.ModelVersionSta
     return status
 
 
-def get_model_status(manager: Manager, request: get_model_status_pb2.GetModelStatusRequest
+def get_model_status(manager: ServerCore, request: get_model_status_pb2.GetModelStatusRequest
                      ) -> get_model_status_pb2.GetModelStatusResponse:
     if not request.HasField("model_spec"):
         raise invalid_argument("Missing ModelSpec")

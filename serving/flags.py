@@ -58,15 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_num_load_retries", type=int, default=5, help="load retries after a failure (default 5)")
     p.add_argument("--load_retry_interval_micros", type=int, default=60_000_000,
                    help="wait between load retries in microseconds (default 1 minute)")
-    p.add_argument("--num_load_threads", type=int, default=0, help="accepted for compatibility; loads run on one thread")
-    p.add_argument("--num_unload_threads", type=int, default=0, help="accepted for compatibility")
+    p.add_argument("--num_load_threads", type=int, default=0,
+                   help="threads loading versions; 0 = 4 x CPUs (officially 0 loads one at a time)")
+    p.add_argument("--num_unload_threads", type=int, default=0,
+                   help="threads unloading versions; 0 = 4 x CPUs (officially 0 unloads one at a time)")
     _add_bool(p, "flush_filesystem_caches", True, "accepted for compatibility; no effect")
     p.add_argument("--tensorflow_session_parallelism", type=int, default=0,
                    help="threads for both intra- and inter-op parallelism; 0 = auto")
     p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="intra-op threads; 0 = auto")
     p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="inter-op threads; 0 = auto")
     p.add_argument("--saved_model_tags", default="serve", help="comma-separated MetaGraph tags to load (default serve)")
-    p.add_argument("--grpc_channel_arguments", default="", help="comma-separated key=value gRPC server arguments")
+    p.add_argument("--grpc_channel_arguments", default="",
+                   help="comma-separated key=value gRPC server arguments; they override the built-in ones")
+    p.add_argument("--ssl_config_file", default="",
+                   help="text SSLConfig proto (server_key, server_cert, custom_ca, client_verify): gRPC over TLS")
+    p.add_argument("--rest_api_ssl_config_file", default="",
+                   help="text SSLConfig proto for HTTPS on the REST port (not an official flag; may be the same file)")
     p.add_argument("--grpc_max_threads", type=int, default=0, help="gRPC worker threads; 0 = chosen from the CPU count")
     _add_bool(p, "enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests before serving a version")
     p.add_argument("--num_request_iterations_for_warmup", type=int, default=0,

@@ -12,9 +12,10 @@ from protocol.generated.tensorflow_serving.apis import (model_management_pb2, mo
                                                         prediction_service_pb2_grpc)
 
 from serving import api, inference
-from serving.manager import Manager
+from serving.core.server_core import ServerCore
 from serving.metrics import METRICS
-from serving.status import Code, ServingError, from_tensorflow
+from serving.numbers import simple_atoi
+from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
 
@@ -49,7 +50,7 @@ def _rpc(api_name: str | None = None):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, manager: Manager, as_content: bool):
+    def __init__(self, manager: ServerCore, as_content: bool):
         self.manager = manager
         self.as_content = as_content
 
@@ -75,7 +76,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, manager: Manager):
+    def __init__(self, manager: ServerCore):
         self.manager = manager
 
     @_rpc()
@@ -91,7 +92,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
                                  "Only ModelConfigList is currently supported")
         else:
             try:
-                self.manager.reload_config(request.config)
+                self.manager.reload_config(request.config, timeout=context.time_remaining())
                 error = None
             except ServingError as e:
                 error = e
@@ -105,29 +106,42 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def _channel_arguments(text: str) -> list[tuple[str, object]]:
-    args: list[tuple[str, object]] = []
+DEFAULT_CHANNEL_ARGUMENTS = {
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.so_reuseport": 0,
+}
+
+
+def parse_channel_arguments(text: str) -> dict[str, int | str]:
+    """`--grpc_channel_arguments`: comma-separated key=value; a value that is an int32 (absl::SimpleAtoi)
+    is passed as an int, anything else as a string, as the official server does."""
+    args: dict[str, int | str] = {}
     for item in filter(None, text.split(",")):
-        key, _, value = item.partition("=")
-        try:
-            args.append((key, int(value)))
-        except ValueError:
-            args.append((key, value))
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise invalid_argument(f"--grpc_channel_arguments: expected key=value, got {item!r}")
+        value = value.split("=")[0]  # the official parser keeps what stands between the first two '='
+        number = simple_atoi(value, 32)
+        args[key] = value if number is None else number
     return args
 
 
-def build_server(manager: Manager, host: str, port: int, max_workers: int, as_content: bool,
-                 channel_arguments: str = "") -> grpc.Server:
-    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.so_reuseport", 0)] + _channel_arguments(channel_arguments)
+def channel_options(text: str) -> list[tuple[str, int | str]]:
+    """The server's channel arguments: the built-in defaults, each overridden by the flag's value for its key."""
+    return list({**DEFAULT_CHANNEL_ARGUMENTS, **parse_channel_arguments(text)}.items())
+
+
+def build_server(manager: ServerCore, host: str, port: int, max_workers: int, as_content: bool,
+                 channel_arguments: str = "", credentials: grpc.ServerCredentials | None = None) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-                         options=options, maximum_concurrent_rpcs=None)
+                         options=channel_options(channel_arguments), maximum_concurrent_rpcs=None)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        bound = (server.add_secure_port(address, credentials) if credentials is not None
+                 else server.add_insecure_port(address))
     except RuntimeError:
         bound = 0
     if bound == 0:

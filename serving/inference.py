@@ -7,7 +7,7 @@ from protocol.generated.tensorflow_serving.apis import (classification_pb2, infe
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 
 from serving.api import make_model_spec
-from serving.manager import Manager
+from serving.core.server_core import ServerCore
 from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
 
@@ -112,7 +112,7 @@ def _single_on(servable: Servable, request, method: str, result_of, response_typ
     return response
 
 
-def classify(manager: Manager, request: classification_pb2.ClassificationRequest
+def classify(manager: ServerCore, request: classification_pb2.ClassificationRequest
              ) -> classification_pb2.ClassificationResponse:
     with manager.servable(request.model_spec) as servable:
         return classify_on(servable, request)
@@ -124,7 +124,7 @@ def classify_on(servable: Servable, request: classification_pb2.ClassificationRe
                       classification_pb2.ClassificationResponse)
 
 
-def regress(manager: Manager, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
+def regress(manager: ServerCore, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
     with manager.servable(request.model_spec) as servable:
         return regress_on(servable, request)
 
@@ -133,7 +133,7 @@ def regress_on(servable: Servable, request: regression_pb2.RegressionRequest) ->
     return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse)
 
 
-def multi_inference(manager: Manager, request: inference_pb2.MultiInferenceRequest
+def multi_inference(manager: ServerCore, request: inference_pb2.MultiInferenceRequest
                     ) -> inference_pb2.MultiInferenceResponse:
     if not request.tasks:
         raise invalid_argument("Found no tasks in MultiInferenceRequest.")

@@ -1,7 +1,7 @@
-"""Messages the tensorflow-serving-api wheel does not ship: MonitoringConfig and BatchingParameters.
+"""Messages the tensorflow-serving-api wheel does not ship: MonitoringConfig, BatchingParameters, SSLConfig.
 
 The pip package only carries the `apis/` and part of `config/`; the server-side
-`monitoring_config.proto` and `session_bundle_config.proto` are missing. They are declared here
+`monitoring_config.proto`, `session_bundle_config.proto` and `ssl_config.proto` are missing. They are declared here
 with the same package, names and field numbers, so text files written for the official server
 parse identically.
 """
@@ -44,6 +44,12 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
         _field("enable_large_batch_splitting", 8, _F.TYPE_MESSAGE, b),
         _field("max_execution_batch_size", 9, _F.TYPE_MESSAGE, i64),
     ])
+    f.message_type.add(name="SSLConfig").field.extend([
+        _field("server_key", 1, _F.TYPE_STRING),
+        _field("server_cert", 2, _F.TYPE_STRING),
+        _field("custom_ca", 3, _F.TYPE_STRING),
+        _field("client_verify", 4, _F.TYPE_BOOL),
+    ])
     return f
 
 
@@ -54,7 +60,7 @@ def _messages() -> dict[str, type]:
         pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
     except KeyError:
         pool.Add(_file())
-    names = ("PrometheusConfig", "MonitoringConfig", "BatchingParameters")
+    names = ("PrometheusConfig", "MonitoringConfig", "BatchingParameters", "SSLConfig")
     return {n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"tensorflow.serving.{n}"))
             for n in names}
 
@@ -63,3 +69,4 @@ _CLASSES = _messages()
 PrometheusConfig = _CLASSES["PrometheusConfig"]
 MonitoringConfig = _CLASSES["MonitoringConfig"]
 BatchingParameters = _CLASSES["BatchingParameters"]
+SSLConfig = _CLASSES["SSLConfig"]

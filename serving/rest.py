@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import re
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from protocol.generated.tensorflow_serving.apis import (classification_pb2, get_
 from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
 
 from serving import api, inference, tensor_json
-from serving.manager import Manager
+from serving.core.server_core import ServerCore
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
@@ -155,7 +156,7 @@ def _regress_json(result: regression_pb2.RegressionResult) -> str:
     return '{"results": [' + ", ".join(tensor_json.float_json(r.value) for r in result.regressions) + "]}"
 
 
-def process(manager: Manager, route: Route, body: bytes) -> str:
+def process(manager: ServerCore, route: Route, body: bytes) -> str:
     """Runs one API request (blocking; called in the worker pool) and returns the JSON body."""
     if route.method == "status":
         return _status_json(api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(
@@ -182,7 +183,7 @@ def process(manager: Manager, route: Route, body: bytes) -> str:
 
 
 class RestServer:
-    def __init__(self, manager: Manager, options: RestOptions, workers: int):
+    def __init__(self, manager: ServerCore, options: RestOptions, workers: int):
         self.manager = manager
         self.options = options
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rest")
@@ -247,10 +248,10 @@ class RestServer:
                                f"Request did not complete within {self.options.timeout_ms} ms "
                                "(--rest_api_timeout_in_ms)") from None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=60.0)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_address=True)
+        site = web.TCPSite(self.runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""Wires flags, manager, gRPC and REST together; start-up blocks until models are loaded; SIGTERM stops cleanly."""
+"""Wires flags, the serving core, gRPC and REST together; start-up blocks until models are loaded; SIGTERM stops cleanly."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,8 @@ class Server:
         self.manager = None
         self.grpc_server = None
         self.rest = None
+        self.grpc_credentials = None
+        self.rest_ssl_context = None
         self._config_poller: Optional[threading.Thread] = None
         self._stop = threading.Event()
 
@@ -82,12 +84,17 @@ class Server:
         config_lib.validate_model_config(model_config)  # fail before TensorFlow is imported
         batching = config_lib.load_batching_parameters(a.batching_parameters_file) if a.enable_batching else None
         self.monitoring = config_lib.load_monitoring_config(a.monitoring_config_file)
+        self._load_transport_security()
         configure_tensorflow(a)
 
         from serving.batching import BatchScheduler
-        from serving.manager import Manager, ManagerOptions
+        from serving.core.lifecycle import LifecycleOptions
+        from serving.core.server_core import CoreOptions, ServerCore
+        from serving.grpc_service import channel_options
         from serving.servable import Servable
         from serving.warmup import warm_up
+
+        channel_options(a.grpc_channel_arguments)  # a malformed list fails start-up before any model loads
 
         Servable.method_check = a.enable_signature_method_name_check
         self.scheduler = BatchScheduler(batching) if batching is not None else None
@@ -98,19 +105,32 @@ class Server:
             if a.enable_model_warmup:
                 warm_up(servable, a.num_request_iterations_for_warmup)
 
-        options = ManagerOptions(
+        options = CoreOptions(
             tags=tuple(t for t in a.saved_model_tags.split(",") if t),
-            poll_wait_seconds=a.file_system_poll_wait_seconds,
+            file_system_poll_wait_seconds=a.file_system_poll_wait_seconds,
             allow_labels_for_unavailable=a.allow_version_labels_for_unavailable_models,
-            max_num_load_retries=a.max_num_load_retries,
-            load_retry_interval_s=max(a.load_retry_interval_micros, 0) / 1e6,
+            lifecycle=LifecycleOptions(
+                max_num_load_retries=a.max_num_load_retries,
+                load_retry_interval_s=max(a.load_retry_interval_micros, 0) / 1e6,
+                num_load_threads=max(a.num_load_threads, 0),
+                num_unload_threads=max(a.num_unload_threads, 0)),
             prepare=prepare,
         )
-        self.manager = Manager(options)
+        self.manager = ServerCore(options)
         self.manager.reload_config(model_config)
         # TensorFlow and the models leave millions of tracked objects; without freezing them, a full
         # collection triggered by a large JSON body costs hundreds of milliseconds.
         gc.freeze()
+
+    def _load_transport_security(self) -> None:
+        """Reads --ssl_config_file (gRPC) and --rest_api_ssl_config_file (REST) before any model loads."""
+        from serving import tls
+
+        a = self.args
+        self.grpc_credentials = tls.grpc_credentials(tls.load_ssl_config(a.ssl_config_file)) \
+            if a.ssl_config_file else None
+        self.rest_ssl_context = tls.server_context(tls.load_ssl_config(a.rest_api_ssl_config_file)) \
+            if a.rest_api_ssl_config_file else None
 
     async def serve(self) -> None:
         """Opens the ports, polls, and waits for SIGTERM/SIGINT; then drains and returns."""
@@ -119,8 +139,10 @@ class Server:
 
         a = self.args
         self.grpc_server = build_server(self.manager, a.grpc_host, a.port, _worker_count(a.grpc_max_threads),
-                                        a.enable_serialization_as_tensor_content, a.grpc_channel_arguments)
+                                        a.enable_serialization_as_tensor_content, a.grpc_channel_arguments,
+                                        self.grpc_credentials)
         self.grpc_server.start()
+        log.info("Using %s", "SSL credentials" if self.grpc_credentials is not None else "InsecureServerCredentials")
         log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)
         if a.rest_api_port != 0:
             if a.rest_api_port == a.port:
@@ -133,8 +155,9 @@ class Server:
                                       max_body_bytes=a.max_request_body_bytes, metrics_path=metrics_path)
                 self.rest = RestServer(self.manager, options, _worker_count(a.rest_api_num_threads))
                 try:
-                    await self.rest.start(a.rest_api_host, a.rest_api_port)
-                    log.info("Exporting HTTP/REST API at:%s:%d ...", a.rest_api_host, a.rest_api_port)
+                    await self.rest.start(a.rest_api_host, a.rest_api_port, self.rest_ssl_context)
+                    log.info("Exporting %s API at:%s:%d ...", "HTTPS/REST" if self.rest_ssl_context else "HTTP/REST",
+                             a.rest_api_host, a.rest_api_port)
                 except OSError as e:  # like the official server: log it and keep serving gRPC
                     log.error("Failed to start HTTP Server at %s:%d: %s", a.rest_api_host, a.rest_api_port, e)
                     await self.rest.stop()

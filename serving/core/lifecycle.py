@@ -1,0 +1,289 @@
+"""Per-model aspired versions and per-version harnesses: what tensorflow/serving's AspiredVersionsManager,
+BasicManager and LoaderHarness do together.
+
+A source says which versions each model aspires to (`set_aspired_versions`); every version gets a
+harness holding its state. After each change the model's policy is asked for the next action until
+it has none; loads and unloads run on bounded worker pools. The one lock here guards the harness
+maps only: loads, unloads, retry waits and the callers' waits all happen outside it, so a version
+that is slow or keeps failing holds one worker at most, and none while it waits to retry.
+
+A failed load is retried `max_num_load_retries` times, `load_retry_interval_s` apart, by a timer
+that holds no worker; a version that stops being aspired has its pending retry cancelled (and a
+load that finishes after that is discarded), so it never delays anything newer.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from serving.core.policy import Action, Policy, VersionSnapshot, availability_preserving
+from serving.core.states import State
+from serving.core.workers import WorkerPool
+from serving.status import Code, ServingError
+
+log = logging.getLogger("serving")
+
+Loader = Callable[[str, int, str], Any]  # (name, version, path) -> a loaded servable; raises on failure
+Unloader = Callable[[Any], None]  # waits for the servable's requests, then frees it
+
+
+def default_threads() -> int:
+    """Pool size for `--num_load_threads=0` / `--num_unload_threads=0`: the official initial-load pool, 4 x CPUs."""
+    return 4 * (os.cpu_count() or 1)
+
+
+@dataclass
+class LifecycleOptions:
+    max_num_load_retries: int = 5
+    load_retry_interval_s: float = 60.0
+    num_load_threads: int = 0  # 0: default_threads()
+    num_unload_threads: int = 0
+    policy: Policy = availability_preserving
+
+
+@dataclass
+class Harness:
+    """One version of one model and where it is in its life."""
+
+    name: str
+    version: int
+    path: str
+    state: State = State.NEW
+    aspired: bool = True
+    error: Optional[ServingError] = None
+    servable: Any = None
+    failures: int = 0
+    retry: Optional[threading.Timer] = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{{name: {self.name} version: {self.version}}}"
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """What GetModelStatus reports for one version."""
+
+    version: int
+    state: str  # START, LOADING, AVAILABLE, UNLOADING or END
+    error: Optional[ServingError] = None
+
+
+def _cancelled() -> ServingError:
+    return ServingError(Code.CANCELLED, "Loading of servable cancelled")
+
+
+class Lifecycle:
+    def __init__(self, load: Loader, unload: Unloader, options: LifecycleOptions = LifecycleOptions()):
+        self._load_fn = load
+        self._unload_fn = unload
+        self.options = options
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._streams: dict[str, dict[int, Harness]] = {}
+        self._stopping = False
+        self._loads = WorkerPool(options.num_load_threads or default_threads(), "load")
+        self._unloads = WorkerPool(options.num_unload_threads or default_threads(), "unload")
+
+    # ------------------------------------------------------------------ the source's side
+    def set_aspired_versions(self, name: str, versions: Mapping[int, str]) -> None:
+        """The complete set of versions `name` should serve now (empty: none; its versions are unloaded)."""
+        with self._lock:
+            stream = self._streams.setdefault(name, {})
+            for version, harness in list(stream.items()):
+                if version in versions or not harness.aspired:
+                    continue
+                harness.aspired = False
+                if harness.state is State.NEW:
+                    del stream[version]  # never started: nothing to report
+                elif harness.retry is not None:
+                    self._cancel_retry(harness)
+            for version, path in versions.items():
+                harness = stream.get(version)
+                if harness is None or (not harness.aspired and harness.state in (State.DISABLED, State.ERROR)):
+                    stream[version] = Harness(name, version, path)
+                elif not harness.aspired:
+                    # Still loading, serving or unloading: aspired again as it is. A load in flight then
+                    # counts; an unload in flight is followed by a fresh load (see _unload).
+                    harness.aspired = True
+            self._manage(name)
+            self._changed.notify_all()
+
+    def _cancel_retry(self, harness: Harness) -> None:
+        harness.retry.cancel()
+        harness.retry = None
+        harness.state = State.ERROR
+        log.info("Retrying of loading servable: %s was cancelled: it is no longer aspired.", harness.label)
+
+    # ------------------------------------------------------------------ policy and actions (lock held)
+    def _manage(self, name: str) -> None:
+        stream = self._streams.get(name, {})
+        while not self._stopping:
+            action = self.options.policy(
+                [VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
+            if action is None:
+                return
+            harness = stream.get(action.version)
+            if action.action is Action.LOAD and harness is not None and harness.state is State.NEW:
+                harness.state = State.LOADING
+                self._loads.submit(functools.partial(self._attempt_load, harness))
+            elif action.action is Action.UNLOAD and harness is not None and harness.state is State.READY:
+                harness.state = State.UNLOADING
+                self._unloads.submit(functools.partial(self._unload, harness))
+            else:
+                log.error("Policy asked to %s version %d of %s, which is not in a state for it",
+                          action.action.value, action.version, name)
+                return
+
+    # ------------------------------------------------------------------ workers (no lock held while working)
+    def _attempt_load(self, harness: Harness) -> None:
+        with self._lock:
+            if not harness.aspired or self._stopping:
+                harness.state, harness.error = State.ERROR, harness.error or _cancelled()
+                self._settle(harness)
+                return
+        log.info("Loading servable: %s from %s", harness.label, harness.path)
+        servable, error = None, None
+        try:
+            servable = self._load_fn(harness.name, harness.version, harness.path)
+        except Exception as e:  # noqa: BLE001 - a failed load is reported in status, never fatal
+            error = e if isinstance(e, ServingError) else ServingError(Code.UNKNOWN, str(e) or type(e).__name__)
+        discard = None
+        with self._lock:
+            if error is None and harness.aspired and not self._stopping:
+                harness.servable, harness.state, harness.error = servable, State.READY, None
+                log.info("Successfully loaded servable version %s", harness.label)
+            elif error is None:
+                discard = servable
+                harness.state, harness.error = State.ERROR, _cancelled()
+                log.info("Loading of servable %s cancelled: it is no longer aspired", harness.label)
+            else:
+                self._failed(harness, error)
+            self._settle(harness)
+        if discard is not None:
+            self._unload_fn(discard)
+
+    def _failed(self, harness: Harness, error: ServingError) -> None:
+        log.error("Loading servable: %s failed: %s", harness.label, error)
+        harness.failures += 1
+        harness.error = error
+        retries = max(self.options.max_num_load_retries, 0)
+        if harness.aspired and not self._stopping and harness.failures <= retries:
+            interval = max(self.options.load_retry_interval_s, 0.0)
+            log.info("Retrying of loading servable: %s in %g s (retry %d of %d)", harness.label, interval,
+                     harness.failures, retries)
+            harness.retry = threading.Timer(interval, self._retry_due, args=(harness,))
+            harness.retry.daemon = True
+            harness.retry.start()
+            return
+        harness.state = State.ERROR
+        if retries and harness.failures > retries:
+            log.info("Retrying of loading servable: %s exhausted max_num_retries: %d", harness.label, retries)
+
+    def _retry_due(self, harness: Harness) -> None:
+        with self._lock:
+            if harness.retry is None:  # cancelled meanwhile
+                return
+            harness.retry = None
+            if harness.aspired and not self._stopping:
+                self._loads.submit(functools.partial(self._attempt_load, harness))
+                return
+            harness.state = State.ERROR
+            self._settle(harness)
+
+    def _unload(self, harness: Harness) -> None:
+        log.info("Unloading servable version %s", harness.label)
+        try:
+            self._unload_fn(harness.servable)
+        except Exception:  # noqa: BLE001 - the version is gone from routing either way
+            log.exception("Unloading servable version %s failed", harness.label)
+        with self._lock:
+            harness.servable, harness.state = None, State.DISABLED
+            if harness.aspired:  # aspired again while it unloaded: load it afresh
+                self._streams[harness.name][harness.version] = Harness(harness.name, harness.version, harness.path)
+            self._settle(harness)
+        log.info("Done unloading servable version %s", harness.label)
+
+    def _settle(self, harness: Harness) -> None:
+        """After a state change (lock held): the policy's next actions, and wake the waiters."""
+        self._manage(harness.name)
+        self._changed.notify_all()
+
+    # ------------------------------------------------------------------ the router's and the config's side
+    def acquire(self, name: str, version: Optional[int]) -> Any:
+        """A READY servable (the highest when `version` is None), held for a request; None when there is none.
+
+        The caller must `release()` it. A version being unloaded is never handed out, and its unload
+        waits for the requests that hold it.
+        """
+        with self._lock:
+            stream = self._streams.get(name, {})
+            if version is None:
+                ready = [v for v, h in stream.items() if h.state is State.READY]
+                version = max(ready) if ready else None
+            harness = stream.get(version) if version is not None else None
+            if harness is None or harness.state is not State.READY:
+                return None
+            harness.servable.acquire()
+            return harness.servable
+
+    def statuses(self, name: str) -> list[VersionStatus]:
+        """Every version of `name` the lifecycle knows, newest first."""
+        with self._lock:
+            stream = self._streams.get(name, {})
+            return [VersionStatus(v, stream[v].state.manager_state, stream[v].error)
+                    for v in sorted(stream, reverse=True)]
+
+    def state_of(self, name: str, version: int) -> Optional[State]:
+        with self._lock:
+            harness = self._streams.get(name, {}).get(version)
+            return harness.state if harness else None
+
+    def latest_settled(self, name: str) -> Optional[VersionStatus]:
+        """The highest aspired version of `name` once it is READY or failed; None while it is not."""
+        with self._lock:
+            return self._latest_settled(name)
+
+    def _latest_settled(self, name: str) -> Optional[VersionStatus]:
+        aspired = [h for h in self._streams.get(name, {}).values() if h.aspired]
+        if not aspired:
+            return None
+        latest = max(aspired, key=lambda h: h.version)
+        if not latest.state.settled:
+            return None
+        return VersionStatus(latest.version, latest.state.manager_state, latest.error)
+
+    def wait_for_models(self, names: Iterable[str], still_wanted: Callable[[str], bool],
+                        timeout: Optional[float] = None) -> Optional[dict[str, VersionStatus]]:
+        """Waits until the latest aspired version of each model is settled (or the model is no longer
+        wanted); returns their statuses, or None on timeout or stop."""
+        names = list(names)
+
+        def pending() -> list[str]:
+            return [n for n in names if still_wanted(n) and self._latest_settled(n) is None]
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._stopping or not pending(), timeout) or self._stopping:
+                return None
+            return {n: s for n in names if (s := self._latest_settled(n)) is not None}
+
+    def notify(self) -> None:
+        """Wake the waiters (after something they look at outside the lifecycle changed)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            for stream in self._streams.values():
+                for harness in stream.values():
+                    if harness.retry is not None:
+                        harness.retry.cancel()
+                        harness.retry = None
+            self._changed.notify_all()
+        self._loads.shutdown()
+        self._unloads.shutdown()

@@ -1,0 +1,186 @@
+"""ServerCore: the model config and its transitions, on top of the source, the lifecycle and the router.
+
+`reload_config` validates a new ModelServerConfig, re-validates labels, hands the model list to the
+file-system source (models left out unload) and waits for the new models' latest versions, as
+tensorflow/serving's ServerCore::ReloadConfig does. Its lock serializes config transitions only:
+it is released before the wait, and neither polling, loading nor requests ever take it.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from serving import config as config_lib
+from serving.core.lifecycle import Lifecycle, LifecycleOptions, Loader, Unloader, VersionStatus
+from serving.core.router import Router
+from serving.core.source import FileSystemSource
+from serving.core.states import State
+from serving.core.versions import check_base_path
+from serving.status import Code, ServingError, failed_precondition, invalid_argument
+
+log = logging.getLogger("serving")
+
+
+@dataclass
+class CoreOptions:
+    tags: tuple[str, ...] = ("serve",)
+    file_system_poll_wait_seconds: int = 1
+    allow_labels_for_unavailable: bool = False
+    lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
+    prepare: Optional[Callable] = None  # warmup and batching for a loaded Servable, run before it is AVAILABLE
+
+
+class SavedModelLoader:
+    """Loads a version directory as a Servable (SavedModelBundleSourceAdapter) and frees it again."""
+
+    def __init__(self, tags: tuple[str, ...], prepare: Optional[Callable] = None):
+        self.tags = tags
+        self.prepare = prepare
+
+    def load(self, name: str, version: int, path: str):
+        from serving.servable import Servable
+        from serving.status import from_tensorflow
+
+        try:
+            servable = Servable(name, version, path, self.tags)
+            if self.prepare is not None:
+                self.prepare(servable)
+        except ServingError:
+            raise
+        except Exception as e:  # noqa: BLE001 - TensorFlow's errors carry their canonical code
+            error = from_tensorflow(e)
+            raise (ServingError(Code.UNKNOWN, str(e) or type(e).__name__) if error.code == Code.INTERNAL
+                   else error) from None
+        gc.freeze()  # keep the new model's objects out of future full collections
+        return servable
+
+    @staticmethod
+    def unload(servable) -> None:
+        servable.wait_idle()
+        servable.unload()
+        # Loads freeze the collector's view; thaw it so the unloaded model's reference cycles,
+        # weights included, can be collected, then freeze what remains.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+
+class ServerCore:
+    def __init__(self, options: CoreOptions, load: Optional[Loader] = None, unload: Optional[Unloader] = None):
+        self.options = options
+        saved_model = SavedModelLoader(options.tags, options.prepare)
+        self.lifecycle = Lifecycle(load or saved_model.load, unload or saved_model.unload, options.lifecycle)
+        self.router = Router(self.lifecycle)
+        self.source = FileSystemSource(self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds)
+        self._config_lock = threading.Lock()
+        self._config = None
+        self._models: dict[str, object] = {}  # name -> ModelConfig of the config in force
+
+    # ------------------------------------------------------------------ config
+    def reload_config(self, new_config, timeout: Optional[float] = None) -> None:
+        """ServerCore::ReloadConfig: validate, relabel, add/remove models, then wait for the new models.
+
+        `timeout` bounds the wait (DEADLINE_EXCEEDED after it; the new models keep loading).
+        """
+        with self._config_lock:
+            new_models = self._transition(new_config)
+        if new_models:
+            self._await_models(new_models, timeout)
+
+    def _transition(self, new_config) -> list[str]:
+        first = self._config is None
+        kind = new_config.WhichOneof("config")
+        if not first and kind is not None and self._config.WhichOneof("config") != kind:
+            raise failed_precondition("Cannot transition to requested config. It is only legal to transition "
+                                      "from one ModelConfigList to another.")
+        if kind is None:
+            log.info("Taking no action for empty config.")
+            return []
+        config_lib.validate_model_config(new_config)
+        models = list(new_config.model_config_list.config)
+        if not first:
+            self._check_platforms(models)
+            self._check_base_paths(models)
+        self.router.set_labels(self._labels(models))
+        self._config = new_config
+        old, self._models = self._models, {m.name: m for m in models}
+        log.info("Adding/updating models.")
+        self.source.configure(models)
+        changed = [m.name for m in models if old.get(m.name) != m]
+        self.source.poll(changed)
+        log.info("Finished adding/updating models")
+        return [m.name for m in models if m.name not in old]
+
+    def _check_platforms(self, models) -> None:
+        for model in models:
+            current = self._models.get(model.name)
+            if current is None:
+                continue
+            old, new = config_lib.model_platform(current), config_lib.model_platform(model)
+            if old != new:
+                raise invalid_argument(f"Illegal to change a model's platform. For model {model.name} platform was "
+                                       f"{old} and new platform requested is {new}")
+
+    def _check_base_paths(self, models) -> None:
+        """A reload that adds a model, or moves one, to a base path that does not exist is refused whole.
+
+        (The official server accepts it and then waits forever while its polling fails for every model.)
+        """
+        for model in models:
+            current = self._models.get(model.name)
+            if current is None or current.base_path != model.base_path:
+                check_base_path(model.base_path, model.name)
+
+    def _labels(self, models) -> dict[str, dict[str, int]]:
+        """UpdateModelVersionLabelMap: a label may point only at an AVAILABLE version (see the flag)."""
+        current = self.router.labels or {}
+        labels: dict[str, dict[str, int]] = {}
+        for model in models:
+            for label, version in model.version_labels.items():
+                allowed = False
+                if self.options.allow_labels_for_unavailable:
+                    existing = current.get(model.name, {}).get(label)
+                    allowed = existing is None or existing == version
+                if not allowed and self.lifecycle.state_of(model.name, version) is not State.READY:
+                    raise failed_precondition(f"Request to assign label to version {version} of model {model.name}, "
+                                              "which is not currently available for inference")
+                labels.setdefault(model.name, {})[label] = version
+        return labels
+
+    def _await_models(self, names: list[str], timeout: Optional[float]) -> None:
+        """Waits until the latest version of each new model is AVAILABLE or failed; fails if one failed.
+
+        No lock is held: polling, other loads and other reloads go on. A model that a later config
+        removed is no longer waited for.
+        """
+        statuses = self.lifecycle.wait_for_models(names, lambda name: name in self._models, timeout)
+        if statuses is None:
+            raise ServingError(Code.DEADLINE_EXCEEDED,
+                               f"Models {', '.join(names)} did not become available in time; they keep loading")
+        failed = []
+        for name in names:
+            status: Optional[VersionStatus] = statuses.get(name)
+            if status is not None and status.state != "AVAILABLE":
+                reason = f" due to error: {status.error}" if status.error else ""
+                failed.append(f"{{{{name: {name} version: {status.version}}}{reason}}}, ")
+        if failed:
+            raise ServingError(Code.UNKNOWN, f"{len(failed)} model(s) did not become available: {{{''.join(failed)}}}")
+
+    # ------------------------------------------------------------------ serving
+    def servable(self, spec):
+        """Context manager holding one AVAILABLE version for a request (see Router.servable)."""
+        return self.router.servable(spec)
+
+    def version_states(self, spec) -> list[VersionStatus]:
+        return self.router.version_states(spec)
+
+    # ------------------------------------------------------------------ polling
+    def start_polling(self) -> None:
+        self.source.start()
+
+    def stop(self) -> None:
+        self.source.stop()
+        self.lifecycle.stop()
