@@ -30,6 +30,7 @@ import requests  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
 
+from serving.core.versions import parse_version  # noqa: E402
 from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text  # noqa: E402
 
 LIMIT = 256 * 1024 * 1024
@@ -75,7 +76,9 @@ def ensure_models(models_dir: Path) -> dict:
 
 
 def latest_version(path: Path) -> Path:
-    return max((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    versions = {parse_version(p.name): p for p in path.iterdir()}
+    versions.pop(None, None)
+    return versions[max(versions)]
 
 
 class Clients:

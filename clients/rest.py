@@ -47,13 +47,19 @@ def _retry_policy(retries: int, backoff: float) -> Retry:
 
 
 class RestClient(ServingClient):
-    """Calls one server's REST API. `url` is e.g. `http://127.0.0.1:8501`."""
+    """Calls one server's REST API. `url` is e.g. `http://127.0.0.1:8501` or `https://host:8501`.
+
+    `verify` and `cert` are passed to requests: `verify` a CA bundle path (or False to skip
+    verification), `cert` a client certificate path or a (certificate, key) pair of paths.
+    """
 
     def __init__(self, url: str, *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.2,
-                 pool_size: int = 8):
+                 pool_size: int = 8, verify: bool | str = True, cert: str | tuple[str, str] | None = None):
         super().__init__()
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.verify = verify  # given on every request: requests lets REQUESTS_CA_BUNDLE override a Session's
+        self.cert = cert
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
                               max_retries=_retry_policy(retries, backoff))
@@ -67,7 +73,8 @@ class RestClient(ServingClient):
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         try:
-            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout)
+            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout,
+                                            verify=self.verify, cert=self.cert)
         except requests.exceptions.RetryError as e:
             raise ServingError("UNAVAILABLE", f"{self.url}: retries exhausted: {e}") from e
         except requests.exceptions.Timeout as e:

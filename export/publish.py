@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from export.errors import ExportError
+from serving.core.versions import parse_version
 
 STAGING_PREFIX = ".export-"
 _STAGING_RE = re.compile(rf"^{re.escape(STAGING_PREFIX)}(\d+)-")
@@ -26,7 +27,8 @@ def existing_versions(base: Path) -> list[int]:
     """Integer version directories under ``base``, as TF Serving would discover them."""
     if not base.is_dir():
         return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+    found = (parse_version(p.name) for p in base.iterdir() if p.is_dir())
+    return sorted(v for v in found if v is not None)
 
 
 def check_version_free(base: Path, version: int | None, force: bool) -> None:
@@ -77,7 +79,7 @@ def publish(staging: Path, base: Path, version: int | None, force: bool) -> Path
     """Rename a complete ``staging`` directory to ``base/<version>`` (the next free one if None)."""
     if version is None:
         for _ in range(100):
-            target = base / str(max(existing_versions(base), default=0) + 1)
+            target = base / str(max([0, *existing_versions(base)]) + 1)
             try:
                 os.rename(staging, target)  # fails if a concurrent export took this number
             except OSError:

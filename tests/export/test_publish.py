@@ -53,6 +53,14 @@ def test_explicit_version_is_never_overwritten_without_force(tmp_path):
     assert existing_versions(tmp_path / "hp2") == [7]
 
 
+def test_odd_directory_names_beside_versions_are_not_versions(tmp_path):
+    base = tmp_path / "hp2"
+    for name in ("0002", "²", "١", "v9", "1.5", "-4"):
+        (base / name).mkdir(parents=True)  # "²".isdigit() is True and int("²") raises
+    assert existing_versions(base) == [-4, 2]  # what TF Serving would read: -4 and 2
+    assert export_version(models_dir=tmp_path, name="hp2", **half_plus_two()).name == "3"
+
+
 def test_failed_verification_publishes_nothing(tmp_path):
     args = half_plus_two()
     args["checks"] = {"serving_default": ({"x": np.array([[1.0]], np.float32)}, {"y": np.array([[9.0]], np.float32)})}
