@@ -271,10 +271,9 @@ class Lifecycle:
                 return None
             return {n: s for n in names if (s := self._latest_settled(n)) is not None}
 
-    def notify(self) -> None:
-        """Wake the waiters (after something they look at outside the lifecycle changed)."""
-        with self._changed:
-            self._changed.notify_all()
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def stop(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -153,13 +154,23 @@ class ServerCore:
     def _await_models(self, names: list[str], timeout: Optional[float]) -> None:
         """Waits until the latest version of each new model is AVAILABLE or failed; fails if one failed.
 
-        No lock is held: polling, other loads and other reloads go on. A model that a later config
-        removed is no longer waited for.
+        No lock is held: polling, other loads and other reloads go on. The awaited models are
+        scanned again every poll interval (at start-up the polling thread has not started yet); a
+        model that a later config removed is no longer waited for.
         """
-        statuses = self.lifecycle.wait_for_models(names, lambda name: name in self._models, timeout)
-        if statuses is None:
-            raise ServingError(Code.DEADLINE_EXCEEDED,
-                               f"Models {', '.join(names)} did not become available in time; they keep loading")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = max(self.options.file_system_poll_wait_seconds, 1)
+        while True:
+            step = interval if deadline is None else max(min(interval, deadline - time.monotonic()), 0)
+            statuses = self.lifecycle.wait_for_models(names, lambda name: name in self._models, step)
+            if statuses is not None:
+                break
+            if self.lifecycle.stopping:
+                raise ServingError(Code.UNAVAILABLE, "Server is shutting down")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ServingError(Code.DEADLINE_EXCEEDED,
+                                   f"Models {', '.join(names)} did not become available in time; they keep loading")
+            self.source.poll(names)
         failed = []
         for name in names:
             status: Optional[VersionStatus] = statuses.get(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import grpc
 import pytest
@@ -78,7 +79,7 @@ def _release(fifo):
 def test_a_version_that_keeps_failing_holds_neither_a_newer_version_nor_reload_nor_other_models(server, layout):
     (layout["hp2"] / "2").mkdir()  # looks like a version, holds no SavedModel: every load attempt fails
     _wait_for(lambda: _status(server, "hp2").get(2, ("",))[0] == "LOADING", what="version 2 to fail and wait")
-    _wait_for(lambda: "Retrying of loading servable: {name: hp2 version: 2}" in server.log(), what="a retry")
+    time.sleep(2)  # an empty directory fails at once: its retry is now ten minutes away
 
     response = _reload(server, _config_text(layout, "hp2", "stuck", "other"))
     assert response.status.error_code == 0

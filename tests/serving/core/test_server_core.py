@@ -103,6 +103,20 @@ def test_a_reload_waiting_for_a_model_without_versions_holds_no_other_reload(cor
     assert info.value.code_name == "DEADLINE_EXCEEDED"
 
 
+def test_a_new_model_without_versions_is_waited_for_and_scanned_again(core, tmp_path):
+    base = tmp_path / "later"
+    base.mkdir()
+    done = threading.Event()
+    waiting = threading.Thread(target=lambda: (core.reload_config(_config([{"name": "later", "base_path": base}])),
+                                               done.set()))
+    waiting.start()
+    _until(lambda: "later" in core._models, "the config to be in force")
+    assert not done.is_set()
+    _versions(base, 1)  # no polling thread runs (poll wait 0): the wait itself scans again
+    waiting.join(30)
+    assert done.is_set() and _serves(core, "later") == 1
+
+
 def test_labels_need_an_available_version_and_route_requests(core, tmp_path):
     a = _versions(tmp_path / "a", 1, 2)
     core.reload_config(_config([{"name": "a", "base_path": a, "policy": "all {}"}]))
