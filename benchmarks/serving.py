@@ -30,7 +30,7 @@ import requests  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
 
-from serving.core.versions import parse_version  # noqa: E402
+from protocol.layout import parse_version  # noqa: E402
 from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text  # noqa: E402
 
 LIMIT = 256 * 1024 * 1024

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from export.errors import ExportError
-from serving.core.versions import parse_version
+from protocol.layout import parse_version
 
 STAGING_PREFIX = ".export-"
 _STAGING_RE = re.compile(rf"^{re.escape(STAGING_PREFIX)}(\d+)-")

@@ -1,6 +1,22 @@
-"""Files a server reads inside a SavedModel version directory, besides the SavedModel itself."""
+"""The model directory layout a server reads: which children of a base path are versions, and the
+files inside a SavedModel version directory besides the SavedModel itself."""
 from __future__ import annotations
+
+from typing import Optional
+
+from protocol.numbers import simple_atoi
 
 ASSETS_EXTRA = "assets.extra"  # files for the server, not for the graph
 WARMUP_FILE = f"{ASSETS_EXTRA}/tf_serving_warmup_requests"  # TFRecord of PredictionLog, replayed before serving
 MAX_WARMUP_RECORDS = 1000  # more than this fails the load
+
+
+def parse_version(name: str) -> Optional[int]:
+    """The version a child of a model's base path stands for, or None when it is not a version.
+
+    As the official file-system source reads it (absl::SimpleAtoi into an int64): ASCII
+    whitespace around it is ignored, one leading `+` or `-` is allowed, then ASCII digits only. So
+    `0001` is 1 and ` 7` is 7, while `v1`, `1.0`, `0x10`, `²` or `١` (non-ASCII digits, which
+    str.isdigit() accepts and int() may not) are not versions.
+    """
+    return simple_atoi(name, 64)

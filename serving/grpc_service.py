@@ -10,11 +10,11 @@ from typing import Callable
 import grpc
 from protocol.generated.tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc,
                                                         prediction_service_pb2_grpc)
+from protocol.numbers import simple_atoi
 
 from serving import api, inference
 from serving.core.server_core import ServerCore
 from serving.metrics import METRICS
-from serving.numbers import simple_atoi
 from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")

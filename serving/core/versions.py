@@ -1,26 +1,14 @@
-"""Version directories on disk and the version policies latest / all / specific.
-
-A child of a model's base path is a version when its name parses as absl::SimpleAtoi parses an
-int64, as tensorflow/serving's FileSystemStoragePathSource reads it: ASCII whitespace around it is
-ignored, one leading `+` or `-` is allowed, then ASCII digits only, within int64. So `0001` is
-version 1 and ` 7` is 7, while `v1`, `1.0`, `0x10`, `²` or `١` (non-ASCII digits, which
-str.isdigit() accepts and int() may not) are simply not versions.
-"""
+"""Version directories on disk (named as `protocol.layout.parse_version` reads them) and the version
+policies latest / all / specific."""
 from __future__ import annotations
 
 import logging
 import os
-from typing import Optional
 
-from serving.numbers import simple_atoi
+from protocol.layout import parse_version
 from serving.status import invalid_argument
 
 log = logging.getLogger("serving")
-
-
-def parse_version(name: str) -> Optional[int]:
-    """The version number a directory name stands for, or None when it is not a version."""
-    return simple_atoi(name, 64)
 
 
 def check_base_path(base_path: str, model_name: str) -> None:

@@ -18,7 +18,7 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
-from export.warmup import WARMUP_FILE
+from protocol.layout import WARMUP_FILE
 from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
 from tests.serving.test_lifecycle import _predict, _status, _wait_for
 
@@ -47,7 +47,7 @@ def server(layout):
         "--load_retry_interval_micros=600000000"])
     with process:
         yield process
-    fifo = layout["stuck"] / "2" / "assets.extra" / WARMUP_FILE
+    fifo = layout["stuck"] / "2" / WARMUP_FILE
     if fifo.is_fifo():  # never leave a load hanging on it if a test failed
         try:
             _release(fifo)
@@ -97,7 +97,7 @@ def test_a_version_that_keeps_failing_holds_neither_a_newer_version_nor_reload_n
 def test_a_hung_load_holds_neither_reload_nor_polling(server, layout):
     version = layout["staging"] / "stuck" / "2"
     (version / "assets.extra").mkdir(exist_ok=True)
-    os.mkfifo(version / "assets.extra" / WARMUP_FILE)  # reading the warmup file blocks until someone opens it for writing
+    os.mkfifo(version / WARMUP_FILE)  # reading the warmup file blocks until someone opens it for writing
     _publish(layout, "stuck", 2)
     _wait_for(lambda: _status(server, "stuck").get(2, ("",))[0] == "LOADING", what="the load of stuck/2 to hang")
 
@@ -111,7 +111,7 @@ def test_a_hung_load_holds_neither_reload_nor_polling(server, layout):
 
     # Released, the read fails (TensorFlow reads files with pread, which a FIFO refuses): version 2
     # waits for a retry, and the next version cancels it.
-    _release(layout["stuck"] / "2" / "assets.extra" / WARMUP_FILE)
+    _release(layout["stuck"] / "2" / WARMUP_FILE)
     _publish(layout, "stuck", 3)
     _wait_for(lambda: _status(server, "stuck").get(3, ("",))[0] == "AVAILABLE", what="stuck/3")
     assert _status(server, "stuck")[2][0] == "END"

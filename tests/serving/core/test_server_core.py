@@ -8,8 +8,8 @@ import threading
 
 import pytest
 from google.protobuf import text_format
-from tensorflow_serving.apis import model_pb2
-from tensorflow_serving.config import model_server_config_pb2
+from protocol.generated.tensorflow_serving.apis import model_pb2
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
 from serving.core.lifecycle import LifecycleOptions
 from serving.core.server_core import CoreOptions, ServerCore

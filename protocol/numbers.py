@@ -1,5 +1,5 @@
-"""Integers parsed the way the official server parses them (absl::SimpleAtoi): version directory
-names and `--grpc_channel_arguments` values."""
+"""Integers read the way the official server reads them (absl::SimpleAtoi): version directory names
+and `--grpc_channel_arguments` values."""
 from __future__ import annotations
 
 from typing import Optional
