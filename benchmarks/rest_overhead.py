@@ -1,0 +1,228 @@
+"""Where the milliseconds of a REST b64 request go, against the in-process call (EfficientNet-B0, batch 1).
+
+One JPEG to `serving_default`, one client, measured four ways in interleaved rounds (so load from
+other processes hits all alike): the in-process signature call, `RestClient.predict`, the same
+request as pre-encoded bytes through a bare `requests.Session.post` (no client encode/decode), and
+`GrpcClient.predict`. Then, with no other traffic:
+  - the server's own Prometheus histograms give the mean time inside the REST handler
+    (`request_latency`, from routing to the response body) and inside the model call
+    (`runtime_latency`: numpy -> tensors, the signature, tensors -> numpy);
+  - py-spy samples the server process while it answers the same requests, and its samples are
+    attributed to JSON parsing, base64, JSON writing, HTTP (aiohttp), the TensorFlow call and the
+    numpy/tensor copies, in ms of CPU per request;
+  - the client's own work (building the body, reading the answer) is timed apart.
+What is left between the client's round trip and the server's handler time is the transport: the
+loopback socket, aiohttp's parsing and the hop between the event loop and the worker thread.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.workloads import WORKLOADS, photo_jpeg
+
+MONITORING = 'prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n'
+PROFILE_RATE = 250  # samples per second
+# (category, regular expression on a py-spy frame); the first category found from the leaf up wins.
+CATEGORIES = [
+    ("base64", r"b64decode|binascii|decode_b64"),
+    ("JSON parse", r"orjson|parse_document|json/decoder|json/__init__.py:\d+ ?\)?$|\bloads\b"),
+    ("JSON write", r"predict_response_json|dumps|json/encoder"),
+    ("tensor -> numpy", r"\bnumpy\b \(|_numpy"),
+    ("numpy -> tensor", r"\bconstant\b|convert_to_tensor|constant_op"),
+    ("TensorFlow signature call", r"_call_flat|quick_execute|call_preflattened|flat_call|def_function|"
+                                  r"polymorphic_function|monomorphic_function"),
+    ("HTTP (aiohttp)", r"aiohttp|asyncio|selectors|web_protocol|http_parser"),
+    ("gRPC/other server threads", r"grpc|_server\.py"),
+]
+
+
+def _prometheus(url: str) -> dict[str, float]:
+    """Sum and count of the REST request and runtime latency histograms (µs)."""
+    import requests
+
+    text = requests.get(f"{url}/monitoring/prometheus/metrics", timeout=30).text
+    values: dict[str, float] = {}
+    for name in ("request_latency", "runtime_latency"):
+        for kind in ("sum", "count"):
+            total = 0.0
+            for line in text.splitlines():
+                if line.startswith(f":tensorflow:serving:{name}_{kind}") and \
+                        (name != "request_latency" or 'entrypoint="REST"' in line):
+                    total += float(line.rsplit(" ", 1)[1])
+            values[f"{name}_{kind}"] = total
+    return values
+
+
+def _categorise(stack: str) -> str:
+    frames = stack.split(";")
+    for frame in reversed(frames):
+        for name, pattern in CATEGORIES:
+            if re.search(pattern, frame):
+                return name
+    return "other Python"
+
+
+def profile_server(pid: int, seconds: float, send) -> tuple[dict[str, int], int]:
+    """py-spy samples of the server (all threads, CPU only) while `send()` runs; (per category, total)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    with tempfile.TemporaryDirectory(prefix="bench-py-spy-") as work:
+        out = Path(work) / "profile.txt"
+        spy = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--rate", str(PROFILE_RATE), "--format", "raw",
+                                "--nonblocking", "--duration", str(int(seconds) + 5), "--output", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # let py-spy attach
+        send()
+        spy.send_signal(signal.SIGINT)  # stop sampling now and write the profile
+        try:
+            _, err = spy.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            _, err = spy.communicate()
+        if not out.exists():
+            raise RuntimeError(f"py-spy wrote no profile: {err.strip()[-400:]}")
+        counts: Counter[str] = Counter()
+        for line in out.read_text().splitlines():
+            stack, _, number = line.rpartition(" ")
+            if stack and number.isdigit():
+                counts[_categorise(stack)] += int(number)
+        return dict(counts), sum(counts.values())
+
+
+def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out: Path) -> dict:
+    import requests
+    import tensorflow as tf
+
+    from benchmarks.harness import percentile
+    from clients import GrpcClient, RestClient
+    from tests.serving.server_process import ServerProcess
+
+    workload = WORKLOADS["efficientnet"]
+    workload.ensure_export(models_dir)
+    jpeg = photo_jpeg()
+    images = np.array([jpeg], dtype=object)
+    signature = workload.bytes_signature
+    function = tf.saved_model.load(str(workload.version_dir(models_dir))).signatures[signature]
+    body = json.dumps({"signature_name": signature,
+                       "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]}}).encode()
+
+    with tempfile.TemporaryDirectory(prefix="bench-rest-") as work:
+        monitoring = Path(work) / "monitoring.config"
+        monitoring.write_text(MONITORING)
+        server = ServerProcess(model_name=workload.name, model_base_path=models_dir / workload.name,
+                               args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
+                               startup_timeout=600)
+        with server:
+            url = f"{server.rest_url}/v1/models/{workload.name}:predict"
+            session = requests.Session()
+            rest = RestClient(server.rest_url, timeout=120, retries=0)
+            grpc = GrpcClient(server.grpc_address, timeout=120, retries=0)
+
+            def raw():
+                reply = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+                reply.raise_for_status()
+                return reply.content
+
+            calls = {
+                "in-process": lambda: {k: v.numpy() for k, v in function(images=tf.constant(images)).items()},
+                "REST (RestClient)": lambda: rest.predict(workload.name, {"images": images}, signature=signature),
+                "REST (pre-encoded body, bare requests)": raw,
+                "gRPC (GrpcClient)": lambda: grpc.predict(workload.name, {"images": images}, signature=signature),
+            }
+            for fn in calls.values():
+                for _ in range(3):
+                    fn()
+            samples: dict[str, list[float]] = {name: [] for name in calls}
+            for _ in range(requests_count):
+                for name, fn in calls.items():
+                    start = time.perf_counter()
+                    fn()
+                    samples[name].append((time.perf_counter() - start) * 1e3)
+
+            answer = raw()
+            client = {
+                "build body (base64 + json.dumps)": _median_ms(lambda: json.dumps(
+                    {"signature_name": signature,
+                     "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]}}).encode(), 200),
+                "read answer (json.loads + numpy)": _median_ms(
+                    lambda: {k: np.asarray(v) for k, v in json.loads(answer)["outputs"].items()}, 200),
+            }
+
+            before = _prometheus(server.rest_url)
+            alone = []
+            for _ in range(requests_count):
+                start = time.perf_counter()
+                raw()
+                alone.append((time.perf_counter() - start) * 1e3)
+            after = _prometheus(server.rest_url)
+            served = {k: after[k] - before[k] for k in after}
+            server_side = {
+                "REST handler mean ms (request_latency)": served["request_latency_sum"] / served["request_latency_count"] / 1e3,
+                "model call mean ms (runtime_latency)": served["runtime_latency_sum"] / served["runtime_latency_count"] / 1e3,
+                "round trip mean ms (same requests, client side)": float(np.mean(alone)),
+            }
+
+            profile_result = None
+            if profile:
+                count = requests_count
+
+                def send():
+                    for _ in range(count):
+                        raw()
+
+                estimate = count * (np.median(alone) / 1e3) * 2 + 10
+                counts, total = profile_server(server.process.pid, estimate, send)
+                profile_result = {"rate_hz": PROFILE_RATE, "requests": count, "samples": total,
+                                  "cpu_ms_per_request": {k: v / PROFILE_RATE * 1e3 / count
+                                                         for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}}
+            rest.close()
+            grpc.close()
+            session.close()
+
+    latency = {name: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
+               for name, v in samples.items()}
+    result = {"requests": requests_count, "request_bytes": len(body), "latency": latency, "client": client,
+              "server": server_side, "profile": profile_result,
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
+    return result
+
+
+def _median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))
+
+
+def markdown(result: dict) -> str:
+    base = result["latency"]["in-process"]["p50_ms"]
+    lines = [f"EfficientNet-B0 `serving_default`, one {result['request_bytes'] / 1e3:.0f} KB REST body, "
+             f"{result['requests']} interleaved rounds\n",
+             "| path | p50 ms | p99 ms | mean ms | p50 ÷ in-process |", "|---|---|---|---|---|"]
+    for name, v in result["latency"].items():
+        lines.append(f"| {name} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['mean_ms']:.2f} | {v['p50_ms'] / base:.3f} |")
+    lines += ["", "| piece | ms |", "|---|---|"]
+    lines += [f"| client: {k} | {v:.3f} |" for k, v in result["client"].items()]
+    lines += [f"| server: {k} | {v:.2f} |" for k, v in result["server"].items()]
+    if result["profile"]:
+        p = result["profile"]
+        lines += ["", f"Server CPU per request by py-spy ({p['samples']} samples at {p['rate_hz']} Hz over "
+                      f"{p['requests']} requests, all threads):", "", "| where | CPU ms / request |", "|---|---|"]
+        lines += [f"| {k} | {v:.2f} |" for k, v in p["cpu_ms_per_request"].items()]
+    return "\n".join(lines) + "\n"
