@@ -7,9 +7,11 @@ request as pre-encoded bytes through a bare `requests.Session.post` (no client e
   - the server's own Prometheus histograms give the mean time inside the REST handler
     (`request_latency`, from routing to the response body) and inside the model call
     (`runtime_latency`: numpy -> tensors, the signature, tensors -> numpy);
-  - py-spy samples the server process while it answers the same requests, and its samples are
-    attributed to JSON parsing, base64, JSON writing, HTTP (aiohttp), the TensorFlow call and the
-    numpy/tensor copies, in ms of CPU per request;
+  - py-spy samples the server process while it answers the same requests (only threads holding
+    the GIL: the Python work; TensorFlow's kernels run without it), and its samples are attributed
+    to JSON parsing, base64, JSON writing, HTTP (aiohttp), the TensorFlow call and the numpy/tensor
+    copies, in ms per request;
+  - cProfile times the client library's own functions over the same number of calls;
   - the client's own work (building the body, reading the answer) is timed apart.
 What is left between the client's round trip and the server's handler time is the transport: the
 loopback socket, aiohttp's parsing and the hop between the event loop and the worker thread.
@@ -33,7 +35,7 @@ import numpy as np
 from benchmarks.workloads import WORKLOADS, photo_jpeg
 
 MONITORING = 'prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n'
-PROFILE_RATE = 250  # samples per second
+PROFILE_RATE = 1000  # samples per second
 # (category, regular expression on a py-spy frame); the first category found from the leaf up wins.
 CATEGORIES = [
     ("base64", r"b64decode|binascii|decode_b64"),
@@ -74,13 +76,20 @@ def _categorise(stack: str) -> str:
     return "other Python"
 
 
-def profile_server(pid: int, seconds: float, send) -> tuple[dict[str, int], int]:
-    """py-spy samples of the server (all threads, CPU only) while `send()` runs; (per category, total)."""
+def _leaf(stack: str) -> str:
+    """The innermost frame of a py-spy stack, as `function (file)`."""
+    frame = stack.rsplit(";", 1)[-1]
+    return re.sub(r":\d+\)$", ")", frame.strip())
+
+
+def profile_server(pid: int, seconds: float, send) -> tuple[dict[str, int], int, dict[str, int]]:
+    """py-spy samples of the server's threads holding the GIL while `send()` runs:
+    (samples per category, total samples, samples per innermost frame)."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory(prefix="bench-py-spy-") as work:
         out = Path(work) / "profile.txt"
         spy = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--rate", str(PROFILE_RATE), "--format", "raw",
-                                "--nonblocking", "--duration", str(int(seconds) + 5), "--output", str(out)],
+                                "--gil", "--nonblocking", "--duration", str(int(seconds) + 5), "--output", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)  # let py-spy attach
         send()
@@ -93,11 +102,29 @@ def profile_server(pid: int, seconds: float, send) -> tuple[dict[str, int], int]
         if not out.exists():
             raise RuntimeError(f"py-spy wrote no profile: {err.strip()[-400:]}")
         counts: Counter[str] = Counter()
+        leaves: Counter[str] = Counter()
         for line in out.read_text().splitlines():
             stack, _, number = line.rpartition(" ")
             if stack and number.isdigit():
                 counts[_categorise(stack)] += int(number)
-        return dict(counts), sum(counts.values())
+                leaves[_leaf(stack)] += int(number)
+        return dict(counts), sum(counts.values()), dict(leaves.most_common(15))
+
+
+def profile_client(call, count: int) -> dict[str, float]:
+    """cProfile of `count` calls in this process: the 15 functions with the most own time, ms per call."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        call()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    own = sorted(((tt, f"{name} ({Path(file).name}:{line})") for (file, line, name), (_, _, tt, _, _) in stats.items()),
+                 reverse=True)[:15]
+    return {where: tt / count * 1e3 for tt, where in own}
 
 
 def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out: Path) -> dict:
@@ -182,10 +209,14 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
                         raw()
 
                 estimate = count * (np.median(alone) / 1e3) * 2 + 10
-                counts, total = profile_server(server.process.pid, estimate, send)
-                profile_result = {"rate_hz": PROFILE_RATE, "requests": count, "samples": total,
-                                  "cpu_ms_per_request": {k: v / PROFILE_RATE * 1e3 / count
-                                                         for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}}
+                counts, total, leaves = profile_server(server.process.pid, estimate, send)
+                per_request = 1e3 / PROFILE_RATE / count
+                profile_result = {
+                    "rate_hz": PROFILE_RATE, "requests": count, "samples": total,
+                    "cpu_ms_per_request": {k: v * per_request for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
+                    "innermost_frames_ms_per_request": {k: v * per_request for k, v in leaves.items()},
+                    "client_cprofile_ms_per_call": profile_client(
+                        lambda: rest.predict(workload.name, {"images": images}, signature=signature), count)}
             rest.close()
             grpc.close()
             session.close()
@@ -222,7 +253,11 @@ def markdown(result: dict) -> str:
     lines += [f"| server: {k} | {v:.2f} |" for k, v in result["server"].items()]
     if result["profile"]:
         p = result["profile"]
-        lines += ["", f"Server CPU per request by py-spy ({p['samples']} samples at {p['rate_hz']} Hz over "
-                      f"{p['requests']} requests, all threads):", "", "| where | CPU ms / request |", "|---|---|"]
+        lines += ["", f"Server time holding the GIL per request, by py-spy ({p['samples']} samples at {p['rate_hz']} Hz "
+                      f"over {p['requests']} requests):", "", "| where | ms / request |", "|---|---|"]
         lines += [f"| {k} | {v:.2f} |" for k, v in p["cpu_ms_per_request"].items()]
+        lines += ["", "| server: innermost frame | CPU ms / request |", "|---|---|"]
+        lines += [f"| `{k}` | {v:.2f} |" for k, v in p["innermost_frames_ms_per_request"].items()]
+        lines += ["", "| client (`RestClient.predict`, cProfile): function | own ms / call |", "|---|---|"]
+        lines += [f"| `{k}` | {v:.3f} |" for k, v in p["client_cprofile_ms_per_call"].items()]
     return "\n".join(lines) + "\n"
