@@ -48,6 +48,7 @@ class Run:
         self.sections: dict[str, float] = {}
         self.payloads: dict[str, dict[str, dict[str, int]]] = {}
         self.skipped: list[dict] = []
+        self.server_errors: dict[str, str] = {}
 
     def levels(self, workload: Workload, path: str) -> list[int]:
         """The concurrency levels a path is measured at; the others are recorded as skipped, with why."""
@@ -162,7 +163,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def naive_server(workload: Workload, models_dir: Path, warmup_shape: Sequence[int]) -> Iterator[str]:
+def naive_server(workload: Workload, models_dir: Path, warmup_shape: Sequence[int],
+                 errors: dict[str, str]) -> Iterator[str]:
+    """The tutorial server on a free loopback port; a traceback it logged lands in `errors[model]`."""
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="naive-server-", suffix=".log", delete=False)
     process = subprocess.Popen(
@@ -191,6 +194,9 @@ def naive_server(workload: Workload, models_dir: Path, warmup_shape: Sequence[in
             process.kill()
             process.wait()
         log.close()
+        text = Path(log.name).read_text(errors="replace")
+        if "Traceback" in text:
+            errors[workload.name] = text[text.index("Traceback"):][:3000]
         os.unlink(log.name)
 
 
@@ -198,7 +204,7 @@ def run_naive(run: Run, workloads: Sequence[Workload], models_dir: Path) -> None
     for workload in workloads:
         inputs = workload.tensor_inputs(models_dir)
         array = next(v for v in inputs.values() if np.ndim(v) >= 2)  # pixels or z: the tensor a tutorial sends
-        with naive_server(workload, models_dir, array.shape) as url:
+        with naive_server(workload, models_dir, array.shape, run.server_errors) as url:
             run.payload(workload, "naive", P.naive_payload(url, array))
             for concurrency in run.levels(workload, "naive"):
                 run.cell(workload, "naive", concurrency, None, P.naive(url, array))
@@ -222,7 +228,9 @@ def add_ratios(cells: list[Cell]) -> list[dict]:
 
 
 def roofline_summary(cells: list[dict], flops: dict, limits: dict) -> dict:
-    """Per model: best in-process and best served images/s, and the GFLOP/s they mean."""
+    """Per model: best in-process and best served images/s, and the GFLOP/s they mean against the
+    machine's measured (best of matmul and convolution) and theoretical fp32 rates."""
+    achievable, peak = limits["achievable_fp32_gflops"], limits["fp32_peak_gflops"]
     summary = {}
     for model, counted in flops.items():
         mine = [c for c in cells if c["model"] == model and c["requests"] and not c["errors"]]
@@ -232,17 +240,16 @@ def roofline_summary(cells: list[dict], flops: dict, limits: dict) -> dict:
                      default=None)
         gflop = counted["gflops"]
         entry = {"gflop_per_image": gflop, "gmac_per_image": counted["gmacs"],
-                 "ceiling_images_per_s_matmul": limits["matmul_fp32_gflops"] / gflop,
-                 "ceiling_images_per_s_peak": limits["fp32_peak_gflops"] / gflop if limits["fp32_peak_gflops"] else None}
+                 "ceiling_images_per_s_measured": achievable / gflop,
+                 "ceiling_images_per_s_peak": peak / gflop if peak else None}
         for name, cell in (("inprocess", inproc), ("served", served)):
             if cell is None:
                 continue
             achieved = cell["throughput"] * gflop
             entry[name] = {"path": cell["path"], "concurrency": cell["concurrency"], "batch": cell["batch"],
-                           "batching": cell["batching"], "images_per_s": cell["throughput"],
-                           "gflops": achieved,
-                           "fraction_of_matmul": achieved / limits["matmul_fp32_gflops"],
-                           "fraction_of_peak": achieved / limits["fp32_peak_gflops"] if limits["fp32_peak_gflops"] else None}
+                           "batching": cell["batching"], "images_per_s": cell["throughput"], "gflops": achieved,
+                           "fraction_of_measured": achieved / achievable,
+                           "fraction_of_peak": achieved / peak if peak else None}
         summary[model] = entry
     return summary
 
@@ -301,6 +308,7 @@ def run_suite(models: Sequence[str], models_dir: Path, quick: bool, concurrency:
         "paths": {k: {"label": p.label, "floor": p.floor} for k, p in P.PATHS.items()},
         "payloads": run.payloads,
         "skipped": run.skipped,
+        "naive_server_errors": run.server_errors,
         "rest_api_timeout_in_ms": 600000,
         "flops": flops,
         "limits": limits,

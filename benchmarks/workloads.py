@@ -147,6 +147,10 @@ def _image_spec(inputs: Callable[[Path], dict]) -> Callable[[Path], dict]:
 # Full mode: B0 is cheap (~35 ms a call), so its cells are long enough to be steady; DETR and StyleGAN
 # take ~1 s a call on two cores, so each client sends one request at 8 and 32 (a burst of C requests),
 # and their float-tensor paths stop at 8 clients (memory; see tensor_max_concurrency).
+SECONDS_PER_CALL_COUNTS = dict(
+    full=Counts({1: 4, 8: 8, 32: 32}, cell_seconds=90.0),
+    quick=Counts({1: 2, 2: 2}, cell_seconds=30.0),
+    tensor_max_concurrency=8, json_full=Counts({1: 2, 8: 8}, cell_seconds=90.0))
 WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload(
         name="efficientnet", title="EfficientNet-B0 (224x224)", export_args=("efficientnet", "--variant", "b0"),
@@ -160,18 +164,14 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload(
         name="detr", title="DETR-R50 (800x1066)", export_args=("detr",),
         bytes_signature="serving_default", tensor_signature="raw", batch_cap=4,
-        full=Counts({1: 4, 8: 8, 32: 32}, cell_seconds=90.0),
-        quick=Counts({1: 2, 2: 2}, cell_seconds=30.0),
-        tensor_max_concurrency=8, json_full=Counts({1: 2, 8: 8}, cell_seconds=90.0),
+        **SECONDS_PER_CALL_COUNTS,
         make_bytes_inputs=lambda _: {"images": np.array([photo_jpeg()], dtype=object)},
         make_tensor_inputs=_detr_pixels,
         tensor_spec_for_flops=_image_spec(_detr_pixels)),
     Workload(
         name="stylegan", title="StyleGAN (1024x1024)", export_args=("stylegan",),
         bytes_signature="generate_png", tensor_signature="serving_default", batch_cap=4,
-        full=Counts({1: 4, 8: 8, 32: 32}, cell_seconds=90.0),
-        quick=Counts({1: 2, 2: 2}, cell_seconds=30.0),
-        tensor_max_concurrency=8, json_full=Counts({1: 2, 8: 8}, cell_seconds=90.0),
+        **SECONDS_PER_CALL_COUNTS,
         make_bytes_inputs=_stylegan_seeds,
         make_tensor_inputs=_stylegan_z,
         tensor_spec_for_flops=_image_spec(_stylegan_z)),
