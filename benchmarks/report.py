@@ -160,12 +160,14 @@ def throughput_chart(result: dict, out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     models = list(result["models"])
     levels = result["concurrency"]
-    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 6), squeeze=False)
     for ax, model in zip(axes[0], models):
-        rows = [(label, cells) for label, cells in _rows(result, model) if "batch" not in label]
+        rows = [(label, cells) for label, cells in _rows(result, model)
+                if next(iter(cells.values()))["batch"] == 1]
         width = 0.8 / max(len(levels), 1)
         for i, c in enumerate(levels):
             values = [cells[c]["throughput"] if c in cells else 0 for _, cells in rows]
@@ -174,6 +176,8 @@ def throughput_chart(result: dict, out: Path) -> None:
         ax.set_yticklabels([label for label, _ in rows], fontsize=8)
         ax.invert_yaxis()
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("images / s (log)")
         ax.set_title(result["models"][model]["title"])
         ax.grid(axis="x", which="both", alpha=0.3)
