@@ -59,6 +59,11 @@ SKIP = [
                                                   "tests/detr/test_training.py trains on a synthetic one"),
     (r"python -m export\.stylegan\.train .*--steps 2000", "2000 training steps take tens of minutes: "
                                                           "tests/stylegan/test_training.py runs a few"),
+    (r"^python -m benchmarks run\s*(#.*)?$|python -m benchmarks graph-options",
+     "the full benchmark (~19 min) and the graph-options measurements (~7.5 min) export and load the three "
+     "full-size models: tests/benchmarks/ runs the suite's quick mode and checks the bf16 switch"),
+    (r"python -m benchmarks run --quick|python -m benchmarks rest-overhead",
+     "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export"),
 ]
 
 
