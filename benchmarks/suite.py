@@ -156,17 +156,13 @@ def run_served(run: Run, workloads: Sequence[Workload], models_dir: Path, batchi
                 run.cell(workload, path, concurrency, batching, factory)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def naive_server(workload: Workload, models_dir: Path, warmup_shape: Sequence[int],
                  errors: dict[str, str]) -> Iterator[str]:
     """The tutorial server on a free loopback port; a traceback it logged lands in `errors[model]`."""
-    port = _free_port()
+    from tests.serving.server_process import free_port
+
+    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="naive-server-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.naive_server", "--model", workload.name, "--models-dir", str(models_dir),
