@@ -8,6 +8,7 @@ the project itself is reinstalled on a rerun, so the pip work is paid once per d
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -36,18 +38,24 @@ def _pip(python: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def client_python(tmp_path_factory) -> Path:
-    """The client-only venv's interpreter, with the current sources installed (not editable)."""
+def client_python() -> Iterator[Path]:
+    """The client-only venv's interpreter, with the current sources installed (not editable).
+
+    Held under a file lock for the module: suites of other checkouts on the same machine share the venv.
+    """
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()[:16]
     home = CACHE / f"client-venv-{key}"
     python = home / "bin" / "python"
-    if not (home / ".complete").exists():
-        venv.create(home, clear=True, with_pip=True)
-        _pip(python, "install", str(ROOT), *TEST_RUNNER)
-        (home / ".complete").touch()
-    else:
-        _pip(python, "install", "--no-deps", "--force-reinstall", str(ROOT))
-    return python
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"client-venv-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / ".complete").exists():
+            venv.create(home, clear=True, with_pip=True)
+            _pip(python, "install", str(ROOT), *TEST_RUNNER)
+            (home / ".complete").touch()
+        else:
+            _pip(python, "install", "--no-deps", "--force-reinstall", str(ROOT))
+        yield python
 
 
 def test_the_install_has_no_server_or_export_dependency(client_python):
