@@ -5,7 +5,8 @@ Nothing here imports TensorFlow: a client install needs only numpy and protobuf 
     status      canonical error codes and their HTTP statuses
     rest_paths  the REST URL grammar, built and parsed
     methods     signature method names, the default signature key, the metadata field
-    layout      files a server reads inside a SavedModel version (the warmup requests)
+    layout      the model directory layout: version directory names, the warmup requests file
+    numbers     integers read as the official server reads them (absl::SimpleAtoi)
     dtypes      DataType <-> numpy, and which TensorProto field carries each type
     tensors     numpy <-> TensorProto
     b64         binary strings in JSON: {"b64": "..."}
