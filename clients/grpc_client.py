@@ -34,9 +34,9 @@ from protocol.generated.tensorflow_serving.apis import (
     regression_pb2,
 )
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.methods import DEFAULT_SIGNATURE, METHOD_BY_TASK, SIGNATURE_DEF_FIELD
 
-MAX_MESSAGE_BYTES = 2**31 - 1  # the server's own limit
 _SERVICES = (prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
              model_service_pb2.DESCRIPTOR.services_by_name["ModelService"])
 

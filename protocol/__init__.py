@@ -10,5 +10,6 @@ Nothing here imports TensorFlow: a client install needs only numpy and protobuf 
     dtypes      DataType <-> numpy, and which TensorProto field carries each type
     tensors     numpy <-> TensorProto
     b64         binary strings in JSON: {"b64": "..."}
+    limits      the message size both ends accept
     generated   messages and gRPC stubs compiled from protocol/protos (official names and numbers)
 """

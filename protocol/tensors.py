@@ -5,6 +5,11 @@ the clients send) or in the typed value field of their dtype (what TensorFlow Se
 default); strings always in `string_val`. Reading understands both, and TensorFlow's convention that
 a typed field holding fewer values than the shape needs is filled up with its last value (no value
 at all: zeros).
+
+Reading validates before it allocates: a known rank, no negative dimension, an element count that
+fits in int64 and a declared size no larger than one message can carry; a short typed field is
+filled up to at most MAX_FILL_BYTES (TensorFlow fills any size, so a 20-byte message could
+otherwise cost gigabytes).
 """
 from __future__ import annotations
 
@@ -14,14 +19,21 @@ from typing import Any
 import numpy as np
 
 from protocol import b64, dtypes
+from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2
 
 TensorProto = tensor_pb2.TensorProto
 _LITTLE_ENDIAN = sys.byteorder == "little"
+MAX_FILL_BYTES = 64 << 20  # largest tensor a short typed field may be filled up to
+_OBJECT_BYTES = 8  # a string element costs at least one pointer
 
 
 def write(proto: TensorProto, array: np.ndarray, *, as_content: bool = False) -> None:
-    """Fill an empty `proto` (e.g. `response.outputs[name]`) with `array`; ValueError for dtypes TF lacks."""
+    """Fill an empty `proto` (e.g. `response.outputs[name]`) with `array`; ValueError for dtypes TF lacks.
+
+    Typed value fields are written as one packed field parsed from bytes numpy encodes, never through
+    a Python list (a list of floats costs ~8x the tensor and a 1 GB output would take 16 GB).
+    """
     array = np.asarray(array)
     name = dtypes.datatype_name(array.dtype)
     proto.dtype = types_pb2.DataType.Value(name)
@@ -31,12 +43,50 @@ def write(proto: TensorProto, array: np.ndarray, *, as_content: bool = False) ->
         proto.string_val.extend(b64.as_bytes(v) for v in flat.tolist())
     elif as_content:
         proto.tensor_content = np.ascontiguousarray(flat, dtype=flat.dtype.newbyteorder("<")).tobytes()
-    elif name in ("DT_HALF", "DT_BFLOAT16"):
-        proto.half_val.extend(flat.view(np.uint16).tolist())
-    elif name in ("DT_COMPLEX64", "DT_COMPLEX128"):
-        getattr(proto, dtypes.VALUE_FIELD[name]).extend(flat.view(flat.real.dtype).tolist())
-    else:
-        getattr(proto, dtypes.VALUE_FIELD[name]).extend(flat.tolist())
+    elif flat.size:
+        field = TensorProto.DESCRIPTOR.fields_by_name[dtypes.VALUE_FIELD[name]]
+        payload = _packed_payload(name, flat)
+        proto.MergeFromString(b"".join([_varint((field.number << 3) | 2), _varint(len(payload)), payload]))
+
+
+_RAW = {"DT_FLOAT", "DT_DOUBLE", "DT_COMPLEX64", "DT_COMPLEX128"}  # fixed32 / fixed64 on the wire
+
+
+def _packed_payload(name: str, flat: np.ndarray) -> memoryview | bytes:
+    """The body of a packed repeated field holding `flat` in the typed field of `name`."""
+    if name in _RAW:
+        return memoryview(np.ascontiguousarray(flat, dtype=flat.dtype.newbyteorder("<"))).cast("B")
+    if name in ("DT_HALF", "DT_BFLOAT16"):
+        return _varints(flat.view(np.uint16).astype(np.uint64))
+    if name == "DT_BOOL":
+        return flat.astype(np.uint8).tobytes()
+    if flat.dtype.kind == "i":  # int32/int64 fields: negative numbers as 64-bit two's complement
+        return _varints(flat.astype(np.int64).view(np.uint64))
+    return _varints(flat.astype(np.uint64))
+
+
+def _varints(values: np.ndarray) -> bytes:
+    """Protobuf base-128 varints of uint64 values, vectorised in chunks: 7 bits a byte, high bit = more follows."""
+    return b"".join(_varint_chunk(values[i:i + _VARINT_CHUNK]) for i in range(0, values.size, _VARINT_CHUNK))
+
+
+_VARINT_CHUNK = 1 << 20
+
+
+def _varint_chunk(values: np.ndarray) -> bytes:
+    lengths = np.ones(values.size, dtype=np.uint8)
+    for shift in range(7, 64, 7):
+        lengths += values >= (np.uint64(1) << np.uint64(shift))
+    width = int(lengths.max(initial=1))
+    groups = np.empty((values.size, width), dtype=np.uint8)
+    for k in range(width):
+        low = ((values >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+        groups[:, k] = low | ((lengths > k + 1).astype(np.uint8) << 7)
+    return groups[np.arange(width) < lengths[:, None]].tobytes()
+
+
+def _varint(value: int) -> bytes:
+    return _varints(np.array([value], dtype=np.uint64))
 
 
 def to_proto(array: Any, *, as_content: bool = True) -> TensorProto:
@@ -46,19 +96,45 @@ def to_proto(array: Any, *, as_content: bool = True) -> TensorProto:
     return proto
 
 
+def shape_of(proto: TensorProto) -> tuple[int, ...]:
+    """The shape a TensorProto declares, validated: known rank, sizes >= 0, an int64 element count."""
+    if proto.tensor_shape.unknown_rank:
+        raise ValueError(f"{dtypes.name_of(proto.dtype)} tensor has an unknown rank; a request tensor needs a shape")
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{dtypes.name_of(proto.dtype)} tensor has a negative dimension in its shape {list(shape)}")
+    if element_count(shape) >= 1 << 63:
+        raise ValueError(f"{dtypes.name_of(proto.dtype)} tensor shape {list(shape)} has more elements than int64 "
+                         "can count")
+    return shape
+
+
+def element_count(shape: tuple[int, ...]) -> int:
+    """The number of elements of a shape, as an exact Python int (numpy's product would overflow)."""
+    count = 1
+    for d in shape:
+        count *= d
+    return count
+
+
 def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
     """The array a TensorProto holds; strings become an object array of bytes.
 
     With `copy=False`, numbers sent as tensor_content come back as a read-only view of the message's
-    bytes (no copy), which is what a server wants for large inputs.
+    bytes (no copy), which is what a server wants for large inputs. Every malformed tensor is a
+    ValueError whose message says what is wrong.
     """
     name = dtypes.name_of(proto.dtype)
     dtype = dtypes.numpy_dtype(name)
-    shape = tuple(d.size for d in proto.tensor_shape.dim)
-    if any(d < 0 for d in shape):
-        raise ValueError(f"{name} tensor has an unknown dimension in its shape {list(shape)}")
-    count = int(np.prod(shape, dtype=np.int64))
-    if proto.tensor_content and name != "DT_STRING":
+    shape = shape_of(proto)
+    count = element_count(shape)
+    itemsize = _OBJECT_BYTES if dtype == object else dtype.itemsize
+    if count * itemsize > MAX_MESSAGE_BYTES:
+        raise ValueError(f"{name} tensor of shape {list(shape)} declares {count * itemsize} bytes, more than one "
+                         f"message can carry ({MAX_MESSAGE_BYTES})")
+    if proto.tensor_content:
+        if name == "DT_STRING":
+            raise ValueError("DT_STRING tensor in tensor_content is not supported; send its elements in string_val")
         content = proto.tensor_content
         if len(content) != count * dtype.itemsize:
             raise ValueError(f"{name} tensor of shape {list(shape)} needs {count * dtype.itemsize} bytes of "
@@ -71,7 +147,11 @@ def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
     if flat.size == count:
         return flat.reshape(shape)
     if flat.size > count:
-        raise ValueError(f"{name} tensor of shape {list(shape)} holds {flat.size} values")
+        raise ValueError(f"{name} tensor of shape {list(shape)} needs {count} values, got {flat.size}")
+    if count * itemsize > MAX_FILL_BYTES:
+        raise ValueError(f"{name} tensor of shape {list(shape)} sends {flat.size} of its {count} values; filling "
+                         f"up the rest would take {count * itemsize} bytes, more than {MAX_FILL_BYTES}: "
+                         "send every value")
     if flat.size == 0:
         return np.zeros(shape, dtype=dtype) if dtype != object else np.full(shape, b"", dtype=object)
     return np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(shape)

@@ -8,6 +8,8 @@ from protocol.generated.tensorflow.core.framework import tensor_pb2
 from protocol.generated.tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
                                                         predict_pb2)
 from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
+from serving.deadlines import NO_DEADLINE, Deadline
+from serving.limits import RequestLimits
 from serving.core.lifecycle import VersionStatus
 from serving.core.server_core import ServerCore
 from serving.servable import Servable
@@ -23,18 +25,21 @@ def make_model_spec(spec: model_pb2.ModelSpec, name: str, version: int, signatur
     return spec
 
 
-def predict(manager: ServerCore, request: predict_pb2.PredictRequest, as_content: bool = False
-            ) -> predict_pb2.PredictResponse:
+def predict(manager: ServerCore, request: predict_pb2.PredictRequest, as_content: bool = False,
+            limits: RequestLimits = RequestLimits(), deadline: Deadline = NO_DEADLINE) -> predict_pb2.PredictResponse:
     with manager.servable(request.model_spec) as servable:
-        return predict_on(servable, request, as_content)
+        return predict_on(servable, request, as_content, limits, deadline)
 
 
-def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_content: bool = False
+def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_content: bool = False,
+               limits: RequestLimits = RequestLimits(), deadline: Deadline = NO_DEADLINE
                ) -> predict_pb2.PredictResponse:
+    deadline.check()  # it may have waited for a worker thread
     key = request.model_spec.signature_name or DEFAULT_SIGNATURE
     servable.signature(key)
-    inputs = {name: _input_array(proto) for name, proto in request.inputs.items()}
-    outputs = servable.predict(key, inputs, list(request.output_filter))
+    inputs = {name: _input_array(name, proto, limits) for name, proto in request.inputs.items()}
+    outputs = servable.predict(key, inputs, list(request.output_filter), deadline)
+    deadline.check()  # nobody waits for the answer any more: do not encode it
     response = predict_pb2.PredictResponse()
     make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
     for alias, array in outputs.items():
@@ -45,9 +50,10 @@ def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_conte
     return response
 
 
-def _input_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """A request tensor; tensor_content becomes a read-only view of the request bytes (no copy)."""
+def _input_array(name: str, proto: tensor_pb2.TensorProto, limits: RequestLimits) -> np.ndarray:
+    """A request tensor, checked before it is built; tensor_content becomes a read-only view of the request bytes."""
     try:
+        limits.check_elements(f"Input tensor '{name}'", tensors.element_count(tensors.shape_of(proto)))
         return tensors.to_numpy(proto, copy=False)
     except ValueError as e:
         raise invalid_argument(f"tensor parsing error: {e}") from None

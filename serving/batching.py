@@ -19,6 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
+from serving.deadlines import NO_DEADLINE, Deadline
 from serving.metrics import METRICS
 from serving.protos import BatchingParameters
 from serving.status import Code, ServingError, invalid_argument
@@ -32,6 +33,7 @@ class _Task:
     key: str
     inputs: Mapping[str, np.ndarray]
     rows: int
+    deadline: Deadline = NO_DEADLINE
     enqueued: float = field(default_factory=time.monotonic)
     future: Future = field(default_factory=Future)
 
@@ -63,16 +65,18 @@ class BatchScheduler:
             thread.start()
 
     # ------------------------------------------------------------------ submit
-    def run(self, servable, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, servable, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE
+            ) -> dict[str, np.ndarray]:
         rows = {a.shape[0] if a.ndim else None for a in inputs.values()}
         if len(rows) != 1 or None in rows:
-            return servable.run_now(key, inputs)  # not batchable: run alone
+            return servable.run_now(key, inputs, deadline)  # not batchable: run alone
         (task_rows,) = rows
         if task_rows > self.max_batch_size:
             raise invalid_argument(f"Task size {task_rows} is larger than maximum input batch size "
                                    f"{self.max_batch_size}")
         METRICS.input_batch_size.observe(task_rows)
-        task = _Task(servable, key, inputs, task_rows)
+        deadline.check()
+        task = _Task(servable, key, inputs, task_rows, deadline)
         queue_key = (id(servable), key) + tuple(sorted((n, a.shape[1:], a.dtype.str) for n, a in inputs.items()))
         with self._cond:
             if self._stopped:
@@ -108,12 +112,17 @@ class BatchScheduler:
             return None
 
     def _take(self, queue: _Queue) -> list[_Task]:
+        """The next batch; tasks whose deadline passed while queued are answered and left out."""
         batch, rows = [], 0
         while queue.tasks and rows + queue.tasks[0].rows <= self.max_batch_size:
             task = queue.tasks.popleft()
+            queue.rows -= task.rows
+            if task.deadline.expired():
+                task.future.set_exception(ServingError(Code.DEADLINE_EXCEEDED,
+                                                       "Request deadline passed while it waited for a batch"))
+                continue
             rows += task.rows
             batch.append(task)
-        queue.rows -= rows
         return batch
 
     def _work(self) -> None:
@@ -121,6 +130,8 @@ class BatchScheduler:
             batch = self._next_batch()
             if batch is None:
                 return
+            if not batch:
+                continue
             now = time.monotonic()
             for task in batch:
                 METRICS.queuing_latency.labels(self.pool_name).observe((now - task.enqueued) * 1e6)

@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bool(p, "rest_api_enable_cors_support", False, "add CORS headers to REST responses")
     p.add_argument("--max_request_body_bytes", type=int, default=1 << 30,
                    help="largest accepted REST request body after decompression; larger gets 413 (default 1 GiB)")
+    p.add_argument("--rest_api_max_connections", type=int, default=0,
+                   help="most REST connections open at once; at the cap a new connection closes the oldest one "
+                        "that has no request in progress, or gets 503 (default 0 = a quarter of the open-file "
+                        "limit, at most 4096)")
+    p.add_argument("--rest_api_read_timeout_in_ms", type=int, default=30000,
+                   help="time a REST client has to send a request's headers (from connecting or from its previous "
+                        "answer) and again its body, and to read the answer; then the connection closes (default 30000)")
+    p.add_argument("--max_tensor_elements", type=int, default=0,
+                   help="most elements one request tensor may declare (REST and gRPC); more is INVALID_ARGUMENT "
+                        "(default 0 = no cap, as officially)")
     _add_bool(p, "enable_batching", False, "enable dynamic batching")
     p.add_argument("--batching_parameters_file", default="",
                    help="text BatchingParameters proto; needs --enable_batching")

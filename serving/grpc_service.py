@@ -10,16 +10,22 @@ from typing import Callable
 import grpc
 from protocol.generated.tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc,
                                                         prediction_service_pb2_grpc)
+from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.numbers import simple_atoi
 
 from serving import api, inference
 from serving.core.server_core import ServerCore
+from serving.deadlines import Deadline
+from serving.limits import RequestLimits
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
 
-MAX_MESSAGE_BYTES = (1 << 31) - 1
+
+def _deadline(context: grpc.ServicerContext) -> Deadline:
+    """The call's deadline and cancellation, checked before each step that costs CPU."""
+    return Deadline(context.time_remaining(), lambda: not context.is_active())
 
 
 def _rpc(api_name: str | None = None):
@@ -50,21 +56,22 @@ def _rpc(api_name: str | None = None):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, manager: ServerCore, as_content: bool):
+    def __init__(self, manager: ServerCore, as_content: bool, limits: RequestLimits = RequestLimits()):
         self.manager = manager
         self.as_content = as_content
+        self.limits = limits
 
     @_rpc("Predict")
     def Predict(self, request, context):
-        return api.predict(self.manager, request, self.as_content)
+        return api.predict(self.manager, request, self.as_content, self.limits, _deadline(context))
 
     @_rpc("Classify")
     def Classify(self, request, context):
-        return inference.classify(self.manager, request)
+        return inference.classify(self.manager, request, _deadline(context))
 
     @_rpc("Regress")
     def Regress(self, request, context):
-        return inference.regress(self.manager, request)
+        return inference.regress(self.manager, request, _deadline(context))
 
     @_rpc("MultiInference")
     def MultiInference(self, request, context):
@@ -133,10 +140,12 @@ def channel_options(text: str) -> list[tuple[str, int | str]]:
 
 
 def build_server(manager: ServerCore, host: str, port: int, max_workers: int, as_content: bool,
-                 channel_arguments: str = "", credentials: grpc.ServerCredentials | None = None) -> grpc.Server:
+                 channel_arguments: str = "", credentials: grpc.ServerCredentials | None = None,
+                 limits: RequestLimits = RequestLimits()) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
                          options=channel_options(channel_arguments), maximum_concurrent_rpcs=None)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content, limits),
+                                                                 server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:

@@ -7,6 +7,7 @@ from protocol.generated.tensorflow_serving.apis import (classification_pb2, infe
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 
 from serving.api import make_model_spec
+from serving.deadlines import NO_DEADLINE, Deadline
 from serving.core.server_core import ServerCore
 from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
@@ -103,34 +104,37 @@ def regression_result(outputs: dict, rows: int) -> regression_pb2.RegressionResu
     return result
 
 
-def _single_on(servable: Servable, request, method: str, result_of, response_type):
+def _single_on(servable: Servable, request, method: str, result_of, response_type, deadline: Deadline = NO_DEADLINE):
     """Classify or Regress on one servable: check the signature, run the examples, build the response."""
     key = _signature(servable, request.model_spec.signature_name, method)
     examples = serialized_examples(request.input)
-    response = response_type(result=result_of(servable.run(key, {"inputs": examples}), len(examples)))
+    response = response_type(result=result_of(servable.run(key, {"inputs": examples}, deadline), len(examples)))
     make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
     return response
 
 
-def classify(manager: ServerCore, request: classification_pb2.ClassificationRequest
+def classify(manager: ServerCore, request: classification_pb2.ClassificationRequest, deadline: Deadline = NO_DEADLINE
              ) -> classification_pb2.ClassificationResponse:
     with manager.servable(request.model_spec) as servable:
-        return classify_on(servable, request)
+        return classify_on(servable, request, deadline)
 
 
-def classify_on(servable: Servable, request: classification_pb2.ClassificationRequest
-                ) -> classification_pb2.ClassificationResponse:
+def classify_on(servable: Servable, request: classification_pb2.ClassificationRequest,
+                deadline: Deadline = NO_DEADLINE) -> classification_pb2.ClassificationResponse:
     return _single_on(servable, request, CLASSIFY_METHOD, classification_result,
-                      classification_pb2.ClassificationResponse)
+                      classification_pb2.ClassificationResponse, deadline)
 
 
-def regress(manager: ServerCore, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
+def regress(manager: ServerCore, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
+            ) -> regression_pb2.RegressionResponse:
     with manager.servable(request.model_spec) as servable:
-        return regress_on(servable, request)
+        return regress_on(servable, request, deadline)
 
 
-def regress_on(servable: Servable, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
-    return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse)
+def regress_on(servable: Servable, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
+               ) -> regression_pb2.RegressionResponse:
+    return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse,
+                      deadline)
 
 
 def multi_inference(manager: ServerCore, request: inference_pb2.MultiInferenceRequest

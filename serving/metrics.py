@@ -43,7 +43,12 @@ class _Counters:
 
 
 class Metrics:
+    """The server's metrics. Label values never come from request data unchecked: a request names its model,
+    and only names of models this server has loaded become `model_name` values (others are recorded as
+    ""), so random names cannot grow the page without bound."""
+
     def __init__(self) -> None:
+        self._models: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=False)
         self.request_count = _Counters(":tensorflow:serving:request_count", "The total number of requests.",
                                        ("model_name", "status"))
@@ -71,7 +76,13 @@ class Metrics:
             "Tracks the padding size distribution on batches.", ("execution_batch_size",),
             buckets=BATCH_BUCKETS, registry=self.registry)
 
+    def register_model(self, name: str) -> None:
+        """A model name the server has loaded (from its config, not from a request): a valid label value."""
+        self._models.add(name)
+
     def record_request(self, model_name: str, api: str, entrypoint: str, code_name: str, micros: float) -> None:
+        if model_name not in self._models:
+            model_name = ""
         if code_name == "OK":
             self.request_latency.labels(model_name, api, entrypoint).observe(micros)
         self.request_count.inc(model_name, code_name)

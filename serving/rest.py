@@ -1,4 +1,4 @@
-"""REST API (aiohttp): the routes, JSON bodies, headers and status codes of the official HTTP server."""
+"""REST API: the routes, JSON bodies, headers and status codes of the official HTTP server (over serving.http_server)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from aiohttp import web
 from google.protobuf import json_format
 
 from protocol import b64, rest_paths
@@ -22,6 +21,9 @@ from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
 
 from serving import api, inference, tensor_json
 from serving.core.server_core import ServerCore
+from serving.deadlines import Deadline
+from serving.http_server import BodyRejected, HttpLimits, HttpServer, Request, Response
+from serving.limits import RequestLimits
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
@@ -39,6 +41,9 @@ class RestOptions:
     cors: bool = False
     max_body_bytes: int = 1 << 30
     metrics_path: Optional[str] = None
+    max_connections: int = 4096
+    read_timeout_ms: int = 30000
+    limits: RequestLimits = RequestLimits()
 
 
 @dataclass
@@ -156,30 +161,34 @@ def _regress_json(result: regression_pb2.RegressionResult) -> str:
     return '{"results": [' + ", ".join(tensor_json.float_json(r.value) for r in result.regressions) + "]}"
 
 
-def process(manager: ServerCore, route: Route, body: bytes) -> str:
+def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits = RequestLimits(),
+            deadline: Deadline = Deadline.none()) -> bytes:
     """Runs one API request (blocking; called in the worker pool) and returns the JSON body."""
+    deadline.check()  # it may have waited for a worker
     if route.method == "status":
         return _status_json(api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(
-            model_spec=route.spec)))
+            model_spec=route.spec))).encode()
     if route.method == "metadata":
         request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=route.spec,
                                                                  metadata_field=[SIGNATURE_DEF_FIELD])
-        return _metadata_json(api.get_model_metadata(manager, request))
+        return _metadata_json(api.get_model_metadata(manager, request)).encode()
     doc = tensor_json.parse_document(body)
     if route.method == "predict":
         key = tensor_json.signature_name(doc)
         with manager.servable(route.spec) as servable:
             has_bools = b"true" in body or b"false" in body
-            inputs, fmt = tensor_json.predict_request_arrays(doc, servable.input_dtypes(key), has_bools)
-            outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs)
+            inputs, fmt = tensor_json.predict_request_arrays(doc, servable.input_dtypes(key), has_bools, limits)
+            del doc  # the Python objects of a large body are garbage once converted
+            outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline)
+        deadline.check()  # nobody waits for the answer any more: do not encode it
         return tensor_json.predict_response_json(outputs, fmt)
     if route.method == "classify":
         request = classification_pb2.ClassificationRequest(model_spec=route.spec)
         _fill_examples(doc, request)
-        return _classify_json(inference.classify(manager, request).result)
+        return _classify_json(inference.classify(manager, request, deadline).result).encode()
     request = regression_pb2.RegressionRequest(model_spec=route.spec)
     _fill_examples(doc, request)
-    return _regress_json(inference.regress(manager, request).result)
+    return _regress_json(inference.regress(manager, request, deadline).result).encode()
 
 
 class RestServer:
@@ -187,45 +196,47 @@ class RestServer:
         self.manager = manager
         self.options = options
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rest")
-        self.app = web.Application(client_max_size=options.max_body_bytes)
-        self.app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner: Optional[web.AppRunner] = None
+        limits = HttpLimits(max_body_bytes=options.max_body_bytes, max_connections=options.max_connections,
+                            read_timeout_s=options.read_timeout_ms / 1000)
+        self.http = HttpServer(self.handle, limits, self._transport_error)
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
+    def _headers(self) -> list[tuple[str, str]]:
+        headers = [("Content-Type", "application/json")]
         if self.options.cors:
-            headers.update(_CORS)
+            headers.extend(_CORS.items())
         return headers
 
-    def _error(self, error: ServingError) -> web.Response:
-        body = json.dumps({"error": error.message}, indent=1)
-        return web.Response(status=error.http_status, body=body.encode(), headers=self._headers())
+    def _json_error(self, status: int, message: str) -> Response:
+        return Response(status, json.dumps({"error": message}, indent=1).encode(), self._headers())
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        path = request.rel_url.raw_path
+    def _transport_error(self, status: int, message: str) -> Response:
+        return self._json_error(status, message)
+
+    def _error(self, error: ServingError) -> Response:
+        return self._json_error(error.http_status, error.message)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.path
         if self.options.metrics_path is not None and path == self.options.metrics_path:
-            return web.Response(body=METRICS.page(), headers={"Content-Type": "text/plain"})
+            return Response(200, METRICS.page(), [("Content-Type", "text/plain")])
         if not rest_paths.is_api_path(path):
-            return web.Response(status=404, text=_NOT_FOUND_BODY, content_type="text/html")
+            return Response(404, _NOT_FOUND_BODY.encode(), [("Content-Type", "text/html; charset=utf-8")])
         start = time.perf_counter()
         model_name, api_name, code = "", "", "OK"
         try:
             if request.method == "OPTIONS":
-                if re.search(r"https?://", request.headers.get("Origin", "")):
-                    return web.Response(status=200, headers=self._headers())
+                if re.search(r"https?://", request.headers.get("origin", "")):
+                    return Response(200, b"", self._headers())
                 raise ServingError(Code.FAILED_PRECONDITION, "Origin header is missing in CORS preflight")
             route = parse_route(request.method, path)
             model_name = route.model_name
             api_name = route.method if route.method in rest_paths.INFERENCE_VERBS else ""
             try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                code = "RESOURCE_EXHAUSTED"
-                body_text = json.dumps({"error": f"Request body exceeds the limit of {self.options.max_body_bytes} "
-                                                 "bytes (--max_request_body_bytes)"})
-                return web.Response(status=413, body=body_text.encode(), headers=self._headers())
-            text = await self._run(route, body)
-            return web.Response(body=text.encode("utf-8", "surrogateescape"), headers=self._headers())
+                body = await request.body()
+            except BodyRejected as e:
+                code = {413: "RESOURCE_EXHAUSTED", 408: "DEADLINE_EXCEEDED"}.get(e.status, "INVALID_ARGUMENT")
+                return self._json_error(e.status, e.message)
+            return Response(200, await self._run(route, body), self._headers())
         except ServingError as e:
             code = e.code_name
             return self._error(e)
@@ -237,25 +248,26 @@ class RestServer:
         finally:
             METRICS.record_request(model_name, api_name, "REST", code, (time.perf_counter() - start) * 1e6)
 
-    async def _run(self, route: Route, body: bytes) -> str:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, process, self.manager, route, body)
+    async def _run(self, route: Route, body: bytes) -> bytes:
+        """Runs the request in the worker pool; past --rest_api_timeout_in_ms answers 504 and what has
+        not started yet (waiting for a worker, or for a batch) never starts."""
         timeout = self.options.timeout_ms / 1000 if self.options.timeout_ms > 0 else None
+        deadline = Deadline(timeout, what=f"Request did not complete within {self.options.timeout_ms} ms "
+                                          "(--rest_api_timeout_in_ms)")
+        future = self.pool.submit(process, self.manager, route, body, self.options.limits, deadline)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
         except asyncio.TimeoutError:
+            deadline.give_up()
+            future.cancel()
             raise ServingError(Code.DEADLINE_EXCEEDED,
                                f"Request did not complete within {self.options.timeout_ms} ms "
                                "(--rest_api_timeout_in_ms)") from None
 
     async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=60.0)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_address=True, ssl_context=ssl_context)
-        await site.start()
+        await self.http.start(host, port, ssl_context)
 
     async def stop(self) -> None:
         """Stops accepting connections and lets requests in flight finish."""
-        if self.runner is not None:
-            await self.runner.cleanup()
+        await self.http.stop(grace_s=60.0)
         self.pool.shutdown(wait=True)

@@ -15,6 +15,7 @@ from tensorflow.python.saved_model.loader_impl import parse_saved_model
 from protocol.dtypes import type_name
 from protocol.generated.tensorflow.core.protobuf import meta_graph_pb2 as wire_meta_graph_pb2
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, PREDICT_METHOD, REGRESS_METHOD
+from serving.deadlines import NO_DEADLINE, Deadline
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
 
@@ -53,6 +54,7 @@ class Servable:
         self._functions = {key: self._loaded.signatures[key] for key in self._loaded.signatures.keys()}
         self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
         self.batcher = None  # set by the manager when batching is enabled
+        METRICS.register_model(name)
         self._in_flight = 0
         self._idle = threading.Condition()
 
@@ -113,16 +115,19 @@ class Servable:
                 raise invalid_argument(f"The shape of input '{name}' is {list(array.shape)}, which is incompatible "
                                        f"with the signature shape {spec.shape.as_list() if spec.shape.rank is not None else '<unknown>'}")
 
-    def run(self, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Runs a signature, through the batcher when there is one."""
+    def run(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE
+            ) -> dict[str, np.ndarray]:
+        """Runs a signature, through the batcher when there is one; never starts past the deadline."""
         if self.batcher is not None:
-            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs)
-        return self.run_now(key, inputs)
+            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline)
+        return self.run_now(key, inputs, deadline)
 
-    def run_now(self, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run_now(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE
+                ) -> dict[str, np.ndarray]:
         fn = self._functions.get(key or DEFAULT_SIGNATURE)
         if fn is None:
             raise failed_precondition(f'Serving signature key "{key}" not found.')
+        deadline.check()
         start = time.perf_counter()
         try:
             outputs = fn(**{name: tf.constant(value) for name, value in inputs.items()})
@@ -133,8 +138,8 @@ class Servable:
         METRICS.runtime_latency.labels(self.name, api, "TF2").observe((time.perf_counter() - start) * 1e6)
         return arrays
 
-    def predict(self, key: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
-                ) -> dict[str, np.ndarray]:
+    def predict(self, key: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = (),
+                deadline: Deadline = NO_DEADLINE) -> dict[str, np.ndarray]:
         signature = self.signature(key)
         if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD) and self.method_check:
             raise ServingError(Code.INTERNAL, "Expected prediction signature method_name to be one of "
@@ -149,7 +154,7 @@ class Servable:
                 raise invalid_argument(f"duplicate output tensor alias: {alias}")
             seen.add(alias)
         self.check_inputs(key, inputs)
-        outputs = self.run(key, inputs)
+        outputs = self.run(key, inputs, deadline)
         if output_filter:
             outputs = {alias: outputs[alias] for alias in output_filter}
         return outputs

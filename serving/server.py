@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -40,6 +41,25 @@ def configure_tensorflow(args: argparse.Namespace) -> None:
 
 def _worker_count(flag: int) -> int:
     return flag if flag > 0 else max(64, 8 * (os.cpu_count() or 1))
+
+
+def open_file_limit() -> int:
+    """Raises the soft RLIMIT_NOFILE to the hard one (as Go servers do) and returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def connection_cap(flag: int, file_limit: int) -> int:
+    """--rest_api_max_connections, and gRPC's own cap: each transport may use a quarter of the open-file
+    limit (at most 4096), so stalled sockets on one cannot starve the other or TensorFlow of descriptors."""
+    return flag if flag > 0 else max(8, min(4096, file_limit // 4))
 
 
 class Server:
@@ -137,10 +157,16 @@ class Server:
         from serving.grpc_service import build_server
         from serving.rest import RestOptions, RestServer
 
+        from serving.limits import RequestLimits
+
         a = self.args
+        limits = RequestLimits(max_tensor_elements=max(a.max_tensor_elements, 0))
+        file_limit = open_file_limit()
+        grpc_arguments = ",".join(filter(None, [f"grpc.max_allowed_incoming_connections={connection_cap(0, file_limit)}",
+                                                a.grpc_channel_arguments]))
         self.grpc_server = build_server(self.manager, a.grpc_host, a.port, _worker_count(a.grpc_max_threads),
-                                        a.enable_serialization_as_tensor_content, a.grpc_channel_arguments,
-                                        self.grpc_credentials)
+                                        a.enable_serialization_as_tensor_content, grpc_arguments,
+                                        self.grpc_credentials, limits)
         self.grpc_server.start()
         log.info("Using %s", "SSL credentials" if self.grpc_credentials is not None else "InsecureServerCredentials")
         log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)
@@ -152,7 +178,9 @@ class Server:
                 prometheus = self.monitoring.prometheus_config
                 metrics_path = (prometheus.path or "/monitoring/prometheus/metrics") if prometheus.enable else None
                 options = RestOptions(timeout_ms=a.rest_api_timeout_in_ms, cors=a.rest_api_enable_cors_support,
-                                      max_body_bytes=a.max_request_body_bytes, metrics_path=metrics_path)
+                                      max_body_bytes=a.max_request_body_bytes, metrics_path=metrics_path,
+                                      max_connections=connection_cap(a.rest_api_max_connections, file_limit),
+                                      read_timeout_ms=max(a.rest_api_read_timeout_in_ms, 1), limits=limits)
                 self.rest = RestServer(self.manager, options, _worker_count(a.rest_api_num_threads))
                 try:
                     await self.rest.start(a.rest_api_host, a.rest_api_port, self.rest_ssl_context)

@@ -18,6 +18,7 @@ import orjson  # several times faster than json for large bodies; json stays the
 from protocol import b64
 from protocol.dtypes import type_name as dtype_name
 from protocol.generated.tensorflow.core.framework import types_pb2
+from serving.limits import RequestLimits
 from serving.status import Code, ServingError, invalid_argument
 
 MAX_RANK = 254
@@ -245,9 +246,11 @@ def _fast_numeric(value: Any, shape: list[int], dtype: int, has_bools: bool) -> 
     return array.astype(target)
 
 
-def json_to_array(value: Any, dtype: int, has_bools: bool = True) -> np.ndarray:
+def json_to_array(value: Any, dtype: int, has_bools: bool = True, limits: RequestLimits = RequestLimits(),
+                  name: str = "") -> np.ndarray:
     """One JSON value (scalar or nested lists) to an array of dtype, validated like FillTensorProto."""
     shape = dense_shape(value)
+    limits.check_elements(f"Input tensor '{name}'", int(np.prod(shape, dtype=object)) if shape else 1)
     fast = _fast_numeric(value, shape, dtype, has_bools)
     if fast is not None:
         return fast
@@ -263,8 +266,8 @@ def _shape_text(shape: tuple) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bools: bool = True
-                        ) -> dict[str, np.ndarray]:
+def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bools: bool = True,
+                        limits: RequestLimits = RequestLimits()) -> dict[str, np.ndarray]:
     """Row format: each element one example; all elements batched along a new first dimension."""
     names = sorted(input_dtypes)
     first = instances[0]
@@ -281,6 +284,7 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bo
         array = json_to_array(item, input_dtypes[name], has_bools)
         if name not in shapes:
             shapes[name] = array.shape
+            limits.check_elements(f"Input tensor '{name}'", len(instances) * array.size)
         elif int(np.prod(shapes[name])) != array.size:
             raise invalid_argument(f"Expecting tensor size: {int(np.prod(shapes[name]))} but got: {array.size}")
         elif shapes[name] != array.shape:
@@ -312,25 +316,25 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bo
     return {name: np.stack(arrays) for name, arrays in per_input.items() if arrays}
 
 
-def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int], has_bools: bool = True
-                     ) -> dict[str, np.ndarray]:
+def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int], has_bools: bool = True,
+                     limits: RequestLimits = RequestLimits()) -> dict[str, np.ndarray]:
     """Columnar format: one tensor, or an object keyed by input name (extra keys ignored)."""
     names = sorted(input_dtypes)
     if not isinstance(inputs, dict) or b64.is_b64(inputs):
         if len(names) > 1:
             raise invalid_argument("inputs is a plain value/list, but expecting an object as multiple "
                                    "input tensors required as per tensorinfo_map")
-        return {names[0]: json_to_array(inputs, input_dtypes[names[0]], has_bools)}
+        return {names[0]: json_to_array(inputs, input_dtypes[names[0]], has_bools, limits, names[0])}
     arrays = {}
     for name in names:
         if name not in inputs:
             raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
-        arrays[name] = json_to_array(inputs[name], input_dtypes[name], has_bools)
+        arrays[name] = json_to_array(inputs[name], input_dtypes[name], has_bools, limits, name)
     return arrays
 
 
-def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, int], has_bools: bool = True
-                           ) -> tuple[dict, str]:
+def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, int], has_bools: bool = True,
+                           limits: RequestLimits = RequestLimits()) -> tuple[dict, str]:
     """Returns (inputs, format) where format is 'row' or 'columnar'.
 
     `has_bools=False` (the body holds no `true`/`false`) lets dense numeric tensors skip the
@@ -349,9 +353,9 @@ def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, in
             raise invalid_argument(f"JSON Value: {debug_string(doc)} Expecting 'instances' to be an list/array")
         if not instances:
             raise invalid_argument(f"JSON Value: {debug_string(doc)} No values in 'instances' array")
-        return instances_to_arrays(instances, input_dtypes, has_bools), "row"
+        return instances_to_arrays(instances, input_dtypes, has_bools, limits), "row"
     if has_inputs:
-        return inputs_to_arrays(doc["inputs"], input_dtypes, has_bools), "columnar"
+        return inputs_to_arrays(doc["inputs"], input_dtypes, has_bools, limits), "columnar"
     raise invalid_argument("Missing 'inputs' or 'instances' key")
 
 
@@ -415,19 +419,62 @@ def _as_bytes(name: str, array: np.ndarray) -> bool:
     return b64.written_as_b64(name) and array.dtype.kind in "OS"
 
 
-def tensor_json(name: str, array: np.ndarray) -> str:
-    return nest(value_tokens(array, _as_bytes(name, array)), array.shape)
+_CHUNK = 1 << 16  # elements formatted at a time: a tensor's text is built in pieces, not one str per element
 
 
-def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> str:
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def write_tensor(array: np.ndarray, as_bytes: bool, out: list[bytes]) -> None:
+    """Appends the JSON of `array` (nested lists) to `out`, formatting at most _CHUNK values at a time.
+
+    Memory stays near the size of the text itself (a list of one token per element of a 1 GB tensor
+    would cost ~15 GB of Python strings).
+    """
+    shape = array.shape
+    if array.size == 0 or not shape:
+        out.append(_encode(nest(value_tokens(array, as_bytes), shape)))
+        return
+    width = shape[-1]
+    rows = array.reshape(-1, width)
+    spans = [int(np.prod(shape[j:-1], dtype=np.int64)) for j in range(len(shape) - 1)]  # rows per list at depth j
+    per_chunk = max(1, _CHUNK // width)
+    for first in range(0, rows.shape[0], per_chunk):
+        block = rows[first:first + per_chunk]
+        tokens = value_tokens(block, as_bytes)
+        text = []
+        for i in range(block.shape[0]):
+            row = first + i
+            opens = 1 + sum(1 for span in spans if row % span == 0)
+            closes = 1 + sum(1 for span in spans if (row + 1) % span == 0)
+            text.append("[" * opens + ",".join(tokens[i * width:(i + 1) * width]) + "]" * closes)
+        out.append(_encode(("," if first else "") + ",".join(text)))
+
+
+def tensor_json(name: str, array: np.ndarray) -> bytes:
+    out: list[bytes] = []
+    write_tensor(array, _as_bytes(name, array), out)
+    return b"".join(out)
+
+
+def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> bytes:
+    """The response body of a predict call: `{"outputs": ...}` (columnar) or `{"predictions": [...]}` (row)."""
     if not outputs:
         raise invalid_argument("Cannot convert empty tensor map to JSON")
     names = sorted(outputs)
+    out: list[bytes] = []
     if fmt == "columnar":
         if len(names) == 1:
-            return '{"outputs": ' + tensor_json(names[0], outputs[names[0]]) + "}"
-        body = ", ".join(json.dumps(n) + ": " + tensor_json(n, outputs[n]) for n in names)
-        return '{"outputs": {' + body + "}}"
+            out.append(b'{"outputs": ')
+            write_tensor(outputs[names[0]], _as_bytes(names[0], outputs[names[0]]), out)
+            out.append(b"}")
+        else:
+            for i, name in enumerate(names):
+                out.append((b'{"outputs": {' if i == 0 else b", ") + _encode(json.dumps(name)) + b": ")
+                write_tensor(outputs[name], _as_bytes(name, outputs[name]), out)
+            out.append(b"}}")
+        return b"".join(out)
     batch = None
     for name in names:
         array = outputs[name]
@@ -437,20 +484,21 @@ def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> str:
             raise invalid_argument(f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
                                    f"expecting: {batch}")
         batch = array.shape[0]
-    rows_per_output = {}
-    for name in names:
-        array = outputs[name]
-        tokens = value_tokens(array, _as_bytes(name, array))
-        inner = array.shape[1:]
-        per_row = int(np.prod(inner)) if inner else 1
-        rows_per_output[name] = [nest(tokens[i * per_row:(i + 1) * per_row], inner) for i in range(batch)]
-    if len(names) == 1:
-        rows = rows_per_output[names[0]]
-    else:
-        keys = [json.dumps(n) for n in names]
-        rows = ["{" + ", ".join(k + ": " + rows_per_output[n][i] for k, n in zip(keys, names)) + "}"
-                for i in range(batch)]
-    return '{"predictions": [' + ", ".join(rows) + "]}"
+    if len(names) == 1:  # the rows of one output are its tensor's outer list
+        out.append(b'{"predictions": ')
+        write_tensor(outputs[names[0]], _as_bytes(names[0], outputs[names[0]]), out)
+        out.append(b"}")
+        return b"".join(out)
+    keys = [_encode(json.dumps(n)) + b": " for n in names]
+    out.append(b'{"predictions": [')
+    for i in range(batch):
+        out.append(b", {" if i else b"{")
+        for j, name in enumerate(names):
+            out.append(b", " + keys[j] if j else keys[j])
+            write_tensor(outputs[name][i, ...], _as_bytes(name, outputs[name]), out)
+        out.append(b"}")
+    out.append(b"]}")
+    return b"".join(out)
 
 
 def float_json(value: float, dtype=np.float32) -> str:

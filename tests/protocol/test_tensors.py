@@ -87,7 +87,7 @@ def test_bad_tensors_are_value_errors():
         tensors.to_numpy(tensors.TensorProto(dtype=dtypes.types_pb2.DT_RESOURCE))
     too_many = tensors.to_proto(np.arange(3, dtype=np.int64), as_content=False)
     too_many.tensor_shape.dim[0].size = 2
-    with pytest.raises(ValueError, match="holds 3 values"):
+    with pytest.raises(ValueError, match="needs 2 values, got 3"):
         tensors.to_numpy(too_many)
     with pytest.raises(ValueError, match="no TensorFlow equivalent"):
         tensors.to_proto(np.array([np.datetime64("2020-01-01")]))
@@ -106,3 +106,44 @@ def test_b64_rules():
     with pytest.raises(ValueError, match="Unable to base64 decode"):
         b64.decode({"b64": "!!!"})
     assert b64.written_as_b64("images_bytes") and not b64.written_as_b64("images")
+
+
+def _declared(dtype: int, dims: list[int], **fields) -> tensors.TensorProto:
+    proto = tensors.TensorProto(dtype=dtype, **fields)
+    for size in dims:
+        proto.tensor_shape.dim.add(size=size)
+    return proto
+
+
+T = dtypes.types_pb2
+
+
+@pytest.mark.parametrize("proto, message", [
+    (_declared(T.DT_FLOAT, [-1], float_val=[1.0]), r"negative dimension in its shape \[-1\]"),
+    (_declared(T.DT_FLOAT, [2, -7], float_val=[1.0]), r"negative dimension in its shape \[2, -7\]"),
+    (_declared(T.DT_RESOURCE, [1]), "DT_RESOURCE"),
+    (_declared(T.DT_VARIANT, [1]), "DT_VARIANT"),
+    (_declared(T.DT_FLOAT, [2], float_val=[1.0, 2.0, 3.0]), "needs 2 values, got 3"),
+    (_declared(T.DT_STRING, [1], string_val=[b"a", b"b"]), "needs 1 values, got 2"),
+    (_declared(T.DT_INT32, [3], tensor_content=b"\0" * 8), "needs 12 bytes of tensor_content, got 8"),
+    (_declared(T.DT_INT32, [1], tensor_content=b"\0" * 8), "needs 4 bytes of tensor_content, got 8"),
+    (_declared(T.DT_FLOAT, [1 << 62, 1 << 62], float_val=[1.0]), "more elements than int64 can count"),
+    (_declared(T.DT_FLOAT, [1 << 40], float_val=[1.0]), "more than one message can carry"),
+    (_declared(T.DT_FLOAT, [1 << 29], tensor_content=b"\0" * 8), "more than one message can carry"),
+    (_declared(T.DT_FLOAT, [1 << 26], float_val=[1.0]), "filling up the rest would take"),
+    (_declared(T.DT_STRING, [1], tensor_content=b"\x01a"), "send its elements in string_val"),
+    (tensors.TensorProto(dtype=T.DT_FLOAT, tensor_shape={"unknown_rank": True}), "unknown rank"),
+    (_declared(999, [1]), "DT_INVALID"),
+], ids=["minus-one", "negative", "resource", "variant", "too-many", "too-many-strings", "short-content",
+        "long-content", "int64-overflow", "huge-fill", "huge-content-shape", "fill-over-limit", "string-content",
+        "unknown-rank", "unknown-dtype"])
+def test_malformed_tensors_are_value_errors_before_any_allocation(proto, message):
+    with pytest.raises(ValueError, match=message):
+        tensors.to_numpy(proto, copy=False)
+
+
+def test_fills_up_to_the_limit_like_tensorflow():
+    limit = tensors.MAX_FILL_BYTES // 4
+    filled = tensors.to_numpy(_declared(T.DT_FLOAT, [limit], float_val=[1.5]))
+    assert filled.shape == (limit,) and filled[-1] == 1.5
+    assert tensors.element_count((1 << 40, 1 << 40)) == 1 << 80  # exact, where numpy's product wraps

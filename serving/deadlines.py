@@ -1,0 +1,45 @@
+"""When a request stops being worth running: its deadline passed or its client went away.
+
+The transports make one per request (REST from --rest_api_timeout_in_ms, gRPC from the call's
+deadline and cancellation) and the work checks it at every point where it could still stop cheaply:
+before the JSON is parsed, before a model run starts (alone or when a batch is formed), and before
+the answer is encoded. A TensorFlow op already running cannot be interrupted; it finishes and its
+result is dropped.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from serving.status import Code, ServingError
+
+
+class Deadline:
+    def __init__(self, timeout_s: Optional[float] = None, cancelled: Optional[Callable[[], bool]] = None,
+                 what: str = "Deadline Exceeded"):
+        self.expires_at = None if timeout_s is None else time.monotonic() + timeout_s
+        self._cancelled = cancelled
+        self._what = what
+        self._gave_up = False
+
+    @classmethod
+    def none(cls) -> "Deadline":
+        return cls()
+
+    def give_up(self) -> None:
+        """The transport answered already (e.g. with 504): whatever has not started must not start."""
+        self._gave_up = True
+
+    def expired(self) -> bool:
+        return self._gave_up or (self.expires_at is not None and time.monotonic() >= self.expires_at) \
+            or (self._cancelled is not None and self._cancelled())
+
+    def check(self) -> None:
+        """Raises DEADLINE_EXCEEDED (or CANCELLED when the client cancelled) once the request is not worth running."""
+        if self._cancelled is not None and self._cancelled():
+            raise ServingError(Code.CANCELLED, "Request cancelled by the client")
+        if self.expired():
+            raise ServingError(Code.DEADLINE_EXCEEDED, self._what)
+
+
+NO_DEADLINE = Deadline()

@@ -1,0 +1,383 @@
+"""HTTP/1.1 for the REST API: h11 parses, this module bounds what a client may cost.
+
+aiohttp (used before) has no header-read timeout, no cap on open connections and reads a body it
+will refuse; a few stalled sockets could exhaust file descriptors. Here every connection is in one
+of these phases, each bounded:
+
+    idle / head   waiting for a request's headers: at most `read_timeout_s` from the connection's
+                  opening or its previous response, then closed. These connections are *evictable*:
+                  when `max_connections` are open, a new one closes the oldest evictable one, so
+                  stalled sockets cannot lock clients out; with none evictable the new one gets 503.
+    body          read only when the handler asks (`Request.body()`): a declared Content-Length over
+                  `max_body_bytes` is refused (413) before a byte of it is read, and so is a
+                  chunked or gzip body the moment it passes the limit (gzip is inflated as a
+                  stream, never past the limit); the whole body must arrive within `read_timeout_s`.
+    handling      the handler's own time (the REST API bounds it by --rest_api_timeout_in_ms).
+    writing       the answer must drain within `read_timeout_s`, or the connection is dropped.
+
+A body the handler did not read (e.g. an error found from the path) is not drained: the answer says
+`Connection: close` and the connection closes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Optional
+
+import h11
+
+log = logging.getLogger("serving")
+
+_MAX_HEAD_BYTES = 64 * 1024  # request line + headers
+_PAUSE_AT = 1 << 20  # stop reading the socket while this much is buffered and unprocessed
+_CHUNK = 256 * 1024
+
+
+@dataclass
+class HttpLimits:
+    max_body_bytes: int = 1 << 30  # after gzip decoding
+    max_connections: int = 4096
+    read_timeout_s: float = 30.0
+
+
+class BodyRejected(Exception):
+    """The request body was refused: `status` is 400, 408 or 413; the message is for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Request:
+    """A request whose headers have arrived; the body is read (and bounded) when asked for."""
+
+    def __init__(self, connection: "_Connection", event: h11.Request):
+        self._connection = connection
+        self.method = event.method.decode("ascii", "replace")
+        target = event.target.decode("latin-1")
+        self.path, _, self.query = target.partition("?")
+        self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
+        self._body: Optional[bytes] = None
+
+    @property
+    def content_length(self) -> Optional[int]:
+        value = self.headers.get("content-length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    async def body(self) -> bytes:
+        """The whole body, gzip decoded; BodyRejected when it is too large, too slow or not valid gzip."""
+        if self._body is None:
+            self._body = await self._connection.read_body(self)
+        return self._body
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+Rejection = Callable[[Request, BodyRejected], Response]
+
+
+class _Gunzip:
+    """Inflates a gzip stream piece by piece, never producing more than `limit` bytes in all."""
+
+    def __init__(self, limit: int):
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._limit = limit
+        self.size = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out = []
+        while data:
+            try:
+                piece = self._inflater.decompress(data, self._limit - self.size + 1)
+            except zlib.error as e:
+                raise BodyRejected(400, f"Failed to decompress the gzip request body: {e}") from None
+            self.size += len(piece)
+            if self.size > self._limit:
+                raise BodyRejected(413, "")
+            out.append(piece)
+            data = self._inflater.unconsumed_tail
+        return out
+
+    def finish(self) -> None:
+        if not self._inflater.eof:
+            raise BodyRejected(400, "Failed to decompress the gzip request body: the stream is truncated")
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: "HttpServer"):
+        self.server = server
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self.transport: Optional[asyncio.Transport] = None
+        self.evictable = True  # no request in progress: waiting for (or in the middle of) headers
+        self._data = asyncio.Event()
+        self._paused_reading = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._task: Optional[asyncio.Task] = None
+        self._closed = False
+
+    # ------------------------------------------------------------ asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if not self.server.admit(self):
+            return
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.h11.receive_data(data)
+        except RuntimeError:  # data after we decided to close
+            return
+        self._data.set()
+        if len(self.h11.trailing_data[0]) > _PAUSE_AT and not self._paused_reading:
+            self._paused_reading = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> Optional[bool]:
+        try:
+            self.h11.receive_data(b"")
+        except RuntimeError:
+            pass
+        self._data.set()
+        return None
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self._closed = True
+        self._data.set()
+        self._writable.set()
+        self.server.forget(self)
+        if self._task is not None and self.evictable:
+            self._task.cancel()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # ------------------------------------------------------------ reading
+    def close(self) -> None:
+        if self.transport is not None and not self._closed:
+            self._closed = True
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self._closed = True
+            self.transport.abort()
+
+    async def _next_event(self, deadline: float):
+        """The next h11 event, waiting for data until the monotonic `deadline` (TimeoutError after it)."""
+        while True:
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            if self._closed:
+                return h11.ConnectionClosed()
+            if self._paused_reading:
+                self._paused_reading = False
+                self.transport.resume_reading()
+            self._data.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                await asyncio.wait_for(self._data.wait(), remaining)
+            except asyncio.TimeoutError:
+                raise TimeoutError from None
+
+    async def read_body(self, request: Request) -> bytes:
+        limits = self.server.limits
+        declared = request.content_length
+        too_large = BodyRejected(413, f"Request body exceeds the limit of {limits.max_body_bytes} bytes "
+                                      "(--max_request_body_bytes)")
+        if declared is not None and declared > limits.max_body_bytes:
+            raise too_large
+        gzip = request.headers.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip")
+        inflater = _Gunzip(limits.max_body_bytes) if gzip else None
+        if self.h11.they_are_waiting_for_100_continue:
+            self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+        deadline = time.monotonic() + limits.read_timeout_s
+        parts: list[bytes] = []
+        raw = 0
+        while True:
+            try:
+                event = await self._next_event(deadline)
+            except TimeoutError:
+                raise BodyRejected(408, f"The request body did not arrive within {limits.read_timeout_s:g} s") \
+                    from None
+            except h11.RemoteProtocolError as e:
+                raise BodyRejected(400, f"Malformed request body: {e}") from None
+            if isinstance(event, h11.Data):
+                raw += len(event.data)
+                if raw > limits.max_body_bytes:
+                    raise too_large
+                try:
+                    parts.extend(inflater.feed(event.data) if inflater else [event.data])
+                except BodyRejected as e:
+                    raise (too_large if e.status == 413 else e) from None
+            elif isinstance(event, h11.EndOfMessage):
+                if inflater is not None:
+                    inflater.finish()
+                return b"".join(parts)
+            else:  # the client went away
+                raise BodyRejected(400, "The connection closed before the request body was complete")
+
+    # ------------------------------------------------------------ the connection's life
+    async def _serve(self) -> None:
+        limits = self.server.limits
+        try:
+            while not self._closed:
+                self.evictable = True
+                try:
+                    event = await self._next_event(time.monotonic() + limits.read_timeout_s)
+                except (TimeoutError, h11.RemoteProtocolError) as e:
+                    if isinstance(e, h11.RemoteProtocolError) and self.h11.their_state != h11.CLOSED:
+                        await self._send_error(e.error_status_hint, f"Malformed HTTP request: {e}")
+                    break
+                if not isinstance(event, h11.Request):
+                    break  # ConnectionClosed
+                self.evictable = False
+                request = Request(self, event)
+                response = await self.server.respond(request)
+                if not await self._send(request, response):
+                    break
+                if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
+                    break
+                self.h11.start_next_cycle()
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # noqa: BLE001 - one broken connection never takes the server down
+            log.exception("HTTP connection failed")
+        finally:
+            self.close()
+
+    async def _send(self, request: Request, response: Response) -> bool:
+        headers = [("Content-Length", str(len(response.body)))] + response.headers
+        if self.h11.their_state is not h11.DONE:  # body not (fully) read: do not drain it, close
+            headers.append(("Connection", "close"))
+        try:
+            head = self.h11.send(h11.Response(status_code=response.status, headers=headers,
+                                              reason=_reason(response.status)))
+        except h11.LocalProtocolError:
+            return False
+        if self._closed:
+            return False
+        self.transport.write(head)
+        if request.method != "HEAD" and response.body:
+            for piece in self.h11.send_with_data_passthrough(h11.Data(data=response.body)):
+                self.transport.write(piece)  # the body itself: h11 frames it without copying
+        self.h11.send(h11.EndOfMessage())
+        return await self._drain()
+
+    async def _drain(self) -> bool:
+        try:
+            await asyncio.wait_for(self._writable.wait(), self.server.limits.read_timeout_s)
+        except asyncio.TimeoutError:
+            self.abort()
+            return False
+        return not self._closed
+
+    async def _send_error(self, status: int, message: str) -> None:
+        response = self.server.error_response(status, message)
+        try:
+            head = self.h11.send(h11.Response(status_code=status, reason=_reason(status), headers=[
+                ("Content-Length", str(len(response.body))), ("Connection", "close")] + response.headers))
+        except h11.LocalProtocolError:
+            return
+        self.transport.write(head + response.body)
+
+
+def _reason(status: int) -> bytes:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
+class HttpServer:
+    """Serves `handler` on host:port with the limits above; `error_response` builds transport-level errors."""
+
+    def __init__(self, handler: Handler, limits: HttpLimits, error_response: Callable[[int, str], Response]):
+        self.handler = handler
+        self.limits = limits
+        self.error_response = error_response
+        self._connections: "OrderedDict[_Connection, None]" = OrderedDict()  # oldest first
+        self._server: Optional[asyncio.AbstractServer] = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.refused = 0
+        self.evicted = 0
+
+    async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True,
+                                                ssl=ssl_context, backlog=1024)
+
+    # ------------------------------------------------------------ connection accounting
+    def admit(self, connection: _Connection) -> bool:
+        if len(self._connections) >= self.limits.max_connections:
+            oldest = next((c for c in self._connections if c.evictable), None)
+            if oldest is None:
+                self.refused += 1
+                response = self.error_response(503, "Too many open connections (--rest_api_max_connections)")
+                connection.transport.write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                                           b"Content-Length: %d\r\n" % len(response.body)
+                                           + b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers)
+                                           + b"\r\n" + response.body)
+                connection.close()
+                return False
+            self.evicted += 1
+            self.forget(oldest)
+            oldest.abort()
+        self._connections[connection] = None
+        return True
+
+    def forget(self, connection: _Connection) -> None:
+        self._connections.pop(connection, None)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    # ------------------------------------------------------------ requests
+    async def respond(self, request: Request) -> Response:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            return await self.handler(request)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def stop(self, grace_s: float) -> None:
+        """Stops accepting, closes idle connections, lets requests in flight finish (up to `grace_s`)."""
+        if self._server is None:
+            return
+        self._server.close()
+        for connection in list(self._connections):
+            if connection.evictable:
+                connection.close()
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace_s)
+        except asyncio.TimeoutError:
+            log.warning("REST requests still running after %.0f s; closing their connections", grace_s)
+        for connection in list(self._connections):
+            connection.close()
+        await self._server.wait_closed()
