@@ -35,7 +35,7 @@ log = logging.getLogger("serving")
 
 _MAX_HEAD_BYTES = 64 * 1024  # request line + headers
 _PAUSE_AT = 1 << 20  # stop reading the socket while this much is buffered and unprocessed
-_CHUNK = 256 * 1024
+_LINGER_S = 2.0  # after refusing a body mid-upload, discard input this long so the client can read the answer
 
 
 @dataclass
@@ -127,6 +127,7 @@ class _Connection(asyncio.Protocol):
         self._writable.set()
         self._task: Optional[asyncio.Task] = None
         self._closed = False
+        self._lingering = False
 
     # ------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -136,6 +137,8 @@ class _Connection(asyncio.Protocol):
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         try:
             self.h11.receive_data(data)
         except RuntimeError:  # data after we decided to close
@@ -146,6 +149,9 @@ class _Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def eof_received(self) -> Optional[bool]:
+        if self._lingering:
+            self.close()
+            return None
         try:
             self.h11.receive_data(b"")
         except RuntimeError:
@@ -262,7 +268,23 @@ class _Connection(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - one broken connection never takes the server down
             log.exception("HTTP connection failed")
         finally:
-            self.close()
+            if self.h11.their_state in (h11.SEND_BODY, h11.SEND_RESPONSE) and self.h11.our_state in (
+                    h11.DONE, h11.MUST_CLOSE) and not self._closed:
+                self._linger()
+            else:
+                self.close()
+
+    def _linger(self) -> None:
+        """The answer went out before the request body was read: stop sending, discard what still arrives
+        for a moment (closing with unread input would reset the connection and lose the answer), then close."""
+        self._lingering = True
+        self.evictable = True
+        if self._paused_reading:
+            self._paused_reading = False
+            self.transport.resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(_LINGER_S, self.close)
 
     async def _send(self, request: Request, response: Response) -> bool:
         headers = [("Content-Length", str(len(response.body)))] + response.headers

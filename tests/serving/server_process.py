@@ -169,6 +169,21 @@ def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
     return Path(base_path)
 
 
+def build_fill(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """`count` int64 [1] -> `values` float32 [count] of 0.5: a tiny request that asks for a large answer."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.int64, name="count")])
+    def serve(count):
+        return {"values": tf.fill(tf.cast(count, tf.int32), 0.5)}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
 def model_config_text(models: Sequence[Mapping]) -> str:
     """ModelServerConfig text from dicts: name, base_path, optional policy (text) and labels {label: version}."""
     blocks = []
@@ -184,6 +199,13 @@ def model_config_text(models: Sequence[Mapping]) -> str:
 
 
 # ---------------------------------------------------------------------------- server process
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -202,7 +224,8 @@ class ServerProcess:
 
     def __init__(self, *, model_name: Optional[str] = None, model_base_path: str | os.PathLike | None = None,
                  model_config_file: str | os.PathLike | None = None, args: Sequence[str] = (),
-                 rest: bool = True, startup_timeout: float = 180.0, env: Optional[Mapping[str, str]] = None):
+                 rest: bool = True, startup_timeout: float = 180.0, env: Optional[Mapping[str, str]] = None,
+                 open_file_limit: Optional[int] = None):
         self.grpc_port = free_port()
         self.rest_port = free_port() if rest else 0
         flags = [f"--port={self.grpc_port}", "--grpc_host=127.0.0.1"]
@@ -221,6 +244,7 @@ class ServerProcess:
         self.process: Optional[subprocess.Popen] = None
         self._log = tempfile.NamedTemporaryFile(prefix="serving-", suffix=".log", delete=False)
         self.returncode: Optional[int] = None
+        self.open_file_limit = open_file_limit  # RLIMIT_NOFILE (soft and hard) of the server process
 
     @property
     def grpc_address(self) -> str:
@@ -230,12 +254,33 @@ class ServerProcess:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.rest_port}"
 
+    def peak_rss_bytes(self) -> int:
+        """The server process's peak resident memory so far (VmHWM)."""
+        return _status_kib(self.process.pid, "VmHWM") * 1024
+
+    def rss_bytes(self) -> int:
+        return _status_kib(self.process.pid, "VmRSS") * 1024
+
+    def reset_peak_rss(self) -> None:
+        """Starts a new VmHWM measurement from the current RSS (Linux: write 5 to clear_refs)."""
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
+    def log_bytes(self) -> int:
+        return Path(self._log.name).stat().st_size
+
     def log(self) -> str:
         return Path(self._log.name).read_text(errors="replace")
 
     def start(self, wait: bool = True) -> "ServerProcess":
+        limit = self.open_file_limit
+
+        def limit_files() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
-                                        cwd=str(REPO_ROOT))
+                                        cwd=str(REPO_ROOT), preexec_fn=limit_files if limit else None)
         if wait:
             self.wait_ready()
         return self

@@ -1,0 +1,167 @@
+"""REST transport limits on raw sockets: what a client that stalls, lies or floods may cost the server."""
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from tests.serving.server_process import ServerProcess
+
+PREDICT = "/v1/models/half_plus_two:predict"
+
+
+@pytest.fixture(scope="module")
+def strict_server(model_root):
+    """Short read timeout (1 s) and a 10 MB body limit."""
+    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
+                       args=["--rest_api_read_timeout_in_ms=1000", "--max_request_body_bytes=10000000",
+                             "--file_system_poll_wait_seconds=0"]) as process:
+        yield process
+
+
+def _connect(server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.rest_port), timeout=30)
+    return sock
+
+
+def _read_until_closed(sock: socket.socket, timeout: float = 30.0) -> bytes:
+    sock.settimeout(timeout)
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _status_and_body(reply: bytes) -> tuple[int, bytes]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def test_declared_content_length_over_the_limit_is_413_before_the_body_is_sent(server):
+    # the shared server allows 5 MB; declare 1 GB and send nothing of it
+    with _connect(server) as sock:
+        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n")
+        status, body = _status_and_body(_read_until_closed(sock))
+    assert status == 413
+    assert "--max_request_body_bytes" in json.loads(body)["error"]
+
+
+def test_expect_100_continue_gets_413_without_continue(server):
+    with _connect(server) as sock:
+        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: 6000000\r\n\r\n")
+        reply = _read_until_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
+
+
+def test_half_sent_headers_are_closed_after_the_read_timeout(strict_server):
+    with _connect(strict_server) as sock:
+        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-")
+        started = time.monotonic()
+        assert _read_until_closed(sock) == b""  # closed without an answer
+        assert time.monotonic() - started < 25
+    assert requests.post(strict_server.rest_url + PREDICT, json={"instances": [2.0]}, timeout=30).status_code == 200
+
+
+def test_a_connection_that_never_sends_is_closed(strict_server):
+    with _connect(strict_server) as sock:
+        assert _read_until_closed(sock) == b""
+
+
+def test_a_stalled_body_is_408_and_closed(strict_server):
+    with _connect(strict_server) as sock:
+        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                     b'{"instances"')
+        status, body = _status_and_body(_read_until_closed(sock))
+    assert status == 408 and "error" in json.loads(body)
+
+
+def test_chunked_body_over_the_limit_is_413(strict_server):
+    with _connect(strict_server) as sock:
+        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"1" * 1_000_000
+        try:
+            for _ in range(12):
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = _read_until_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
+
+
+def test_gzip_bomb_is_inflated_only_up_to_the_limit(strict_server):
+    # ~1 MB on the wire, 1 GB inflated; the limit is 10 MB
+    bomb = gzip.compress(b'{"instances": [1.0], "pad": "' + b" " * (1 << 30) + b'"}', compresslevel=9)
+    assert len(bomb) < 2_000_000
+    strict_server.reset_peak_rss()
+    before = strict_server.rss_bytes()
+    reply = requests.post(strict_server.rest_url + PREDICT, data=bomb, timeout=60,
+                          headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert reply.status_code == 413 and "--max_request_body_bytes" in reply.json()["error"]
+    growth = strict_server.peak_rss_bytes() - before
+    assert growth < 80 * 2**20, f"a 1 MB gzip body cost {growth / 2**20:.0f} MiB"
+    small = gzip.compress(json.dumps({"instances": [2.0]}).encode())
+    reply = requests.post(strict_server.rest_url + PREDICT, data=small, headers={"Content-Encoding": "gzip"}, timeout=30)
+    assert reply.json() == {"predictions": [4.0]}  # the latest version: y = 0.5x + 3
+
+
+def test_bad_gzip_is_400(strict_server):
+    reply = requests.post(strict_server.rest_url + PREDICT, data=b"not gzip at all", timeout=30,
+                          headers={"Content-Encoding": "gzip"})
+    assert reply.status_code == 400 and "gzip" in reply.json()["error"]
+
+
+def test_keep_alive_connection_serves_many_requests(strict_server):
+    with requests.Session() as session:
+        for value in range(20):
+            reply = session.post(strict_server.rest_url + PREDICT, json={"instances": [float(value)]}, timeout=30)
+            assert reply.json() == {"predictions": [0.5 * value + 3.0]}
+
+
+def _grpc_predict(server) -> float:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "half_plus_two"
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([4.0], np.float32)))
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    return float(tf.make_ndarray(response.outputs["y"])[0])
+
+
+def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(model_root):
+    """1.5x the open-file limit in sockets that send half a request line: the connection cap keeps
+    descriptors for everything else, the oldest stalled sockets make room for new clients, and
+    nothing floods the log."""
+    limit, stalled_count = 256, 384
+    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
+                       open_file_limit=limit, args=["--file_system_poll_wait_seconds=0"]) as server:
+        log_before = server.log_bytes()
+        stalled = []
+        try:
+            for _ in range(stalled_count):
+                sock = socket.socket()
+                sock.settimeout(10)
+                sock.connect(("127.0.0.1", server.rest_port))
+                sock.send(b"POST /v1/mod")
+                stalled.append(sock)
+            time.sleep(1.0)
+            for _ in range(3):
+                reply = requests.post(server.rest_url + PREDICT, json={"instances": [2.0]}, timeout=30)
+                assert reply.json() == {"predictions": [4.0]}
+            assert _grpc_predict(server) == 5.0
+            time.sleep(2.0)
+            assert server.log_bytes() - log_before < 20_000, server.log()[-2000:]
+        finally:
+            for sock in stalled:
+                sock.close()
+        assert server.process.poll() is None
