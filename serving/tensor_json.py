@@ -439,7 +439,17 @@ def write_tensor(array: np.ndarray, as_bytes: bool, out: list[bytes]) -> None:
     width = shape[-1]
     rows = array.reshape(-1, width)
     spans = [int(np.prod(shape[j:-1], dtype=np.int64)) for j in range(len(shape) - 1)]  # rows per list at depth j
-    per_chunk = max(1, _CHUNK // width)
+    if width > _CHUNK:  # long rows (a large vector): each row in pieces
+        for row in range(rows.shape[0]):
+            opens = 1 + sum(1 for span in spans if row % span == 0)
+            closes = 1 + sum(1 for span in spans if (row + 1) % span == 0)
+            out.append(_encode(("," if row else "") + "[" * opens))
+            for start in range(0, width, _CHUNK):
+                tokens = value_tokens(rows[row, start:start + _CHUNK], as_bytes)
+                out.append(_encode(("," if start else "") + ",".join(tokens)))
+            out.append(_encode("]" * closes))
+        return
+    per_chunk = _CHUNK // width
     for first in range(0, rows.shape[0], per_chunk):
         block = rows[first:first + per_chunk]
         tokens = value_tokens(block, as_bytes)

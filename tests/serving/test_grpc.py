@@ -177,3 +177,43 @@ def test_unparsable_example_is_invalid_argument(stub):
     request.input.example_list.examples[0].features.feature["x"].float_list.value.append(2.0)  # 2 values, needs 1
     code, _ = _error(stub.Classify, request)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _declared(model, name, dtype, dims, **fields):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    tensor = request.inputs[name]
+    tensor.dtype = dtype
+    for size in dims:
+        tensor.tensor_shape.dim.add(size=size)
+    for field, values in fields.items():
+        if field == "tensor_content":
+            tensor.tensor_content = values
+        else:
+            getattr(tensor, field).extend(values)
+    return request
+
+
+@pytest.mark.parametrize("dtype, dims, fields, fragment", [
+    (tf.float32.as_datatype_enum, [-1], {"float_val": [1.0]}, "negative dimension in its shape [-1]"),
+    (tf.float32.as_datatype_enum, [3, -5], {"float_val": [1.0]}, "negative dimension in its shape [3, -5]"),
+    (tf.resource.as_datatype_enum, [1], {}, "DT_RESOURCE"),
+    (tf.variant.as_datatype_enum, [1], {}, "DT_VARIANT"),
+    (tf.float32.as_datatype_enum, [2], {"float_val": [1.0, 2.0, 3.0]}, "needs 2 values, got 3"),
+    (tf.float32.as_datatype_enum, [3], {"tensor_content": b"\0" * 8}, "needs 12 bytes of tensor_content, got 8"),
+    (tf.float32.as_datatype_enum, [1 << 40], {"float_val": [1.0]}, "more than one message can carry"),
+    (tf.float32.as_datatype_enum, [1 << 62, 1 << 62], {"float_val": [1.0]}, "more elements than int64 can count"),
+    (tf.float32.as_datatype_enum, [1 << 28], {"float_val": [1.0]}, "filling up the rest would take"),
+], ids=["minus-one", "negative", "resource", "variant", "too-many", "short-content", "huge-shape", "overflow",
+        "huge-fill"])
+def test_malformed_tensors_are_invalid_argument(stub, dtype, dims, fields, fragment):
+    code, details = _error(stub.Predict, _declared("half_plus_two", "x", dtype, dims, **fields))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert details.startswith("tensor parsing error: ") and fragment in details
+    assert "Traceback" not in details
+
+
+def test_a_short_typed_field_is_filled_like_tensorflow(stub):
+    response = stub.Predict(_declared("half_plus_two", "x", tf.float32.as_datatype_enum, [3], float_val=[2.0]),
+                            timeout=60)
+    np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), [4.0, 4.0, 4.0])

@@ -1,0 +1,98 @@
+"""Memory per request stays a small multiple of the tensor it carries; --max_tensor_elements caps what a request declares."""
+from __future__ import annotations
+
+import json
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from tests.serving.server_process import ServerProcess, build_fill, model_config_text
+
+CAP = 40_000_000
+LARGE = 25_000_000  # float32 elements: a 100 MB answer to a 20-byte request
+MIB = 2**20
+
+
+@pytest.fixture(scope="module")
+def server(model_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("limits")
+    build_fill(root / "fill")
+    config = root / "models.config"
+    config.write_text(model_config_text([{"name": "fill", "base_path": root / "fill"},
+                                         {"name": "half_plus_two", "base_path": model_root / "half_plus_two"}]))
+    with ServerProcess(model_config_file=config, args=[f"--max_tensor_elements={CAP}",
+                                                       "--file_system_poll_wait_seconds=0"]) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def stub(server):
+    channel = grpc.insecure_channel(server.grpc_address, options=[("grpc.max_receive_message_length", -1),
+                                                                  ("grpc.max_send_message_length", -1)])
+    yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    channel.close()
+
+
+def _request(model, name, array):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.inputs[name].CopyFrom(tf.make_tensor_proto(array))
+    return request
+
+
+def test_a_large_grpc_output_costs_a_small_multiple_of_its_size(server, stub):
+    stub.Predict(_request("fill", "count", np.array([1000], np.int64)), timeout=60)  # warm the function up
+    server.reset_peak_rss()
+    before = server.rss_bytes()
+    response = stub.Predict(_request("fill", "count", np.array([LARGE], np.int64)), timeout=300)
+    growth = server.peak_rss_bytes() - before
+    values = response.outputs["values"]
+    assert len(values.float_val) == LARGE and values.float_val[LARGE - 1] == 0.5
+    tensor_bytes = 4 * LARGE
+    print(f"gRPC: {tensor_bytes / MIB:.0f} MiB output, peak RSS growth {growth / MIB:.0f} MiB "
+          f"({growth / tensor_bytes:.1f}x)")
+    assert growth < 6 * tensor_bytes  # before: a Python list of floats, ~16x
+
+
+def test_a_large_rest_output_costs_a_small_multiple_of_its_size(server):
+    count = 5_000_000
+    server.reset_peak_rss()
+    before = server.rss_bytes()
+    reply = requests.post(f"{server.rest_url}/v1/models/fill:predict", json={"inputs": [count]}, timeout=300)
+    growth = server.peak_rss_bytes() - before
+    assert reply.status_code == 200
+    values = json.loads(reply.content)["outputs"]
+    assert len(values) == count and values[-1] == 0.5
+    tensor_bytes = 4 * count
+    print(f"REST: {tensor_bytes / MIB:.0f} MiB output ({len(reply.content) / MIB:.0f} MiB of JSON), peak RSS growth "
+          f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x)")
+    assert growth < 8 * tensor_bytes  # before: one Python string per element, ~15x
+
+
+def test_max_tensor_elements_over_grpc(server, stub):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "half_plus_two"
+    request.inputs["x"].dtype = tf.float32.as_datatype_enum
+    request.inputs["x"].tensor_shape.dim.add(size=CAP + 1)
+    request.inputs["x"].float_val.append(1.0)  # declared, not sent: refused before anything is allocated
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Predict(request, timeout=60)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == (f"Input tensor 'x' has {CAP + 1} elements, more than the "
+                                    f"server allows (--max_tensor_elements={CAP})")
+
+
+def test_max_tensor_elements_over_rest(server):
+    url = f"{server.rest_url}/v1/models/half_plus_two:predict"
+    body = b'{"inputs": [' + b"1," * CAP + b"1]}"
+    reply = requests.post(url, data=body, timeout=300)
+    assert reply.status_code == 400
+    assert f"has {CAP + 1} elements, more than the server allows (--max_tensor_elements={CAP})" in reply.json()["error"]
+    rows = b'{"instances": [' + b"1," * CAP + b"1]}"
+    reply = requests.post(url, data=rows, timeout=300)
+    assert reply.status_code == 400 and "--max_tensor_elements" in reply.json()["error"]
+    assert requests.post(url, json={"inputs": [1.0, 2.0]}, timeout=30).json() == {"outputs": [3.5, 4.0]}
