@@ -120,3 +120,36 @@ def test_cors_headers_and_preflight(server):
     missing = requests.options(f"{server.rest_url}/v1/models/half_plus_two:predict", timeout=30)
     assert missing.status_code == 400
     assert missing.json() == {"error": "Origin header is missing in CORS preflight"}
+
+
+def test_unknown_model_names_create_no_label_series(server):
+    """Model names come from requests: 1,000 random ones over REST and gRPC must not grow the page."""
+    import uuid
+
+    def series(text):
+        return sorted(line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#"))
+
+    def page():
+        return requests.get(server.rest_url + METRICS_PATH, timeout=30).text
+
+    requests.post(f"{server.rest_url}/v1/models/never-{uuid.uuid4().hex}:predict", json={"instances": [1.0]},
+                  timeout=30)  # the first unknown name may add the shared "" series for each status once
+    channel = grpc.insecure_channel(server.grpc_address)
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    first = predict_pb2.PredictRequest()
+    first.model_spec.name = f"never-{uuid.uuid4().hex}"
+    with pytest.raises(grpc.RpcError):
+        stub.Predict(first, timeout=30)
+    before = series(page())
+    with requests.Session() as session:
+        for i in range(500):
+            name = uuid.uuid4().hex
+            session.post(f"{server.rest_url}/v1/models/{name}:predict", json={"instances": [1.0]}, timeout=30)
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = name
+            with pytest.raises(grpc.RpcError):
+                stub.Predict(request, timeout=30)
+    channel.close()
+    after = series(page())
+    assert len(after) == len(before), set(after) - set(before)
+    assert not any(name in page() for name in ("never-",))
