@@ -71,16 +71,19 @@ def test_rest_requests_that_timed_out_while_queued_never_run(one_worker):
     assert _runs(one_worker) == before + 2  # the first and the last; the three that timed out never ran
 
 
-def test_grpc_calls_past_their_deadline_or_cancelled_never_run(one_worker):
-    channel = grpc.insecure_channel(one_worker.grpc_address)
+def _runs_behind_a_slow_call(server, expiring: int, cancelling: int) -> int:
+    """A slow call takes the only worker; `expiring` calls with a 1 s deadline and `cancelling` calls the
+    client cancels queue behind it; a last call goes after them all. Returns the model runs counted."""
+    channel = grpc.insecure_channel(server.grpc_address)
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    before = _runs(one_worker)
+    before = _runs(server)
     first = stub.Predict.future(_grpc_request(SLOW), timeout=60)
     time.sleep(0.5)
-    expired = [stub.Predict.future(_grpc_request(SLOW), timeout=1.0) for _ in range(2)]
-    cancelled = stub.Predict.future(_grpc_request(SLOW), timeout=60)
+    expired = [stub.Predict.future(_grpc_request(SLOW), timeout=1.0) for _ in range(expiring)]
+    cancelled = [stub.Predict.future(_grpc_request(SLOW), timeout=60) for _ in range(cancelling)]
     time.sleep(0.3)
-    cancelled.cancel()
+    for call in cancelled:
+        call.cancel()
     for call in expired:
         with pytest.raises(grpc.RpcError) as info:
             call.result()
@@ -88,7 +91,11 @@ def test_grpc_calls_past_their_deadline_or_cancelled_never_run(one_worker):
     first.result()
     stub.Predict(_grpc_request(0.0), timeout=60)
     channel.close()
-    assert _runs(one_worker) == before + 2
+    return _runs(server) - before
+
+
+def test_grpc_calls_past_their_deadline_or_cancelled_never_run(one_worker):
+    assert _runs_behind_a_slow_call(one_worker, expiring=2, cancelling=1) == 2  # the slow one and the last
 
 
 def test_batched_requests_past_their_deadline_leave_the_queue_without_running(tmp_path):
@@ -96,17 +103,4 @@ def test_batched_requests_past_their_deadline_leave_the_queue_without_running(tm
     batching.write_text("max_batch_size { value: 1 }\nbatch_timeout_micros { value: 0 }\n"
                         "max_enqueued_batches { value: 100 }\nnum_batch_threads { value: 1 }\n")
     with _start(tmp_path, ["--enable_batching", f"--batching_parameters_file={batching}"]) as server:
-        channel = grpc.insecure_channel(server.grpc_address)
-        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        before = _runs(server)
-        first = stub.Predict.future(_grpc_request(SLOW), timeout=60)
-        time.sleep(0.5)
-        expired = [stub.Predict.future(_grpc_request(SLOW), timeout=1.0) for _ in range(3)]
-        for call in expired:
-            with pytest.raises(grpc.RpcError) as info:
-                call.result()
-            assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        first.result()
-        stub.Predict(_grpc_request(0.0), timeout=60)
-        channel.close()
-        assert _runs(server) == before + 2
+        assert _runs_behind_a_slow_call(server, expiring=3, cancelling=0) == 2
