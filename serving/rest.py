@@ -15,6 +15,7 @@ from google.protobuf import json_format
 
 from protocol import b64, rest_paths
 from protocol.generated.tensorflow.core.example import example_pb2
+from protocol.generated.tensorflow.core.framework import types_pb2
 from protocol.generated.tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                                         get_model_status_pb2, model_pb2, regression_pb2)
 from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
@@ -105,6 +106,9 @@ def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
         feature.bytes_list.value.append(value.encode("utf-8"))
     elif isinstance(value, float):
         check("float_list")
+        if not tensor_json.is_lossless(value, types_pb2.DT_FLOAT):
+            raise invalid_argument(f"JSON Value: {value!r} Type: Number cannot be converted to float without loss "
+                                   "of precision.")
         feature.float_list.value.append(value)
     elif isinstance(value, int):
         check("int64_list")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -34,6 +35,9 @@ _INT_RANGES = {
     types_pb2.DT_UINT64: (0, (1 << 64) - 1, np.uint64),
 }
 _FLOATS = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64}
+# Integers a float type holds exactly (rapidjson's IsLosslessFloat / IsLosslessDouble), and float's range.
+_EXACT_INTEGERS = {types_pb2.DT_FLOAT: 1 << 24, types_pb2.DT_DOUBLE: 1 << 53}
+_FLOAT_MAX = float(np.finfo(np.float32).max)
 
 _PARSE_MESSAGES = {
     "Expecting value": "Invalid value.",
@@ -67,9 +71,63 @@ def parse_document(body: bytes) -> dict:
         message = _PARSE_MESSAGES.get(e.msg, e.msg + ".")
         raise invalid_argument(f"JSON Parse error: {message} at offset: {e.pos}") from None
     except RecursionError:
-        raise invalid_argument("JSON Parse error: Document nested too deeply.") from None
+        doc = _parse_read_keys(text, start)
     if not isinstance(doc, dict):
         raise invalid_argument(f"JSON Value: {debug_string(doc)} Is not object")
+    return doc
+
+
+READ_KEYS = ("signature_name", "instances", "inputs", "context", "examples")  # what the REST API reads
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+_CLOSING = {"]": "[", "}": "{"}
+
+
+def _parse_read_keys(text: str, start: int) -> dict:
+    """A document too deep for the parser: rapidjson parses any depth, so the top-level keys the API reads
+    are parsed alone and the values of the others skipped once their brackets and strings are seen to balance
+    (their scalars are not checked: the one place this codec is more lenient). Deep nesting inside a key
+    that is read is still an error."""
+    if text[start] != "{":
+        raise invalid_argument("JSON Parse error: Document nested too deeply.")
+    stack: list[str] = []
+    spans: dict[str, list[int]] = {}
+    key, expect_key, end = None, True, None
+    for match in _TOKENS.finditer(text, start):
+        token = match.group()
+        depth = len(stack)
+        if token in "[{":
+            stack.append(token)
+        elif token in "]}":
+            if not stack or stack.pop() != _CLOSING[token]:
+                raise invalid_argument(f"JSON Parse error: Invalid value. at offset: {match.start()}")
+            if not stack:
+                if key is not None:
+                    spans[key].append(match.start())
+                end = match.end()
+                break
+        elif depth == 1 and token == ",":
+            if key is not None:
+                spans[key].append(match.start())
+            key, expect_key = None, True
+        elif depth == 1 and token == ":":
+            expect_key = False
+        elif depth == 1 and expect_key and token.startswith('"'):
+            key = json.loads(token)
+            spans[key] = [text.index(":", match.end()) + 1]
+    if end is None:
+        raise invalid_argument("JSON Parse error: Missing a comma or '}' after an object member.")
+    doc = {}
+    for name, (begin, *rest) in spans.items():
+        if name in READ_KEYS and rest:
+            try:
+                doc[name] = json.loads(text[begin:rest[0]])
+            except RecursionError:
+                raise invalid_argument("JSON Parse error: Document nested too deeply.") from None
+            except json.JSONDecodeError as e:
+                raise invalid_argument(f"JSON Parse error: {_PARSE_MESSAGES.get(e.msg, e.msg + '.')} "
+                                       f"at offset: {begin + e.pos}") from None
+        else:
+            doc[name] = None  # present, not read
     return doc
 
 
@@ -143,6 +201,20 @@ def dense_shape(value: Any) -> list[int]:
     return shape
 
 
+def is_lossless(value: float | int, dtype: int) -> bool:
+    """json_tensor.cc's precision rule: an integer must be exact in the float type, a float within its range."""
+    if type(value) is int:
+        return abs(value) <= _EXACT_INTEGERS[dtype] or float(dtype_cast(value, dtype)) == value
+    return dtype != types_pb2.DT_FLOAT or not math.isfinite(value) or abs(value) <= _FLOAT_MAX
+
+
+def dtype_cast(value: int, dtype: int) -> float:
+    try:
+        return int(_FLOATS[dtype](value))
+    except (OverflowError, ValueError):
+        return math.nan
+
+
 def _check_leaf(value: Any, dtype: int) -> Any:
     """Validates one scalar for dtype; returns the value to store."""
     if isinstance(value, dict):
@@ -152,6 +224,9 @@ def _check_leaf(value: Any, dtype: int) -> Any:
     if dtype in _FLOATS:
         if type(value) not in (float, int):
             raise _type_error(value, dtype)
+        if not is_lossless(value, dtype):
+            raise invalid_argument(f"JSON Value: {debug_string(value)} Type: Number cannot be converted to "
+                                   f"{dtype_name(dtype)} without loss of precision.")
         return value
     if dtype in _INT_RANGES:
         low, high, _ = _INT_RANGES[dtype]
@@ -177,7 +252,8 @@ _FAST_TYPES = {
 
 def _fill_leaves(values: list, dtype: int, out: list) -> None:
     allowed = _FAST_TYPES.get(dtype)
-    if allowed is not None and set(map(type, values)) <= allowed:
+    if allowed is not None and set(map(type, values)) <= allowed and (
+            dtype not in _FLOATS or all(is_lossless(v, dtype) for v in values)):
         out.extend(values)
         return
     out.extend(_check_leaf(v, dtype) for v in values)
@@ -239,11 +315,25 @@ def _fast_numeric(value: Any, shape: list[int], dtype: int, has_bools: bool) -> 
     if array.ndim != len(shape) or array.dtype.kind not in ("f" if dtype in _FLOATS else "") + "i":
         return None
     if dtype in _FLOATS:
-        return array.astype(_FLOATS[dtype])
+        return array.astype(_FLOATS[dtype]) if _fast_lossless(array, dtype) else None
     low, high, target = _INT_RANGES[dtype]
     if array.size and (array.min() < low or array.max() > high):
         return None
     return array.astype(target)
+
+
+def _fast_lossless(array: np.ndarray, dtype: int) -> bool:
+    """True when no element can break the precision rule; else the per-value path decides (and explains)."""
+    if not array.size:
+        return True
+    exact = _EXACT_INTEGERS[dtype]
+    if array.dtype.kind == "i":
+        return int(np.abs(array).max()) <= exact
+    finite = array[np.isfinite(array)]
+    if dtype == types_pb2.DT_FLOAT and finite.size and np.abs(finite).max() > _FLOAT_MAX:
+        return False
+    # an integral value this large may have been an integer literal: let the exact check see it
+    return not np.any((np.abs(finite) >= exact) & (finite == np.round(finite)))
 
 
 def json_to_array(value: Any, dtype: int, has_bools: bool = True, limits: RequestLimits = RequestLimits(),
