@@ -1,0 +1,449 @@
+"""The reliability suite: hostile and faulty traffic against real `python -m serving` processes on 127.0.0.1.
+
+    python benchmarks/reliability.py [--fuzz 10000] [--seconds 20] [--out results.json]
+
+Every scenario is bounded (counts and seconds), talks to loopback only and stops by itself:
+
+    fuzz         fuzzed bad REST bodies and gRPC requests: every answer must be 4xx (or 501 for what
+                 REST cannot carry) / an INVALID_ARGUMENT-class code, the server alive, RSS growth reported
+    swaps        versions published and retired under REST + gRPC load: 0 failed requests
+    corrupt      a corrupt newest version beside a good one under load: 0 failed requests, the good version
+                 keeps serving, a good newer version is served again after it (time to recover)
+    sigterm      SIGTERM under load: requests in flight finish, the process exits 0 (time to exit)
+    slow         stalled, trickling and non-reading clients beside a normal one: the normal one is served
+    gzip_bomb    a 1 MB body inflating to 1 GB: 413 and bounded RSS
+
+The CI part (tests/benchmarks/test_reliability.py) runs the same scenarios with small counts.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterator
+
+import grpc
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from protocol import tensors  # noqa: E402
+from protocol.generated.tensorflow.core.framework import tensor_pb2  # noqa: E402
+from protocol.generated.tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+from tests.serving.server_process import ServerProcess, build_half_plus_two  # noqa: E402
+
+# Answers a hostile request may get: the client's fault, or something REST cannot carry (501).
+ACCEPTED_GRPC = {"OK", "INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "OUT_OF_RANGE", "UNIMPLEMENTED"}
+MIB = 2**20
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def rss(server: ServerProcess) -> int:
+    return _status_kib(server.process.pid, "VmRSS") * 1024
+
+
+def peak_rss(server: ServerProcess) -> int:
+    return _status_kib(server.process.pid, "VmHWM") * 1024
+
+
+# ------------------------------------------------------------------ fuzzed requests
+
+PATHS = ["/v1/models/half_plus_two:predict", "/v1/models/half_plus_two/versions/1:predict",
+         "/v1/models/half_plus_two:classify", "/v1/models/half_plus_two:regress", "/v1/models/nope:predict",
+         "/v1/models/half_plus_two/labels/x:predict", "/v1/models/half_plus_two/versions/99999999999999999999:predict"]
+KEYS = ["instances", "inputs", "signature_name", "examples", "context", "x", "b64", ""]
+
+
+def _json_value(rng: random.Random, depth: int = 0):
+    kind = rng.randrange(10 if depth < 5 else 6)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.choice([0, -1, 1.5, 1e308, -1e-320, 2**63, -(2**64), 16777217, float("nan"), float("inf")])
+    if kind == 2:
+        return rng.choice(["", "x", "é", "\u0000", "a" * rng.randrange(1, 300)])
+    if kind == 3:
+        return {"b64": rng.choice(["aGVsbG8=", "%%%", "", "aGVsbG8", 5])}
+    if kind in (4, 5):
+        return rng.random() * 10
+    if kind in (6, 7):
+        return [_json_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {rng.choice(KEYS): _json_value(rng, depth + 1) for _ in range(rng.randrange(4))}
+
+
+def _mutate(rng: random.Random, body: bytes) -> bytes:
+    data = bytearray(body)
+    for _ in range(rng.randrange(1, 6)):
+        op = rng.randrange(3)
+        at = rng.randrange(len(data) + 1)
+        if op == 0 and data:
+            data[min(at, len(data) - 1)] = rng.randrange(256)
+        elif op == 1:
+            data[at:at] = bytes([rng.choice(b'[]{}",:0e-.\\ ntfb')])
+        elif data:
+            del data[min(at, len(data) - 1)]
+    return bytes(data)
+
+
+def bad_rest_bodies(rng: random.Random, count: int) -> Iterator[tuple[str, bytes, dict]]:
+    """(path, body, headers): broken syntax, wrong types and shapes, junk b64, deep nesting, gzip junk."""
+    valid = [b'{"instances": [1.0, 2.0]}', b'{"inputs": {"x": [1.0]}}',
+             b'{"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]}']
+    for _ in range(count):
+        kind = rng.randrange(8)
+        headers = {"Content-Type": "application/json"}
+        if kind == 0:
+            body = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+        elif kind in (1, 2):
+            body = _mutate(rng, rng.choice(valid))
+        elif kind in (3, 4):
+            doc = {rng.choice(KEYS): _json_value(rng) for _ in range(rng.randrange(1, 4))}
+            body = json.dumps(doc, allow_nan=True).encode()
+        elif kind == 5:
+            depth = rng.choice([2_000, 20_000, 200_000])
+            body = b'{"instances": ' + b"[" * depth + b"1" + b"]" * rng.choice([depth, depth - 1, 0]) + b"}"
+        elif kind == 6:
+            body = rng.choice(valid)[: rng.randrange(1, 20)]
+        else:
+            body = rng.choice([gzip.compress(rng.choice(valid))[:-4], b"\x1f\x8b junk", gzip.compress(b"[1,")])
+            headers["Content-Encoding"] = "gzip"
+        yield rng.choice(PATHS), body, headers
+
+
+def bad_grpc_requests(rng: random.Random, count: int) -> Iterator[predict_pb2.PredictRequest]:
+    """Predict requests with hostile tensors: odd dtypes, negative and huge dims, value counts that disagree."""
+    sizes = [-7, -1, 0, 1, 2, 3, 1 << 31, 1 << 40, 1 << 62]
+    for _ in range(count):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = rng.choice(["half_plus_two", "half_plus_two", "nope", ""])
+        if rng.random() < 0.2:
+            request.model_spec.version.value = rng.choice([1, 2, 99, -1])
+        if rng.random() < 0.1:
+            request.model_spec.signature_name = rng.choice(["nope", "classify_x_to_y", ""])
+        for _ in range(rng.randrange(1, 3)):
+            tensor: tensor_pb2.TensorProto = request.inputs[rng.choice(["x", "x", "y", ""])]
+            tensor.dtype = rng.choice([1, 1, 2, 3, 7, 9, 10, 19, 20, 21, 0, 101, 999])
+            for _ in range(rng.randrange(4)):
+                tensor.tensor_shape.dim.add(size=rng.choice(sizes))
+            if rng.random() < 0.05:
+                tensor.tensor_shape.unknown_rank = True
+            field = rng.randrange(5)
+            if field == 0:
+                tensor.float_val.extend(rng.random() for _ in range(rng.randrange(6)))
+            elif field == 1:
+                tensor.int_val.extend(rng.randrange(-9, 9) for _ in range(rng.randrange(6)))
+            elif field == 2:
+                tensor.string_val.extend(b"s" * rng.randrange(4) for _ in range(rng.randrange(4)))
+            elif field == 3:
+                tensor.tensor_content = bytes(rng.randrange(256) for _ in range(rng.randrange(24)))
+        if rng.random() < 0.1:
+            request.output_filter.append(rng.choice(["y", "nope", "y"]))
+        yield request
+
+
+def run_fuzz(server: ServerProcess, count: int, seed: int = 0) -> dict:
+    """`count` REST bodies and `count` gRPC requests; answers counted by status / code."""
+    rng = random.Random(seed)
+    before = rss(server)
+    rest_answers, grpc_answers = Counter(), Counter()
+    failures: list[str] = []
+    started = time.monotonic()
+    with requests.Session() as session:
+        for path, body, headers in bad_rest_bodies(rng, count):
+            try:
+                reply = session.post(server.rest_url + path, data=body, headers=headers, timeout=60)
+                rest_answers[reply.status_code] += 1
+                if reply.status_code >= 500 and reply.status_code != 501:
+                    failures.append(f"REST {reply.status_code} {path} {body[:80]!r}: {reply.text[:200]}")
+            except requests.RequestException as e:
+                rest_answers["connection error"] += 1
+                failures.append(f"REST {path} {body[:80]!r}: {e}")
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        for request in bad_grpc_requests(rng, count):
+            try:
+                stub.Predict(request, timeout=60)
+                grpc_answers["OK"] += 1
+            except grpc.RpcError as e:
+                code = e.code().name
+                grpc_answers[code] += 1
+                if code not in ACCEPTED_GRPC:
+                    failures.append(f"gRPC {code}: {e.details()[:200]} for {request}"[:600])
+    alive = server.process.poll() is None and _predict_ok(server)
+    return {"rest_requests": count, "grpc_requests": count, "rest_answers": dict(rest_answers),
+            "grpc_answers": dict(grpc_answers), "failures": failures[:20], "failure_count": len(failures),
+            "alive": alive, "seconds": round(time.monotonic() - started, 1),
+            "rss_growth_mib": round((rss(server) - before) / MIB, 1), "peak_rss_mib": round(peak_rss(server) / MIB)}
+
+
+def _predict_ok(server: ServerProcess, model: str = "half_plus_two") -> bool:
+    try:
+        reply = requests.post(f"{server.rest_url}/v1/models/{model}:predict", json={"instances": [1.0]}, timeout=30)
+        return reply.status_code == 200
+    except requests.RequestException:
+        return False
+
+
+# ------------------------------------------------------------------ load
+
+class Load:
+    """REST and gRPC clients predicting in a loop until stopped; outcomes counted."""
+
+    def __init__(self, server: ServerProcess, model: str = "half_plus_two", clients: int = 2):
+        self.server, self.model, self.clients = server, model, clients
+        self.outcomes: Counter = Counter()
+        self.answers: Counter = Counter()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._rest, daemon=True) for _ in range(clients)] + \
+                        [threading.Thread(target=self._grpc, daemon=True) for _ in range(clients)]
+        self._lock = threading.Lock()
+
+    def _count(self, outcome: str, answer=None, error: str | None = None) -> None:
+        with self._lock:
+            self.outcomes[outcome] += 1
+            if answer is not None:
+                self.answers[answer] += 1
+            if error is not None and len(self.errors) < 20:
+                self.errors.append(error)
+        if outcome != "ok":
+            time.sleep(0.05)  # a refused client retries at a human pace, not in a tight loop
+
+    def _rest(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                try:
+                    reply = session.post(f"{self.server.rest_url}/v1/models/{self.model}:predict",
+                                         json={"instances": [2.0]}, timeout=60)
+                    if reply.status_code == 200:
+                        self._count("ok", reply.json()["predictions"][0])
+                    else:
+                        self._count(f"REST {reply.status_code}", error=reply.text[:200])
+                except requests.RequestException as e:
+                    self._count("REST connection error", error=str(e)[:200])
+
+    def _grpc(self) -> None:
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        request.inputs["x"].CopyFrom(tensors.to_proto(np.array([2.0], np.float32)))
+        with grpc.insecure_channel(self.server.grpc_address) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            while not self._stop.is_set():
+                try:
+                    response = stub.Predict(request, timeout=60)
+                    self._count("ok", float(tensors.to_numpy(response.outputs["y"])[0]))
+                except grpc.RpcError as e:
+                    self._count(f"gRPC {e.code().name}", error=e.details())
+
+    def __enter__(self) -> "Load":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=90)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for outcome, n in self.outcomes.items() if outcome != "ok")
+
+
+def _publish(base: Path, version: int, offset: float, staging: Path) -> None:
+    """Builds a version elsewhere and renames it into place, as exporters must."""
+    build_half_plus_two(staging, version=version, offset=offset)
+    os.rename(staging / str(version), base / str(version))
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise TimeoutError(f"not reached within {timeout} s")
+
+
+def _serves(server: ServerProcess, offset: float) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [2.0]},
+                                  timeout=30)
+            return reply.status_code == 200 and reply.json()["predictions"][0] == 1.0 + offset
+        except requests.RequestException:
+            return False
+    return check
+
+
+def run_swaps(workdir: Path, swaps: int = 3) -> dict:
+    base, staging = workdir / "swaps", workdir / "swaps-staging"
+    build_half_plus_two(base, version=1, offset=2.0)
+    with ServerProcess(model_name="half_plus_two", model_base_path=base,
+                       args=["--file_system_poll_wait_seconds=1"]) as server, Load(server) as load:
+        times = []
+        for version in range(2, 2 + swaps):
+            _publish(base, version, float(version + 1), staging)
+            times.append(_wait_for(_serves(server, version + 1.0), 120))
+            shutil.rmtree(base / str(version - 1))  # the old one leaves; the server unloads it
+            time.sleep(1.5)
+    return {"swaps": swaps, "requests": sum(load.outcomes.values()), "failed": load.failed,
+            "outcomes": dict(load.outcomes), "answers_by_value": {str(k): v for k, v in load.answers.items()},
+            "errors": load.errors, "seconds_to_serve_new_version": [round(t, 1) for t in times]}
+
+
+def run_corrupt(workdir: Path) -> dict:
+    base, staging = workdir / "corrupt", workdir / "corrupt-staging"
+    build_half_plus_two(base, version=1, offset=2.0)
+    with ServerProcess(model_name="half_plus_two", model_base_path=base,
+                       args=["--file_system_poll_wait_seconds=1", "--max_num_load_retries=0"]) as server, \
+            Load(server) as load:
+        broken = staging / "2"
+        broken.mkdir(parents=True)
+        (broken / "saved_model.pb").write_bytes(b"\x08\x01 this is not a SavedModel")
+        os.rename(broken, base / "2")
+        time.sleep(4)  # a few polls: the load fails, version 1 keeps serving
+        status = requests.get(f"{server.rest_url}/v1/models/half_plus_two", timeout=30).json()
+        _publish(base, 3, 4.0, staging)
+        recover = _wait_for(_serves(server, 4.0), 120)
+    return {"requests": sum(load.outcomes.values()), "failed": load.failed, "outcomes": dict(load.outcomes),
+            "errors": load.errors, "status_with_corrupt_version": status,
+            "seconds_to_serve_good_version_after_corrupt": round(recover, 1)}
+
+
+def run_sigterm(workdir: Path) -> dict:
+    from tests.serving.server_process import build_slow
+
+    base = workdir / "sigterm"
+    build_half_plus_two(base / "half_plus_two")
+    build_slow(base / "slow")
+    config = workdir / "sigterm.config"
+    config.write_text('model_config_list {\n  config { name: "half_plus_two" base_path: "%s" model_platform: '
+                      '"tensorflow" }\n  config { name: "slow" base_path: "%s" model_platform: "tensorflow" }\n}\n'
+                      % (base / "half_plus_two", base / "slow"))
+    server = ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=0"]).start()
+    in_flight = []
+    with Load(server) as load, ThreadPoolExecutor(4) as pool:
+        time.sleep(2)
+        for _ in range(3):  # slow requests in flight when the signal arrives
+            in_flight.append(pool.submit(requests.post, f"{server.rest_url}/v1/models/slow:predict",
+                                         json={"instances": [2.0]}, timeout=60))
+        time.sleep(0.5)
+        sent = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(timeout=120)
+        exit_seconds = time.monotonic() - sent
+        slow = [f.result().status_code for f in in_flight]
+    server.stop()
+    refused = sum(n for outcome, n in load.outcomes.items() if "connection error" in outcome or "UNAVAILABLE" in outcome)
+    other = load.failed - refused
+    return {"requests": sum(load.outcomes.values()), "outcomes": dict(load.outcomes),
+            "refused_after_shutdown_began": refused, "failed_otherwise": other,
+            "in_flight_slow_requests": slow, "exit_code": code, "seconds_to_exit": round(exit_seconds, 1)}
+
+
+def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: int = 200) -> dict:
+    sockets = []
+    try:
+        for i in range(stalled):
+            sock = socket.create_connection(("127.0.0.1", server.rest_port), timeout=10)
+            kind = i % 3
+            if kind == 0:  # half a request line
+                sock.send(b"POST /v1/models/half_plus_two:pre")
+            elif kind == 1:  # headers, then a trickle of body
+                sock.send(b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+            else:  # a request whose answer is never read
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.send(b"GET /v1/models/half_plus_two HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+            sockets.append(sock)
+        latencies, failed = [], 0
+        with requests.Session() as session:
+            for _ in range(requests_count):
+                start = time.perf_counter()
+                reply = session.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]},
+                                     timeout=60)
+                latencies.append(time.perf_counter() - start)
+                failed += reply.status_code != 200
+    finally:
+        for sock in sockets:
+            sock.close()
+    return {"slow_sockets": stalled, "requests": requests_count, "failed": failed,
+            "p50_ms": round(1000 * float(np.percentile(latencies, 50)), 2),
+            "p99_ms": round(1000 * float(np.percentile(latencies, 99)), 2)}
+
+
+def run_gzip_bomb(server: ServerProcess, inflated: int = 1 << 30) -> dict:
+    bomb = gzip.compress(b'{"instances": [1.0], "pad": "' + b" " * inflated + b'"}', compresslevel=9)
+    before = rss(server)
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+    start = time.monotonic()
+    reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", data=bomb, timeout=120,
+                          headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    return {"compressed_bytes": len(bomb), "inflates_to": inflated, "status": reply.status_code,
+            "seconds": round(time.monotonic() - start, 2),
+            "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1)}
+
+
+# ------------------------------------------------------------------ the run
+
+def run(fuzz: int, workdir: Path) -> dict:
+    results: dict = {"machine": {"cpus": os.cpu_count(), "load_average_before": os.getloadavg()}}
+    models = workdir / "models"
+    build_half_plus_two(models / "half_plus_two", version=1)
+    with ServerProcess(model_name="half_plus_two", model_base_path=models / "half_plus_two",
+                       args=["--file_system_poll_wait_seconds=0", "--max_request_body_bytes=10000000",
+                             "--rest_api_read_timeout_in_ms=2000"]) as server:
+        results["start_rss_mib"] = round(rss(server) / MIB)
+        results["fuzz"] = run_fuzz(server, fuzz)
+        results["slow"] = run_slow_clients(server)
+        results["gzip_bomb"] = run_gzip_bomb(server)
+        results["alive_after_all"] = server.process.poll() is None and _predict_ok(server)
+        results["peak_rss_mib"] = round(peak_rss(server) / MIB)
+    results["swaps"] = run_swaps(workdir)
+    results["corrupt"] = run_corrupt(workdir)
+    results["sigterm"] = run_sigterm(workdir)
+    results["machine"]["load_average_after"] = os.getloadavg()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fuzz", type=int, default=10_000, help="fuzzed REST bodies, and as many gRPC requests")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
+        results = run(args.fuzz, Path(tmp))
+    text = json.dumps(results, indent=1, default=str)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    ok = (results["fuzz"]["failure_count"] == 0 and results["fuzz"]["alive"] and results["alive_after_all"]
+          and results["swaps"]["failed"] == 0 and results["corrupt"]["failed"] == 0
+          and results["sigterm"]["exit_code"] == 0 and results["sigterm"]["failed_otherwise"] == 0
+          and results["slow"]["failed"] == 0 and results["gzip_bomb"]["status"] == 413)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
