@@ -12,6 +12,8 @@ Every scenario is bounded (counts and seconds), talks to loopback only and stops
     sigterm      SIGTERM under load: requests in flight finish, the process exits 0 (time to exit)
     slow         stalled, trickling and non-reading clients beside a normal one: the normal one is served
     gzip_bomb    a 1 MB body inflating to 1 GB: 413 and bounded RSS
+    image_bomb   (with --efficientnet) a PNG of 64 MP sent to the bytes signature: refused in-graph by
+                 exports that check --max-image-pixels, decoded by older ones
 
 The CI part (tests/benchmarks/test_reliability.py) runs the same scenarios with small counts.
 """
@@ -405,9 +407,34 @@ def run_gzip_bomb(server: ServerProcess, inflated: int = 1 << 30) -> dict:
             "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1)}
 
 
+def image_bomb(side: int) -> bytes:
+    """A PNG of side x side black pixels: a few hundred KB that decode to side*side*3 bytes (and more as floats)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side)).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def run_image_bomb(server: ServerProcess, model: str = "efficientnet", side: int = 8000) -> dict:
+    """An encoded image over the export's pixel limit (50 MP by default) sent as b64 to the bytes signature."""
+    import base64
+
+    bomb = image_bomb(side)
+    before = rss(server)
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+    reply = requests.post(f"{server.rest_url}/v1/models/{model}:predict", timeout=300,
+                          json={"instances": [{"b64": base64.b64encode(bomb).decode()}]})
+    return {"png_bytes": len(bomb), "pixels": side * side, "status": reply.status_code,
+            "error": reply.json().get("error", "")[:200] if reply.status_code != 200 else "",
+            "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1)}
+
+
 # ------------------------------------------------------------------ the run
 
-def run(fuzz: int, workdir: Path) -> dict:
+def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_average_before": os.getloadavg()}}
     models = workdir / "models"
     build_half_plus_two(models / "half_plus_two", version=1)
@@ -420,6 +447,10 @@ def run(fuzz: int, workdir: Path) -> dict:
         results["gzip_bomb"] = run_gzip_bomb(server)
         results["alive_after_all"] = server.process.poll() is None and _predict_ok(server)
         results["peak_rss_mib"] = round(peak_rss(server) / MIB)
+    if efficientnet is not None:
+        with ServerProcess(model_name="efficientnet", model_base_path=efficientnet,
+                           args=["--file_system_poll_wait_seconds=0"]) as server:
+            results["image_bomb"] = run_image_bomb(server)
     results["swaps"] = run_swaps(workdir)
     results["corrupt"] = run_corrupt(workdir)
     results["sigterm"] = run_sigterm(workdir)
@@ -431,9 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fuzz", type=int, default=10_000, help="fuzzed REST bodies, and as many gRPC requests")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--efficientnet", type=Path,
+                        help="an EfficientNet base path (models/efficientnet) for the image-bomb scenario")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
-        results = run(args.fuzz, Path(tmp))
+        results = run(args.fuzz, Path(tmp), args.efficientnet)
     text = json.dumps(results, indent=1, default=str)
     print(text)
     if args.out:

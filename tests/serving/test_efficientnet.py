@@ -68,3 +68,13 @@ def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
     corrupt = requests.post(f"{server.rest_url}/v1/models/efficientnet:predict",
                             json={"instances": [{"b64": base64.b64encode(b"not an image").decode()}]}, timeout=120)
     assert corrupt.status_code == 400 and "error" in corrupt.json()
+
+
+@pytest.mark.xfail(strict=True, reason="image bombs are refused in-graph by the export work of issue 9 (branch "
+                                       "export-protocol: --max-image-pixels); until it lands the export decodes them")
+def test_an_image_bomb_is_refused_before_decoding(served):
+    from benchmarks.reliability import run_image_bomb
+
+    server, _ = served
+    result = run_image_bomb(server, "efficientnet", side=8000)  # ~200 KB of PNG, 64 MP
+    assert result["status"] == 400 and result["peak_rss_growth_mib"] < 200, result
