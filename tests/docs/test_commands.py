@@ -57,6 +57,8 @@ SKIP = [
      "tests/stylegan/test_command.py runs the same command line at a small resolution"),
     (r"python -m export\.detr\.train --data DIR", "DIR is a placeholder for a COCO-style dataset: "
                                                   "tests/detr/test_training.py trains on a synthetic one"),
+    (r"python benchmarks/reliability\.py", "the full reliability run takes minutes on 2 cores: "
+                                          "tests/benchmarks/test_reliability.py runs every scenario with smaller counts"),
     (r"python -m export\.stylegan\.train .*--steps 2000", "2000 training steps take tens of minutes: "
                                                           "tests/stylegan/test_training.py runs a few"),
     (r"^python -m benchmarks run\s*(#.*)?$|python -m benchmarks graph-options",
