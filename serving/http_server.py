@@ -21,7 +21,9 @@ A body the handler did not read (e.g. an error found from the path) is not drain
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import ssl
 import time
 import zlib
@@ -35,6 +37,8 @@ log = logging.getLogger("serving")
 
 _MAX_HEAD_BYTES = 64 * 1024  # request line + headers
 _PAUSE_AT = 1 << 20  # stop reading the socket while this much is buffered and unprocessed
+_BACKLOG = 1024
+_ACCEPTS_PER_TURN = 4  # accepted connections per event-loop turn; evicted ones close in between
 _LINGER_S = 2.0  # after refusing a body mid-upload, discard input this long so the client can read the answer
 
 
@@ -70,14 +74,14 @@ class Request:
         target = event.target.decode("latin-1")
         self.path, _, self.query = target.partition("?")
         self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
-        self._body: Optional[bytes] = None
+        self._body: Optional[bytearray] = None
 
     @property
     def content_length(self) -> Optional[int]:
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None
 
-    async def body(self) -> bytes:
+    async def body(self) -> bytearray:
         """The whole body, gzip decoded; BodyRejected when it is too large, too slow or not valid gzip."""
         if self._body is None:
             self._body = await self._connection.read_body(self)
@@ -132,8 +136,7 @@ class _Connection(asyncio.Protocol):
     # ------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        if not self.server.admit(self):
-            return
+        self.server.register(self)
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
@@ -204,7 +207,7 @@ class _Connection(asyncio.Protocol):
             except asyncio.TimeoutError:
                 raise TimeoutError from None
 
-    async def read_body(self, request: Request) -> bytes:
+    async def read_body(self, request: Request) -> bytearray:
         limits = self.server.limits
         declared = request.content_length
         too_large = BodyRejected(413, f"Request body exceeds the limit of {limits.max_body_bytes} bytes "
@@ -216,7 +219,7 @@ class _Connection(asyncio.Protocol):
         if self.h11.they_are_waiting_for_100_continue:
             self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
         deadline = time.monotonic() + limits.read_timeout_s
-        parts: list[bytes] = []
+        body = bytearray()  # one buffer: no list of pieces joined into a second copy
         raw = 0
         while True:
             try:
@@ -231,13 +234,14 @@ class _Connection(asyncio.Protocol):
                 if raw > limits.max_body_bytes:
                     raise too_large
                 try:
-                    parts.extend(inflater.feed(event.data) if inflater else [event.data])
+                    for piece in inflater.feed(event.data) if inflater else [event.data]:
+                        body += piece
                 except BodyRejected as e:
                     raise (too_large if e.status == 413 else e) from None
             elif isinstance(event, h11.EndOfMessage):
                 if inflater is not None:
                     inflater.finish()
-                return b"".join(parts)
+                return body
             else:  # the client went away
                 raise BodyRejected(400, "The connection closed before the request body was complete")
 
@@ -339,7 +343,11 @@ class HttpServer:
         self.limits = limits
         self.error_response = error_response
         self._connections: "OrderedDict[_Connection, None]" = OrderedDict()  # oldest first
-        self._server: Optional[asyncio.AbstractServer] = None
+        self._sock: Optional[socket.socket] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._ssl: Optional[ssl.SSLContext] = None
+        self._pending = 0  # accepted, not yet wrapped by the event loop
+        self._last_descriptor_warning = 0.0
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -347,28 +355,91 @@ class HttpServer:
         self.evicted = 0
 
     async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True,
-                                                ssl=ssl_context, backlog=1024)
+        """Listens on host:port. Connections are accepted here, a few per event-loop turn, and admitted
+        against the cap before the event loop wraps them, so a burst of connections can never hold more
+        descriptors than the cap plus that handful (asyncio's own accept loop takes up to its backlog at
+        once, and on EMFILE logs a traceback a second)."""
+        self._loop = asyncio.get_running_loop()
+        self._ssl = ssl_context
+        infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self._loop.add_reader(sock.fileno(), self._accept)
 
-    # ------------------------------------------------------------ connection accounting
-    def admit(self, connection: _Connection) -> bool:
-        if len(self._connections) >= self.limits.max_connections:
-            oldest = next((c for c in self._connections if c.evictable), None)
-            if oldest is None:
+    def _accept(self) -> None:
+        for _ in range(_ACCEPTS_PER_TURN):
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._out_of_descriptors(e)
+                    return
+                raise
+            if not self._admit():
                 self.refused += 1
-                response = self.error_response(503, "Too many open connections (--rest_api_max_connections)")
-                connection.transport.write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-                                           b"Content-Length: %d\r\n" % len(response.body)
-                                           + b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers)
-                                           + b"\r\n" + response.body)
-                connection.close()
-                return False
-            self.evicted += 1
+                _refuse(conn, self.error_response(503, "Too many open connections (--rest_api_max_connections)"))
+                continue
+            conn.setblocking(False)
+            self._pending += 1
+            self._loop.create_task(self._wrap(conn))
+
+    async def _wrap(self, conn: socket.socket) -> None:
+        try:
+            extra = {"ssl": self._ssl, "ssl_handshake_timeout": self.limits.read_timeout_s} if self._ssl else {}
+            await self._loop.connect_accepted_socket(lambda: _Connection(self), conn, **extra)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+            conn.close()
+        finally:
+            self._pending -= 1
+
+    def _admit(self) -> bool:
+        """Room for one more connection: under the cap, or after closing the oldest one without a request."""
+        if len(self._connections) + self._pending < self.limits.max_connections:
+            return True
+        oldest = next((c for c in self._connections if c.evictable), None)
+        if oldest is None:
+            return False
+        self.evicted += 1
+        self.forget(oldest)
+        oldest.abort()
+        return True
+
+    def _out_of_descriptors(self, error: OSError) -> None:
+        """The process ran out of descriptors (other parts of it use them too): make room, pause, retry."""
+        oldest = next((c for c in self._connections if c.evictable), None)
+        if oldest is not None:
             self.forget(oldest)
             oldest.abort()
+        now = time.monotonic()
+        if now - self._last_descriptor_warning > 60:
+            self._last_descriptor_warning = now
+            log.warning("REST: cannot accept connections: %s; pausing accepts (lower --rest_api_max_connections "
+                        "or raise the open-file limit)", error.strerror)
+        self._loop.remove_reader(self._sock.fileno())
+        self._loop.call_later(0.1, self._resume_accepting)
+
+    def _resume_accepting(self) -> None:
+        if self._sock is not None:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+
+    def register(self, connection: _Connection) -> None:
+        """A wrapped connection starts (it was admitted when accepted)."""
         self._connections[connection] = None
-        return True
 
     def forget(self, connection: _Connection) -> None:
         self._connections.pop(connection, None)
@@ -390,9 +461,11 @@ class HttpServer:
 
     async def stop(self, grace_s: float) -> None:
         """Stops accepting, closes idle connections, lets requests in flight finish (up to `grace_s`)."""
-        if self._server is None:
+        if self._sock is None:
             return
-        self._server.close()
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        self._sock = None
         for connection in list(self._connections):
             if connection.evictable:
                 connection.close()
@@ -402,4 +475,15 @@ class HttpServer:
             log.warning("REST requests still running after %.0f s; closing their connections", grace_s)
         for connection in list(self._connections):
             connection.close()
-        await self._server.wait_closed()
+
+
+def _refuse(conn: socket.socket, response: Response) -> None:
+    """Answers 503 if the socket takes it at once, and closes it now: its descriptor is needed."""
+    head = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: %d\r\n" % len(response.body)
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers) + b"\r\n")
+    try:
+        conn.setblocking(False)
+        conn.send(head + response.body)
+    except OSError:
+        pass
+    conn.close()

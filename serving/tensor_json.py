@@ -53,8 +53,14 @@ _PARSE_MESSAGES = {
 
 # ---------------------------------------------------------------- parsing the document
 
-def parse_document(body: bytes) -> dict:
-    """Parses a request body; only a JSON object is accepted. Trailing data is ignored like rapidjson."""
+def parse_document(body: bytes | bytearray) -> dict:
+    """Parses a request body; only a JSON object is accepted. Trailing data is ignored like rapidjson.
+
+    orjson reads the bytes as they are; only a body it refuses is decoded to text for the reference parser
+    (a second copy of a large body is never made for a valid one)."""
+    doc = _fast_parse(body)
+    if doc is not None:
+        return doc
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -62,9 +68,6 @@ def parse_document(body: bytes) -> dict:
     start = len(text) - len(text.lstrip())
     if start == len(text):
         raise invalid_argument("JSON Parse error: The document is empty")
-    doc = _fast_parse(body)
-    if doc is not None:
-        return doc
     try:
         doc, _ = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as e:
