@@ -22,7 +22,7 @@ def panoptic_config(backbone: str = "resnet50", dilation: bool = False, **overri
     """The official detr-r50/r101(-dc5)-panoptic architecture: DETR with 250 classes."""
     if backbone not in BLOCKS:
         raise ValueError(f"unknown backbone {backbone!r}; expected one of {sorted(BLOCKS)}")
-    return replace(DETRConfig.official(backbone, dilation), num_classes=NUM_COCO_PANOPTIC_CLASSES, **overrides)
+    return replace(DETRConfig.official(backbone, dilation), **{"num_classes": NUM_COCO_PANOPTIC_CLASSES, **overrides})
 
 
 @keras.saving.register_keras_serializable(package="detr")
@@ -31,9 +31,9 @@ class DETRsegm(FromDETRConfig, keras.Model):
     outputs plus "pred_masks" [N, Q, H/4, W/4]: mask logits of every query at layer1's resolution.
     """
 
-    def __init__(self, config: DETRConfig | dict = DETRConfig(), **kwargs):
+    def __init__(self, config: DETRConfig | dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.detr_config = config = self.parse_config(config)
+        self.detr_config = config = self.parse_config(config or panoptic_config())
         self.detr = DETR(config)
         d, heads = config.hidden_dim, config.num_heads
         self.bbox_attention = MHAttentionMap(d, d, heads, dropout=0.0)
@@ -59,4 +59,4 @@ class DETRsegm(FromDETRConfig, keras.Model):
 
 def build_detr_segm(config: DETRConfig | None = None) -> DETRsegm:
     """A DETRsegm with all weights created (randomly initialised); default: the official R50 panoptic."""
-    return DETRsegm(config or panoptic_config()).build_for()
+    return DETRsegm(config).build_for()
