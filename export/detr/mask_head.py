@@ -35,7 +35,7 @@ class MaskHeadSmallConv(keras.layers.Layer):
         bad = [n for n in inter_dims if n % GROUPS]
         if bad:
             raise ValueError(f"mask head widths {inter_dims} must be multiples of {GROUPS} (GroupNorm groups); "
-                             f"got {bad}: use hidden_dim a multiple of 128 and hidden_dim + num_heads of 8")
+                             f"got {bad}: hidden_dim must be a multiple of 128 and hidden_dim + num_heads of 8")
         for i, filters in enumerate(inter_dims, start=1):
             setattr(self, f"lay{i}", _conv(filters, 3))
             setattr(self, f"gn{i}", keras.layers.GroupNormalization(GROUPS, epsilon=GROUP_NORM_EPS))
