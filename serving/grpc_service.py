@@ -117,6 +117,8 @@ DEFAULT_CHANNEL_ARGUMENTS = {
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.so_reuseport": 0,
+    # a connection that has not finished its HTTP/2 (and TLS) handshake by then is closed (gRPC's default: 120 s)
+    "grpc.server_handshake_timeout_ms": 10_000,
 }
 
 
@@ -134,16 +136,19 @@ def parse_channel_arguments(text: str) -> dict[str, int | str]:
     return args
 
 
-def channel_options(text: str) -> list[tuple[str, int | str]]:
-    """The server's channel arguments: the built-in defaults, each overridden by the flag's value for its key."""
-    return list({**DEFAULT_CHANNEL_ARGUMENTS, **parse_channel_arguments(text)}.items())
+def channel_options(text: str, max_connections: int | None = None) -> list[tuple[str, int | str]]:
+    """The server's channel arguments: the built-in defaults (and the connection cap, when given), each
+    overridden by the flag's value for its key."""
+    cap = {} if max_connections is None else {"grpc.max_allowed_incoming_connections": max_connections}
+    return list({**DEFAULT_CHANNEL_ARGUMENTS, **cap, **parse_channel_arguments(text)}.items())
 
 
 def build_server(manager: ServerCore, host: str, port: int, max_workers: int, as_content: bool,
                  channel_arguments: str = "", credentials: grpc.ServerCredentials | None = None,
-                 limits: RequestLimits = RequestLimits()) -> grpc.Server:
+                 limits: RequestLimits = RequestLimits(), max_connections: int | None = None) -> grpc.Server:
+    """The gRPC server; `max_connections` caps open connections (grpc.max_allowed_incoming_connections)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-                         options=channel_options(channel_arguments), maximum_concurrent_rpcs=None)
+                         options=channel_options(channel_arguments, max_connections), maximum_concurrent_rpcs=None)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content, limits),
                                                                  server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)

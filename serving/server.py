@@ -155,18 +155,15 @@ class Server:
     async def serve(self) -> None:
         """Opens the ports, polls, and waits for SIGTERM/SIGINT; then drains and returns."""
         from serving.grpc_service import build_server
-        from serving.rest import RestOptions, RestServer
-
         from serving.limits import RequestLimits
+        from serving.rest import RestOptions, RestServer
 
         a = self.args
         limits = RequestLimits(max_tensor_elements=max(a.max_tensor_elements, 0))
         file_limit = open_file_limit()
-        grpc_arguments = ",".join(filter(None, [f"grpc.max_allowed_incoming_connections={connection_cap(0, file_limit)}",
-                                                a.grpc_channel_arguments]))
         self.grpc_server = build_server(self.manager, a.grpc_host, a.port, _worker_count(a.grpc_max_threads),
-                                        a.enable_serialization_as_tensor_content, grpc_arguments,
-                                        self.grpc_credentials, limits)
+                                        a.enable_serialization_as_tensor_content, a.grpc_channel_arguments,
+                                        self.grpc_credentials, limits, connection_cap(0, file_limit))
         self.grpc_server.start()
         log.info("Using %s", "SSL credentials" if self.grpc_credentials is not None else "InsecureServerCredentials")
         log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)

@@ -129,13 +129,24 @@ def test_keep_alive_connection_serves_many_requests(strict_server):
             assert reply.json() == {"predictions": [0.5 * value + 3.0]}
 
 
-def _grpc_predict(server) -> float:
+def _grpc_predict(server, timeout: float = 30) -> float:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "half_plus_two"
     request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([4.0], np.float32)))
     with grpc.insecure_channel(server.grpc_address) as channel:
-        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
     return float(tf.make_ndarray(response.outputs["y"])[0])
+
+
+def _stall(port: int, count: int, first_bytes: bytes) -> list[socket.socket]:
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        sock.send(first_bytes)
+        sockets.append(sock)
+    return sockets
 
 
 def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(model_root):
@@ -148,12 +159,7 @@ def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(mod
         log_before = server.log_bytes()
         stalled = []
         try:
-            for _ in range(stalled_count):
-                sock = socket.socket()
-                sock.settimeout(10)
-                sock.connect(("127.0.0.1", server.rest_port))
-                sock.send(b"POST /v1/mod")
-                stalled.append(sock)
+            stalled = _stall(server.rest_port, stalled_count, b"POST /v1/mod")
             time.sleep(1.0)
             for _ in range(3):
                 reply = requests.post(server.rest_url + PREDICT, json={"instances": [2.0]}, timeout=30)
@@ -165,3 +171,27 @@ def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(mod
             for sock in stalled:
                 sock.close()
         assert server.process.poll() is None
+
+
+def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handshake_timeout(model_root):
+    """gRPC has its own cap (a quarter of the file limit) but cannot evict: stalled connections wait out
+    the 10 s handshake timeout, REST keeps its descriptors meanwhile, then gRPC answers again."""
+    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
+                       open_file_limit=256, args=["--file_system_poll_wait_seconds=0"]) as server:
+        log_before = server.log_bytes()
+        stalled = _stall(server.grpc_port, 384, b"PRI * HTTP/2.0")
+        try:
+            reply = requests.post(server.rest_url + PREDICT, json={"instances": [2.0]}, timeout=30)
+            assert reply.json() == {"predictions": [4.0]}
+            deadline = time.monotonic() + 60  # gRPC's own default handshake timeout (120 s) would not do
+            while True:  # answered once the stalled connections are dropped
+                try:
+                    assert _grpc_predict(server, timeout=5) == 5.0
+                    break
+                except grpc.RpcError:
+                    assert time.monotonic() < deadline, "gRPC never answered again"
+                    time.sleep(1)
+            assert server.log_bytes() - log_before < 20_000, server.log()[-2000:]
+        finally:
+            for sock in stalled:
+                sock.close()
