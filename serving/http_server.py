@@ -89,7 +89,6 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-Rejection = Callable[[Request, BodyRejected], Response]
 
 
 class _Gunzip:
@@ -351,8 +350,6 @@ class HttpServer:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self.refused = 0
-        self.evicted = 0
 
     async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         """Listens on host:port. Connections are accepted here, a few per event-loop turn, and admitted
@@ -391,7 +388,6 @@ class HttpServer:
                     return
                 raise
             if not self._admit():
-                self.refused += 1
                 _refuse(conn, self.error_response(503, "Too many open connections (--rest_api_max_connections)"))
                 continue
             conn.setblocking(False)
@@ -414,7 +410,6 @@ class HttpServer:
         oldest = next((c for c in self._connections if c.evictable), None)
         if oldest is None:
             return False
-        self.evicted += 1
         self.forget(oldest)
         oldest.abort()
         return True
@@ -443,10 +438,6 @@ class HttpServer:
 
     def forget(self, connection: _Connection) -> None:
         self._connections.pop(connection, None)
-
-    @property
-    def open_connections(self) -> int:
-        return len(self._connections)
 
     # ------------------------------------------------------------ requests
     async def respond(self, request: Request) -> Response:

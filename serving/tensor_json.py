@@ -207,11 +207,12 @@ def dense_shape(value: Any) -> list[int]:
 def is_lossless(value: float | int, dtype: int) -> bool:
     """json_tensor.cc's precision rule: an integer must be exact in the float type, a float within its range."""
     if type(value) is int:
-        return abs(value) <= _EXACT_INTEGERS[dtype] or float(dtype_cast(value, dtype)) == value
+        return abs(value) <= _EXACT_INTEGERS[dtype] or _round_trip(value, dtype) == value
     return dtype != types_pb2.DT_FLOAT or not math.isfinite(value) or abs(value) <= _FLOAT_MAX
 
 
-def dtype_cast(value: int, dtype: int) -> float:
+def _round_trip(value: int, dtype: int) -> float:
+    """An integer through the float type and back (NaN when it does not fit at all)."""
     try:
         return int(_FLOATS[dtype](value))
     except (OverflowError, ValueError):
