@@ -42,11 +42,12 @@ def main() -> None:
     import tensorflow as tf
     from PIL import Image
 
-    from export.detr.export import export_detr
+    from export.detr.exporter import DETRExport
+    from export.pipeline import run
 
     models_dir = args.models_dir or Path(tempfile.mkdtemp(prefix="detr-bench-")) / "models"
     start = time.perf_counter()
-    path = export_detr(weights="none", models_dir=models_dir)
+    path = run(DETRExport(weights="none"), models_dir=models_dir)
     export_seconds = time.perf_counter() - start
     size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
@@ -65,7 +66,7 @@ def main() -> None:
     default = loaded.signatures["serving_default"]
     default_first, default_median = _timed(lambda: default(images=jpeg), args.repeats)
 
-    from export.detr.detr import build_detr
+    from export.detr.models.detr import build_detr
 
     model = build_detr()
     keras_first, keras_median = _timed(lambda: model(pixels, training=False), args.repeats)

@@ -2,7 +2,7 @@
 
     python benchmarks/stylegan_train.py --minutes 12
 
-Trains with export.stylegan.train (official loss, R1, style mixing, w̄ tracking, Gs) until the step
+Trains with export.stylegan.training (official loss, R1, style mixing, w̄ tracking, Gs) until the step
 budget or the time budget runs out, then writes
   docs/images/stylegan_samples.png          Gs samples (ψ = 1 and ψ = 0.7) above held-out real faces
   docs/images/stylegan_kernel_distance.png  kernel distance to held-out faces against training step
@@ -21,8 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export.stylegan.metrics import image_features, kernel_distance
-from export.stylegan.train import TrainConfig, load_faces, train
+from export.stylegan.training.metrics import image_features, kernel_distance
+from export.stylegan.training.dataset import load_faces
+from export.stylegan.training.training_loop import TrainConfig, train
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 

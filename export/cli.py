@@ -1,26 +1,31 @@
 """``python -m export <model> …``: one command line for every model, and ``inspect``.
 
-Common flags are added here; each model package's ``command`` module adds its own with
-``configure(parser)`` and does the work in ``run(args) -> Path``. Only the chosen model's
-module is imported, so ``--help`` and ``inspect`` stay fast.
+The common flags are added here; each model's ``ModelExport`` adds its own and builds. Only the
+chosen model's module is imported, and TensorFlow only once the cheap checks (model name, version,
+input files) have passed, so ``--help``, typos and existing versions fail in about a second.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from export.errors import ExportError
+from export.model_export import ModelExport
 
+# command → (one-line summary, "module:ModelExport class")
 MODELS = {
-    "efficientnet": "EfficientNet B0-B7 or custom compound scaling (image classification)",
-    "detr": "DETR object detection (ResNet backbone + transformer)",
-    "stylegan": "StyleGAN generator (config F)",
+    "efficientnet": ("EfficientNet B0-B7 or custom compound scaling (image classification)",
+                     "export.efficientnet.exporter:EfficientNetExport"),
+    "detr": ("DETR object detection (ResNet backbone + transformer)", "export.detr.exporter:DETRExport"),
+    "stylegan": ("StyleGAN generator (config F)", "export.stylegan.exporter:StyleGANExport"),
 }
+TRACEBACK_ENV = "EXPORT_TRACEBACK"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,12 +35,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, model: str) -> None:
+def model_export_class(command: str) -> type[ModelExport]:
+    """The ``ModelExport`` subclass behind ``python -m export <command>`` (imports its module)."""
+    module, _, name = MODELS[command][1].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--weights", default="none",
                         help="'none' for random initialisation, or a weights file (each model lists more sources)")
     parser.add_argument("--models-dir", type=Path, default=Path("models"),
                         help="model repository root; the version goes to <models-dir>/<name>/<version> (default: models)")
-    parser.add_argument("--name", default=model, help=f"model name in the repository (default: {model})")
+    parser.add_argument("--name", default=None,
+                        help=f"model name in the repository, a plain directory name (default: {command})")
     parser.add_argument("--version", type=int, default=None,
                         help="version number to write (default: one more than the highest existing)")
     parser.add_argument("--force", action="store_true", help="replace --version if it already exists")
@@ -50,28 +62,30 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
                            description="Export Keras models as versioned, verified TF Serving SavedModels.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join([*MODELS, "inspect"]) + "}")
     chosen = _chosen_command(argv)
-    for model, summary in MODELS.items():
-        sub = commands.add_parser(model, help=summary, description=summary)
-        if model == chosen:
-            add_common_arguments(sub, model)
-            importlib.import_module(f"export.{model}.command").configure(sub)
+    for command, (summary, _) in MODELS.items():
+        sub = commands.add_parser(command, help=summary, description=summary)
+        if command == chosen:
+            add_common_arguments(sub, command)
+            model_export_class(command).add_arguments(sub)
     inspect = commands.add_parser("inspect", help="print an export's signatures and export_info")
     inspect.add_argument("path", type=Path, help="a version directory, e.g. models/efficientnet/1")
     return parser
 
 
-def _check_common_arguments(args: argparse.Namespace) -> None:
-    """Cheap checks before TensorFlow is imported, so a typo fails in a second, not after a build."""
-    from export.publish import check_version_free
-
-    check_version_free(args.models_dir / args.name, args.version, args.force)
-    if args.weights not in ("none", "imagenet") and not Path(args.weights).is_file():
-        raise ExportError(f"weights file not found: {args.weights}")
-
-
 def _stop_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit so an interrupted export removes its staging directory."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def _export(args: argparse.Namespace) -> Path:
+    from export.preflight import preflight
+
+    spec = model_export_class(args.command).from_arguments(args)
+    name = spec.default_name() if args.name is None else args.name
+    preflight(spec, args.models_dir, name, args.version, args.force)  # before TensorFlow is imported
+    from export.pipeline import run
+
+    return run(spec, models_dir=args.models_dir, name=name, version=args.version, force=args.force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,10 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from export.inspection import describe
             print(describe(args.path))
             return 0
-        _check_common_arguments(args)
-        path = importlib.import_module(f"export.{args.command}.command").run(args)
+        path = _export(args)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a bug, not a user error: one line unless asked for the traceback
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        lines = str(error).strip().splitlines()
+        print(f"error: unexpected {type(error).__name__}: {lines[0][:300] if lines else ''} "
+              f"(set {TRACEBACK_ENV}=1 for the traceback)", file=sys.stderr)
+        return 1
     print(path)
     return 0

@@ -1,5 +1,6 @@
-"""In-graph image decoding shared by the image models' serving signatures."""
+"""In-graph image decoding shared by the image models' serving signatures, and their example picture."""
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -30,3 +31,11 @@ def center_crop_and_resize(image: tf.Tensor, size: int, crop_padding: int = 32) 
     cropped = image[top:top + crop, left:left + crop]
     resized = tf.image.resize(tf.cast(cropped, tf.float32), [size, size], method="bicubic")
     return tf.clip_by_value(resized, 0.0, 255.0)
+
+
+def example_jpeg(height: int = 256, width: int = 256) -> bytes:
+    """A deterministic colourful picture, JPEG-encoded: the example input of image signatures."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    y, x = y / height, x / width
+    image = np.stack([x, y, 1.0 - (x + y) / 2], axis=-1) * 255
+    return tf.io.encode_jpeg(tf.constant(image.astype(np.uint8)), quality=95).numpy()

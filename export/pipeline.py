@@ -1,9 +1,11 @@
-"""Export a Keras model as a verified, atomically published TF Serving version.
+"""Export a model as a verified, atomically published TF Serving version: stage → write → verify → warmup → publish.
 
-Every model goes through ``export_version``: it writes the SavedModel with
-``keras.export.ExportArchive`` in a staging directory, fixes signature method names for
-``:classify``/``:regress``, reloads the result and checks it against the in-process model,
-adds ``assets.extra`` (warmup requests, export_info.json) and renames it into place.
+``run(spec)`` is what ``python -m export <model>`` does for every model: check the name, version and
+input files, build the ``Exportable``, then ``write_version``. ``write_version`` writes the
+SavedModel with ``keras.export.ExportArchive`` in a staging directory, derives every signature's
+expected outputs by calling the traced endpoints on their example inputs in-process, fixes method
+names for ``:classify``/``:regress``, reloads the SavedModel and compares, adds ``assets.extra``
+(warmup requests from the examples, export_info.json) and renames the version into place.
 """
 
 from __future__ import annotations
@@ -11,59 +13,123 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from export import inspection, publish
-from export.warmup import write_warmup_requests
+from export.endpoint import Endpoint
 from export.errors import ExportError
+from export.examples import complete_examples, first_items
+from export.model_export import Exportable, ModelExport
+from export.preflight import preflight
+from export.warmup import write_warmup_requests
 from protocol.layout import ASSETS_EXTRA, WARMUP_FILE
-from protocol.methods import CLASSIFY_METHOD, PREDICT_METHOD, REGRESS_METHOD  # noqa: F401 - models import them here
+from protocol.methods import DEFAULT_SIGNATURE, PREDICT_METHOD
 
-Check = tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]
+Outputs = dict[str, np.ndarray]
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One serving signature: ``fn`` takes tensors in the order of ``input_signature``.
+def run(spec: ModelExport, *, models_dir: str | Path = "models", name: str | None = None,
+        version: int | None = None, force: bool = False) -> Path:
+    """Check, build and publish one version of ``spec``; returns ``<models_dir>/<name>/<version>``."""
+    name = spec.default_name() if name is None else name
+    preflight(spec, models_dir, name, version, force)
+    return write_version(spec.build(), models_dir=models_dir, name=name, version=version, force=force)
 
-    Each spec's ``name`` becomes the input key clients use; ``fn`` returns a dict whose
-    keys become the output names.
-    """
 
-    name: str
-    fn: Callable[..., dict[str, tf.Tensor]]
-    input_signature: Sequence[tf.TensorSpec]
-    method_name: str = PREDICT_METHOD
+def write_version(exportable: Exportable, *, models_dir: str | Path, name: str, version: int | None = None,
+                  force: bool = False) -> Path:
+    """Write, verify and atomically publish ``exportable``; returns ``<models_dir>/<name>/<version>``."""
+    base = publish.model_base(models_dir, name)
+    publish.check_version_free(base, version, force)
+    endpoints = list(exportable.endpoints)
+    _validate_endpoints(endpoints)
+    examples = complete_examples(endpoints, exportable.examples)
+    model = exportable.model
+    trackables = list(model) if isinstance(model, (list, tuple)) else [model]
+    with publish.staging_directory(base) as staging:
+        saved = staging / "saved_model"
+        expected = _write_saved_model(saved, trackables, endpoints, examples)
+        _set_method_names(saved, endpoints)
+        warmup = {signature: first_items(inputs, _endpoint(endpoints, signature))
+                  for signature, inputs in examples.items()}
+        _verify(saved, examples, expected, warmup, exportable.atol)
+        for asset in exportable.assets:
+            (saved / "assets").mkdir(exist_ok=True)
+            shutil.copy(asset, saved / "assets" / Path(asset).name)
+        extra = saved / ASSETS_EXTRA
+        write_warmup_requests(saved / WARMUP_FILE, name, warmup, {e.name: e.method_name for e in endpoints})
+        record = {
+            **exportable.info,
+            "name": name,
+            "parameters": _parameter_counts(trackables),
+            "signatures": inspection.signature_defs(saved),
+            "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        (extra / inspection.INFO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return publish.publish(saved, staging, base, version, force)
+
+
+def _endpoint(endpoints: Sequence[Endpoint], name: str) -> Endpoint:
+    return next(e for e in endpoints if e.name == name)
 
 
 def _validate_endpoints(endpoints: Sequence[Endpoint]) -> None:
     names = [e.name for e in endpoints]
-    if "serving_default" not in names:
-        raise ExportError("an export needs an endpoint named 'serving_default'")
+    if DEFAULT_SIGNATURE not in names:
+        raise ExportError(f"an export needs an endpoint named {DEFAULT_SIGNATURE!r}, got {names}")
     if len(set(names)) != len(names):
         raise ExportError(f"endpoint names must be unique, got {names}")
     for endpoint in endpoints:
-        if any(not spec.name for spec in endpoint.input_signature):
-            raise ExportError(f"every input of endpoint {endpoint.name!r} needs a name")
+        inputs = [spec.name for spec in endpoint.input_signature]
+        if not all(inputs):
+            raise ExportError(f"every input of endpoint {endpoint.name!r} needs a name (tf.TensorSpec(..., name=...))")
+        if len(set(inputs)) != len(inputs):
+            raise ExportError(f"input names of endpoint {endpoint.name!r} must be unique, got {inputs}")
 
 
-def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Sequence[Endpoint]) -> None:
+def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Sequence[Endpoint],
+                       examples: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Outputs]:
+    """Write the SavedModel; returns each endpoint's outputs on its examples, computed in-process.
+
+    The expected outputs come from the very functions the archive traced (same input signature,
+    same kernels), so the reloaded model must reproduce them: integer, string and PNG outputs
+    exactly, floats within the tolerance.
+    """
     archive = keras.export.ExportArchive()
     # Layers are not tracked: their Keras variables would be saved beside the tf.Variables the
     # endpoints capture (ExportArchive keeps both), doubling the SavedModel on disk and in memory.
     for trackable in trackables:
         if not isinstance(trackable, keras.layers.Layer):
             archive.track(trackable)
+    expected = {}
     # serving_default first: ExportArchive aliases its first endpoint as the default.
-    for endpoint in sorted(endpoints, key=lambda e: e.name != "serving_default"):
-        archive.add_endpoint(endpoint.name, endpoint.fn, input_signature=list(endpoint.input_signature))
+    for endpoint in sorted(endpoints, key=lambda e: e.name != DEFAULT_SIGNATURE):
+        traced = archive.add_endpoint(endpoint.name, endpoint.fn, input_signature=list(endpoint.input_signature))
+        inputs = examples[endpoint.name]
+        try:
+            outputs = traced(*[tf.constant(inputs[spec.name], spec.dtype) for spec in endpoint.input_signature])
+        except (tf.errors.OpError, ValueError, TypeError) as error:
+            raise ExportError(f"endpoint {endpoint.name!r} fails on its example inputs: "
+                              f"{_first_line(error)}") from None
+        if not isinstance(outputs, Mapping):
+            raise ExportError(f"endpoint {endpoint.name!r} must return a dict of named outputs, "
+                              f"got {type(outputs).__name__}")
+        expected[endpoint.name] = {key: np.asarray(value) for key, value in outputs.items()}
     archive.write_out(str(directory), verbose=False)
+    return expected
+
+
+def _first_line(error: BaseException) -> str:
+    text = getattr(error, "message", None) or str(error)
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
 
 
 def _set_method_names(directory: Path, endpoints: Sequence[Endpoint]) -> None:
@@ -78,12 +144,11 @@ def _set_method_names(directory: Path, endpoints: Sequence[Endpoint]) -> None:
     (directory / "saved_model.pb").write_bytes(proto.SerializeToString())
 
 
-def _compare(signature: str, got: Mapping[str, tf.Tensor], expected: Mapping[str, np.ndarray],
-             atol: float) -> None:
+def _compare(signature: str, got: Mapping[str, tf.Tensor], expected: Outputs, atol: float) -> None:
     for key, want in expected.items():
         if key not in got:
             raise ExportError(f"verification failed: signature {signature!r} has no output {key!r}")
-        have, want = np.asarray(got[key]), np.asarray(want)
+        have = np.asarray(got[key])
         if have.shape != want.shape:
             raise ExportError(f"verification failed: {signature}/{key} shape {have.shape} != {want.shape}")
         if np.issubdtype(want.dtype, np.floating):
@@ -91,17 +156,17 @@ def _compare(signature: str, got: Mapping[str, tf.Tensor], expected: Mapping[str
             if not diff <= atol:
                 raise ExportError(f"verification failed: {signature}/{key} max abs diff {diff:.3g} > {atol:g}")
         elif not np.array_equal(have, want):
-            raise ExportError(f"verification failed: {signature}/{key} differs from the Keras model")
+            raise ExportError(f"verification failed: {signature}/{key} differs from the in-process model")
 
 
-def _verify(directory: Path, checks: Mapping[str, Check], warmups: Mapping[str, Mapping[str, np.ndarray]],
-            atol: float) -> None:
-    """Reload the written SavedModel and run the checks and the warmup requests through it."""
+def _verify(directory: Path, examples: Mapping[str, Mapping[str, np.ndarray]], expected: Mapping[str, Outputs],
+            warmup: Mapping[str, Mapping[str, np.ndarray]], atol: float) -> None:
+    """Reload the written SavedModel, compare every signature and run the warmup requests through it."""
     loaded = tf.saved_model.load(str(directory))
-    for signature, (inputs, expected) in checks.items():
-        _compare(signature, loaded.signatures[signature](**_as_tensors(inputs)), expected, atol)
-    for signature, inputs in warmups.items():
-        loaded.signatures[signature](**_as_tensors(inputs))
+    for signature, inputs in examples.items():
+        _compare(signature, loaded.signatures[signature](**_as_tensors(inputs)), expected[signature], atol)
+        if any(np.shape(warmup[signature][k]) != np.shape(v) for k, v in inputs.items()):
+            loaded.signatures[signature](**_as_tensors(warmup[signature]))
 
 
 def _as_tensors(inputs: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
@@ -117,37 +182,3 @@ def _parameter_counts(trackables: Sequence[Any]) -> dict[str, int]:
     trainable = sum(_count(layer.trainable_weights) for layer in layers)
     non_trainable = sum(_count(layer.non_trainable_weights) for layer in layers)
     return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
-
-
-def export_version(*, model: keras.Model | Sequence[Any], endpoints: Sequence[Endpoint],
-                   models_dir: str | Path, name: str, version: int | None = None, force: bool = False,
-                   info: Mapping[str, Any], warmup: Mapping[str, Mapping[str, np.ndarray]],
-                   checks: Mapping[str, Check], atol: float = 1e-5,
-                   assets: Sequence[Path] = ()) -> Path:
-    """Write, verify and atomically publish one version; returns ``<models_dir>/<name>/<version>``."""
-    _validate_endpoints(endpoints)
-    trackables = list(model) if isinstance(model, (list, tuple)) else [model]
-    base = Path(models_dir) / name
-    publish.check_version_free(base, version, force)
-    with publish.staging_directory(base) as staging:
-        saved = staging / "saved_model"
-        _write_saved_model(saved, trackables, endpoints)
-        _set_method_names(saved, endpoints)
-        _verify(saved, checks, warmup, atol)
-        for asset in assets:
-            (saved / "assets").mkdir(exist_ok=True)
-            shutil.copy(asset, saved / "assets" / Path(asset).name)
-        extra = saved / ASSETS_EXTRA
-        write_warmup_requests(saved / WARMUP_FILE, name, warmup)
-        record = {
-            **info,
-            "name": name,
-            "parameters": _parameter_counts(trackables),
-            "signatures": inspection.signature_defs(saved),
-            "tensorflow_version": tf.__version__,
-            "keras_version": keras.__version__,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        }
-        (extra / inspection.INFO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        return publish.publish(saved, base, version, force)
-

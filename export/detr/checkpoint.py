@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from export.detr.backbone import Bottleneck, ResNetBody
-from export.detr.detr import DETR
-from export.detr.frozen_batch_norm import FrozenBatchNorm
-from export.detr.segmentation import DETRsegm
+from export.detr.models.backbone import Bottleneck, ResNetBody
+from export.detr.models.detr import DETR
+from export.detr.models.frozen_batch_norm import FrozenBatchNorm
+from export.detr.models.segmentation import DETRsegm
 from export.errors import ExportError
 
 PANOPTIC_PREFIXES = ("detr.", "bbox_attention.", "mask_head.")

@@ -6,7 +6,7 @@ score > threshold kept, at most max_detections, padded with zeros (label -1, nam
 """
 import tensorflow as tf
 
-from export.detr.box_ops import box_cxcywh_to_xyxy
+from export.detr.models.box_ops import box_cxcywh_to_xyxy
 
 
 def postprocess(pred_logits, pred_boxes, image_sizes, score_threshold, max_detections,

@@ -1,5 +1,6 @@
 """EfficientNet (Tan & Le, 2019): compound-scaled MBConv classifiers, layer-compatible with Keras applications.
 
-``model`` builds the network, ``scaling`` holds B0–B7 and custom φ, ``weights`` loads files,
-``serving`` defines the signatures and ``export`` ties them to the export pipeline.
+``models/`` holds the network (``efficientnet.py``) and its compound scaling (``scaling.py``);
+``weights.py`` loads weight files, ``signatures.py`` defines the serving signatures and
+``exporter.py`` is the model's part of ``python -m export``.
 """

@@ -15,9 +15,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export.efficientnet.model import IMAGENET_STD, input_normalization, set_input_statistics
-from export.efficientnet.scaling import VARIANTS, Scaling
+from export.efficientnet.models.efficientnet import IMAGENET_STD, input_normalization, set_input_statistics
+from export.efficientnet.models.scaling import VARIANTS, Scaling
 from export.errors import ExportError
+from export.weights import load_keras_weights
 
 IMAGENET_URL = "https://storage.googleapis.com/keras-applications/efficientnet{variant}.h5"
 IMAGENET_HASHES = {
@@ -54,24 +55,17 @@ def imagenet_weights_file(scaling: Scaling) -> Path:
 
 
 def resolve_weights(source: str, scaling: Scaling) -> Path | None:
-    """The weights file ``none`` | ``imagenet`` | PATH stands for (None for random); checked before building."""
+    """The weights file ``none`` | ``imagenet`` | PATH stands for (None: keep the random initialisation)."""
     if source == "none":
         return None
-    path = imagenet_weights_file(scaling) if source == "imagenet" else Path(source)
-    if not path.is_file():
-        raise ExportError(f"weights file not found: {path}")
-    return path
+    return imagenet_weights_file(scaling) if source == "imagenet" else Path(source)
 
 
 def load_weights(model: keras.Model, path: Path | None, scaling: Scaling) -> str:
     """Load a resolved weights file (None: keep the random init); returns a description for export_info."""
     if path is None:
         return "none (random initialisation)"
-    try:
-        model.load_weights(str(path))
-    except Exception as error:
-        message = " ".join(str(error).split())
-        raise ExportError(f"weights file {path} does not fit EfficientNet-{scaling.name}: {message}") from None
+    load_keras_weights(model, path, f"EfficientNet-{scaling.name}")
     if fix_published_normalization(model):
         return f"{path} (published std-in-variance normalisation corrected)"
     return str(path)

@@ -20,9 +20,9 @@ import keras
 import numpy as np
 
 from export.errors import ExportError
-from export.stylegan.config import StyleGANConfig
-from export.stylegan.discriminator import Discriminator
-from export.stylegan.generator import Generator
+from export.stylegan.models.config import StyleGANConfig
+from export.stylegan.models.discriminator import Discriminator
+from export.stylegan.models.generator import Generator
 
 
 @dataclasses.dataclass

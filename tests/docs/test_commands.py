@@ -37,30 +37,30 @@ SKIP = [
     (r"^bash scripts/test\.sh", "this is CI itself: .ci/run runs it"),
     (r"^bash scripts/demo\.sh", "the whole demo (full-size exports of all three models, then serving: about "
                                 "4 minutes, figures in README); scripts/demo.sh is run by hand"),
-    (r"--weights imagenet", WEIGHTS_MISSING + " (tests/export/test_efficientnet_model.py loads a file written "
+    (r"--weights imagenet", WEIGHTS_MISSING + " (tests/export/efficientnet/test_weights.py loads a file written "
                             "the way the published ones are)"),
-    (r"--checkpoint detr-\S+\.pth|DETR_CHECKPOINT=", WEIGHTS_MISSING + " (tests/detr/test_checkpoint.py converts a "
+    (r"--checkpoint detr-\S+\.pth|DETR_CHECKPOINT=", WEIGHTS_MISSING + " (tests/export/detr/test_checkpoint.py converts a "
                                                      "state dict of the official format)"),
-    (r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=", WEIGHTS_MISSING + " (tests/stylegan/test_pickle.py reads a pickle "
+    (r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=", WEIGHTS_MISSING + " (tests/export/stylegan/test_pickle_reader.py reads a pickle "
                                                    "of the official format)"),
     (r"--profile gpu", "needs an NVIDIA GPU"),
     (r"scripts/compile_protos\.py\s*(#.*)?$", "rewrites protocol/generated in the repository itself; the --check "
                                                "line runs the same compile into a temporary folder"),
-    (r"python -m export efficientnet --phi", "a larger-than-B0 export; tests/export/test_efficientnet_model.py "
+    (r"python -m export efficientnet --phi", "a larger-than-B0 export; tests/export/efficientnet/models/test_efficientnet.py "
                                              "builds custom scalings"),
     (r"docker compose|docker-compose|python -m serving\.launch",
      "starts a container of the official image, which cannot be pulled here: tests/clients/test_docker.py runs "
      "the compose file and serving.launch with the project's image instead"),
     (r"python -m export detr --weights", "a full-size DETR-R50 export takes minutes on 2 cores: "
-                                         "tests/detr/test_export.py runs the same command line (export.cli.main)"),
+                                         "tests/fixtures/detr.py runs the same command line (export.cli.main)"),
     (r"python -m export stylegan --resolution 256|--weights g\.weights\.h5",
-     "tests/stylegan/test_command.py runs the same command line at a small resolution"),
-    (r"python -m export\.detr\.train --data DIR", "DIR is a placeholder for a COCO-style dataset: "
-                                                  "tests/detr/test_training.py trains on a synthetic one"),
+     "tests/export/stylegan/test_exporter.py runs the same command line at a small resolution"),
+    (r"python -m export\.detr\.training --data DIR", "DIR is a placeholder for a COCO-style dataset: "
+                                                  "tests/export/detr/training/test_training.py trains on a synthetic one"),
     (r"python benchmarks/reliability\.py", "the full reliability run takes minutes on 2 cores: "
                                           "tests/benchmarks/test_reliability.py runs every scenario with smaller counts"),
-    (r"python -m export\.stylegan\.train .*--steps 2000", "2000 training steps take tens of minutes: "
-                                                          "tests/stylegan/test_training.py runs a few"),
+    (r"python -m export\.stylegan\.training .*--steps 2000", "2000 training steps take tens of minutes: "
+                                                          "tests/export/stylegan/training/test_training.py runs a few"),
     (r"^python -m benchmarks run\s*(#.*)?$|python -m benchmarks graph-options",
      "the full benchmark (~19 min) and the graph-options measurements (~7.5 min) export and load the three "
      "full-size models: tests/benchmarks/ runs the suite's quick mode and checks the bf16 switch"),

@@ -1,0 +1,1 @@
+"""The EfficientNet network and its compound scaling."""

@@ -1,0 +1,1 @@
+"""The StyleGAN networks: equalized-lr layers, mapping, synthesis, generator, discriminator."""

@@ -1,0 +1,1 @@
+"""Training StyleGAN (kept apart from the networks and from export): losses, metrics, data, loop, CLI."""

@@ -1,0 +1,126 @@
+"""Mask-head training with the detector frozen: the COCO panoptic loader, the frozen weights, the CLI, and a
+short run on synthetic shapes in which the matched queries' mask IoU clearly improves."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+import torch.nn.functional as F
+
+from export.detr.models.box_ops import box_cxcywh_to_xyxy
+from export.detr.training.criterion import SetCriterion
+from export.detr.models.detr import DETRConfig, build_detr
+from export.detr.models.segmentation import build_detr_segm
+from export.detr.training.synthetic import CATEGORIES, render_scene_with_masks, write_panoptic_dataset
+from export.detr.training.engine import train
+from export.detr.training.train_masks import MaskTrainer, collate_masks, load_coco_panoptic, main, mean_mask_iou
+
+TINY = DETRConfig(blocks=(1, 1, 1, 1), backbone_width=16, hidden_dim=128, num_heads=8, num_encoder_layers=1,
+                  num_decoder_layers=2, dim_feedforward=128, num_queries=8, dropout=0.0,
+                  num_classes=len(CATEGORIES) + 1)
+TINY_FLAGS = ["--backbone-blocks", "1", "1", "1", "1", "--backbone-width", "16", "--hidden-dim", "128",
+              "--nheads", "8", "--enc-layers", "1", "--dec-layers", "2", "--dim-feedforward", "128",
+              "--num-queries", "8", "--dropout", "0"]
+
+
+def _paths(directory, annotations):
+    return ["--data", str(directory / "images"), "--panoptic", str(directory / "panoptic"),
+            "--annotations", str(annotations)]
+
+
+def test_loader_reads_segments_as_the_official_coco_panoptic_dataset(tmp_path):
+    annotations = write_panoptic_dataset(tmp_path, 3, 60, 90, seed=1, max_objects=3)
+    samples, num_classes = load_coco_panoptic(tmp_path / "images", tmp_path / "panoptic", annotations, 64, 128)
+    assert num_classes == 4 and len(samples) == 3
+    rng = np.random.default_rng(1)
+    written = json.loads(annotations.read_text())["annotations"]
+    for sample, annotation in zip(samples, written):
+        _, objects, masks = render_scene_with_masks(rng, 60, 90, 3)
+        visible = [(category, mask) for (category, _), mask in zip(objects, masks) if mask.any()]
+        assert sample.labels.tolist() == [category for category, _ in visible]
+        assert [s["area"] for s in annotation["segments_info"]] == [int(mask.sum()) for _, mask in visible]
+        original = torch.from_numpy(np.stack([mask for _, mask in visible])).float()
+        # the official transform: nearest resize to the new size (64x96), then > 0.5
+        expected = F.interpolate(original[:, None], size=(64, 96), mode="nearest")[:, 0] > 0.5
+        np.testing.assert_array_equal(sample.masks, expected.numpy())
+        assert sample.pixels.shape == (64, 96, 3)
+        for box, (_, mask) in zip(np.asarray(box_cxcywh_to_xyxy(sample.boxes)), visible):
+            rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))  # official masks_to_boxes
+            np.testing.assert_allclose(box * [90, 60, 90, 60], [cols[0], rows[0], cols[-1], rows[-1]], atol=1e-4)
+
+
+def test_only_the_attention_map_and_the_mask_head_learn(tmp_path):
+    annotations = write_panoptic_dataset(tmp_path, 4, 64, 64, seed=2, max_objects=2)
+    samples, _ = load_coco_panoptic(tmp_path / "images", tmp_path / "panoptic", annotations, 64, 64)
+    model = build_detr_segm(TINY)
+    detector_before = [w.copy() for w in model.detr.get_weights()]
+    head = model.bbox_attention.weights + model.mask_head.weights
+    head_before = [w.numpy().copy() for w in head]
+    trainer = MaskTrainer(model, SetCriterion(TINY.num_classes), lr=1e-2)
+    assert {id(v) for v in trainer.variables} == {id(v) for v in head}
+    tf.config.run_functions_eagerly(True)  # one step: tracing would cost more than it (the CLI test traces)
+    try:
+        losses = trainer.step(*collate_masks(samples, 2))
+    finally:
+        tf.config.run_functions_eagerly(False)
+    assert float(losses["loss"]) > 0
+    for before, after in zip(detector_before, model.detr.get_weights()):
+        np.testing.assert_array_equal(after, before)
+    assert all(not np.array_equal(before, after.numpy()) for before, after in zip(head_before, head)
+               if after.trainable)
+
+
+def test_cli_needs_the_trained_detector_and_writes_the_panoptic_weights(tmp_path, capsys):
+    annotations = write_panoptic_dataset(tmp_path, 4, 64, 64, seed=3, max_objects=2)
+    with pytest.raises(SystemExit, match="give the trained detector"):
+        main([*_paths(tmp_path, annotations), "--min-size", "64", "--max-size", "64", *TINY_FLAGS])
+    detector = build_detr(TINY)
+    detector.save_weights(tmp_path / "detr.weights.h5")
+    output = tmp_path / "panoptic.weights.h5"
+    assert main([*_paths(tmp_path, annotations), "--detr-weights", str(tmp_path / "detr.weights.h5"),
+                 "--output", str(output), "--epochs", "1", "--batch-size", "2", "--min-size", "64",
+                 "--max-size", "64", "--seed", "0", *TINY_FLAGS]) == 0
+    assert "mask IoU before" in capsys.readouterr().out
+    model = build_detr_segm(TINY)
+    model.load_weights(output)
+    for ours, given in zip(model.detr.get_weights(), detector.get_weights()):
+        np.testing.assert_array_equal(ours, given)  # the detector went in and came out frozen
+
+
+def _whole_image_iou(samples) -> float:
+    """Chance level: IoU of every target mask with a mask covering the whole image."""
+    return float(np.mean([mask.mean() for sample in samples for mask in sample.masks]))
+
+
+@pytest.mark.slow
+def test_mask_head_training_improves_mask_iou_clearly(tmp_path, capsys):
+    """A tiny DETR learns the boxes of 32 synthetic scenes (30 epochs), is frozen, and the mask head
+    trains for 30 epochs: the matched queries' mask IoU goes from near zero to well above chance.
+
+    What such a short run learns is mostly the shapes' foreground: the query-specific signal reaches the
+    head through attention maps of about 1e-2 (as in the official head), and separating two objects of
+    one image takes the long training of the official recipe (a 150-epoch run with a dilated backbone,
+    measured while writing this, still gave the two queries of an image the same mask)."""
+    annotations = write_panoptic_dataset(tmp_path, 32, 64, 64, seed=0, max_objects=2)
+    samples, _ = load_coco_panoptic(tmp_path / "images", tmp_path / "panoptic", annotations, 64, 64)
+    import keras
+
+    keras.utils.set_random_seed(0)
+    detector = build_detr(TINY)
+    train(detector, samples, epochs=30, batch_size=8, lr=2e-3, lr_backbone=2e-3, clip_norm=1.0, train_stem=True,
+          log=lambda line: None)
+    detector.save_weights(tmp_path / "detr.weights.h5")
+    output = tmp_path / "panoptic.weights.h5"
+    assert main([*_paths(tmp_path, annotations), "--detr-weights", str(tmp_path / "detr.weights.h5"),
+                 "--output", str(output), "--epochs", "30", "--batch-size", "8", "--lr", "2e-3",
+                 "--clip-max-norm", "1.0", "--min-size", "64", "--max-size", "64", "--seed", "0", *TINY_FLAGS]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    history = [float(line.split()[-1]) for line in lines if line.startswith("epoch")]
+    assert len(history) == 30 and np.mean(history[-5:]) < 0.6 * np.mean(history[:3]), history
+    untrained = float(next(line for line in lines if line.startswith("mask IoU before")).split()[-1])
+    model = build_detr_segm(TINY)
+    model.load_weights(output)
+    trained = mean_mask_iou(model, SetCriterion(TINY.num_classes), samples, 16, 2)
+    chance = _whole_image_iou(samples)
+    assert trained > max(untrained, chance) + 0.3, (untrained, chance, trained)

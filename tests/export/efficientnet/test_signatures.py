@@ -1,0 +1,89 @@
+"""The exported EfficientNet signatures: bytes in → labels out, pixels, classify, clear errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export.efficientnet.signatures import imagenet_class_names
+from export.images import center_crop_and_resize, decode_rgb
+from export.inspection import signature_defs
+
+
+@pytest.fixture(scope="module")
+def loaded(efficientnet_export):
+    return tf.saved_model.load(str(efficientnet_export))
+
+
+def test_signatures_have_client_readable_names_dtypes_and_shapes(efficientnet_export):
+    sigs = signature_defs(efficientnet_export)
+    assert set(sigs) == {"serving_default", "predict_pixels", "classify"}
+    default = sigs["serving_default"]
+    assert default["method_name"] == "tensorflow/serving/predict"
+    assert {k: (v["dtype"], v["shape"]) for k, v in default["inputs"].items()} == {"images": ("DT_STRING", [-1])}
+    assert {k: (v["dtype"], v["shape"]) for k, v in default["outputs"].items()} == {
+        "class_ids": ("DT_INT32", [-1, 5]), "class_names": ("DT_STRING", [-1, 5]), "scores": ("DT_FLOAT", [-1, 5])}
+    pixels = sigs["predict_pixels"]
+    assert pixels["inputs"]["pixels"]["dtype"] == "DT_FLOAT"
+    assert pixels["inputs"]["pixels"]["shape"] == [-1, 224, 224, 3]
+    assert pixels["outputs"]["probabilities"]["shape"] == [-1, 1000]
+    classify = sigs["classify"]
+    assert classify["method_name"] == "tensorflow/serving/classify"
+    assert set(classify["inputs"]) == {"inputs"} and set(classify["outputs"]) == {"classes", "scores"}
+
+
+def test_saved_model_cli_reads_the_export(efficientnet_export):
+    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show",
+           "--dir", str(efficientnet_export), "--all"]
+    result = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "signature_def['serving_default']" in result.stdout
+    assert "inputs['images'] tensor_info" in result.stdout
+    assert "outputs['class_names'] tensor_info" in result.stdout
+
+
+def test_real_jpeg_in_top5_labels_out_equal_to_keras(loaded, efficientnet_keras, china_jpeg):
+    out = loaded.signatures["serving_default"](images=tf.constant([china_jpeg]))
+    ids, names, scores = out["class_ids"].numpy(), out["class_names"].numpy(), out["scores"].numpy()
+    assert ids.shape == names.shape == scores.shape == (1, 5)
+    classes = imagenet_class_names()
+    assert [n.decode() for n in names[0]] == [classes[i] for i in ids[0]]
+    assert np.all(np.diff(scores[0]) <= 0) and 0 < scores[0].sum() <= 1.0 + 1e-6
+
+    # The Keras model on the picture decoded and cropped in-process gives the same top-5.
+    pixels = center_crop_and_resize(decode_rgb(tf.constant(china_jpeg)), 224)[tf.newaxis]
+    probabilities = np.asarray(efficientnet_keras(pixels, training=False))[0]
+    assert ids[0][0] == np.argmax(probabilities)
+    np.testing.assert_allclose(scores[0], np.sort(probabilities)[::-1][:5], atol=1e-5)
+    np.testing.assert_allclose(probabilities[ids[0]], scores[0], atol=1e-5)  # ids name those scores (ties aside)
+
+
+def test_pixel_signature_equals_keras(loaded, efficientnet_keras):
+    pixels = np.random.default_rng(3).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+    out = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
+    expected = np.asarray(efficientnet_keras(pixels, training=False))
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    assert expected.max() > 0.1  # informative outputs: a wrong weight or pixel would show
+
+
+def test_png_and_grey_images_are_accepted(loaded):
+    rgba = tf.io.encode_png(tf.zeros([40, 60, 4], tf.uint8))
+    grey = tf.io.encode_jpeg(tf.fill([50, 30, 1], tf.constant(128, tf.uint8)))
+    out = loaded.signatures["serving_default"](images=tf.stack([rgba, grey]))
+    assert out["class_ids"].shape == (2, 5)
+
+
+def test_corrupt_image_is_an_invalid_argument(loaded):
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        loaded.signatures["serving_default"](images=tf.constant([b"not an image"]))
+
+
+def test_classify_signature_takes_tf_examples(loaded, china_jpeg):
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[china_jpeg]))}))
+    out = loaded.signatures["classify"](inputs=tf.constant([example.SerializeToString()]))
+    direct = loaded.signatures["serving_default"](images=tf.constant([china_jpeg]))
+    np.testing.assert_array_equal(out["classes"].numpy(), direct["class_names"].numpy())
+    np.testing.assert_allclose(out["scores"].numpy(), direct["scores"].numpy(), atol=1e-6)

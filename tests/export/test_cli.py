@@ -1,0 +1,56 @@
+"""The export command line: one-line errors with exit code 2, next version from a weights file."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export.publish import existing_versions
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "export", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["efficientnet", "--variant", "b9"], "invalid choice: 'b9'"),
+    (["efficientnet", "--weights", "/no/such/weights.h5"], "weights file not found: /no/such/weights.h5"),
+    (["efficientnet", "--phi", "-1", "--models-dir", "{tmp}"], "--phi must be >= 0"),
+    (["efficientnet", "--version", "1", "--models-dir", "{tmp}"], "version 1 already exists"),
+    (["resnet"], "invalid choice: 'resnet'"),
+])
+def test_bad_arguments_give_one_clear_line_and_fail(tmp_path, args, message):
+    (tmp_path / "efficientnet" / "1").mkdir(parents=True)
+    result = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.returncode == 2
+    assert message in last_line(result.stderr)
+    assert result.stdout == ""
+
+
+def test_cli_writes_the_next_version_from_a_weights_file_equal_to_keras(tmp_path, efficientnet_export,
+                                                                        efficientnet_weights, efficientnet_keras):
+    """`--weights PATH` end to end: the exported pixel signature computes what the Keras model does."""
+    shutil.copytree(efficientnet_export, tmp_path / "efficientnet" / "1")
+    result = run_cli("efficientnet", "--variant", "b0", "--weights", str(efficientnet_weights),
+                     "--models-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == str(tmp_path / "efficientnet" / "2")
+    assert existing_versions(tmp_path / "efficientnet") == [1, 2]
+
+    pixels = np.random.default_rng(7).uniform(0, 255, (3, 224, 224, 3)).astype(np.float32)
+    exported = tf.saved_model.load(str(tmp_path / "efficientnet" / "2")).signatures["predict_pixels"]
+    probabilities = exported(pixels=tf.constant(pixels))["probabilities"].numpy()
+    np.testing.assert_allclose(probabilities, np.asarray(efficientnet_keras(pixels, training=False)), atol=1e-5)
+
+
