@@ -113,8 +113,8 @@ def _efficientnet_keras_xla(models_dir: Path):
     compiles the Keras model itself (same weights; the export checks it against the SavedModel)."""
     import tensorflow as tf
 
-    from export.efficientnet.model import build_efficientnet
-    from export.efficientnet.scaling import variant_scaling
+    from export.efficientnet.models.efficientnet import build_efficientnet
+    from export.efficientnet.models.scaling import variant_scaling
 
     model = build_efficientnet(variant_scaling("b0"))
     model.load_weights(str(models_dir / INFORMATIVE_WEIGHTS))
@@ -158,13 +158,14 @@ def ensure_informative_efficientnet(models_dir: Path) -> None:
     weights = models_dir / INFORMATIVE_WEIGHTS
     if weights.exists() and (models_dir / "efficientnet" / "1").exists():
         return
-    from export.efficientnet.export import export_efficientnet
+    from export.efficientnet.exporter import EfficientNetExport
+    from export.pipeline import run
     from tests.fixtures.efficientnet import informative_b0
 
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = weights.with_name("partial." + weights.name)
     informative_b0().save_weights(str(partial))
-    export_efficientnet(variant="b0", weights=str(partial), models_dir=models_dir, version=1, force=True)
+    run(EfficientNetExport(variant="b0", weights=str(partial)), models_dir=models_dir, version=1, force=True)
     partial.rename(weights)
 
 
