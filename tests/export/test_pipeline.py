@@ -62,12 +62,17 @@ def test_odd_directory_names_beside_versions_are_not_versions(tmp_path):
 
 
 def test_failed_verification_publishes_nothing(tmp_path):
-    """An endpoint whose reloaded outputs differ from the in-process trace (an unseeded random op)."""
+    """An endpoint whose answer depends on its own state: the reloaded model answers differently."""
     model = half_plus_two().model
-    noisy = Endpoint("serving_default", lambda x: {"y": model(x) + tf.random.uniform(tf.shape(x))},
-                     [tf.TensorSpec([None, 1], tf.float32, name="x")])
-    with pytest.raises(ExportError, match="verification failed: serving_default/y max abs diff"):
-        write_version(half_plus_two(endpoints=[noisy]), models_dir=tmp_path, name="hp2")
+    calls = tf.Variable(0.0)
+
+    def counting(x):
+        calls.assign_add(1.0)
+        return {"y": model(x) + calls}
+
+    stateful = Endpoint("serving_default", counting, [tf.TensorSpec([None, 1], tf.float32, name="x")])
+    with pytest.raises(ExportError, match="verification failed: serving_default/y max abs diff 1 > 1e-05"):
+        write_version(half_plus_two(endpoints=[stateful]), models_dir=tmp_path, name="hp2")
     assert list((tmp_path / "hp2").iterdir()) == []
 
 
