@@ -94,7 +94,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bool(p, "enable_serialization_as_tensor_content", False,
               "write gRPC output tensors as tensor_content instead of typed value fields")
     _add_bool(p, "version", False, "print the version and exit")
+    _add_official_extras(p)
     return p
+
+
+def _add_official_extras(p: argparse.ArgumentParser) -> None:
+    """The remaining tensorflow_model_server 2.21 flags: health service, socket, GPU, precision, no-ops."""
+    _add_bool(p, "enable_grpc_healthcheck_service", False,
+              "serve grpc.health.v1.Health: SERVING once the models are loaded, NOT_SERVING while draining")
+    p.add_argument("--grpc_socket_path", default="", help="also serve gRPC on this UNIX domain socket")
+    p.add_argument("--per_process_gpu_memory_fraction", type=float, default=0.0,
+                   help="> 0: GPU memory grows on demand instead of being taken whole (no fixed cap here)")
+    p.add_argument("--mixed_precision", default="",
+                   help="bfloat16: grappler's oneDNN auto-mixed-precision rewrite for every model")
+    _add_bool(p, "xla_cpu_compilation_enabled", False,
+              "accepted; jit_compile signatures always run here (officially they fail without it)")
+    _add_bool(p, "xla_gpu_compilation_enabled", False, "accepted; as --xla_cpu_compilation_enabled")
+    _add_bool(p, "enable_profiler", True, "accepted; the TensorFlow profiler service is not served")
+    for name, default, help_text in _NOT_APPLIED:
+        if isinstance(default, bool):
+            _add_bool(p, name, default, help_text)
+        else:
+            p.add_argument(f"--{name}", type=type(default), default=default, help=help_text)
+
+
+# Official flags this server accepts but cannot apply: (flag, official default, why). A value other
+# than the default gets one warning line at start-up (see `not_applied_warnings`).
+_NOT_APPLIED: tuple[tuple[str, object, str], ...] = (
+    ("use_alts_credentials", False, "ALTS needs Google infrastructure; not supported"),
+    ("platform_config_file", "", "only the tensorflow platform exists here; its options come from the flags"),
+    ("tensorflow_session_config_file", "", "TF2 functions have no session ConfigProto; use the parallelism flags"),
+    ("remove_unused_fields_from_bundle_metagraph", True, "a C++ memory saving; nothing to remove here"),
+    ("prefer_tflite_model", False, "TF Lite models are not served"),
+    ("num_tflite_pools", 1, "TF Lite models are not served"),
+    ("num_tflite_interpreters_per_pool", 1, "TF Lite models are not served"),
+    ("thread_pool_factory_config_file", "", "custom inference thread pools are not supported"),
+    ("skip_initialize_tpu", False, "TPUs are not supported"),
+)
+
+
+def not_applied_warnings(args: argparse.Namespace) -> list[str]:
+    """One line per accepted official flag whose non-default value this server does not apply."""
+    lines = [f"--{name}={getattr(args, name)} is accepted but not applied: {why}"
+             for name, default, why in _NOT_APPLIED if getattr(args, name) != default]
+    if args.mixed_precision not in ("", "bfloat16"):
+        lines.append(f"--mixed_precision={args.mixed_precision} is not applied: only bfloat16 is supported")
+    return lines
 
 
 def parse_flags(argv: Sequence[str] | None = None) -> argparse.Namespace:

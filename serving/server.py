@@ -13,6 +13,7 @@ import threading
 from typing import Optional
 
 from serving import config as config_lib
+from serving.health import HealthReporter
 from serving.status import ServingError
 
 log = logging.getLogger("serving")
@@ -37,6 +38,21 @@ def configure_tensorflow(args: argparse.Namespace) -> None:
     if inter > 0:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     tf.get_logger().setLevel(logging.ERROR)
+    configure_devices(args)
+
+
+def configure_devices(args: argparse.Namespace) -> None:
+    """--mixed_precision=bfloat16 and --per_process_gpu_memory_fraction, as far as TF2 allows them."""
+    import tensorflow as tf
+
+    if args.mixed_precision == "bfloat16":
+        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
+    if args.per_process_gpu_memory_fraction > 0:
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        log.warning("--per_process_gpu_memory_fraction: %s", "GPU memory grows on demand (no fixed fraction)"
+                    if gpus else "no GPU here; ignored")
 
 
 def _worker_count(flag: int) -> int:
@@ -70,6 +86,7 @@ class Server:
         self.rest = None
         self.grpc_credentials = None
         self.rest_ssl_context = None
+        self.health: Optional[HealthReporter] = None
         self._config_poller: Optional[threading.Thread] = None
         self._stop = threading.Event()
 
@@ -164,6 +181,9 @@ class Server:
         self.grpc_server = build_server(self.manager, a.grpc_host, a.port, _worker_count(a.grpc_max_threads),
                                         a.enable_serialization_as_tensor_content, a.grpc_channel_arguments,
                                         self.grpc_credentials, limits, connection_cap(0, file_limit))
+        self.health = HealthReporter(self.grpc_server) if a.enable_grpc_healthcheck_service else None
+        if a.grpc_socket_path:
+            _bind_unix_socket(self.grpc_server, a.grpc_socket_path)
         self.grpc_server.start()
         log.info("Using %s", "SSL credentials" if self.grpc_credentials is not None else "InsecureServerCredentials")
         log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)
@@ -189,6 +209,8 @@ class Server:
                     self.rest = None
         self.manager.start_polling()
         self._start_config_polling()
+        if self.health is not None:
+            self.health.serving()
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -199,6 +221,8 @@ class Server:
         await self.shutdown()
 
     async def shutdown(self) -> None:
+        if self.health is not None:
+            self.health.draining()
         self._stop.set()
         grpc_done = self.grpc_server.stop(grace=30) if self.grpc_server is not None else None
         if self.rest is not None:
@@ -230,13 +254,26 @@ class Server:
         self._config_poller.start()
 
 
+def _bind_unix_socket(server, path: str) -> None:
+    """--grpc_socket_path: the same gRPC services on a UNIX domain socket."""
+    try:
+        bound = server.add_insecure_port(f"unix:{path}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise ServingError(config_lib.Code.INVALID_ARGUMENT, f"Failed to BuildAndStart gRPC server: cannot bind unix:{path}")
+    log.info("Running gRPC ModelServer at UNIX socket %s ...", path)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    from serving.flags import parse_flags
+    from serving.flags import not_applied_warnings, parse_flags
 
     args = parse_flags(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s.%(msecs)03d %(levelname).1s serving] %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
+    for line in not_applied_warnings(args):
+        log.warning("%s", line)
     if args.version:
         import tensorflow as tf
 
