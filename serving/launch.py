@@ -5,8 +5,8 @@
     python -m serving.launch stop
 
 The container gets the same command line as docker-compose.yml (`tensorflow_model_server` with the
-config files in serving/ mounted at /config) and a healthcheck that asks the REST API for every
-model named in the model config. `start` returns once Docker reports the container healthy and
+config files in serving/ mounted at /config) and serving/healthcheck.sh as its healthcheck (every
+model in the model config AVAILABLE, every label on an AVAILABLE version). `start` returns once Docker reports the container healthy and
 prints the endpoints; it fails with the container's log if the server exits or never gets there.
 """
 from __future__ import annotations
@@ -53,15 +53,11 @@ def server_flags(grpc_port: int, rest_port: int, config_name: str, loopback_only
     return flags
 
 
-def healthcheck(models: Sequence[str], rest_port: int) -> dict:
-    script = (
-        f"for m in {' '.join(models)}; do "
-        f"exec 3<>/dev/tcp/127.0.0.1/{rest_port} || exit 1; "
-        "printf 'GET /v1/models/%s HTTP/1.0\\r\\n\\r\\n' $m >&3; "
-        "grep -q AVAILABLE <&3 || exit 1; exec 3<&-; done"
-    )
-    return {"test": ["CMD", "bash", "-c", script], "interval": 2 * SECOND_NS, "timeout": 5 * SECOND_NS,
-            "retries": 5, "start_period": 600 * SECOND_NS}
+def healthcheck(rest_port: int, config_name: str) -> dict:
+    """Docker healthcheck running serving/healthcheck.sh (the compose file's check) inside the container."""
+    script = (CONFIG_DIR / "healthcheck.sh").read_text()
+    return {"test": ["CMD", "bash", "-c", script, "healthcheck", str(rest_port), f"/config/{config_name}"],
+            "interval": 2 * SECOND_NS, "timeout": 5 * SECOND_NS, "retries": 5, "start_period": 600 * SECOND_NS}
 
 
 def start(*, models_dir: Path, image: str = DEFAULT_IMAGE, name: str = DEFAULT_NAME, grpc_port: int = 8500,
@@ -92,7 +88,7 @@ def start(*, models_dir: Path, image: str = DEFAULT_IMAGE, name: str = DEFAULT_N
         init=True,
         volumes={str(Path(models_dir).resolve()): {"bind": "/models", "mode": "ro"},
                  str(Path(config_dir).resolve()): {"bind": "/config", "mode": "ro"}},
-        healthcheck=healthcheck(models, rest_port),
+        healthcheck=healthcheck(rest_port, config_name),
         restart_policy={"Name": "no"},
         **options,
     )
