@@ -22,6 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${KTS_CACHE_DIR:-$HOME/.cache/keras-to-serving}"
 BASE_IMAGE="${KTS_BASE_IMAGE:-keras-to-serving/base:bookworm}"
 SERVER_IMAGE="${KTS_SERVER_IMAGE:-keras-to-serving/server:latest}"
+TOOLS_IMAGE="keras-to-serving/busybox:static"   # serving/model_image.py's LOCAL_TOOLS_IMAGE
 DEB_PACKAGES="python3,python3-venv,libgomp1"
 
 log() { printf '[docker_setup %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -83,6 +84,28 @@ build_base_image() {
     fi
     log "docker import $tarball as $BASE_IMAGE"
     docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' "$tarball" "$BASE_IMAGE" >/dev/null
+}
+
+build_tools_image() {
+    # A static busybox on scratch (Debian's busybox-static): what `python -m serving.model_image`
+    # copies into model images where the upstream busybox image cannot be pulled.
+    if docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1; then
+        return 0
+    fi
+    local dir="$CACHE/busybox"
+    if [ ! -x "$dir/bin/busybox" ]; then
+        log "apt-get download busybox-static"
+        rm -rf "$dir" && mkdir -p "$dir/deb"
+        (cd "$dir/deb" && apt-get download busybox-static >/dev/null 2>&1) \
+            || { as_root apt-get update -qq && (cd "$dir/deb" && apt-get download busybox-static >/dev/null 2>&1); } \
+            || { log "cannot download busybox-static"; return 1; }
+        dpkg-deb -x "$dir"/deb/busybox-static_*.deb "$dir/root"
+        mkdir -p "$dir/bin" && cp "$dir/root/bin/busybox" "$dir/bin/busybox"
+    fi
+    printf 'FROM scratch\nCOPY bin/busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n' > "$dir/Dockerfile"
+    log "docker build $TOOLS_IMAGE"
+    DOCKER_BUILDKIT=0 docker build -q --network none -t "$TOOLS_IMAGE" "$dir" >/dev/null 2>&1 \
+        || { log "building $TOOLS_IMAGE failed"; return 1; }
 }
 
 python_for_wheels() {
@@ -166,8 +189,9 @@ main() {
     fi
     mkdir -p "$CACHE"
     build_base_image
+    build_tools_image
     build_server_image
-    log "ready in $((SECONDS - started)) s: base $BASE_IMAGE, server $SERVER_IMAGE"
+    log "ready in $((SECONDS - started)) s: base $BASE_IMAGE, tools $TOOLS_IMAGE, server $SERVER_IMAGE"
 }
 
 main "$@"
