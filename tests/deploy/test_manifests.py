@@ -1,0 +1,194 @@
+"""deploy/: every kustomization and example renders with kustomize and validates, strictly, against the
+Kubernetes schemas of a current release and KServe's own CRD schemas; and the manifests say what the
+project promises (per-model Deployments, probes, security, Services, HPA, PDB, GPU, KServe runtime)."""
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+
+from tests.deploy.manifests import DEPLOY, ROOT, by_kind, kustomize_command, load_yaml_file, overlay, render, validate
+
+K8S = DEPLOY / "kubernetes"
+KSERVE = DEPLOY / "kserve"
+MODELS = ("efficientnet", "detr", "stylegan")
+COMPONENTS = ("image-volume", "object-storage", "request-rate-hpa")
+
+pytestmark = pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize")
+
+
+@pytest.fixture(scope="module")
+def cpu():
+    return render(K8S / "overlays" / "cpu")
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    return render(K8S / "overlays" / "gpu")
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    return next((a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")), None)
+
+
+@pytest.mark.parametrize("path", ["kubernetes/overlays/cpu", "kubernetes/overlays/gpu", "kubernetes/base",
+                                  "kserve/base", "kserve/custom-runtime"])
+def test_kustomizations_render_and_validate_strictly(path):
+    resources = render(DEPLOY / path)
+    assert resources
+    for resource in resources:
+        validate(resource)
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_each_component_over_each_overlay_renders_and_validates(component, tmp_path):
+    for name in ("cpu", "gpu"):
+        directory = tmp_path / name
+        directory.mkdir()
+        resources = render(overlay(directory, [K8S / "overlays" / name], [K8S / "components" / component]))
+        for resource in resources:
+            validate(resource)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (KSERVE / "examples").glob("*.yaml")))
+def test_kserve_examples_validate(example):
+    for resource in load_yaml_file(KSERVE / "examples" / example):
+        validate(resource)
+
+
+def test_validation_rejects_unknown_fields(cpu):
+    deployment = copy.deepcopy(by_kind(cpu, "Deployment")["detr"])
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = []
+    with pytest.raises(Exception, match="livenessProbes"):
+        validate(deployment)
+    isvc = copy.deepcopy(load_yaml_file(KSERVE / "base" / "detr.yaml")[0])
+    isvc["spec"]["predictor"]["model"]["storageURI"] = "oci://x/y:1"
+    with pytest.raises(AssertionError, match="storageURI"):
+        validate(isvc)
+    isvc = copy.deepcopy(load_yaml_file(KSERVE / "examples" / "canary.yaml")[0])
+    isvc["spec"]["predictor"]["canaryTrafficPercent"] = "ten"
+    with pytest.raises(AssertionError, match="canaryTrafficPercent"):
+        validate(isvc)
+
+
+def test_one_deployment_per_model_with_its_config_probes_and_security(cpu):
+    deployments, config_maps = by_kind(cpu, "Deployment"), by_kind(cpu, "ConfigMap")
+    assert sorted(deployments) == sorted(MODELS)
+    (config_map,) = config_maps.values()
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (server,), (init,) = pod["containers"], pod["initContainers"]
+        assert re.fullmatch(r"tensorflow/serving:\d+\.\d+\.\d+", server["image"])
+        assert server["command"] == ["/usr/bin/tensorflow_model_server"]
+        args = server["args"]
+        config_file = _flag(args, "model_config_file")
+        assert config_file == f"/config/{name}.config"
+        model_config = config_map["data"][f"{name}.config"]
+        assert f'name: "{name}"' in model_config and f'base_path: "/models/{name}"' in model_config
+        assert _flag(args, "monitoring_config_file") == "/config/monitoring.config"
+        assert _flag(args, "enable_grpc_healthcheck_service") == "true"
+        assert (_flag(args, "enable_batching") == "true") == (name == "efficientnet")
+        assert init["command"] == ["/bin/cp", "-R", f"/models/{name}", "/repository/"]
+        assert init["image"] == "keras-to-serving/models:1"
+        for container in (server, init):
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["limits"] and container["resources"]["requests"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+        assert server["startupProbe"]["grpc"]["port"] == 8500 and server["livenessProbe"]["grpc"]["port"] == 8500
+        assert server["readinessProbe"]["exec"]["command"] == ["bash", "/config/healthcheck.sh", "8501", config_file]
+        pre_stop = server["lifecycle"]["preStop"]["sleep"]["seconds"]
+        # preStop + the server's drain (REST requests up to the timeout, gRPC grace 30 s) fit the grace period.
+        assert pod["terminationGracePeriodSeconds"] >= pre_stop + int(_flag(args, "rest_api_timeout_in_ms")) / 1000
+        keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
+        assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    startup = {n: d["spec"]["template"]["spec"]["containers"][0]["startupProbe"] for n, d in deployments.items()}
+    budget = {n: p["periodSeconds"] * p["failureThreshold"] for n, p in startup.items()}
+    assert budget["detr"] >= 600 and budget["detr"] == max(budget.values())  # DETR loads and warms up longest
+
+
+def test_services_hpa_and_pdb_per_model(cpu):
+    services, hpas, pdbs = by_kind(cpu, "Service"), by_kind(cpu, "HorizontalPodAutoscaler"), by_kind(cpu, "PodDisruptionBudget")
+    for name in MODELS:
+        rest, grpc_service = services[name]["spec"], services[f"{name}-grpc"]["spec"]
+        assert rest["type"] == "ClusterIP" and rest["ports"][0]["port"] == 8501
+        assert grpc_service["clusterIP"] == "None" and grpc_service["ports"][0]["port"] == 8500
+        assert rest["selector"] == grpc_service["selector"] == pdbs[name]["spec"]["selector"]["matchLabels"]
+        hpa = hpas[name]["spec"]
+        assert hpa["scaleTargetRef"]["name"] == name and hpa["minReplicas"] >= 2  # the PDB allows one disruption
+        assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_request_rate_variant_uses_the_adapter_metric(tmp_path):
+    resources = render(overlay(tmp_path, [K8S / "overlays" / "cpu"], [K8S / "components" / "request-rate-hpa"]))
+    import yaml
+
+    rules = yaml.safe_load((K8S / "components" / "request-rate-hpa" / "prometheus-adapter-rules.yaml").read_text())
+    (rule,) = rules["rules"]
+    assert ":tensorflow:serving:request_count" in rule["seriesQuery"]
+    for hpa in by_kind(resources, "HorizontalPodAutoscaler").values():
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["pods"]["metric"]["name"] == rule["name"]["as"]
+
+
+def test_gpu_overlay_uses_the_gpu_image_and_requests_gpus(gpu):
+    for deployment in by_kind(gpu, "Deployment").values():
+        (server,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert re.fullmatch(r"tensorflow/serving:\d+\.\d+\.\d+-gpu", server["image"])
+        assert server["resources"]["limits"]["nvidia.com/gpu"] == 1
+
+
+def test_image_volume_component_mounts_the_model_image(tmp_path, cpu):
+    resources = render(overlay(tmp_path, [K8S / "overlays" / "cpu"], [K8S / "components" / "image-volume"],
+                               {"images": [{"name": "keras-to-serving/models", "newName": "registry.example.com/m",
+                                            "newTag": "7"}]}))
+    (tmp_path / "default").mkdir()
+    default = render(overlay(tmp_path / "default", [K8S / "overlays" / "cpu"], [K8S / "components" / "image-volume"]))
+    for name, deployment in by_kind(resources, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert not pod.get("initContainers")
+        (models,) = [v for v in pod["volumes"] if v["name"] == "models"]
+        assert models == {"name": "models", "image": {"reference": "registry.example.com/m:7", "pullPolicy": "IfNotPresent"}}
+        mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "models")
+        assert (mount["mountPath"], mount["subPath"]) == ("/models", "models")
+        # Without an override the volume names the same image as the base's init container.
+        default_pod = by_kind(default, "Deployment")[name]["spec"]["template"]["spec"]
+        init_image = by_kind(cpu, "Deployment")[name]["spec"]["template"]["spec"]["initContainers"][0]["image"]
+        assert next(v for v in default_pod["volumes"] if v["name"] == "models")["image"]["reference"] == init_image
+
+
+def test_config_copies_match_the_serving_originals():
+    # kustomize only reads files under the kustomization, so these are copies; keep them identical.
+    copies = {K8S / "base" / "config": ("monitoring.config", "batching.config", "healthcheck.sh"),
+              KSERVE / "custom-runtime" / "config": ("monitoring.config", "batching.config")}
+    for copy_dir, names in copies.items():
+        for name in names:
+            assert (copy_dir / name).read_text() == (ROOT / "serving" / name).read_text(), copy_dir / name
+
+
+def test_kserve_inference_services_and_custom_runtime():
+    stock = by_kind(render(KSERVE / "base"), "InferenceService")
+    custom = render(KSERVE / "custom-runtime")
+    (runtime,) = by_kind(custom, "ServingRuntime").values()
+    (config_map,) = by_kind(custom, "ConfigMap").values()
+    (container,) = runtime["spec"]["containers"]
+    assert container["command"] == ["/usr/bin/tensorflow_model_server"]
+    assert _flag(container["args"], "model_config_file") == "/etc/kts/{{.Name}}.config"
+    assert _flag(container["args"], "monitoring_config_file") == "/etc/kts/monitoring.config"
+    assert runtime["spec"]["volumes"][0]["configMap"]["name"] == config_map["metadata"]["name"]
+    for name in MODELS:
+        model = stock[name]["spec"]["predictor"]["model"]
+        assert model["modelFormat"]["name"] == "tensorflow" and model["runtime"] == "kserve-tensorflow-serving"
+        assert model["storageUri"].startswith("oci://")
+        predictor = stock[name]["spec"]["predictor"]
+        assert predictor["minReplicas"] >= 1 and predictor["maxReplicas"] > predictor["minReplicas"]
+        assert predictor["scaleMetric"] == "cpu" and predictor["scaleTarget"] > 0
+        text = config_map["data"][f"{name}.config"]
+        assert f'name: "{name}"' in text and 'base_path: "/mnt/models"' in text and "version_labels" in text
+        assert by_kind(custom, "InferenceService")[name]["spec"]["predictor"]["model"]["runtime"] == \
+            runtime["metadata"]["name"]
+    canary = load_yaml_file(KSERVE / "examples" / "canary.yaml")[0]
+    assert 0 < canary["spec"]["predictor"]["canaryTrafficPercent"] < 100
