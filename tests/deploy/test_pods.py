@@ -1,0 +1,191 @@
+"""The cpu overlay's pods, run with Docker the way the kubelet would run them: the init container from
+the model image built by `python -m serving.model_image`, then the server container with the
+manifest's command, args, env, volume mounts (emptyDir, the rendered ConfigMap), user and group,
+read-only root filesystem, dropped capabilities and limits; then the manifest's own startup, readiness
+and liveness probes (gRPC health, exec), requests through the project's clients, and SIGTERM within
+the termination grace period.
+
+Deviations, all forced by this machine: the project's server image replaces tensorflow/serving (no
+registry); the daemon has no bridge, so the pod's network is the host's: the manifest's ports 8500 /
+8501 become free loopback ports (in args, probes and the readiness command) and the server binds
+127.0.0.1 only. Skipped with the reason when no Docker daemon can start.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clients import models as helpers
+from clients.grpc_client import GrpcClient
+from clients.rest import RestClient
+from tests.clients.conftest import models_repo  # noqa: F401  (the three session exports as one repository)
+from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
+from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
+from tests.fixtures.pictures import sample_picture
+from tests.serving.server_process import free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow,
+              pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize")]
+
+OFFICIAL = "tensorflow/serving"
+
+
+@pytest.fixture(scope="module")
+def model_image(server_image, models_repo):  # noqa: F811
+    from serving import model_image
+
+    tag = f"kts-test-models:{os.getpid()}"
+    versions = model_image.build(models_repo, tag)
+    assert versions == {"detr": [1], "efficientnet": [1], "stylegan": [1]}
+    yield tag
+    import docker
+
+    docker.from_env().images.remove(tag, force=True)
+
+
+def _quantity_bytes(text: str) -> int:
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+    return int(float(text[:-2]) * units[text[-2:]]) if text[-2:] in units else int(text)
+
+
+class Pod:
+    """One Deployment's pod template on Docker: volumes on the host, containers with host networking."""
+
+    def __init__(self, pod: dict, config_map: dict, images: dict[str, str], root: Path):
+        import docker
+
+        self.client = docker.from_env()
+        self.spec, self.images, self.root = pod, images, root
+        self.grpc_port, self.rest_port = free_port(), free_port()
+        self.ports = {8500: self.grpc_port, 8501: self.rest_port}
+        self.volumes: dict[str, Path] = {}
+        for volume in pod["volumes"]:
+            path = root / volume["name"]
+            path.mkdir()
+            if "emptyDir" in volume:
+                path.chmod(0o777)  # what the kubelet creates for an emptyDir
+            else:
+                assert volume["configMap"]["name"] == config_map["metadata"]["name"]
+                for key, text in config_map["data"].items():
+                    (path / key).write_text(text)
+                    (path / key).chmod(0o644)
+            self.volumes[volume["name"]] = path
+        self.containers = []
+
+    def _ported(self, values: list[str]) -> list[str]:
+        out = []
+        for value in values:
+            for manifest_port, port in self.ports.items():
+                value = value.replace(f"--port={manifest_port}", f"--port={port}") \
+                    .replace(f"--rest_api_port={manifest_port}", f"--rest_api_port={port}")
+                value = str(port) if value == str(manifest_port) else value
+            out.append(value)
+        return out
+
+    def run(self, container: dict, detach: bool):
+        security = {**self.spec.get("securityContext", {}), **container.get("securityContext", {})}
+        assert security["runAsNonRoot"] and security["runAsUser"] != 0
+        binds = {}
+        for mount in container.get("volumeMounts", []):
+            source = self.volumes[mount["name"]] / mount.get("subPath", "")
+            binds[str(source)] = {"bind": mount["mountPath"], "mode": "ro" if mount.get("readOnly") else "rw"}
+        args = self._ported(container.get("args", []))
+        if container["name"] == "serving":
+            args += ["--grpc_host=127.0.0.1", "--rest_api_host=127.0.0.1"]
+        limits = container["resources"]["limits"]
+        image = container["image"]
+        image = self.images.get(image.split(":")[0], image)
+        options = dict(
+            image=image, entrypoint=container["command"], command=args, user=f"{security['runAsUser']}:{security['runAsGroup']}",
+            group_add=[str(self.spec["securityContext"]["fsGroup"])], read_only=security["readOnlyRootFilesystem"],
+            cap_drop=security["capabilities"]["drop"], network_mode="host", volumes=binds,
+            security_opt=["no-new-privileges"] if security["allowPrivilegeEscalation"] is False else [],
+            environment={e["name"]: e["value"] for e in container.get("env", [])},
+            mem_limit=_quantity_bytes(limits["memory"]), nano_cpus=int(float(limits["cpu"]) * 1e9))
+        if not detach:
+            output = self.client.containers.run(**options, remove=True, stderr=True)
+            return output
+        started = self.client.containers.run(**options, detach=True)
+        self.containers.append(started)
+        return started
+
+    def probe(self, container, probe: dict) -> bool:
+        """One probe attempt, as the kubelet makes it."""
+        timeout = probe.get("timeoutSeconds", 1)
+        if "grpc" in probe:
+            port = self.ports[probe["grpc"]["port"]]
+            try:
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                    answer = health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(service=probe["grpc"].get("service", "")), timeout=timeout)
+                return answer.status == health_pb2.HealthCheckResponse.SERVING
+            except grpc.RpcError:
+                return False
+        if "exec" in probe:
+            return container.exec_run(self._ported(probe["exec"]["command"])).exit_code == 0
+        raise AssertionError(f"probe kind not exercised here: {sorted(probe)}")
+
+    def wait_for(self, container, probe: dict) -> None:
+        """Succeeds within initialDelay + failureThreshold periods, or the kubelet would give up."""
+        time.sleep(probe.get("initialDelaySeconds", 0))
+        for _ in range(probe.get("failureThreshold", 3)):
+            if self.probe(container, probe):
+                return
+            container.reload()
+            assert container.status == "running", container.logs(tail=40).decode(errors="replace")
+            time.sleep(probe.get("periodSeconds", 10))
+        raise AssertionError(f"probe never succeeded: {probe}\n{container.logs(tail=40).decode(errors='replace')}")
+
+    def remove(self) -> None:
+        for container in self.containers:
+            container.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def cpu_overlay():
+    return render(DEPLOY / "kubernetes" / "overlays" / "cpu")
+
+
+@pytest.mark.parametrize("name", ["efficientnet", "detr", "stylegan"])
+def test_deployment_pod_runs_probes_serves_and_drains(name, cpu_overlay, model_image, server_image, tmp_path):  # noqa: F811
+    deployment = by_kind(cpu_overlay, "Deployment")[name]
+    (config_map,) = by_kind(cpu_overlay, "ConfigMap").values()
+    template = deployment["spec"]["template"]["spec"]
+    (init,), (server,) = template["initContainers"], template["containers"]
+    images = {OFFICIAL: server_image, init["image"].split(":")[0]: model_image}
+    pod = Pod(template, config_map, images, tmp_path)
+    try:
+        pod.run(init, detach=False)  # raises ContainerError on a non-zero exit
+        assert (pod.volumes["models"] / name / "1" / "saved_model.pb").is_file()
+        container = pod.run(server, detach=True)
+        pod.wait_for(container, server["startupProbe"])
+        pod.wait_for(container, server["readinessProbe"])
+        assert pod.probe(container, server["livenessProbe"])
+
+        picture = sample_picture("china.jpg")
+        with RestClient(f"http://127.0.0.1:{pod.rest_port}", timeout=300) as rest, \
+                GrpcClient(f"127.0.0.1:{pod.grpc_port}", timeout=300) as grpc_client:
+            for client in (rest, grpc_client):
+                if name == "efficientnet":
+                    assert len(helpers.classify_image(client, picture, label="stable")) == 5
+                elif name == "detr":
+                    assert all(0 <= d.box[0] <= d.box[2] <= 640 for d in helpers.detect(client, picture, label="stable"))
+                else:
+                    (image,) = helpers.generate(client, [3], psi=0.5, label="stable")
+                    assert np.asarray(image).std() > 0
+        container.reload()
+        usage = container.stats(stream=False)["memory_stats"].get("usage", 0)
+        print(f"{name}: server container memory after warmup and requests: {usage / 2**20:.0f} MiB")
+
+        grace = template["terminationGracePeriodSeconds"] - server["lifecycle"]["preStop"]["sleep"]["seconds"]
+        container.stop(timeout=grace)  # SIGTERM; SIGKILL only after the grace period
+        container.reload()
+        assert container.attrs["State"]["ExitCode"] == 0, container.logs(tail=40).decode(errors="replace")
+    finally:
+        pod.remove()
