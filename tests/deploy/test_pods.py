@@ -54,6 +54,14 @@ def _quantity_bytes(text: str) -> int:
     return int(float(text[:-2]) * units[text[-2:]]) if text[-2:] in units else int(text)
 
 
+
+def _nano_cpus(quantity: str) -> int:
+    """The manifest's CPU limit, capped at this machine's cores: Docker refuses a limit above them
+    (a kubelet would instead not schedule the pod on so small a node)."""
+    cores = float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+    return int(min(cores, os.cpu_count() or 1) * 1e9)
+
+
 class Pod:
     """One Deployment's pod template on Docker: volumes on the host, containers with host networking."""
 
@@ -107,7 +115,7 @@ class Pod:
             cap_drop=security["capabilities"]["drop"], network_mode="host", volumes=binds,
             security_opt=["no-new-privileges"] if security["allowPrivilegeEscalation"] is False else [],
             environment={e["name"]: e["value"] for e in container.get("env", [])},
-            mem_limit=_quantity_bytes(limits["memory"]), nano_cpus=int(float(limits["cpu"]) * 1e9))
+            mem_limit=_quantity_bytes(limits["memory"]), nano_cpus=_nano_cpus(limits["cpu"]))
         if not detach:
             output = self.client.containers.run(**options, remove=True, stderr=True)
             return output
