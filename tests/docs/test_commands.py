@@ -66,6 +66,15 @@ SKIP = [
      "full-size models: tests/benchmarks/ runs the suite's quick mode and checks the bf16 switch"),
     (r"python -m benchmarks run --quick|python -m benchmarks rest-overhead",
      "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export"),
+    (r"^kubectl apply|^docker push", "needs a Kubernetes cluster or an image registry, neither of which exists "
+                                     "here: tests/deploy/test_manifests.py renders and validates what it applies"),
+    (r"^kustomize edit", "needs the standalone kustomize binary (kubectl has only `kustomize` build): "
+                         "tests/deploy/test_manifests.py overrides the images the same way"),
+    (r"python -m serving\.model_image", "builds a model image with Docker: tests/deploy/test_pods.py builds "
+                                        "it and serves from it"),
+    (r"python -m serving\.rollout .*--config serving/models\.config",
+     "the compose config names container paths (/models/...): tests/serving/test_rollout.py promotes and rolls "
+     "back against a real server"),
 ]
 
 
