@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from serving.status import ServingError
-from serving.versions import list_versions
+from serving.core.versions import list_versions
 
 # The upstream static busybox; scripts/docker_setup.sh builds LOCAL_TOOLS_IMAGE from Debian's
 # busybox-static where no registry can be reached, and it is preferred when present.

@@ -97,6 +97,9 @@ class Server:
             raise ServingError(config_lib.Code.INVALID_ARGUMENT,
                                "At least one of server_options.grpc_port or server_options.grpc_socket_path must "
                                "be set.")
+        if a.use_alts_credentials and a.ssl_config_file:
+            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
+                               "Either use_alts_credentials must be false or ssl_config_file must be empty.")
         if not a.model_base_path and not a.model_config_file:
             raise ServingError(config_lib.Code.INVALID_ARGUMENT,
                                "Both server_options.model_base_path and server_options.model_config_file are empty!")

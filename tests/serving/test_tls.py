@@ -123,3 +123,9 @@ def test_a_bad_ssl_config_fails_start_up_with_one_line(tmp_path, text, message):
     result = _run([f"--ssl_config_file={config}", f"--model_base_path={tmp_path}"])
     assert result.returncode == 255
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_alts_and_ssl_together_fail_start_up_as_officially(tmp_path, pki):
+    result = _run(["--use_alts_credentials", f"--ssl_config_file={pki['tls']}", f"--model_base_path={tmp_path}"])
+    assert result.returncode == 255
+    assert "Either use_alts_credentials must be false or ssl_config_file must be empty." in result.stderr
