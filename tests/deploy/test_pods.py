@@ -24,7 +24,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
-from tests.clients.conftest import models_repo  # noqa: F401  (the three session exports as one repository)
 from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
 from tests.fixtures.pictures import sample_picture

@@ -138,10 +138,18 @@ def test_every_code_block_says_what_it_is():
 def sandbox(tmp_path_factory, models_repo) -> Path:
     """A clone after the quick start: the repository's files, .venv, and models/ with the session exports."""
     home = tmp_path_factory.mktemp("docs-sandbox")
+    # A copy, not links: commands such as `serving.rollout promote` rewrite files of the checkout.
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
     for entry in ROOT.iterdir():
-        if entry.name not in ("models", "out", ".git"):
-            (home / entry.name).symlink_to(entry)
-    if not (home / ".venv").exists():
+        if entry.name in ("models", "out", ".git", ".venv", "build", ".cache"):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, home / entry.name, symlinks=True, ignore=skip)
+        else:
+            shutil.copy2(entry, home / entry.name)
+    if (ROOT / ".venv").exists():
+        (home / ".venv").symlink_to(ROOT / ".venv")
+    else:
         (home / ".venv").symlink_to(Path(sys.executable).parents[1])
     for name in ("efficientnet", "detr", "stylegan"):
         link_tree(models_repo / name / "1", home / "models" / name / "1")
