@@ -138,7 +138,7 @@ def test_every_code_block_says_what_it_is():
 def sandbox(tmp_path_factory, models_repo) -> Path:
     """A clone after the quick start: the repository's files, .venv, and models/ with the session exports."""
     home = tmp_path_factory.mktemp("docs-sandbox")
-    # A copy, not links: commands such as `serving.rollout promote` rewrite files of the checkout.
+    # A copy, not links: commands such as `clients.rollout promote` rewrite files of the checkout.
     skip = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
     for entry in ROOT.iterdir():
         if entry.name in ("models", "out", ".git", ".venv", "build", ".cache"):

@@ -1,4 +1,4 @@
-"""`python -m serving.rollout`: label moves and a consistent version policy, against a real
+"""`python -m clients.rollout`: label moves and a consistent version policy, against a real
 `python -m serving` (the same path compose's published gRPC port takes) and on a kustomize ConfigMap."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clients.grpc_client import GrpcClient
-from serving import rollout
+from clients import rollout
 from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_plus_two, model_config_text
 
 
@@ -35,6 +35,7 @@ def test_promote_and_rollback_keep_the_policy_on_the_labelled_versions():
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
+    pytest.importorskip("tensorflow", reason="builds its half_plus_two versions with TensorFlow")
     root = tmp_path_factory.mktemp("rollout-models")
     for version in (1, 2, 3):
         build_half_plus_two(root / "hpt", version=version, offset=float(version))  # y = x/2 + version

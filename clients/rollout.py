@@ -1,11 +1,11 @@
-"""`python -m serving.rollout`: move a version label (promote, roll back) and keep the version policy
+"""`python -m clients.rollout`: move a version label (promote, roll back) and keep the version policy
 consistent with the labels.
 
-    python -m serving.rollout promote efficientnet 3 --config serving/models.config --grpc 127.0.0.1:8500
-    python -m serving.rollout rollback efficientnet --config serving/models.config --grpc 127.0.0.1:8500
-    python -m serving.rollout promote detr 2 --config deploy/kubernetes/base/config/detr.config \
+    python -m clients.rollout promote efficientnet 3 --config serving/models.config --grpc 127.0.0.1:8500
+    python -m clients.rollout rollback efficientnet --config serving/models.config --grpc 127.0.0.1:8500
+    python -m clients.rollout promote detr 2 --config deploy/kubernetes/base/config/detr.config \
         --kustomize deploy/kubernetes/overlays/cpu
-    python -m serving.rollout show --config serving/models.config
+    python -m clients.rollout show --config serving/models.config
 
 Promoting version N of a model under label L (default `stable`):
 1. N is loaded next to the labelled versions (policy `specific`, written to the config file first so
@@ -32,7 +32,10 @@ from pathlib import Path
 from typing import Sequence
 
 from google.protobuf import text_format
-from tensorflow_serving.config import model_server_config_pb2
+
+from clients.errors import ServingError
+from clients.grpc_client import GrpcClient
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
 ModelServerConfig = model_server_config_pb2.ModelServerConfig
 DEFAULT_LABEL = "stable"
@@ -124,22 +127,16 @@ class Server:
     """The running server, through the project's gRPC client (GetModelStatus, HandleReloadConfigRequest)."""
 
     def __init__(self, target: str, timeout: float):
-        from clients.grpc_client import GrpcClient
-
         self.client = GrpcClient(target, timeout=max(timeout, 60.0))
         self.timeout = timeout
 
     def reload(self, config: ModelServerConfig) -> None:
-        from clients.errors import ServingError
-
         try:
             self.client.reload_config(text_format.MessageToString(config))
         except ServingError as e:
             raise RolloutError(f"the server refused the config: {e}") from e
 
     def wait_available(self, name: str, version: int) -> None:
-        from clients.errors import ServingError
-
         deadline = time.monotonic() + self.timeout
         state = "not found"
         while time.monotonic() < deadline:
@@ -198,7 +195,7 @@ def render(directory: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m serving.rollout", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m clients.rollout", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     for command, help_text in (("promote", "point a label at a version once it is AVAILABLE"),
                                ("rollback", "point a label back at the version it had before"),
