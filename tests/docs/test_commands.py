@@ -72,8 +72,8 @@ SKIP = [
                          "tests/deploy/test_manifests.py overrides the images the same way"),
     (r"python -m serving\.model_image", "builds a model image with Docker: tests/deploy/test_pods.py builds "
                                         "it and serves from it"),
-    (r"python -m serving\.rollout .*--config serving/models\.config",
-     "the compose config names container paths (/models/...): tests/serving/test_rollout.py promotes and rolls "
+    (r"python -m clients\.rollout .*--config serving/models\.config.*--grpc",
+     "the compose config names container paths (/models/...): tests/clients/test_rollout.py promotes and rolls "
      "back against a real server"),
 ]
 
