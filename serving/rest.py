@@ -165,6 +165,30 @@ def _regress_json(result: regression_pb2.RegressionResult) -> str:
     return '{"results": [' + ", ".join(tensor_json.float_json(r.value) for r in result.regressions) + "]}"
 
 
+def _predict(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits, deadline: Deadline) -> bytes:
+    """Large numeric tensors take the typed path (no Python object per value); every other body, and every
+    error, goes through the reference codec."""
+    typed = tensor_json.TypedRequest.parse(body)
+    doc = None if typed else tensor_json.parse_document(body)
+    key = typed.signature_name if typed else tensor_json.signature_name(doc)
+    try:
+        with manager.servable(route.spec) as servable:
+            input_dtypes = servable.input_dtypes(key)
+            converted = typed.arrays(input_dtypes, limits) if typed else None
+            if converted is None:
+                doc = doc if doc is not None else tensor_json.parse_document(body)
+                has_bools = b"true" in body or b"false" in body
+                converted = tensor_json.predict_request_arrays(doc, input_dtypes, has_bools, limits)
+                del doc  # the Python objects of a large body are garbage once converted
+            inputs, fmt = converted
+            outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline)
+    finally:
+        if typed:
+            typed.close()
+    deadline.check()  # nobody waits for the answer any more: do not encode it
+    return tensor_json.predict_response_json(outputs, fmt)
+
+
 def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits = RequestLimits(),
             deadline: Deadline = Deadline.none()) -> bytes:
     """Runs one API request (blocking; called in the worker pool) and returns the JSON body."""
@@ -176,16 +200,9 @@ def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimit
         request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=route.spec,
                                                                  metadata_field=[SIGNATURE_DEF_FIELD])
         return _metadata_json(api.get_model_metadata(manager, request)).encode()
-    doc = tensor_json.parse_document(body)
     if route.method == "predict":
-        key = tensor_json.signature_name(doc)
-        with manager.servable(route.spec) as servable:
-            has_bools = b"true" in body or b"false" in body
-            inputs, fmt = tensor_json.predict_request_arrays(doc, servable.input_dtypes(key), has_bools, limits)
-            del doc  # the Python objects of a large body are garbage once converted
-            outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline)
-        deadline.check()  # nobody waits for the answer any more: do not encode it
-        return tensor_json.predict_response_json(outputs, fmt)
+        return _predict(manager, route, body, limits, deadline)
+    doc = tensor_json.parse_document(body)
     if route.method == "classify":
         request = classification_pb2.ClassificationRequest(model_spec=route.spec)
         _fill_examples(doc, request)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("KTS_CACHE_DIR", Path.home() / ".cache" / "keras-to-serving"))
 TEST_RUNNER = ["pytest>=8", "pytest-timeout>=2.3"]
 SERVER_ONLY = ("tensorflow", "tensorflow-serving-api", "keras", "scipy", "docker", "h11", "orjson",
-               "prometheus-client", "torch")
+               "pysimdjson", "prometheus-client", "torch")
 
 
 def _pip(python: Path, *args: str) -> None:
