@@ -475,7 +475,7 @@ class TypedRequest:
         `signature_name` (if any); every other document goes to parse_document."""
         parser = simdjson.Parser()
         try:
-            doc = parser.parse(bytes(body) if isinstance(body, bytearray) else body)
+            doc = parser.parse(body)
         except (ValueError, TypeError, RuntimeError):
             return None
         if not isinstance(doc, simdjson.Object):
@@ -502,14 +502,14 @@ class TypedRequest:
             self.close()
 
     def _arrays(self, input_dtypes: Mapping[str, int], limits: RequestLimits):
-        doc, names = self._doc, sorted(input_dtypes)
-        if not names or ("instances" in doc) == ("inputs" in doc):
+        names = sorted(input_dtypes)
+        if not names or ("instances" in self._doc) == ("inputs" in self._doc):
             return None
-        if "inputs" in doc:
-            found, fmt = _typed_columns(doc["inputs"], input_dtypes, limits), "columnar"
+        if "inputs" in self._doc:
+            found, fmt = _typed_columns(self._doc["inputs"], input_dtypes, limits), "columnar"
             arrays_in_json = None if found is None else sum(_array_count(shape) for shape, _ in found.values())
         else:
-            found, fmt = _typed_instances(doc["instances"], input_dtypes), "row"
+            found, fmt = _typed_instances(self._doc["instances"], input_dtypes), "row"
             if found is None or not _within(limits, {name: shape for name, (shape, _) in found.items()}):
                 return None  # the reference path converts the first example before it refuses: its error, its order
             # one list of rows, then per row the lists of each input
@@ -640,11 +640,16 @@ def _typed_rows(instances: Any, input_dtypes: Mapping[str, int]) -> dict | None:
     return {name: ((len(parts),) + parts[0][0], b"".join(flat for _, flat in parts)) for name, parts in rows.items()}
 
 
+_CHECK_CHUNK = 1 << 20  # values checked at a time: the checks' temporaries stay a few MB
+
+
 def _checked(flat: np.ndarray, dtype: int) -> np.ndarray | None:
     """The typed values in dtype when the reference path would store exactly these; None to let it decide."""
     if dtype in _FLOATS:
-        if not _fast_lossless(flat, dtype) or not np.isfinite(flat).all():
-            return None
+        for start in range(0, flat.size, _CHECK_CHUNK):
+            chunk = flat[start:start + _CHECK_CHUNK]
+            if not np.isfinite(chunk).all() or not _fast_lossless(chunk, dtype):
+                return None
         target = _FLOATS[dtype]
     else:
         low, high, target = _INT_RANGES[dtype]

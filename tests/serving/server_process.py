@@ -184,6 +184,21 @@ def build_fill(base_path: str | os.PathLike, version: int = 1) -> Path:
     return Path(base_path)
 
 
+def build_sum(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """`x` float32 [n] -> `total` float32 [1]: a large request that asks for a tiny answer."""
+    import tensorflow as tf
+
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve(x):
+        return {"total": tf.reduce_sum(x, keepdims=True)}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
 def model_config_text(models: Sequence[Mapping]) -> str:
     """ModelServerConfig text from dicts: name, base_path, optional policy (text) and labels {label: version}."""
     blocks = []

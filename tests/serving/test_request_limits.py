@@ -10,7 +10,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.serving.server_process import ServerProcess, build_fill, model_config_text
+from tests.serving.server_process import ServerProcess, build_fill, build_sum, model_config_text
 
 CAP = 40_000_000
 LARGE = 25_000_000  # float32 elements: a 100 MB answer to a 20-byte request
@@ -21,8 +21,10 @@ MIB = 2**20
 def server(model_root, tmp_path_factory):
     root = tmp_path_factory.mktemp("limits")
     build_fill(root / "fill")
+    build_sum(root / "sum")
     config = root / "models.config"
     config.write_text(model_config_text([{"name": "fill", "base_path": root / "fill"},
+                                         {"name": "sum", "base_path": root / "sum"},
                                          {"name": "half_plus_two", "base_path": model_root / "half_plus_two"}]))
     with ServerProcess(model_config_file=config, args=[f"--max_tensor_elements={CAP}",
                                                        "--file_system_poll_wait_seconds=0"]) as process:
@@ -71,6 +73,28 @@ def test_a_large_rest_output_costs_a_small_multiple_of_its_size(server):
     print(f"REST: {tensor_bytes / MIB:.0f} MiB output ({len(reply.content) / MIB:.0f} MiB of JSON), peak RSS growth "
           f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x)")
     assert growth < 8 * tensor_bytes  # before: one Python string per element, ~15x
+
+
+@pytest.mark.parametrize("layout", ["columnar", "row"])
+def test_a_large_rest_input_costs_a_small_multiple_of_its_size(server, layout):
+    count = 4_000_000
+    values = np.random.default_rng(0).standard_normal(count).astype(np.float32)
+    key = "inputs" if layout == "columnar" else "instances"
+    body = json.dumps({key: values.tolist()}).encode()  # what `requests.post(json=x.tolist())` sends
+    url = f"{server.rest_url}/v1/models/sum:predict"
+    assert requests.post(url, json={key: [1.0, 2.0]}, timeout=60).status_code == 200  # warm the function up
+    server.reset_peak_rss()
+    before = server.rss_bytes()
+    reply = requests.post(url, data=body, timeout=300)
+    growth = server.peak_rss_bytes() - before
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()["outputs" if layout == "columnar" else "predictions"]
+    assert answer == pytest.approx([float(values.sum(dtype=np.float64))], rel=1e-3)
+    tensor_bytes = 4 * count
+    print(f"REST {layout}: {tensor_bytes / MIB:.0f} MiB input ({len(body) / MIB:.0f} MiB of JSON), peak RSS growth "
+          f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x the tensor, {growth / len(body):.1f}x the body)")
+    # the body itself is ~5x the tensor; before: a Python float per value on top, ~19x
+    assert growth < 14 * tensor_bytes
 
 
 def test_max_tensor_elements_over_grpc(server, stub):

@@ -21,11 +21,23 @@ HELLO, WORLD = {"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}
 def request(body: str | bytes, dtypes: dict[str, int], checked: bool = True) -> tuple[dict[str, np.ndarray], str]:
     """FillPredictRequestFromJson: the whole path from body bytes to input arrays, as the server runs it.
 
-    `checked=False` takes the numpy fast path the server uses when the body holds no true/false."""
+    `checked=False` takes the numpy fast path the server uses when the body holds no true/false. The typed
+    path (serving.tensor_json.TypedRequest) runs on every body too: it must give the same arrays or step aside."""
     body = body.encode() if isinstance(body, str) else body
-    doc = tensor_json.parse_document(body)
-    tensor_json.signature_name(doc)
-    return tensor_json.predict_request_arrays(doc, dtypes, checked)
+    typed = tensor_json.TypedRequest.parse(body)
+    fast = typed.arrays(dtypes) if typed else None  # the server tries the typed path first
+    try:
+        doc = tensor_json.parse_document(body)
+        tensor_json.signature_name(doc)
+        reference = tensor_json.predict_request_arrays(doc, dtypes, checked)
+    except ServingError:
+        assert fast is None, "the typed path accepted a body the reference codec refuses"
+        raise
+    if fast is not None:
+        assert fast[1] == reference[1] and list(fast[0]) == list(reference[0])
+        for name, array in reference[0].items():
+            same(fast[0][name], array, array.dtype)
+    return reference
 
 
 def error(body: str | bytes, dtypes: dict[str, int], checked: bool = True) -> ServingError:
