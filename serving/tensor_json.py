@@ -640,7 +640,7 @@ def _typed_rows(instances: Any, input_dtypes: Mapping[str, int]) -> dict | None:
     return {name: ((len(parts),) + parts[0][0], b"".join(flat for _, flat in parts)) for name, parts in rows.items()}
 
 
-_CHECK_CHUNK = 1 << 20  # values checked at a time: the checks' temporaries stay a few MB
+_CHECK_CHUNK = 1 << 16  # values checked at a time: the checks' temporaries stay under a MB
 
 
 def _checked(flat: np.ndarray, dtype: int) -> np.ndarray | None:

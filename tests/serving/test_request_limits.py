@@ -93,8 +93,9 @@ def test_a_large_rest_input_costs_a_small_multiple_of_its_size(server, layout):
     tensor_bytes = 4 * count
     print(f"REST {layout}: {tensor_bytes / MIB:.0f} MiB input ({len(body) / MIB:.0f} MiB of JSON), peak RSS growth "
           f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x the tensor, {growth / len(body):.1f}x the body)")
-    # the body itself is ~5x the tensor; before: a Python float per value on top, ~19x
-    assert growth < 14 * tensor_bytes
+    # The body itself is ~5x the tensor and simdjson's tape holds ~1x the body plus 24 bytes a value while the
+    # floats are exported (measured ~3.7x the body); before, a Python float per value on top: 4.8x the body.
+    assert growth < 4.2 * len(body)
 
 
 def test_max_tensor_elements_over_grpc(server, stub):
