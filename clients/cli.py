@@ -3,6 +3,8 @@
     python -m clients --rest http://127.0.0.1:8501 status efficientnet
     python -m clients status efficientnet --rest http://127.0.0.1:8501     # transport flags go either side
     python -m clients --grpc 127.0.0.1:8500 metadata detr
+    python -m clients --grpc 10.0.0.5:8500,10.0.0.6:8500 status detr         # replicas: round robin, failover
+    python -m clients --rest http://a:8501 --rest http://b:8501 status detr  # or repeat the flag
     python -m clients --rest URL predict MODEL --inputs '{"x": [1.0, 2.0]}'
     python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
     python -m clients --rest URL detect photo.jpg --score-threshold 0.5 --out out/
@@ -35,14 +37,32 @@ def make_client(args: argparse.Namespace):
     return RestClient(args.rest, timeout=args.timeout)
 
 
-def _transport_flags() -> argparse.ArgumentParser:
-    """--rest/--grpc/--tls/--timeout, accepted before or after the subcommand (defaults filled in by main)."""
+def split_addresses(values: Sequence[str]) -> list[str]:
+    """The addresses of repeated --rest/--grpc flags, each a comma-separated list; a gRPC `ipv4:` or
+    `ipv6:` target keeps its commas (it is one target listing several addresses)."""
+    found: list[str] = []
+    for value in values:
+        if value.startswith(("ipv4:", "ipv6:")):
+            found.append(value)
+        else:
+            found.extend(part.strip() for part in value.split(",") if part.strip())
+    return found
+
+
+def _transport_flags(after: bool) -> argparse.ArgumentParser:
+    """--rest/--grpc/--tls/--timeout, accepted before or after the subcommand. After it they land in
+    `<name>_after` (a subcommand's namespace would replace the lists given before it); main merges."""
+    suffix = "_after" if after else ""
     flags = argparse.ArgumentParser(add_help=False)
     where = flags.add_mutually_exclusive_group()
-    where.add_argument("--rest", metavar="URL", default=argparse.SUPPRESS,
-                       help="REST endpoint, e.g. http://127.0.0.1:8501")
-    where.add_argument("--grpc", metavar="HOST:PORT", default=argparse.SUPPRESS,
-                       help="gRPC endpoint, e.g. 127.0.0.1:8500")
+    where.add_argument("--rest", metavar="URL[,URL...]", action="append", dest="rest" + suffix,
+                       default=argparse.SUPPRESS,
+                       help="REST endpoint, e.g. http://127.0.0.1:8501; several replicas: comma-separated or "
+                            "the flag repeated")
+    where.add_argument("--grpc", metavar="HOST:PORT[,HOST:PORT...]", action="append", dest="grpc" + suffix,
+                       default=argparse.SUPPRESS,
+                       help="gRPC endpoint, e.g. 127.0.0.1:8500 or dns:///name:8500 (every address the name "
+                            "resolves to); several replicas: comma-separated or the flag repeated")
     flags.add_argument("--tls", action="store_true", default=argparse.SUPPRESS,
                        help="gRPC over TLS with the system's root certificates")
     flags.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 120)")
@@ -163,10 +183,10 @@ def cmd_generate(client, args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    transport = _transport_flags()
     p = argparse.ArgumentParser(prog="python -m clients", description="Call a TensorFlow Serving server: "
                                 "give --rest URL or --grpc HOST:PORT, before or after the command.",
-                                parents=[transport])
+                                parents=[_transport_flags(after=False)])
+    transport = _transport_flags(after=True)
     sub = p.add_subparsers(dest="command", required=True)
 
     def command(name: str, fn, help_text: str, model_default: str | None = None) -> argparse.ArgumentParser:
@@ -208,9 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Iterable[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
-    if hasattr(args, "rest") == hasattr(args, "grpc"):
+    for name in ("rest", "grpc"):
+        setattr(args, name, split_addresses(getattr(args, name, []) + getattr(args, f"{name}_after", [])))
+    if bool(args.rest) == bool(args.grpc):
         parser.error("give one of --rest URL or --grpc HOST:PORT (before or after the command)")
-    for name, default in (("rest", None), ("grpc", None), ("tls", False), ("timeout", 120.0)):
+    for name, default in (("tls", False), ("timeout", 120.0)):
         if not hasattr(args, name):
             setattr(args, name, default)
     client = make_client(args)

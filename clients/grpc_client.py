@@ -1,12 +1,18 @@
 """gRPC client for TensorFlow Serving (PredictionService and ModelService), numpy in and numpy out.
 
-Message limits are raised from gRPC's 4 MB default (images and generated batches exceed it), every
-call carries a deadline, UNAVAILABLE is retried by gRPC's own retry policy, and TLS is optional.
+One server or several replicas: a target string is one gRPC channel with the `round_robin` load
+balancing policy, so a DNS name with several addresses (a Kubernetes headless Service,
+`dns:///name:8500`) or an `ipv4:` list spreads calls over every address gRPC resolves; a list of
+targets is one channel each, taken in turn by `clients.replicas`, which also retries UNAVAILABLE on
+another replica (the retry rule is there). Message limits are raised from gRPC's 4 MB default
+(images and generated batches exceed it), every call carries one deadline over all its attempts,
+and TLS is optional.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+import time
+from typing import Any, Callable, Mapping, Sequence
 
 import grpc
 import numpy as np
@@ -16,6 +22,7 @@ from clients.addressing import ModelRef
 from clients.base import ServingClient
 from clients.errors import ServingError
 from clients.json_tensors import as_array
+from clients.replicas import Replicas, RetryableError, addresses
 from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
 from protocol import b64, tensors
 from protocol.generated.tensorflow.core.example import example_pb2, feature_pb2
@@ -26,10 +33,8 @@ from protocol.generated.tensorflow_serving.apis import (
     inference_pb2,
     input_pb2,
     model_management_pb2,
-    model_service_pb2,
     model_service_pb2_grpc,
     predict_pb2,
-    prediction_service_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
@@ -37,70 +42,84 @@ from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.methods import DEFAULT_SIGNATURE, METHOD_BY_TASK, SIGNATURE_DEF_FIELD
 
-_SERVICES = (prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
-             model_service_pb2.DESCRIPTOR.services_by_name["ModelService"])
+# gRPC waits up to 120 s between reconnection attempts by default; a replica that comes back should
+# get calls again sooner.
+MAX_RECONNECT_BACKOFF_MS = 10_000
+SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
-def _service_config(retries: int, backoff: float) -> str:
-    policy = {
-        "maxAttempts": max(2, retries + 1),
-        "initialBackoff": f"{backoff}s",
-        "maxBackoff": f"{max(backoff, 1.0) * 8}s",
-        "backoffMultiplier": 2,
-        "retryableStatusCodes": ["UNAVAILABLE"],
-    }
-    services = [{"service": s.full_name} for s in _SERVICES]
-    return json.dumps({"methodConfig": [{"name": services, "retryPolicy": policy}]})
+class _Replica:
+    """One target: its channel and the two services' stubs."""
+
+    def __init__(self, channel: grpc.Channel):
+        self.channel = channel
+        self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(channel)
 
 
 class GrpcClient(ServingClient):
-    """Calls one server over gRPC. `target` is `host:port`.
+    """Calls a server over gRPC. `target` is `host:port`, any gRPC target (`dns:///name:port`,
+    `ipv4:10.0.0.1:8500,10.0.0.2:8500`), or a list of targets of replicas serving the same models.
 
-    `tls=True` uses the system roots (or `root_certificates` PEM); `credentials` overrides both.
+    `retries` bounds the extra attempts per call, `backoff` (seconds) the pause before a replica is
+    tried again. `tls=True` uses the system roots (or `root_certificates` PEM); `credentials`
+    overrides both.
     """
 
-    def __init__(self, target: str, *, timeout: float = 60.0, tls: bool = False,
+    def __init__(self, target: str | Sequence[str], *, timeout: float = 60.0, tls: bool = False,
                  root_certificates: bytes | None = None, credentials: grpc.ChannelCredentials | None = None,
                  max_message_bytes: int = MAX_MESSAGE_BYTES, retries: int = 3, backoff: float = 0.2):
         super().__init__()
-        self.target = target
+        self.targets = addresses(target)
         self.timeout = timeout
         options = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.enable_retries", 1 if retries > 0 else 0),
-            ("grpc.service_config", _service_config(retries, backoff)),
+            ("grpc.service_config", SERVICE_CONFIG),
+            ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
         ]
         if credentials is None and (tls or root_certificates is not None):
             credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
         if credentials is not None:
-            self.channel = grpc.secure_channel(target, credentials, options=options)
+            channels = [grpc.secure_channel(t, credentials, options=options) for t in self.targets]
         else:
-            self.channel = grpc.insecure_channel(target, options=options)
-        self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
-        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+            channels = [grpc.insecure_channel(t, options=options) for t in self.targets]
+        self.replicas = Replicas([_Replica(c) for c in channels], retries=retries, backoff=backoff)
 
     def close(self) -> None:
-        self.channel.close()
+        for replica in self.replicas.endpoints:
+            replica.channel.close()
 
-    def _call(self, method, request):
-        try:
-            return method(request, timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise ServingError.from_grpc(e) from e
+    def _call(self, method: Callable[[_Replica], grpc.UnaryUnaryMultiCallable], request):
+        """`method(replica)(request)` on one replica after another (`clients.replicas`), within one deadline."""
+        deadline = time.monotonic() + self.timeout
+
+        def send(replica: _Replica):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServingError("DEADLINE_EXCEEDED", f"no answer within {self.timeout} s")
+            try:
+                return method(replica)(request, timeout=remaining)
+            except grpc.RpcError as e:
+                error = ServingError.from_grpc(e)
+                if error.code == "UNAVAILABLE":
+                    raise RetryableError(error) from e
+                raise error from e
+
+        return self.replicas.call(send)
 
     # ------------------------------------------------------------------ model service
 
     def status(self, model: str, *, version: int | None = None, label: str | None = None) -> list[VersionStatus]:
         request = get_model_status_pb2.GetModelStatusRequest()
         ModelRef(model, version, label).fill_spec(request.model_spec)
-        response = self._call(self.models.GetModelStatus, request)
+        response = self._call(lambda r: r.models.GetModelStatus, request)
         return parse_status(json_format.MessageToDict(response, preserving_proto_field_name=True))
 
     def _read_metadata(self, ref: ModelRef) -> ModelMetadata:
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=[SIGNATURE_DEF_FIELD])
         ref.fill_spec(request.model_spec)
-        response = self._call(self.prediction.GetModelMetadata, request)
+        response = self._call(lambda r: r.prediction.GetModelMetadata, request)
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
         return parse_metadata({
@@ -109,11 +128,18 @@ class GrpcClient(ServingClient):
         })
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig | str) -> None:
-        """Replace the server's model list (text-format ModelServerConfig accepted). Models left out unload."""
+        """Replace the server's model list (text-format ModelServerConfig accepted). Models left out unload.
+
+        It changes one server: give the client that server's own address (a client of several
+        replicas refuses; a balanced name such as a headless Service reaches one pod of several).
+        """
+        if len(self.targets) > 1:
+            raise ValueError("reload_config changes one server: use a GrpcClient of that server's address, "
+                             f"not of {len(self.targets)} replicas")
         if isinstance(config, str):
             config = text_format.Parse(config, model_server_config_pb2.ModelServerConfig())
         request = model_management_pb2.ReloadConfigRequest(config=config)
-        response = self._call(self.models.HandleReloadConfigRequest, request)
+        response = self._call(lambda r: r.models.HandleReloadConfigRequest, request)
         if response.status.error_code != 0:
             raise ServingError.from_code_number(response.status.error_code, response.status.error_message)
 
@@ -130,7 +156,7 @@ class GrpcClient(ServingClient):
             tensors.write(request.inputs[name], as_array(value, sig.inputs.get(name)), as_content=True)
         if output_filter:
             request.output_filter.extend(output_filter)
-        response = self._call(self.prediction.Predict, request)
+        response = self._call(lambda r: r.prediction.Predict, request)
         return {name: tensors.to_numpy(tensor) for name, tensor in response.outputs.items()}
 
     def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
@@ -138,14 +164,14 @@ class GrpcClient(ServingClient):
                  label: str | None = None) -> list[list[tuple[str, float]]]:
         request = classification_pb2.ClassificationRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
-        return _classes(self._call(self.prediction.Classify, request).result)
+        return _classes(self._call(lambda r: r.prediction.Classify, request).result)
 
     def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
                 signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                 label: str | None = None) -> list[float]:
         request = regression_pb2.RegressionRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
-        return _values(self._call(self.prediction.Regress, request).result)
+        return _values(self._call(lambda r: r.prediction.Regress, request).result)
 
     def multi_inference(self, model: str, examples: Sequence[Mapping[str, Any]],
                         tasks: Sequence[tuple[str, str]], *, version: int | None = None,
@@ -160,7 +186,7 @@ class GrpcClient(ServingClient):
         for signature, kind in tasks:
             task = request.tasks.add(method_name=METHOD_BY_TASK[kind])
             ref.fill_spec(task.model_spec, signature)
-        response = self._call(self.prediction.MultiInference, request)
+        response = self._call(lambda r: r.prediction.MultiInference, request)
         return [_classes(r.classification_result) if r.HasField("classification_result") else
                 _values(r.regression_result) for r in response.results]
 

@@ -1,18 +1,20 @@
 """REST client for TensorFlow Serving (`/v1/models/...`), numpy in and numpy out.
 
-One pooled `requests.Session`; 503 answers and dropped connections are retried with exponential
-backoff by urllib3's `Retry`. The model's metadata is read once per (model, version, label) and
-used to send string inputs as `{"b64": ...}` and to give outputs their dtypes.
+One pooled `requests.Session` for one server or several replicas (round robin, failover and the
+retry rule of `clients.replicas`: refused or dropped connections, 503 answers and read timeouts are
+tried again, on another replica when there is one). The model's metadata is read once per
+(model, version, label) and used to send string inputs as `{"b64": ...}` and to give outputs their
+dtypes.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from protocol import b64
 from protocol.methods import DEFAULT_SIGNATURE
@@ -21,6 +23,7 @@ from clients import json_tensors
 from clients.addressing import ModelRef
 from clients.base import ServingClient
 from clients.errors import ServingError
+from clients.replicas import Replicas, RetryableError, addresses
 from clients.signatures import (
     Inputs,
     ModelMetadata,
@@ -32,37 +35,42 @@ from clients.signatures import (
 )
 
 
-def _retry_policy(retries: int, backoff: float) -> Retry:
-    return Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        status_forcelist=(503,),
-        allowed_methods=None,  # every method: predict/classify/regress are safe to repeat
-        backoff_factor=backoff,
-        respect_retry_after_header=True,
-        raise_on_status=False,  # the last 503 becomes a ServingError("UNAVAILABLE") with the server's message
-    )
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds a 503's Retry-After asks for (a number or an HTTP date), if it says."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
 
 
 class RestClient(ServingClient):
-    """Calls one server's REST API. `url` is e.g. `http://127.0.0.1:8501` or `https://host:8501`.
+    """Calls a server's REST API. `url` is e.g. `http://127.0.0.1:8501` or `https://host:8501`, or a
+    list of base URLs of replicas serving the same models: calls go round robin over them and fail
+    over to another one (`clients.replicas`).
 
-    `verify` and `cert` are passed to requests: `verify` a CA bundle path (or False to skip
-    verification), `cert` a client certificate path or a (certificate, key) pair of paths.
+    `retries` bounds the extra attempts per call, `backoff` (seconds) the pause before a replica is
+    tried again. `verify` and `cert` are passed to requests: `verify` a CA bundle path (or False to
+    skip verification), `cert` a client certificate path or a (certificate, key) pair of paths.
     """
 
-    def __init__(self, url: str, *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.2,
+    def __init__(self, url: str | Sequence[str], *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.2,
                  pool_size: int = 8, verify: bool | str = True, cert: str | tuple[str, str] | None = None):
         super().__init__()
-        self.url = url.rstrip("/")
+        self.urls = [u.rstrip("/") for u in addresses(url)]
         self.timeout = timeout
         self.verify = verify  # given on every request: requests lets REQUESTS_CA_BUNDLE override a Session's
         self.cert = cert
+        self.replicas = Replicas(self.urls, retries=retries, backoff=backoff)
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
-                              max_retries=_retry_policy(retries, backoff))
+        # No urllib3 retries: every failed attempt comes back to `Replicas`, which picks where to retry.
+        adapter = HTTPAdapter(pool_connections=max(pool_size, len(self.urls)), pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -72,24 +80,27 @@ class RestClient(ServingClient):
     # ------------------------------------------------------------------ transport
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        return self.replicas.call(lambda url: self._send(url, method, path, body))
+
+    def _send(self, url: str, method: str, path: str, body: Mapping[str, Any] | None) -> Any:
+        """One attempt on one replica."""
         try:
-            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout,
+            response = self.session.request(method, url + path, json=body, timeout=self.timeout,
                                             verify=self.verify, cert=self.cert)
-        except requests.exceptions.RetryError as e:
-            raise ServingError("UNAVAILABLE", f"{self.url}: retries exhausted: {e}") from e
+        except requests.exceptions.ConnectTimeout as e:
+            raise RetryableError(ServingError("UNAVAILABLE", f"{url}: no connection within {self.timeout} s")) from e
         except requests.exceptions.Timeout as e:
-            raise ServingError("DEADLINE_EXCEEDED", f"{self.url}: no answer within {self.timeout} s") from e
-        except requests.exceptions.ConnectionError as e:
-            # Once `Retry` has run out, a read timeout arrives as ConnectionError(MaxRetryError(reason=...)).
-            if isinstance(getattr(e.args[0] if e.args else None, "reason", None), ReadTimeoutError):
-                raise ServingError("DEADLINE_EXCEEDED", f"{self.url}: no answer within {self.timeout} s") from e
-            raise ServingError("UNAVAILABLE", f"{self.url}: {e}") from e
+            raise RetryableError(ServingError("DEADLINE_EXCEEDED", f"{url}: no answer within {self.timeout} s")) from e
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
+            raise RetryableError(ServingError("UNAVAILABLE", f"{url}: {e}")) from e  # refused, reset or cut off
+        if response.status_code == 503:
+            raise RetryableError(ServingError.from_http(503, response.content), _retry_after(response))
         if response.status_code != 200:
             raise ServingError.from_http(response.status_code, response.content)
         try:
             return response.json()
         except ValueError as e:
-            raise ServingError("INTERNAL", f"non-JSON answer from {self.url}{path}: {response.text[:200]!r}") from e
+            raise ServingError("INTERNAL", f"non-JSON answer from {url}{path}: {response.text[:200]!r}") from e
 
     # ------------------------------------------------------------------ model service
 

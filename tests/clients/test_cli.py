@@ -12,6 +12,7 @@ from PIL import Image
 
 from clients.cli import parse_seeds
 from tests.fixtures.pictures import sample_picture
+from tests.serving.server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +94,16 @@ def test_detect_threshold_flag_is_the_library_keyword():
     for flag in ("--score-threshold", "--threshold"):
         args = build_parser().parse_args(["--rest", "http://x", "detect", "a.jpg", flag, "0.25"])
         assert args.score_threshold == 0.25
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_several_addresses_fail_over_past_a_dead_one(tiny_server, transport):
+    """The first call of a fresh client goes to the first address: here a port nobody listens on."""
+    dead = free_port()
+    if transport == "rest":  # one comma-separated flag
+        args = ["--rest", f"http://127.0.0.1:{dead},{tiny_server.rest_url}", "status", "hpt", "--label", "stable"]
+    else:  # the flag repeated, before and after the command
+        args = ["--grpc", f"127.0.0.1:{dead}", "status", "hpt", "--label", "stable", "--grpc", tiny_server.grpc_address]
+    status = run_cli(*args)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.strip() == "hpt version 1: AVAILABLE (OK)"

@@ -118,7 +118,7 @@ def test_rest_waits_for_a_server_that_is_not_up_yet(tiny_server):
     try:
         timer = threading.Timer(0.5, proxy.listen)
         timer.start()
-        with RestClient(proxy.url, retries=6, backoff=0.2) as rest:  # urllib3 waits 0, 0.4, 0.8, ... between tries
+        with RestClient(proxy.url, retries=6, backoff=0.2) as rest:  # pauses of 0.1-0.2, 0.2-0.4, 0.4-0.8 s, ...
             (status,) = rest.status("hpt", version=2)
         timer.join()
         assert status.state == "AVAILABLE"

@@ -240,9 +240,11 @@ class ServerProcess:
     def __init__(self, *, model_name: Optional[str] = None, model_base_path: str | os.PathLike | None = None,
                  model_config_file: str | os.PathLike | None = None, args: Sequence[str] = (),
                  rest: bool = True, startup_timeout: float = 180.0, env: Optional[Mapping[str, str]] = None,
-                 open_file_limit: Optional[int] = None):
-        self.grpc_port = free_port()
-        self.rest_port = free_port() if rest else 0
+                 open_file_limit: Optional[int] = None, grpc_port: Optional[int] = None,
+                 rest_port: Optional[int] = None):
+        """Free ports unless `grpc_port`/`rest_port` are given (a server restarted where it was)."""
+        self.grpc_port = grpc_port or free_port()
+        self.rest_port = (rest_port or free_port()) if rest else 0
         flags = [f"--port={self.grpc_port}", "--grpc_host=127.0.0.1"]
         if rest:
             flags += [f"--rest_api_port={self.rest_port}", "--rest_api_host=127.0.0.1"]
@@ -315,6 +317,13 @@ class ServerProcess:
 
     def wait_exit(self, timeout: float = 120.0) -> int:
         self.returncode = self.process.wait(timeout=timeout)
+        return self.returncode
+
+    def kill(self) -> int:
+        """SIGKILL: a crash, no drain (what a lost machine or an OOM kill looks like to clients)."""
+        self.process.kill()
+        self.returncode = self.process.wait()
+        self._log.close()
         return self.returncode
 
     def stop(self, timeout: float = 60.0) -> Optional[int]:
