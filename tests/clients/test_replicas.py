@@ -136,10 +136,16 @@ PREDICT_COUNT = re.compile(r'^:tensorflow:serving:request_latency_count\{([^}]*)
 
 
 class ReplicaSet:
-    """Three `python -m serving` processes serving hpt (version 2 of the tiny repository: y = x/2 + 3)."""
+    """Three `python -m serving` processes serving hpt (version 2 of the tiny repository: y = x/2 + 3).
+
+    Like the Kubernetes Deployments, each closes a client's gRPC connection after a while
+    (grpc.max_connection_age_ms, here 2 s so it happens during every test): clients of a headless
+    Service reconnect and resolve its name again, and must lose no call doing so.
+    """
 
     def __init__(self, config: Path, count: int = 3):
-        self.args = ["--monitoring_config_file=" + str(REPO_ROOT / "serving" / "monitoring.config")]
+        self.args = ["--monitoring_config_file=" + str(REPO_ROOT / "serving" / "monitoring.config"),
+                     "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.max_connection_age_grace_ms=10000"]
         self.config = config
         self.servers = [ServerProcess(model_config_file=config, args=self.args) for _ in range(count)]
         for server in self.servers:
