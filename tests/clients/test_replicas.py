@@ -303,3 +303,13 @@ def test_reload_config_goes_to_one_server_only():
     with GrpcClient(["127.0.0.1:1", "127.0.0.1:2"]) as client:
         with pytest.raises(ValueError, match="changes one server"):
             client.reload_config("model_config_list {}")
+
+
+def test_a_dns_target_resolves_through_grpc(replica_set):
+    """`dns:///name:port`, as for a headless Service (here a name with one address: localhost)."""
+    server = replica_set.servers[0]
+    before = replica_set.predictions([0])[0]
+    with GrpcClient(f"dns:///localhost:{server.grpc_port}") as client:
+        for k in range(3):
+            np.testing.assert_allclose(client.predict("hpt", np.float32([k]))["y"], [k / 2 + 3])
+    assert replica_set.predictions([0])[0] - before == 3
