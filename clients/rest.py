@@ -35,6 +35,11 @@ from clients.signatures import (
 )
 
 
+# A replica that does not accept a connection within this (a dead host drops packets rather than
+# refusing) is left for the next one instead of holding the call for the whole timeout.
+CONNECT_TIMEOUT_S = 10.0
+
+
 def _retry_after(response: requests.Response) -> float | None:
     """Seconds a 503's Retry-After asks for (a number or an HTTP date), if it says."""
     value = response.headers.get("Retry-After", "").strip()
@@ -85,10 +90,11 @@ class RestClient(ServingClient):
     def _send(self, url: str, method: str, path: str, body: Mapping[str, Any] | None) -> Any:
         """One attempt on one replica."""
         try:
-            response = self.session.request(method, url + path, json=body, timeout=self.timeout,
-                                            verify=self.verify, cert=self.cert)
+            response = self.session.request(method, url + path, json=body, verify=self.verify, cert=self.cert,
+                                            timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout))
         except requests.exceptions.ConnectTimeout as e:
-            raise RetryableError(ServingError("UNAVAILABLE", f"{url}: no connection within {self.timeout} s")) from e
+            raise RetryableError(ServingError(
+                "UNAVAILABLE", f"{url}: no connection within {min(CONNECT_TIMEOUT_S, self.timeout)} s")) from e
         except requests.exceptions.Timeout as e:
             raise RetryableError(ServingError("DEADLINE_EXCEEDED", f"{url}: no answer within {self.timeout} s")) from e
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:

@@ -8,8 +8,10 @@ loses no request on either transport, and one that comes back is used again.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,6 +20,7 @@ import pytest
 import requests
 
 from clients import replicas as replicas_module
+from clients import rest as rest_module
 from clients.cli import split_addresses
 from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
@@ -128,6 +131,29 @@ def test_cli_flags_split_lists_but_keep_grpc_address_lists_whole():
     assert split_addresses(["a:1,b:2", "c:3"]) == ["a:1", "b:2", "c:3"]
     assert split_addresses(["ipv4:127.0.0.1:1,127.0.0.1:2"]) == ["ipv4:127.0.0.1:1,127.0.0.1:2"]
     assert split_addresses(["http://a:8501, http://b:8501"]) == ["http://a:8501", "http://b:8501"]
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A port where connecting never completes, as with a dead host that drops packets: a listening
+    socket whose one-slot backlog is taken and never accepted, so further SYNs get no answer."""
+    with socket.socket() as server, socket.socket() as first:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        first.connect(server.getsockname())
+        yield server.getsockname()[1]
+
+
+def test_rest_leaves_a_server_that_does_not_accept_for_the_next(tiny_server, monkeypatch):
+    monkeypatch.setattr(rest_module, "CONNECT_TIMEOUT_S", 0.5)  # 10 s by default
+    with silent_port() as port:
+        with RestClient(f"http://127.0.0.1:{port}", retries=0, timeout=60) as alone, \
+                pytest.raises(ServingError) as err:
+            alone.status("hpt")
+        assert err.value.code == "UNAVAILABLE" and "no connection within 0.5 s" in err.value.message
+        with RestClient([f"http://127.0.0.1:{port}", tiny_server.rest_url], timeout=60) as pair:
+            (status,) = pair.status("hpt", version=1)  # a new client's first call tries the silent port first
+        assert status.state == "AVAILABLE"
 
 
 # ---------------------------------------------------------------------------- three real replicas
