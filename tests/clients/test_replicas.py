@@ -174,10 +174,14 @@ class ReplicaSet:
                      "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.max_connection_age_grace_ms=10000"]
         self.config = config
         self.servers = [ServerProcess(model_config_file=config, args=self.args) for _ in range(count)]
-        for server in self.servers:
-            server.start(wait=False)
-        for server in self.servers:
-            server.wait_ready()
+        try:
+            for server in self.servers:
+                server.start(wait=False)
+            for server in self.servers:
+                server.wait_ready()
+        except BaseException:
+            self.close()
+            raise
 
     def predictions(self, indices: list[int] | None = None) -> list[int]:
         """Predict calls each replica (or those of `indices`) answered since it started: its Prometheus
@@ -204,7 +208,8 @@ class ReplicaSet:
 
     def close(self) -> None:
         for server in self.servers:
-            server.stop()
+            if server.process is not None:
+                server.stop()
 
 
 @pytest.fixture(scope="module")
