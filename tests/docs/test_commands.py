@@ -68,6 +68,8 @@ SKIP = [
      "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export"),
     (r"^kubectl apply|^docker push", "needs a Kubernetes cluster or an image registry, neither of which exists "
                                      "here: tests/deploy/test_manifests.py renders and validates what it applies"),
+    (r"svc\.cluster\.local", "needs a cluster's DNS: tests/clients/test_replicas.py calls through a dns:/// target "
+                            "and balances over an ipv4: list of three replicas, the addresses such a name resolves to"),
     (r"^kustomize edit", "needs the standalone kustomize binary (kubectl has only `kustomize` build): "
                          "tests/deploy/test_manifests.py overrides the images the same way"),
     (r"python -m serving\.model_image", "builds a model image with Docker: tests/deploy/test_pods.py builds "
