@@ -102,6 +102,11 @@ def test_one_deployment_per_model_with_its_config_probes_and_security(cpu):
         pre_stop = server["lifecycle"]["preStop"]["sleep"]["seconds"]
         # preStop + the server's drain (REST requests up to the timeout, gRPC grace 30 s) fit the grace period.
         assert pod["terminationGracePeriodSeconds"] >= pre_stop + int(_flag(args, "rest_api_timeout_in_ms")) / 1000
+        # Clients of the headless Service resolve its name again only when a connection closes: the
+        # server ages connections out, so pods the HPA adds get calls; in-flight calls keep the drain's grace.
+        channel = dict(item.split("=") for item in _flag(args, "grpc_channel_arguments").split(","))
+        assert 0 < int(channel["grpc.max_connection_age_ms"]) <= 300_000
+        assert 0 < int(channel["grpc.max_connection_age_grace_ms"]) <= 1000 * (pod["terminationGracePeriodSeconds"] - pre_stop)
         keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
