@@ -15,8 +15,8 @@ The retry rule:
   addresses refuses it.
 - Where: the next replica in this call's order (round robin, replicas that failed recently last);
   the same replica again only once every replica was tried in this call, after a pause of
-  `backoff * 2**n` seconds (jittered down to half, at least what a 503's Retry-After asked, up to
-  `MAX_RETRY_AFTER_S`).
+  `backoff * 2**n` seconds (jittered down to half, at least what a 503's Retry-After asked, never
+  more than `MAX_PAUSE_S`).
 - How often: `retries` retries at most, `retries + 1` attempts in all (gRPC: within the call's one
   deadline).
 - Never retried: an answer. INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED,
@@ -41,7 +41,7 @@ E = TypeVar("E")
 R = TypeVar("R")
 
 COOLDOWN_S = (1.0, 10.0)  # first and longest cool-down of a replica after a failed attempt
-MAX_RETRY_AFTER_S = 30.0
+MAX_PAUSE_S = 30.0  # the longest pause between two rounds over the replicas, whatever backoff or Retry-After say
 
 
 def addresses(value: str | Sequence[str]) -> list[str]:
@@ -108,11 +108,11 @@ class Replicas(Generic[E]):
         raise last.error from last.__cause__
 
     def _pause(self, round_number: int, last: RetryableError | None) -> float:
-        longest = self.backoff * 2 ** (round_number - 1)
+        longest = min(self.backoff * 2 ** (round_number - 1), MAX_PAUSE_S)
         pause = random.uniform(longest / 2, longest)
         if last is not None and last.retry_after:
-            pause = max(pause, min(last.retry_after, MAX_RETRY_AFTER_S))
-        return pause
+            pause = max(pause, last.retry_after)
+        return min(pause, MAX_PAUSE_S)
 
     def _failed(self, index: int) -> None:
         with self._lock:

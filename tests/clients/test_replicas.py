@@ -119,6 +119,15 @@ def test_retry_after_is_honoured_up_to_a_bound(monkeypatch):
     assert pauses == [0.2]
 
 
+def test_pauses_are_bounded_however_many_retries(monkeypatch):
+    pauses = []
+    monkeypatch.setattr(replicas_module.time, "sleep", pauses.append)
+    replicas = Replicas(["a"], retries=12, backoff=1.0)
+    assert replicas.call(Attempts({"a": ["down"] * 11 + ["busy"]})) == "a"
+    assert len(pauses) == 12 and max(pauses) <= replicas_module.MAX_PAUSE_S
+    assert pauses[-1] >= replicas_module.MAX_PAUSE_S / 2  # 2**11 s of backoff, capped then jittered
+
+
 def test_addresses_take_one_or_a_list():
     assert addresses("127.0.0.1:8500") == ["127.0.0.1:8500"]
     assert addresses(["a:1", " b:2 "]) == ["a:1", "b:2"]
