@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,15 +66,41 @@ def model_versions(models_dir: Path, names: Sequence[str] = ()) -> dict[str, dic
     return found
 
 
+def _docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, env=env)
+    except FileNotFoundError:
+        raise ModelImageError("docker is not installed (no `docker` on PATH): the model image is built with "
+                              "Docker; install it, or build on a machine that has it") from None
+
+
+# docker's stderr lines that say nothing about the failure: the legacy builder's notice, usage text,
+# the client's own log lines about the build context it could not send, and the build steps.
+_DOCKER_NOISE = re.compile(r"DEPRECATED|BuildKit|environment-variable|^Usage:|^(Run|See) 'docker|^time=\S+ level=|^Step \d+/\d+ : |^---> ")
+
+
+def _docker_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not _DOCKER_NOISE.search(line.strip())]
+    return " ".join(lines[-3:])
+
+
 def default_tools_image() -> str:
-    probe = subprocess.run(["docker", "image", "inspect", LOCAL_TOOLS_IMAGE], capture_output=True)
+    probe = _docker("image", "inspect", LOCAL_TOOLS_IMAGE)
     return LOCAL_TOOLS_IMAGE if probe.returncode == 0 else TOOLS_IMAGE
+
+
+def _context_parent(models_dir: Path) -> str | None:
+    """Next to the models (hard links need the same file system) when writable, else the temp dir (copies)."""
+    parent = models_dir.resolve().parent
+    return str(parent) if os.access(parent, os.W_OK | os.X_OK) else None
 
 
 def _link_tree(source: Path, target: Path) -> None:
     """Hard links where possible (no copy of GBs of weights), world-readable like a published export."""
     def link(src: str, dst: str) -> None:
-        os.chmod(src, os.stat(src).st_mode | 0o444)
+        mode = os.stat(src).st_mode
+        if mode & 0o444 != 0o444:  # (only then: the exports may belong to another user)
+            os.chmod(src, mode | 0o444)
         try:
             os.link(src, dst)
         except OSError:
@@ -90,23 +117,25 @@ def build(models_dir: Path, tag: str, names: Sequence[str] = (), kserve: bool = 
     if kserve and len(names) != 1:
         raise ModelImageError("--kserve takes exactly one --model (KServe mounts one model per image)")
     versions = model_versions(models_dir, names)
-    with tempfile.TemporaryDirectory(prefix="kts-model-image-", dir=models_dir.parent) as context:
+    tools_image = tools_image or default_tools_image()
+    with tempfile.TemporaryDirectory(prefix="kts-model-image-", dir=_context_parent(models_dir)) as context:
         root = Path(context)
-        (root / "Dockerfile").write_text(DOCKERFILE)
-        for name, numbers in versions.items():
-            target = root / "models" if kserve else root / "models" / name
-            target.mkdir(parents=True, exist_ok=True)
-            for number, source in numbers.items():
-                _link_tree(Path(source), target / str(number))
+        try:
+            (root / "Dockerfile").write_text(DOCKERFILE)
+            for name, numbers in versions.items():
+                target = root / "models" if kserve else root / "models" / name
+                target.mkdir(parents=True, exist_ok=True)
+                for number, source in numbers.items():
+                    _link_tree(Path(source), target / str(number))
+        except (OSError, shutil.Error) as e:
+            raise ModelImageError(f"cannot put the models into the build context: {e}") from None
         listing = ";".join(f"{n}:{','.join(map(str, v))}" for n, v in versions.items())
-        command = ["docker", "build", "-q", "--network", "none", "--build-arg", f"TOOLS={tools_image or default_tools_image()}",
-                   "--label", f"keras-to-serving.models={listing}",
-                   "--label", f"keras-to-serving.layout={'kserve' if kserve else 'repository'}", "-t", tag, context]
-        run = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        run = _docker("build", "-q", "--network", "none", "--build-arg", f"TOOLS={tools_image}",
+                      "--label", f"keras-to-serving.models={listing}",
+                      "--label", f"keras-to-serving.layout={'kserve' if kserve else 'repository'}", "-t", tag, context,
+                      env={**os.environ, "DOCKER_BUILDKIT": "0"})
     if run.returncode != 0:
-        lines = [line for line in run.stderr.splitlines() if line.strip() and "DEPRECATED" not in line
-                 and "BuildKit" not in line and "environment-variable" not in line]
-        raise ModelImageError(f"docker build failed: {' '.join(lines[-3:]) or run.returncode}")
+        raise ModelImageError(f"docker build failed: {_docker_error(run.stderr) or run.returncode}")
     return {name: list(numbers) for name, numbers in versions.items()}
 
 
