@@ -32,13 +32,19 @@ from serving.core.versions import list_versions
 TOOLS_IMAGE = "busybox:1.37.0-musl"
 LOCAL_TOOLS_IMAGE = "keras-to-serving/busybox:static"
 
-DOCKERFILE = """\
+# The uid the servers run as (the manifests' and KServe's runtimes' runAsUser). KServe's modelcar runs
+# this image without a securityContext unless its `uidModelcar` is set, and the server can follow the
+# modelcar's /proc/<pid>/root only as the same user: so the image runs as that uid, never as root.
+SERVER_UID = 1000
+
+DOCKERFILE = f"""\
 ARG TOOLS
-FROM ${TOOLS} AS tools
+FROM ${{TOOLS}} AS tools
 FROM scratch
 COPY --from=tools /bin/busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY models/ /models/
+USER {SERVER_UID}
 """
 
 

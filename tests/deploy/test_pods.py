@@ -13,6 +13,7 @@ registry); the daemon has no bridge, so the pod's network is the host's: the man
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -61,16 +62,26 @@ def _nano_cpus(quantity: str) -> int:
     return int(min(cores, os.cpu_count() or 1) * 1e9)
 
 
-class Pod:
-    """One Deployment's pod template on Docker: volumes on the host, containers with host networking."""
+def _expand(value: str, env: dict[str, str]) -> str:
+    """The kubelet's expansion of a container's command and args: `$(NAME)` from the container's env
+    (left as written when undefined), `$$` for a literal `$`."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), value)
 
-    def __init__(self, pod: dict, config_map: dict, images: dict[str, str], root: Path):
+
+class Pod:
+    """A pod spec on Docker: volumes on the host, containers with host networking, the manifest's gRPC
+    and REST ports (`ports`) moved to free loopback ports. With `shareProcessNamespace`, every
+    container joins the first one's process namespace (a kubelet gives them a pause container's)."""
+
+    def __init__(self, pod: dict, config_map: dict, images: dict[str, str], root: Path,
+                 ports: tuple[int, int] = (8500, 8501)):
         import docker
 
         self.client = docker.from_env()
         self.spec, self.images, self.root = pod, images, root
         self.grpc_port, self.rest_port = free_port(), free_port()
-        self.ports = {8500: self.grpc_port, 8501: self.rest_port}
+        self.ports = {ports[0]: self.grpc_port, ports[1]: self.rest_port}
         self.volumes: dict[str, Path] = {}
         for volume in pod["volumes"]:
             path = root / volume["name"]
@@ -97,24 +108,31 @@ class Pod:
 
     def run(self, container: dict, detach: bool):
         security = {**self.spec.get("securityContext", {}), **container.get("securityContext", {})}
-        assert security["runAsNonRoot"] and security["runAsUser"] != 0
         binds = {}
         for mount in container.get("volumeMounts", []):
             source = self.volumes[mount["name"]] / mount.get("subPath", "")
             binds[str(source)] = {"bind": mount["mountPath"], "mode": "ro" if mount.get("readOnly") else "rw"}
-        args = self._ported(container.get("args", []))
-        if container["name"] == "serving":
+        environment = {e["name"]: e["value"] for e in container.get("env", [])}
+        command = [_expand(c, environment) for c in container["command"]] if "command" in container else None
+        args = [_expand(a, environment) for a in self._ported(container.get("args", []))]
+        if any(a.startswith("--rest_api_port=") for a in args):  # the server
             args += ["--grpc_host=127.0.0.1", "--rest_api_host=127.0.0.1"]
         limits = container["resources"]["limits"]
         image = container["image"]
         image = self.images.get(image.split(":")[0], image)
+        user = ":".join(str(security[k]) for k in ("runAsUser", "runAsGroup") if k in security) \
+            or self.client.images.get(image).attrs["Config"].get("User", "")
+        assert user.split(":")[0] not in ("", "0", "root"), f"{container['name']} would run as root"
+        fs_group = self.spec.get("securityContext", {}).get("fsGroup")
         options = dict(
-            image=image, entrypoint=container["command"], command=args, user=f"{security['runAsUser']}:{security['runAsGroup']}",
-            group_add=[str(self.spec["securityContext"]["fsGroup"])], read_only=security["readOnlyRootFilesystem"],
-            cap_drop=security["capabilities"]["drop"], network_mode="host", volumes=binds,
-            security_opt=["no-new-privileges"] if security["allowPrivilegeEscalation"] is False else [],
-            environment={e["name"]: e["value"] for e in container.get("env", [])},
-            mem_limit=_quantity_bytes(limits["memory"]), nano_cpus=_nano_cpus(limits["cpu"]))
+            image=image, entrypoint=command, command=args, user=user,
+            group_add=[str(fs_group)] if fs_group is not None else [],
+            read_only=security.get("readOnlyRootFilesystem", False),
+            cap_drop=security.get("capabilities", {}).get("drop"), network_mode="host", volumes=binds,
+            security_opt=["no-new-privileges"] if security.get("allowPrivilegeEscalation") is False else [],
+            environment=environment, mem_limit=_quantity_bytes(limits["memory"]), nano_cpus=_nano_cpus(limits["cpu"]))
+        if self.spec.get("shareProcessNamespace") and self.containers:
+            options["pid_mode"] = f"container:{self.containers[0].id}"
         if not detach:
             output = self.client.containers.run(**options, remove=True, stderr=True)
             return output
