@@ -73,7 +73,7 @@ SKIP = [
     (r"^kustomize edit", "needs the standalone kustomize binary (kubectl has only `kustomize` build): "
                          "tests/deploy/test_manifests.py overrides the images the same way"),
     (r"python -m serving\.model_image", "builds a model image with Docker: tests/deploy/test_pods.py builds "
-                                        "it and serves from it"),
+                                        "it and serves from it, tests/deploy/test_modelcar.py the --kserve one"),
     (r"python -m clients\.rollout .*--config serving/models\.config.*--grpc",
      "the compose config names container paths (/models/...): tests/clients/test_rollout.py promotes and rolls "
      "back against a real server"),
