@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_tensor_elements", type=int, default=0,
                    help="most elements one request tensor may declare (REST and gRPC); more is INVALID_ARGUMENT "
                         "(default 0 = no cap, as officially)")
+    p.add_argument("--max_concurrent_runs_per_model", type=int, default=-1,
+                   help="most runs of one model version at once; later requests wait their turn in arrival "
+                        "order, so none is starved (not an official flag; default -1 = twice the number of CPUs, "
+                        "0 = no limit, as officially)")
     _add_bool(p, "enable_batching", False, "enable dynamic batching")
     p.add_argument("--batching_parameters_file", default="",
                    help="text BatchingParameters proto; needs --enable_batching")

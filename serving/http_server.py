@@ -39,6 +39,7 @@ _MAX_HEAD_BYTES = 64 * 1024  # request line + headers
 _PAUSE_AT = 1 << 20  # stop reading the socket while this much is buffered and unprocessed
 _BACKLOG = 1024
 _ACCEPTS_PER_TURN = 4  # accepted connections per event-loop turn; evicted ones close in between
+_JOIN_BELOW = 64 * 1024  # answers up to this size go out with their head in one write (one copy of a small body)
 _LINGER_S = 2.0  # after refusing a body mid-upload, discard input this long so the client can read the answer
 
 
@@ -300,14 +301,20 @@ class _Connection(asyncio.Protocol):
             return False
         if self._closed:
             return False
-        self.transport.write(head)
-        if request.method != "HEAD" and response.body:
-            for piece in self.h11.send_with_data_passthrough(h11.Data(data=response.body)):
+        body = response.body if request.method != "HEAD" else b""
+        if len(body) <= _JOIN_BELOW:
+            # one write, so one segment: the client reads head and body in one wake-up
+            self.transport.write(head + self.h11.send(h11.Data(data=body)) if body else head)
+        else:
+            self.transport.write(head)
+            for piece in self.h11.send_with_data_passthrough(h11.Data(data=body)):
                 self.transport.write(piece)  # the body itself: h11 frames it without copying
         self.h11.send(h11.EndOfMessage())
         return await self._drain()
 
     async def _drain(self) -> bool:
+        if self._writable.is_set():  # the socket took it all (the usual case): no timer, no extra loop turn
+            return not self._closed
         try:
             await asyncio.wait_for(self._writable.wait(), self.server.limits.read_timeout_s)
         except asyncio.TimeoutError:

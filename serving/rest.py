@@ -7,7 +7,6 @@ import logging
 import re
 import ssl
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -22,6 +21,7 @@ from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
 
 from serving import api, inference, tensor_json
 from serving.core.server_core import ServerCore
+from serving.core.workers import WorkerPool
 from serving.deadlines import Deadline
 from serving.http_server import BodyRejected, HttpLimits, HttpServer, Request, Response
 from serving.limits import RequestLimits
@@ -189,6 +189,16 @@ def _predict(manager: ServerCore, route: Route, body: bytes, limits: RequestLimi
     return tensor_json.predict_response_json(outputs, fmt)
 
 
+def _settle(answer: asyncio.Future, result: Any, error: Optional[BaseException]) -> None:
+    """Completes a request's future unless its deadline completed it first."""
+    if answer.done():
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)
+
+
 def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits = RequestLimits(),
             deadline: Deadline = Deadline.none()) -> bytes:
     """Runs one API request (blocking; called in the worker pool) and returns the JSON body."""
@@ -216,7 +226,7 @@ class RestServer:
     def __init__(self, manager: ServerCore, options: RestOptions, workers: int):
         self.manager = manager
         self.options = options
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rest")
+        self.workers = WorkerPool(workers, "rest")
         limits = HttpLimits(max_body_bytes=options.max_body_bytes, max_connections=options.max_connections,
                             read_timeout_s=options.read_timeout_ms / 1000)
         self.http = HttpServer(self.handle, limits, self._transport_error)
@@ -270,20 +280,36 @@ class RestServer:
             METRICS.record_request(model_name, api_name, "REST", code, (time.perf_counter() - start) * 1e6)
 
     async def _run(self, route: Route, body: bytes) -> bytes:
-        """Runs the request in the worker pool; past --rest_api_timeout_in_ms answers 504 and what has
-        not started yet (waiting for a worker, or for a batch) never starts."""
+        """Runs the request on a worker thread; past --rest_api_timeout_in_ms answers 504 and what has
+        not started yet (waiting for a worker, for its model run or for a batch) never starts.
+
+        The hand-off is the cheapest asyncio allows: the job goes on the workers' queue, and its result
+        comes back with one `call_soon_threadsafe` (no concurrent.futures Future, no wrapping, no task for
+        the timeout: the timer is a plain callback)."""
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+        what = f"Request did not complete within {self.options.timeout_ms} ms (--rest_api_timeout_in_ms)"
         timeout = self.options.timeout_ms / 1000 if self.options.timeout_ms > 0 else None
-        deadline = Deadline(timeout, what=f"Request did not complete within {self.options.timeout_ms} ms "
-                                          "(--rest_api_timeout_in_ms)")
-        future = self.pool.submit(process, self.manager, route, body, self.options.limits, deadline)
-        try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
-        except asyncio.TimeoutError:
+        deadline = Deadline(timeout, what=what)
+
+        def job() -> None:
+            try:
+                result, error = process(self.manager, route, body, self.options.limits, deadline), None
+            except BaseException as e:  # noqa: BLE001 - handed to the event loop, which answers with it
+                result, error = None, e
+            loop.call_soon_threadsafe(_settle, answer, result, error)
+
+        def expire() -> None:
             deadline.give_up()
-            future.cancel()
-            raise ServingError(Code.DEADLINE_EXCEEDED,
-                               f"Request did not complete within {self.options.timeout_ms} ms "
-                               "(--rest_api_timeout_in_ms)") from None
+            _settle(answer, None, ServingError(Code.DEADLINE_EXCEEDED, what))
+
+        timer = loop.call_later(timeout, expire) if timeout is not None else None
+        self.workers.submit(job)
+        try:
+            return await answer
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
         await self.http.start(host, port, ssl_context)
@@ -291,4 +317,4 @@ class RestServer:
     async def stop(self) -> None:
         """Stops accepting connections and lets requests in flight finish."""
         await self.http.stop(grace_s=60.0)
-        self.pool.shutdown(wait=True)
+        self.workers.shutdown()

@@ -15,6 +15,7 @@ from tensorflow.python.saved_model.loader_impl import parse_saved_model
 from protocol.dtypes import type_name
 from protocol.generated.tensorflow.core.protobuf import meta_graph_pb2 as wire_meta_graph_pb2
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, PREDICT_METHOD, REGRESS_METHOD
+from serving.admission import RunAdmission
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.metrics import METRICS
 from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
@@ -54,6 +55,7 @@ class Servable:
         self._functions = {key: self._loaded.signatures[key] for key in self._loaded.signatures.keys()}
         self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
         self.batcher = None  # set by the manager when batching is enabled
+        self.admission = RunAdmission(0)  # set by the server: --max_concurrent_runs_per_model
         METRICS.register_model(name)
         self._in_flight = 0
         self._idle = threading.Condition()
@@ -127,13 +129,14 @@ class Servable:
         fn = self._functions.get(key or DEFAULT_SIGNATURE)
         if fn is None:
             raise failed_precondition(f'Serving signature key "{key}" not found.')
-        deadline.check()
-        start = time.perf_counter()
-        try:
-            outputs = fn(**{name: tf.constant(value) for name, value in inputs.items()})
-            arrays = {name: tensor.numpy() for name, tensor in outputs.items()}
-        except Exception as e:  # noqa: BLE001 - every model failure becomes a canonical error
-            raise from_tensorflow(e) from None
+        with self.admission.turn(deadline):
+            deadline.check()
+            start = time.perf_counter()
+            try:
+                outputs = fn(**{name: tf.constant(value) for name, value in inputs.items()})
+                arrays = {name: tensor.numpy() for name, tensor in outputs.items()}
+            except Exception as e:  # noqa: BLE001 - every model failure becomes a canonical error
+                raise from_tensorflow(e) from None
         api = _API_BY_METHOD.get(self.signature_defs[key or DEFAULT_SIGNATURE].method_name, "Predict")
         METRICS.runtime_latency.labels(self.name, api, "TF2").observe((time.perf_counter() - start) * 1e6)
         return arrays

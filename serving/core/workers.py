@@ -1,7 +1,8 @@
-"""A bounded pool of daemon threads for loads and unloads.
+"""A bounded pool of daemon threads: loads and unloads, and the REST API's blocking request work.
 
 Daemon threads, unlike concurrent.futures', are not joined at interpreter exit: a load stuck in a
-file system that never answers must not keep a stopped server from exiting.
+file system that never answers must not keep a stopped server from exiting. A job is a plain callable
+on a SimpleQueue (no Future per job): the REST API hands its answer back to the event loop itself.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class WorkerPool:
             try:
                 job()
             except Exception:  # noqa: BLE001 - jobs report their own errors; a bug must not kill the worker
-                log.exception("Lifecycle job failed")
+                log.exception("Worker job failed")
 
     def shutdown(self) -> None:
         """Workers finish the job at hand and stop; jobs still queued are dropped."""

@@ -169,6 +169,35 @@ def build_slow(base_path: str | os.PathLike, version: int = 1) -> Path:
     return Path(base_path)
 
 
+def build_turnstile(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """`seconds` float [N] -> `order` int64 [N]: how many runs started before this one ended (1 for the first
+    run), and `running` int64 [N]: the runs in progress when this one started (itself included); the run spins
+    max(seconds) of wall time between the two. Shows the order and the overlap of model runs in a server."""
+    tf = _tensorflow()
+
+    module = tf.Module()
+    module.started = tf.Variable(0, dtype=tf.int64)
+    module.in_progress = tf.Variable(0, dtype=tf.int64)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="seconds")])
+    def serve(seconds):
+        with tf.control_dependencies([module.in_progress.assign_add(1, read_value=False),
+                                      module.started.assign_add(1, read_value=False)]):
+            running, order = module.in_progress.read_value(), module.started.read_value()
+        wait = tf.cast(tf.reduce_max(tf.concat([seconds, [0.0]], 0)), tf.float64)
+        start = tf.timestamp() + 0.0 * tf.cast(running + order, tf.float64)
+        (elapsed,) = tf.while_loop(lambda t: t < wait, lambda t: [tf.timestamp() - start],
+                                   [tf.constant(0.0, tf.float64)])
+        with tf.control_dependencies([elapsed]):
+            module.in_progress.assign_sub(1)
+        rows = tf.shape(seconds, out_type=tf.int64)
+        return {"order": tf.fill(rows, order), "running": tf.fill(rows, running)}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
 def build_fill(base_path: str | os.PathLike, version: int = 1) -> Path:
     """`count` int64 [1] -> `values` float32 [count] of 0.5: a tiny request that asks for a large answer."""
     import tensorflow as tf
