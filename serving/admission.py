@@ -52,18 +52,23 @@ class RunAdmission:
     def turn(self, deadline: Deadline = NO_DEADLINE) -> Iterator[None]:
         """Holds one of the `limit` places for the duration of a run; raises the deadline's error when it
         passes (or the client cancels) before the place comes."""
-        if self.limit <= 0:
-            yield
-            return
-        self._acquire(deadline)
+        self.enter(deadline)
         try:
             yield
         finally:
-            self._release()
+            self.leave()
 
-    def _acquire(self, deadline: Deadline) -> None:
+    def try_enter(self) -> bool:
+        """Takes a place only if one is free and nobody waits for it (never overtakes, never blocks)."""
         with self._lock:
-            if self._running < self.limit and not self._waiting:
+            if self.limit <= 0 or (self._running < self.limit and not self._waiting):
+                self._running += 1
+                return True
+            return False
+
+    def enter(self, deadline: Deadline = NO_DEADLINE) -> None:
+        with self._lock:
+            if self.limit <= 0 or (self._running < self.limit and not self._waiting):
                 self._running += 1
                 return
             turn = _Turn()
@@ -72,16 +77,16 @@ class RunAdmission:
             return
         with self._lock:
             if turn.admitted:  # the place came as the deadline passed: hand it on
-                self._release_locked()
+                self._leave_locked()
             else:
                 self._waiting.remove(turn)
         deadline.check()
 
-    def _release(self) -> None:
+    def leave(self) -> None:
         with self._lock:
-            self._release_locked()
+            self._leave_locked()
 
-    def _release_locked(self) -> None:
+    def _leave_locked(self) -> None:
         if self._waiting:
             turn = self._waiting.popleft()  # the place passes straight to the oldest waiter
             turn.admitted = True

@@ -447,6 +447,11 @@ class HttpServer:
         self._connections.pop(connection, None)
 
     # ------------------------------------------------------------ requests
+    @property
+    def in_flight(self) -> int:
+        """Requests whose headers arrived and whose answer is not written yet."""
+        return self._in_flight
+
     async def respond(self, request: Request) -> Response:
         self._in_flight += 1
         self._idle.clear()

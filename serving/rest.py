@@ -26,12 +26,18 @@ from serving.deadlines import Deadline
 from serving.http_server import BodyRejected, HttpLimits, HttpServer, Request, Response
 from serving.limits import RequestLimits
 from serving.metrics import METRICS
+from serving.servable import QUICK_RUN_S, WouldWait
 from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
 
 _NOT_FOUND_BODY = ("<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
                    "The requested URL was not found on this server.</BODY></HTML>\n")
+# A predict request may run on the event loop itself (no hand-off to a worker thread and back) when it is the
+# only request in flight, its body is at most this large, and its signature's last run was quick
+# (servable.QUICK_RUN_S): the loop is then held for one short run at most, and later requests are served
+# by workers as usual.
+_ON_LOOP_BODY_BYTES = 1 << 20
 _CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, GET",
          "Access-Control-Allow-Headers": "Content-Type"}
 
@@ -165,23 +171,34 @@ def _regress_json(result: regression_pb2.RegressionResult) -> str:
     return '{"results": [' + ", ".join(tensor_json.float_json(r.value) for r in result.regressions) + "]}"
 
 
-def _predict(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits, deadline: Deadline) -> bytes:
+def _predict(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits, deadline: Deadline,
+             on_loop: bool = False, doc: Optional[dict] = None) -> bytes:
     """Large numeric tensors take the typed path (no Python object per value); every other body, and every
-    error, goes through the reference codec."""
-    typed = tensor_json.TypedRequest.parse(body)
-    doc = None if typed else tensor_json.parse_document(body)
+    error, goes through the reference codec. `on_loop` (small bodies only) runs without waiting for anything
+    and raises RunOnWorker, carrying what it parsed, where it would have to wait."""
+    typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
+    if typed is None and doc is None:
+        doc = tensor_json.parse_document(body)
     key = typed.signature_name if typed else tensor_json.signature_name(doc)
     try:
         with manager.servable(route.spec) as servable:
+            if on_loop and not servable.runs_quickly(key):
+                raise RunOnWorker(doc)
             input_dtypes = servable.input_dtypes(key)
             converted = typed.arrays(input_dtypes, limits) if typed else None
             if converted is None:
                 doc = doc if doc is not None else tensor_json.parse_document(body)
                 has_bools = b"true" in body or b"false" in body
                 converted = tensor_json.predict_request_arrays(doc, input_dtypes, has_bools, limits)
-                del doc  # the Python objects of a large body are garbage once converted
             inputs, fmt = converted
-            outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline)
+            if on_loop:
+                try:
+                    outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline, wait=False)
+                except WouldWait:  # another thread took the last place to run meanwhile
+                    raise RunOnWorker(doc) from None
+            else:
+                del doc  # the Python objects of a large body are garbage once converted
+                outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline)
     finally:
         if typed:
             typed.close()
@@ -199,9 +216,18 @@ def _settle(answer: asyncio.Future, result: Any, error: Optional[BaseException])
         answer.set_result(result)
 
 
+class RunOnWorker(Exception):
+    """A request tried on the event loop must go to a worker thread after all; it carries what was parsed."""
+
+    def __init__(self, doc: dict):
+        super().__init__()
+        self.doc = doc
+
+
 def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits = RequestLimits(),
-            deadline: Deadline = Deadline.none()) -> bytes:
-    """Runs one API request (blocking; called in the worker pool) and returns the JSON body."""
+            deadline: Deadline = Deadline.none(), on_loop: bool = False, doc: Optional[dict] = None) -> bytes:
+    """Runs one API request and returns the JSON body: blocking, on a worker thread; or, `on_loop`, a quick
+    predict on the event loop that raises RunOnWorker instead of waiting for anything."""
     deadline.check()  # it may have waited for a worker
     if route.method == "status":
         return _status_json(api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(
@@ -211,8 +237,9 @@ def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimit
                                                                  metadata_field=[SIGNATURE_DEF_FIELD])
         return _metadata_json(api.get_model_metadata(manager, request)).encode()
     if route.method == "predict":
-        return _predict(manager, route, body, limits, deadline)
-    doc = tensor_json.parse_document(body)
+        return _predict(manager, route, body, limits, deadline, on_loop, doc)
+    if doc is None:
+        doc = tensor_json.parse_document(body)
     if route.method == "classify":
         request = classification_pb2.ClassificationRequest(model_spec=route.spec)
         _fill_examples(doc, request)
@@ -280,21 +307,29 @@ class RestServer:
             METRICS.record_request(model_name, api_name, "REST", code, (time.perf_counter() - start) * 1e6)
 
     async def _run(self, route: Route, body: bytes) -> bytes:
-        """Runs the request on a worker thread; past --rest_api_timeout_in_ms answers 504 and what has
-        not started yet (waiting for a worker, for its model run or for a batch) never starts.
+        """Runs the request on a worker thread, or a quick one on the event loop (_ON_LOOP_BODY_BYTES); past
+        --rest_api_timeout_in_ms answers 504 and what has not started yet (waiting for a worker, for its turn
+        to run or for a batch) never starts.
 
         The hand-off is the cheapest asyncio allows: the job goes on the workers' queue, and its result
         comes back with one `call_soon_threadsafe` (no concurrent.futures Future, no wrapping, no task for
         the timeout: the timer is a plain callback)."""
-        loop = asyncio.get_running_loop()
-        answer = loop.create_future()
         what = f"Request did not complete within {self.options.timeout_ms} ms (--rest_api_timeout_in_ms)"
         timeout = self.options.timeout_ms / 1000 if self.options.timeout_ms > 0 else None
         deadline = Deadline(timeout, what=what)
+        doc = None
+        if route.method == "predict" and len(body) <= _ON_LOOP_BODY_BYTES and self.http.in_flight == 1 and (
+                timeout is None or timeout >= 20 * QUICK_RUN_S):
+            try:
+                return process(self.manager, route, body, self.options.limits, deadline, on_loop=True)
+            except RunOnWorker as e:
+                doc = e.doc
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
 
         def job() -> None:
             try:
-                result, error = process(self.manager, route, body, self.options.limits, deadline), None
+                result, error = process(self.manager, route, body, self.options.limits, deadline, doc=doc), None
             except BaseException as e:  # noqa: BLE001 - handed to the event loop, which answers with it
                 result, error = None, e
             loop.call_soon_threadsafe(_settle, answer, result, error)

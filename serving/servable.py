@@ -23,6 +23,15 @@ from serving.status import Code, ServingError, failed_precondition, from_tensorf
 log = logging.getLogger("serving")
 
 _API_BY_METHOD = {CLASSIFY_METHOD: "Classify", REGRESS_METHOD: "Regress"}
+# A signature whose runs take at most this long may run on the REST event loop when nothing else is in flight
+# there (rest.py): the longest the loop is held by one request, unless an input makes a run slow (an image
+# bomb decodes for seconds); after one slow run a signature runs on worker threads for SLOW_RUN_COOLDOWN_S.
+QUICK_RUN_S = 0.05
+SLOW_RUN_COOLDOWN_S = 60.0
+
+
+class WouldWait(Exception):
+    """A run asked not to wait (for a batch or for its turn) would have had to."""
 
 
 def read_meta_graph(path: str, tags: Sequence[str]) -> meta_graph_pb2.MetaGraphDef:
@@ -56,6 +65,7 @@ class Servable:
         self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
         self.batcher = None  # set by the manager when batching is enabled
         self.admission = RunAdmission(0)  # set by the server: --max_concurrent_runs_per_model
+        self._quick_from: dict[str, float] = {}  # signature -> monotonic time from which it counts as quick
         METRICS.register_model(name)
         self._in_flight = 0
         self._idle = threading.Condition()
@@ -117,19 +127,32 @@ class Servable:
                 raise invalid_argument(f"The shape of input '{name}' is {list(array.shape)}, which is incompatible "
                                        f"with the signature shape {spec.shape.as_list() if spec.shape.rank is not None else '<unknown>'}")
 
-    def run(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE
-            ) -> dict[str, np.ndarray]:
-        """Runs a signature, through the batcher when there is one; never starts past the deadline."""
-        if self.batcher is not None:
-            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline)
-        return self.run_now(key, inputs, deadline)
+    def runs_quickly(self, key: str) -> bool:
+        """The signature ran quickly before, not slowly lately, and nothing (a batch) would make it wait."""
+        quick_from = self._quick_from.get(key or DEFAULT_SIGNATURE)
+        return self.batcher is None and quick_from is not None and time.monotonic() >= quick_from
 
-    def run_now(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE
-                ) -> dict[str, np.ndarray]:
+    def run(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,
+            wait: bool = True) -> dict[str, np.ndarray]:
+        """Runs a signature, through the batcher when there is one; never starts past the deadline.
+        With `wait=False` it raises WouldWait rather than wait for a batch or for its turn."""
+        if self.batcher is not None:
+            if not wait:
+                raise WouldWait
+            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline)
+        return self.run_now(key, inputs, deadline, wait)
+
+    def run_now(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,
+                wait: bool = True) -> dict[str, np.ndarray]:
         fn = self._functions.get(key or DEFAULT_SIGNATURE)
         if fn is None:
             raise failed_precondition(f'Serving signature key "{key}" not found.')
-        with self.admission.turn(deadline):
+        key = key or DEFAULT_SIGNATURE
+        if wait:
+            self.admission.enter(deadline)
+        elif not self.admission.try_enter():
+            raise WouldWait
+        try:
             deadline.check()
             start = time.perf_counter()
             try:
@@ -137,12 +160,19 @@ class Servable:
                 arrays = {name: tensor.numpy() for name, tensor in outputs.items()}
             except Exception as e:  # noqa: BLE001 - every model failure becomes a canonical error
                 raise from_tensorflow(e) from None
-        api = _API_BY_METHOD.get(self.signature_defs[key or DEFAULT_SIGNATURE].method_name, "Predict")
-        METRICS.runtime_latency.labels(self.name, api, "TF2").observe((time.perf_counter() - start) * 1e6)
+            elapsed = time.perf_counter() - start
+        finally:
+            self.admission.leave()
+        if elapsed > QUICK_RUN_S:
+            self._quick_from[key] = time.monotonic() + SLOW_RUN_COOLDOWN_S
+        else:
+            self._quick_from.setdefault(key, 0.0)
+        api = _API_BY_METHOD.get(self.signature_defs[key].method_name, "Predict")
+        METRICS.runtime_latency.labels(self.name, api, "TF2").observe(elapsed * 1e6)
         return arrays
 
     def predict(self, key: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = (),
-                deadline: Deadline = NO_DEADLINE) -> dict[str, np.ndarray]:
+                deadline: Deadline = NO_DEADLINE, wait: bool = True) -> dict[str, np.ndarray]:
         signature = self.signature(key)
         if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD) and self.method_check:
             raise ServingError(Code.INTERNAL, "Expected prediction signature method_name to be one of "
@@ -157,7 +187,7 @@ class Servable:
                 raise invalid_argument(f"duplicate output tensor alias: {alias}")
             seen.add(alias)
         self.check_inputs(key, inputs)
-        outputs = self.run(key, inputs, deadline)
+        outputs = self.run(key, inputs, deadline, wait)
         if output_filter:
             outputs = {alias: outputs[alias] for alias in output_filter}
         return outputs
