@@ -9,6 +9,9 @@ from protocol.numbers import simple_atoi
 ASSETS_EXTRA = "assets.extra"  # files for the server, not for the graph
 WARMUP_FILE = f"{ASSETS_EXTRA}/tf_serving_warmup_requests"  # TFRecord of PredictionLog, replayed before serving
 MAX_WARMUP_RECORDS = 1000  # more than this fails the load
+# text BatchingParameters of this version, read with --enable_per_model_batching_parameters (the queue
+# settings; the batch threads stay the server's); a version without it is not batched then
+BATCHING_PARAMS_FILE = "batching_params.pbtxt"
 
 
 def parse_version(name: str) -> Optional[int]:

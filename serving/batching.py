@@ -5,6 +5,10 @@ oldest request has waited batch_timeout_micros and a batch thread is free; num_b
 run at once; at most max_enqueued_batches batches wait per queue. Requests whose non-batch
 dimensions differ go to different queues. If a merged batch fails, each request is re-run alone
 so that one bad request fails only itself.
+
+As in the official server, the batch threads are shared by every model, while the queue settings
+(sizes, timeout, queue length) may differ per model: `--enable_per_model_batching_parameters` reads
+them from each version's `batching_params.pbtxt` (serving/server.py).
 """
 from __future__ import annotations
 
@@ -38,22 +42,47 @@ class _Task:
     future: Future = field(default_factory=Future)
 
 
+def _value(params: BatchingParameters, name: str, default: int) -> int:
+    return getattr(params, name).value if params.HasField(name) else default
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """The settings of one model's batch queues (BatchingParameters without the thread pool)."""
+
+    max_batch_size: int = 1000
+    timeout_s: float = 0.0
+    max_enqueued_batches: int = 10
+    allowed_sizes: tuple[int, ...] = ()
+
+    @classmethod
+    def from_params(cls, params: BatchingParameters) -> "QueueOptions":
+        return cls(max_batch_size=_value(params, "max_batch_size", 1000),
+                   timeout_s=_value(params, "batch_timeout_micros", 0) / 1e6,
+                   max_enqueued_batches=_value(params, "max_enqueued_batches", 10),
+                   allowed_sizes=tuple(sorted(params.allowed_batch_sizes)))
+
+    def padded_size(self, rows: int) -> int:
+        for size in self.allowed_sizes:
+            if size >= rows:
+                return size
+        return rows
+
+
 class _Queue:
-    def __init__(self) -> None:
+    def __init__(self, options: QueueOptions) -> None:
+        self.options = options
         self.tasks: deque[_Task] = deque()
         self.rows = 0
 
 
 class BatchScheduler:
-    def __init__(self, params: BatchingParameters):
-        def value(name: str, default: int) -> int:
-            return getattr(params, name).value if params.HasField(name) else default
+    """The batch threads (num_batch_threads, shared by every model) and the queues; `options` are the
+    queue settings of models that bring none of their own."""
 
-        self.max_batch_size = value("max_batch_size", 1000)
-        self.timeout_s = value("batch_timeout_micros", 0) / 1e6
-        self.max_enqueued_batches = value("max_enqueued_batches", 10)
-        self.num_threads = max(value("num_batch_threads", os.cpu_count() or 1), 1)
-        self.allowed_sizes = sorted(params.allowed_batch_sizes)
+    def __init__(self, params: BatchingParameters):
+        self.options = QueueOptions.from_params(params)
+        self.num_threads = max(_value(params, "num_batch_threads", os.cpu_count() or 1), 1)
         self.pool_name = params.thread_pool_name.value if params.HasField("thread_pool_name") else \
             "model_server_batch_threads"
         self._queues: dict[tuple, _Queue] = {}
@@ -65,15 +94,16 @@ class BatchScheduler:
             thread.start()
 
     # ------------------------------------------------------------------ submit
-    def run(self, servable, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE
-            ) -> dict[str, np.ndarray]:
+    def run(self, servable, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,
+            options: QueueOptions | None = None) -> dict[str, np.ndarray]:
+        options = options or self.options
         rows = {a.shape[0] if a.ndim else None for a in inputs.values()}
         if len(rows) != 1 or None in rows:
             return servable.run_now(key, inputs, deadline)  # not batchable: run alone
         (task_rows,) = rows
-        if task_rows > self.max_batch_size:
+        if task_rows > options.max_batch_size:
             raise invalid_argument(f"Task size {task_rows} is larger than maximum input batch size "
-                                   f"{self.max_batch_size}")
+                                   f"{options.max_batch_size}")
         METRICS.input_batch_size.observe(task_rows)
         deadline.check()
         task = _Task(servable, key, inputs, task_rows, deadline)
@@ -81,8 +111,8 @@ class BatchScheduler:
         with self._cond:
             if self._stopped:
                 raise ServingError(Code.UNAVAILABLE, "Batch scheduler is shutting down")
-            queue = self._queues.setdefault(queue_key, _Queue())
-            if queue.rows + task_rows > self.max_enqueued_batches * self.max_batch_size:
+            queue = self._queues.setdefault(queue_key, _Queue(options))
+            if queue.rows + task_rows > options.max_enqueued_batches * options.max_batch_size:
                 raise ServingError(Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted "
                                                      "is full")
             queue.tasks.append(task)
@@ -91,7 +121,7 @@ class BatchScheduler:
         return task.future.result()
 
     # ------------------------------------------------------------------ batch threads
-    def _next_batch(self) -> list[_Task] | None:
+    def _next_batch(self) -> tuple[list[_Task], QueueOptions] | None:
         with self._cond:
             while not self._stopped:
                 now = time.monotonic()
@@ -100,8 +130,8 @@ class BatchScheduler:
                     if not queue.tasks:
                         del self._queues[queue_key]
                         continue
-                    due = queue.tasks[0].enqueued + self.timeout_s
-                    if queue.rows >= self.max_batch_size or due <= now:
+                    due = queue.tasks[0].enqueued + queue.options.timeout_s
+                    if queue.rows >= queue.options.max_batch_size or due <= now:
                         if ready is None or queue.tasks[0].enqueued < ready.tasks[0].enqueued:
                             ready = queue
                     else:
@@ -111,10 +141,11 @@ class BatchScheduler:
                 self._cond.wait(wait)
             return None
 
-    def _take(self, queue: _Queue) -> list[_Task]:
-        """The next batch; tasks whose deadline passed while queued are answered and left out."""
+    def _take(self, queue: _Queue) -> tuple[list[_Task], QueueOptions]:
+        """The next batch and its queue's settings; tasks whose deadline passed while queued are answered and
+        left out."""
         batch, rows = [], 0
-        while queue.tasks and rows + queue.tasks[0].rows <= self.max_batch_size:
+        while queue.tasks and rows + queue.tasks[0].rows <= queue.options.max_batch_size:
             task = queue.tasks.popleft()
             queue.rows -= task.rows
             if task.deadline.expired():
@@ -123,45 +154,40 @@ class BatchScheduler:
                 continue
             rows += task.rows
             batch.append(task)
-        return batch
+        return batch, queue.options
 
     def _work(self) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
+            batch, options = taken
             if not batch:
                 continue
             now = time.monotonic()
             for task in batch:
                 METRICS.queuing_latency.labels(self.pool_name).observe((now - task.enqueued) * 1e6)
-            self._execute(batch)
+            self._execute(batch, options)
 
-    def _padded_size(self, rows: int) -> int:
-        for size in self.allowed_sizes:
-            if size >= rows:
-                return size
-        return rows
-
-    def _execute(self, batch: list[_Task]) -> None:
+    def _execute(self, batch: list[_Task], options: QueueOptions) -> None:
         try:
-            outputs = self._run_merged(batch)
+            outputs = self._run_merged(batch, options)
         except Exception as e:  # noqa: BLE001 - isolate the failing request below
             if len(batch) == 1:
                 batch[0].future.set_exception(e)
                 return
             for task in batch:
-                self._execute([task])
+                self._execute([task], options)
             return
         offset = 0
         for task in batch:
             task.future.set_result({name: value[offset:offset + task.rows] for name, value in outputs.items()})
             offset += task.rows
 
-    def _run_merged(self, batch: list[_Task]) -> dict[str, np.ndarray]:
+    def _run_merged(self, batch: list[_Task], options: QueueOptions) -> dict[str, np.ndarray]:
         first = batch[0]
         rows = sum(t.rows for t in batch)
-        size = self._padded_size(rows)
+        size = options.padded_size(rows)
         METRICS.processed_batch_size.observe(size)
         METRICS.padding_size.labels(str(size)).observe(size - rows)
         merged = {}

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batching_parameters_file", default="",
                    help="text BatchingParameters proto; needs --enable_batching")
     _add_bool(p, "enable_per_model_batching_parameters", False,
-              "accepted for compatibility; per-model batching_params.pbtxt is not read")
+              "with --enable_batching: batch each version with the queue settings of its own batching_params.pbtxt "
+              "(versions without one are not batched); the batch threads stay --batching_parameters_file's")
     _add_bool(p, "allow_version_labels_for_unavailable_models", False,
               "allow version labels to point at versions that are not AVAILABLE yet")
     p.add_argument("--model_config_file", default="", help="text ModelServerConfig proto (overrides --model_name/--model_base_path)")

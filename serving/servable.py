@@ -63,7 +63,8 @@ class Servable:
         self._loaded = tf.saved_model.load(path, tags=list(tags))
         self._functions = {key: self._loaded.signatures[key] for key in self._loaded.signatures.keys()}
         self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
-        self.batcher = None  # set by the manager when batching is enabled
+        self.batcher = None  # the shared BatchScheduler, set by the server when this model is batched
+        self.batch_options = None  # its queue settings (the model's own batching_params.pbtxt, or the server's)
         self.admission = RunAdmission(0)  # set by the server: --max_concurrent_runs_per_model
         self._quick_from: dict[str, float] = {}  # signature -> monotonic time from which it counts as quick
         METRICS.register_model(name)
@@ -139,7 +140,7 @@ class Servable:
         if self.batcher is not None:
             if not wait:
                 raise WouldWait
-            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline)
+            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline, self.batch_options)
         return self.run_now(key, inputs, deadline, wait)
 
     def run_now(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,

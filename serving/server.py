@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Optional
 
+from protocol.layout import BATCHING_PARAMS_FILE
 from serving import config as config_lib
 from serving.health import HealthReporter
 from serving.status import ServingError
@@ -150,8 +151,9 @@ class Server:
 
         def prepare(servable: Servable) -> None:
             servable.admission = RunAdmission(run_limit)
-            if self.scheduler is not None:
-                servable.batcher = self.scheduler
+            options = self._batch_options(servable.path)
+            if options is not None:
+                servable.batcher, servable.batch_options = self.scheduler, options
             if a.enable_model_warmup:
                 warm_up(servable, a.num_request_iterations_for_warmup)
 
@@ -171,6 +173,24 @@ class Server:
         # TensorFlow and the models leave millions of tracked objects; without freezing them, a full
         # collection triggered by a large JSON body costs hundreds of milliseconds.
         gc.freeze()
+
+    def _batch_options(self, version_path: str):
+        """The queue settings a loaded version is batched with, or None when it is not batched: with
+        --enable_per_model_batching_parameters its own batching_params.pbtxt (none: not batched; one that
+        does not parse or validate fails the load), else the --batching_parameters_file ones."""
+        from serving.batching import QueueOptions
+
+        if self.scheduler is None:
+            return None
+        if not self.args.enable_per_model_batching_parameters:
+            return self.scheduler.options
+        path = os.path.join(version_path, BATCHING_PARAMS_FILE)
+        if not os.path.isfile(path):
+            return None
+        params = config_lib.load_batching_parameters(path)
+        log.info("Batching %s with its own %s: %s", version_path, BATCHING_PARAMS_FILE,
+                 " ".join(str(params).split()))
+        return QueueOptions.from_params(params)
 
     def _load_transport_security(self) -> None:
         """Reads --ssl_config_file (gRPC) and --rest_api_ssl_config_file (REST) before any model loads."""
