@@ -92,6 +92,13 @@ def complete_examples(endpoints: Sequence[Endpoint],
 
 
 def first_items(inputs: Mapping[str, np.ndarray], endpoint: Endpoint) -> dict[str, np.ndarray]:
-    """The first item of every batched input (warmup requests stay small); other inputs unchanged."""
-    return {spec.name: inputs[spec.name][:1] if _batched(spec) else inputs[spec.name]
+    """The first item of every batched input (warmup requests stay small); other inputs unchanged. An input
+    of unknown rank given with one value per example (a per-example setting) counts as batched."""
+    batch = next((len(inputs[s.name]) for s in endpoint.input_signature if _batched(s)), None)
+
+    def batched(spec: tf.TensorSpec) -> bool:
+        value = inputs[spec.name]
+        return _batched(spec) or (spec.shape.rank is None and np.ndim(value) > 0 and len(value) == batch)
+
+    return {spec.name: inputs[spec.name][:1] if batched(spec) else inputs[spec.name]
             for spec in endpoint.input_signature}

@@ -115,8 +115,9 @@ def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, ma
     images = np.array([example_jpeg(96, 128)], dtype=object)
     examples = {
         "serving_default": {"images": images},
-        "detect_with_threshold": {"images": images, "score_threshold": np.float32(score_threshold),
-                                  "max_detections": np.int32(max_detections)},
+        # Settings one per image: the form TF Serving's batcher merges (warmup records go through it too).
+        "detect_with_threshold": {"images": images, "score_threshold": np.full(1, score_threshold, np.float32),
+                                  "max_detections": np.full(1, max_detections, np.int32)},
         "raw": {"pixels": np.random.default_rng(0).normal(size=(1, 64, 96, 3)).astype(np.float32)},
     }
     info: dict[str, Any] = {

@@ -150,11 +150,12 @@ def example_inputs(generator: Generator, truncation_psi: float) -> dict[str, dic
 
     rng = np.random.default_rng(0)
     z = rng.standard_normal((2, generator.config.latent_size)).astype(np.float32)
-    psi = np.float32(truncation_psi)
+    # Settings one per example: the form TF Serving's batcher merges (warmup records go through it too).
+    psi = np.full(2, truncation_psi, np.float32)
     return {
         "serving_default": {"z": z, "truncation_psi": psi},
         "generate_png": {"seeds": np.array([0, 42], np.int64), "truncation_psi": psi},
-        "mix": {"z1": z, "z2": z[::-1].copy(), "crossover": np.int32(generator.num_layers // 2),
+        "mix": {"z1": z, "z2": z[::-1].copy(), "crossover": np.full(2, generator.num_layers // 2, np.int32),
                 "truncation_psi": psi},
         "mapping": {"z": z},
         "synthesis": {"dlatents": rng.standard_normal(

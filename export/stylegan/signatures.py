@@ -1,12 +1,15 @@
 """Serving signatures of an exported StyleGAN generator.
 
 All signatures use the stored noise inputs (`noise{i}` variables), so outputs are a deterministic
-function of the inputs. The truncation cutoff is fixed at export; ψ is an input of every image signature.
-- `serving_default`: z [N, latent] float32, truncation_psi [] float32 → images uint8 [N, H, W, 3]
+function of the inputs. The truncation cutoff is fixed at export; ψ is an input of every image signature,
+a scalar for every image or one value per image ([N]: what TF Serving's batcher can merge, see
+export/per_example.py); so is `mix`'s crossover.
+- `serving_default`: z [N, latent] float32, truncation_psi float32 [] or [N] → images uint8 [N, H, W, 3]
 - `generate_png`: seeds int64 [N], truncation_psi → images_bytes string [N] (PNG); z = stateless
   Philox normal draw from (seed, 0), so a seed always gives the same image
-- `mix`: z1, z2 [N, latent], crossover int32 [], truncation_psi → images: layers < crossover styled by
-  z1, the rest by z2 (crossover ≤ 0: all z2; ≥ num_layers: all z1); truncation after mixing, as official
+- `mix`: z1, z2 [N, latent], crossover int32 [] or [N], truncation_psi → images: layers < crossover
+  styled by z1, the rest by z2 (crossover ≤ 0: all z2; ≥ num_layers: all z1); truncation after mixing,
+  as official
 - `mapping`: z → w float32 [N, dlatent] (one w per sample: before broadcast to the layers and before
   truncation; every layer of the synthesis network gets this same w)
 - `synthesis`: dlatents float32 [N, num_layers, dlatent] → images_float float32 [N, H, W, 3] in about
@@ -21,6 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from export.endpoint import Endpoint
+from export.per_example import per_example, per_example_spec
 from export.stylegan.models.generator import Generator
 
 
@@ -40,12 +44,18 @@ def encode_png(images: tf.Tensor) -> tf.Tensor:
     return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
 
 
+def per_image(value: tf.Tensor, rows: tf.Tensor, name: str) -> tf.Tensor:
+    """A scalar or per-image setting as [N, 1, 1], to broadcast over dlatents [N, num_layers, D]."""
+    return per_example(value, rows, name)[:, None, None]
+
+
 def build_endpoints(generator: Generator) -> list[Endpoint]:
     latent = generator.config.latent_size
-    psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
+    psi_spec = per_example_spec(tf.float32, "truncation_psi")
 
     def synthesize(z, truncation_psi):
-        return to_uint8(generator(z, truncation_psi=truncation_psi, randomize_noise=False))
+        psi = per_image(truncation_psi, tf.shape(z)[0], "truncation_psi")
+        return to_uint8(generator(z, truncation_psi=psi, randomize_noise=False))
 
     def serving_default(z, truncation_psi):
         return {"images": synthesize(z, truncation_psi)}
@@ -54,9 +64,11 @@ def build_endpoints(generator: Generator) -> list[Endpoint]:
         return {"images_bytes": encode_png(synthesize(latents_from_seeds(seeds, latent), truncation_psi))}
 
     def mix(z1, z2, crossover, truncation_psi):
+        rows = tf.shape(z1)[0]
         d1 = generator.broadcast(generator.mapping(z1))
         d2 = generator.broadcast(generator.mapping(z2))
-        dlatents = generator.truncate(generator.mix(d1, d2, crossover), truncation_psi)
+        mixed = generator.mix(d1, d2, per_image(crossover, rows, "crossover"))
+        dlatents = generator.truncate(mixed, per_image(truncation_psi, rows, "truncation_psi"))
         return {"images": to_uint8(generator.synthesis(dlatents, randomize_noise=False))}
 
     def mapping(z):
@@ -71,7 +83,7 @@ def build_endpoints(generator: Generator) -> list[Endpoint]:
         Endpoint("generate_png", generate_png, [tf.TensorSpec([None], tf.int64, name="seeds"), psi_spec]),
         Endpoint("mix", mix, [tf.TensorSpec([None, latent], tf.float32, name="z1"),
                               tf.TensorSpec([None, latent], tf.float32, name="z2"),
-                              tf.TensorSpec([], tf.int32, name="crossover"), psi_spec]),
+                              per_example_spec(tf.int32, "crossover"), psi_spec]),
         Endpoint("mapping", mapping, [tf.TensorSpec([None, latent], tf.float32, name="z")]),
         Endpoint("synthesis", synthesis, [tf.TensorSpec(
             [None, generator.num_layers, generator.config.dlatent_size], tf.float32, name="dlatents")]),

@@ -118,6 +118,32 @@ def test_mix_switches_styles_at_the_crossover_layer(loaded):
     assert_within_one_level(all_z1, only_z1)
 
 
+def test_settings_take_one_value_per_image(loaded):
+    """truncation_psi and crossover as [N] (what TF Serving's batcher merges) give each image what the
+    same value as a scalar gives it alone; the settings are declared with any rank."""
+    for name in ("serving_default", "generate_png", "mix"):
+        specs = loaded.signatures[name].structured_input_signature[1]
+        assert specs["truncation_psi"].shape.rank is None
+    assert loaded.signatures["mix"].structured_input_signature[1]["crossover"].shape.rank is None
+    z = latents(2, seed=5)
+    psis = np.array([0.7, 0.0], np.float32)
+    together = call(loaded, "serving_default", z=z, truncation_psi=psis)["images"]
+    pngs = call(loaded, "generate_png", seeds=np.array([1, 2], np.int64), truncation_psi=psis)["images_bytes"]
+    crossovers = np.array([2, 6], np.int32)
+    mixed = call(loaded, "mix", z1=z, z2=z[::-1].copy(), crossover=crossovers, truncation_psi=psis)["images"]
+    for i in range(2):  # batch 2 against batch 1: kernels may differ in the last float bit
+        alone = call(loaded, "serving_default", z=z[i:i + 1], truncation_psi=psis[i])["images"]
+        assert_within_one_level(together[i], alone[0])
+        png = call(loaded, "generate_png", seeds=np.array([i + 1], np.int64), truncation_psi=psis[i])["images_bytes"]
+        assert_within_one_level(tf.io.decode_png(pngs[i]).numpy(), tf.io.decode_png(png[0]).numpy())
+        mix_alone = call(loaded, "mix", z1=z[i:i + 1], z2=z[::-1][i:i + 1].copy(), crossover=crossovers[i],
+                         truncation_psi=psis[i])["images"]
+        assert_within_one_level(mixed[i], mix_alone[0])
+    assert np.abs(together[0].astype(int) - together[1].astype(int)).max() > 1  # ψ 0.7 and ψ 0 differ
+    with pytest.raises(tf.errors.InvalidArgumentError, match="truncation_psi must be a scalar or have one value"):
+        call(loaded, "serving_default", z=latents(3), truncation_psi=psis)
+
+
 def test_export_info_records_the_model(stylegan_export):
     info = json.loads((stylegan_export / "assets.extra" / "export_info.json").read_text())
     assert info["model"] == "stylegan" and info["resolution"] == 32 and info["truncation_cutoff"] == 8
