@@ -21,6 +21,18 @@ class Client(Protocol):
     def predict(self, model: str, inputs, *, signature: str = ..., version: int | None = ...,
                 label: str | None = ...) -> dict[str, np.ndarray]: ...
 
+    def metadata(self, model: str, *, version: int | None = ..., label: str | None = ...): ...
+
+
+def _setting(client: Client, model: str, signature: str, name: str, value, rows: int, dtype,
+             version: int | None, label: str | None) -> np.ndarray:
+    """A request-wide setting (threshold, limit, ψ) as one value per example where the signature takes any
+    rank (what TF Serving's batcher can merge with other requests), else as the scalar older exports take."""
+    info = client.metadata(model, version=version, label=label).signature(signature).inputs.get(name)
+    if info is not None and info.shape is None:
+        return np.full(rows, value, dtype)
+    return np.asarray(value, dtype)
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -60,15 +72,21 @@ def classify_image(client: Client, image: ImageSource, model: str = "efficientne
 def detect_many(client: Client, images: Sequence[ImageSource], model: str = "detr", *,
                 score_threshold: float | None = None, max_detections: int | None = None,
                 version: int | None = None, label: str | None = None) -> list[list[Detection]]:
-    """Detections per image. With a threshold or limit, the `detect_with_threshold` signature is used."""
+    """Detections per image. With a threshold or limit, the `detect_with_threshold` signature is used (the
+    setting sent once per image where the export takes that, so batching servers can merge requests)."""
     encoded = np.array([read_image_bytes(i) for i in images], dtype=object)
     if score_threshold is None and max_detections is None:
         out = client.predict(model, {"images": encoded}, version=version, label=label)
     else:
+        signature, rows = "detect_with_threshold", len(encoded)
         inputs = {"images": encoded,
-                  "score_threshold": np.float32(0.0 if score_threshold is None else score_threshold),
-                  "max_detections": np.int32(100 if max_detections is None else max_detections)}
-        out = client.predict(model, inputs, signature="detect_with_threshold", version=version, label=label)
+                  "score_threshold": _setting(client, model, signature, "score_threshold",
+                                              0.0 if score_threshold is None else score_threshold, rows,
+                                              np.float32, version, label),
+                  "max_detections": _setting(client, model, signature, "max_detections",
+                                             100 if max_detections is None else max_detections, rows, np.int32,
+                                             version, label)}
+        out = client.predict(model, inputs, signature=signature, version=version, label=label)
     results = []
     for i, count in enumerate(out["num_detections"]):
         results.append([
@@ -90,7 +108,9 @@ def detect(client: Client, image: ImageSource, model: str = "detr", *, score_thr
 def generate(client: Client, seeds: Sequence[int], psi: float = 0.7, model: str = "stylegan", *,
              version: int | None = None, label: str | None = None) -> list[Image.Image]:
     """One generated picture per seed (same seed, same picture), truncation psi applied."""
-    inputs = {"seeds": np.asarray(seeds, dtype=np.int64), "truncation_psi": np.float32(psi)}
+    seeds = np.asarray(seeds, dtype=np.int64)
+    inputs = {"seeds": seeds, "truncation_psi": _setting(client, model, "generate_png", "truncation_psi", psi,
+                                                         len(seeds), np.float32, version, label)}
     out = client.predict(model, inputs, signature="generate_png", version=version, label=label)
     images = []
     for png in out["images_bytes"]:

@@ -242,6 +242,23 @@ def model_config_text(models: Sequence[Mapping]) -> str:
     return "model_config_list {\n" + "\n".join(blocks) + "\n}\n"
 
 
+METRICS_PATH = "/monitoring/prometheus/metrics"
+MONITORING_CONFIG = f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n'  # for --monitoring_config_file
+
+
+def batches_run(rest_url: str) -> tuple[float, float]:
+    """(batches run, rows in them) so far, from the batcher's processed_batch_size histogram on the Prometheus
+    page of a server started with MONITORING_CONFIG: how many model runs the batcher made of the requests."""
+    import re
+
+    import requests
+
+    text = requests.get(rest_url + METRICS_PATH, timeout=30).text
+    found = dict(re.findall(r"^:tensorflow:serving:batching_session:processed_batch_size_(count|sum) ([0-9.e+]+)$",
+                            text, re.MULTILINE))
+    return float(found.get("count", 0)), float(found.get("sum", 0))
+
+
 # ---------------------------------------------------------------------------- server process
 
 def _status_kib(pid: int, field: str) -> int:

@@ -5,16 +5,15 @@ the batcher's Prometheus histograms (batches run, rows in them); nothing is time
 """
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from protocol.layout import BATCHING_PARAMS_FILE
-from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
+from tests.serving.server_process import (MONITORING_CONFIG, ServerProcess, batches_run, build_half_plus_two,
+                                          model_config_text)
 
-METRICS_PATH = "/monitoring/prometheus/metrics"
 GLOBAL = "max_batch_size { value: 2 }\nbatch_timeout_micros { value: 0 }\nnum_batch_threads { value: 1 }\n"
 # a batch closes when it holds 4 rows, or 5 s after its first request: 4 concurrent requests make one batch
 OWN = "max_batch_size { value: 4 }\nbatch_timeout_micros { value: 5000000 }\nmax_enqueued_batches { value: 4 }\n"
@@ -29,7 +28,7 @@ def repository(tmp_path_factory):
     build_half_plus_two(root / "broken")
     (root / "broken" / "1" / BATCHING_PARAMS_FILE).write_text("max_batch_size { value: 4 }\nallowed_batch_sizes: 3\n")
     (root / "global.config").write_text(GLOBAL)
-    (root / "monitoring.config").write_text(f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n')
+    (root / "monitoring.config").write_text(MONITORING_CONFIG)
     for config, names in (("models.config", ("own", "none")), ("broken.config", ("own", "broken"))):
         (root / config).write_text(model_config_text([{"name": n, "base_path": root / n} for n in names]))
     return root
@@ -52,33 +51,25 @@ def _predict(server, model: str, values: list[float]) -> requests.Response:
     return requests.post(f"{server.rest_url}/v1/models/{model}:predict", json={"instances": values}, timeout=60)
 
 
-def _batches(server) -> tuple[float, float]:
-    """(batches run, rows in them) from :tensorflow:serving:batching_session:processed_batch_size."""
-    text = requests.get(server.rest_url + METRICS_PATH, timeout=30).text
-    found = dict(re.findall(r"^:tensorflow:serving:batching_session:processed_batch_size_(count|sum) ([0-9.e+]+)$",
-                            text, re.MULTILINE))
-    return float(found.get("count", 0)), float(found.get("sum", 0))
-
-
 def test_a_version_with_its_own_parameters_is_batched_with_them(server):
     assert _predict(server, "own", [1.0, 2.0, 3.0]).json() == {"predictions": [2.5, 3.0, 3.5]}  # global max is 2
     refused = _predict(server, "own", [1.0] * 5)
     assert refused.status_code == 400 and "larger than maximum input batch size 4" in refused.json()["error"]
-    before = _batches(server)
+    before = batches_run(server.rest_url)
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda x: _predict(server, "own", [x]).json(), [0.0, 2.0, 4.0, 6.0]))
     assert answers == [{"predictions": [2.0]}, {"predictions": [3.0]}, {"predictions": [4.0]}, {"predictions": [5.0]}]
-    after = _batches(server)
+    after = batches_run(server.rest_url)
     assert (after[0] - before[0], after[1] - before[1]) == (1, 4)  # one batch held the four requests
 
 
 def test_a_version_without_the_file_is_not_batched(server):
-    before = _batches(server)
+    before = batches_run(server.rest_url)
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda x: _predict(server, "none", [x]).json(), [0.0, 2.0, 4.0, 6.0]))
     assert answers == [{"predictions": [2.0]}, {"predictions": [3.0]}, {"predictions": [4.0]}, {"predictions": [5.0]}]
     assert _predict(server, "none", [1.0] * 5).status_code == 200  # no queue, so no batch size limit
-    assert _batches(server) == before
+    assert batches_run(server.rest_url) == before
 
 
 def test_a_file_that_does_not_validate_fails_the_load_with_its_error(repository):
