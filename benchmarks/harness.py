@@ -40,6 +40,7 @@ class Cell:
     load_average: Optional[float] = None  # 1-minute load average around the cell (other work on the machine)
     request_bytes: Optional[int] = None
     response_bytes: Optional[int] = None
+    model_runs: Optional[int] = None  # batching on: the batches the server ran for this cell's requests
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:

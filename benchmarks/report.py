@@ -73,7 +73,9 @@ def model_tables(result: dict) -> str:
                     row += ["", "", ""]
                     continue
                 errors = f" ({cell['errors']} errors)" if cell["errors"] else ""
-                row += [f"{_ms(cell['p50_ms'])} / {_ms(cell['p99_ms'])}{errors}", _rate(cell["throughput"]),
+                runs = f" ({cell['requests']} req in {cell['model_runs']} runs)" if cell.get("model_runs") is not None \
+                    else ""
+                row += [f"{_ms(cell['p50_ms'])} / {_ms(cell['p99_ms'])}{errors}", _rate(cell["throughput"]) + runs,
                         f"{_ratio(cell.get('p50_ratio'))} / {_ratio(cell.get('throughput_ratio'))}"
                         if "p50_ratio" in cell else ""]
             out.append("| " + " | ".join(row) + " |")

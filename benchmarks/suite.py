@@ -122,14 +122,16 @@ def run_inprocess(run: Run, workloads: Sequence[Workload], models_dir: Path) -> 
 
 
 def _server(models_dir: Path, workloads: Sequence[Workload], batching: bool, work: Path):
-    from tests.serving.server_process import ServerProcess, model_config_text
+    from tests.serving.server_process import MONITORING_CONFIG, ServerProcess, model_config_text
 
     work.mkdir(parents=True, exist_ok=True)
     config = work / "models.config"
     config.write_text(model_config_text([{"name": w.name, "base_path": models_dir / w.name} for w in workloads]))
+    (work / "monitoring.config").write_text(MONITORING_CONFIG)  # the batcher's counts: model runs per cell
     # REST's default 30 s deadline fails most of a burst of 32 DETR requests on two cores (measured);
     # the benchmark measures throughput, so it lifts the deadline to 10 minutes (gRPC has none).
-    args = ["--file_system_poll_wait_seconds=0", "--rest_api_timeout_in_ms=600000"]
+    args = ["--file_system_poll_wait_seconds=0", "--rest_api_timeout_in_ms=600000",
+            f"--monitoring_config_file={work / 'monitoring.config'}"]
     if batching:
         (work / "batching.config").write_text(BATCHING_CONFIG)
         args += ["--enable_batching", f"--batching_parameters_file={work / 'batching.config'}"]
@@ -137,6 +139,8 @@ def _server(models_dir: Path, workloads: Sequence[Workload], batching: bool, wor
 
 
 def run_served(run: Run, workloads: Sequence[Workload], models_dir: Path, batching: bool, server) -> None:
+    from tests.serving.server_process import batches_run
+
     for workload in workloads:
         by_path = {
             "grpc": (P.grpc, server.grpc_address, workload.bytes_signature, workload.bytes_inputs(models_dir)),
@@ -153,7 +157,11 @@ def run_served(run: Run, workloads: Sequence[Workload], models_dir: Path, batchi
             call()  # warm this path once (the server warmed the model at load)
             close()
             for concurrency in run.levels(workload, path):
-                run.cell(workload, path, concurrency, batching, factory)
+                before = batches_run(server.rest_url) if batching else None
+                cell = run.cell(workload, path, concurrency, batching, factory)
+                if batching:  # whether requests were merged: fewer model runs than requests
+                    cell.model_runs = int(batches_run(server.rest_url)[0] - before[0])
+                    print(f"    {cell.requests} requests in {cell.model_runs} model runs", flush=True)
 
 
 @contextmanager

@@ -126,8 +126,9 @@ def _detr_pixels(version_dir: Path) -> dict:
     return {"pixels": pixels.astype(np.float32)}
 
 
-def _stylegan_psi(version_dir: Path) -> np.float32:
-    return np.float32(_info(version_dir)["default_truncation_psi"])
+def _stylegan_psi(version_dir: Path) -> np.ndarray:
+    """One ψ per image: the form TF Serving's batcher can merge (a scalar makes every request run alone)."""
+    return np.full(1, _info(version_dir)["default_truncation_psi"], np.float32)
 
 
 def _stylegan_seeds(version_dir: Path) -> dict:

@@ -49,6 +49,9 @@ def test_every_path_is_measured_at_every_concurrency_without_errors(quick_result
         [c["first_error"] for c in cells if c["errors"]]
     served = [c for c in cells if c["path"] in ("grpc", "rest_b64", "rest_json", "naive")]
     assert all(c["p50_ratio"] > 0 and c["throughput_ratio"] > 0 for c in served)
+    # with batching on, the server's own count of model runs for each cell's requests (at most one each)
+    assert all(1 <= c["model_runs"] <= c["requests"] for c in cells if c["batching"])
+    assert all(c["model_runs"] is None for c in cells if not c["batching"])
 
 
 def test_payloads_show_what_each_path_sends(quick_result):
