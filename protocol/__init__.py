@@ -11,5 +11,6 @@ Nothing here imports TensorFlow: a client install needs only numpy and protobuf 
     tensors     numpy <-> TensorProto
     b64         binary strings in JSON: {"b64": "..."}
     limits      the message size both ends accept
+    panoptic    the COCO panoptic PNG convention and category table of panoptic segmentation outputs
     generated   messages and gRPC stubs compiled from protocol/protos (official names and numbers)
 """
