@@ -21,6 +21,8 @@ size, so an image's segments depend on the other images it was batched with. Her
 is first cropped to its own extent (ceil(size / 4) at stride 4), which is exactly what the official
 model produces for that image alone. For a batch of one the two are the same.
 """
+from collections.abc import Callable
+
 import tensorflow as tf
 
 from export.detr.panoptic_png import id_to_rgb
@@ -28,6 +30,7 @@ from export.detr.panoptic_png import id_to_rgb
 MASK_STRIDE = 4  # pred_masks are at ResNet layer1's resolution: ceil(ceil(size / 2) / 2) = ceil(size / 4)
 MIN_AREA = 4  # segments with area <= MIN_AREA pixels (at the original size) are dropped
 DEFAULT_THRESHOLD = 0.85  # hubconf's panoptic post-processor
+ROW_BAND = 32  # rows of the processed size whose per-pixel argmax is computed at once (bounds memory)
 
 
 def pil_nearest_indices(out_size: tf.Tensor, in_size: tf.Tensor) -> tf.Tensor:
@@ -41,6 +44,37 @@ def pil_nearest_indices(out_size: tf.Tensor, in_size: tf.Tensor) -> tf.Tensor:
     return tf.minimum(tf.cast(tf.math.cumsum(steps), tf.int32), in_size - 1)
 
 
+def best_query(masks: tf.Tensor, alive: tf.Tensor) -> tf.Tensor:
+    """Per pixel of masks [K, H, W], the index of the alive query (alive bool [K]) of highest softmax
+    probability across the alive queries: int32 [H, W].
+
+    Computed ROW_BAND rows at a time: the probabilities of all queries at full size would be a few
+    copies of the masks (over 1 GB for 100 queries at 800x1066); a band's are a few MB. Each pixel's
+    softmax reads that pixel's column only, so the result is the same.
+    """
+    height = tf.shape(masks)[1]
+    bands = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
+                           element_shape=tf.TensorShape([None, None]))
+
+    def band(start, bands):
+        logits = tf.where(alive[:, None, None], masks[:, start:start + ROW_BAND], float("-inf"))
+        owner = tf.argmax(tf.nn.softmax(logits, axis=0), axis=0, output_type=tf.int32)
+        return start + ROW_BAND, bands.write(start // ROW_BAND, owner)
+
+    _, bands = tf.while_loop(lambda start, _: start < height, band, (tf.constant(0), bands), parallel_iterations=1)
+    return bands.concat()
+
+
+def kept_queries(logits: tf.Tensor, threshold=DEFAULT_THRESHOLD) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Step 1 for one image: logits [Q, C+1] -> (indices int32 [K] in query order, scores [K], labels [K])
+    of the queries whose most likely class is not "no object" and whose probability is above threshold."""
+    no_object = tf.shape(logits)[1] - 1
+    prob = tf.nn.softmax(logits, axis=-1)
+    scores, labels = tf.reduce_max(prob, axis=-1), tf.argmax(prob, axis=-1, output_type=tf.int32)
+    kept = tf.cast(tf.where((labels != no_object) & (scores > tf.cast(threshold, prob.dtype)))[:, 0], tf.int32)
+    return kept, tf.gather(scores, kept), tf.gather(labels, kept)
+
+
 def segment_image(logits: tf.Tensor, masks: tf.Tensor, processed_size: tf.Tensor, original_size: tf.Tensor,
                   is_thing: tf.Tensor, threshold=DEFAULT_THRESHOLD) -> dict[str, tf.Tensor]:
     """One image: logits [Q, C+1], mask logits [Q, h, w] (h, w >= ceil(processed / 4)), processed and
@@ -48,17 +82,18 @@ def segment_image(logits: tf.Tensor, masks: tf.Tensor, processed_size: tf.Tensor
     {"ids": int32 [H, W] segment-id map at the original size, and, padded to Q: "segment_ids" (-1),
     "category_ids" (-1), "isthing" (False), "areas" (0), "scores" (0.0); "num_segments" int32 []}.
     """
-    num_queries = tf.shape(logits)[0]
-    no_object = tf.shape(logits)[1] - 1
-    prob = tf.nn.softmax(logits, axis=-1)
-    scores, labels = tf.reduce_max(prob, axis=-1), tf.argmax(prob, axis=-1, output_type=tf.int32)
-    kept = tf.where((labels != no_object) & (scores > tf.cast(threshold, prob.dtype)))[:, 0]
-    scores, labels = tf.gather(scores, kept), tf.gather(labels, kept)
-    count = tf.size(kept)
+    kept, scores, labels = kept_queries(logits, threshold)
+    return segment_kept(scores, labels, tf.gather(masks, kept), processed_size, original_size, is_thing,
+                        tf.shape(logits)[0])
 
+
+def segment_kept(scores: tf.Tensor, labels: tf.Tensor, masks: tf.Tensor, processed_size: tf.Tensor,
+                 original_size: tf.Tensor, is_thing: tf.Tensor, num_queries) -> dict[str, tf.Tensor]:
+    """Steps 2-5 for one image, given the kept queries' scores [K], labels [K] and mask logits [K, h, w]
+    (h, w >= ceil(processed / 4)); outputs as `segment_image`, padded to num_queries."""
+    count = tf.size(scores)
     height, width = processed_size[0], processed_size[1]
-    masks = tf.gather(masks, kept)[:, :(height + MASK_STRIDE - 1) // MASK_STRIDE,
-                                   :(width + MASK_STRIDE - 1) // MASK_STRIDE]
+    masks = masks[:, :(height + MASK_STRIDE - 1) // MASK_STRIDE, :(width + MASK_STRIDE - 1) // MASK_STRIDE]
     masks = tf.image.resize(masks[..., None], tf.stack([height, width]), method="bilinear")[..., 0]
 
     positions = tf.range(count)
@@ -73,8 +108,7 @@ def segment_image(logits: tf.Tensor, masks: tf.Tensor, processed_size: tf.Tensor
         """Segment-id map at the original size and the area of each alive segment (by its new id)."""
 
         def argmax_ids():
-            probabilities = tf.nn.softmax(tf.where(alive[:, None, None], masks, float("-inf")), axis=0)
-            owner = tf.argmax(probabilities, axis=0, output_type=tf.int32)
+            owner = best_query(masks, alive)
             if merge_stuff:
                 owner = tf.gather(merged_into, owner)
             new_id = tf.cumsum(tf.cast(alive, tf.int32)) - 1
@@ -129,17 +163,33 @@ def panoptic_postprocess(pred_logits: tf.Tensor, pred_masks: tf.Tensor, processe
     Images are processed one after the other (bounded memory: one image's [K, h, w] upsampled masks
     at a time).
     """
-    is_thing = tf.convert_to_tensor(is_thing, tf.bool)
+    return segment_batch(pred_logits, lambda image, kept: tf.gather(pred_masks[image], kept), processed_sizes,
+                         original_sizes, is_thing, category_names, threshold)
 
-    def one(inputs):
-        logits, masks, processed, original = inputs
-        segments = segment_image(logits, masks, processed, original, is_thing, threshold)
+
+def segment_batch(pred_logits: tf.Tensor, kept_masks: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+                  processed_sizes: tf.Tensor, original_sizes: tf.Tensor, is_thing: tf.Tensor,
+                  category_names: tf.Tensor, threshold=DEFAULT_THRESHOLD) -> dict[str, tf.Tensor]:
+    """`panoptic_postprocess` with the masks computed on demand: `kept_masks(image, kept)` returns the mask
+    logits [K, h, w] of image `image`'s kept queries (`kept`: int32 [K] query indices, in query order).
+
+    A serving graph passes a function that runs the mask head on the kept queries only: the result is
+    the same as with every query's mask, since each query's mask depends on that query alone.
+    """
+    is_thing = tf.convert_to_tensor(is_thing, tf.bool)
+    num_queries = tf.shape(pred_logits)[1]
+    processed_sizes, original_sizes = tf.cast(processed_sizes, tf.int32), tf.cast(original_sizes, tf.int32)
+
+    def one(image):
+        kept, scores, labels = kept_queries(pred_logits[image], threshold)
+        segments = segment_kept(scores, labels, kept_masks(image, kept), processed_sizes[image],
+                                original_sizes[image], is_thing, num_queries)
         png = tf.io.encode_png(id_to_rgb(segments.pop("ids")))
         return {**segments, "panoptic_png": png}
 
     padded = tf.TensorSpec([None], tf.int32)
     outputs = tf.map_fn(
-        one, (pred_logits, pred_masks, tf.cast(processed_sizes, tf.int32), tf.cast(original_sizes, tf.int32)),
+        one, tf.range(tf.shape(pred_logits)[0]),
         fn_output_signature={"segment_ids": padded, "category_ids": padded, "isthing": tf.TensorSpec([None], tf.bool),
                              "areas": padded, "scores": tf.TensorSpec([None], pred_logits.dtype),
                              "num_segments": tf.TensorSpec([], tf.int32),

@@ -18,6 +18,11 @@ def resized_size(height: tf.Tensor, width: tf.Tensor, min_size: int, max_size: i
     return tf.cast(tf.where(keep, tf.stack([h, w]), tf.stack([new_h, new_w])), tf.int32)
 
 
+def resized_sizes(sizes: tf.Tensor, min_size: int, max_size: int) -> tf.Tensor:
+    """`resized_size` of each original (h, w) in sizes [N, 2]: each image's extent in the padded batch."""
+    return tf.map_fn(lambda size: resized_size(size[0], size[1], min_size, max_size), tf.cast(sizes, tf.int32))
+
+
 def normalize(pixels: tf.Tensor) -> tf.Tensor:
     """uint8 or float 0-255 RGB -> (x/255 - mean) / std."""
     return (tf.cast(pixels, tf.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD

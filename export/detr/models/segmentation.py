@@ -6,6 +6,7 @@ the projected layer4 features and the backbone's layer1-layer3 maps (the same ba
 its intermediate stages). The detector's weights are the `detr` sub-model, unchanged.
 """
 from dataclasses import replace
+from typing import Any, NamedTuple
 
 import keras
 from keras import ops
@@ -46,15 +47,48 @@ class DETRsegm(FromDETRConfig, keras.Model):
         self.built = True
 
     def call(self, pixels, pixel_mask=None, training=None):
+        outputs, context = self.detect_with_context(pixels, pixel_mask, training=training)
+        outputs["pred_masks"] = self.predict_masks(context, context.queries, training=training)
+        return outputs
+
+    def detect_with_context(self, pixels, pixel_mask=None, training=None):
+        """The detector's outputs and the `MaskContext` the mask head reads (one backbone pass)."""
         (layer1, layer2, layer3, layer4), mask = self.detr.extract_features(pixels, pixel_mask,
                                                                             return_intermediate=True)
         src, memory, states = self.detr.transform(layer4, mask, training=training)
-        outputs = self.detr.prediction_heads(states)
-        bbox_mask = self.bbox_attention(states[-1], memory, mask, training=training)
-        masks = self.mask_head(src, bbox_mask, [layer3, layer2, layer1])
+        return self.detr.prediction_heads(states), MaskContext(states[-1], memory, mask, src, (layer3, layer2, layer1))
+
+    def predict_masks(self, context: "MaskContext", queries, training=None):
+        """Mask logits [N, K, H/4, W/4] of any K query states [N, K, d] of the context's N images.
+
+        A query's mask depends on its own state only (attention softmax per query, the conv head and its
+        group norm per query), so the masks of a subset of the queries equal those rows of the full
+        `pred_masks`: a serving graph runs the head on the queries it keeps.
+        """
+        count = ops.shape(queries)[1]
+        if isinstance(count, int) and count == 0:  # TensorFlow's eager conv kernels refuse an empty batch
+            layer1 = ops.shape(context.fpns[-1])
+            return ops.zeros((ops.shape(queries)[0], 0, layer1[1], layer1[2]))
+        bbox_mask = self.bbox_attention(queries, context.memory, context.mask, training=training)
+        masks = self.mask_head(context.src, bbox_mask, list(context.fpns))
         shape = ops.shape(masks)
-        outputs["pred_masks"] = ops.reshape(masks, (ops.shape(pixels)[0], -1, shape[1], shape[2]))
-        return outputs
+        return ops.reshape(masks, (ops.shape(queries)[0], count, shape[1], shape[2]))
+
+
+class MaskContext(NamedTuple):
+    """What the mask head reads besides the query states: per image, the last decoder layer's states
+    `queries` [N, Q, d], the encoder `memory` [N, h, w, d] and its padding `mask` [N, h, w], the projected
+    layer4 features `src` [N, h, w, d] and the FPN features (layer3, layer2, layer1)."""
+
+    queries: Any
+    memory: Any
+    mask: Any
+    src: Any
+    fpns: tuple
+
+    def image(self, index) -> "MaskContext":
+        """The context of image `index` alone (a batch of one)."""
+        return MaskContext(*(t[index:index + 1] for t in self[:4]), tuple(f[index:index + 1] for f in self.fpns))
 
 
 def build_detr_segm(config: DETRConfig | None = None) -> DETRsegm:

@@ -78,3 +78,17 @@ def test_config_round_trip_and_keras_weights_file(tmp_path):
     clone.load_weights(tmp_path / "segm.weights.h5")
     pixels = np.random.default_rng(4).normal(size=(1, 64, 64, 3)).astype(np.float32)
     np.testing.assert_array_equal(clone(pixels)["pred_masks"], model(pixels)["pred_masks"])
+
+
+def test_masks_of_some_queries_equal_those_rows_of_every_querys_masks():
+    """What lets serving run the mask head on the kept queries only: a query's mask depends on that query."""
+    model = build_detr_segm(TINY)
+    images, mask = padded_batch(np.random.default_rng(4), [(80, 100), (64, 72)], channels_last=True)
+    full = model(images, mask)["pred_masks"].numpy()
+    _, context = model.detect_with_context(images, mask)
+    scale = max(1.0, float(np.abs(full).max()))
+    for image, kept in ((0, [1, 4]), (1, [5]), (0, list(range(TINY.num_queries))), (1, [])):
+        one = context.image(image)
+        masks = model.predict_masks(one, one.queries.numpy()[:, kept]).numpy()
+        assert masks.shape == (1, len(kept), *full.shape[2:])
+        np.testing.assert_allclose(masks[0], full[image, kept], atol=1e-5 * scale, rtol=0)
