@@ -8,7 +8,7 @@ and only to read a `.pth` file.
 Detector checkpoints (detr-r50, ...) load into DETR; panoptic ones (detr-r50-panoptic, ...: the
 detector's keys under `detr.`, the head's under `bbox_attention.` and `mask_head.`) into DETRsegm.
 """
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -137,15 +137,17 @@ def official_shapes(model: DETR | DETRsegm) -> dict[str, tuple[int, ...]]:
     return {key: _TO_TORCH_SHAPE[layout](tuple(var.shape)) for key, var, layout in weight_map(model)}
 
 
-def _check_kind(model: DETR | DETRsegm, keys: set[str]) -> None:
-    """A detector checkpoint given to the panoptic model (or the reverse) is named as such."""
+def check_kind(keys: Iterable[str], panoptic_model: bool) -> None:
+    """A detector checkpoint given to the panoptic model (or the reverse) is named as such; cheap enough to
+    run before the model is built."""
+    keys = {key for key in keys if not key.endswith("num_batches_tracked")}
     panoptic = bool(keys) and all(key.startswith(PANOPTIC_PREFIXES) for key in keys)
-    if isinstance(model, DETRsegm) and not panoptic and "class_embed.weight" in keys:
+    if panoptic_model and not panoptic and "class_embed.weight" in keys:
         raise ExportError("checkpoint is a DETR detector checkpoint (no 'detr.' keys); the panoptic model "
                           "needs a panoptic one such as detr-r50-panoptic-00ce5173.pth")
-    if not isinstance(model, DETRsegm) and panoptic:
+    if not panoptic_model and panoptic:
         raise ExportError("checkpoint is a DETR panoptic checkpoint (keys under 'detr.', 'bbox_attention.', "
-                          "'mask_head.'); load it into the panoptic model (DETRsegm)")
+                          "'mask_head.'); load it into the panoptic model (DETRsegm, python -m export detr --panoptic)")
 
 
 def load_state_dict(model: DETR | DETRsegm, state_dict: Mapping[str, np.ndarray]) -> None:
@@ -153,7 +155,7 @@ def load_state_dict(model: DETR | DETRsegm, state_dict: Mapping[str, np.ndarray]
     entries = list(weight_map(model))
     expected = {key for key, _, _ in entries}
     ignored = {k for k in state_dict if k.endswith("num_batches_tracked")}
-    _check_kind(model, set(state_dict) - ignored)
+    check_kind(state_dict, isinstance(model, DETRsegm))
     unexpected = sorted(set(state_dict) - expected - ignored)
     if unexpected:
         raise ExportError(f"checkpoint has unexpected key {unexpected[0]!r}"

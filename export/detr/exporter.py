@@ -12,9 +12,12 @@ from export.model_export import Exportable, ModelExport
 
 if TYPE_CHECKING:
     from export.detr.models.detr import DETR, DETRConfig
+    from export.detr.models.segmentation import DETRsegm
 
 BACKBONES = ("resnet50", "resnet101")
 NUM_QUERIES = 100
+DETECTION_THRESHOLD = 0.7  # hubconf's detection demo
+PANOPTIC_THRESHOLD = 0.85  # hubconf's PostProcessPanoptic
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,9 @@ class DETRExport(ModelExport):
     """DETR with a ResNet-50/101 backbone (``dilation``: DC5), weights from an official ``checkpoint``
     (.pth) or a Keras ``weights`` file, served with DETR's evaluation resize and post-processing.
 
+    ``panoptic``: the panoptic model (DETRsegm: 250 classes and the mask head), served as COCO panoptic
+    PNG segment maps; its classes are named from ``categories`` (a category table file) or the COCO
+    panoptic table. ``score_threshold`` defaults to the official 0.7 (detection) or 0.85 (panoptic).
     ``config`` (Python only) replaces the official architecture chosen by ``backbone``/``dilation``.
     """
 
@@ -33,8 +39,10 @@ class DETRExport(ModelExport):
     weights: str = "none"
     min_size: int = 800
     max_size: int = 1333
-    score_threshold: float = 0.7
-    max_detections: int = 100
+    score_threshold: float | None = None
+    max_detections: int | None = None
+    panoptic: bool = False
+    categories: str | None = None
     config: DETRConfig | None = None
 
     def __post_init__(self) -> None:
@@ -42,10 +50,19 @@ class DETRExport(ModelExport):
             raise ExportError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.checkpoint is not None and self.weights != "none":
             raise ExportError("give either --checkpoint or --weights, not both")
+        if self.panoptic and self.max_detections is not None:
+            raise ExportError("--max-detections is for detection; the panoptic export returns every segment")
+        if not self.panoptic and self.categories is not None:
+            raise ExportError("--categories names the classes of a panoptic export (add --panoptic)")
+        defaults = {"score_threshold": PANOPTIC_THRESHOLD if self.panoptic else DETECTION_THRESHOLD,
+                    "max_detections": None if self.panoptic else NUM_QUERIES}
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)  # frozen: resolve the mode's default once
         num_queries = self.config.num_queries if self.config is not None else NUM_QUERIES
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ExportError(f"--score-threshold must be in [0, 1], got {self.score_threshold}")
-        if not 1 <= self.max_detections <= num_queries:
+        if not self.panoptic and not 1 <= self.max_detections <= num_queries:
             raise ExportError(f"--max-detections must be in [1, {num_queries}], got {self.max_detections}")
         if self.min_size < 32 or self.max_size < self.min_size:
             raise ExportError(f"need 32 <= --min-size <= --max-size, got {self.min_size} and {self.max_size}")
@@ -60,32 +77,72 @@ class DETRExport(ModelExport):
         parser.add_argument("--dilation", action="store_true", help="DC5: dilate the last ResNet stage")
         parser.add_argument("--min-size", type=int, default=800, help="resize: shortest side (default 800)")
         parser.add_argument("--max-size", type=int, default=1333, help="resize: longest side cap (default 1333)")
-        parser.add_argument("--score-threshold", type=float, default=0.7,
-                            help="serving_default keeps detections scoring above this (default 0.7)")
-        parser.add_argument("--max-detections", type=int, default=100,
-                            help="detections returned per image, zero-padded (default 100)")
+        parser.add_argument("--score-threshold", type=float, default=None,
+                            help=f"serving_default keeps detections (segments) scoring above this (default "
+                                 f"{DETECTION_THRESHOLD}, with --panoptic {PANOPTIC_THRESHOLD})")
+        parser.add_argument("--max-detections", type=int, default=None,
+                            help=f"detections returned per image, zero-padded (default {NUM_QUERIES})")
+        parser.add_argument("--panoptic", action="store_true",
+                            help="the panoptic model (official detr-r50/r101(-dc5)-panoptic checkpoints): "
+                                 "serving_default returns COCO panoptic PNG segment maps; default name detr-panoptic")
+        parser.add_argument("--categories", default=None,
+                            help="with --panoptic: a category table naming the classes ({\"categories\": [{\"id\", "
+                                 "\"name\", \"isthing\", \"color\"}]}, as in COCO panoptic annotations; default "
+                                 "the 133 COCO panoptic categories)")
+
+    def default_name(self) -> str:
+        return "detr-panoptic" if self.panoptic else self.command
 
     def input_files(self) -> dict[str, Path]:
         files = {"checkpoint": Path(self.checkpoint)} if self.checkpoint is not None else {}
         if self.weights != "none":
             files["weights file"] = Path(self.weights)
+        if self.categories is not None:
+            files["category table"] = Path(self.categories)
         return files
 
     def build(self) -> Exportable:
-        from export.detr.checkpoint import read_checkpoint
+        if self.panoptic:
+            return self._build_panoptic()
         from export.detr.models.detr import DETRConfig, build_detr
 
         config = self.config or DETRConfig.official(self.backbone, self.dilation)
         # Read (and check) the checkpoint before the slow build.
-        state_dict = read_checkpoint(self.checkpoint) if self.checkpoint is not None else None
+        state_dict = read_checked_checkpoint(self.checkpoint, panoptic=False)
         model = build_detr(config)
         source = load_weights(model, self.weights, state_dict, self.checkpoint)
         return detr_exportable(model, weights_source=source, min_size=self.min_size, max_size=self.max_size,
                                score_threshold=self.score_threshold, max_detections=self.max_detections)
 
 
-def load_weights(model: DETR, weights: str, state_dict: dict | None, checkpoint: str | None) -> str:
-    """Apply an official state dict (from --checkpoint) or --weights (none | Keras weights file)."""
+    def _build_panoptic(self) -> Exportable:
+        from export.detr.coco_categories import panoptic_classes
+        from export.detr.models.segmentation import build_detr_segm, panoptic_config
+        from export.detr.panoptic_exporter import panoptic_exportable
+
+        config = self.config or panoptic_config(self.backbone, self.dilation)
+        panoptic_classes(config.num_classes, self.categories)  # a bad category table fails before the build
+        state_dict = read_checked_checkpoint(self.checkpoint, panoptic=True)
+        model = build_detr_segm(config)
+        source = load_weights(model, self.weights, state_dict, self.checkpoint)
+        return panoptic_exportable(model, weights_source=source, min_size=self.min_size, max_size=self.max_size,
+                                   score_threshold=self.score_threshold, categories=self.categories)
+
+
+def read_checked_checkpoint(checkpoint: str | None, panoptic: bool) -> dict | None:
+    """The official state dict of --checkpoint (None without one), checked to be of the model's kind."""
+    if checkpoint is None:
+        return None
+    from export.detr.checkpoint import check_kind, read_checkpoint
+
+    state_dict = read_checkpoint(checkpoint)
+    check_kind(state_dict, panoptic)
+    return state_dict
+
+
+def load_weights(model: DETR | DETRsegm, weights: str, state_dict: dict | None, checkpoint: str | None) -> str:
+    """Apply an official state dict (from --checkpoint) or --weights (none | Keras weights file) to a DETR or
+    a DETRsegm (the checkpoint's kind must match the model's)."""
     from export.detr.checkpoint import load_state_dict
     from export.preflight import require_file
     from export.weights import load_keras_weights
@@ -95,8 +152,26 @@ def load_weights(model: DETR, weights: str, state_dict: dict | None, checkpoint:
         return f"official-format checkpoint {Path(checkpoint).name}"
     if weights == "none":
         return "random initialisation"
-    load_keras_weights(model, require_file(weights, "weights file"), "this DETR architecture")
+    from export.detr.models.segmentation import DETRsegm
+
+    what = "this DETR panoptic architecture" if isinstance(model, DETRsegm) else "this DETR architecture"
+    load_keras_weights(model, require_file(weights, "weights file"), what)
     return f"keras weights {Path(weights).name}"
+
+
+def common_info(config: DETRConfig, weights_source: str, min_size: int, max_size: int, score_threshold: float,
+                panoptic: bool = False) -> dict[str, Any]:
+    """The export_info entries the detector and the panoptic export share."""
+    return {
+        "model": "detr-panoptic" if panoptic else "detr",
+        "variant": f"{config.backbone}{'-dc5' if config.dilation else ''}{'-panoptic' if panoptic else ''}",
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "weights": weights_source,
+        "input_size": {"min_size": min_size, "max_size": max_size},
+        "score_threshold": score_threshold,
+        "preprocessing": (f"decode RGB, bilinear antialiased resize (short side {min_size}, long side <= "
+                          f"{max_size}), /255, ImageNet mean/std, zero-pad to the batch's largest image + mask"),
+    }
 
 
 def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, max_size: int = 1333,
@@ -121,15 +196,8 @@ def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, ma
         "raw": {"pixels": np.random.default_rng(0).normal(size=(1, 64, 96, 3)).astype(np.float32)},
     }
     info: dict[str, Any] = {
-        "model": "detr",
-        "variant": f"{config.backbone}{'-dc5' if config.dilation else ''}",
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
-        "weights": weights_source,
-        "input_size": {"min_size": min_size, "max_size": max_size},
-        "score_threshold": score_threshold,
+        **common_info(config, weights_source, min_size, max_size, score_threshold),
         "max_detections": max_detections,
-        "preprocessing": (f"decode RGB, bilinear antialiased resize (short side {min_size}, long side <= "
-                          f"{max_size}), /255, ImageNet mean/std, zero-pad to the batch's largest image + mask"),
         "classes": "COCO category ids 0-90 (assets/coco_categories.json), 91 = no object",
     }
     endpoints = build_endpoints(model, names, min_size, max_size, score_threshold, max_detections)
