@@ -1,6 +1,6 @@
 """Thin clients for TensorFlow Serving (the official server or ``python -m serving``).
 
-    from clients import RestClient, GrpcClient, classify_image, detect, generate
+    from clients import RestClient, GrpcClient, classify_image, detect, generate, segment
 
 Names are imported on first use, so ``import clients`` stays fast.
 """
@@ -18,6 +18,10 @@ _EXPORTS = {
     "detect": "clients.models",
     "detect_many": "clients.models",
     "generate": "clients.models",
+    "Segment": "clients.models",
+    "Segmentation": "clients.models",
+    "segment": "clients.models",
+    "segment_many": "clients.models",
 }
 
 __all__ = sorted(_EXPORTS)

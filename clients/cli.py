@@ -9,6 +9,7 @@
     python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
     python -m clients --rest URL detect photo.jpg --score-threshold 0.5 --out out/
     python -m clients --grpc HOST:PORT generate --seeds 0-15 --psi 0.7 --out grid.png
+    python -m clients --grpc HOST:PORT segment photo.jpg --out out/
 """
 from __future__ import annotations
 
@@ -182,6 +183,29 @@ def cmd_generate(client, args) -> None:
     print(f"{len(images)} samples ({images[0].size[0]}x{images[0].size[1]}) -> {args.out}")
 
 
+def cmd_segment(client, args) -> None:
+    from clients.models import segment_many
+
+    colors = None
+    if args.categories is not None:
+        from protocol.panoptic import read_categories
+
+        colors = {c["id"]: c["color"] for c in read_categories(args.categories) if c.get("color")}
+
+    def work(batch):
+        return segment_many(client, batch, args.model, colors=colors, **_address(args))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, result in zip(args.images, in_batches(args.images, args.batch_size, work, "segmented")):
+        picture, segments_png = args.out / f"{Path(path).stem}_panoptic.png", args.out / f"{Path(path).stem}_segments.png"
+        result.picture.save(picture)
+        segments_png.write_bytes(result.png)
+        print(f"{path}: {len(result.segments)} segments -> {picture} (segment map: {segments_png})")
+        for s in result.segments:
+            kind = "thing" if s.isthing else "stuff"
+            print(f"  id {s.id:<3} {s.category_name:<24} {kind}  score {s.score:.3f}  area {s.area} px")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m clients", description="Call a TensorFlow Serving server: "
                                 "give --rest URL or --grpc HOST:PORT, before or after the command.",
@@ -216,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minimum score, as detect(score_threshold=...) (default: the export's)")
     c.add_argument("--max-detections", type=int, default=None)
     c.add_argument("--batch-size", type=int, default=4)
+    c = command("segment", cmd_segment, "panoptic segments per image; writes coloured pictures and segment maps",
+                "detr-panoptic")
+    c.add_argument("images", nargs="+")
+    c.add_argument("--out", type=Path, default=Path("out"),
+                   help="folder for <image>_panoptic.png (picture) and <image>_segments.png (COCO panoptic PNG)")
+    c.add_argument("--categories", default=None,
+                   help="category table with colours ({\"categories\": [{\"id\", \"name\", \"isthing\", "
+                        "\"color\"}]}); default the COCO panoptic colours")
+    c.add_argument("--batch-size", type=int, default=2)
     c = command("generate", cmd_generate, "StyleGAN samples as a PNG grid", "stylegan")
     c.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-7"), help="e.g. 0-7 or 1,5,9 (default 0-7)")
     c.add_argument("--psi", type=float, default=0.7, help="truncation psi (default 0.7)")

@@ -1,4 +1,4 @@
-"""Task-level helpers for the three exported models, on either client.
+"""Task-level helpers for the exported models, on either client.
 
 Each sends encoded image bytes (JPEG/PNG as read from disk), never float pixel lists: the exported
 signatures decode and resize in-graph, so a request stays as small as the file.
@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +19,7 @@ ImageSource = str | PathLike | bytes
 
 class Client(Protocol):
     def predict(self, model: str, inputs, *, signature: str = ..., version: int | None = ...,
-                label: str | None = ...) -> dict[str, np.ndarray]: ...
+                label: str | None = ..., output_filter: Sequence[str] | None = ...) -> dict[str, np.ndarray]: ...
 
     def metadata(self, model: str, *, version: int | None = ..., label: str | None = ...): ...
 
@@ -41,6 +41,40 @@ class Detection:
     box: tuple[float, float, float, float]
     score: float
     label: str
+
+
+# The panoptic export's outputs this reads. The PNG comes from "panoptic_png_bytes": the same bytes as
+# "panoptic_png", under the name TF Serving's REST API writes as base64 (binary text does not survive JSON).
+PNG_OUTPUT = "panoptic_png_bytes"
+SEGMENTATION_OUTPUTS = (PNG_OUTPUT, "segment_ids", "category_ids", "category_names", "isthing", "areas", "scores",
+                        "num_segments")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a panoptic segmentation: `id` is its value in the segment map (and the PNG)."""
+
+    id: int
+    category_id: int
+    category_name: str
+    isthing: bool
+    area: int  # pixels, at the size of the image sent
+    score: float
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """A panoptic segmentation of one image.
+
+    `segment_map` holds each pixel's segment id (int32, the image's height x width; -1 everywhere when
+    there is no segment); `png` is the served COCO panoptic PNG as is (id = R + 256 G + 256^2 B, for
+    panopticapi's tools); `picture` is the image with its segments coloured over it.
+    """
+
+    segments: list[Segment]
+    segment_map: np.ndarray
+    png: bytes
+    picture: Image.Image
 
 
 def read_image_bytes(image: ImageSource) -> bytes:
@@ -118,3 +152,40 @@ def generate(client: Client, seeds: Sequence[int], psi: float = 0.7, model: str 
         image.load()
         images.append(image)
     return images
+
+
+def segment_many(client: Client, images: Sequence[ImageSource], model: str = "detr-panoptic", *,
+                 colors: Mapping[int, Sequence[int]] | None = None, version: int | None = None,
+                 label: str | None = None) -> list[Segmentation]:
+    """Panoptic segmentation of each image (the DETR panoptic export's `serving_default`).
+
+    Segments are coloured by category: `colors` maps category ids to RGB (default: the COCO panoptic
+    colours of `protocol.panoptic`; ids it lacks get a colour derived from the id).
+    """
+    from clients.draw import draw_segments
+    from protocol.panoptic import rgb_to_id
+
+    encoded = [read_image_bytes(i) for i in images]
+    out = client.predict(model, {"images": np.array(encoded, dtype=object)}, version=version, label=label,
+                         output_filter=SEGMENTATION_OUTPUTS)
+    results = []
+    for i, (data, png) in enumerate(zip(encoded, out[PNG_OUTPUT])):
+        count = int(out["num_segments"][i])
+        segments = [Segment(id=int(out["segment_ids"][i, j]), category_id=int(out["category_ids"][i, j]),
+                            category_name=_text(out["category_names"][i, j]), isthing=bool(out["isthing"][i, j]),
+                            area=int(out["areas"][i, j]), score=float(out["scores"][i, j]))
+                    for j in range(count)]
+        with Image.open(io.BytesIO(png)) as decoded:
+            segment_map = rgb_to_id(np.asarray(decoded.convert("RGB")))
+        if count == 0:
+            segment_map = np.full_like(segment_map, -1)
+        picture = draw_segments(data, segment_map, segments, colors)
+        results.append(Segmentation(segments, segment_map, bytes(png), picture))
+    return results
+
+
+def segment(client: Client, image: ImageSource, model: str = "detr-panoptic", *,
+            colors: Mapping[int, Sequence[int]] | None = None, version: int | None = None,
+            label: str | None = None) -> Segmentation:
+    """Panoptic segmentation of one image: its segments, segment map and a picture of them."""
+    return segment_many(client, [image], model, colors=colors, version=version, label=label)[0]

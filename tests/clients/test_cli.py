@@ -75,6 +75,22 @@ def test_image_commands_write_results(models_server, transport, tmp_path):
     assert grid.size[0] == 5 * grid.size[1]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_segment_writes_pictures_and_segment_maps(panoptic_server, transport, tmp_path):
+    photo = tmp_path / "china.jpg"
+    photo.write_bytes(sample_picture("china.jpg"))
+    segment = run_cli(*where(transport, panoptic_server), "segment", str(photo), "--out", str(tmp_path / "out"))
+    assert segment.returncode == 0, segment.stderr
+    header = segment.stdout.splitlines()[0]
+    assert header.startswith(f"{photo}: ") and " segments -> " in header
+    count = int(header.split(": ")[1].split()[0])
+    assert count > 0 and len(segment.stdout.strip().splitlines()) == 1 + count
+    assert Image.open(tmp_path / "out" / "china_panoptic.png").size == (640, 427)
+    segment_map = Image.open(tmp_path / "out" / "china_segments.png")
+    assert segment_map.size == (640, 427) and segment_map.mode == "RGB"
+
+
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_transport_flag_after_the_command(tiny_server, transport):
     status = run_cli("status", "hpt", "--label", "stable", *where(transport, tiny_server))

@@ -79,7 +79,7 @@ def test_installed_clients_import_without_tensorflow(client_python, tmp_path):
 
 
 def test_client_suites_pass_in_the_client_venv(client_python, tiny_repo, tiny_server, models_repo, models_server,
-                                               tmp_path):
+                                               panoptic_repo, panoptic_server, tmp_path):
     pictures = tmp_path / "pictures"
     pictures.mkdir()
     for name in ("china.jpg", "flower.jpg"):
@@ -89,6 +89,8 @@ def test_client_suites_pass_in_the_client_venv(client_python, tiny_repo, tiny_se
         "tiny_repo": str(tiny_repo), "models_repo": str(models_repo),
         "tiny_server": {"rest_url": tiny_server.rest_url, "grpc_address": tiny_server.grpc_address},
         "models_server": {"rest_url": models_server.rest_url, "grpc_address": models_server.grpc_address},
+        "panoptic_repo": str(panoptic_repo),
+        "panoptic_server": {"rest_url": panoptic_server.rest_url, "grpc_address": panoptic_server.grpc_address},
     }))
     env = {**os.environ, "KTS_CLIENT_FIXTURES": str(fixtures), "KTS_PICTURES_DIR": str(pictures),
            "KTS_SERVER_PYTHON": sys.executable, "PYTHONPATH": ""}

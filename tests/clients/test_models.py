@@ -88,3 +88,63 @@ def test_drawings(models_client, tmp_path):
     w, h = samples[0].size
     assert grid.size == (3 * w, 2 * h)
     np.testing.assert_array_equal(np.asarray(grid)[h:2 * h, w:2 * w], np.asarray(samples[4].convert("RGB")))
+
+
+@pytest.fixture(params=["rest", "grpc"])
+def panoptic_client(request, panoptic_server):
+    from tests.clients.conftest import make_client
+
+    with make_client(request.param, panoptic_server, timeout=300) as c:
+        yield c
+
+
+def test_segment_matches_the_saved_model_and_draws_it(panoptic_client, panoptic_repo):
+    tf = pytest.importorskip("tensorflow", reason="the in-process reference needs TensorFlow (not in a client install)")
+
+    picture = sample_picture("china.jpg")
+    result = helpers.segment(panoptic_client, picture)
+    signature = tf.saved_model.load(str(panoptic_repo / "detr-panoptic" / "1")).signatures["serving_default"]
+    expected = {k: v.numpy()[0] for k, v in signature(images=tf.constant([picture])).items()}
+    count = int(expected["num_segments"])
+    assert len(result.segments) == count > 0
+    assert [s.id for s in result.segments] == expected["segment_ids"][:count].tolist()
+    assert [s.category_id for s in result.segments] == expected["category_ids"][:count].tolist()
+    assert [s.category_name for s in result.segments] == [n.decode() for n in expected["category_names"][:count]]
+    assert [s.isthing for s in result.segments] == expected["isthing"][:count].tolist()
+    assert [s.area for s in result.segments] == expected["areas"][:count].tolist()
+    np.testing.assert_allclose([s.score for s in result.segments], expected["scores"][:count], rtol=1e-6)
+    assert result.png == expected["panoptic_png"]
+    original = np.asarray(Image.open(io.BytesIO(picture)).convert("RGB"))
+    assert result.segment_map.shape == original.shape[:2] and result.picture.size == (640, 427)
+    np.testing.assert_array_equal(np.bincount(result.segment_map.ravel()), [s.area for s in result.segments])
+    drawn = np.asarray(result.picture)
+    assert (np.abs(drawn.astype(int) - original).sum(-1) > 0).mean() > 0.9  # segments coloured over the image
+
+
+def test_segment_pictures_colour_each_segment(panoptic_client):
+    """Two instances of one thing get different colours; each segment's pixels carry its colour over the
+    image, without the tags (labels=False)."""
+    from clients.draw import SEGMENT_ALPHA, draw_segments, segment_colors
+
+    picture = sample_picture("flower.jpg")
+    result = helpers.segment(panoptic_client, picture, model="detr-panoptic-tiny")
+    assert result.segments
+    plain = np.asarray(draw_segments(picture, result.segment_map, result.segments, labels=False)).astype(float)
+    original = np.asarray(Image.open(io.BytesIO(picture)).convert("RGB")).astype(float)
+    colours = segment_colors(result.segments)
+    inner = np.ones(result.segment_map.shape, bool)  # pixels whose four neighbours are in the same segment
+    ids = result.segment_map
+    inner[1:-1, 1:-1] = ((ids[1:-1, 1:-1] == ids[:-2, 1:-1]) & (ids[1:-1, 1:-1] == ids[2:, 1:-1])
+                         & (ids[1:-1, 1:-1] == ids[1:-1, :-2]) & (ids[1:-1, 1:-1] == ids[1:-1, 2:]))
+    inner[[0, -1]] = inner[:, [0, -1]] = False
+    for segment in result.segments:
+        where = (ids == segment.id) & inner
+        if where.any():
+            want = (1 - SEGMENT_ALPHA) * original[where] + SEGMENT_ALPHA * np.array(colours[segment.id], float)
+            np.testing.assert_allclose(plain[where], want, atol=0.51)
+    by_category: dict[int, set] = {}
+    for segment in result.segments:
+        by_category.setdefault(segment.category_id, set()).add(colours[segment.id])
+    for category, seen in by_category.items():
+        count = sum(s.category_id == category for s in result.segments)
+        assert len(seen) == min(count, 8), category

@@ -22,12 +22,17 @@ EXPORTS = {
     "detect": "clients.models",
     "detect_many": "clients.models",
     "generate": "clients.models",
+    "Segment": "clients.models",
+    "Segmentation": "clients.models",
+    "segment": "clients.models",
+    "segment_many": "clients.models",
 }
 
 
 def test_public_names_import():
     from clients import (  # noqa: F401
-        Detection, GrpcClient, RestClient, ServingError, classify_image, classify_images, detect, detect_many, generate)
+        Detection, GrpcClient, RestClient, Segment, Segmentation, ServingError, classify_image, classify_images, detect,
+        detect_many, generate, segment, segment_many)
 
     assert sorted(clients.__all__) == sorted(EXPORTS)
     for name, module in EXPORTS.items():
