@@ -64,6 +64,11 @@ SKIP = [
     (r"^python -m benchmarks run\s*(#.*)?$|python -m benchmarks graph-options",
      "the full benchmark (~19 min) and the graph-options measurements (~7.5 min) export and load the three "
      "full-size models: tests/benchmarks/ runs the suite's quick mode and checks the bf16 switch"),
+    (r"segment\(client, |python -m clients --\w+ \S+ segment ",
+     "the session's server serves no panoptic model: tests/clients/test_models.py and test_cli.py run segment "
+     "against a served panoptic export"),
+    (r"python benchmarks/detr_panoptic\.py", "two full-size DETR-R50 panoptic exports and a server: minutes on 2 cores; "
+                                             "tests/export/detr/test_panoptic_exporter.py serves a smaller one"),
     (r"python -m benchmarks run --quick|python -m benchmarks rest-overhead",
      "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export"),
     (r"^kubectl apply|^docker push", "needs a Kubernetes cluster or an image registry, neither of which exists "
