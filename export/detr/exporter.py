@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from export.errors import ExportError
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS, add_max_image_pixels_argument, check_max_image_pixels
 from export.model_export import Exportable, ModelExport
 
 if TYPE_CHECKING:
@@ -43,9 +44,11 @@ class DETRExport(ModelExport):
     max_detections: int | None = None
     panoptic: bool = False
     categories: str | None = None
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     config: DETRConfig | None = None
 
     def __post_init__(self) -> None:
+        check_max_image_pixels(self.max_image_pixels)
         if self.config is None and self.backbone not in BACKBONES:
             raise ExportError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.checkpoint is not None and self.weights != "none":
@@ -90,6 +93,8 @@ class DETRExport(ModelExport):
                                  "\"name\", \"isthing\", \"color\"}]}, as in COCO panoptic annotations; default "
                                  "the 133 COCO panoptic categories)")
 
+        add_max_image_pixels_argument(parser)
+
     def default_name(self) -> str:
         return "detr-panoptic" if self.panoptic else self.command
 
@@ -112,7 +117,8 @@ class DETRExport(ModelExport):
         model = build_detr(config)
         source = load_weights(model, self.weights, state_dict, self.checkpoint)
         return detr_exportable(model, weights_source=source, min_size=self.min_size, max_size=self.max_size,
-                               score_threshold=self.score_threshold, max_detections=self.max_detections)
+                               score_threshold=self.score_threshold, max_detections=self.max_detections,
+                               max_image_pixels=self.max_image_pixels)
 
 
     def _build_panoptic(self) -> Exportable:
@@ -126,7 +132,8 @@ class DETRExport(ModelExport):
         model = build_detr_segm(config)
         source = load_weights(model, self.weights, state_dict, self.checkpoint)
         return panoptic_exportable(model, weights_source=source, min_size=self.min_size, max_size=self.max_size,
-                                   score_threshold=self.score_threshold, categories=self.categories)
+                                   score_threshold=self.score_threshold, categories=self.categories,
+                                   max_image_pixels=self.max_image_pixels)
 
 
 def read_checked_checkpoint(checkpoint: str | None, panoptic: bool) -> dict | None:
@@ -175,7 +182,8 @@ def common_info(config: DETRConfig, weights_source: str, min_size: int, max_size
 
 
 def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, max_size: int = 1333,
-                    score_threshold: float = 0.7, max_detections: int = 100) -> Exportable:
+                    score_threshold: float = 0.7, max_detections: int = 100,
+                    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Exportable:
     """Endpoints, examples, export_info and the category-name asset of a built DETR."""
     import numpy as np
 
@@ -198,8 +206,10 @@ def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, ma
     info: dict[str, Any] = {
         **common_info(config, weights_source, min_size, max_size, score_threshold),
         "max_detections": max_detections,
+        "max_image_pixels": max_image_pixels,
         "classes": "COCO category ids 0-90 (assets/coco_categories.json), 91 = no object",
     }
-    endpoints = build_endpoints(model, names, min_size, max_size, score_threshold, max_detections)
+    endpoints = build_endpoints(model, names, min_size, max_size, score_threshold, max_detections,
+                                max_image_pixels)
     return Exportable(model=model, endpoints=endpoints, examples=examples, info=info,
                       assets=[Path(str(categories_path()))], atol=1e-4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from export.model_export import Exportable
 
 if TYPE_CHECKING:
@@ -12,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def panoptic_exportable(model: DETRsegm, *, weights_source: str, min_size: int = 800, max_size: int = 1333,
-                        score_threshold: float = 0.85, categories: str | None = None) -> Exportable:
+                        score_threshold: float = 0.85, categories: str | None = None,
+                        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Exportable:
     """Endpoints, examples, export_info and the category-table asset of a built DETRsegm."""
     import numpy as np
 
@@ -36,6 +38,7 @@ def panoptic_exportable(model: DETRsegm, *, weights_source: str, min_size: int =
     }
     info: dict[str, Any] = {
         **common_info(config, weights_source, min_size, max_size, score_threshold, panoptic=True),
+        "max_image_pixels": max_image_pixels,
         "classes": (f"category ids 0-{config.num_classes - 1} named by assets/{table.name} "
                     f"({len(named)} categories, {sum(named)} of them things), "
                     f"{config.num_classes} = no object"),
@@ -44,5 +47,6 @@ def panoptic_exportable(model: DETRsegm, *, weights_source: str, min_size: int =
                            "segments of <= 4 pixels dropped; ids 0..num_segments-1 in panoptic_png as "
                            "R + 256 G + 256^2 B at the original size"),
     }
-    endpoints = build_panoptic_endpoints(model, names, is_thing, min_size, max_size, score_threshold)
+    endpoints = build_panoptic_endpoints(model, names, is_thing, min_size, max_size, score_threshold,
+                                         max_image_pixels)
     return Exportable(model=model, endpoints=endpoints, examples=examples, info=info, assets=[table], atol=1e-4)

@@ -6,6 +6,7 @@ from export.detr.models.segmentation import DETRsegm, MaskContext
 from export.detr.panoptic_postprocess import segment_batch
 from export.detr.preprocessing import preprocess_encoded, resized_sizes
 from export.endpoint import Endpoint
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from protocol.b64 import BYTES_SUFFIX
 
 OUTPUTS = ("pred_logits", "pred_boxes")
@@ -36,10 +37,11 @@ def _masks_in_chunks(model: DETRsegm, context: MaskContext, kept: tf.Tensor) -> 
 
 
 def build_panoptic_endpoints(model: DETRsegm, category_names: list[str], is_thing: list[bool], min_size: int,
-                             max_size: int, score_threshold: float) -> list[Endpoint]:
+                             max_size: int, score_threshold: float,
+                             max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Endpoint]:
     """`serving_default` (images -> panoptic_png, segment_ids, category_ids, category_names, isthing, areas,
     scores, num_segments, and panoptic_png_bytes for REST) and `raw` (pixels -> pred_logits, pred_boxes,
-    pred_masks).
+    pred_masks). Images declaring more than `max_image_pixels` in their header are refused before decoding.
 
     serving_default runs the mask head only on each image's queries that pass `score_threshold` (the
     only ones the post-processing reads), one image at a time: the cost of the head, most of the
@@ -56,7 +58,7 @@ def build_panoptic_endpoints(model: DETRsegm, category_names: list[str], is_thin
         return {key: outputs[key] for key in OUTPUTS}, context
 
     def serving_default(images):
-        pixels, mask, original_sizes = preprocess_encoded(images, min_size, max_size)
+        pixels, mask, original_sizes = preprocess_encoded(images, min_size, max_size, max_image_pixels)
         outputs, context = detect(pixels, mask)
         context = MaskContext(*context)
 

@@ -1,10 +1,8 @@
 """DETR's evaluation preprocessing in the graph: resize (short side, long-side cap), normalise, pad+mask."""
 import tensorflow as tf
 
-from export.images import decode_rgb
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from export.images import decode_rgb, normalize
 
 
 def resized_size(height: tf.Tensor, width: tf.Tensor, min_size: int, max_size: int) -> tf.Tensor:
@@ -23,17 +21,12 @@ def resized_sizes(sizes: tf.Tensor, min_size: int, max_size: int) -> tf.Tensor:
     return tf.map_fn(lambda size: resized_size(size[0], size[1], min_size, max_size), tf.cast(sizes, tf.int32))
 
 
-def normalize(pixels: tf.Tensor) -> tf.Tensor:
-    """uint8 or float 0-255 RGB -> (x/255 - mean) / std."""
-    return (tf.cast(pixels, tf.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-
-
 def resize_and_normalize(image: tf.Tensor, min_size: int, max_size: int) -> tf.Tensor:
     """Decoded RGB [h, w, 3] -> normalised float32 at DETR's evaluation size (bilinear, antialiased)."""
     shape = tf.shape(image)[:2]
     new = resized_size(shape[0], shape[1], min_size, max_size)
     pixels = tf.image.resize(tf.cast(image, tf.float32), new, method="bilinear", antialias=True)
-    return normalize(tf.clip_by_value(pixels, 0.0, 255.0))
+    return normalize(tf.clip_by_value(pixels, 0.0, 255.0), "imagenet")
 
 
 def pad_batch(images: tf.TensorArray, shapes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -50,8 +43,12 @@ def pad_batch(images: tf.TensorArray, shapes: tf.Tensor) -> tuple[tf.Tensor, tf.
     return tf.map_fn(pad, tf.range(tf.shape(shapes)[0]), fn_output_signature=(tf.float32, tf.bool))
 
 
-def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int):
-    """Batch of encoded images -> (pixels [N, H, W, 3], mask [N, H, W], original sizes [N, 2] (h, w))."""
+def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int,
+                       max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
+    """Batch of encoded images -> (pixels [N, H, W, 3], mask [N, H, W], original sizes [N, 2] (h, w)).
+
+    Images over ``max_pixels`` (by their header) are refused before decoding (InvalidArgumentError).
+    """
     count = tf.shape(encoded)[0]
     tf.debugging.assert_positive(count, message="images must hold at least one image")
     resized = tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=tf.TensorShape([None, None, 3]))
@@ -59,7 +56,7 @@ def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int):
     new_sizes = tf.TensorArray(tf.int32, size=count)
 
     def step(i, resized, sizes, new_sizes):
-        image = decode_rgb(encoded[i])
+        image = decode_rgb(encoded[i], max_pixels)
         pixels = resize_and_normalize(image, min_size, max_size)
         return (i + 1, resized.write(i, pixels), sizes.write(i, tf.shape(image)[:2]),
                 new_sizes.write(i, tf.shape(pixels)[:2]))

@@ -14,12 +14,17 @@ from export.detr.models.detr import DETR
 from export.detr.postprocess import postprocess
 from export.detr.preprocessing import preprocess_encoded
 from export.endpoint import Endpoint
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from export.per_example import per_example, per_example_spec
 
 
 def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size: int,
-                    score_threshold: float, max_detections: int) -> list[Endpoint]:
-    """`serving_default` (export-time threshold), `detect_with_threshold` (per request or image), `raw`."""
+                    score_threshold: float, max_detections: int,
+                    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Endpoint]:
+    """`serving_default` (export-time threshold), `detect_with_threshold` (per request or image), `raw`.
+
+    Images declaring more than `max_image_pixels` in their header are refused before decoding.
+    """
     names = tf.constant(label_names)
     num_queries = model.detr_config.num_queries
 
@@ -31,7 +36,7 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
         return {"pred_logits": outputs["pred_logits"], "pred_boxes": outputs["pred_boxes"]}
 
     def detect(images, threshold, columns, row_limits=None):
-        pixels, mask, sizes = preprocess_encoded(images, min_size, max_size)
+        pixels, mask, sizes = preprocess_encoded(images, min_size, max_size, max_image_pixels)
         outputs = forward(pixels, mask)
         return postprocess(outputs["pred_logits"], outputs["pred_boxes"], sizes, threshold, columns, names,
                            row_limits)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from export.efficientnet.models.scaling import ALPHA, BETA, GAMMA, VARIANTS, Scaling, custom_scaling, variant_scaling
 from export.errors import ExportError
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS, add_max_image_pixels_argument, check_max_image_pixels
 from export.model_export import Exportable, ModelExport
 
 NUM_CLASSES = 1000
@@ -30,8 +31,10 @@ class EfficientNetExport(ModelExport):
     gamma: float = GAMMA
     weights: str = "none"
     top_k: int = 5
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def __post_init__(self) -> None:
+        check_max_image_pixels(self.max_image_pixels)
         self.scaling()  # unknown variant or impossible φ, α, β, γ: ExportError now, not after a build
         if not 1 <= self.top_k <= NUM_CLASSES:
             raise ExportError(f"--top-k must be between 1 and {NUM_CLASSES}, got {self.top_k}")
@@ -49,6 +52,7 @@ class EfficientNetExport(ModelExport):
         parser.add_argument("--beta", type=float, default=BETA, help=f"width base (default {BETA})")
         parser.add_argument("--gamma", type=float, default=GAMMA, help=f"resolution base (default {GAMMA})")
         parser.add_argument("--top-k", type=int, default=5, help="classes returned per image (default 5)")
+        add_max_image_pixels_argument(parser)
 
     def scaling(self) -> Scaling:
         if self.phi is None:
@@ -66,10 +70,12 @@ class EfficientNetExport(ModelExport):
         weights_file = resolve_weights(self.weights, scaling)
         model = build_efficientnet(scaling, num_classes=NUM_CLASSES)
         source = load_weights(model, weights_file, scaling)
-        return efficientnet_exportable(model, scaling, weights_source=source, top_k=self.top_k)
+        return efficientnet_exportable(model, scaling, weights_source=source, top_k=self.top_k,
+                                       max_image_pixels=self.max_image_pixels)
 
 
-def efficientnet_exportable(model, scaling: Scaling, *, weights_source: str, top_k: int = 5) -> Exportable:
+def efficientnet_exportable(model, scaling: Scaling, *, weights_source: str, top_k: int = 5,
+                            max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Exportable:
     """Endpoints, examples, export_info and the class-name asset of a built EfficientNet."""
     import numpy as np
     import tensorflow as tf
@@ -93,8 +99,10 @@ def efficientnet_exportable(model, scaling: Scaling, *, weights_source: str, top
         "weights": weights_source,
         "input_size": [size, size, 3],
         "top_k": top_k,
+        "max_image_pixels": max_image_pixels,
         "preprocessing": f"decode, centre crop {size}/({size}+32) of the short side, bicubic resize to {size}",
         "classes": "ImageNet-1k (assets/imagenet_classes.txt)",
     }
-    return Exportable(model=model, endpoints=build_endpoints(model, imagenet_class_names(), top_k),
+    endpoints = build_endpoints(model, imagenet_class_names(), top_k, max_image_pixels)
+    return Exportable(model=model, endpoints=endpoints,
                       examples=examples, info=info, assets=[Path(str(class_names_path()))])

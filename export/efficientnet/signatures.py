@@ -7,6 +7,7 @@ from importlib import resources
 import keras
 import tensorflow as tf
 
+from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from export.images import center_crop_and_resize, decode_rgb
 from export.endpoint import Endpoint
 from protocol.methods import CLASSIFY_METHOD
@@ -25,8 +26,12 @@ def imagenet_class_names() -> list[str]:
     return class_names_path().read_text(encoding="utf-8").splitlines()
 
 
-def build_endpoints(model: keras.Model, class_names: list[str], top_k: int) -> list[Endpoint]:
-    """``serving_default`` (images), ``predict_pixels`` (float pixels) and ``classify`` (tf.Example)."""
+def build_endpoints(model: keras.Model, class_names: list[str], top_k: int,
+                    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Endpoint]:
+    """``serving_default`` (images), ``predict_pixels`` (float pixels) and ``classify`` (tf.Example).
+
+    Images declaring more than ``max_image_pixels`` in their header are refused before decoding.
+    """
     size = model.input_shape[1]
     names = tf.constant(class_names)
 
@@ -35,7 +40,7 @@ def build_endpoints(model: keras.Model, class_names: list[str], top_k: int) -> l
         return {"class_ids": ids, "class_names": tf.gather(names, ids), "scores": scores}
 
     def preprocess(images: tf.Tensor) -> tf.Tensor:
-        return tf.map_fn(lambda image: center_crop_and_resize(decode_rgb(image), size), images,
+        return tf.map_fn(lambda image: center_crop_and_resize(decode_rgb(image, max_image_pixels), size), images,
                          fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
 
     def serving_default(images):

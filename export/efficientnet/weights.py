@@ -15,9 +15,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export.efficientnet.models.efficientnet import IMAGENET_STD, input_normalization, set_input_statistics
+from export.efficientnet.models.efficientnet import input_normalization, set_input_statistics
 from export.efficientnet.models.scaling import VARIANTS, Scaling
 from export.errors import ExportError
+from export.image_options import IMAGENET_STD
 from export.weights import load_keras_weights
 
 IMAGENET_URL = "https://storage.googleapis.com/keras-applications/efficientnet{variant}.h5"

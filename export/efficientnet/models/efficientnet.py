@@ -12,9 +12,7 @@ import keras
 from keras import layers
 
 from export.efficientnet.models.scaling import Scaling, round_filters, round_repeats
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from export.image_options import IMAGENET_MEAN, IMAGENET_STD
 
 CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
 DENSE_INIT = keras.initializers.VarianceScaling(1.0 / 3.0, "fan_out", "uniform")

@@ -4,10 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from export.efficientnet.models.efficientnet import IMAGENET_MEAN, IMAGENET_STD, build_efficientnet, input_normalization
+from export.efficientnet.models.efficientnet import build_efficientnet, input_normalization
 from export.efficientnet.models.scaling import variant_scaling
 from export.efficientnet.weights import load_weights
 from export.errors import ExportError
+from export.image_options import IMAGENET_MEAN, IMAGENET_STD
 
 
 def normalized_pixels(model: keras.Model, pixels: np.ndarray) -> np.ndarray:
