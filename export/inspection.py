@@ -10,6 +10,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from export.errors import ExportError
+from protocol.layout import ASSETS_EXTRA
 
 INFO_FILE = "export_info.json"
 
@@ -45,7 +46,7 @@ def signature_defs(saved_model_dir: Path, tag: str = "serve") -> dict[str, dict[
 
 
 def read_export_info(saved_model_dir: Path) -> dict[str, Any] | None:
-    path = Path(saved_model_dir) / "assets.extra" / INFO_FILE
+    path = Path(saved_model_dir) / ASSETS_EXTRA / INFO_FILE
     return json.loads(path.read_text()) if path.is_file() else None
 
 

@@ -41,7 +41,11 @@ def check_model_name(name: str) -> None:
 def model_base(models_dir: str | Path, name: str) -> Path:
     """``<models_dir>/<name>``, the directory TF Serving's ``base_path`` points at, for a checked name."""
     check_model_name(name)
-    return Path(models_dir) / name
+    base = Path(models_dir) / name
+    for directory in (Path(models_dir), base):
+        if directory.exists() and not directory.is_dir():
+            raise ExportError(f"{directory} exists and is not a directory")
+    return base
 
 
 def existing_versions(base: Path) -> list[int]:

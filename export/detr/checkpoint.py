@@ -200,7 +200,16 @@ def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise ExportError(f"checkpoint {str(path)!r} has no 'model' entry (expected torch.save({{'model': state_dict}}))")
     state_dict = checkpoint["model"]
-    bad = [k for k, v in state_dict.items() if not hasattr(v, "detach")]
+    if not isinstance(state_dict, Mapping):
+        raise ExportError(f"checkpoint {str(path)!r} entry 'model' is a {type(state_dict).__name__}, "
+                          "expected a state dict (names to tensors)")
+    bad = [k for k, v in state_dict.items() if not isinstance(k, str) or not hasattr(v, "detach")]
     if bad:
-        raise ExportError(f"checkpoint key {bad[0]!r} is not a tensor")
-    return {key: value.detach().cpu().float().numpy() for key, value in state_dict.items()}
+        raise ExportError(f"checkpoint key {bad[0]!r} is not a name with a tensor")
+    arrays = {}
+    for key, value in state_dict.items():
+        try:
+            arrays[key] = value.detach().cpu().float().numpy()
+        except (RuntimeError, TypeError, ValueError) as error:  # sparse, quantized, complex…
+            raise ExportError(f"checkpoint key {key!r} is not a dense real tensor: {str(error).splitlines()[0]}") from None
+    return arrays

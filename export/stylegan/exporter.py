@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from export.stylegan.models.generator import Generator
 
 NETWORKS = ("Gs", "G")
+DEFAULT_MAX_SEEDS = 16  # generate_png seeds a request: a 1024² image takes hundreds of MB to synthesise
 
 
 def _is_resolution(value: int) -> bool:
@@ -50,8 +51,11 @@ class StyleGANExport(ModelExport):
     latent_size: int = 512
     seed: int = 0
     weights: str = "none"
+    max_seeds: int = DEFAULT_MAX_SEEDS
 
     def __post_init__(self) -> None:
+        if self.max_seeds < 1:
+            raise ExportError(f"--max-seeds must be >= 1, got {self.max_seeds}")
         if self.pickle is not None and self.weights != "none":
             raise ExportError("give either --pickle or --weights, not both")
         if self.network not in NETWORKS:
@@ -79,6 +83,8 @@ class StyleGANExport(ModelExport):
         parser.add_argument("--fmap-max", type=int, default=512, help="maximum channels (default 512)")
         parser.add_argument("--latent-size", type=int, default=512, help="z and w size (default 512)")
         parser.add_argument("--seed", type=int, default=0, help="initialisation seed for --weights none (default 0)")
+        parser.add_argument("--max-seeds", type=int, default=DEFAULT_MAX_SEEDS,
+                            help=f"generate_png refuses requests with more seeds than this (default {DEFAULT_MAX_SEEDS})")
 
     def input_files(self) -> dict[str, Path]:
         if self.pickle is not None:
@@ -107,7 +113,7 @@ class StyleGANExport(ModelExport):
                                             pickle=self.pickle, network=self.network,
                                             truncation_psi=self.truncation_psi,
                                             truncation_cutoff=self.truncation_cutoff, seed=self.seed)
-        return stylegan_exportable(generator, weights_source=source)
+        return stylegan_exportable(generator, weights_source=source, max_seeds=self.max_seeds)
 
 
 def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pickle: str | Path | None = None,
@@ -163,7 +169,8 @@ def example_inputs(generator: Generator, truncation_psi: float) -> dict[str, dic
     }
 
 
-def stylegan_exportable(generator: Generator, *, weights_source: str) -> Exportable:
+def stylegan_exportable(generator: Generator, *, weights_source: str,
+                        max_seeds: int = DEFAULT_MAX_SEEDS) -> Exportable:
     """Endpoints, examples and export_info of a built generator."""
     from export.stylegan.signatures import build_endpoints
 
@@ -184,6 +191,7 @@ def stylegan_exportable(generator: Generator, *, weights_source: str) -> Exporta
         "generate_png_latents": "tf.random.stateless_normal([latent_size], seed=[seed, 0], alg='philox')",
         "mapping_output": "w [N, dlatent_size], before broadcast and truncation",
         "generator_trainable_parameters": generator.trainable_parameter_counts(),
+        "max_seeds": max_seeds,
     }
-    return Exportable(model=generator, endpoints=build_endpoints(generator),
+    return Exportable(model=generator, endpoints=build_endpoints(generator, max_seeds),
                       examples=example_inputs(generator, generator.truncation_psi), info=info)

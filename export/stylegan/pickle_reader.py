@@ -3,7 +3,8 @@
 `dnnlib.tflib.network.Network.__getstate__` stores a dict: version, name, static_kwargs, components
 (name → Network), build_module_src, build_func_name, variables (list of (local name, numpy array)).
 A restricted unpickler turns each Network into a `NetworkState` (it never executes the embedded build
-source, and refuses any class outside dnnlib's Network/EasyDict, OrderedDict and numpy arrays).
+source, and resolves only the exact (module, name) pairs of dnnlib's Network/EasyDict, OrderedDict and
+numpy arrays: no other module is ever imported).
 Variable names follow `Network.vars`: own variables, then `<component name>/<name>` for sub-networks,
 e.g. `G_mapping/Dense0/weight`, `G_synthesis/4x4/Const/const`, `dlatent_avg`.
 """
@@ -54,37 +55,63 @@ class _StubEasyDict(dict):
     """Stands in for dnnlib.util.EasyDict (a dict with attribute access)."""
 
 
-_ALLOWED = {
-    ("dnnlib.tflib.network", "Network"): _StubNetwork,
-    ("dnnlib.util", "EasyDict"): _StubEasyDict,
-    ("collections", "OrderedDict"): collections.OrderedDict,
+def _numpy(module: str, name: str) -> Any:
+    """A numpy object by the (module, name) pickles of numpy 1 and 2 use; imports only numpy's own modules."""
+    return getattr(importlib.import_module(module), name)
+
+
+_NUMPY_PAIRS = {
+    (module, name)
+    for module, names in {
+        "numpy": ("ndarray", "dtype"),
+        "numpy.core.multiarray": ("_reconstruct", "scalar"),
+        "numpy._core.multiarray": ("_reconstruct", "scalar"),
+        "numpy.core.numeric": ("_frombuffer",),
+        "numpy._core.numeric": ("_frombuffer",),
+    }.items()
+    for name in names
 }
-_NUMPY_NAMES = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
+_ALLOWED = {
+    ("dnnlib.tflib.network", "Network"): lambda: _StubNetwork,
+    ("dnnlib.util", "EasyDict"): lambda: _StubEasyDict,
+    ("collections", "OrderedDict"): lambda: collections.OrderedDict,
+    **{pair: (lambda pair=pair: _numpy(*pair)) for pair in _NUMPY_PAIRS},
+}
 
 
 class _OfficialUnpickler(pickle.Unpickler):
+    """Resolves exactly the (module, name) pairs an official pickle holds; anything else is refused
+    before its module is imported (importing a module can run code: ``numpy.f2py.__main__`` does)."""
+
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
-        if module.split(".")[0] == "numpy" and name in _NUMPY_NAMES:
-            return getattr(importlib.import_module(module), name)
-        raise ExportError(f"unexpected class {module}.{name} in the pickle: not an official StyleGAN pickle")
+        resolve = _ALLOWED.get((module, name))
+        if resolve is None:
+            raise ExportError(f"unexpected class {module}.{name} in the pickle: not an official StyleGAN pickle")
+        return resolve()
 
 
 def _to_state(obj: Any, what: str) -> NetworkState:
     if not isinstance(obj, _StubNetwork):
         raise ExportError(f"{what} in the pickle is {type(obj).__name__}, not a dnnlib Network")
-    state = obj.state
+    state = getattr(obj, "state", None)
+    if not isinstance(state, dict):
+        raise ExportError(f"{what} network state is {type(state).__name__}, not a dict")
     missing = {"name", "static_kwargs", "variables"} - set(state)
     if missing:
         raise ExportError(f"{what} network state lacks {sorted(missing)}")
     if state.get("version") not in (2, 3):
         raise ExportError(f"{what} network state has unsupported version {state.get('version')!r}")
-    components = {key: _to_state(value, f"{what}.{key}") for key, value in state.get("components", {}).items()}
-    return NetworkState(name=state["name"], static_kwargs=dict(state["static_kwargs"]),
-                        build_func_name=state.get("build_func_name", ""),
-                        own_variables={k: np.asarray(v) for k, v in state["variables"]},
-                        components=components)
+    components = state.get("components", {})
+    if not isinstance(components, dict):
+        raise ExportError(f"{what} network components are {type(components).__name__}, not a dict")
+    components = {key: _to_state(value, f"{what}.{key}") for key, value in components.items()}
+    try:
+        return NetworkState(name=str(state["name"]), static_kwargs=dict(state["static_kwargs"]),
+                            build_func_name=str(state.get("build_func_name", "")),
+                            own_variables={str(k): np.asarray(v) for k, v in state["variables"]},
+                            components=components)
+    except (TypeError, ValueError) as error:  # not a mapping, not (name, array) pairs…
+        raise ExportError(f"{what} network state is malformed: {error}") from None
 
 
 def read_official_pickle(path: str | Path) -> tuple[NetworkState, NetworkState, NetworkState]:
@@ -94,8 +121,11 @@ def read_official_pickle(path: str | Path) -> tuple[NetworkState, NetworkState, 
             loaded = _OfficialUnpickler(f).load()
     except FileNotFoundError:
         raise ExportError(f"pickle not found: {path}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-        raise ExportError(f"cannot read {path} as a pickle: {error}") from None
+    except ExportError:
+        raise
+    except Exception as error:  # a damaged pickle can raise almost anything; none of it is a bug here
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise ExportError(f"cannot read {path} as a pickle: {reason}") from None
     if not isinstance(loaded, tuple) or len(loaded) != 3:
         raise ExportError(f"{path} holds {type(loaded).__name__}, expected the official tuple (G, D, Gs)")
     return _to_state(loaded[0], "G"), _to_state(loaded[1], "D"), _to_state(loaded[2], "Gs")

@@ -6,14 +6,19 @@ a scalar for every image or one value per image ([N]: what TF Serving's batcher 
 export/per_example.py); so is `mix`'s crossover.
 - `serving_default`: z [N, latent] float32, truncation_psi float32 [] or [N] → images uint8 [N, H, W, 3]
 - `generate_png`: seeds int64 [N], truncation_psi → images_bytes string [N] (PNG); z = stateless
-  Philox normal draw from (seed, 0), so a seed always gives the same image
-- `mix`: z1, z2 [N, latent], crossover int32 [] or [N], truncation_psi → images: layers < crossover
-  styled by z1, the rest by z2 (crossover ≤ 0: all z2; ≥ num_layers: all z1); truncation after mixing,
-  as official
+  Philox normal draw from (seed, 0), so a seed always gives the same image; at most `max_seeds`
+  seeds a request (an export option, default 16)
+- `mix`: z1, z2 [N, latent] (the same N), crossover int32 [] or [N] in [0, num_layers], truncation_psi
+  → images: layers < crossover styled by z1, the rest by z2 (0: all z2; num_layers: all z1);
+  truncation after mixing, as official
 - `mapping`: z → w float32 [N, dlatent] (one w per sample: before broadcast to the layers and before
   truncation; every layer of the synthesis network gets this same w)
 - `synthesis`: dlatents float32 [N, num_layers, dlatent] → images_float float32 [N, H, W, 3] in about
   [−1, 1] (no truncation: pass w̄ + ψ(w − w̄) yourself). With `mapping` it lets clients edit styles.
+
+Inputs outside these rules (a crossover out of range, z batches of different sizes, a ψ that is
+NaN or infinite, too many seeds) are refused in the graph with INVALID_ARGUMENT, so any TF Serving
+protects the same way.
 
 At export every signature is checked against the in-process model traced with the same input
 signature (float outputs within 1e-5, uint8 and PNG outputs exactly). Traced with a fixed batch size
@@ -49,11 +54,24 @@ def per_image(value: tf.Tensor, rows: tf.Tensor, name: str) -> tf.Tensor:
     return per_example(value, rows, name)[:, None, None]
 
 
-def build_endpoints(generator: Generator) -> list[Endpoint]:
+def _checked(checks: list[tf.Operation], *tensors: tf.Tensor) -> list[tf.Tensor]:
+    """``tensors`` that can only be used after every check passed."""
+    with tf.control_dependencies(checks):
+        return [tf.identity(t) for t in tensors]
+
+
+def _finite_psi(truncation_psi: tf.Tensor) -> tf.Operation:
+    return tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(truncation_psi)),
+                               ["truncation_psi must be a finite number"])
+
+
+def build_endpoints(generator: Generator, max_seeds: int) -> list[Endpoint]:
     latent = generator.config.latent_size
+    num_layers = generator.num_layers
     psi_spec = per_example_spec(tf.float32, "truncation_psi")
 
     def synthesize(z, truncation_psi):
+        (truncation_psi,) = _checked([_finite_psi(truncation_psi)], truncation_psi)
         psi = per_image(truncation_psi, tf.shape(z)[0], "truncation_psi")
         return to_uint8(generator(z, truncation_psi=psi, randomize_noise=False))
 
@@ -61,9 +79,20 @@ def build_endpoints(generator: Generator) -> list[Endpoint]:
         return {"images": synthesize(z, truncation_psi)}
 
     def generate_png(seeds, truncation_psi):
+        count = tf.size(seeds)
+        (seeds,) = _checked([tf.debugging.Assert(count <= max_seeds, [tf.strings.format(
+            "generate_png takes at most {} seeds a request, got {}", (max_seeds, count))])], seeds)
         return {"images_bytes": encode_png(synthesize(latents_from_seeds(seeds, latent), truncation_psi))}
 
     def mix(z1, z2, crossover, truncation_psi):
+        checks = [
+            tf.debugging.Assert(tf.reduce_all(tf.logical_and(crossover >= 0, crossover <= num_layers)), [
+                tf.strings.format("crossover must be in [0, {}], got {}", (num_layers, crossover))]),
+            tf.debugging.Assert(tf.equal(tf.shape(z1)[0], tf.shape(z2)[0]), [tf.strings.format(
+                "z1 and z2 must hold the same number of latents, got {} and {}", (tf.shape(z1)[0], tf.shape(z2)[0]))]),
+            _finite_psi(truncation_psi),
+        ]
+        z1, z2, crossover, truncation_psi = _checked(checks, z1, z2, crossover, truncation_psi)
         rows = tf.shape(z1)[0]
         d1 = generator.broadcast(generator.mapping(z1))
         d2 = generator.broadcast(generator.mapping(z2))

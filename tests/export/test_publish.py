@@ -87,3 +87,11 @@ def test_model_name_must_be_a_plain_directory_name(tmp_path, capsys, name):
     err = capsys.readouterr().err
     assert err.startswith("error: --name must be a plain model name") and len(err.strip().splitlines()) == 1
     assert [p for p in tmp_path.rglob("*")] == [tmp_path / "a", tmp_path / "a" / "b", models]  # nothing written
+
+
+def test_a_models_dir_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    from export.cli import main
+
+    (tmp_path / "models").write_text("not a directory")
+    assert main(["efficientnet", "--models-dir", str(tmp_path / "models")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'models'} exists and is not a directory\n"

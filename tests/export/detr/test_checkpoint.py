@@ -109,3 +109,22 @@ def test_panoptic_checkpoint_file_reads_with_the_detector_reader(detr_panoptic_c
     read = read_checkpoint(detr_panoptic_checkpoint)
     assert read.keys() == state.keys()
     np.testing.assert_array_equal(read["mask_head.lay1.weight"], state["mask_head.lay1.weight"])
+
+
+@pytest.mark.parametrize("model_entry, message", [
+    ([1, 2, 3], "entry 'model' is a list, expected a state dict"),
+    ("weights", "entry 'model' is a str, expected a state dict"),
+    ({"a": [1.0, 2.0]}, "checkpoint key 'a' is not a name with a tensor"),
+    ({7: torch.zeros(1)}, "checkpoint key 7 is not a name with a tensor"),
+])
+def test_checkpoints_of_the_wrong_shape_are_one_line_errors(tmp_path, capsys, model_entry, message):
+    from export.cli import main
+
+    path = tmp_path / "odd.pth"
+    torch.save({"model": model_entry}, path)
+    with pytest.raises(ExportError, match=message):
+        read_checkpoint(path)
+    assert main(["detr", "--checkpoint", str(path), "--models-dir", str(tmp_path / "models")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "models").exists()

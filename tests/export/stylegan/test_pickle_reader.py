@@ -1,9 +1,11 @@
 """Official pickle → Keras: round trip on pickles with the official object layout and variable names."""
 import pickle
+import sys
 
 import numpy as np
 import pytest
 
+from export.cli import main
 from export.errors import ExportError
 from export.stylegan.pickle_reader import discriminator_from_pickle, generator_from_pickle, read_official_pickle
 from tests.export.stylegan import numpy_reference as ref
@@ -109,3 +111,50 @@ def test_every_official_1024_variable_maps_onto_the_keras_networks():
     np.testing.assert_array_equal(generator.synthesis.convs[-2].weight.numpy(), synthesis["1024x1024/Conv0_up/weight"])
     discriminator = Discriminator(StyleGANConfig())
     assign_official_variables(discriminator.official_variables(), discriminator_variables(rng, 1024, 8192, 512), "D")
+
+
+def test_a_pickle_naming_a_numpy_module_that_runs_code_is_refused_before_importing_it(tmp_path, capsys):
+    """Importing numpy.f2py.__main__ runs f2py's command line: the reader must never import it."""
+    path = tmp_path / "f2py.pkl"
+    path.write_bytes(b"cnumpy.f2py.__main__\nndarray\n.")  # 30 bytes
+    sys.modules.pop("numpy.f2py.__main__", None)
+    assert main(["stylegan", "--pickle", str(path), "--models-dir", str(tmp_path / "models")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("error: unexpected class numpy.f2py.__main__.ndarray in the pickle: "
+                            "not an official StyleGAN pickle\n")
+    assert captured.out == "" and "numpy.f2py.__main__" not in sys.modules
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize("module, name", [("numpy", "load"), ("numpy.core.multiarray", "ndarray"),
+                                          ("numpy.lib.npyio", "_reconstruct"), ("builtins", "eval"),
+                                          ("dnnlib.tflib.network", "build")])
+def test_only_exact_module_and_name_pairs_resolve(tmp_path, module, name):
+    path = tmp_path / "other.pkl"
+    path.write_bytes(f"c{module}\n{name}\n.".encode())
+    with pytest.raises(ExportError, match=f"unexpected class {module}.{name}"):
+        read_official_pickle(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda state: state.update(variables=7), "G network state is malformed"),
+    (lambda state: state.update(variables=[("a", 1, 2)]), "G network state is malformed"),
+    (lambda state: state.update(static_kwargs=[1, 2]), "G network state is malformed"),
+    (lambda state: state.update(components=["x"]), "G network components are list"),
+])
+def test_malformed_network_states_are_one_line_errors(tmp_path, monkeypatch, edit, message):
+    from tests.export.stylegan import official_pickle
+
+    state_of = official_pickle.Network.__getstate__
+
+    def corrupted(network):
+        state = state_of(network)
+        if network.name == "G":
+            edit(state)
+        return state
+
+    monkeypatch.setattr(official_pickle.Network, "__getstate__", corrupted)
+    path = tmp_path / "bad.pkl"
+    write_official_pickle(path, monkeypatch)
+    with pytest.raises(ExportError, match=message):
+        read_official_pickle(path)

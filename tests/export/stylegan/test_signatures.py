@@ -150,3 +150,30 @@ def test_export_info_records_the_model(stylegan_export):
     assert info["default_truncation_psi"] == 0.7
     assert info["generator_trainable_parameters"]["mapping"] == 2_101_248
     assert (stylegan_export / "assets.extra" / "tf_serving_warmup_requests").stat().st_size > 0
+
+
+@pytest.mark.parametrize("signature, inputs, message", [
+    ("mix", {"crossover": np.int32(-1)}, r"crossover must be in \[0, 8\], got -1"),
+    ("mix", {"crossover": np.int32(9)}, r"crossover must be in \[0, 8\], got 9"),
+    ("mix", {"z2": latents(3, seed=9)}, "z1 and z2 must hold the same number of latents, got 2 and 3"),
+    ("mix", {"z1": latents(1), "z2": latents(3, seed=9)}, "same number of latents, got 1 and 3"),  # no broadcast
+    ("mix", {"truncation_psi": np.float32(np.nan)}, "truncation_psi must be a finite number"),
+    ("serving_default", {"truncation_psi": np.float32(np.inf)}, "truncation_psi must be a finite number"),
+    ("generate_png", {"truncation_psi": np.float32(-np.inf)}, "truncation_psi must be a finite number"),
+    ("generate_png", {"seeds": np.arange(17, dtype=np.int64)}, "at most 16 seeds a request, got 17"),
+])
+def test_impossible_inputs_are_invalid_argument_in_the_graph(loaded, signature, inputs, message):
+    valid = {
+        "mix": {"z1": latents(2), "z2": latents(2, seed=1), "crossover": np.int32(4), "truncation_psi": PSI},
+        "serving_default": {"z": latents(2), "truncation_psi": PSI},
+        "generate_png": {"seeds": np.array([1, 2], np.int64), "truncation_psi": PSI},
+    }[signature]
+    call(loaded, signature, **valid)  # the valid request passes
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        call(loaded, signature, **{**valid, **inputs})
+
+
+def test_the_seed_cap_and_its_limit_are_recorded(loaded, stylegan_export):
+    assert json.loads((stylegan_export / "assets.extra" / "export_info.json").read_text())["max_seeds"] == 16
+    images = call(loaded, "generate_png", seeds=np.arange(16, dtype=np.int64), truncation_psi=PSI)["images_bytes"]
+    assert len(images) == 16
