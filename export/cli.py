@@ -24,6 +24,8 @@ MODELS = {
                      "export.efficientnet.exporter:EfficientNetExport"),
     "detr": ("DETR object detection (ResNet backbone + transformer)", "export.detr.exporter:DETRExport"),
     "stylegan": ("StyleGAN generator (config F)", "export.stylegan.exporter:StyleGANExport"),
+    "keras": ("your own Keras model: a .keras or legacy .h5 file, or module:function",
+              "export.keras_model.exporter:KerasExport"),
 }
 TRACEBACK_ENV = "EXPORT_TRACEBACK"
 
@@ -47,7 +49,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--models-dir", type=Path, default=Path("models"),
                         help="model repository root; the version goes to <models-dir>/<name>/<version> (default: models)")
     parser.add_argument("--name", default=None,
-                        help=f"model name in the repository, a plain directory name (default: {command})")
+                        help="model name in the repository, a plain directory name (default: "
+                             + ("the file's or function's name)" if command == "keras" else f"{command})"))
     parser.add_argument("--version", type=int, default=None,
                         help="version number to write (default: one more than the highest existing)")
     parser.add_argument("--force", action="store_true", help="replace --version if it already exists")

@@ -105,8 +105,12 @@ def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Se
     archive = keras.export.ExportArchive()
     # Layers are not tracked: their Keras variables would be saved beside the tf.Variables the
     # endpoints capture (ExportArchive keeps both), doubling the SavedModel on disk and in memory.
+    # Only their resources are (the lookup tables of TextVectorization, StringLookup…).
     for trackable in trackables:
-        if not isinstance(trackable, keras.layers.Layer):
+        if isinstance(trackable, keras.layers.Layer):
+            for resource in _resources(trackable):
+                archive.track(resource)
+        else:
             archive.track(trackable)
     expected = {}
     # serving_default first: ExportArchive aliases its first endpoint as the default.
@@ -124,6 +128,15 @@ def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Se
         expected[endpoint.name] = {key: np.asarray(value) for key, value in outputs.items()}
     archive.write_out(str(directory), verbose=False)
     return expected
+
+
+def _resources(layer: keras.layers.Layer) -> list[Any]:
+    """The TensorFlow resources (lookup tables) a layer holds anywhere inside it."""
+    try:
+        descendants = tf.train.TrackableView(layer).descendants()
+    except TypeError:  # a proxy object TensorFlow cannot walk: the layer has no lookup tables to lose
+        return []
+    return [d for d in descendants if isinstance(d, tf.saved_model.experimental.TrackableResource)]
 
 
 def _first_line(error: BaseException) -> str:
