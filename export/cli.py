@@ -85,10 +85,10 @@ def _export(args: argparse.Namespace) -> Path:
 
     spec = model_export_class(args.command).from_arguments(args)
     name = spec.default_name() if args.name is None else args.name
-    preflight(spec, args.models_dir, name, args.version, args.force)  # before TensorFlow is imported
-    from export.pipeline import run
+    target = preflight(spec, args.models_dir, name, args.version, args.force)  # before TensorFlow is imported
+    from export.pipeline import write_checked
 
-    return run(spec, models_dir=args.models_dir, name=name, version=args.version, force=args.force)
+    return write_checked(spec.build(), target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """Export a model as a verified, atomically published TF Serving version: stage → write → verify → warmup → publish.
 
 ``run(spec)`` is what ``python -m export <model>`` does for every model: check the name, version and
-input files, build the ``Exportable``, then ``write_version``. ``write_version`` writes the
+input files (``export.preflight``, once), build the ``Exportable``, then write it. Writing it
+(``write_version``, or ``write_checked`` for a target already checked) writes the
 SavedModel with ``keras.export.ExportArchive`` in a staging directory, derives every signature's
 expected outputs by calling the traced endpoints on their example inputs in-process, fixes method
 names for ``:classify``/``:regress``, reloads the SavedModel and compares, adds ``assets.extra``
@@ -25,7 +26,7 @@ from export.endpoint import Endpoint
 from export.errors import ExportError
 from export.examples import complete_examples, first_items
 from export.model_export import Exportable, ModelExport
-from export.preflight import preflight
+from export.preflight import Target, check_target, preflight
 from export.warmup import write_warmup_requests
 from protocol.layout import ASSETS_EXTRA, WARMUP_FILE
 from protocol.methods import DEFAULT_SIGNATURE, PREDICT_METHOD
@@ -37,15 +38,19 @@ def run(spec: ModelExport, *, models_dir: str | Path = "models", name: str | Non
         version: int | None = None, force: bool = False) -> Path:
     """Check, build and publish one version of ``spec``; returns ``<models_dir>/<name>/<version>``."""
     name = spec.default_name() if name is None else name
-    preflight(spec, models_dir, name, version, force)
-    return write_version(spec.build(), models_dir=models_dir, name=name, version=version, force=force)
+    target = preflight(spec, models_dir, name, version, force)  # fails in a second, before the slow build
+    return write_checked(spec.build(), target)
 
 
 def write_version(exportable: Exportable, *, models_dir: str | Path, name: str, version: int | None = None,
                   force: bool = False) -> Path:
     """Write, verify and atomically publish ``exportable``; returns ``<models_dir>/<name>/<version>``."""
-    base = publish.model_base(models_dir, name)
-    publish.check_version_free(base, version, force)
+    return write_checked(exportable, check_target(models_dir, name, version, force))
+
+
+def write_checked(exportable: Exportable, target: Target) -> Path:
+    """``write_version`` for a target ``export.preflight`` has already checked (the checks run once)."""
+    base, name, version, force = target.base, target.name, target.version, target.force
     endpoints = list(exportable.endpoints)
     _validate_endpoints(endpoints)
     examples = complete_examples(endpoints, exportable.examples)

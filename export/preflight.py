@@ -1,16 +1,29 @@
 """What is checked before anything is built: the model name, the version and the files the build reads.
 
 A typo in ``--version`` or a weights path fails in a second, with one line, before TensorFlow builds
-anything and before anything is written.
+anything and before anything is written. This module is the one place these checks live: the
+pipeline (``run``, ``write_version``), the command line and ``export_model`` all call
+``check_target`` once per export, and every loader of a user's file calls ``require_file``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from export.errors import ExportError
 from export.model_export import ModelExport
 from export.publish import check_version_free, model_base
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked destination: ``base`` = ``<models_dir>/<name>``, the version to write (None: the next)."""
+
+    base: Path
+    name: str
+    version: int | None
+    force: bool
 
 
 def require_file(path: str | Path, what: str) -> Path:
@@ -21,10 +34,16 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
-def preflight(spec: ModelExport, models_dir: str | Path, name: str, version: int | None, force: bool) -> Path:
-    """Check the target and the input files of ``spec``; returns ``<models_dir>/<name>``."""
+def check_target(models_dir: str | Path, name: str, version: int | None, force: bool) -> Target:
+    """The model name is plain, ``<models_dir>/<name>`` can be a model directory, the version is free."""
     base = model_base(models_dir, name)
     check_version_free(base, version, force)
+    return Target(base, name, version, force)
+
+
+def preflight(spec: ModelExport, models_dir: str | Path, name: str, version: int | None, force: bool) -> Target:
+    """Check the target and the input files of ``spec``."""
+    target = check_target(models_dir, name, version, force)
     for what, path in spec.input_files().items():
         require_file(path, what)
-    return base
+    return target

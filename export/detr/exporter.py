@@ -151,7 +151,6 @@ def load_weights(model: DETR | DETRsegm, weights: str, state_dict: dict | None, 
     """Apply an official state dict (from --checkpoint) or --weights (none | Keras weights file) to a DETR or
     a DETRsegm (the checkpoint's kind must match the model's)."""
     from export.detr.checkpoint import load_state_dict
-    from export.preflight import require_file
     from export.weights import load_keras_weights
 
     if state_dict is not None:
@@ -162,7 +161,7 @@ def load_weights(model: DETR | DETRsegm, weights: str, state_dict: dict | None, 
     from export.detr.models.segmentation import DETRsegm
 
     what = "this DETR panoptic architecture" if isinstance(model, DETRsegm) else "this DETR architecture"
-    load_keras_weights(model, require_file(weights, "weights file"), what)
+    load_keras_weights(model, weights, what)
     return f"keras weights {Path(weights).name}"
 
 

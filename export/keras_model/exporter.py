@@ -234,11 +234,10 @@ def export_model(model: Any, models_dir: str | Path = "models", name: str | None
     ``predict_images``; ``endpoints`` adds your own signatures (``Endpoint(name, fn, input_signature,
     examples=…)``). ``name`` defaults to the model's name.
     """
-    from export.pipeline import write_version
-    from export.publish import check_version_free, model_base
+    from export.pipeline import write_checked
+    from export.preflight import check_target
 
-    name = _plain_name(model.name) if name is None else name
-    check_version_free(model_base(models_dir, name), version, force)
+    target = check_target(models_dir, _plain_name(model.name) if name is None else name, version, force)
     check_max_image_pixels(max_image_pixels)
     if image_normalize not in NORMALIZATIONS:
         raise ExportError(f"image_normalize must be one of {', '.join(NORMALIZATIONS)}")
@@ -256,4 +255,4 @@ def export_model(model: Any, models_dir: str | Path = "models", name: str | None
                                       image_normalize=image_normalize, max_image_pixels=max_image_pixels,
                                       endpoints=endpoints, info=info,
                                       source={"kind": "python", "keras_class": type(model).__name__}, assets=assets)
-        return write_version(exportable, models_dir=models_dir, name=name, version=version, force=force)
+        return write_checked(exportable, target)

@@ -125,7 +125,6 @@ def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pic
     its resolution (None: take whatever the pickle holds). Without a pickle `config` is required."""
     import keras
 
-    from export.preflight import require_file
     from export.stylegan.models.generator import Generator
     from export.stylegan.pickle_reader import generator_from_pickle
     from export.weights import load_keras_weights
@@ -145,7 +144,7 @@ def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pic
     generator = Generator(config, **kwargs)
     if weights == "none":
         return generator, f"random (seed {seed})"
-    load_keras_weights(generator, require_file(weights, "weights file"),
+    load_keras_weights(generator, weights,
                        f"a {config.resolution}² generator (fmap_base {config.fmap_base}, "
                        f"fmap_max {config.fmap_max}, latent {config.latent_size})")
     return generator, f"keras weights {Path(weights).name}"

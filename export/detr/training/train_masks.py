@@ -34,6 +34,7 @@ from export.detr.training.datasets import Sample, collate
 from export.detr.training.engine import run_epochs
 from export.errors import ExportError
 from export.images import decode_rgb
+from export.weights import load_keras_weights
 
 
 @dataclass
@@ -140,12 +141,7 @@ def load_detector(model: DETRsegm, detr_weights: str | None, checkpoint: str | N
     if checkpoint is not None:
         load_state_dict(model.detr, read_checkpoint(checkpoint))
         return
-    if not Path(detr_weights).is_file():
-        raise ExportError(f"weights file not found: {detr_weights}")
-    try:
-        model.detr.load_weights(detr_weights)
-    except Exception as error:  # Keras raises ValueError/OSError/KeyError for a wrong file
-        raise ExportError(f"cannot load DETR weights {detr_weights!r}: {str(error).splitlines()[0]}") from error
+    load_keras_weights(model.detr, detr_weights, "the DETR detector of this architecture")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
