@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: set up the environment, make Docker usable (when it can be), run every test.
+# The test command: set up the environment, make Docker usable (when it can be), lint, run every test.
 # Prints how long each stage took. Extra arguments go to pytest.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,4 +25,12 @@ case $? in
     3) export KTS_DOCKER_UNAVAILABLE="scripts/docker_setup.sh could not start a Docker daemon" ;;
     *) export KTS_DOCKER_UNAVAILABLE="scripts/docker_setup.sh failed (see its output above)" ;;
 esac
+# Lint and format (configured in pyproject.toml) before the long test run; a failure is reported and
+# fails the script, but the tests still run so one CI run shows both.
+stage lint bash -c '.venv/bin/ruff check .; check=$?; .venv/bin/ruff format --check .; exit $((check || $?))'
+lint=$?
 stage pytest .venv/bin/python -m pytest "$@"
+tests=$?
+[ "$lint" -eq 0 ] || echo "=== lint failed: .venv/bin/ruff check . / .venv/bin/ruff format --check . (see above)"
+[ "$tests" -ne 0 ] && exit "$tests"
+exit "$lint"

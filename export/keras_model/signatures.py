@@ -102,11 +102,11 @@ def call_model(model: Any, specs: Sequence[tf.TensorSpec], tensors: Sequence[tf.
     if len(specs) == 1:
         result = model(tensors[0], training=False)
     else:
-        result = model({spec.name: t for spec, t in zip(specs, tensors)}, training=False)
+        result = model({spec.name: t for spec, t in zip(specs, tensors, strict=True)}, training=False)
     if isinstance(result, Mapping):
         return {str(k): v for k, v in result.items()}
     outputs = list(result) if isinstance(result, (list, tuple)) else [result]
-    return dict(zip(_output_names(model, len(outputs)), outputs))
+    return dict(zip(_output_names(model, len(outputs)), outputs, strict=True))
 
 
 def classifier_output(outputs: Mapping[str, Any], num_labels: int) -> str:
