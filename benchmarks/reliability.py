@@ -12,8 +12,8 @@ Every scenario is bounded (counts and seconds), talks to loopback only and stops
     sigterm      SIGTERM under load: requests in flight finish, the process exits 0 (time to exit)
     slow         stalled, trickling and non-reading clients beside a normal one: the normal one is served
     gzip_bomb    a 1 MB body inflating to 1 GB: 413 and bounded RSS
-    image_bomb   (with --efficientnet) a PNG of 64 MP sent to the bytes signature: refused in-graph by
-                 exports that check --max-image-pixels, decoded by older ones
+    image_bomb   (with --efficientnet) a PNG of 64 MP sent to the bytes signature: 400, refused in the
+                 graph before decoding (the export's --max-image-pixels), bounded RSS
 
 The CI part (tests/benchmarks/test_reliability.py) runs the same scenarios with small counts.
 """
@@ -474,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = (results["fuzz"]["failure_count"] == 0 and results["fuzz"]["alive"] and results["alive_after_all"]
           and results["swaps"]["failed"] == 0 and results["corrupt"]["failed"] == 0
           and results["sigterm"]["exit_code"] == 0 and results["sigterm"]["failed_otherwise"] == 0
-          and results["slow"]["failed"] == 0 and results["gzip_bomb"]["status"] == 413)
+          and results["slow"]["failed"] == 0 and results["gzip_bomb"]["status"] == 413
+          and results.get("image_bomb", {"status": 400})["status"] == 400)
     return 0 if ok else 1
 
 

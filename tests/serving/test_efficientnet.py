@@ -71,16 +71,15 @@ def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
 
 
 def test_an_image_bomb_is_refused_before_decoding(served, efficientnet_export):
-    """A 64 MP PNG (~200 KB) to the bytes signature. Exports that record a pixel limit (the in-graph check of
-    issue 9's export work, `--max-image-pixels`) must refuse it; older ones decode it, which is the
-    expected failure this test reports until that work lands."""
+    """A 64 MP PNG (~200 KB) to the bytes signature: the export reads width and height from the encoded
+    header in the graph and refuses images over its pixel limit (``--max-image-pixels``, 50 MP by
+    default, recorded in export_info.json) with INVALID_ARGUMENT before decoding, memory unchanged."""
     from benchmarks.reliability import run_image_bomb
+    from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
     from export.inspection import read_export_info
 
     server, _ = served
-    info = read_export_info(efficientnet_export) or {}
-    checks_pixels = any("pixel" in key for key in info)
+    assert read_export_info(efficientnet_export)["max_image_pixels"] == DEFAULT_MAX_IMAGE_PIXELS < 8000 * 8000
     result = run_image_bomb(server, "efficientnet", side=8000)
-    if not checks_pixels:
-        pytest.xfail(f"this export has no in-graph pixel limit yet: it decoded the bomb ({result})")
+    assert "pixel" in result["error"], result
     assert result["status"] == 400 and result["peak_rss_growth_mib"] < 200, result
