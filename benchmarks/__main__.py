@@ -9,6 +9,7 @@
 path at 1, 8 and 32 concurrent clients (1 and 2 with --quick), writes the JSON result and prints the
 markdown tables. Everything listens on 127.0.0.1 and every loop is bounded in count and time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,16 +44,21 @@ def _concurrency(value: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     all_models = "efficientnet,detr,stylegan"
 
     run = commands.add_parser("run", help="the serving benchmark and the roofline")
     run.add_argument("--quick", action="store_true", help="smoke test: 1 and 2 clients, a few requests a cell")
     run.add_argument("--models", type=_models, default=_models(all_models))
-    run.add_argument("--models-dir", type=Path, default=DEFAULT_DIR / "models",
-                     help="model repository; models missing here are exported with random weights")
+    run.add_argument(
+        "--models-dir",
+        type=Path,
+        default=DEFAULT_DIR / "models",
+        help="model repository; models missing here are exported with random weights",
+    )
     run.add_argument("--concurrency", type=_concurrency, default=None, help="default 1,8,32 (quick: 1,2)")
     run.add_argument("--no-naive", action="store_true", help="skip the naive tutorial server")
     run.add_argument("--out", type=Path, default=DEFAULT_DIR / "result.json")
@@ -80,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.report import markdown
         from benchmarks.suite import run_suite, write
 
-        result = run_suite(args.models, args.models_dir.resolve(), args.quick, args.concurrency,
-                           naive=not args.no_naive)
+        result = run_suite(
+            args.models, args.models_dir.resolve(), args.quick, args.concurrency, naive=not args.no_naive
+        )
         write(result, args.out)
         print(markdown(result))
         print(f"result: {args.out}")

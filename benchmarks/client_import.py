@@ -7,6 +7,7 @@ Each run is a new interpreter (outside the repository, so the installed package 
 `import clients` with both client classes, then of the first `status` call on each transport (which
 imports the transport, opens the connection and waits for the answer). Medians over --runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,8 @@ client.status(model)
 called = time.perf_counter()
 print(json.dumps({"import": imported - start, "first_call": called - imported, "total": called - start,
                   "modules": len(sys.modules),
-                  "tensorflow_modules": sum(m.split(".")[0] in ("tensorflow", "tensorflow_serving") for m in sys.modules)}))
+                  "tensorflow_modules": sum(m.split(".")[0] in ("tensorflow", "tensorflow_serving")
+                                            for m in sys.modules)}))
 """
 
 
@@ -37,8 +39,14 @@ def measure(python: str, target: str, transport: str, model: str, runs: int) -> 
     samples = []
     with tempfile.TemporaryDirectory(prefix="client-import-") as cwd:
         for _ in range(runs):
-            run = subprocess.run([python, "-c", PROBE, target, transport, model], capture_output=True, text=True,
-                                 cwd=cwd, env={**os.environ, "PYTHONPATH": ""}, check=True)
+            run = subprocess.run(
+                [python, "-c", PROBE, target, transport, model],
+                capture_output=True,
+                text=True,
+                cwd=cwd,
+                env={**os.environ, "PYTHONPATH": ""},
+                check=True,
+            )
             samples.append(json.loads(run.stdout))
     return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
 
@@ -56,8 +64,10 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for transport, target in (("rest", args.rest), ("grpc", args.grpc)):
         m = measure(python, target, transport, args.model, args.runs)
-        print(f"| {transport} | {m['import']:.3f} | {m['first_call']:.3f} | {m['total']:.3f} | {m['modules']:.0f} "
-              f"| {m['tensorflow_modules']:.0f} |")
+        print(
+            f"| {transport} | {m['import']:.3f} | {m['first_call']:.3f} | {m['total']:.3f} | {m['modules']:.0f} "
+            f"| {m['tensorflow_modules']:.0f} |"
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ Random weights (the cost does not depend on the values). The forward pass is tim
 in-process Keras model on normalised pixels, the exported `raw` signature on the same pixels, and the
 exported `serving_default` on a JPEG whose resize gives 800x1066 (decode + resize + model + post-process).
 """
+
 import argparse
 import io
 import os
@@ -71,11 +72,15 @@ def main() -> None:
     model = build_detr()
     keras_first, keras_median = _timed(lambda: model(pixels, training=False), args.repeats)
 
-    print(f"DETR-R50, random weights, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs "
-          f"(load average at the end: {os.getloadavg()[0]:.1f})\n")
+    print(
+        f"DETR-R50, random weights, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs "
+        f"(load average at the end: {os.getloadavg()[0]:.1f})\n"
+    )
     print("| measurement | seconds |")
     print("|---|---|")
-    print(f"| export (build, trace 3 signatures, write {size_mb:.0f} MB, reload, verify, warmup) | {export_seconds:.1f} |")
+    print(
+        f"| export (build, trace 3 signatures, write {size_mb:.0f} MB, reload, verify, warmup) | {export_seconds:.1f} |"
+    )
     print(f"| load SavedModel | {load_seconds:.1f} |")
     print(f"| `raw` 1x800x1066 first call | {raw_first:.2f} |")
     print(f"| `raw` 1x800x1066 median of {args.repeats} | {raw_median:.2f} |")

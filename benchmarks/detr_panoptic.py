@@ -9,6 +9,7 @@ weights keep no query (the cost of the detector and an empty post-processing), a
 threshold 0, where every query is kept and the mask head runs on all 100 (the worst case a request can
 cost). The image is a 600x800 JPEG, resized to 800x1066 by the graph.
 """
+
 import argparse
 import io
 import json
@@ -57,12 +58,18 @@ def main() -> None:
     exports = {}
     for version, threshold in THRESHOLDS.items():
         start = time.perf_counter()
-        exports[version] = run(DETRExport(panoptic=True, score_threshold=threshold), models_dir=models_dir,
-                               version=version, force=True)
+        exports[version] = run(
+            DETRExport(panoptic=True, score_threshold=threshold), models_dir=models_dir, version=version, force=True
+        )
         seconds = time.perf_counter() - start
         size_mb = sum(f.stat().st_size for f in exports[version].rglob("*") if f.is_file()) / 1e6
-        rows.append((f"export, threshold {threshold} (build, trace 2 signatures, write {size_mb:.0f} MB, reload, "
-                     "verify, warmup)", f"{seconds:.1f}"))
+        rows.append(
+            (
+                f"export, threshold {threshold} (build, trace 2 signatures, write {size_mb:.0f} MB, reload, "
+                "verify, warmup)",
+                f"{seconds:.1f}",
+            )
+        )
 
     jpeg = _jpeg()
     loaded = tf.saved_model.load(str(exports[1]))
@@ -74,11 +81,16 @@ def main() -> None:
     kept = {}
     for version in THRESHOLDS:
         signature = tf.saved_model.load(str(exports[version])).signatures["serving_default"]
-        first, median = _timed(lambda: signature(images=tf.constant([jpeg])), args.repeats)
+        first, median = _timed(lambda signature=signature: signature(images=tf.constant([jpeg])), args.repeats)
         logits = raw(pixels=pixels)["pred_logits"][0]
         kept[version] = int(tf.size(kept_queries(logits, THRESHOLDS[version])[0]))
-        rows.append((f"in-process `serving_default`, JPEG -> 800x1066, threshold {THRESHOLDS[version]} "
-                     f"(~{kept[version]} masks), median of {args.repeats} (first {first:.2f})", f"{median:.2f}"))
+        rows.append(
+            (
+                f"in-process `serving_default`, JPEG -> 800x1066, threshold {THRESHOLDS[version]} "
+                f"(~{kept[version]} masks), median of {args.repeats} (first {first:.2f})",
+                f"{median:.2f}",
+            )
+        )
     del loaded
 
     work = models_dir.parent
@@ -88,29 +100,52 @@ def main() -> None:
     with ServerProcess(model_config_file=config, startup_timeout=900) as server:
         loaded_mib = server.rss_bytes() / 2**20
         for version in THRESHOLDS:
-            for name, client in (("REST", RestClient(server.rest_url, timeout=600)),
-                                 ("gRPC", GrpcClient(server.grpc_address, timeout=600))):
+            for name, client in (
+                ("REST", RestClient(server.rest_url, timeout=600)),
+                ("gRPC", GrpcClient(server.grpc_address, timeout=600)),
+            ):
                 with client:
                     result = {}
-                    first, median = _timed(lambda: result.update(r=segment(client, jpeg, MODEL, version=version)),
-                                           args.repeats)
-                served.append((f"`serving_default` over {name}, threshold {THRESHOLDS[version]} "
-                               f"(~{kept[version]} masks, {len(result['r'].segments)} segments)",
-                               f"{first:.2f}", f"{median:.2f}", f"{server.peak_rss_bytes() / 2**20:,.0f}"))
+                    first, median = _timed(
+                        lambda client=client, version=version, result=result: result.update(
+                            r=segment(client, jpeg, MODEL, version=version)
+                        ),
+                        args.repeats,
+                    )
+                served.append(
+                    (
+                        f"`serving_default` over {name}, threshold {THRESHOLDS[version]} "
+                        f"(~{kept[version]} masks, {len(result['r'].segments)} segments)",
+                        f"{first:.2f}",
+                        f"{median:.2f}",
+                        f"{server.peak_rss_bytes() / 2**20:,.0f}",
+                    )
+                )
         with GrpcClient(server.grpc_address, timeout=600) as client:
-            first, median = _timed(lambda: client.predict(MODEL, {"pixels": pixels.numpy()}, signature="raw",
-                                                          version=1), args.repeats)
-            served.append(("`raw` over gRPC, 1x800x1066 (100 masks, 21 MB of pred_masks)", f"{first:.2f}",
-                           f"{median:.2f}", f"{server.peak_rss_bytes() / 2**20:,.0f}"))
+            first, median = _timed(
+                lambda: client.predict(MODEL, {"pixels": pixels.numpy()}, signature="raw", version=1), args.repeats
+            )
+            served.append(
+                (
+                    "`raw` over gRPC, 1x800x1066 (100 masks, 21 MB of pred_masks)",
+                    f"{first:.2f}",
+                    f"{median:.2f}",
+                    f"{server.peak_rss_bytes() / 2**20:,.0f}",
+                )
+            )
 
-    print(f"DETR-R50 panoptic, random weights, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs "
-          f"(load average at the end: {os.getloadavg()[0]:.1f})\n")
+    print(
+        f"DETR-R50 panoptic, random weights, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs "
+        f"(load average at the end: {os.getloadavg()[0]:.1f})\n"
+    )
     print("| measurement | seconds |")
     print("|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
     print(f"\n`python -m serving`, both versions loaded: {loaded_mib:,.0f} MiB resident before the first request.\n")
-    print(f"| call (client helper `segment`, one image) | first s | median of {args.repeats} s | server peak MiB so far |")
+    print(
+        f"| call (client helper `segment`, one image) | first s | median of {args.repeats} s | server peak MiB so far |"
+    )
     print("|---|---|---|---|")
     for row in served:
         print("| " + " | ".join(row) + " |")

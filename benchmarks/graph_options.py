@@ -15,6 +15,7 @@ rewrite must not leak into the fp32 baseline). Each reports batch-1 latency, the
 batched call, the throughput of 4 concurrent batch-1 callers, and its outputs, which the parent
 compares with fp32's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -41,9 +42,11 @@ VARIANTS = {
 }
 INFORMATIVE_WEIGHTS = "b0_informative.weights.h5"
 # (batch-1 calls, batched-call size, batched calls, concurrent requests) per model, full and quick
-PLAN = {"efficientnet": ((20, 8, 3, 40), (3, 2, 1, 4)),
-        "detr": ((3, 2, 1, 4), (1, 1, 1, 2)),
-        "stylegan": ((3, 2, 1, 4), (1, 1, 1, 2))}
+PLAN = {
+    "efficientnet": ((20, 8, 3, 40), (3, 2, 1, 4)),
+    "detr": ((3, 2, 1, 4), (1, 1, 1, 2)),
+    "stylegan": ((3, 2, 1, 4), (1, 1, 1, 2)),
+}
 
 
 def apply_bfloat16_rewrite() -> None:
@@ -100,12 +103,24 @@ def worker(model: str, variant: str, models_dir: Path, quick: bool, out: Path) -
     cell = run_cell(Cell(model, variant, 4, None), inprocess(function, one), concurrent, 600.0)
     comparison = call(inputs)
     np.savez(out.with_suffix(".npz"), **{k: v for k, v in comparison.items() if v.dtype.kind in "fiub"})
-    out.write_text(json.dumps({
-        "model": model, "variant": variant, "settings": settings, "first_call_s": first,
-        "p50_ms": float(np.median(latencies)) * 1e3, "calls": len(latencies),
-        "batch": batch, "batch_images_per_s": batch / float(np.median(batch_seconds)),
-        "concurrent4_images_per_s": cell.throughput, "concurrent4_errors": cell.errors,
-        "load_average": os.getloadavg()[0], "output_shapes": {k: list(v.shape) for k, v in outputs.items()}}))
+    out.write_text(
+        json.dumps(
+            {
+                "model": model,
+                "variant": variant,
+                "settings": settings,
+                "first_call_s": first,
+                "p50_ms": float(np.median(latencies)) * 1e3,
+                "calls": len(latencies),
+                "batch": batch,
+                "batch_images_per_s": batch / float(np.median(batch_seconds)),
+                "concurrent4_images_per_s": cell.throughput,
+                "concurrent4_errors": cell.errors,
+                "load_average": os.getloadavg()[0],
+                "output_shapes": {k: list(v.shape) for k, v in outputs.items()},
+            }
+        )
+    )
 
 
 def _efficientnet_keras_xla(models_dir: Path):
@@ -127,8 +142,16 @@ def comparison_inputs(workload: Workload, models_dir: Path) -> dict:
     if workload.name != "efficientnet":
         return inputs
     pixels = inputs["pixels"][0]
-    views = [pixels, pixels[:, ::-1], pixels[::-1], np.roll(pixels, 40, axis=1), np.roll(pixels, 40, axis=0),
-             pixels[:, ::-1][::-1], np.clip(pixels * 1.2, 0, 255), pixels * 0.8]
+    views = [
+        pixels,
+        pixels[:, ::-1],
+        pixels[::-1],
+        np.roll(pixels, 40, axis=1),
+        np.roll(pixels, 40, axis=0),
+        pixels[:, ::-1][::-1],
+        np.clip(pixels * 1.2, 0, 255),
+        pixels * 0.8,
+    ]
     return {"pixels": np.stack(views).astype(np.float32)}
 
 
@@ -140,8 +163,11 @@ def output_change(reference: dict, other: dict) -> dict:
             continue
         a, b = ref.astype(np.float64), other[name].astype(np.float64)
         diff = np.abs(a - b)
-        entry = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
-                 "max_abs_reference": float(np.abs(a).max())}
+        entry = {
+            "max_abs_diff": float(diff.max()),
+            "mean_abs_diff": float(diff.mean()),
+            "max_abs_reference": float(np.abs(a).max()),
+        }
         if ref.dtype == np.uint8:
             mse = float(np.mean((a - b) ** 2))
             entry["psnr_db"] = float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
@@ -185,13 +211,30 @@ def run_graph_options(models: Sequence[str], models_dir: Path, quick: bool, out:
             reference = None
             for variant in VARIANTS:
                 target = Path(work) / f"{model}-{variant}.json"
-                command = [sys.executable, "-m", "benchmarks.graph_options", "--worker", model, variant,
-                           str(model_dir), str(target)] + (["--quick"] if quick else [])
-                done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800,
-                                      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)})
+                command = [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.graph_options",
+                    "--worker",
+                    model,
+                    variant,
+                    str(model_dir),
+                    str(target),
+                ] + (["--quick"] if quick else [])
+                done = subprocess.run(
+                    command,
+                    cwd=REPO_ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=1800,
+                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)},
+                )
                 if done.returncode != 0:
-                    results[model][variant] = {"error": done.stderr.strip().splitlines()[-1][:400]
-                                               if done.stderr.strip() else f"exit {done.returncode}"}
+                    results[model][variant] = {
+                        "error": done.stderr.strip().splitlines()[-1][:400]
+                        if done.stderr.strip()
+                        else f"exit {done.returncode}"
+                    }
                     print(f"  {model:12s} {variant:14s} failed: {results[model][variant]['error']}", flush=True)
                     continue
                 entry = json.loads(target.read_text())
@@ -201,9 +244,13 @@ def run_graph_options(models: Sequence[str], models_dir: Path, quick: bool, out:
                 elif reference is not None:
                     entry["output_change"] = output_change(reference, outputs)
                 results[model][variant] = entry
-                print(f"  {model:12s} {variant:14s} p50 {entry['p50_ms']:8.1f} ms  batch {entry['batch']}: "
-                      f"{entry['batch_images_per_s']:6.2f} img/s  4 callers: {entry['concurrent4_images_per_s']:6.2f} img/s"
-                      f"  first call {entry['first_call_s']:.1f} s", flush=True)
+                print(
+                    f"  {model:12s} {variant:14s} p50 {entry['p50_ms']:8.1f} ms  batch {entry['batch']}: "
+                    f"{entry['batch_images_per_s']:6.2f} img/s  "
+                    f"4 callers: {entry['concurrent4_images_per_s']:6.2f} img/s"
+                    f"  first call {entry['first_call_s']:.1f} s",
+                    flush=True,
+                )
             base = results[model].get("fp32")
             for variant, entry in results[model].items():
                 if base and "p50_ms" in entry and variant != "fp32":
@@ -212,9 +259,13 @@ def run_graph_options(models: Sequence[str], models_dir: Path, quick: bool, out:
                     entry["speedup_concurrent4"] = entry["concurrent4_images_per_s"] / base["concurrent4_images_per_s"]
     from benchmarks.roofline import cpu_facts
 
-    result = {"mode": "quick" if quick else "full", "seconds": round(time.time() - started, 1),
-              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-              "cpu": cpu_facts(), "results": results}
+    result = {
+        "mode": "quick" if quick else "full",
+        "seconds": round(time.time() - started, 1),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "cpu": cpu_facts(),
+        "results": results,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(markdown(result))
@@ -223,25 +274,37 @@ def run_graph_options(models: Sequence[str], models_dir: Path, quick: bool, out:
 
 def markdown(result: dict) -> str:
     cpu = result["cpu"]
-    lines = [f"CPU: {cpu['model_name']}, avx512_bf16 {cpu['avx512_bf16']}, amx_bf16 {cpu['amx_bf16']}\n",
-             "| model | variant | p50 ms (batch 1) | × fp32 | batched img/s | × fp32 | 4 callers img/s | × fp32 | "
-             "first call s | output change vs fp32 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"CPU: {cpu['model_name']}, avx512_bf16 {cpu['avx512_bf16']}, amx_bf16 {cpu['amx_bf16']}\n",
+        "| model | variant | p50 ms (batch 1) | × fp32 | batched img/s | × fp32 | 4 callers img/s | × fp32 | "
+        "first call s | output change vs fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for model, variants in result["results"].items():
         for variant, e in variants.items():
             if "error" in e:
                 lines.append(f"| {model} | {variant} | failed: {e['error'][:120]} | | | | | | | |")
                 continue
             change = e.get("output_change")
-            text = "–" if change is None else "; ".join(
-                (f"top-1 agree {v:.0%}" if k == "top1_agreement" else
-                 f"{k}: max {v['max_abs_diff']:.3g} of {v['max_abs_reference']:.3g}"
-                 + (f", PSNR {v['psnr_db']:.1f} dB" if "psnr_db" in v else ""))
-                for k, v in change.items())
-            lines.append(f"| {model} | {variant} | {e['p50_ms']:.1f} | {e.get('speedup_batch1', 1):.2f} | "
-                         f"{e['batch_images_per_s']:.2f} (b={e['batch']}) | {e.get('speedup_batched', 1):.2f} | "
-                         f"{e['concurrent4_images_per_s']:.2f} | {e.get('speedup_concurrent4', 1):.2f} | "
-                         f"{e['first_call_s']:.1f} | {text} |")
+            text = (
+                "–"
+                if change is None
+                else "; ".join(
+                    (
+                        f"top-1 agree {v:.0%}"
+                        if k == "top1_agreement"
+                        else f"{k}: max {v['max_abs_diff']:.3g} of {v['max_abs_reference']:.3g}"
+                        + (f", PSNR {v['psnr_db']:.1f} dB" if "psnr_db" in v else "")
+                    )
+                    for k, v in change.items()
+                )
+            )
+            lines.append(
+                f"| {model} | {variant} | {e['p50_ms']:.1f} | {e.get('speedup_batch1', 1):.2f} | "
+                f"{e['batch_images_per_s']:.2f} (b={e['batch']}) | {e.get('speedup_batched', 1):.2f} | "
+                f"{e['concurrent4_images_per_s']:.2f} | {e.get('speedup_concurrent4', 1):.2f} | "
+                f"{e['first_call_s']:.1f} | {text} |"
+            )
     return "\n".join(lines) + "\n"
 
 

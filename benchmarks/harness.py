@@ -5,13 +5,14 @@ new request (requests already sent are waited for). Throughput divides the compl
 the time from the common start to the last answer; latencies are per request, as the client saw
 them (encoding and decoding included).
 """
+
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class Cell:
     model: str
     path: str
     concurrency: int
-    batching: Optional[bool]  # None where the path has no batching switch
+    batching: bool | None  # None where the path has no batching switch
     batch: int = 1  # images per request
     requests: int = 0
     errors: int = 0
@@ -37,10 +38,10 @@ class Cell:
     p99_ms: float = math.nan
     max_ms: float = math.nan
     mean_ms: float = math.nan
-    load_average: Optional[float] = None  # 1-minute load average around the cell (other work on the machine)
-    request_bytes: Optional[int] = None
-    response_bytes: Optional[int] = None
-    model_runs: Optional[int] = None  # batching on: the batches the server ran for this cell's requests
+    load_average: float | None = None  # 1-minute load average around the cell (other work on the machine)
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    model_runs: int | None = None  # batching on: the batches the server ran for this cell's requests
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:

@@ -10,13 +10,14 @@ which changes no timing.
 
 The port is bound to 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -38,9 +39,13 @@ def build_model(name: str, info: dict) -> tuple[object, Callable[[object], dict]
         from export.stylegan.models.config import StyleGANConfig
         from export.stylegan.models.generator import Generator
 
-        config = StyleGANConfig(resolution=info["resolution"], fmap_base=info["fmap_base"],
-                                fmap_max=info["fmap_max"], latent_size=info["latent_size"],
-                                dlatent_size=info["dlatent_size"])
+        config = StyleGANConfig(
+            resolution=info["resolution"],
+            fmap_base=info["fmap_base"],
+            fmap_max=info["fmap_max"],
+            latent_size=info["latent_size"],
+            dlatent_size=info["dlatent_size"],
+        )
         generator = Generator(config, truncation_psi=info["default_truncation_psi"])
         # Tutorials turn a GAN's [-1, 1] output into 0-255 pixels before returning it.
         return generator, lambda out: {"images": np.clip((out + 1.0) * 127.5, 0, 255).astype(np.uint8)}
@@ -67,8 +72,9 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--models-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--warmup-shape", default=None,
-                        help="comma-separated shape of one warm-up input, e.g. 1,224,224,3")
+    parser.add_argument(
+        "--warmup-shape", default=None, help="comma-separated shape of one warm-up input, e.g. 1,224,224,3"
+    )
     args = parser.parse_args()
     base = args.models_dir / args.model
     version = max((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))

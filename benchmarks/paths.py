@@ -10,11 +10,12 @@
 
 Every client thread gets its own connection (a client object of its own), as separate users would.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 import numpy as np
 
@@ -27,19 +28,22 @@ TIMEOUT_S = 900.0  # a burst of 32 DETR requests on two cores takes minutes; the
 class Path:
     key: str
     label: str
-    floor: Optional[str]  # the in-process path this one is compared with
+    floor: str | None  # the in-process path this one is compared with
     signature_kind: str  # "bytes" or "tensor"
     served: bool  # goes through `python -m serving` (so has a batching switch)
 
 
-PATHS: dict[str, Path] = {p.key: p for p in [
-    Path("inprocess", "in-process (bytes signature)", None, "bytes", False),
-    Path("inprocess_tensor", "in-process (tensor signature)", None, "tensor", False),
-    Path("grpc", "gRPC", "inprocess", "bytes", True),
-    Path("rest_b64", "REST b64", "inprocess", "bytes", True),
-    Path("rest_json", "REST JSON floats", "inprocess_tensor", "tensor", True),
-    Path("naive", "naive Flask + model.predict", "inprocess_tensor", "tensor", False),
-]}
+PATHS: dict[str, Path] = {
+    p.key: p
+    for p in [
+        Path("inprocess", "in-process (bytes signature)", None, "bytes", False),
+        Path("inprocess_tensor", "in-process (tensor signature)", None, "tensor", False),
+        Path("grpc", "gRPC", "inprocess", "bytes", True),
+        Path("rest_b64", "REST b64", "inprocess", "bytes", True),
+        Path("rest_json", "REST JSON floats", "inprocess_tensor", "tensor", True),
+        Path("naive", "naive Flask + model.predict", "inprocess_tensor", "tensor", False),
+    ]
+}
 
 
 def inprocess(function, inputs: Mapping[str, np.ndarray]) -> CallerFactory:
@@ -97,7 +101,8 @@ def rest_payload(url: str, model: str, signature: str, inputs: Mapping[str, np.n
     seen: list[tuple[int, int]] = []
     with RestClient(url, timeout=TIMEOUT_S, retries=0) as client:
         client.session.hooks["response"].append(
-            lambda r, *a, **k: seen.append((len(r.request.body or b""), len(r.content))))
+            lambda r, *a, **k: seen.append((len(r.request.body or b""), len(r.content)))
+        )
         client.predict(model, inputs, signature=signature)
     return seen[-1]
 
@@ -114,8 +119,9 @@ def grpc_payload(address: str, model: str, signature: str, inputs: Mapping[str, 
     for name, value in inputs.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
     limit = 2**31 - 1
-    with grpc_lib.insecure_channel(address, options=[("grpc.max_send_message_length", limit),
-                                                     ("grpc.max_receive_message_length", limit)]) as channel:
+    with grpc_lib.insecure_channel(
+        address, options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
+    ) as channel:
         response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=TIMEOUT_S)
     return request.ByteSize(), response.ByteSize()
 
@@ -124,7 +130,6 @@ def naive_payload(url: str, array: np.ndarray) -> tuple[int, int]:
     import requests
 
     body = json.dumps({"instances": array.tolist()}).encode()
-    reply = requests.post(f"{url}/predict", data=body, headers={"Content-Type": "application/json"},
-                          timeout=TIMEOUT_S)
+    reply = requests.post(f"{url}/predict", data=body, headers={"Content-Type": "application/json"}, timeout=TIMEOUT_S)
     reply.raise_for_status()
     return len(body), len(reply.content)

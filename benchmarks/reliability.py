@@ -17,6 +17,7 @@ Every scenario is bounded (counts and seconds), talks to loopback only and stops
 
 The CI part (tests/benchmarks/test_reliability.py) runs the same scenarios with small counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator
 
 import grpc
 import numpy as np
@@ -71,9 +72,15 @@ def peak_rss(server: ServerProcess) -> int:
 
 # ------------------------------------------------------------------ fuzzed requests
 
-PATHS = ["/v1/models/half_plus_two:predict", "/v1/models/half_plus_two/versions/1:predict",
-         "/v1/models/half_plus_two:classify", "/v1/models/half_plus_two:regress", "/v1/models/nope:predict",
-         "/v1/models/half_plus_two/labels/x:predict", "/v1/models/half_plus_two/versions/99999999999999999999:predict"]
+PATHS = [
+    "/v1/models/half_plus_two:predict",
+    "/v1/models/half_plus_two/versions/1:predict",
+    "/v1/models/half_plus_two:classify",
+    "/v1/models/half_plus_two:regress",
+    "/v1/models/nope:predict",
+    "/v1/models/half_plus_two/labels/x:predict",
+    "/v1/models/half_plus_two/versions/99999999999999999999:predict",
+]
 KEYS = ["instances", "inputs", "signature_name", "examples", "context", "x", "b64", ""]
 
 
@@ -110,8 +117,11 @@ def _mutate(rng: random.Random, body: bytes) -> bytes:
 
 def bad_rest_bodies(rng: random.Random, count: int) -> Iterator[tuple[str, bytes, dict]]:
     """(path, body, headers): broken syntax, wrong types and shapes, junk b64, deep nesting, gzip junk."""
-    valid = [b'{"instances": [1.0, 2.0]}', b'{"inputs": {"x": [1.0]}}',
-             b'{"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]}']
+    valid = [
+        b'{"instances": [1.0, 2.0]}',
+        b'{"inputs": {"x": [1.0]}}',
+        b'{"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]}',
+    ]
     for _ in range(count):
         kind = rng.randrange(8)
         headers = {"Content-Type": "application/json"}
@@ -193,10 +203,18 @@ def run_fuzz(server: ServerProcess, count: int, seed: int = 0) -> dict:
                 if code not in ACCEPTED_GRPC:
                     failures.append(f"gRPC {code}: {e.details()[:200]} for {request}"[:600])
     alive = server.process.poll() is None and _predict_ok(server)
-    return {"rest_requests": count, "grpc_requests": count, "rest_answers": dict(rest_answers),
-            "grpc_answers": dict(grpc_answers), "failures": failures[:20], "failure_count": len(failures),
-            "alive": alive, "seconds": round(time.monotonic() - started, 1),
-            "rss_growth_mib": round((rss(server) - before) / MIB, 1), "peak_rss_mib": round(peak_rss(server) / MIB)}
+    return {
+        "rest_requests": count,
+        "grpc_requests": count,
+        "rest_answers": dict(rest_answers),
+        "grpc_answers": dict(grpc_answers),
+        "failures": failures[:20],
+        "failure_count": len(failures),
+        "alive": alive,
+        "seconds": round(time.monotonic() - started, 1),
+        "rss_growth_mib": round((rss(server) - before) / MIB, 1),
+        "peak_rss_mib": round(peak_rss(server) / MIB),
+    }
 
 
 def _predict_ok(server: ServerProcess, model: str = "half_plus_two") -> bool:
@@ -209,6 +227,7 @@ def _predict_ok(server: ServerProcess, model: str = "half_plus_two") -> bool:
 
 # ------------------------------------------------------------------ load
 
+
 class Load:
     """REST and gRPC clients predicting in a loop until stopped; outcomes counted."""
 
@@ -218,8 +237,9 @@ class Load:
         self.answers: Counter = Counter()
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._rest, daemon=True) for _ in range(clients)] + \
-                        [threading.Thread(target=self._grpc, daemon=True) for _ in range(clients)]
+        self._threads = [threading.Thread(target=self._rest, daemon=True) for _ in range(clients)] + [
+            threading.Thread(target=self._grpc, daemon=True) for _ in range(clients)
+        ]
         self._lock = threading.Lock()
 
     def _count(self, outcome: str, answer=None, error: str | None = None) -> None:
@@ -236,8 +256,9 @@ class Load:
         with requests.Session() as session:
             while not self._stop.is_set():
                 try:
-                    reply = session.post(f"{self.server.rest_url}/v1/models/{self.model}:predict",
-                                         json={"instances": [2.0]}, timeout=60)
+                    reply = session.post(
+                        f"{self.server.rest_url}/v1/models/{self.model}:predict", json={"instances": [2.0]}, timeout=60
+                    )
                     if reply.status_code == 200:
                         self._count("ok", reply.json()["predictions"][0])
                     else:
@@ -258,7 +279,7 @@ class Load:
                 except grpc.RpcError as e:
                     self._count(f"gRPC {e.code().name}", error=e.details())
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         for thread in self._threads:
             thread.start()
         return self
@@ -291,36 +312,53 @@ def _wait_for(condition: Callable[[], bool], timeout: float) -> float:
 def _serves(server: ServerProcess, offset: float) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [2.0]},
-                                  timeout=30)
+            reply = requests.post(
+                f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [2.0]}, timeout=30
+            )
             return reply.status_code == 200 and reply.json()["predictions"][0] == 1.0 + offset
         except requests.RequestException:
             return False
+
     return check
 
 
 def run_swaps(workdir: Path, swaps: int = 3) -> dict:
     base, staging = workdir / "swaps", workdir / "swaps-staging"
     build_half_plus_two(base, version=1, offset=2.0)
-    with ServerProcess(model_name="half_plus_two", model_base_path=base,
-                       args=["--file_system_poll_wait_seconds=1"]) as server, Load(server) as load:
+    with (
+        ServerProcess(
+            model_name="half_plus_two", model_base_path=base, args=["--file_system_poll_wait_seconds=1"]
+        ) as server,
+        Load(server) as load,
+    ):
         times = []
         for version in range(2, 2 + swaps):
             _publish(base, version, float(version + 1), staging)
             times.append(_wait_for(_serves(server, version + 1.0), 120))
             shutil.rmtree(base / str(version - 1))  # the old one leaves; the server unloads it
             time.sleep(1.5)
-    return {"swaps": swaps, "requests": sum(load.outcomes.values()), "failed": load.failed,
-            "outcomes": dict(load.outcomes), "answers_by_value": {str(k): v for k, v in load.answers.items()},
-            "errors": load.errors, "seconds_to_serve_new_version": [round(t, 1) for t in times]}
+    return {
+        "swaps": swaps,
+        "requests": sum(load.outcomes.values()),
+        "failed": load.failed,
+        "outcomes": dict(load.outcomes),
+        "answers_by_value": {str(k): v for k, v in load.answers.items()},
+        "errors": load.errors,
+        "seconds_to_serve_new_version": [round(t, 1) for t in times],
+    }
 
 
 def run_corrupt(workdir: Path) -> dict:
     base, staging = workdir / "corrupt", workdir / "corrupt-staging"
     build_half_plus_two(base, version=1, offset=2.0)
-    with ServerProcess(model_name="half_plus_two", model_base_path=base,
-                       args=["--file_system_poll_wait_seconds=1", "--max_num_load_retries=0"]) as server, \
-            Load(server) as load:
+    with (
+        ServerProcess(
+            model_name="half_plus_two",
+            model_base_path=base,
+            args=["--file_system_poll_wait_seconds=1", "--max_num_load_retries=0"],
+        ) as server,
+        Load(server) as load,
+    ):
         broken = staging / "2"
         broken.mkdir(parents=True)
         (broken / "saved_model.pb").write_bytes(b"\x08\x01 this is not a SavedModel")
@@ -329,9 +367,14 @@ def run_corrupt(workdir: Path) -> dict:
         status = requests.get(f"{server.rest_url}/v1/models/half_plus_two", timeout=30).json()
         _publish(base, 3, 4.0, staging)
         recover = _wait_for(_serves(server, 4.0), 120)
-    return {"requests": sum(load.outcomes.values()), "failed": load.failed, "outcomes": dict(load.outcomes),
-            "errors": load.errors, "status_with_corrupt_version": status,
-            "seconds_to_serve_good_version_after_corrupt": round(recover, 1)}
+    return {
+        "requests": sum(load.outcomes.values()),
+        "failed": load.failed,
+        "outcomes": dict(load.outcomes),
+        "errors": load.errors,
+        "status_with_corrupt_version": status,
+        "seconds_to_serve_good_version_after_corrupt": round(recover, 1),
+    }
 
 
 def run_sigterm(workdir: Path) -> dict:
@@ -341,16 +384,21 @@ def run_sigterm(workdir: Path) -> dict:
     build_half_plus_two(base / "half_plus_two")
     build_slow(base / "slow")
     config = workdir / "sigterm.config"
-    config.write_text('model_config_list {\n  config { name: "half_plus_two" base_path: "%s" model_platform: '
-                      '"tensorflow" }\n  config { name: "slow" base_path: "%s" model_platform: "tensorflow" }\n}\n'
-                      % (base / "half_plus_two", base / "slow"))
+    entries = "".join(
+        f'  config {{ name: "{name}" base_path: "{base / name}" model_platform: "tensorflow" }}\n'
+        for name in ("half_plus_two", "slow")
+    )
+    config.write_text(f"model_config_list {{\n{entries}}}\n")
     server = ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=0"]).start()
     in_flight = []
     with Load(server) as load, ThreadPoolExecutor(4) as pool:
         time.sleep(2)
         for _ in range(3):  # slow requests in flight when the signal arrives
-            in_flight.append(pool.submit(requests.post, f"{server.rest_url}/v1/models/slow:predict",
-                                         json={"instances": [2.0]}, timeout=60))
+            in_flight.append(
+                pool.submit(
+                    requests.post, f"{server.rest_url}/v1/models/slow:predict", json={"instances": [2.0]}, timeout=60
+                )
+            )
         time.sleep(0.5)
         sent = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
@@ -358,11 +406,19 @@ def run_sigterm(workdir: Path) -> dict:
         exit_seconds = time.monotonic() - sent
         slow = [f.result().status_code for f in in_flight]
     server.stop()
-    refused = sum(n for outcome, n in load.outcomes.items() if "connection error" in outcome or "UNAVAILABLE" in outcome)
+    refused = sum(
+        n for outcome, n in load.outcomes.items() if "connection error" in outcome or "UNAVAILABLE" in outcome
+    )
     other = load.failed - refused
-    return {"requests": sum(load.outcomes.values()), "outcomes": dict(load.outcomes),
-            "refused_after_shutdown_began": refused, "failed_otherwise": other,
-            "in_flight_slow_requests": slow, "exit_code": code, "seconds_to_exit": round(exit_seconds, 1)}
+    return {
+        "requests": sum(load.outcomes.values()),
+        "outcomes": dict(load.outcomes),
+        "refused_after_shutdown_began": refused,
+        "failed_otherwise": other,
+        "in_flight_slow_requests": slow,
+        "exit_code": code,
+        "seconds_to_exit": round(exit_seconds, 1),
+    }
 
 
 def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: int = 200) -> dict:
@@ -383,16 +439,21 @@ def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: 
         with requests.Session() as session:
             for _ in range(requests_count):
                 start = time.perf_counter()
-                reply = session.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]},
-                                     timeout=60)
+                reply = session.post(
+                    f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]}, timeout=60
+                )
                 latencies.append(time.perf_counter() - start)
                 failed += reply.status_code != 200
     finally:
         for sock in sockets:
             sock.close()
-    return {"slow_sockets": stalled, "requests": requests_count, "failed": failed,
-            "p50_ms": round(1000 * float(np.percentile(latencies, 50)), 2),
-            "p99_ms": round(1000 * float(np.percentile(latencies, 99)), 2)}
+    return {
+        "slow_sockets": stalled,
+        "requests": requests_count,
+        "failed": failed,
+        "p50_ms": round(1000 * float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(1000 * float(np.percentile(latencies, 99)), 2),
+    }
 
 
 def run_gzip_bomb(server: ServerProcess, inflated: int = 1 << 30) -> dict:
@@ -400,11 +461,19 @@ def run_gzip_bomb(server: ServerProcess, inflated: int = 1 << 30) -> dict:
     before = rss(server)
     Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
     start = time.monotonic()
-    reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", data=bomb, timeout=120,
-                          headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
-    return {"compressed_bytes": len(bomb), "inflates_to": inflated, "status": reply.status_code,
-            "seconds": round(time.monotonic() - start, 2),
-            "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1)}
+    reply = requests.post(
+        f"{server.rest_url}/v1/models/half_plus_two:predict",
+        data=bomb,
+        timeout=120,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    return {
+        "compressed_bytes": len(bomb),
+        "inflates_to": inflated,
+        "status": reply.status_code,
+        "seconds": round(time.monotonic() - start, 2),
+        "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1),
+    }
 
 
 def image_bomb(side: int) -> bytes:
@@ -425,22 +494,36 @@ def run_image_bomb(server: ServerProcess, model: str = "efficientnet", side: int
     bomb = image_bomb(side)
     before = rss(server)
     Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
-    reply = requests.post(f"{server.rest_url}/v1/models/{model}:predict", timeout=300,
-                          json={"instances": [{"b64": base64.b64encode(bomb).decode()}]})
-    return {"png_bytes": len(bomb), "pixels": side * side, "status": reply.status_code,
-            "error": reply.json().get("error", "")[:200] if reply.status_code != 200 else "",
-            "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1)}
+    reply = requests.post(
+        f"{server.rest_url}/v1/models/{model}:predict",
+        timeout=300,
+        json={"instances": [{"b64": base64.b64encode(bomb).decode()}]},
+    )
+    return {
+        "png_bytes": len(bomb),
+        "pixels": side * side,
+        "status": reply.status_code,
+        "error": reply.json().get("error", "")[:200] if reply.status_code != 200 else "",
+        "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1),
+    }
 
 
 # ------------------------------------------------------------------ the run
+
 
 def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_average_before": os.getloadavg()}}
     models = workdir / "models"
     build_half_plus_two(models / "half_plus_two", version=1)
-    with ServerProcess(model_name="half_plus_two", model_base_path=models / "half_plus_two",
-                       args=["--file_system_poll_wait_seconds=0", "--max_request_body_bytes=10000000",
-                             "--rest_api_read_timeout_in_ms=2000"]) as server:
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=models / "half_plus_two",
+        args=[
+            "--file_system_poll_wait_seconds=0",
+            "--max_request_body_bytes=10000000",
+            "--rest_api_read_timeout_in_ms=2000",
+        ],
+    ) as server:
         results["start_rss_mib"] = round(rss(server) / MIB)
         results["fuzz"] = run_fuzz(server, fuzz)
         results["slow"] = run_slow_clients(server)
@@ -448,8 +531,9 @@ def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
         results["alive_after_all"] = server.process.poll() is None and _predict_ok(server)
         results["peak_rss_mib"] = round(peak_rss(server) / MIB)
     if efficientnet is not None:
-        with ServerProcess(model_name="efficientnet", model_base_path=efficientnet,
-                           args=["--file_system_poll_wait_seconds=0"]) as server:
+        with ServerProcess(
+            model_name="efficientnet", model_base_path=efficientnet, args=["--file_system_poll_wait_seconds=0"]
+        ) as server:
             results["image_bomb"] = run_image_bomb(server)
     results["swaps"] = run_swaps(workdir)
     results["corrupt"] = run_corrupt(workdir)
@@ -462,8 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fuzz", type=int, default=10_000, help="fuzzed REST bodies, and as many gRPC requests")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
-    parser.add_argument("--efficientnet", type=Path,
-                        help="an EfficientNet base path (models/efficientnet) for the image-bomb scenario")
+    parser.add_argument(
+        "--efficientnet", type=Path, help="an EfficientNet base path (models/efficientnet) for the image-bomb scenario"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         results = run(args.fuzz, Path(tmp), args.efficientnet)
@@ -471,11 +556,18 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text)
-    ok = (results["fuzz"]["failure_count"] == 0 and results["fuzz"]["alive"] and results["alive_after_all"]
-          and results["swaps"]["failed"] == 0 and results["corrupt"]["failed"] == 0
-          and results["sigterm"]["exit_code"] == 0 and results["sigterm"]["failed_otherwise"] == 0
-          and results["slow"]["failed"] == 0 and results["gzip_bomb"]["status"] == 413
-          and results.get("image_bomb", {"status": 400})["status"] == 400)
+    ok = (
+        results["fuzz"]["failure_count"] == 0
+        and results["fuzz"]["alive"]
+        and results["alive_after_all"]
+        and results["swaps"]["failed"] == 0
+        and results["corrupt"]["failed"] == 0
+        and results["sigterm"]["exit_code"] == 0
+        and results["sigterm"]["failed_otherwise"] == 0
+        and results["slow"]["failed"] == 0
+        and results["gzip_bomb"]["status"] == 413
+        and results.get("image_bomb", {"status": 400})["status"] == 400
+    )
     return 0 if ok else 1
 
 

@@ -16,6 +16,7 @@ request as pre-encoded bytes through a bare `requests.Session.post` (no client e
 What is left between the client's round trip and the server's handler time is the transport: the
 loopback socket, aiohttp's parsing and the hop between the event loop and the worker thread.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,11 @@ CATEGORIES = [
     ("JSON write", r"predict_response_json|dumps|json/encoder"),
     ("tensor -> numpy", r"\bnumpy\b \(|_numpy"),
     ("numpy -> tensor", r"\bconstant\b|convert_to_tensor|constant_op"),
-    ("TensorFlow signature call", r"_call_flat|quick_execute|call_preflattened|flat_call|def_function|"
-                                  r"polymorphic_function|monomorphic_function"),
+    (
+        "TensorFlow signature call",
+        r"_call_flat|quick_execute|call_preflattened|flat_call|def_function|"
+        r"polymorphic_function|monomorphic_function",
+    ),
     ("HTTP (aiohttp)", r"aiohttp|asyncio|selectors|web_protocol|http_parser"),
     ("gRPC/other server threads", r"grpc|_server\.py"),
 ]
@@ -60,8 +64,9 @@ def _prometheus(url: str) -> dict[str, float]:
         for kind in ("sum", "count"):
             total = 0.0
             for line in text.splitlines():
-                if line.startswith(f":tensorflow:serving:{name}_{kind}") and \
-                        (name != "request_latency" or 'entrypoint="REST"' in line):
+                if line.startswith(f":tensorflow:serving:{name}_{kind}") and (
+                    name != "request_latency" or 'entrypoint="REST"' in line
+                ):
                     total += float(line.rsplit(" ", 1)[1])
             values[f"{name}_{kind}"] = total
     return values
@@ -88,9 +93,27 @@ def profile_server(pid: int, seconds: float, send) -> tuple[dict[str, int], int,
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory(prefix="bench-py-spy-") as work:
         out = Path(work) / "profile.txt"
-        spy = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--rate", str(PROFILE_RATE), "--format", "raw",
-                                "--gil", "--nonblocking", "--duration", str(int(seconds) + 5), "--output", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        spy = subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(PROFILE_RATE),
+                "--format",
+                "raw",
+                "--gil",
+                "--nonblocking",
+                "--duration",
+                str(int(seconds) + 5),
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)  # let py-spy attach
         send()
         spy.send_signal(signal.SIGINT)  # stop sampling now and write the profile
@@ -122,8 +145,10 @@ def profile_client(call, count: int) -> dict[str, float]:
         call()
     profiler.disable()
     stats = pstats.Stats(profiler).stats
-    own = sorted(((tt, f"{name} ({Path(file).name}:{line})") for (file, line, name), (_, _, tt, _, _) in stats.items()),
-                 reverse=True)[:15]
+    own = sorted(
+        ((tt, f"{name} ({Path(file).name}:{line})") for (file, line, name), (_, _, tt, _, _) in stats.items()),
+        reverse=True,
+    )[:15]
     return {where: tt / count * 1e3 for tt, where in own}
 
 
@@ -141,15 +166,19 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     images = np.array([jpeg], dtype=object)
     signature = workload.bytes_signature
     function = tf.saved_model.load(str(workload.version_dir(models_dir))).signatures[signature]
-    body = json.dumps({"signature_name": signature,
-                       "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]}}).encode()
+    body = json.dumps(
+        {"signature_name": signature, "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]}}
+    ).encode()
 
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as work:
         monitoring = Path(work) / "monitoring.config"
         monitoring.write_text(MONITORING)
-        server = ServerProcess(model_name=workload.name, model_base_path=models_dir / workload.name,
-                               args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
-                               startup_timeout=600)
+        server = ServerProcess(
+            model_name=workload.name,
+            model_base_path=models_dir / workload.name,
+            args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
+            startup_timeout=600,
+        )
         with server:
             url = f"{server.rest_url}/v1/models/{workload.name}:predict"
             session = requests.Session()
@@ -179,11 +208,18 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
 
             answer = raw()
             client = {
-                "build body (base64 + json.dumps)": _median_ms(lambda: json.dumps(
-                    {"signature_name": signature,
-                     "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]}}).encode(), 200),
+                "build body (base64 + json.dumps)": _median_ms(
+                    lambda: json.dumps(
+                        {
+                            "signature_name": signature,
+                            "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]},
+                        }
+                    ).encode(),
+                    200,
+                ),
                 "read answer (json.loads + numpy)": _median_ms(
-                    lambda: {k: np.asarray(v) for k, v in json.loads(answer)["outputs"].items()}, 200),
+                    lambda: {k: np.asarray(v) for k, v in json.loads(answer)["outputs"].items()}, 200
+                ),
             }
 
             before = _prometheus(server.rest_url)
@@ -195,8 +231,12 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
             after = _prometheus(server.rest_url)
             served = {k: after[k] - before[k] for k in after}
             server_side = {
-                "REST handler mean ms (request_latency)": served["request_latency_sum"] / served["request_latency_count"] / 1e3,
-                "model call mean ms (runtime_latency)": served["runtime_latency_sum"] / served["runtime_latency_count"] / 1e3,
+                "REST handler mean ms (request_latency)": served["request_latency_sum"]
+                / served["request_latency_count"]
+                / 1e3,
+                "model call mean ms (runtime_latency)": served["runtime_latency_sum"]
+                / served["runtime_latency_count"]
+                / 1e3,
                 "round trip mean ms (same requests, client side)": float(np.mean(alone)),
             }
 
@@ -212,20 +252,34 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
                 counts, total, leaves = profile_server(server.process.pid, estimate, send)
                 per_request = 1e3 / PROFILE_RATE / count
                 profile_result = {
-                    "rate_hz": PROFILE_RATE, "requests": count, "samples": total,
-                    "cpu_ms_per_request": {k: v * per_request for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
+                    "rate_hz": PROFILE_RATE,
+                    "requests": count,
+                    "samples": total,
+                    "cpu_ms_per_request": {
+                        k: v * per_request for k, v in sorted(counts.items(), key=lambda kv: -kv[1])
+                    },
                     "innermost_frames_ms_per_request": {k: v * per_request for k, v in leaves.items()},
                     "client_cprofile_ms_per_call": profile_client(
-                        lambda: rest.predict(workload.name, {"images": images}, signature=signature), count)}
+                        lambda: rest.predict(workload.name, {"images": images}, signature=signature), count
+                    ),
+                }
             rest.close()
             grpc.close()
             session.close()
 
-    latency = {name: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
-               for name, v in samples.items()}
-    result = {"requests": requests_count, "request_bytes": len(body), "latency": latency, "client": client,
-              "server": server_side, "profile": profile_result,
-              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    latency = {
+        name: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
+        for name, v in samples.items()
+    }
+    result = {
+        "requests": requests_count,
+        "request_bytes": len(body),
+        "latency": latency,
+        "client": client,
+        "server": server_side,
+        "profile": profile_result,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))
@@ -243,18 +297,29 @@ def _median_ms(fn, repeats: int) -> float:
 
 def markdown(result: dict) -> str:
     base = result["latency"]["in-process"]["p50_ms"]
-    lines = [f"EfficientNet-B0 `serving_default`, one {result['request_bytes'] / 1e3:.0f} KB REST body, "
-             f"{result['requests']} interleaved rounds\n",
-             "| path | p50 ms | p99 ms | mean ms | p50 ÷ in-process |", "|---|---|---|---|---|"]
+    lines = [
+        f"EfficientNet-B0 `serving_default`, one {result['request_bytes'] / 1e3:.0f} KB REST body, "
+        f"{result['requests']} interleaved rounds\n",
+        "| path | p50 ms | p99 ms | mean ms | p50 ÷ in-process |",
+        "|---|---|---|---|---|",
+    ]
     for name, v in result["latency"].items():
-        lines.append(f"| {name} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['mean_ms']:.2f} | {v['p50_ms'] / base:.3f} |")
+        lines.append(
+            f"| {name} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['mean_ms']:.2f} | {v['p50_ms'] / base:.3f} |"
+        )
     lines += ["", "| piece | ms |", "|---|---|"]
     lines += [f"| client: {k} | {v:.3f} |" for k, v in result["client"].items()]
     lines += [f"| server: {k} | {v:.2f} |" for k, v in result["server"].items()]
     if result["profile"]:
         p = result["profile"]
-        lines += ["", f"Server time holding the GIL per request, by py-spy ({p['samples']} samples at {p['rate_hz']} Hz "
-                      f"over {p['requests']} requests):", "", "| where | ms / request |", "|---|---|"]
+        lines += [
+            "",
+            f"Server time holding the GIL per request, by py-spy ({p['samples']} samples at {p['rate_hz']} Hz "
+            f"over {p['requests']} requests):",
+            "",
+            "| where | ms / request |",
+            "|---|---|",
+        ]
         lines += [f"| {k} | {v:.2f} |" for k, v in p["cpu_ms_per_request"].items()]
         lines += ["", "| server: innermost frame | CPU ms / request |", "|---|---|"]
         lines += [f"| `{k}` | {v:.2f} |" for k, v in p["innermost_frames_ms_per_request"].items()]

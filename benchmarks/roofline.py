@@ -11,17 +11,27 @@ The machine's achievable limit is measured: the best of a few large fp32 (and bf
 here, so the larger of the two is the practical ceiling. Where /proc/cpuinfo allows, the theoretical
 peak is estimated too, from the cores, the clock and the widest vector FMA the flags show.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 # Op types that are multiply-accumulate contractions (the "MACs" the papers count).
-CONTRACTIONS = {"Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3",
-                "Conv2DBackpropInput", "Conv3D", "Einsum"}
+CONTRACTIONS = {
+    "Conv2D",
+    "DepthwiseConv2dNative",
+    "MatMul",
+    "BatchMatMul",
+    "BatchMatMulV2",
+    "BatchMatMulV3",
+    "Conv2DBackpropInput",
+    "Conv3D",
+    "Einsum",
+}
 
 
 def count_flops(version_dir: Path, signature: str, specs: Mapping[str, tuple]) -> dict:
@@ -33,7 +43,8 @@ def count_flops(version_dir: Path, signature: str, specs: Mapping[str, tuple]) -
     loaded = tf.saved_model.load(str(version_dir))
     function = loaded.signatures[signature]
     traced = tf.function(lambda **kw: function(**kw)).get_concrete_function(
-        **{name: tf.TensorSpec(shape, tf.as_dtype(dtype)) for name, (shape, dtype) in specs.items()})
+        **{name: tf.TensorSpec(shape, tf.as_dtype(dtype)) for name, (shape, dtype) in specs.items()}
+    )
     graph = convert_variables_to_constants_v2(traced).graph
     flops: dict[str, int] = {}
     uncounted: set[str] = set()
@@ -48,10 +59,15 @@ def count_flops(version_dir: Path, signature: str, specs: Mapping[str, tuple]) -
             flops[op.type] = flops.get(op.type, 0) + value
     total = sum(flops.values())
     contraction = sum(v for k, v in flops.items() if k in CONTRACTIONS)
-    return {"signature": signature, "input_shapes": {k: list(s) for k, (s, _) in specs.items()},
-            "gflops": total / 1e9, "contraction_gflops": contraction / 1e9, "gmacs": contraction / 2e9,
-            "by_op_type_gflops": {k: v / 1e9 for k, v in sorted(flops.items(), key=lambda kv: -kv[1])},
-            "contractions_without_cost": sorted(uncounted)}
+    return {
+        "signature": signature,
+        "input_shapes": {k: list(s) for k, (s, _) in specs.items()},
+        "gflops": total / 1e9,
+        "contraction_gflops": contraction / 1e9,
+        "gmacs": contraction / 2e9,
+        "by_op_type_gflops": {k: v / 1e9 for k, v in sorted(flops.items(), key=lambda kv: -kv[1])},
+        "contractions_without_cost": sorted(uncounted),
+    }
 
 
 def matmul_gflops(size: int, dtype: str, repeats: int = 5) -> float:
@@ -115,9 +131,15 @@ def cpu_facts() -> dict:
     flops_per_cycle = lanes * (2 if fma else 1) * 2
     fp32_peak = cores * mhz / 1e3 * flops_per_cycle
     return {
-        "model_name": field("model name"), "vendor": vendor, "family": family, "cores": cores, "mhz": mhz,
-        "avx512f": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
-        "amx_bf16": "amx_bf16" in flags, "amx_tile": "amx_tile" in flags,
+        "model_name": field("model name"),
+        "vendor": vendor,
+        "family": family,
+        "cores": cores,
+        "mhz": mhz,
+        "avx512f": "avx512f" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx_bf16": "amx_bf16" in flags,
+        "amx_tile": "amx_tile" in flags,
         "fp32_flops_per_cycle_per_core": flops_per_cycle,
         "fp32_peak_gflops": fp32_peak,
         "bf16_peak_gflops": fp32_peak * 2 if "avx512_bf16" in flags else None,
@@ -127,10 +149,13 @@ def cpu_facts() -> dict:
 def machine_limits(quick: bool) -> dict:
     size, repeats = (1024, 2) if quick else (4096, 5)
     conv_size, conv_channels = (32, 128) if quick else (128, 256)
-    limits = {**cpu_facts(), "matmul_size": size,
-              "matmul_fp32_gflops": matmul_gflops(size, "float32", repeats),
-              "matmul_bf16_gflops": matmul_gflops(size, "bfloat16", repeats),
-              "conv": f"3x3, {conv_channels}->{conv_channels} channels, {conv_size}x{conv_size}",
-              "conv_fp32_gflops": conv_gflops(conv_size, conv_channels, repeats)}
+    limits = {
+        **cpu_facts(),
+        "matmul_size": size,
+        "matmul_fp32_gflops": matmul_gflops(size, "float32", repeats),
+        "matmul_bf16_gflops": matmul_gflops(size, "bfloat16", repeats),
+        "conv": f"3x3, {conv_channels}->{conv_channels} channels, {conv_size}x{conv_size}",
+        "conv_fp32_gflops": conv_gflops(conv_size, conv_channels, repeats),
+    }
     limits["achievable_fp32_gflops"] = max(limits["matmul_fp32_gflops"], limits["conv_fp32_gflops"])
     return limits

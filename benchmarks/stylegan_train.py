@@ -9,6 +9,7 @@ budget or the time budget runs out, then writes
   docs/images/stylegan_train.json           the measured curve and settings
 and optionally the Gs weights (--out) for `python -m export stylegan --weights`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export.stylegan.training.metrics import image_features, kernel_distance
 from export.stylegan.training.dataset import load_faces
+from export.stylegan.training.metrics import image_features, kernel_distance
 from export.stylegan.training.training_loop import TrainConfig, train
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
@@ -35,7 +36,7 @@ def grid(rows: list[np.ndarray]) -> np.ndarray:
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             pixels = np.clip(np.rint(image * 127.5 + 127.5), 0, 255).astype(np.uint8)
-            out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = pixels
+            out[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = pixels
     return out
 
 
@@ -51,17 +52,27 @@ def main() -> None:
     parser.add_argument("--images-dir", type=Path, default=IMAGES, help=f"where the figures go (default {IMAGES})")
     args = parser.parse_args()
 
-    config = TrainConfig(resolution=args.resolution, fmap_base=1024, fmap_max=args.fmap_max,
-                         latent_size=args.latent_size, mapping_fmaps=args.latent_size, batch_size=16,
-                         steps=args.steps, learning_rate=0.002, g_smoothing_kimg=2.0,
-                         eval_every=args.eval_every, eval_samples=200)
+    config = TrainConfig(
+        resolution=args.resolution,
+        fmap_base=1024,
+        fmap_max=args.fmap_max,
+        latent_size=args.latent_size,
+        mapping_fmaps=args.latent_size,
+        batch_size=16,
+        steps=args.steps,
+        learning_rate=0.002,
+        g_smoothing_kimg=2.0,
+        eval_every=args.eval_every,
+        eval_samples=200,
+    )
     train_images, heldout = load_faces(config.resolution, config.heldout, config.seed)
-    real_vs_real = kernel_distance(image_features(train_images[:config.heldout]), image_features(heldout))
+    real_vs_real = kernel_distance(image_features(train_images[: config.heldout]), image_features(heldout))
     print(f"training faces vs held-out faces: {real_vs_real:.5f}")
     trainer, history = train(config, max_seconds=args.minutes * 60)
     step = history[-1][0]
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
@@ -71,8 +82,9 @@ def main() -> None:
     z = np.random.default_rng(7).standard_normal((10, config.latent_size)).astype(np.float32)
     rows = [trainer.Gs(z, truncation_psi=1.0).numpy(), trainer.Gs(z, truncation_psi=0.7).numpy(), heldout[:10]]
     mosaic = grid(rows)
-    Image.fromarray(mosaic).resize((mosaic.shape[1] * 3, mosaic.shape[0] * 3), Image.NEAREST) \
-        .save(images_dir / "stylegan_samples.png")
+    Image.fromarray(mosaic).resize((mosaic.shape[1] * 3, mosaic.shape[0] * 3), Image.NEAREST).save(
+        images_dir / "stylegan_samples.png"
+    )
 
     steps, values, _ = zip(*history)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
@@ -84,9 +96,13 @@ def main() -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(images_dir / "stylegan_kernel_distance.png")
-    record = {"config": dataclasses.asdict(config), "steps_run": step, "real_vs_real": real_vs_real,
-              "history": [{"step": s, "kernel_distance": v, "seconds": t} for s, v, t in history],
-              "generator_trainable_parameters": trainer.Gs.trainable_parameter_counts()}
+    record = {
+        "config": dataclasses.asdict(config),
+        "steps_run": step,
+        "real_vs_real": real_vs_real,
+        "history": [{"step": s, "kernel_distance": v, "seconds": t} for s, v, t in history],
+        "generator_trainable_parameters": trainer.Gs.trainable_parameter_counts(),
+    }
     (images_dir / "stylegan_train.json").write_text(json.dumps(record, indent=2) + "\n")
     if args.out:
         trainer.Gs.fully_grown().save_weights(str(args.out))

@@ -6,6 +6,7 @@ the machine and count each model's FLOPs, run the in-process cells, then the ser
 at a time. Everything listens on 127.0.0.1; every cell is bounded by a request count and a time
 limit (workloads.py), so the run stops by itself.
 """
+
 from __future__ import annotations
 
 import gc
@@ -18,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -57,9 +58,15 @@ class Run:
             return self.concurrency
         for c in self.concurrency:
             if c > cap:
-                self.skipped.append({"model": workload.name, "path": path, "concurrency": c,
-                                     "reason": f"float-tensor paths of {workload.name} stop at {cap} clients "
-                                               "(memory: ~200 MB of Python lists and JSON per request and side)"})
+                self.skipped.append(
+                    {
+                        "model": workload.name,
+                        "path": path,
+                        "concurrency": c,
+                        "reason": f"float-tensor paths of {workload.name} stop at {cap} clients "
+                        "(memory: ~200 MB of Python lists and JSON per request and side)",
+                    }
+                )
         return [c for c in self.concurrency if c <= cap]
 
     @contextmanager
@@ -71,10 +78,19 @@ class Run:
         finally:
             self.sections[name] = round(time.perf_counter() - start, 1)
 
-    def cell(self, workload: Workload, path: str, concurrency: int, batching, factory, batch: int = 1,
-             requests: int | None = None) -> Cell:
-        counts = workload.quick if self.quick else (
-            workload.json_full if path in ("rest_json", "naive") else workload.full)
+    def cell(
+        self,
+        workload: Workload,
+        path: str,
+        concurrency: int,
+        batching,
+        factory,
+        batch: int = 1,
+        requests: int | None = None,
+    ) -> Cell:
+        counts = (
+            workload.quick if self.quick else (workload.json_full if path in ("rest_json", "naive") else workload.full)
+        )
         total = requests if requests is not None else counts.requests(concurrency)
         cell = Cell(model=workload.name, path=path, concurrency=concurrency, batching=batching, batch=batch)
         load = os.getloadavg()[0]
@@ -86,9 +102,11 @@ class Run:
         self.cells.append(cell)
         mode = "" if batching is None else (" batching" if batching else " no-batching")
         error = f" ERRORS {cell.errors}: {cell.first_error[:160]}" if cell.errors else ""
-        print(f"  {workload.name:12s} {path:16s}{mode:12s} c={concurrency:<3d} b={batch:<3d} n={cell.requests:<4d} "
-              f"p50 {cell.p50_ms:9.1f} ms  p99 {cell.p99_ms:9.1f} ms  {cell.throughput:7.2f} img/s{error}",
-              flush=True)
+        print(
+            f"  {workload.name:12s} {path:16s}{mode:12s} c={concurrency:<3d} b={batch:<3d} n={cell.requests:<4d} "
+            f"p50 {cell.p50_ms:9.1f} ms  p99 {cell.p99_ms:9.1f} ms  {cell.throughput:7.2f} img/s{error}",
+            flush=True,
+        )
         return cell
 
     def payload(self, workload: Workload, path: str, sizes: tuple[int, int]) -> None:
@@ -104,8 +122,10 @@ def _loaded(workload: Workload, models_dir: Path):
 def run_inprocess(run: Run, workloads: Sequence[Workload], models_dir: Path) -> None:
     for workload in workloads:
         loaded = _loaded(workload, models_dir)
-        sets = {"inprocess": (workload.bytes_signature, workload.bytes_inputs(models_dir)),
-                "inprocess_tensor": (workload.tensor_signature, workload.tensor_inputs(models_dir))}
+        sets = {
+            "inprocess": (workload.bytes_signature, workload.bytes_inputs(models_dir)),
+            "inprocess_tensor": (workload.tensor_signature, workload.tensor_inputs(models_dir)),
+        }
         for path, (signature, inputs) in sets.items():
             factory = P.inprocess(loaded.signatures[signature], inputs)
             factory()[0]()  # warm: the first call of a signature in a process traces and optimises it
@@ -130,8 +150,11 @@ def _server(models_dir: Path, workloads: Sequence[Workload], batching: bool, wor
     (work / "monitoring.config").write_text(MONITORING_CONFIG)  # the batcher's counts: model runs per cell
     # REST's default 30 s deadline fails most of a burst of 32 DETR requests on two cores (measured);
     # the benchmark measures throughput, so it lifts the deadline to 10 minutes (gRPC has none).
-    args = ["--file_system_poll_wait_seconds=0", "--rest_api_timeout_in_ms=600000",
-            f"--monitoring_config_file={work / 'monitoring.config'}"]
+    args = [
+        "--file_system_poll_wait_seconds=0",
+        "--rest_api_timeout_in_ms=600000",
+        f"--monitoring_config_file={work / 'monitoring.config'}",
+    ]
     if batching:
         (work / "batching.config").write_text(BATCHING_CONFIG)
         args += ["--enable_batching", f"--batching_parameters_file={work / 'batching.config'}"]
@@ -165,24 +188,40 @@ def run_served(run: Run, workloads: Sequence[Workload], models_dir: Path, batchi
 
 
 @contextmanager
-def naive_server(workload: Workload, models_dir: Path, warmup_shape: Sequence[int],
-                 errors: dict[str, str]) -> Iterator[str]:
+def naive_server(
+    workload: Workload, models_dir: Path, warmup_shape: Sequence[int], errors: dict[str, str]
+) -> Iterator[str]:
     """The tutorial server on a free loopback port; a traceback it logged lands in `errors[model]`."""
     from tests.serving.server_process import free_port
 
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="naive-server-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.naive_server", "--model", workload.name, "--models-dir", str(models_dir),
-         "--port", str(port), "--warmup-shape", ",".join(str(d) for d in warmup_shape)],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)})
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.naive_server",
+            "--model",
+            workload.name,
+            "--models-dir",
+            str(models_dir),
+            "--port",
+            str(port),
+            "--warmup-shape",
+            ",".join(str(d) for d in warmup_shape),
+        ],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)},
+    )
     try:
         deadline = time.monotonic() + 600
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"naive server exited with {process.returncode}:\n"
-                                   f"{Path(log.name).read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"naive server exited with {process.returncode}:\n{Path(log.name).read_text()[-3000:]}"
+                )
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
@@ -200,7 +239,7 @@ def naive_server(workload: Workload, models_dir: Path, warmup_shape: Sequence[in
         log.close()
         text = Path(log.name).read_text(errors="replace")
         if "Traceback" in text:
-            errors[workload.name] = text[text.index("Traceback"):][:3000]
+            errors[workload.name] = text[text.index("Traceback") :][:3000]
         os.unlink(log.name)
 
 
@@ -238,28 +277,40 @@ def roofline_summary(cells: list[dict], flops: dict, limits: dict) -> dict:
     summary = {}
     for model, counted in flops.items():
         mine = [c for c in cells if c["model"] == model and c["requests"] and not c["errors"]]
-        inproc = max((c for c in mine if c["path"].startswith("inprocess")), key=lambda c: c["throughput"],
-                     default=None)
-        served = max((c for c in mine if c["path"] in ("grpc", "rest_b64")), key=lambda c: c["throughput"],
-                     default=None)
+        inproc = max(
+            (c for c in mine if c["path"].startswith("inprocess")), key=lambda c: c["throughput"], default=None
+        )
+        served = max(
+            (c for c in mine if c["path"] in ("grpc", "rest_b64")), key=lambda c: c["throughput"], default=None
+        )
         gflop = counted["gflops"]
-        entry = {"gflop_per_image": gflop, "gmac_per_image": counted["gmacs"],
-                 "ceiling_images_per_s_measured": achievable / gflop,
-                 "ceiling_images_per_s_peak": peak / gflop if peak else None}
+        entry = {
+            "gflop_per_image": gflop,
+            "gmac_per_image": counted["gmacs"],
+            "ceiling_images_per_s_measured": achievable / gflop,
+            "ceiling_images_per_s_peak": peak / gflop if peak else None,
+        }
         for name, cell in (("inprocess", inproc), ("served", served)):
             if cell is None:
                 continue
             achieved = cell["throughput"] * gflop
-            entry[name] = {"path": cell["path"], "concurrency": cell["concurrency"], "batch": cell["batch"],
-                           "batching": cell["batching"], "images_per_s": cell["throughput"], "gflops": achieved,
-                           "fraction_of_measured": achieved / achievable,
-                           "fraction_of_peak": achieved / peak if peak else None}
+            entry[name] = {
+                "path": cell["path"],
+                "concurrency": cell["concurrency"],
+                "batch": cell["batch"],
+                "batching": cell["batching"],
+                "images_per_s": cell["throughput"],
+                "gflops": achieved,
+                "fraction_of_measured": achieved / achievable,
+                "fraction_of_peak": achieved / peak if peak else None,
+            }
         summary[model] = entry
     return summary
 
 
-def run_suite(models: Sequence[str], models_dir: Path, quick: bool, concurrency: Sequence[int] | None = None,
-              naive: bool = True) -> dict:
+def run_suite(
+    models: Sequence[str], models_dir: Path, quick: bool, concurrency: Sequence[int] | None = None, naive: bool = True
+) -> dict:
     import tensorflow as tf
 
     started = time.time()
@@ -277,8 +328,14 @@ def run_suite(models: Sequence[str], models_dir: Path, quick: bool, concurrency:
                     server.start(wait=False)
             with run.section("machine and FLOPs"):
                 limits = machine_limits(quick)
-                flops = {w.name: count_flops(w.version_dir(models_dir), w.tensor_signature,
-                                             w.tensor_spec_for_flops(w.version_dir(models_dir))) for w in workloads}
+                flops = {
+                    w.name: count_flops(
+                        w.version_dir(models_dir),
+                        w.tensor_signature,
+                        w.tensor_spec_for_flops(w.version_dir(models_dir)),
+                    )
+                    for w in workloads
+                }
                 gc.collect()
             with run.section("in-process"):
                 run_inprocess(run, workloads, models_dir)
@@ -302,13 +359,24 @@ def run_suite(models: Sequence[str], models_dir: Path, quick: bool, concurrency:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "sections_seconds": run.sections,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "tensorflow": tf.__version__, "load_average_end": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "load_average_end": os.getloadavg(),
+        },
         "batching_parameters": BATCHING_CONFIG,
         "concurrency": run.concurrency,
-        "models": {w.name: {"title": w.title, "bytes_signature": w.bytes_signature,
-                            "tensor_signature": w.tensor_signature,
-                            "version_dir": str(w.version_dir(models_dir))} for w in workloads},
+        "models": {
+            w.name: {
+                "title": w.title,
+                "bytes_signature": w.bytes_signature,
+                "tensor_signature": w.tensor_signature,
+                "version_dir": str(w.version_dir(models_dir)),
+            }
+            for w in workloads
+        },
         "paths": {k: {"label": p.label, "floor": p.floor} for k, p in P.PATHS.items()},
         "payloads": run.payloads,
         "skipped": run.skipped,

@@ -9,17 +9,18 @@ One `Workload` per model holds every model-specific fact the suite needs:
 The inputs are built once per run from a real photograph (scikit-learn's `china.jpg`, re-encoded at
 640x480 so that DETR's resize gives exactly its 800x1066 evaluation size).
 """
+
 from __future__ import annotations
 
 import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -89,9 +90,23 @@ class Workload:
         """Exports the model with `python -m export` unless `models_dir/<name>` already holds a version."""
         base = models_dir / self.name
         if not (base.is_dir() and any(p.name.isdigit() for p in base.iterdir())):
-            subprocess.run([sys.executable, "-m", "export", *self.export_args, "--weights", "none",
-                            "--models-dir", str(models_dir), "--name", self.name],
-                           check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "export",
+                    *self.export_args,
+                    "--weights",
+                    "none",
+                    "--models-dir",
+                    str(models_dir),
+                    "--name",
+                    self.name,
+                ],
+                check=True,
+                cwd=REPO_ROOT,
+                stdout=subprocess.DEVNULL,
+            )
         return self.version_dir(models_dir)
 
     def bytes_inputs(self, models_dir: Path) -> dict:
@@ -151,29 +166,50 @@ def _image_spec(inputs: Callable[[Path], dict]) -> Callable[[Path], dict]:
 SECONDS_PER_CALL_COUNTS = dict(
     full=Counts({1: 4, 8: 8, 32: 32}, cell_seconds=90.0),
     quick=Counts({1: 2, 2: 2}, cell_seconds=30.0),
-    tensor_max_concurrency=8, json_full=Counts({1: 2, 8: 8}, cell_seconds=90.0))
-WORKLOADS: dict[str, Workload] = {w.name: w for w in [
-    Workload(
-        name="efficientnet", title="EfficientNet-B0 (224x224)", export_args=("efficientnet", "--variant", "b0"),
-        bytes_signature="serving_default", tensor_signature="predict_pixels", batch_cap=32,
-        full=Counts({1: 60, 8: 96, 32: 128}, cell_seconds=40.0),
-        quick=Counts({1: 3, 2: 4}, cell_seconds=10.0),
-        tensor_max_concurrency=None, json_full=Counts({1: 20, 8: 48, 32: 64}, cell_seconds=60.0),
-        make_bytes_inputs=lambda _: {"images": np.array([photo_jpeg()], dtype=object)},
-        make_tensor_inputs=_efficientnet_pixels,
-        tensor_spec_for_flops=_image_spec(_efficientnet_pixels)),
-    Workload(
-        name="detr", title="DETR-R50 (800x1066)", export_args=("detr",),
-        bytes_signature="serving_default", tensor_signature="raw", batch_cap=4,
-        **SECONDS_PER_CALL_COUNTS,
-        make_bytes_inputs=lambda _: {"images": np.array([photo_jpeg()], dtype=object)},
-        make_tensor_inputs=_detr_pixels,
-        tensor_spec_for_flops=_image_spec(_detr_pixels)),
-    Workload(
-        name="stylegan", title="StyleGAN (1024x1024)", export_args=("stylegan",),
-        bytes_signature="generate_png", tensor_signature="serving_default", batch_cap=4,
-        **SECONDS_PER_CALL_COUNTS,
-        make_bytes_inputs=_stylegan_seeds,
-        make_tensor_inputs=_stylegan_z,
-        tensor_spec_for_flops=_image_spec(_stylegan_z)),
-]}
+    tensor_max_concurrency=8,
+    json_full=Counts({1: 2, 8: 8}, cell_seconds=90.0),
+)
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in [
+        Workload(
+            name="efficientnet",
+            title="EfficientNet-B0 (224x224)",
+            export_args=("efficientnet", "--variant", "b0"),
+            bytes_signature="serving_default",
+            tensor_signature="predict_pixels",
+            batch_cap=32,
+            full=Counts({1: 60, 8: 96, 32: 128}, cell_seconds=40.0),
+            quick=Counts({1: 3, 2: 4}, cell_seconds=10.0),
+            tensor_max_concurrency=None,
+            json_full=Counts({1: 20, 8: 48, 32: 64}, cell_seconds=60.0),
+            make_bytes_inputs=lambda _: {"images": np.array([photo_jpeg()], dtype=object)},
+            make_tensor_inputs=_efficientnet_pixels,
+            tensor_spec_for_flops=_image_spec(_efficientnet_pixels),
+        ),
+        Workload(
+            name="detr",
+            title="DETR-R50 (800x1066)",
+            export_args=("detr",),
+            bytes_signature="serving_default",
+            tensor_signature="raw",
+            batch_cap=4,
+            **SECONDS_PER_CALL_COUNTS,
+            make_bytes_inputs=lambda _: {"images": np.array([photo_jpeg()], dtype=object)},
+            make_tensor_inputs=_detr_pixels,
+            tensor_spec_for_flops=_image_spec(_detr_pixels),
+        ),
+        Workload(
+            name="stylegan",
+            title="StyleGAN (1024x1024)",
+            export_args=("stylegan",),
+            bytes_signature="generate_png",
+            tensor_signature="serving_default",
+            batch_cap=4,
+            **SECONDS_PER_CALL_COUNTS,
+            make_bytes_inputs=_stylegan_seeds,
+            make_tensor_inputs=_stylegan_z,
+            tensor_spec_for_flops=_image_spec(_stylegan_z),
+        ),
+    ]
+}

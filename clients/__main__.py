@@ -1,4 +1,5 @@
 """`python -m clients`: see clients/cli.py."""
+
 import sys
 
 from clients.cli import main

@@ -1,4 +1,5 @@
 """Which servable a request is for: a model name plus at most one of a version number or a label."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """What both transports share: `with` support and the metadata cache (one read per model address)."""
+
 from __future__ import annotations
 
 from typing import Self

@@ -1,23 +1,25 @@
 """`python -m clients …`: call a TensorFlow Serving server from the shell.
 
-    python -m clients --rest http://127.0.0.1:8501 status efficientnet
-    python -m clients status efficientnet --rest http://127.0.0.1:8501     # transport flags go either side
-    python -m clients --grpc 127.0.0.1:8500 metadata detr
-    python -m clients --grpc 10.0.0.5:8500,10.0.0.6:8500 status detr         # replicas: round robin, failover
-    python -m clients --rest http://a:8501 --rest http://b:8501 status detr  # or repeat the flag
-    python -m clients --rest URL predict MODEL --inputs '{"x": [1.0, 2.0]}'
-    python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
-    python -m clients --rest URL detect photo.jpg --score-threshold 0.5 --out out/
-    python -m clients --grpc HOST:PORT generate --seeds 0-15 --psi 0.7 --out grid.png
-    python -m clients --grpc HOST:PORT segment photo.jpg --out out/
+python -m clients --rest http://127.0.0.1:8501 status efficientnet
+python -m clients status efficientnet --rest http://127.0.0.1:8501     # transport flags go either side
+python -m clients --grpc 127.0.0.1:8500 metadata detr
+python -m clients --grpc 10.0.0.5:8500,10.0.0.6:8500 status detr         # replicas: round robin, failover
+python -m clients --rest http://a:8501 --rest http://b:8501 status detr  # or repeat the flag
+python -m clients --rest URL predict MODEL --inputs '{"x": [1.0, 2.0]}'
+python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
+python -m clients --rest URL detect photo.jpg --score-threshold 0.5 --out out/
+python -m clients --grpc HOST:PORT generate --seeds 0-15 --psi 0.7 --out grid.png
+python -m clients --grpc HOST:PORT segment photo.jpg --out out/
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -56,16 +58,29 @@ def _transport_flags(after: bool) -> argparse.ArgumentParser:
     suffix = "_after" if after else ""
     flags = argparse.ArgumentParser(add_help=False)
     where = flags.add_mutually_exclusive_group()
-    where.add_argument("--rest", metavar="URL[,URL...]", action="append", dest="rest" + suffix,
-                       default=argparse.SUPPRESS,
-                       help="REST endpoint, e.g. http://127.0.0.1:8501; several replicas: comma-separated or "
-                            "the flag repeated")
-    where.add_argument("--grpc", metavar="HOST:PORT[,HOST:PORT...]", action="append", dest="grpc" + suffix,
-                       default=argparse.SUPPRESS,
-                       help="gRPC endpoint, e.g. 127.0.0.1:8500 or dns:///name:8500 (every address the name "
-                            "resolves to); several replicas: comma-separated or the flag repeated")
-    flags.add_argument("--tls", action="store_true", default=argparse.SUPPRESS,
-                       help="gRPC over TLS with the system's root certificates")
+    where.add_argument(
+        "--rest",
+        metavar="URL[,URL...]",
+        action="append",
+        dest="rest" + suffix,
+        default=argparse.SUPPRESS,
+        help="REST endpoint, e.g. http://127.0.0.1:8501; several replicas: comma-separated or the flag repeated",
+    )
+    where.add_argument(
+        "--grpc",
+        metavar="HOST:PORT[,HOST:PORT...]",
+        action="append",
+        dest="grpc" + suffix,
+        default=argparse.SUPPRESS,
+        help="gRPC endpoint, e.g. 127.0.0.1:8500 or dns:///name:8500 (every address the name "
+        "resolves to); several replicas: comma-separated or the flag repeated",
+    )
+    flags.add_argument(
+        "--tls",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="gRPC over TLS with the system's root certificates",
+    )
     flags.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 120)")
     return flags
 
@@ -75,7 +90,7 @@ def in_batches(items: Sequence[T], size: int, work: Callable[[Sequence[T]], list
     results: list[R] = []
     total = len(items)
     for start in range(0, total, size):
-        results.extend(work(items[start:start + size]))
+        results.extend(work(items[start : start + size]))
         if total > size:
             print(f"\r{what}: {min(start + size, total)}/{total}", end="", file=sys.stderr, flush=True)
     if total > size:
@@ -118,7 +133,10 @@ def _address(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_status(client, args) -> None:
     for s in client.status(args.model, **_address(args)):
-        print(f"{args.model} version {s.version}: {s.state} ({s.error_code}{': ' + s.error_message if s.error_message else ''})")
+        print(
+            f"{args.model} version {s.version}: {s.state} "
+            f"({s.error_code}{': ' + s.error_message if s.error_message else ''})"
+        )
 
 
 def cmd_metadata(client, args) -> None:
@@ -158,8 +176,14 @@ def cmd_detect(client, args) -> None:
     from clients.models import detect_many
 
     def work(batch):
-        return detect_many(client, batch, args.model, score_threshold=args.score_threshold,
-                           max_detections=args.max_detections, **_address(args))
+        return detect_many(
+            client,
+            batch,
+            args.model,
+            score_threshold=args.score_threshold,
+            max_detections=args.max_detections,
+            **_address(args),
+        )
 
     args.out.mkdir(parents=True, exist_ok=True)
     for path, detections in zip(args.images, in_batches(args.images, args.batch_size, work, "detected")):
@@ -197,7 +221,10 @@ def cmd_segment(client, args) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     for path, result in zip(args.images, in_batches(args.images, args.batch_size, work, "segmented")):
-        picture, segments_png = args.out / f"{Path(path).stem}_panoptic.png", args.out / f"{Path(path).stem}_segments.png"
+        picture, segments_png = (
+            args.out / f"{Path(path).stem}_panoptic.png",
+            args.out / f"{Path(path).stem}_segments.png",
+        )
         result.picture.save(picture)
         segments_png.write_bytes(result.png)
         print(f"{path}: {len(result.segments)} segments -> {picture} (segment map: {segments_png})")
@@ -207,9 +234,12 @@ def cmd_segment(client, args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m clients", description="Call a TensorFlow Serving server: "
-                                "give --rest URL or --grpc HOST:PORT, before or after the command.",
-                                parents=[_transport_flags(after=False)])
+    p = argparse.ArgumentParser(
+        prog="python -m clients",
+        description="Call a TensorFlow Serving server: "
+        "give --rest URL or --grpc HOST:PORT, before or after the command.",
+        parents=[_transport_flags(after=False)],
+    )
     transport = _transport_flags(after=True)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -228,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", cmd_status, "version states of a model")
     command("metadata", cmd_metadata, "signatures of a model")
     c = command("predict", cmd_predict, "run a signature on JSON inputs")
-    c.add_argument("--inputs", required=True, help='JSON object by input name (or a bare tensor), or @file.json')
+    c.add_argument("--inputs", required=True, help="JSON object by input name (or a bare tensor), or @file.json")
     c.add_argument("--signature", default="serving_default")
     c = command("classify-image", cmd_classify_image, "top-k ImageNet classes per image", "efficientnet")
     c.add_argument("images", nargs="+")
@@ -236,18 +266,35 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("detect", cmd_detect, "objects per image; writes pictures with boxes", "detr")
     c.add_argument("images", nargs="+")
     c.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default out/)")
-    c.add_argument("--score-threshold", "--threshold", dest="score_threshold", type=float, default=None,
-                   help="minimum score, as detect(score_threshold=...) (default: the export's)")
+    c.add_argument(
+        "--score-threshold",
+        "--threshold",
+        dest="score_threshold",
+        type=float,
+        default=None,
+        help="minimum score, as detect(score_threshold=...) (default: the export's)",
+    )
     c.add_argument("--max-detections", type=int, default=None)
     c.add_argument("--batch-size", type=int, default=4)
-    c = command("segment", cmd_segment, "panoptic segments per image; writes coloured pictures and segment maps",
-                "detr-panoptic")
+    c = command(
+        "segment",
+        cmd_segment,
+        "panoptic segments per image; writes coloured pictures and segment maps",
+        "detr-panoptic",
+    )
     c.add_argument("images", nargs="+")
-    c.add_argument("--out", type=Path, default=Path("out"),
-                   help="folder for <image>_panoptic.png (picture) and <image>_segments.png (COCO panoptic PNG)")
-    c.add_argument("--categories", default=None,
-                   help="category table with colours ({\"categories\": [{\"id\", \"name\", \"isthing\", "
-                        "\"color\"}]}); default the COCO panoptic colours")
+    c.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out"),
+        help="folder for <image>_panoptic.png (picture) and <image>_segments.png (COCO panoptic PNG)",
+    )
+    c.add_argument(
+        "--categories",
+        default=None,
+        help='category table with colours ({"categories": [{"id", "name", "isthing", '
+        '"color"}]}); default the COCO panoptic colours',
+    )
     c.add_argument("--batch-size", type=int, default=2)
     c = command("generate", cmd_generate, "StyleGAN samples as a PNG grid", "stylegan")
     c.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-7"), help="e.g. 0-7 or 1,5,9 (default 0-7)")

@@ -1,12 +1,13 @@
 """Pictures of results: detection boxes with labels, panoptic segments coloured over the image, and a
 grid of generated samples."""
+
 from __future__ import annotations
 
 import colorsys
 import io
 import math
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Mapping, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -38,8 +39,16 @@ SEGMENT_ALPHA = 0.55  # weight of the segment colours over the image
 MIN_LABELLED_FRACTION = 0.002  # segments smaller than this fraction of the image get no tag
 # Instances of one thing category are told apart by these shifts of the category colour (as panopticapi
 # jitters thing colours, but deterministic: the same response gives the same picture).
-_INSTANCE_SHIFTS = [(0, 0, 0), (40, -30, 30), (-40, 30, -30), (30, 40, -40), (-30, -40, 40), (50, 10, -20),
-                    (-50, -10, 20), (10, -50, 50)]
+_INSTANCE_SHIFTS = [
+    (0, 0, 0),
+    (40, -30, 30),
+    (-40, 30, -30),
+    (30, 40, -40),
+    (-30, -40, 40),
+    (50, 10, -20),
+    (-50, -10, 20),
+    (10, -50, 50),
+]
 
 
 @lru_cache(maxsize=1)
@@ -59,8 +68,9 @@ def category_color(category_id: int, colors: Mapping[int, Sequence[int]] | None 
     return tuple(round(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.65, 0.95))
 
 
-def segment_colors(segments: Sequence[Segment], colors: Mapping[int, Sequence[int]] | None = None
-                   ) -> dict[int, tuple[int, int, int]]:
+def segment_colors(
+    segments: Sequence[Segment], colors: Mapping[int, Sequence[int]] | None = None
+) -> dict[int, tuple[int, int, int]]:
     """Segment id -> colour: its category's, shifted for the second and later instances of a thing category."""
     seen: dict[int, int] = {}
     result = {}
@@ -73,8 +83,13 @@ def segment_colors(segments: Sequence[Segment], colors: Mapping[int, Sequence[in
     return result
 
 
-def draw_segments(image: ImageSource, segment_map: np.ndarray, segments: Sequence[Segment],
-                  colors: Mapping[int, Sequence[int]] | None = None, labels: bool = True) -> Image.Image:
+def draw_segments(
+    image: ImageSource,
+    segment_map: np.ndarray,
+    segments: Sequence[Segment],
+    colors: Mapping[int, Sequence[int]] | None = None,
+    labels: bool = True,
+) -> Image.Image:
     """The image with each segment's pixels tinted in its colour, white borders between segments and a
     "name" tag (things: "name score") on each segment that is not tiny.
 
@@ -105,8 +120,9 @@ def draw_segments(image: ImageSource, segment_map: np.ndarray, segments: Sequenc
     return picture
 
 
-def _tag_segments(picture: Image.Image, ids: np.ndarray, segments: Sequence[Segment],
-                  palette: Mapping[int, tuple[int, int, int]]) -> None:
+def _tag_segments(
+    picture: Image.Image, ids: np.ndarray, segments: Sequence[Segment], palette: Mapping[int, tuple[int, int, int]]
+) -> None:
     canvas = ImageDraw.Draw(picture)
     font = ImageFont.load_default()
     for seg in segments:

@@ -4,6 +4,7 @@ TensorFlow Serving reports a canonical status code (gRPC) or the HTTP status der
 `{"error": message}` (REST). `ServingError` carries both, so callers can branch on `.code`
 without caring which transport produced it.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ class ServingError(Exception):
         super().__init__(f"{code}: {message}")
 
     @classmethod
-    def from_http(cls, http_status: int, body: bytes | str) -> "ServingError":
+    def from_http(cls, http_status: int, body: bytes | str) -> ServingError:
         """Build from a REST error response (`{"error": "..."}`, or any body for non-API paths)."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         try:
@@ -35,12 +36,12 @@ class ServingError(Exception):
         return cls(status.code_for_http_status(http_status), str(message), http_status=http_status)
 
     @classmethod
-    def from_code_number(cls, number: int, message: str) -> "ServingError":
+    def from_code_number(cls, number: int, message: str) -> ServingError:
         """Build from a numeric canonical code, as carried by `StatusProto`."""
         return cls(status.code_name(number), message)
 
     @classmethod
-    def from_grpc(cls, error: "grpc.RpcError") -> "ServingError":  # noqa: F821 - grpc imported lazily
+    def from_grpc(cls, error: grpc.RpcError) -> ServingError:  # noqa: F821 - grpc imported lazily
         """Build from a failed gRPC call."""
         code = error.code().name if error.code() is not None else "UNKNOWN"
         return cls(code, error.details() or "")

@@ -8,11 +8,13 @@ another replica (the retry rule is there). Message limits are raised from gRPC's
 (images and generated batches exceed it), every call carries one deadline over all its attempts,
 and TLS is optional.
 """
+
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import grpc
 import numpy as np
@@ -66,9 +68,18 @@ class GrpcClient(ServingClient):
     overrides both.
     """
 
-    def __init__(self, target: str | Sequence[str], *, timeout: float = 60.0, tls: bool = False,
-                 root_certificates: bytes | None = None, credentials: grpc.ChannelCredentials | None = None,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES, retries: int = 3, backoff: float = 0.2):
+    def __init__(
+        self,
+        target: str | Sequence[str],
+        *,
+        timeout: float = 60.0,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        retries: int = 3,
+        backoff: float = 0.2,
+    ):
         super().__init__()
         self.targets = addresses(target)
         self.timeout = timeout
@@ -122,10 +133,14 @@ class GrpcClient(ServingClient):
         response = self._call(lambda r: r.prediction.GetModelMetadata, request)
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
-        return parse_metadata({
-            "model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
-            "metadata": {SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, preserving_proto_field_name=True)},
-        })
+        return parse_metadata(
+            {
+                "model_spec": json_format.MessageToDict(response.model_spec, preserving_proto_field_name=True),
+                "metadata": {
+                    SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, preserving_proto_field_name=True)
+                },
+            }
+        )
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig | str) -> None:
         """Replace the server's model list (text-format ModelServerConfig accepted). Models left out unload.
@@ -134,8 +149,10 @@ class GrpcClient(ServingClient):
         replicas refuses; a balanced name such as a headless Service reaches one pod of several).
         """
         if len(self.targets) > 1:
-            raise ValueError("reload_config changes one server: use a GrpcClient of that server's address, "
-                             f"not of {len(self.targets)} replicas")
+            raise ValueError(
+                "reload_config changes one server: use a GrpcClient of that server's address, "
+                f"not of {len(self.targets)} replicas"
+            )
         if isinstance(config, str):
             config = text_format.Parse(config, model_server_config_pb2.ModelServerConfig())
         request = model_management_pb2.ReloadConfigRequest(config=config)
@@ -145,9 +162,16 @@ class GrpcClient(ServingClient):
 
     # ------------------------------------------------------------------ prediction service
 
-    def predict(self, model: str, inputs: Inputs, *, signature: str = DEFAULT_SIGNATURE,
-                version: int | None = None, label: str | None = None,
-                output_filter: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def predict(
+        self,
+        model: str,
+        inputs: Inputs,
+        *,
+        signature: str = DEFAULT_SIGNATURE,
+        version: int | None = None,
+        label: str | None = None,
+        output_filter: Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Run a predict signature; returns outputs as numpy (string outputs as bytes)."""
         sig = self.metadata(model, version=version, label=label).signature(signature)
         request = predict_pb2.PredictRequest()
@@ -159,23 +183,43 @@ class GrpcClient(ServingClient):
         response = self._call(lambda r: r.prediction.Predict, request)
         return {name: tensors.to_numpy(tensor) for name, tensor in response.outputs.items()}
 
-    def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                 signature: str = DEFAULT_SIGNATURE, version: int | None = None,
-                 label: str | None = None) -> list[list[tuple[str, float]]]:
+    def classify(
+        self,
+        model: str,
+        examples: Sequence[Mapping[str, Any]],
+        *,
+        context: Mapping[str, Any] | None = None,
+        signature: str = DEFAULT_SIGNATURE,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> list[list[tuple[str, float]]]:
         request = classification_pb2.ClassificationRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
         return _classes(self._call(lambda r: r.prediction.Classify, request).result)
 
-    def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                signature: str = DEFAULT_SIGNATURE, version: int | None = None,
-                label: str | None = None) -> list[float]:
+    def regress(
+        self,
+        model: str,
+        examples: Sequence[Mapping[str, Any]],
+        *,
+        context: Mapping[str, Any] | None = None,
+        signature: str = DEFAULT_SIGNATURE,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> list[float]:
         request = regression_pb2.RegressionRequest(input=_input(examples, context))
         ModelRef(model, version, label).fill_spec(request.model_spec, signature)
         return _values(self._call(lambda r: r.prediction.Regress, request).result)
 
-    def multi_inference(self, model: str, examples: Sequence[Mapping[str, Any]],
-                        tasks: Sequence[tuple[str, str]], *, version: int | None = None,
-                        label: str | None = None) -> list[list[tuple[str, float]] | list[float]]:
+    def multi_inference(
+        self,
+        model: str,
+        examples: Sequence[Mapping[str, Any]],
+        tasks: Sequence[tuple[str, str]],
+        *,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> list[list[tuple[str, float]] | list[float]]:
         """Several classify/regress signatures over the same examples in one call.
 
         `tasks` are (signature_name, "classify" | "regress"); each result is what `classify` or
@@ -187,8 +231,10 @@ class GrpcClient(ServingClient):
             task = request.tasks.add(method_name=METHOD_BY_TASK[kind])
             ref.fill_spec(task.model_spec, signature)
         response = self._call(lambda r: r.prediction.MultiInference, request)
-        return [_classes(r.classification_result) if r.HasField("classification_result") else
-                _values(r.regression_result) for r in response.results]
+        return [
+            _classes(r.classification_result) if r.HasField("classification_result") else _values(r.regression_result)
+            for r in response.results
+        ]
 
 
 def _classes(result: classification_pb2.ClassificationResult) -> list[list[tuple[str, float]]]:
@@ -215,5 +261,8 @@ def _example(features: Mapping[str, Any]) -> example_pb2.Example:
 def _input(examples: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None) -> input_pb2.Input:
     if context is None:
         return input_pb2.Input(example_list=input_pb2.ExampleList(examples=[_example(e) for e in examples]))
-    return input_pb2.Input(example_list_with_context=input_pb2.ExampleListWithContext(
-        examples=[_example(e) for e in examples], context=_example(context)))
+    return input_pb2.Input(
+        example_list_with_context=input_pb2.ExampleListWithContext(
+            examples=[_example(e) for e in examples], context=_example(context)
+        )
+    )

@@ -4,6 +4,7 @@ String tensors always travel as `{"b64": ...}` so arbitrary bytes (encoded image
 numbers are cast to the signature's dtype first, because the server rejects `1.0` for an integer
 input.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -27,13 +27,15 @@ failure up to `COOLDOWN_S[1]`: meanwhile it is tried after the others, and its f
 cool-down, so a replica that comes back is used again within `COOLDOWN_S[1]` seconds. When every
 replica is cooling down they are still tried, the one soonest back first.
 """
+
 from __future__ import annotations
 
 import itertools
 import random
 import threading
 import time
-from typing import Callable, Generic, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from clients.errors import ServingError
 

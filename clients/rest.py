@@ -6,18 +6,17 @@ tried again, on another replica when there is one). The model's metadata is read
 (model, version, label) and used to send string inputs as `{"b64": ...}` and to give outputs their
 dtypes.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
-
-from protocol import b64
-from protocol.methods import DEFAULT_SIGNATURE
 
 from clients import json_tensors
 from clients.addressing import ModelRef
@@ -33,7 +32,8 @@ from clients.signatures import (
     parse_metadata,
     parse_status,
 )
-
+from protocol import b64
+from protocol.methods import DEFAULT_SIGNATURE
 
 # A replica that does not accept a connection within this (a dead host drops packets rather than
 # refusing) is left for the next one instead of holding the call for the whole timeout.
@@ -50,7 +50,7 @@ def _retry_after(response: requests.Response) -> float | None:
     except ValueError:
         pass
     try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
 
@@ -65,8 +65,17 @@ class RestClient(ServingClient):
     skip verification), `cert` a client certificate path or a (certificate, key) pair of paths.
     """
 
-    def __init__(self, url: str | Sequence[str], *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.2,
-                 pool_size: int = 8, verify: bool | str = True, cert: str | tuple[str, str] | None = None):
+    def __init__(
+        self,
+        url: str | Sequence[str],
+        *,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        pool_size: int = 8,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+    ):
         super().__init__()
         self.urls = [u.rstrip("/") for u in addresses(url)]
         self.timeout = timeout
@@ -90,11 +99,18 @@ class RestClient(ServingClient):
     def _send(self, url: str, method: str, path: str, body: Mapping[str, Any] | None) -> Any:
         """One attempt on one replica."""
         try:
-            response = self.session.request(method, url + path, json=body, verify=self.verify, cert=self.cert,
-                                            timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout))
+            response = self.session.request(
+                method,
+                url + path,
+                json=body,
+                verify=self.verify,
+                cert=self.cert,
+                timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout),
+            )
         except requests.exceptions.ConnectTimeout as e:
-            raise RetryableError(ServingError(
-                "UNAVAILABLE", f"{url}: no connection within {min(CONNECT_TIMEOUT_S, self.timeout)} s")) from e
+            raise RetryableError(
+                ServingError("UNAVAILABLE", f"{url}: no connection within {min(CONNECT_TIMEOUT_S, self.timeout)} s")
+            ) from e
         except requests.exceptions.Timeout as e:
             raise RetryableError(ServingError("DEADLINE_EXCEEDED", f"{url}: no answer within {self.timeout} s")) from e
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
@@ -119,9 +135,17 @@ class RestClient(ServingClient):
 
     # ------------------------------------------------------------------ prediction service
 
-    def predict(self, model: str, inputs: Inputs, *, signature: str = DEFAULT_SIGNATURE,
-                version: int | None = None, label: str | None = None, row: bool = False,
-                output_filter: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def predict(
+        self,
+        model: str,
+        inputs: Inputs,
+        *,
+        signature: str = DEFAULT_SIGNATURE,
+        version: int | None = None,
+        label: str | None = None,
+        row: bool = False,
+        output_filter: Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Run a predict signature. Columnar (`inputs`) by default; `row=True` sends `instances`.
 
         Returns every output (or those in `output_filter`) as numpy, string outputs as bytes.
@@ -151,7 +175,7 @@ class RestClient(ServingClient):
             raise ValueError("row format needs every input batched with the same first dimension")
         (size,) = sizes
         if len(arrays) == 1:
-            (name, array), = arrays.items()
+            ((name, array),) = arrays.items()
             return json_tensors.encode(array, sig.inputs.get(name))
         return [{k: json_tensors.encode(a[i], sig.inputs.get(k)) for k, a in arrays.items()} for i in range(size)]
 
@@ -170,25 +194,40 @@ class RestClient(ServingClient):
         name = next(iter(sig.outputs))
         return {name: json_tensors.decode(outputs, sig.outputs[name])}
 
-    def classify(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                 signature: str = DEFAULT_SIGNATURE, version: int | None = None,
-                 label: str | None = None) -> list[list[tuple[str, float]]]:
+    def classify(
+        self,
+        model: str,
+        examples: Sequence[Mapping[str, Any]],
+        *,
+        context: Mapping[str, Any] | None = None,
+        signature: str = DEFAULT_SIGNATURE,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> list[list[tuple[str, float]]]:
         """Classify tf.Example-shaped dicts; per example a list of (class label, score)."""
         body = self._example_body(examples, context, signature)
         answer = self._call("POST", ModelRef(model, version, label).rest_path("classify"), body)
         return [[(str(c[0]), float(c[1])) for c in classes] for classes in answer["results"]]
 
-    def regress(self, model: str, examples: Sequence[Mapping[str, Any]], *, context: Mapping[str, Any] | None = None,
-                signature: str = DEFAULT_SIGNATURE, version: int | None = None,
-                label: str | None = None) -> list[float]:
+    def regress(
+        self,
+        model: str,
+        examples: Sequence[Mapping[str, Any]],
+        *,
+        context: Mapping[str, Any] | None = None,
+        signature: str = DEFAULT_SIGNATURE,
+        version: int | None = None,
+        label: str | None = None,
+    ) -> list[float]:
         """Regress tf.Example-shaped dicts; one value per example."""
         body = self._example_body(examples, context, signature)
         answer = self._call("POST", ModelRef(model, version, label).rest_path("regress"), body)
         return [float(v) for v in answer["results"]]
 
     @staticmethod
-    def _example_body(examples: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None,
-                      signature: str) -> dict[str, Any]:
+    def _example_body(
+        examples: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None, signature: str
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"signature_name": signature, "examples": [_json_example(e) for e in examples]}
         if context is not None:
             body["context"] = _json_example(context)

@@ -19,6 +19,7 @@ Promoting version N of a model under label L (default `stable`):
 polling it, or a Kubernetes ConfigMap: `--kustomize DIR` prints the ConfigMap that `kubectl apply -k`
 would apply; the rolled pods' readiness probe then waits for the labelled versions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from google.protobuf import text_format
 
@@ -78,8 +79,10 @@ def _model(config: ModelServerConfig, name: str):
     for model in config.model_config_list.config:
         if model.name == name:
             return model
-    raise RolloutError(f"model {name} is not in the config "
-                       f"(it has {', '.join(m.name for m in config.model_config_list.config) or 'none'})")
+    raise RolloutError(
+        f"model {name} is not in the config "
+        f"(it has {', '.join(m.name for m in config.model_config_list.config) or 'none'})"
+    )
 
 
 def with_versions(config: ModelServerConfig, name: str, extra: Sequence[int] = ()) -> ModelServerConfig:
@@ -116,8 +119,12 @@ def describe(config: ModelServerConfig) -> str:
     for model in config.model_config_list.config:
         policy = model.model_version_policy
         kind = policy.WhichOneof("policy_choice") or "latest"
-        detail = {"specific": lambda: " ".join(map(str, policy.specific.versions)),
-                  "latest": lambda: f"{policy.latest.num_versions or 1} newest", "all": lambda: "all"}[kind]()
+        if kind == "specific":
+            detail = " ".join(map(str, policy.specific.versions))
+        elif kind == "latest":
+            detail = f"{policy.latest.num_versions or 1} newest"
+        else:
+            detail = "all"
         labels = ", ".join(f"{k} -> {v}" for k, v in sorted(model.version_labels.items())) or "no labels"
         lines.append(f"{model.name}: loads {detail}; {labels}")
     return "\n".join(lines)
@@ -146,8 +153,9 @@ class Server:
                 if state == "AVAILABLE":
                     return
                 if state == "END":
-                    raise RolloutError(f"{name} version {version} did not load: {status.error_code} "
-                                       f"{status.error_message}".rstrip())
+                    raise RolloutError(
+                        f"{name} version {version} did not load: {status.error_code} {status.error_message}".rstrip()
+                    )
             except ServingError as e:
                 if e.code != "NOT_FOUND":
                     raise RolloutError(f"cannot read the status of {name} version {version}: {e}") from e
@@ -197,9 +205,11 @@ def render(directory: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m clients.rollout", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for command, help_text in (("promote", "point a label at a version once it is AVAILABLE"),
-                               ("rollback", "point a label back at the version it had before"),
-                               ("show", "print each model's loaded versions and labels")):
+    for command, help_text in (
+        ("promote", "point a label at a version once it is AVAILABLE"),
+        ("rollback", "point a label back at the version it had before"),
+        ("show", "print each model's loaded versions and labels"),
+    ):
         s = sub.add_parser(command, help=help_text)
         if command != "show":
             s.add_argument("model")

@@ -3,10 +3,12 @@
 Both transports end up with the same JSON-shaped documents (REST returns them directly, gRPC
 protos go through `json_format.MessageToDict` with proto field names), so one parser serves both.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from clients.errors import ServingError
 from protocol import dtypes
 
 Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
+
 
 @dataclass(frozen=True)
 class TensorInfo:

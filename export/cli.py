@@ -12,20 +12,24 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from export.errors import ExportError
 from export.model_export import ModelExport
 
 # command → (one-line summary, "module:ModelExport class")
 MODELS = {
-    "efficientnet": ("EfficientNet B0-B7 or custom compound scaling (image classification)",
-                     "export.efficientnet.exporter:EfficientNetExport"),
+    "efficientnet": (
+        "EfficientNet B0-B7 or custom compound scaling (image classification)",
+        "export.efficientnet.exporter:EfficientNetExport",
+    ),
     "detr": ("DETR object detection (ResNet backbone + transformer)", "export.detr.exporter:DETRExport"),
     "stylegan": ("StyleGAN generator (config F)", "export.stylegan.exporter:StyleGANExport"),
-    "keras": ("your own Keras model: a .keras or legacy .h5 file, or module:function",
-              "export.keras_model.exporter:KerasExport"),
+    "keras": (
+        "your own Keras model: a .keras or legacy .h5 file, or module:function",
+        "export.keras_model.exporter:KerasExport",
+    ),
 }
 TRACEBACK_ENV = "EXPORT_TRACEBACK"
 
@@ -44,15 +48,29 @@ def model_export_class(command: str) -> type[ModelExport]:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument("--weights", default="none",
-                        help="'none' for random initialisation, or a weights file (each model lists more sources)")
-    parser.add_argument("--models-dir", type=Path, default=Path("models"),
-                        help="model repository root; the version goes to <models-dir>/<name>/<version> (default: models)")
-    parser.add_argument("--name", default=None,
-                        help="model name in the repository, a plain directory name (default: "
-                             + ("the file's or function's name)" if command == "keras" else f"{command})"))
-    parser.add_argument("--version", type=int, default=None,
-                        help="version number to write (default: one more than the highest existing)")
+    parser.add_argument(
+        "--weights",
+        default="none",
+        help="'none' for random initialisation, or a weights file (each model lists more sources)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path("models"),
+        help="model repository root; the version goes to <models-dir>/<name>/<version> (default: models)",
+    )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="model name in the repository, a plain directory name (default: "
+        + ("the file's or function's name)" if command == "keras" else f"{command})"),
+    )
+    parser.add_argument(
+        "--version",
+        type=int,
+        default=None,
+        help="version number to write (default: one more than the highest existing)",
+    )
     parser.add_argument("--force", action="store_true", help="replace --version if it already exists")
 
 
@@ -61,8 +79,9 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m export",
-                           description="Export Keras models as versioned, verified TF Serving SavedModels.")
+    parser = OneLineParser(
+        prog="python -m export", description="Export Keras models as versioned, verified TF Serving SavedModels."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join([*MODELS, "inspect"]) + "}")
     chosen = _chosen_command(argv)
     for command, (summary, _) in MODELS.items():
@@ -98,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "inspect":
             from export.inspection import describe
+
             print(describe(args.path))
             return 0
         path = _export(args)
@@ -108,8 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(TRACEBACK_ENV):
             raise
         lines = str(error).strip().splitlines()
-        print(f"error: unexpected {type(error).__name__}: {lines[0][:300] if lines else ''} "
-              f"(set {TRACEBACK_ENV}=1 for the traceback)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(error).__name__}: {lines[0][:300] if lines else ''} "
+            f"(set {TRACEBACK_ENV}=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     print(path)
     return 0

@@ -8,7 +8,8 @@ must be given.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -32,8 +33,10 @@ def random_inputs(specs: Sequence[tf.TensorSpec], seed: int = 0) -> dict[str, np
     for spec in specs:
         if spec.shape.rank is None:
             raise ExportError(f"input {spec.name!r} has an unknown rank: give example inputs for it")
-        shape = [EXAMPLE_BATCH if i == 0 and d is None else (FREE_DIMENSION if d is None else d)
-                 for i, d in enumerate(spec.shape.as_list())]
+        shape = [
+            EXAMPLE_BATCH if i == 0 and d is None else (FREE_DIMENSION if d is None else d)
+            for i, d in enumerate(spec.shape.as_list())
+        ]
         dtype = spec.dtype
         if dtype == tf.string:
             count = int(np.prod(shape))
@@ -67,8 +70,9 @@ def _as_spec_array(value: Any, spec: tf.TensorSpec, signature: str) -> np.ndarra
     return array
 
 
-def complete_examples(endpoints: Sequence[Endpoint],
-                      given: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, np.ndarray]]:
+def complete_examples(
+    endpoints: Sequence[Endpoint], given: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, np.ndarray]]:
     """Examples for every endpoint: ``given[name]``, else ``endpoint.examples``, else drawn from the specs."""
     unknown = sorted(set(given) - {e.name for e in endpoints})
     if unknown:
@@ -84,10 +88,13 @@ def complete_examples(endpoints: Sequence[Endpoint],
         missing = [n for n in names if n not in inputs]
         extra = sorted(set(inputs) - set(names))
         if missing or extra:
-            raise ExportError(f"examples of signature {endpoint.name!r} must have exactly the inputs {names}; "
-                              f"missing {missing}, unexpected {extra}")
-        examples[endpoint.name] = {spec.name: _as_spec_array(inputs[spec.name], spec, endpoint.name)
-                                   for spec in endpoint.input_signature}
+            raise ExportError(
+                f"examples of signature {endpoint.name!r} must have exactly the inputs {names}; "
+                f"missing {missing}, unexpected {extra}"
+            )
+        examples[endpoint.name] = {
+            spec.name: _as_spec_array(inputs[spec.name], spec, endpoint.name) for spec in endpoint.input_signature
+        }
     return examples
 
 
@@ -100,5 +107,6 @@ def first_items(inputs: Mapping[str, np.ndarray], endpoint: Endpoint) -> dict[st
         value = inputs[spec.name]
         return _batched(spec) or (spec.shape.rank is None and np.ndim(value) > 0 and len(value) == batch)
 
-    return {spec.name: inputs[spec.name][:1] if batched(spec) else inputs[spec.name]
-            for spec in endpoint.input_signature}
+    return {
+        spec.name: inputs[spec.name][:1] if batched(spec) else inputs[spec.name] for spec in endpoint.input_signature
+    }

@@ -79,10 +79,22 @@ def _webp(data, size):
     vp8l_width, vp8l_height = bits % 16384 + 1, (bits // 16384) % 16384 + 1
     canvas = _read(data, size, 24, 6)  # extended: 24-bit canvas width-1, height-1
     vp8x_width, vp8x_height = _little_endian(canvas[:3]) + 1, _little_endian(canvas[3:]) + 1
-    width = tf.case([(tf.equal(chunk, b"VP8 "), lambda: vp8_width), (tf.equal(chunk, b"VP8L"), lambda: vp8l_width),
-                     (tf.equal(chunk, b"VP8X"), lambda: vp8x_width)], default=lambda: tf.constant(-1, tf.int64))
-    height = tf.case([(tf.equal(chunk, b"VP8 "), lambda: vp8_height), (tf.equal(chunk, b"VP8L"), lambda: vp8l_height),
-                      (tf.equal(chunk, b"VP8X"), lambda: vp8x_height)], default=lambda: tf.constant(-1, tf.int64))
+    width = tf.case(
+        [
+            (tf.equal(chunk, b"VP8 "), lambda: vp8_width),
+            (tf.equal(chunk, b"VP8L"), lambda: vp8l_width),
+            (tf.equal(chunk, b"VP8X"), lambda: vp8x_width),
+        ],
+        default=lambda: tf.constant(-1, tf.int64),
+    )
+    height = tf.case(
+        [
+            (tf.equal(chunk, b"VP8 "), lambda: vp8_height),
+            (tf.equal(chunk, b"VP8L"), lambda: vp8l_height),
+            (tf.equal(chunk, b"VP8X"), lambda: vp8x_height),
+        ],
+        default=lambda: tf.constant(-1, tf.int64),
+    )
     return height, width, tf.where(width < 0, tf.constant(UNSUPPORTED, tf.int64), height * width)
 
 
@@ -132,16 +144,19 @@ def _gif(data, size):
         block_next = tf.where(is_image, pos + 10 + local_table + 1, pos + 2)
         area = tf.where(is_image, _little_endian(b[5:7]) * _little_endian(b[7:9]), 0)
         ends = tf.logical_not(tf.logical_or(is_image, tf.equal(b[0], 0x21)))
-        return (i + 1,
-                tf.where(in_blocks, sub_next, tf.where(ends, size, block_next)),
-                tf.where(in_blocks, b[0] != 0, tf.logical_not(ends)),
-                frames + tf.where(in_blocks, tf.constant(0, tf.int64), area))
+        return (
+            i + 1,
+            tf.where(in_blocks, sub_next, tf.where(ends, size, block_next)),
+            tf.where(in_blocks, b[0] != 0, tf.logical_not(ends)),
+            frames + tf.where(in_blocks, tf.constant(0, tf.int64), area),
+        )
 
     def more(i, pos, in_blocks, frames):
         return tf.logical_and(i < GIF_MAX_STEPS, pos < size)
 
     steps, _, _, frames = tf.while_loop(
-        more, step, (tf.constant(0), 13 + color_table, tf.constant(False), tf.constant(0, tf.int64)))
+        more, step, (tf.constant(0), 13 + color_table, tf.constant(False), tf.constant(0, tf.int64))
+    )
     pixels = tf.maximum(width * height, frames)
     return height, width, tf.where(steps >= GIF_MAX_STEPS, tf.constant(UNSUPPORTED, tf.int64), pixels)
 
@@ -154,14 +169,31 @@ def header_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """
     data = tf.convert_to_tensor(encoded, tf.string)
     size = tf.cast(tf.strings.length(data), tf.int64)
-    index = tf.case([
-        (_starts_with(data, size, b"\xff\xd8\xff"), lambda: tf.constant(0)),
-        (_starts_with(data, size, b"\x89PNG\r\n\x1a\n"), lambda: tf.constant(1)),
-        (_starts_with(data, size, b"GIF8"), lambda: tf.constant(2)),
-        (_starts_with(data, size, b"BM"), lambda: tf.constant(3)),
-        (tf.logical_and(_starts_with(data, size, b"RIFF"),
-                        tf.logical_and(size > 12, _starts_with(data, size, b"WEBP", 8))), lambda: tf.constant(4)),
-    ], default=lambda: tf.constant(5), exclusive=False)
+    index = tf.case(
+        [
+            (_starts_with(data, size, b"\xff\xd8\xff"), lambda: tf.constant(0)),
+            (_starts_with(data, size, b"\x89PNG\r\n\x1a\n"), lambda: tf.constant(1)),
+            (_starts_with(data, size, b"GIF8"), lambda: tf.constant(2)),
+            (_starts_with(data, size, b"BM"), lambda: tf.constant(3)),
+            (
+                tf.logical_and(
+                    _starts_with(data, size, b"RIFF"), tf.logical_and(size > 12, _starts_with(data, size, b"WEBP", 8))
+                ),
+                lambda: tf.constant(4),
+            ),
+        ],
+        default=lambda: tf.constant(5),
+        exclusive=False,
+    )
     unsupported = tf.constant(-1, tf.int64), tf.constant(-1, tf.int64), tf.constant(UNSUPPORTED, tf.int64)
-    return tf.switch_case(index, [lambda: _jpeg(data, size), lambda: _png(data, size), lambda: _gif(data, size),
-                                  lambda: _bmp(data, size), lambda: _webp(data, size), lambda: unsupported])
+    return tf.switch_case(
+        index,
+        [
+            lambda: _jpeg(data, size),
+            lambda: _png(data, size),
+            lambda: _gif(data, size),
+            lambda: _bmp(data, size),
+            lambda: _webp(data, size),
+            lambda: unsupported,
+        ],
+    )

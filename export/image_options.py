@@ -19,9 +19,13 @@ NORMALIZATIONS = ("none", "unit", "symmetric", "imagenet")  # see export.images.
 
 
 def add_max_image_pixels_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS,
-                        help="image signatures refuse (INVALID_ARGUMENT) images whose header declares more pixels "
-                             f"than this, before decoding (default {DEFAULT_MAX_IMAGE_PIXELS:,})")
+    parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        help="image signatures refuse (INVALID_ARGUMENT) images whose header declares more pixels "
+        f"than this, before decoding (default {DEFAULT_MAX_IMAGE_PIXELS:,})",
+    )
 
 
 def check_max_image_pixels(value: int) -> None:

@@ -16,11 +16,19 @@ def check_image_size(encoded: tf.Tensor, max_pixels: int = DEFAULT_MAX_IMAGE_PIX
     """An assertion (InvalidArgumentError when it fails) that ``encoded`` is a supported image within ``max_pixels``."""
     height, width, pixels = header_size(encoded)
     supported = tf.debugging.Assert(
-        pixels != UNSUPPORTED, ["unsupported or unreadable image: JPEG, PNG, GIF, BMP or WebP required"])
+        pixels != UNSUPPORTED, ["unsupported or unreadable image: JPEG, PNG, GIF, BMP or WebP required"]
+    )
     with tf.control_dependencies([supported]):
-        return tf.debugging.Assert(pixels <= max_pixels, [tf.strings.format(
-            "image too large: {}x{} pixels (width x height, {} to decode); this model accepts at most {} "
-            "(--max-image-pixels at export)", (width, height, pixels, max_pixels))])
+        return tf.debugging.Assert(
+            pixels <= max_pixels,
+            [
+                tf.strings.format(
+                    "image too large: {}x{} pixels (width x height, {} to decode); this model accepts at most {} "
+                    "(--max-image-pixels at export)",
+                    (width, height, pixels, max_pixels),
+                )
+            ],
+        )
 
 
 def decode_rgb(encoded: tf.Tensor, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, channels: int = 3) -> tf.Tensor:
@@ -58,7 +66,7 @@ def center_crop_and_resize(image: tf.Tensor, size: int | tuple[int, int], crop_p
         crop_width = tf.maximum(tf.cast(tf.round(tf.cast(crop_height, tf.float32) * aspect), tf.int32), 1)
     top = (height - crop_height + 1) // 2
     left = (width - crop_width + 1) // 2
-    cropped = image[top:top + crop_height, left:left + crop_width]
+    cropped = image[top : top + crop_height, left : left + crop_width]
     resized = tf.image.resize(tf.cast(cropped, tf.float32), [out_height, out_width], method="bicubic")
     return tf.clip_by_value(resized, 0.0, 255.0)
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import abc
 import argparse
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,4 +78,3 @@ class ModelExport(abc.ABC):
     @abc.abstractmethod
     def build(self) -> Exportable:
         """Build the model, load its weights and describe its endpoints (the slow part)."""
-

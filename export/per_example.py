@@ -7,6 +7,7 @@ with an unknown rank accepts both forms: a scalar applies to every row, as befor
 one value per row (or of one value) is what batching can merge. So existing clients keep working and
 batching applies to every signature.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -24,6 +25,7 @@ def per_example(value: tf.Tensor, rows: tf.Tensor, name: str) -> tf.Tensor:
     size = tf.size(flat, out_type=rows.dtype)
     check = tf.debugging.Assert(
         tf.logical_or(tf.equal(size, 1), tf.equal(size, rows)),
-        [f"{name} must be a scalar or have one value per example; values:", size, "examples:", rows])
+        [f"{name} must be a scalar or have one value per example; values:", size, "examples:", rows],
+    )
     with tf.control_dependencies([check]):
         return tf.broadcast_to(flat, tf.reshape(rows, [1]))

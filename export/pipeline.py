@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -34,16 +35,23 @@ from protocol.methods import DEFAULT_SIGNATURE, PREDICT_METHOD
 Outputs = dict[str, np.ndarray]
 
 
-def run(spec: ModelExport, *, models_dir: str | Path = "models", name: str | None = None,
-        version: int | None = None, force: bool = False) -> Path:
+def run(
+    spec: ModelExport,
+    *,
+    models_dir: str | Path = "models",
+    name: str | None = None,
+    version: int | None = None,
+    force: bool = False,
+) -> Path:
     """Check, build and publish one version of ``spec``; returns ``<models_dir>/<name>/<version>``."""
     name = spec.default_name() if name is None else name
     target = preflight(spec, models_dir, name, version, force)  # fails in a second, before the slow build
     return write_checked(spec.build(), target)
 
 
-def write_version(exportable: Exportable, *, models_dir: str | Path, name: str, version: int | None = None,
-                  force: bool = False) -> Path:
+def write_version(
+    exportable: Exportable, *, models_dir: str | Path, name: str, version: int | None = None, force: bool = False
+) -> Path:
     """Write, verify and atomically publish ``exportable``; returns ``<models_dir>/<name>/<version>``."""
     return write_checked(exportable, check_target(models_dir, name, version, force))
 
@@ -60,8 +68,9 @@ def write_checked(exportable: Exportable, target: Target) -> Path:
         saved = staging / "saved_model"
         expected = _write_saved_model(saved, trackables, endpoints, examples)
         _set_method_names(saved, endpoints)
-        warmup = {signature: first_items(inputs, _endpoint(endpoints, signature))
-                  for signature, inputs in examples.items()}
+        warmup = {
+            signature: first_items(inputs, _endpoint(endpoints, signature)) for signature, inputs in examples.items()
+        }
         _verify(saved, examples, expected, warmup, exportable.atol)
         for asset in exportable.assets:
             (saved / "assets").mkdir(exist_ok=True)
@@ -75,7 +84,7 @@ def write_checked(exportable: Exportable, target: Target) -> Path:
             "signatures": inspection.signature_defs(saved),
             "tensorflow_version": tf.__version__,
             "keras_version": keras.__version__,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         (extra / inspection.INFO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         return publish.publish(saved, staging, base, version, force)
@@ -99,8 +108,12 @@ def _validate_endpoints(endpoints: Sequence[Endpoint]) -> None:
             raise ExportError(f"input names of endpoint {endpoint.name!r} must be unique, got {inputs}")
 
 
-def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Sequence[Endpoint],
-                       examples: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Outputs]:
+def _write_saved_model(
+    directory: Path,
+    trackables: Sequence[Any],
+    endpoints: Sequence[Endpoint],
+    examples: Mapping[str, Mapping[str, np.ndarray]],
+) -> dict[str, Outputs]:
     """Write the SavedModel; returns each endpoint's outputs on its examples, computed in-process.
 
     The expected outputs come from the very functions the archive traced (same input signature,
@@ -125,11 +138,11 @@ def _write_saved_model(directory: Path, trackables: Sequence[Any], endpoints: Se
         try:
             outputs = traced(*[tf.constant(inputs[spec.name], spec.dtype) for spec in endpoint.input_signature])
         except (tf.errors.OpError, ValueError, TypeError) as error:
-            raise ExportError(f"endpoint {endpoint.name!r} fails on its example inputs: "
-                              f"{_first_line(error)}") from None
+            raise ExportError(f"endpoint {endpoint.name!r} fails on its example inputs: {_first_line(error)}") from None
         if not isinstance(outputs, Mapping):
-            raise ExportError(f"endpoint {endpoint.name!r} must return a dict of named outputs, "
-                              f"got {type(outputs).__name__}")
+            raise ExportError(
+                f"endpoint {endpoint.name!r} must return a dict of named outputs, got {type(outputs).__name__}"
+            )
         expected[endpoint.name] = {key: np.asarray(value) for key, value in outputs.items()}
     archive.write_out(str(directory), verbose=False)
     return expected
@@ -177,8 +190,13 @@ def _compare(signature: str, got: Mapping[str, tf.Tensor], expected: Outputs, at
             raise ExportError(f"verification failed: {signature}/{key} differs from the in-process model")
 
 
-def _verify(directory: Path, examples: Mapping[str, Mapping[str, np.ndarray]], expected: Mapping[str, Outputs],
-            warmup: Mapping[str, Mapping[str, np.ndarray]], atol: float) -> None:
+def _verify(
+    directory: Path,
+    examples: Mapping[str, Mapping[str, np.ndarray]],
+    expected: Mapping[str, Outputs],
+    warmup: Mapping[str, Mapping[str, np.ndarray]],
+    atol: float,
+) -> None:
     """Reload the written SavedModel, compare every signature and run the warmup requests through it."""
     loaded = tf.saved_model.load(str(directory))
     for signature, inputs in examples.items():

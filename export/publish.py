@@ -19,8 +19,8 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from export.errors import ExportError
 from protocol.layout import parse_version
@@ -34,8 +34,10 @@ _MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 def check_model_name(name: str) -> None:
     """A model name is one plain directory name: no separators, no ``..``, not hidden, not empty."""
     if not isinstance(name, str) or not _MODEL_NAME_RE.match(name):
-        raise ExportError(f"--name must be a plain model name (letters, digits, '_', '-', '.'; not starting "
-                          f"with '.' or '-'; at most 128 characters), got {name!r}")
+        raise ExportError(
+            f"--name must be a plain model name (letters, digits, '_', '-', '.'; not starting "
+            f"with '.' or '-'; at most 128 characters), got {name!r}"
+        )
 
 
 def model_base(models_dir: str | Path, name: str) -> Path:
@@ -61,8 +63,10 @@ def check_version_free(base: Path, version: int | None, force: bool) -> None:
     if version is not None and version < 0:
         raise ExportError(f"--version must be a non-negative integer, got {version}")
     if version is not None and not force and version in existing_versions(base):
-        raise ExportError(f"version {version} already exists at {base / str(version)}; "
-                          "pass --force to replace it or omit --version to write the next one")
+        raise ExportError(
+            f"version {version} already exists at {base / str(version)}; "
+            "pass --force to replace it or omit --version to write the next one"
+        )
 
 
 def _lock_path(base: Path, token: str) -> Path:
@@ -114,7 +118,7 @@ def remove_stale_staging(base: Path) -> list[Path]:
 
 def _remove_orphan_lock(lock: Path) -> None:
     """A lock file whose staging directory is gone and whose holder is gone too."""
-    if lock.with_name(lock.name[:-len(LOCK_SUFFIX)]).exists():
+    if lock.with_name(lock.name[: -len(LOCK_SUFFIX)]).exists():
         return  # its directory is handled (or kept) with it
     fd = _try_lock(lock)
     if fd is not None:

@@ -7,8 +7,8 @@ Classify and Regress APIs take; every other signature gets a PredictLog.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -18,8 +18,9 @@ from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_
 from protocol.methods import CLASSIFY_METHOD, REGRESS_METHOD
 
 
-def predict_log(model_name: str, signature_name: str,
-                inputs: Mapping[str, np.ndarray]) -> prediction_log_pb2.PredictionLog:
+def predict_log(
+    model_name: str, signature_name: str, inputs: Mapping[str, np.ndarray]
+) -> prediction_log_pb2.PredictionLog:
     """One ``PredictionLog`` holding a ``PredictRequest`` for ``signature_name``."""
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
@@ -38,16 +39,18 @@ def _examples_request(request, model_name: str, signature_name: str, serialized:
     return request
 
 
-def prediction_log(model_name: str, signature_name: str, inputs: Mapping[str, np.ndarray],
-                   method_name: str | None = None) -> prediction_log_pb2.PredictionLog:
+def prediction_log(
+    model_name: str, signature_name: str, inputs: Mapping[str, np.ndarray], method_name: str | None = None
+) -> prediction_log_pb2.PredictionLog:
     """The warmup record of one signature: a classify or regress log for those methods (one input of
     serialized tf.Examples, as their APIs require), else a predict log."""
     if method_name in (CLASSIFY_METHOD, REGRESS_METHOD) and len(inputs) == 1:
         (serialized,) = inputs.values()
         try:
             if method_name == CLASSIFY_METHOD:
-                request = _examples_request(classification_pb2.ClassificationRequest(), model_name,
-                                            signature_name, serialized)
+                request = _examples_request(
+                    classification_pb2.ClassificationRequest(), model_name, signature_name, serialized
+                )
                 return prediction_log_pb2.PredictionLog(classify_log=prediction_log_pb2.ClassifyLog(request=request))
             request = _examples_request(regression_pb2.RegressionRequest(), model_name, signature_name, serialized)
             return prediction_log_pb2.PredictionLog(regress_log=prediction_log_pb2.RegressLog(request=request))
@@ -56,8 +59,12 @@ def prediction_log(model_name: str, signature_name: str, inputs: Mapping[str, np
     return predict_log(model_name, signature_name, inputs)
 
 
-def write_warmup_requests(path: Path, model_name: str, requests: Mapping[str, Mapping[str, np.ndarray]],
-                          methods: Mapping[str, str] | None = None) -> None:
+def write_warmup_requests(
+    path: Path,
+    model_name: str,
+    requests: Mapping[str, Mapping[str, np.ndarray]],
+    methods: Mapping[str, str] | None = None,
+) -> None:
     """Write a TFRecord of PredictionLog records, one per signature in ``requests``.
 
     ``methods`` maps a signature to its method name (default predict).

@@ -3,6 +3,7 @@
 Requests may send any string element that way (and must, for bytes that are not UTF-8); answers use
 it for string outputs whose name ends in `_bytes`.
 """
+
 from __future__ import annotations
 
 import base64

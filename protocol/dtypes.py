@@ -3,6 +3,7 @@
 Types are keyed by their enum name ("DT_FLOAT"), which is also how metadata JSON spells them.
 bfloat16 needs the `ml_dtypes` package (TensorFlow brings it; a client without it cannot hold one).
 """
+
 from __future__ import annotations
 
 import numpy as np

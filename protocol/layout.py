@@ -1,8 +1,7 @@
 """The model directory layout a server reads: which children of a base path are versions, and the
 files inside a SavedModel version directory besides the SavedModel itself."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from protocol.numbers import simple_atoi
 
@@ -14,7 +13,7 @@ MAX_WARMUP_RECORDS = 1000  # more than this fails the load
 BATCHING_PARAMS_FILE = "batching_params.pbtxt"
 
 
-def parse_version(name: str) -> Optional[int]:
+def parse_version(name: str) -> int | None:
     """The version a child of a model's base path stands for, or None when it is not a version.
 
     As the official file-system source reads it (absl::SimpleAtoi into an int64): ASCII

@@ -1,4 +1,5 @@
 """Size limits both ends of the wire agree on."""
+
 from __future__ import annotations
 
 # The largest gRPC message either side accepts (protobuf's own 2 GiB ceiling); servers and clients

@@ -1,4 +1,5 @@
 """Names a request and a SavedModel signature agree on."""
+
 from __future__ import annotations
 
 DEFAULT_SIGNATURE = "serving_default"  # the signature an empty ModelSpec.signature_name means

@@ -1,14 +1,13 @@
 """Integers read the way the official server reads them (absl::SimpleAtoi): version directory names
 and `--grpc_channel_arguments` values."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 _ASCII_SPACE = " \t\n\v\f\r"
 _DIGITS = frozenset("0123456789")
 
 
-def simple_atoi(text: str, bits: int = 64) -> Optional[int]:
+def simple_atoi(text: str, bits: int = 64) -> int | None:
     """The signed `bits`-bit integer `text` spells, or None.
 
     ASCII whitespace around it is ignored and one leading `+` or `-` is allowed; then only ASCII

@@ -10,6 +10,7 @@
 A custom category table has the same format: {"categories": [{"id", "name", "isthing", "color"}, ...]}
 (the "categories" of a COCO panoptic annotation file; "color" is optional).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ import numpy as np
 
 CATEGORIES_FILE = "coco_panoptic_categories.json"
 ID_BASE = 256  # one 8-bit channel per digit of the segment id in base 256
-MAX_SEGMENT_ID = ID_BASE ** 3 - 1
+MAX_SEGMENT_ID = ID_BASE**3 - 1
 
 
 def id_to_channels(ids: Any) -> tuple[Any, Any, Any]:
@@ -69,7 +70,7 @@ def read_categories(path: str | PathLike) -> list[dict]:
         raise ValueError(f"cannot read the category table {str(path)!r}: {error}") from None
     categories = document.get("categories") if isinstance(document, dict) else None
     if not isinstance(categories, list) or not categories:
-        raise ValueError(f"{path}: expected a JSON object with a non-empty \"categories\" list")
+        raise ValueError(f'{path}: expected a JSON object with a non-empty "categories" list')
     seen = set()
     for index, category in enumerate(categories):
         where = f"{path}: categories[{index}]"
@@ -77,16 +78,17 @@ def read_categories(path: str | PathLike) -> list[dict]:
             raise ValueError(f"{where} is not an object")
         ident = category.get("id")
         if isinstance(ident, bool) or not isinstance(ident, int) or ident < 0:
-            raise ValueError(f"{where} needs an integer \"id\" >= 0, got {ident!r}")
+            raise ValueError(f'{where} needs an integer "id" >= 0, got {ident!r}')
         if ident in seen:
             raise ValueError(f"{where}: id {ident} appears twice")
         seen.add(ident)
         if not isinstance(category.get("name"), str):
-            raise ValueError(f"{where} needs a string \"name\"")
+            raise ValueError(f'{where} needs a string "name"')
         if category.get("isthing") not in (0, 1):  # True and False compare equal to 1 and 0
-            raise ValueError(f"{where} needs \"isthing\" 0 or 1, got {category.get('isthing')!r}")
+            raise ValueError(f'{where} needs "isthing" 0 or 1, got {category.get("isthing")!r}')
         color = category.get("color")
-        if color is not None and not (isinstance(color, list) and len(color) == 3
-                                      and all(isinstance(c, int) and 0 <= c <= 255 for c in color)):
-            raise ValueError(f"{where}: \"color\" must be three integers in [0, 255], got {color!r}")
+        if color is not None and not (
+            isinstance(color, list) and len(color) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in color)
+        ):
+            raise ValueError(f'{where}: "color" must be three integers in [0, 255], got {color!r}')
     return categories

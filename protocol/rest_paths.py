@@ -6,6 +6,7 @@
 Only paths under /v1/ belong to the API; the verb and path words match case-insensitively; name and
 label are percent-encoded. Parse errors carry the official server's messages.
 """
+
 from __future__ import annotations
 
 import re
@@ -81,5 +82,6 @@ def parse(http_method: str, path: str) -> RestCall:
         raise PathError(f"Failed to convert version: {version} to numeric.")
     if not name:
         raise PathError("Missing model name in request.")
-    return RestCall(verb, unquote(name), None if version is None else int(version),
-                    None if label is None else unquote(label))
+    return RestCall(
+        verb, unquote(name), None if version is None else int(version), None if label is None else unquote(label)
+    )

@@ -4,13 +4,28 @@ The mapping is the official server's (tensorflow_serving/model_servers/http_rest
 ToHTTPStatusCode); REST cannot tell apart codes that share a status, so reading one back gives the
 most common code for it.
 """
+
 from __future__ import annotations
 
 # Code names by number (error_codes.proto, grpc StatusCode): CODE_NAMES[n] is code n.
 CODE_NAMES: tuple[str, ...] = (
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 )
 
 HTTP_STATUS_BY_CODE: dict[str, int] = {

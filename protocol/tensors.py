@@ -11,6 +11,7 @@ fits in int64 and a declared size no larger than one message can carry; a short 
 filled up to at most MAX_FILL_BYTES (TensorFlow fills any size, so a 20-byte message could
 otherwise cost gigabytes).
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from protocol import b64, dtypes
-from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2
+from protocol.limits import MAX_MESSAGE_BYTES
 
 TensorProto = tensor_pb2.TensorProto
 _LITTLE_ENDIAN = sys.byteorder == "little"
@@ -67,7 +68,7 @@ def _packed_payload(name: str, flat: np.ndarray) -> memoryview | bytes:
 
 def _varints(values: np.ndarray) -> bytes:
     """Protobuf base-128 varints of uint64 values, vectorised in chunks: 7 bits a byte, high bit = more follows."""
-    return b"".join(_varint_chunk(values[i:i + _VARINT_CHUNK]) for i in range(0, values.size, _VARINT_CHUNK))
+    return b"".join(_varint_chunk(values[i : i + _VARINT_CHUNK]) for i in range(0, values.size, _VARINT_CHUNK))
 
 
 _VARINT_CHUNK = 1 << 20
@@ -104,8 +105,9 @@ def shape_of(proto: TensorProto) -> tuple[int, ...]:
     if any(d < 0 for d in shape):
         raise ValueError(f"{dtypes.name_of(proto.dtype)} tensor has a negative dimension in its shape {list(shape)}")
     if element_count(shape) >= 1 << 63:
-        raise ValueError(f"{dtypes.name_of(proto.dtype)} tensor shape {list(shape)} has more elements than int64 "
-                         "can count")
+        raise ValueError(
+            f"{dtypes.name_of(proto.dtype)} tensor shape {list(shape)} has more elements than int64 can count"
+        )
     return shape
 
 
@@ -128,17 +130,21 @@ def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
     dtype = dtypes.numpy_dtype(name)
     shape = shape_of(proto)
     count = element_count(shape)
-    itemsize = _OBJECT_BYTES if dtype == object else dtype.itemsize
+    itemsize = _OBJECT_BYTES if dtype.kind == "O" else dtype.itemsize
     if count * itemsize > MAX_MESSAGE_BYTES:
-        raise ValueError(f"{name} tensor of shape {list(shape)} declares {count * itemsize} bytes, more than one "
-                         f"message can carry ({MAX_MESSAGE_BYTES})")
+        raise ValueError(
+            f"{name} tensor of shape {list(shape)} declares {count * itemsize} bytes, more than one "
+            f"message can carry ({MAX_MESSAGE_BYTES})"
+        )
     if proto.tensor_content:
         if name == "DT_STRING":
             raise ValueError("DT_STRING tensor in tensor_content is not supported; send its elements in string_val")
         content = proto.tensor_content
         if len(content) != count * dtype.itemsize:
-            raise ValueError(f"{name} tensor of shape {list(shape)} needs {count * dtype.itemsize} bytes of "
-                             f"tensor_content, got {len(content)}")
+            raise ValueError(
+                f"{name} tensor of shape {list(shape)} needs {count * dtype.itemsize} bytes of "
+                f"tensor_content, got {len(content)}"
+            )
         flat = np.frombuffer(content, dtype=dtype.newbyteorder("<"))
         if copy or not _LITTLE_ENDIAN:
             flat = flat.astype(dtype)
@@ -149,11 +155,13 @@ def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
     if flat.size > count:
         raise ValueError(f"{name} tensor of shape {list(shape)} needs {count} values, got {flat.size}")
     if count * itemsize > MAX_FILL_BYTES:
-        raise ValueError(f"{name} tensor of shape {list(shape)} sends {flat.size} of its {count} values; filling "
-                         f"up the rest would take {count * itemsize} bytes, more than {MAX_FILL_BYTES}: "
-                         "send every value")
+        raise ValueError(
+            f"{name} tensor of shape {list(shape)} sends {flat.size} of its {count} values; filling "
+            f"up the rest would take {count * itemsize} bytes, more than {MAX_FILL_BYTES}: "
+            "send every value"
+        )
     if flat.size == 0:
-        return np.zeros(shape, dtype=dtype) if dtype != object else np.full(shape, b"", dtype=object)
+        return np.full(shape, b"", dtype=object) if dtype.kind == "O" else np.zeros(shape, dtype=dtype)
     return np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(shape)
 
 

@@ -15,6 +15,7 @@ make the generated modules self-contained:
 
 Message names, field numbers and types are untouched, so the bytes on the wire are the official ones.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ PACKAGE = "protocol.generated"
 OWN_ROOTS = ("tensorflow", "tensorflow_serving")
 GRPCIO_TOOLS = "1.85.1"  # generated code requires grpcio >= this and protobuf >= its protoc's runtime
 
-_IMPORT = re.compile(r"^from ((?:%s)(?:\.\w+)*) import (\w+_pb2)" % "|".join(OWN_ROOTS), re.MULTILINE)
-_MODULE_NAME = re.compile(r"(BuildTopDescriptorsAndMessages\(DESCRIPTOR, )'((?:%s)\.[\w.]+)'" % "|".join(OWN_ROOTS))
+_ROOTS = "|".join(OWN_ROOTS)
+_IMPORT = re.compile(rf"^from ((?:{_ROOTS})(?:\.\w+)*) import (\w+_pb2)", re.MULTILINE)
+_MODULE_NAME = re.compile(rf"(BuildTopDescriptorsAndMessages\(DESCRIPTOR, )'((?:{_ROOTS})\.[\w.]+)'")
 _DEFAULT_POOL = "_descriptor_pool.Default()"
 
 
@@ -42,9 +44,11 @@ def _rewrite(text: str) -> str:
     text = _MODULE_NAME.sub(lambda m: f"{m.group(1)}'{PACKAGE}.{m.group(2)}'", text)
     if _DEFAULT_POOL in text:
         text = text.replace(_DEFAULT_POOL, "_protocol_pool")
-        text = text.replace("from google.protobuf.internal import builder as _builder\n",
-                            "from google.protobuf.internal import builder as _builder\n"
-                            f"from {PACKAGE} import POOL as _protocol_pool\n", 1)
+        text = text.replace(
+            "from google.protobuf.internal import builder as _builder\n",
+            f"from google.protobuf.internal import builder as _builder\nfrom {PACKAGE} import POOL as _protocol_pool\n",
+            1,
+        )
     return text
 
 
@@ -80,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
     version = getattr(grpc_tools, "__version__", None) or _installed_version("grpcio-tools")
     if version != GRPCIO_TOOLS:
-        print(f"warning: grpcio-tools {version} installed; the committed code comes from {GRPCIO_TOOLS}",
-              file=sys.stderr)
+        print(
+            f"warning: grpcio-tools {version} installed; the committed code comes from {GRPCIO_TOOLS}", file=sys.stderr
+        )
     with tempfile.TemporaryDirectory(prefix="protocol-") as tmp:
         fresh = Path(tmp) / "generated"
         fresh.mkdir()

@@ -1,4 +1,5 @@
 """`python -m serving`: a drop-in for tensorflow_model_server."""
+
 import os
 import sys
 

@@ -13,12 +13,13 @@ requests. A request waiting its turn leaves the queue as soon as its deadline pa
 cancels, without running. The limit covers every run of the servable: a request alone, a merged
 batch, a warmup record.
 """
+
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from serving.deadlines import NO_DEADLINE, Deadline
 

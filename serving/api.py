@@ -1,23 +1,29 @@
 """The protocol-independent API operations on the manager, in tensorflow.serving request/response protos."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from protocol import tensors
 from protocol.generated.tensorflow.core.framework import tensor_pb2
-from protocol.generated.tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
-                                                        predict_pb2)
+from protocol.generated.tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    predict_pb2,
+)
 from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
-from serving.deadlines import NO_DEADLINE, Deadline
-from serving.limits import RequestLimits
 from serving.core.lifecycle import VersionStatus
 from serving.core.server_core import ServerCore
+from serving.deadlines import NO_DEADLINE, Deadline
+from serving.limits import RequestLimits
 from serving.servable import Servable
 from serving.status import invalid_argument
 
 
-def make_model_spec(spec: model_pb2.ModelSpec, name: str, version: int, signature_name: str | None
-                    ) -> model_pb2.ModelSpec:
+def make_model_spec(
+    spec: model_pb2.ModelSpec, name: str, version: int, signature_name: str | None
+) -> model_pb2.ModelSpec:
     spec.name = name
     spec.version.value = version
     if signature_name is not None:
@@ -25,15 +31,24 @@ def make_model_spec(spec: model_pb2.ModelSpec, name: str, version: int, signatur
     return spec
 
 
-def predict(manager: ServerCore, request: predict_pb2.PredictRequest, as_content: bool = False,
-            limits: RequestLimits = RequestLimits(), deadline: Deadline = NO_DEADLINE) -> predict_pb2.PredictResponse:
+def predict(
+    manager: ServerCore,
+    request: predict_pb2.PredictRequest,
+    as_content: bool = False,
+    limits: RequestLimits = RequestLimits(),
+    deadline: Deadline = NO_DEADLINE,
+) -> predict_pb2.PredictResponse:
     with manager.servable(request.model_spec) as servable:
         return predict_on(servable, request, as_content, limits, deadline)
 
 
-def predict_on(servable: Servable, request: predict_pb2.PredictRequest, as_content: bool = False,
-               limits: RequestLimits = RequestLimits(), deadline: Deadline = NO_DEADLINE
-               ) -> predict_pb2.PredictResponse:
+def predict_on(
+    servable: Servable,
+    request: predict_pb2.PredictRequest,
+    as_content: bool = False,
+    limits: RequestLimits = RequestLimits(),
+    deadline: Deadline = NO_DEADLINE,
+) -> predict_pb2.PredictResponse:
     deadline.check()  # it may have waited for a worker thread
     key = request.model_spec.signature_name or DEFAULT_SIGNATURE
     servable.signature(key)
@@ -59,8 +74,9 @@ def _input_array(name: str, proto: tensor_pb2.TensorProto, limits: RequestLimits
         raise invalid_argument(f"tensor parsing error: {e}") from None
 
 
-def get_model_metadata(manager: ServerCore, request: get_model_metadata_pb2.GetModelMetadataRequest
-                       ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+def get_model_metadata(
+    manager: ServerCore, request: get_model_metadata_pb2.GetModelMetadataRequest
+) -> get_model_metadata_pb2.GetModelMetadataResponse:
     if not request.HasField("model_spec"):
         raise invalid_argument("Missing ModelSpec")
     if not request.metadata_field:
@@ -90,8 +106,9 @@ def _version_status(state: VersionStatus) -> get_model_status_pb2.ModelVersionSt
     return status
 
 
-def get_model_status(manager: ServerCore, request: get_model_status_pb2.GetModelStatusRequest
-                     ) -> get_model_status_pb2.GetModelStatusResponse:
+def get_model_status(
+    manager: ServerCore, request: get_model_status_pb2.GetModelStatusRequest
+) -> get_model_status_pb2.GetModelStatusResponse:
     if not request.HasField("model_spec"):
         raise invalid_argument("Missing ModelSpec")
     response = get_model_status_pb2.GetModelStatusResponse()

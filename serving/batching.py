@@ -10,6 +10,7 @@ As in the official server, the batch threads are shared by every model, while th
 (sizes, timeout, queue length) may differ per model: `--enable_per_model_batching_parameters` reads
 them from each version's `batching_params.pbtxt` (serving/server.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,9 +18,9 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -56,11 +57,13 @@ class QueueOptions:
     allowed_sizes: tuple[int, ...] = ()
 
     @classmethod
-    def from_params(cls, params: BatchingParameters) -> "QueueOptions":
-        return cls(max_batch_size=_value(params, "max_batch_size", 1000),
-                   timeout_s=_value(params, "batch_timeout_micros", 0) / 1e6,
-                   max_enqueued_batches=_value(params, "max_enqueued_batches", 10),
-                   allowed_sizes=tuple(sorted(params.allowed_batch_sizes)))
+    def from_params(cls, params: BatchingParameters) -> QueueOptions:
+        return cls(
+            max_batch_size=_value(params, "max_batch_size", 1000),
+            timeout_s=_value(params, "batch_timeout_micros", 0) / 1e6,
+            max_enqueued_batches=_value(params, "max_enqueued_batches", 10),
+            allowed_sizes=tuple(sorted(params.allowed_batch_sizes)),
+        )
 
     def padded_size(self, rows: int) -> int:
         for size in self.allowed_sizes:
@@ -83,27 +86,36 @@ class BatchScheduler:
     def __init__(self, params: BatchingParameters):
         self.options = QueueOptions.from_params(params)
         self.num_threads = max(_value(params, "num_batch_threads", os.cpu_count() or 1), 1)
-        self.pool_name = params.thread_pool_name.value if params.HasField("thread_pool_name") else \
-            "model_server_batch_threads"
+        self.pool_name = (
+            params.thread_pool_name.value if params.HasField("thread_pool_name") else "model_server_batch_threads"
+        )
         self._queues: dict[tuple, _Queue] = {}
         self._cond = threading.Condition()
         self._stopped = False
-        self._threads = [threading.Thread(target=self._work, name=f"batch_{i}", daemon=True)
-                         for i in range(self.num_threads)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"batch_{i}", daemon=True) for i in range(self.num_threads)
+        ]
         for thread in self._threads:
             thread.start()
 
     # ------------------------------------------------------------------ submit
-    def run(self, servable, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,
-            options: QueueOptions | None = None) -> dict[str, np.ndarray]:
+    def run(
+        self,
+        servable,
+        key: str,
+        inputs: Mapping[str, np.ndarray],
+        deadline: Deadline = NO_DEADLINE,
+        options: QueueOptions | None = None,
+    ) -> dict[str, np.ndarray]:
         options = options or self.options
         rows = {a.shape[0] if a.ndim else None for a in inputs.values()}
         if len(rows) != 1 or None in rows:
             return servable.run_now(key, inputs, deadline)  # not batchable: run alone
         (task_rows,) = rows
         if task_rows > options.max_batch_size:
-            raise invalid_argument(f"Task size {task_rows} is larger than maximum input batch size "
-                                   f"{options.max_batch_size}")
+            raise invalid_argument(
+                f"Task size {task_rows} is larger than maximum input batch size {options.max_batch_size}"
+            )
         METRICS.input_batch_size.observe(task_rows)
         deadline.check()
         task = _Task(servable, key, inputs, task_rows, deadline)
@@ -113,8 +125,9 @@ class BatchScheduler:
                 raise ServingError(Code.UNAVAILABLE, "Batch scheduler is shutting down")
             queue = self._queues.setdefault(queue_key, _Queue(options))
             if queue.rows + task_rows > options.max_enqueued_batches * options.max_batch_size:
-                raise ServingError(Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted "
-                                                     "is full")
+                raise ServingError(
+                    Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted is full"
+                )
             queue.tasks.append(task)
             queue.rows += task_rows
             self._cond.notify_all()
@@ -149,8 +162,9 @@ class BatchScheduler:
             task = queue.tasks.popleft()
             queue.rows -= task.rows
             if task.deadline.expired():
-                task.future.set_exception(ServingError(Code.DEADLINE_EXCEEDED,
-                                                       "Request deadline passed while it waited for a batch"))
+                task.future.set_exception(
+                    ServingError(Code.DEADLINE_EXCEEDED, "Request deadline passed while it waited for a batch")
+                )
                 continue
             rows += task.rows
             batch.append(task)
@@ -181,7 +195,7 @@ class BatchScheduler:
             return
         offset = 0
         for task in batch:
-            task.future.set_result({name: value[offset:offset + task.rows] for name, value in outputs.items()})
+            task.future.set_result({name: value[offset : offset + task.rows] for name, value in outputs.items()})
             offset += task.rows
 
     def _run_merged(self, batch: list[_Task], options: QueueOptions) -> dict[str, np.ndarray]:
@@ -199,9 +213,11 @@ class BatchScheduler:
         outputs = first.servable.run_now(first.key, merged)
         for name, value in outputs.items():
             if value.ndim == 0 or value.shape[0] != size:
-                raise ServingError(Code.FAILED_PRECONDITION,
-                                   f"Batched output tensor {name}'s 0th dimension does not equal the sum of the 0th "
-                                   "dimension sizes of the input tensors")
+                raise ServingError(
+                    Code.FAILED_PRECONDITION,
+                    f"Batched output tensor {name}'s 0th dimension does not equal the sum of the 0th "
+                    "dimension sizes of the input tensors",
+                )
         return outputs
 
     def stop(self) -> None:

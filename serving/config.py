@@ -1,4 +1,5 @@
 """Text-format configuration files: ModelServerConfig, BatchingParameters, MonitoringConfig."""
+
 from __future__ import annotations
 
 import logging
@@ -6,8 +7,8 @@ import os
 from typing import TypeVar
 
 from google.protobuf import message, text_format
-from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from serving.protos import BatchingParameters, MonitoringConfig
 from serving.status import Code, ServingError, invalid_argument
 
@@ -65,8 +66,10 @@ def validate_batching_parameters(params: BatchingParameters) -> None:
         raise invalid_argument("allowed_batch_sizes entries must be monotonically increasing")
     max_batch = params.max_batch_size.value if params.HasField("max_batch_size") else None
     if max_batch is not None and sizes[-1] != max_batch:
-        raise invalid_argument("Last entry in allowed_batch_sizes must match max_batch_size; "
-                               f"last entry was {sizes[-1]}; expected {max_batch}")
+        raise invalid_argument(
+            "Last entry in allowed_batch_sizes must match max_batch_size; "
+            f"last entry was {sizes[-1]}; expected {max_batch}"
+        )
 
 
 def model_platform(model: ModelConfig) -> str:
@@ -74,14 +77,16 @@ def model_platform(model: ModelConfig) -> str:
         if model.model_platform:
             raise invalid_argument(
                 "Illegal setting both ModelServerConfig::model_type (deprecated) and "
-                f"ModelServerConfig::model_platform, model name is {model.name}")
+                f"ModelServerConfig::model_platform, model name is {model.name}"
+            )
         if model.model_type == 1:
             return "tensorflow"
         raise invalid_argument(f"ModelServerConfig::model_type choice {model.model_type} not supported.")
     if not model.model_platform:
         raise invalid_argument(
             "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
-            f"ModelServerConfig::model_platform, model name is {model.name}")
+            f"ModelServerConfig::model_platform, model name is {model.name}"
+        )
     return model.model_platform
 
 
@@ -96,8 +101,9 @@ def validate_model_config(config: ModelServerConfig) -> None:
         names.add(model.name)
     for model in config.model_config_list.config:
         if not os.path.isabs(model.base_path) and "://" not in model.base_path:
-            raise invalid_argument(f"Expected model {model.name} to have an absolute path or URI; "
-                                   f"got base_path()={model.base_path}")
+            raise invalid_argument(
+                f"Expected model {model.name} to have an absolute path or URI; got base_path()={model.base_path}"
+            )
         platform = model_platform(model)
         if platform != "tensorflow":
             raise invalid_argument(f"Model {model.name} requests unsupported platform {platform}")

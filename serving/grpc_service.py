@@ -1,18 +1,22 @@
 """gRPC: tensorflow.serving.PredictionService and ModelService on the tensorflow-serving-api stubs."""
+
 from __future__ import annotations
 
 import functools
 import logging
 import time
+from collections.abc import Callable
 from concurrent import futures
-from typing import Callable
 
 import grpc
-from protocol.generated.tensorflow_serving.apis import (model_management_pb2, model_service_pb2_grpc,
-                                                        prediction_service_pb2_grpc)
+
+from protocol.generated.tensorflow_serving.apis import (
+    model_management_pb2,
+    model_service_pb2_grpc,
+    prediction_service_pb2_grpc,
+)
 from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.numbers import simple_atoi
-
 from serving import api, inference
 from serving.core.server_core import ServerCore
 from serving.deadlines import Deadline
@@ -30,6 +34,7 @@ def _deadline(context: grpc.ServicerContext) -> Deadline:
 
 def _rpc(api_name: str | None = None):
     """Turns ServingError into the RPC status; records request count and latency."""
+
     def wrap(method: Callable):
         @functools.wraps(method)
         def handler(self, request, context):
@@ -51,7 +56,9 @@ def _rpc(api_name: str | None = None):
                 if api_name is not None:
                     model = request.model_spec.name if hasattr(request, "model_spec") else ""
                     METRICS.record_request(model, api_name, "GRPC", code, (time.perf_counter() - start) * 1e6)
+
         return handler
+
     return wrap
 
 
@@ -94,9 +101,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def HandleReloadConfigRequest(self, request, context):
         response = model_management_pb2.ReloadConfigResponse()
         if request.config.WhichOneof("config") != "model_config_list":
-            error = ServingError(Code.INVALID_ARGUMENT,
-                                 "ServerModelConfig type not supported by HandleReloadConfigRequest. "
-                                 "Only ModelConfigList is currently supported")
+            error = ServingError(
+                Code.INVALID_ARGUMENT,
+                "ServerModelConfig type not supported by HandleReloadConfigRequest. "
+                "Only ModelConfigList is currently supported",
+            )
         else:
             try:
                 self.manager.reload_config(request.config, timeout=context.time_remaining())
@@ -143,19 +152,34 @@ def channel_options(text: str, max_connections: int | None = None) -> list[tuple
     return list({**DEFAULT_CHANNEL_ARGUMENTS, **cap, **parse_channel_arguments(text)}.items())
 
 
-def build_server(manager: ServerCore, host: str, port: int, max_workers: int, as_content: bool,
-                 channel_arguments: str = "", credentials: grpc.ServerCredentials | None = None,
-                 limits: RequestLimits = RequestLimits(), max_connections: int | None = None) -> grpc.Server:
+def build_server(
+    manager: ServerCore,
+    host: str,
+    port: int,
+    max_workers: int,
+    as_content: bool,
+    channel_arguments: str = "",
+    credentials: grpc.ServerCredentials | None = None,
+    limits: RequestLimits = RequestLimits(),
+    max_connections: int | None = None,
+) -> grpc.Server:
     """The gRPC server; `max_connections` caps open connections (grpc.max_allowed_incoming_connections)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-                         options=channel_options(channel_arguments, max_connections), maximum_concurrent_rpcs=None)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, as_content, limits),
-                                                                 server)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        options=channel_options(channel_arguments, max_connections),
+        maximum_concurrent_rpcs=None,
+    )
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(manager, as_content, limits), server
+    )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = (server.add_secure_port(address, credentials) if credentials is not None
-                 else server.add_insecure_port(address))
+        bound = (
+            server.add_secure_port(address, credentials)
+            if credentials is not None
+            else server.add_insecure_port(address)
+        )
     except RuntimeError:
         bound = 0
     if bound == 0:

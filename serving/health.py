@@ -5,6 +5,7 @@ whole server ("") and for each TF Serving service; on SIGTERM every status turns
 stays there) before in-flight requests are drained, so `Watch` subscribers learn it at once and a
 kubelet `grpc` probe stops routing to the pod.
 """
+
 from __future__ import annotations
 
 import grpc

@@ -18,6 +18,7 @@ of these phases, each bounded:
 A body the handler did not read (e.g. an error found from the path) is not drained: the answer says
 `Connection: close` and the connection closes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,8 @@ import ssl
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Optional
 
 import h11
 
@@ -69,16 +70,16 @@ class Response:
 class Request:
     """A request whose headers have arrived; the body is read (and bounded) when asked for."""
 
-    def __init__(self, connection: "_Connection", event: h11.Request):
+    def __init__(self, connection: _Connection, event: h11.Request):
         self._connection = connection
         self.method = event.method.decode("ascii", "replace")
         target = event.target.decode("latin-1")
         self.path, _, self.query = target.partition("?")
         self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
-        self._body: Optional[bytearray] = None
+        self._body: bytearray | None = None
 
     @property
-    def content_length(self) -> Optional[int]:
+    def content_length(self) -> int | None:
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None
 
@@ -120,16 +121,16 @@ class _Gunzip:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, server: "HttpServer"):
+    def __init__(self, server: HttpServer):
         self.server = server
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
-        self.transport: Optional[asyncio.Transport] = None
+        self.transport: asyncio.Transport | None = None
         self.evictable = True  # no request in progress: waiting for (or in the middle of) headers
         self._data = asyncio.Event()
         self._paused_reading = False
         self._writable = asyncio.Event()
         self._writable.set()
-        self._task: Optional[asyncio.Task] = None
+        self._task: asyncio.Task | None = None
         self._closed = False
         self._lingering = False
 
@@ -151,7 +152,7 @@ class _Connection(asyncio.Protocol):
             self._paused_reading = True
             self.transport.pause_reading()
 
-    def eof_received(self) -> Optional[bool]:
+    def eof_received(self) -> bool | None:
         if self._lingering:
             self.close()
             return None
@@ -162,7 +163,7 @@ class _Connection(asyncio.Protocol):
         self._data.set()
         return None
 
-    def connection_lost(self, exc: Optional[Exception]) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._data.set()
         self._writable.set()
@@ -204,14 +205,15 @@ class _Connection(asyncio.Protocol):
                 raise TimeoutError
             try:
                 await asyncio.wait_for(self._data.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise TimeoutError from None
 
     async def read_body(self, request: Request) -> bytearray:
         limits = self.server.limits
         declared = request.content_length
-        too_large = BodyRejected(413, f"Request body exceeds the limit of {limits.max_body_bytes} bytes "
-                                      "(--max_request_body_bytes)")
+        too_large = BodyRejected(
+            413, f"Request body exceeds the limit of {limits.max_body_bytes} bytes (--max_request_body_bytes)"
+        )
         if declared is not None and declared > limits.max_body_bytes:
             raise too_large
         gzip = request.headers.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip")
@@ -225,8 +227,7 @@ class _Connection(asyncio.Protocol):
             try:
                 event = await self._next_event(deadline)
             except TimeoutError:
-                raise BodyRejected(408, f"The request body did not arrive within {limits.read_timeout_s:g} s") \
-                    from None
+                raise BodyRejected(408, f"The request body did not arrive within {limits.read_timeout_s:g} s") from None
             except h11.RemoteProtocolError as e:
                 raise BodyRejected(400, f"Malformed request body: {e}") from None
             if isinstance(event, h11.Data):
@@ -272,8 +273,11 @@ class _Connection(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - one broken connection never takes the server down
             log.exception("HTTP connection failed")
         finally:
-            if self.h11.their_state in (h11.SEND_BODY, h11.SEND_RESPONSE) and self.h11.our_state in (
-                    h11.DONE, h11.MUST_CLOSE) and not self._closed:
+            if (
+                self.h11.their_state in (h11.SEND_BODY, h11.SEND_RESPONSE)
+                and self.h11.our_state in (h11.DONE, h11.MUST_CLOSE)
+                and not self._closed
+            ):
                 self._linger()
             else:
                 self.close()
@@ -295,8 +299,9 @@ class _Connection(asyncio.Protocol):
         if self.h11.their_state is not h11.DONE:  # body not (fully) read: do not drain it, close
             headers.append(("Connection", "close"))
         try:
-            head = self.h11.send(h11.Response(status_code=response.status, headers=headers,
-                                              reason=_reason(response.status)))
+            head = self.h11.send(
+                h11.Response(status_code=response.status, headers=headers, reason=_reason(response.status))
+            )
         except h11.LocalProtocolError:
             return False
         if self._closed:
@@ -317,7 +322,7 @@ class _Connection(asyncio.Protocol):
             return not self._closed
         try:
             await asyncio.wait_for(self._writable.wait(), self.server.limits.read_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.abort()
             return False
         return not self._closed
@@ -325,8 +330,13 @@ class _Connection(asyncio.Protocol):
     async def _send_error(self, status: int, message: str) -> None:
         response = self.server.error_response(status, message)
         try:
-            head = self.h11.send(h11.Response(status_code=status, reason=_reason(status), headers=[
-                ("Content-Length", str(len(response.body))), ("Connection", "close")] + response.headers))
+            head = self.h11.send(
+                h11.Response(
+                    status_code=status,
+                    reason=_reason(status),
+                    headers=[("Content-Length", str(len(response.body))), ("Connection", "close")] + response.headers,
+                )
+            )
         except h11.LocalProtocolError:
             return
         self.transport.write(head + response.body)
@@ -348,17 +358,17 @@ class HttpServer:
         self.handler = handler
         self.limits = limits
         self.error_response = error_response
-        self._connections: "OrderedDict[_Connection, None]" = OrderedDict()  # oldest first
-        self._sock: Optional[socket.socket] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._ssl: Optional[ssl.SSLContext] = None
+        self._connections: OrderedDict[_Connection, None] = OrderedDict()  # oldest first
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ssl: ssl.SSLContext | None = None
         self._pending = 0  # accepted, not yet wrapped by the event loop
         self._last_descriptor_warning = 0.0
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         """Listens on host:port. Connections are accepted here, a few per event-loop turn, and admitted
         against the cap before the event loop wraps them, so a burst of connections can never hold more
         descriptors than the cap plus that handful (asyncio's own accept loop takes up to its backlog at
@@ -405,7 +415,7 @@ class HttpServer:
         try:
             extra = {"ssl": self._ssl, "ssl_handshake_timeout": self.limits.read_timeout_s} if self._ssl else {}
             await self._loop.connect_accepted_socket(lambda: _Connection(self), conn, **extra)
-        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, ssl.SSLError):
             conn.close()
         finally:
             self._pending -= 1
@@ -430,8 +440,11 @@ class HttpServer:
         now = time.monotonic()
         if now - self._last_descriptor_warning > 60:
             self._last_descriptor_warning = now
-            log.warning("REST: cannot accept connections: %s; pausing accepts (lower --rest_api_max_connections "
-                        "or raise the open-file limit)", error.strerror)
+            log.warning(
+                "REST: cannot accept connections: %s; pausing accepts (lower --rest_api_max_connections "
+                "or raise the open-file limit)",
+                error.strerror,
+            )
         self._loop.remove_reader(self._sock.fileno())
         self._loop.call_later(0.1, self._resume_accepting)
 
@@ -474,7 +487,7 @@ class HttpServer:
                 connection.close()
         try:
             await asyncio.wait_for(self._idle.wait(), grace_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("REST requests still running after %.0f s; closing their connections", grace_s)
         for connection in list(self._connections):
             connection.close()
@@ -482,8 +495,11 @@ class HttpServer:
 
 def _refuse(conn: socket.socket, response: Response) -> None:
     """Answers 503 if the socket takes it at once, and closes it now: its descriptor is needed."""
-    head = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: %d\r\n" % len(response.body)
-            + b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers) + b"\r\n")
+    head = (
+        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: %d\r\n" % len(response.body)
+        + b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers)
+        + b"\r\n"
+    )
     try:
         conn.setblocking(False)
         conn.send(head + response.body)

@@ -1,14 +1,14 @@
 """Classify, Regress and MultiInference: serialized tf.Examples through classify/regress signatures."""
+
 from __future__ import annotations
 
 import numpy as np
-from protocol.generated.tensorflow_serving.apis import (classification_pb2, inference_pb2, input_pb2,
-                                                        regression_pb2)
-from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 
+from protocol.generated.tensorflow_serving.apis import classification_pb2, inference_pb2, input_pb2, regression_pb2
+from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 from serving.api import make_model_spec
-from serving.deadlines import NO_DEADLINE, Deadline
 from serving.core.server_core import ServerCore
+from serving.deadlines import NO_DEADLINE, Deadline
 from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
 
@@ -46,8 +46,10 @@ def _signature(servable: Servable, key: str, method: str):
         if len(signature.outputs) not in (1, 2):
             raise invalid_argument(f"Expected one or two output Tensors, found {len(signature.outputs)}")
         if "classes" not in signature.outputs and "scores" not in signature.outputs:
-            raise invalid_argument('Expected classification signature outputs to contain at least one of "classes" '
-                                   f'or "scores". Signature was: {signature}')
+            raise invalid_argument(
+                'Expected classification signature outputs to contain at least one of "classes" '
+                f'or "scores". Signature was: {signature}'
+            )
     else:
         if len(signature.outputs) != 1:
             raise invalid_argument("Expected one output Tensor.")
@@ -66,15 +68,18 @@ def classification_result(outputs: dict, rows: int) -> classification_pb2.Classi
         if tensor is None:
             continue
         if tensor.ndim != 2:
-            raise invalid_argument(f"Expected Tensor shape: [batch_size num_classes] but got {_shape_text(tensor.shape)}")
+            raise invalid_argument(
+                f"Expected Tensor shape: [batch_size num_classes] but got {_shape_text(tensor.shape)}"
+            )
         if tensor.dtype.kind not in kind or (name == "scores" and tensor.dtype != np.float32):
             wanted = "DT_STRING" if name == "classes" else "DT_FLOAT"
             raise invalid_argument(f"Expected {name} Tensor of {wanted}. Got: {tensor.dtype}")
         if tensor.shape[0] != rows:
             raise invalid_argument(f"Expected {name} output batch size of {rows}. Got: {tensor.shape[0]}")
     if classes is not None and scores is not None and classes.shape[1] != scores.shape[1]:
-        raise invalid_argument("Tensors class and score should match in dim_size(1). "
-                               f"Got {classes.shape[1]} vs. {scores.shape[1]}")
+        raise invalid_argument(
+            f"Tensors class and score should match in dim_size(1). Got {classes.shape[1]} vs. {scores.shape[1]}"
+        )
     count = (classes if classes is not None else scores).shape[1]
     result = classification_pb2.ClassificationResult()
     for i in range(rows):
@@ -92,8 +97,10 @@ def classification_result(outputs: dict, rows: int) -> classification_pb2.Classi
 def regression_result(outputs: dict, rows: int) -> regression_pb2.RegressionResult:
     tensor = outputs["outputs"]
     if not (tensor.ndim == 1 or (tensor.ndim == 2 and tensor.shape[1] == 1)):
-        raise invalid_argument("Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got "
-                               f"{_shape_text(tensor.shape)}")
+        raise invalid_argument(
+            "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got "
+            f"{_shape_text(tensor.shape)}"
+        )
     if tensor.shape[0] != rows:
         raise invalid_argument(f"Input batch size did not match output batch size: {rows} vs. {tensor.shape[0]}")
     if tensor.dtype != np.float32:
@@ -113,40 +120,46 @@ def _single_on(servable: Servable, request, method: str, result_of, response_typ
     return response
 
 
-def classify(manager: ServerCore, request: classification_pb2.ClassificationRequest, deadline: Deadline = NO_DEADLINE
-             ) -> classification_pb2.ClassificationResponse:
+def classify(
+    manager: ServerCore, request: classification_pb2.ClassificationRequest, deadline: Deadline = NO_DEADLINE
+) -> classification_pb2.ClassificationResponse:
     with manager.servable(request.model_spec) as servable:
         return classify_on(servable, request, deadline)
 
 
-def classify_on(servable: Servable, request: classification_pb2.ClassificationRequest,
-                deadline: Deadline = NO_DEADLINE) -> classification_pb2.ClassificationResponse:
-    return _single_on(servable, request, CLASSIFY_METHOD, classification_result,
-                      classification_pb2.ClassificationResponse, deadline)
+def classify_on(
+    servable: Servable, request: classification_pb2.ClassificationRequest, deadline: Deadline = NO_DEADLINE
+) -> classification_pb2.ClassificationResponse:
+    return _single_on(
+        servable, request, CLASSIFY_METHOD, classification_result, classification_pb2.ClassificationResponse, deadline
+    )
 
 
-def regress(manager: ServerCore, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
-            ) -> regression_pb2.RegressionResponse:
+def regress(
+    manager: ServerCore, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
+) -> regression_pb2.RegressionResponse:
     with manager.servable(request.model_spec) as servable:
         return regress_on(servable, request, deadline)
 
 
-def regress_on(servable: Servable, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
-               ) -> regression_pb2.RegressionResponse:
-    return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse,
-                      deadline)
+def regress_on(
+    servable: Servable, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
+) -> regression_pb2.RegressionResponse:
+    return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse, deadline)
 
 
-def multi_inference(manager: ServerCore, request: inference_pb2.MultiInferenceRequest
-                    ) -> inference_pb2.MultiInferenceResponse:
+def multi_inference(
+    manager: ServerCore, request: inference_pb2.MultiInferenceRequest
+) -> inference_pb2.MultiInferenceResponse:
     if not request.tasks:
         raise invalid_argument("Found no tasks in MultiInferenceRequest.")
     with manager.servable(request.tasks[0].model_spec) as servable:
         return multi_inference_on(servable, request)
 
 
-def multi_inference_on(servable: Servable, request: inference_pb2.MultiInferenceRequest
-                       ) -> inference_pb2.MultiInferenceResponse:
+def multi_inference_on(
+    servable: Servable, request: inference_pb2.MultiInferenceRequest
+) -> inference_pb2.MultiInferenceResponse:
     if not request.tasks:
         raise invalid_argument("Found no tasks in MultiInferenceRequest.")
     names = set()

@@ -6,18 +6,20 @@
 
 The container gets the same command line as docker-compose.yml (`tensorflow_model_server` with the
 config files in serving/ mounted at /config) and serving/healthcheck.sh as its healthcheck (every
-model in the model config AVAILABLE, every label on an AVAILABLE version). `start` returns once Docker reports the container healthy and
-prints the endpoints; it fails with the container's log if the server exits or never gets there.
+model in the model config AVAILABLE, every label on an AVAILABLE version). `start` returns once Docker
+reports the container healthy and prints the endpoints; it fails with the container's log if the server
+exits or never gets there.
 """
+
 from __future__ import annotations
 
 import argparse
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 DEFAULT_IMAGE = "tensorflow/serving:2.21.0"
 DEFAULT_NAME = "keras-to-serving"
@@ -56,14 +58,29 @@ def server_flags(grpc_port: int, rest_port: int, config_name: str, loopback_only
 def healthcheck(rest_port: int, config_name: str) -> dict:
     """Docker healthcheck running serving/healthcheck.sh (the compose file's check) inside the container."""
     script = (CONFIG_DIR / "healthcheck.sh").read_text()
-    return {"test": ["CMD", "bash", "-c", script, "healthcheck", str(rest_port), f"/config/{config_name}"],
-            "interval": 2 * SECOND_NS, "timeout": 5 * SECOND_NS, "retries": 5, "start_period": 600 * SECOND_NS}
+    return {
+        "test": ["CMD", "bash", "-c", script, "healthcheck", str(rest_port), f"/config/{config_name}"],
+        "interval": 2 * SECOND_NS,
+        "timeout": 5 * SECOND_NS,
+        "retries": 5,
+        "start_period": 600 * SECOND_NS,
+    }
 
 
-def start(*, models_dir: Path, image: str = DEFAULT_IMAGE, name: str = DEFAULT_NAME, grpc_port: int = 8500,
-          rest_port: int = 8501, network: str = "bridge", publish_address: str = "127.0.0.1",
-          config_dir: Path = CONFIG_DIR, config_name: str = "models.config", loopback_only: bool = False,
-          timeout: float = 600.0) -> Endpoints:
+def start(
+    *,
+    models_dir: Path,
+    image: str = DEFAULT_IMAGE,
+    name: str = DEFAULT_NAME,
+    grpc_port: int = 8500,
+    rest_port: int = 8501,
+    network: str = "bridge",
+    publish_address: str = "127.0.0.1",
+    config_dir: Path = CONFIG_DIR,
+    config_name: str = "models.config",
+    loopback_only: bool = False,
+    timeout: float = 600.0,
+) -> Endpoints:
     """Start (replacing any container of the same name) and wait until healthy."""
     import docker
 
@@ -76,8 +93,10 @@ def start(*, models_dir: Path, image: str = DEFAULT_IMAGE, name: str = DEFAULT_N
     if network == "host":
         options["network_mode"] = "host"
     else:
-        options["ports"] = {f"{grpc_port}/tcp": (publish_address, grpc_port),
-                            f"{rest_port}/tcp": (publish_address, rest_port)}
+        options["ports"] = {
+            f"{grpc_port}/tcp": (publish_address, grpc_port),
+            f"{rest_port}/tcp": (publish_address, rest_port),
+        }
         options["network_mode"] = network
     container = client.containers.run(
         image,
@@ -86,8 +105,10 @@ def start(*, models_dir: Path, image: str = DEFAULT_IMAGE, name: str = DEFAULT_N
         name=name,
         detach=True,
         init=True,
-        volumes={str(Path(models_dir).resolve()): {"bind": "/models", "mode": "ro"},
-                 str(Path(config_dir).resolve()): {"bind": "/config", "mode": "ro"}},
+        volumes={
+            str(Path(models_dir).resolve()): {"bind": "/models", "mode": "ro"},
+            str(Path(config_dir).resolve()): {"bind": "/config", "mode": "ro"},
+        },
         healthcheck=healthcheck(rest_port, config_name),
         restart_policy={"Name": "no"},
         **options,
@@ -102,13 +123,17 @@ def wait_healthy(container, timeout: float) -> None:
         container.reload()
         state = container.attrs["State"]
         if state["Status"] in ("exited", "dead"):
-            raise RuntimeError(f"container {container.name} exited with {state.get('ExitCode')}:\n"
-                               f"{container.logs(tail=40).decode(errors='replace')}")
+            raise RuntimeError(
+                f"container {container.name} exited with {state.get('ExitCode')}:\n"
+                f"{container.logs(tail=40).decode(errors='replace')}"
+            )
         if state.get("Health", {}).get("Status") == "healthy":
             return
         time.sleep(1.0)
-    raise TimeoutError(f"container {container.name} not healthy after {timeout:.0f} s:\n"
-                       f"{container.logs(tail=40).decode(errors='replace')}")
+    raise TimeoutError(
+        f"container {container.name} not healthy after {timeout:.0f} s:\n"
+        f"{container.logs(tail=40).decode(errors='replace')}"
+    )
 
 
 def stop(name: str = DEFAULT_NAME, timeout: int = 30) -> bool:
@@ -130,18 +155,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("start", help="start the serving container and wait until it is healthy")
     s.add_argument("--models-dir", type=Path, default=Path("models"))
-    s.add_argument("--image", default=DEFAULT_IMAGE,
-                   help=f"official image or keras-to-serving/server:latest (default {DEFAULT_IMAGE})")
+    s.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help=f"official image or keras-to-serving/server:latest (default {DEFAULT_IMAGE})",
+    )
     s.add_argument("--name", default=DEFAULT_NAME)
     s.add_argument("--grpc-port", type=int, default=8500)
     s.add_argument("--rest-port", type=int, default=8501)
     s.add_argument("--network", default="bridge", help="bridge (ports published) or host")
     s.add_argument("--publish-address", default="127.0.0.1", help="host address for published ports (bridge)")
-    s.add_argument("--config-dir", type=Path, default=CONFIG_DIR,
-                   help="folder with models.config and monitoring.config, mounted at /config")
+    s.add_argument(
+        "--config-dir",
+        type=Path,
+        default=CONFIG_DIR,
+        help="folder with models.config and monitoring.config, mounted at /config",
+    )
     s.add_argument("--config-name", default="models.config")
-    s.add_argument("--loopback-only", action="store_true",
-                   help="project image only: bind the server to 127.0.0.1 (useful with --network host)")
+    s.add_argument(
+        "--loopback-only",
+        action="store_true",
+        help="project image only: bind the server to 127.0.0.1 (useful with --network host)",
+    )
     s.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for healthy (default 600)")
     t = sub.add_parser("stop", help="stop and remove the serving container")
     t.add_argument("--name", default=DEFAULT_NAME)
@@ -150,10 +185,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stop":
             print(f"stopped {args.name}" if stop(args.name) else f"no container named {args.name}")
             return 0
-        endpoints = start(models_dir=args.models_dir, image=args.image, name=args.name, grpc_port=args.grpc_port,
-                          rest_port=args.rest_port, network=args.network, publish_address=args.publish_address,
-                          config_dir=args.config_dir, config_name=args.config_name,
-                          loopback_only=args.loopback_only, timeout=args.timeout)
+        endpoints = start(
+            models_dir=args.models_dir,
+            image=args.image,
+            name=args.name,
+            grpc_port=args.grpc_port,
+            rest_port=args.rest_port,
+            network=args.network,
+            publish_address=args.publish_address,
+            config_dir=args.config_dir,
+            config_name=args.config_name,
+            loopback_only=args.loopback_only,
+            timeout=args.timeout,
+        )
     except Exception as e:  # docker errors, timeouts, a server that exited: one line, exit 1
         print(f"error: {e}", file=sys.stderr)
         return 1

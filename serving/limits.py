@@ -1,4 +1,5 @@
 """Per-request limits an operator sets with flags, checked alike by REST and gRPC before anything is allocated."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,5 +17,7 @@ class RequestLimits:
 
     def check_elements(self, what: str, count: int) -> None:
         if 0 < self.max_tensor_elements < count:
-            raise invalid_argument(f"{what} has {count} elements, more than the server allows "
-                                   f"(--max_tensor_elements={self.max_tensor_elements})")
+            raise invalid_argument(
+                f"{what} has {count} elements, more than the server allows "
+                f"(--max_tensor_elements={self.max_tensor_elements})"
+            )

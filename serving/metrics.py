@@ -3,6 +3,7 @@
 Counters are exposed without the `_total` suffix prometheus_client adds, so scrapers see exactly
 the names the official exporter writes.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,9 +13,9 @@ from prometheus_client import CollectorRegistry, Histogram, disable_created_metr
 from prometheus_client.core import Metric
 
 # Exponential(10, 1.8, 33) microsecond buckets, like the official request/runtime latency samplers.
-LATENCY_BUCKETS = tuple(10 * 1.8 ** i for i in range(32)) + (float("inf"),)
+LATENCY_BUCKETS = tuple(10 * 1.8**i for i in range(32)) + (float("inf"),)
 # Exponential(1, 2, 14) for batch sizes.
-BATCH_BUCKETS = tuple(2.0 ** i for i in range(13)) + (float("inf"),)
+BATCH_BUCKETS = tuple(2.0**i for i in range(13)) + (float("inf"),)
 
 
 class _Counters:
@@ -50,31 +51,50 @@ class Metrics:
     def __init__(self) -> None:
         self._models: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.request_count = _Counters(":tensorflow:serving:request_count", "The total number of requests.",
-                                       ("model_name", "status"))
+        self.request_count = _Counters(
+            ":tensorflow:serving:request_count", "The total number of requests.", ("model_name", "status")
+        )
         self.registry.register(self.request_count)
         self.request_latency = Histogram(
             ":tensorflow:serving:request_latency",
             "Distribution of wall time (in microseconds) for Tensorflow Serving request.",
-            ("model_name", "API", "entrypoint"), buckets=LATENCY_BUCKETS, registry=self.registry)
+            ("model_name", "API", "entrypoint"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.runtime_latency = Histogram(
             ":tensorflow:serving:runtime_latency",
             "Distribution of wall time (in microseconds) for Tensorflow runtime.",
-            ("model_name", "API", "runtime"), buckets=LATENCY_BUCKETS, registry=self.registry)
+            ("model_name", "API", "runtime"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.queuing_latency = Histogram(
             ":tensorflow:serving:batching_session:queuing_latency",
             "Distribution of wall time spent (in microseconds) in queuing",
-            ("thread_pool_name",), buckets=LATENCY_BUCKETS, registry=self.registry)
+            ("thread_pool_name",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.input_batch_size = Histogram(
             ":tensorflow:serving:batching_session:input_batch_size",
-            "Tracks the batch size distribution on the inputs.", buckets=BATCH_BUCKETS, registry=self.registry)
+            "Tracks the batch size distribution on the inputs.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.processed_batch_size = Histogram(
             ":tensorflow:serving:batching_session:processed_batch_size",
-            "Tracks the batch size distribution on processing.", buckets=BATCH_BUCKETS, registry=self.registry)
+            "Tracks the batch size distribution on processing.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.padding_size = Histogram(
             ":tensorflow:serving:batching_session:padding_size",
-            "Tracks the padding size distribution on batches.", ("execution_batch_size",),
-            buckets=BATCH_BUCKETS, registry=self.registry)
+            "Tracks the padding size distribution on batches.",
+            ("execution_batch_size",),
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
 
     def register_model(self, name: str) -> None:
         """A model name the server has loaded (from its config, not from a request): a valid label value."""

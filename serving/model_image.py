@@ -12,6 +12,7 @@ The image is `FROM scratch` with a static busybox (from `--tools-image`) and the
 busybox gives the init container `cp` and the modelcar `sh`, `ln` and `sleep`; nothing else runs.
 No ENTRYPOINT: Kubernetes `args`/`command` and KServe's modelcar `args` run as written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from serving.status import ServingError
 from serving.core.versions import list_versions
+from serving.status import ServingError
 
 # The upstream static busybox; scripts/docker_setup.sh builds LOCAL_TOOLS_IMAGE from Debian's
 # busybox-static where no registry can be reached, and it is preferred when present.
@@ -76,13 +77,17 @@ def _docker(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     try:
         return subprocess.run(["docker", *args], capture_output=True, text=True, env=env)
     except FileNotFoundError:
-        raise ModelImageError("docker is not installed (no `docker` on PATH): the model image is built with "
-                              "Docker; install it, or build on a machine that has it") from None
+        raise ModelImageError(
+            "docker is not installed (no `docker` on PATH): the model image is built with "
+            "Docker; install it, or build on a machine that has it"
+        ) from None
 
 
 # docker's stderr lines that say nothing about the failure: the legacy builder's notice, usage text,
 # the client's own log lines about the build context it could not send, and the build steps.
-_DOCKER_NOISE = re.compile(r"DEPRECATED|BuildKit|environment-variable|^Usage:|^(Run|See) 'docker|^time=\S+ level=|^Step \d+/\d+ : |^---> ")
+_DOCKER_NOISE = re.compile(
+    r"DEPRECATED|BuildKit|environment-variable|^Usage:|^(Run|See) 'docker|^time=\S+ level=|^Step \d+/\d+ : |^---> "
+)
 
 
 def _docker_error(stderr: str) -> str:
@@ -103,6 +108,7 @@ def _context_parent(models_dir: Path) -> str | None:
 
 def _link_tree(source: Path, target: Path) -> None:
     """Hard links where possible (no copy of GBs of weights), world-readable like a published export."""
+
     def link(src: str, dst: str) -> None:
         mode = os.stat(src).st_mode
         if mode & 0o444 != 0o444:  # (only then: the exports may belong to another user)
@@ -117,8 +123,9 @@ def _link_tree(source: Path, target: Path) -> None:
         os.chmod(directory, 0o755)
 
 
-def build(models_dir: Path, tag: str, names: Sequence[str] = (), kserve: bool = False,
-          tools_image: str | None = None) -> dict[str, list[int]]:
+def build(
+    models_dir: Path, tag: str, names: Sequence[str] = (), kserve: bool = False, tools_image: str | None = None
+) -> dict[str, list[int]]:
     """Builds `tag`; returns the models and versions it holds."""
     if kserve and len(names) != 1:
         raise ModelImageError("--kserve takes exactly one --model (KServe mounts one model per image)")
@@ -136,10 +143,22 @@ def build(models_dir: Path, tag: str, names: Sequence[str] = (), kserve: bool = 
         except (OSError, shutil.Error) as e:
             raise ModelImageError(f"cannot put the models into the build context: {e}") from None
         listing = ";".join(f"{n}:{','.join(map(str, v))}" for n, v in versions.items())
-        run = _docker("build", "-q", "--network", "none", "--build-arg", f"TOOLS={tools_image}",
-                      "--label", f"keras-to-serving.models={listing}",
-                      "--label", f"keras-to-serving.layout={'kserve' if kserve else 'repository'}", "-t", tag, context,
-                      env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        run = _docker(
+            "build",
+            "-q",
+            "--network",
+            "none",
+            "--build-arg",
+            f"TOOLS={tools_image}",
+            "--label",
+            f"keras-to-serving.models={listing}",
+            "--label",
+            f"keras-to-serving.layout={'kserve' if kserve else 'repository'}",
+            "-t",
+            tag,
+            context,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
     if run.returncode != 0:
         raise ModelImageError(f"docker build failed: {_docker_error(run.stderr) or run.returncode}")
     return {name: list(numbers) for name, numbers in versions.items()}
@@ -150,10 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--models-dir", type=Path, default=Path("models"), help="model repository (default models)")
     p.add_argument("--model", action="append", default=[], help="model to include (repeatable; default all)")
     p.add_argument("--tag", required=True, help="image reference to build, e.g. registry.example.com/kts/models:1")
-    p.add_argument("--kserve", action="store_true",
-                   help="one model, versions at /models/<version>/ (KServe oci:// storageUri)")
-    p.add_argument("--tools-image", default=None,
-                   help=f"image with a static /bin/busybox (default {LOCAL_TOOLS_IMAGE} if built, else {TOOLS_IMAGE})")
+    p.add_argument(
+        "--kserve", action="store_true", help="one model, versions at /models/<version>/ (KServe oci:// storageUri)"
+    )
+    p.add_argument(
+        "--tools-image",
+        default=None,
+        help=f"image with a static /bin/busybox (default {LOCAL_TOOLS_IMAGE} if built, else {TOOLS_IMAGE})",
+    )
     args = p.parse_args(argv)
     try:
         versions = build(args.models_dir, args.tag, args.model, args.kserve, args.tools_image)

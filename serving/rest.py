@@ -1,4 +1,7 @@
-"""REST API: the routes, JSON bodies, headers and status codes of the official HTTP server (over serving.http_server)."""
+"""REST API: the routes, JSON bodies, headers and status codes of the official HTTP server.
+
+The transport underneath is serving.http_server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,17 +11,21 @@ import re
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from google.protobuf import json_format
 
 from protocol import b64, rest_paths
 from protocol.generated.tensorflow.core.example import example_pb2
 from protocol.generated.tensorflow.core.framework import types_pb2
-from protocol.generated.tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
-                                                        get_model_status_pb2, model_pb2, regression_pb2)
+from protocol.generated.tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    regression_pb2,
+)
 from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
-
 from serving import api, inference, tensor_json
 from serving.core.server_core import ServerCore
 from serving.core.workers import WorkerPool
@@ -31,15 +38,20 @@ from serving.status import Code, ServingError, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
 
-_NOT_FOUND_BODY = ("<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
-                   "The requested URL was not found on this server.</BODY></HTML>\n")
+_NOT_FOUND_BODY = (
+    "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
+    "The requested URL was not found on this server.</BODY></HTML>\n"
+)
 # A predict request may run on the event loop itself (no hand-off to a worker thread and back) when it is the
 # only request in flight, its body is at most this large, and its signature's last run was quick
 # (servable.QUICK_RUN_S): the loop is then held for one short run at most, and later requests are served
 # by workers as usual.
 _ON_LOOP_BODY_BYTES = 1 << 20
-_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, GET",
-         "Access-Control-Allow-Headers": "Content-Type"}
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, GET",
+    "Access-Control-Allow-Headers": "Content-Type",
+}
 
 
 @dataclass
@@ -47,7 +59,7 @@ class RestOptions:
     timeout_ms: int = 30000
     cors: bool = False
     max_body_bytes: int = 1 << 30
-    metrics_path: Optional[str] = None
+    metrics_path: str | None = None
     max_connections: int = 4096
     read_timeout_ms: int = 30000
     limits: RequestLimits = RequestLimits()
@@ -83,13 +95,16 @@ def _metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) ->
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
     opts = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
-    body = {"model_spec": json_format.MessageToDict(response.model_spec, **opts),
-            "metadata": {SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, **opts)}}
+    body = {
+        "model_spec": json_format.MessageToDict(response.model_spec, **opts),
+        "metadata": {SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, **opts)},
+    }
     return json.dumps(body, indent=1)
 
 
 def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
     """AddValueToFeature: one JSON scalar into a Feature, kinds may not mix."""
+
     def kind_error() -> ServingError:
         kind = feature.WhichOneof("kind")
         expected = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64"}.get(kind, "UNKNOWN")
@@ -113,8 +128,9 @@ def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
     elif isinstance(value, float):
         check("float_list")
         if not tensor_json.is_lossless(value, types_pb2.DT_FLOAT):
-            raise invalid_argument(f"JSON Value: {value!r} Type: Number cannot be converted to float without loss "
-                                   "of precision.")
+            raise invalid_argument(
+                f"JSON Value: {value!r} Type: Number cannot be converted to float without loss of precision."
+            )
         feature.float_list.value.append(value)
     elif isinstance(value, int):
         check("int64_list")
@@ -122,8 +138,7 @@ def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
             raise invalid_argument(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
         feature.int64_list.value.append(value)
     else:
-        raise invalid_argument(f"Feature: {name} has element with unexpected JSON type: "
-                               f"{tensor_json.json_type(value)}")
+        raise invalid_argument(f"Feature: {name} has element with unexpected JSON type: {tensor_json.json_type(value)}")
 
 
 def _example(value: Any, example: example_pb2.Example) -> None:
@@ -143,12 +158,15 @@ def _fill_examples(doc: dict, request) -> None:
         _example(doc["context"], request.input.example_list_with_context.context)
         target = request.input.example_list_with_context
     if "examples" not in doc:
-        raise invalid_argument(f"JSON Value: {tensor_json.debug_string(doc)} When method is classify, key "
-                               "'examples' is expected and was not found")
+        raise invalid_argument(
+            f"JSON Value: {tensor_json.debug_string(doc)} When method is classify, key "
+            "'examples' is expected and was not found"
+        )
     examples = doc["examples"]
     if not isinstance(examples, list):
-        raise invalid_argument(f"JSON Value: {tensor_json.debug_string(doc)} Expecting 'examples' value to be an "
-                               "list/array")
+        raise invalid_argument(
+            f"JSON Value: {tensor_json.debug_string(doc)} Expecting 'examples' value to be an list/array"
+        )
     if not examples:
         raise invalid_argument(f"JSON Value: {tensor_json.debug_string(doc)} 'examples' value is an empty array")
     for value in examples:
@@ -171,8 +189,15 @@ def _regress_json(result: regression_pb2.RegressionResult) -> str:
     return '{"results": [' + ", ".join(tensor_json.float_json(r.value) for r in result.regressions) + "]}"
 
 
-def _predict(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits, deadline: Deadline,
-             on_loop: bool = False, doc: Optional[dict] = None) -> bytes:
+def _predict(
+    manager: ServerCore,
+    route: Route,
+    body: bytes,
+    limits: RequestLimits,
+    deadline: Deadline,
+    on_loop: bool = False,
+    doc: dict | None = None,
+) -> bytes:
     """Large numeric tensors take the typed path (no Python object per value); every other body, and every
     error, goes through the reference codec. `on_loop` (small bodies only) runs without waiting for anything
     and raises RunOnWorker, carrying what it parsed, where it would have to wait."""
@@ -206,7 +231,7 @@ def _predict(manager: ServerCore, route: Route, body: bytes, limits: RequestLimi
     return tensor_json.predict_response_json(outputs, fmt)
 
 
-def _settle(answer: asyncio.Future, result: Any, error: Optional[BaseException]) -> None:
+def _settle(answer: asyncio.Future, result: Any, error: BaseException | None) -> None:
     """Completes a request's future unless its deadline completed it first."""
     if answer.done():
         return
@@ -224,17 +249,27 @@ class RunOnWorker(Exception):
         self.doc = doc
 
 
-def process(manager: ServerCore, route: Route, body: bytes, limits: RequestLimits = RequestLimits(),
-            deadline: Deadline = Deadline.none(), on_loop: bool = False, doc: Optional[dict] = None) -> bytes:
+def process(
+    manager: ServerCore,
+    route: Route,
+    body: bytes,
+    limits: RequestLimits = RequestLimits(),
+    deadline: Deadline | None = None,
+    on_loop: bool = False,
+    doc: dict | None = None,
+) -> bytes:
     """Runs one API request and returns the JSON body: blocking, on a worker thread; or, `on_loop`, a quick
     predict on the event loop that raises RunOnWorker instead of waiting for anything."""
+    deadline = deadline if deadline is not None else Deadline.none()
     deadline.check()  # it may have waited for a worker
     if route.method == "status":
-        return _status_json(api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(
-            model_spec=route.spec))).encode()
+        return _status_json(
+            api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(model_spec=route.spec))
+        ).encode()
     if route.method == "metadata":
-        request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=route.spec,
-                                                                 metadata_field=[SIGNATURE_DEF_FIELD])
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=route.spec, metadata_field=[SIGNATURE_DEF_FIELD]
+        )
         return _metadata_json(api.get_model_metadata(manager, request)).encode()
     if route.method == "predict":
         return _predict(manager, route, body, limits, deadline, on_loop, doc)
@@ -254,8 +289,11 @@ class RestServer:
         self.manager = manager
         self.options = options
         self.workers = WorkerPool(workers, "rest")
-        limits = HttpLimits(max_body_bytes=options.max_body_bytes, max_connections=options.max_connections,
-                            read_timeout_s=options.read_timeout_ms / 1000)
+        limits = HttpLimits(
+            max_body_bytes=options.max_body_bytes,
+            max_connections=options.max_connections,
+            read_timeout_s=options.read_timeout_ms / 1000,
+        )
         self.http = HttpServer(self.handle, limits, self._transport_error)
 
     def _headers(self) -> list[tuple[str, str]]:
@@ -318,8 +356,12 @@ class RestServer:
         timeout = self.options.timeout_ms / 1000 if self.options.timeout_ms > 0 else None
         deadline = Deadline(timeout, what=what)
         doc = None
-        if route.method == "predict" and len(body) <= _ON_LOOP_BODY_BYTES and self.http.in_flight == 1 and (
-                timeout is None or timeout >= 20 * QUICK_RUN_S):
+        if (
+            route.method == "predict"
+            and len(body) <= _ON_LOOP_BODY_BYTES
+            and self.http.in_flight == 1
+            and (timeout is None or timeout >= 20 * QUICK_RUN_S)
+        ):
             try:
                 return process(self.manager, route, body, self.options.limits, deadline, on_loop=True)
             except RunOnWorker as e:
@@ -346,7 +388,7 @@ class RestServer:
             if timer is not None:
                 timer.cancel()
 
-    async def start(self, host: str, port: int, ssl_context: Optional[ssl.SSLContext] = None) -> None:
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         await self.http.start(host, port, ssl_context)
 
     async def stop(self) -> None:

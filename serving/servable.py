@@ -1,11 +1,12 @@
 """One loaded SavedModel version: its SignatureDefs and the functions that run them."""
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -37,16 +38,20 @@ class WouldWait(Exception):
 def read_meta_graph(path: str, tags: Sequence[str]) -> meta_graph_pb2.MetaGraphDef:
     """The MetaGraphDef of `path` whose tag set equals `tags` (the source of method_name)."""
     if not any(os.path.isfile(os.path.join(path, name)) for name in ("saved_model.pb", "saved_model.pbtxt")):
-        raise ServingError(Code.NOT_FOUND, f"Could not find SavedModel .pb or .pbtxt at supplied export directory "
-                                           f"path: {path}")
+        raise ServingError(
+            Code.NOT_FOUND, f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}"
+        )
     model = parse_saved_model(path)
     for meta_graph in model.meta_graphs:
         if set(meta_graph.meta_info_def.tags) == set(tags):
             return meta_graph
     available = [sorted(m.meta_info_def.tags) for m in model.meta_graphs]
-    raise ServingError(Code.NOT_FOUND, f"Could not find meta graph def matching supplied tags: "
-                                       f"{{ {' '.join(tags)} }}. To inspect available tag-sets in the SavedModel, "
-                                       f"please use the SavedModel CLI: `saved_model_cli`. Available: {available}")
+    raise ServingError(
+        Code.NOT_FOUND,
+        f"Could not find meta graph def matching supplied tags: "
+        f"{{ {' '.join(tags)} }}. To inspect available tag-sets in the SavedModel, "
+        f"please use the SavedModel CLI: `saved_model_cli`. Available: {available}",
+    )
 
 
 class Servable:
@@ -58,8 +63,10 @@ class Servable:
         self.path = path
         self.meta_graph = read_meta_graph(path, tags)
         # In the wire protocol's classes (GetModelMetadata answers with them); same fields, other pool.
-        self.signature_defs = {key: wire_meta_graph_pb2.SignatureDef.FromString(signature.SerializeToString())
-                               for key, signature in self.meta_graph.signature_def.items()}
+        self.signature_defs = {
+            key: wire_meta_graph_pb2.SignatureDef.FromString(signature.SerializeToString())
+            for key, signature in self.meta_graph.signature_def.items()
+        }
         self._loaded = tf.saved_model.load(path, tags=list(tags))
         self._functions = {key: self._loaded.signatures[key] for key in self._loaded.signatures.keys()}
         self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
@@ -115,7 +122,8 @@ class Servable:
                 f"input size does not match signature: {len(sent)}!={len(expected)} "
                 f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}). "
                 f"Sent extra: {{{','.join(sorted(sent - expected))}}}. "
-                f"Missing but required: {{{','.join(sorted(expected - sent))}}}.")
+                f"Missing but required: {{{','.join(sorted(expected - sent))}}}."
+            )
         specs = self.input_specs.get(key or DEFAULT_SIGNATURE, {})
         for index, name in enumerate(sorted(expected)):
             array = inputs[name]
@@ -125,16 +133,19 @@ class Servable:
             if got != want:
                 raise invalid_argument(f"Expects arg[{index}] to be {type_name(want)} but {type_name(got)} is provided")
             if spec is not None and not spec.shape.is_compatible_with(array.shape):
-                raise invalid_argument(f"The shape of input '{name}' is {list(array.shape)}, which is incompatible "
-                                       f"with the signature shape {spec.shape.as_list() if spec.shape.rank is not None else '<unknown>'}")
+                raise invalid_argument(
+                    f"The shape of input '{name}' is {list(array.shape)}, which is incompatible "
+                    f"with the signature shape {spec.shape.as_list() if spec.shape.rank is not None else '<unknown>'}"
+                )
 
     def runs_quickly(self, key: str) -> bool:
         """The signature ran quickly before, not slowly lately, and nothing (a batch) would make it wait."""
         quick_from = self._quick_from.get(key or DEFAULT_SIGNATURE)
         return self.batcher is None and quick_from is not None and time.monotonic() >= quick_from
 
-    def run(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,
-            wait: bool = True) -> dict[str, np.ndarray]:
+    def run(
+        self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE, wait: bool = True
+    ) -> dict[str, np.ndarray]:
         """Runs a signature, through the batcher when there is one; never starts past the deadline.
         With `wait=False` it raises WouldWait rather than wait for a batch or for its turn."""
         if self.batcher is not None:
@@ -143,8 +154,9 @@ class Servable:
             return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline, self.batch_options)
         return self.run_now(key, inputs, deadline, wait)
 
-    def run_now(self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE,
-                wait: bool = True) -> dict[str, np.ndarray]:
+    def run_now(
+        self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE, wait: bool = True
+    ) -> dict[str, np.ndarray]:
         fn = self._functions.get(key or DEFAULT_SIGNATURE)
         if fn is None:
             raise failed_precondition(f'Serving signature key "{key}" not found.')
@@ -172,18 +184,29 @@ class Servable:
         METRICS.runtime_latency.labels(self.name, api, "TF2").observe(elapsed * 1e6)
         return arrays
 
-    def predict(self, key: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = (),
-                deadline: Deadline = NO_DEADLINE, wait: bool = True) -> dict[str, np.ndarray]:
+    def predict(
+        self,
+        key: str,
+        inputs: Mapping[str, np.ndarray],
+        output_filter: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+        wait: bool = True,
+    ) -> dict[str, np.ndarray]:
         signature = self.signature(key)
         if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD) and self.method_check:
-            raise ServingError(Code.INTERNAL, "Expected prediction signature method_name to be one of "
-                                              f"{{{PREDICT_METHOD}, {CLASSIFY_METHOD}, {REGRESS_METHOD}}}. "
-                                              f"Was: {signature.method_name}")
+            raise ServingError(
+                Code.INTERNAL,
+                "Expected prediction signature method_name to be one of "
+                f"{{{PREDICT_METHOD}, {CLASSIFY_METHOD}, {REGRESS_METHOD}}}. "
+                f"Was: {signature.method_name}",
+            )
         seen = set()
         for alias in output_filter:
             if alias not in signature.outputs:
-                raise invalid_argument(f"output tensor alias not found in signature: {alias} Outputs expected to "
-                                       f"be in the set {{{','.join(sorted(signature.outputs))}}}.")
+                raise invalid_argument(
+                    f"output tensor alias not found in signature: {alias} Outputs expected to "
+                    f"be in the set {{{','.join(sorted(signature.outputs))}}}."
+                )
             if alias in seen:
                 raise invalid_argument(f"duplicate output tensor alias: {alias}")
             seen.add(alias)

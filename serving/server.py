@@ -1,4 +1,7 @@
-"""Wires flags, the serving core, gRPC and REST together; start-up blocks until models are loaded; SIGTERM stops cleanly."""
+"""Wires flags, the serving core, gRPC and REST together.
+
+Start-up blocks until models are loaded; SIGTERM stops cleanly."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +13,6 @@ import resource
 import signal
 import sys
 import threading
-from typing import Optional
 
 from protocol.layout import BATCHING_PARAMS_FILE
 from serving import config as config_lib
@@ -28,10 +30,12 @@ def configure_tensorflow(args: argparse.Namespace) -> None:
 
     intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
     if intra > 0 and inter > 0 and args.tensorflow_session_parallelism > 0:
-        raise ServingError(config_lib.Code.INVALID_ARGUMENT,
-                           "Either configure server_options.tensorflow_session_parallelism or "
-                           "(server_options.tensorflow_intra_op_parallelism, "
-                           "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.")
+        raise ServingError(
+            config_lib.Code.INVALID_ARGUMENT,
+            "Either configure server_options.tensorflow_session_parallelism or "
+            "(server_options.tensorflow_intra_op_parallelism, "
+            "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.",
+        )
     if intra <= 0 and inter <= 0:
         intra = inter = args.tensorflow_session_parallelism
     if intra > 0:
@@ -52,8 +56,10 @@ def configure_devices(args: argparse.Namespace) -> None:
         gpus = tf.config.list_physical_devices("GPU")
         for gpu in gpus:
             tf.config.experimental.set_memory_growth(gpu, True)
-        log.warning("--per_process_gpu_memory_fraction: %s", "GPU memory grows on demand (no fixed fraction)"
-                    if gpus else "no GPU here; ignored")
+        log.warning(
+            "--per_process_gpu_memory_fraction: %s",
+            "GPU memory grows on demand (no fixed fraction)" if gpus else "no GPU here; ignored",
+        )
 
 
 def _worker_count(flag: int) -> int:
@@ -93,34 +99,44 @@ class Server:
         self.rest = None
         self.grpc_credentials = None
         self.rest_ssl_context = None
-        self.health: Optional[HealthReporter] = None
-        self._config_poller: Optional[threading.Thread] = None
+        self.health: HealthReporter | None = None
+        self._config_poller: threading.Thread | None = None
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ start-up
     def _validate(self) -> None:
         a = self.args
         if a.port == 0:
-            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
-                               "At least one of server_options.grpc_port or server_options.grpc_socket_path must "
-                               "be set.")
+            raise ServingError(
+                config_lib.Code.INVALID_ARGUMENT,
+                "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.",
+            )
         if a.use_alts_credentials and a.ssl_config_file:
-            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
-                               "Either use_alts_credentials must be false or ssl_config_file must be empty.")
+            raise ServingError(
+                config_lib.Code.INVALID_ARGUMENT,
+                "Either use_alts_credentials must be false or ssl_config_file must be empty.",
+            )
         if not a.model_base_path and not a.model_config_file:
-            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
-                               "Both server_options.model_base_path and server_options.model_config_file are empty!")
+            raise ServingError(
+                config_lib.Code.INVALID_ARGUMENT,
+                "Both server_options.model_base_path and server_options.model_config_file are empty!",
+            )
         if not a.enable_batching and a.batching_parameters_file:
-            raise ServingError(config_lib.Code.INVALID_ARGUMENT,
-                               "server_options.batching_parameters_file is set without setting "
-                               "server_options.enable_batching to true.")
+            raise ServingError(
+                config_lib.Code.INVALID_ARGUMENT,
+                "server_options.batching_parameters_file is set without setting "
+                "server_options.enable_batching to true.",
+            )
 
     def _initial_config(self):
         a = self.args
         if a.model_config_file:
             return config_lib.load_model_server_config(a.model_config_file)
-        log.info("Building single TensorFlow model file config:  model_name: %s model_base_path: %s",
-                 a.model_name, a.model_base_path)
+        log.info(
+            "Building single TensorFlow model file config:  model_name: %s model_base_path: %s",
+            a.model_name,
+            a.model_base_path,
+        )
         return config_lib.single_model_config(a.model_name, a.model_base_path)
 
     def build(self) -> None:
@@ -165,7 +181,8 @@ class Server:
                 max_num_load_retries=a.max_num_load_retries,
                 load_retry_interval_s=max(a.load_retry_interval_micros, 0) / 1e6,
                 num_load_threads=max(a.num_load_threads, 0),
-                num_unload_threads=max(a.num_unload_threads, 0)),
+                num_unload_threads=max(a.num_unload_threads, 0),
+            ),
             prepare=prepare,
         )
         self.manager = ServerCore(options)
@@ -188,8 +205,7 @@ class Server:
         if not os.path.isfile(path):
             return None
         params = config_lib.load_batching_parameters(path)
-        log.info("Batching %s with its own %s: %s", version_path, BATCHING_PARAMS_FILE,
-                 " ".join(str(params).split()))
+        log.info("Batching %s with its own %s: %s", version_path, BATCHING_PARAMS_FILE, " ".join(str(params).split()))
         return QueueOptions.from_params(params)
 
     def _load_transport_security(self) -> None:
@@ -197,10 +213,12 @@ class Server:
         from serving import tls
 
         a = self.args
-        self.grpc_credentials = tls.grpc_credentials(tls.load_ssl_config(a.ssl_config_file)) \
-            if a.ssl_config_file else None
-        self.rest_ssl_context = tls.server_context(tls.load_ssl_config(a.rest_api_ssl_config_file)) \
-            if a.rest_api_ssl_config_file else None
+        self.grpc_credentials = (
+            tls.grpc_credentials(tls.load_ssl_config(a.ssl_config_file)) if a.ssl_config_file else None
+        )
+        self.rest_ssl_context = (
+            tls.server_context(tls.load_ssl_config(a.rest_api_ssl_config_file)) if a.rest_api_ssl_config_file else None
+        )
 
     async def serve(self) -> None:
         """Opens the ports, polls, and waits for SIGTERM/SIGINT; then drains and returns."""
@@ -211,9 +229,17 @@ class Server:
         a = self.args
         limits = RequestLimits(max_tensor_elements=max(a.max_tensor_elements, 0))
         file_limit = open_file_limit()
-        self.grpc_server = build_server(self.manager, a.grpc_host, a.port, _worker_count(a.grpc_max_threads),
-                                        a.enable_serialization_as_tensor_content, a.grpc_channel_arguments,
-                                        self.grpc_credentials, limits, connection_cap(0, file_limit))
+        self.grpc_server = build_server(
+            self.manager,
+            a.grpc_host,
+            a.port,
+            _worker_count(a.grpc_max_threads),
+            a.enable_serialization_as_tensor_content,
+            a.grpc_channel_arguments,
+            self.grpc_credentials,
+            limits,
+            connection_cap(0, file_limit),
+        )
         self.health = HealthReporter(self.grpc_server) if a.enable_grpc_healthcheck_service else None
         if a.grpc_socket_path:
             _bind_unix_socket(self.grpc_server, a.grpc_socket_path)
@@ -222,20 +248,31 @@ class Server:
         log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)
         if a.rest_api_port != 0:
             if a.rest_api_port == a.port:
-                log.error("server_options.http_port cannot be same as grpc_port. Please use a different port for "
-                          "HTTP/REST API. Skipped exporting HTTP/REST API.")
+                log.error(
+                    "server_options.http_port cannot be same as grpc_port. Please use a different port for "
+                    "HTTP/REST API. Skipped exporting HTTP/REST API."
+                )
             else:
                 prometheus = self.monitoring.prometheus_config
                 metrics_path = (prometheus.path or "/monitoring/prometheus/metrics") if prometheus.enable else None
-                options = RestOptions(timeout_ms=a.rest_api_timeout_in_ms, cors=a.rest_api_enable_cors_support,
-                                      max_body_bytes=a.max_request_body_bytes, metrics_path=metrics_path,
-                                      max_connections=connection_cap(a.rest_api_max_connections, file_limit),
-                                      read_timeout_ms=max(a.rest_api_read_timeout_in_ms, 1), limits=limits)
+                options = RestOptions(
+                    timeout_ms=a.rest_api_timeout_in_ms,
+                    cors=a.rest_api_enable_cors_support,
+                    max_body_bytes=a.max_request_body_bytes,
+                    metrics_path=metrics_path,
+                    max_connections=connection_cap(a.rest_api_max_connections, file_limit),
+                    read_timeout_ms=max(a.rest_api_read_timeout_in_ms, 1),
+                    limits=limits,
+                )
                 self.rest = RestServer(self.manager, options, _worker_count(a.rest_api_num_threads))
                 try:
                     await self.rest.start(a.rest_api_host, a.rest_api_port, self.rest_ssl_context)
-                    log.info("Exporting %s API at:%s:%d ...", "HTTPS/REST" if self.rest_ssl_context else "HTTP/REST",
-                             a.rest_api_host, a.rest_api_port)
+                    log.info(
+                        "Exporting %s API at:%s:%d ...",
+                        "HTTPS/REST" if self.rest_ssl_context else "HTTP/REST",
+                        a.rest_api_host,
+                        a.rest_api_port,
+                    )
                 except OSError as e:  # like the official server: log it and keep serving gRPC
                     log.error("Failed to start HTTP Server at %s:%d: %s", a.rest_api_host, a.rest_api_port, e)
                     await self.rest.stop()
@@ -294,17 +331,22 @@ def _bind_unix_socket(server, path: str) -> None:
     except RuntimeError:
         bound = 0
     if not bound:
-        raise ServingError(config_lib.Code.INVALID_ARGUMENT, f"Failed to BuildAndStart gRPC server: cannot bind unix:{path}")
+        raise ServingError(
+            config_lib.Code.INVALID_ARGUMENT, f"Failed to BuildAndStart gRPC server: cannot bind unix:{path}"
+        )
     log.info("Running gRPC ModelServer at UNIX socket %s ...", path)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     from serving.flags import not_applied_warnings, parse_flags
 
     args = parse_flags(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s.%(msecs)03d %(levelname).1s serving] %(message)s",
-                        datefmt="%Y-%m-%d %H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s.%(msecs)03d %(levelname).1s serving] %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+    )
     for line in not_applied_warnings(args):
         log.warning("%s", line)
     if args.version:

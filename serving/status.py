@@ -1,4 +1,5 @@
 """Canonical error codes: one ServingError carries a code and a message to REST and gRPC alike."""
+
 from __future__ import annotations
 
 import grpc

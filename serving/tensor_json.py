@@ -6,12 +6,14 @@ Responses: floats as the official server writes them (six significant digits whe
 round-trips, else full precision; `.0` on integral values; NaN, Infinity, -Infinity), strings
 whose output name ends in `_bytes` as `{"b64": ...}`.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import orjson  # several times faster than json for large bodies; json stays the reference parser
@@ -53,6 +55,7 @@ _PARSE_MESSAGES = {
 
 
 # ---------------------------------------------------------------- parsing the document
+
 
 def parse_document(body: bytes | bytearray) -> dict:
     """Parses a request body; only a JSON object is accepted. Trailing data is ignored like rapidjson.
@@ -124,12 +127,13 @@ def _parse_read_keys(text: str, start: int) -> dict:
     for name, (begin, *rest) in spans.items():
         if name in READ_KEYS and rest:
             try:
-                doc[name] = json.loads(text[begin:rest[0]])
+                doc[name] = json.loads(text[begin : rest[0]])
             except RecursionError:
                 raise invalid_argument("JSON Parse error: Document nested too deeply.") from None
             except json.JSONDecodeError as e:
-                raise invalid_argument(f"JSON Parse error: {_PARSE_MESSAGES.get(e.msg, e.msg + '.')} "
-                                       f"at offset: {begin + e.pos}") from None
+                raise invalid_argument(
+                    f"JSON Parse error: {_PARSE_MESSAGES.get(e.msg, e.msg + '.')} at offset: {begin + e.pos}"
+                ) from None
         else:
             doc[name] = None  # present, not read
     return doc
@@ -171,16 +175,19 @@ def json_type(value: Any) -> str:
 def signature_name(doc: Mapping[str, Any]) -> str:
     name = doc.get("signature_name", "")
     if not isinstance(name, str):
-        raise invalid_argument(f"JSON Value: {debug_string(doc)} not formatted correctly. "
-                               "'signature_name' key must be a string value.")
+        raise invalid_argument(
+            f"JSON Value: {debug_string(doc)} not formatted correctly. 'signature_name' key must be a string value."
+        )
     return name
 
 
 # ---------------------------------------------------------------- JSON -> numpy
 
+
 def _type_error(value: Any, dtype: int) -> ServingError:
-    return invalid_argument(f"JSON Value: {debug_string(value)} Type: {json_type(value)} "
-                            f"is not of expected type: {dtype_name(dtype)}")
+    return invalid_argument(
+        f"JSON Value: {debug_string(value)} Type: {json_type(value)} is not of expected type: {dtype_name(dtype)}"
+    )
 
 
 def decode_b64(value: Any) -> bytes:
@@ -230,8 +237,10 @@ def _check_leaf(value: Any, dtype: int) -> Any:
         if type(value) not in (float, int):
             raise _type_error(value, dtype)
         if not is_lossless(value, dtype):
-            raise invalid_argument(f"JSON Value: {debug_string(value)} Type: Number cannot be converted to "
-                                   f"{dtype_name(dtype)} without loss of precision.")
+            raise invalid_argument(
+                f"JSON Value: {debug_string(value)} Type: Number cannot be converted to "
+                f"{dtype_name(dtype)} without loss of precision."
+            )
         return value
     if dtype in _INT_RANGES:
         low, high, _ = _INT_RANGES[dtype]
@@ -246,19 +255,25 @@ def _check_leaf(value: Any, dtype: int) -> Any:
         if type(value) is not bool:
             raise _type_error(value, dtype)
         return value
-    raise ServingError(Code.UNIMPLEMENTED,
-                       f"Conversion of JSON Value: {debug_string(value)} to type: {dtype_name(dtype)}")
+    raise ServingError(
+        Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_string(value)} to type: {dtype_name(dtype)}"
+    )
 
 
 _FAST_TYPES = {
-    types_pb2.DT_FLOAT: {float, int}, types_pb2.DT_DOUBLE: {float, int}, types_pb2.DT_BOOL: {bool},
+    types_pb2.DT_FLOAT: {float, int},
+    types_pb2.DT_DOUBLE: {float, int},
+    types_pb2.DT_BOOL: {bool},
 }
 
 
 def _fill_leaves(values: list, dtype: int, out: list) -> None:
     allowed = _FAST_TYPES.get(dtype)
-    if allowed is not None and set(map(type, values)) <= allowed and (
-            dtype not in _FLOATS or all(is_lossless(v, dtype) for v in values)):
+    if (
+        allowed is not None
+        and set(map(type, values)) <= allowed
+        and (dtype not in _FLOATS or all(is_lossless(v, dtype) for v in values))
+    ):
         out.extend(values)
         return
     out.extend(_check_leaf(v, dtype) for v in values)
@@ -268,15 +283,18 @@ def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list) -> No
     rank = len(shape)
     if not isinstance(value, list):
         if level != rank:
-            raise invalid_argument(f"JSON Value: {debug_string(value)} found at incorrect level: {level + 1} "
-                                   f"in the JSON DOM. Expected at level: {rank}")
+            raise invalid_argument(
+                f"JSON Value: {debug_string(value)} found at incorrect level: {level + 1} "
+                f"in the JSON DOM. Expected at level: {rank}"
+            )
         out.append(_check_leaf(value, dtype))
         return
     if level >= rank:
         raise invalid_argument(f"Encountered list at unexpected level: {level} expected < {rank}")
     if len(value) != shape[level]:
-        raise invalid_argument(f"Encountered list at unexpected size: {len(value)} at level: {level} "
-                               f"expected size: {shape[level]}")
+        raise invalid_argument(
+            f"Encountered list at unexpected size: {len(value)} at level: {level} expected size: {shape[level]}"
+        )
     if level == rank - 1:
         if any(isinstance(v, list) for v in value):
             raise invalid_argument(f"Encountered list at unexpected level: {level + 1} expected < {rank}")
@@ -341,8 +359,9 @@ def _fast_lossless(array: np.ndarray, dtype: int) -> bool:
     return not np.any((np.abs(finite) >= exact) & (finite == np.round(finite)))
 
 
-def json_to_array(value: Any, dtype: int, has_bools: bool = True, limits: RequestLimits = RequestLimits(),
-                  name: str = "") -> np.ndarray:
+def json_to_array(
+    value: Any, dtype: int, has_bools: bool = True, limits: RequestLimits = RequestLimits(), name: str = ""
+) -> np.ndarray:
     """One JSON value (scalar or nested lists) to an array of dtype, validated like FillTensorProto."""
     shape = dense_shape(value)
     limits.check_elements(f"Input tensor '{name}'", int(np.prod(shape, dtype=object)) if shape else 1)
@@ -361,14 +380,17 @@ def _shape_text(shape: tuple) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bools: bool = True,
-                        limits: RequestLimits = RequestLimits()) -> dict[str, np.ndarray]:
+def instances_to_arrays(
+    instances: list, input_dtypes: Mapping[str, int], has_bools: bool = True, limits: RequestLimits = RequestLimits()
+) -> dict[str, np.ndarray]:
     """Row format: each element one example; all elements batched along a new first dimension."""
     names = sorted(input_dtypes)
     first = instances[0]
     if not (isinstance(first, dict)) and len(names) > 1:
-        raise invalid_argument("instances is a plain list, but expecting list of objects as multiple "
-                               "input tensors required as per tensorinfo_map")
+        raise invalid_argument(
+            "instances is a plain list, but expecting list of objects as multiple "
+            "input tensors required as per tensorinfo_map"
+        )
     objects = isinstance(first, dict) and not b64.is_b64(first)
     per_input: dict[str, list[np.ndarray]] = {n: [] for n in names}
     shapes: dict[str, tuple] = {}
@@ -395,30 +417,35 @@ def instances_to_arrays(instances: list, input_dtypes: Mapping[str, int], has_bo
                 try:
                     add(item, key)
                 except ServingError as e:
-                    raise invalid_argument(f"Failed to process element: {index} key: {key} of 'instances' list. "
-                                           f"Error: {e}") from None
+                    raise invalid_argument(
+                        f"Failed to process element: {index} key: {key} of 'instances' list. Error: {e}"
+                    ) from None
             if set(element) != set(names):
-                raise invalid_argument(f"Failed to process element: {index} of 'instances' list. JSON object: "
-                                       f"{debug_string(element)} keys must be equal to: {','.join(names)}")
+                raise invalid_argument(
+                    f"Failed to process element: {index} of 'instances' list. JSON object: "
+                    f"{debug_string(element)} keys must be equal to: {','.join(names)}"
+                )
         else:
             if element_is_object:
                 raise invalid_argument(f"Expecting value/list but got object at item {index} of input list")
             try:
                 add(element, names[0])
             except ServingError as e:
-                raise invalid_argument(f"Failed to process element: {index} of 'instances' list. "
-                                       f"Error: {e}") from None
+                raise invalid_argument(f"Failed to process element: {index} of 'instances' list. Error: {e}") from None
     return {name: np.stack(arrays) for name, arrays in per_input.items() if arrays}
 
 
-def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int], has_bools: bool = True,
-                     limits: RequestLimits = RequestLimits()) -> dict[str, np.ndarray]:
+def inputs_to_arrays(
+    inputs: Any, input_dtypes: Mapping[str, int], has_bools: bool = True, limits: RequestLimits = RequestLimits()
+) -> dict[str, np.ndarray]:
     """Columnar format: one tensor, or an object keyed by input name (extra keys ignored)."""
     names = sorted(input_dtypes)
     if not isinstance(inputs, dict) or b64.is_b64(inputs):
         if len(names) > 1:
-            raise invalid_argument("inputs is a plain value/list, but expecting an object as multiple "
-                                   "input tensors required as per tensorinfo_map")
+            raise invalid_argument(
+                "inputs is a plain value/list, but expecting an object as multiple "
+                "input tensors required as per tensorinfo_map"
+            )
         return {names[0]: json_to_array(inputs, input_dtypes[names[0]], has_bools, limits, names[0])}
     arrays = {}
     for name in names:
@@ -428,20 +455,25 @@ def inputs_to_arrays(inputs: Any, input_dtypes: Mapping[str, int], has_bools: bo
     return arrays
 
 
-def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, int], has_bools: bool = True,
-                           limits: RequestLimits = RequestLimits()) -> tuple[dict, str]:
+def predict_request_arrays(
+    doc: Mapping[str, Any],
+    input_dtypes: Mapping[str, int],
+    has_bools: bool = True,
+    limits: RequestLimits = RequestLimits(),
+) -> tuple[dict, str]:
     """Returns (inputs, format) where format is 'row' or 'columnar'.
 
     `has_bools=False` (the body holds no `true`/`false`) lets dense numeric tensors skip the
     per-value checks.
     """
     if not input_dtypes:
-        raise invalid_argument("Failed to get input map for signature: "
-                               f"{doc.get('signature_name') or 'DEFAULT'}")
+        raise invalid_argument(f"Failed to get input map for signature: {doc.get('signature_name') or 'DEFAULT'}")
     has_instances, has_inputs = "instances" in doc, "inputs" in doc
     if has_instances and has_inputs:
-        raise invalid_argument(f"JSON Value: {debug_string(doc)} Not formatted correctly expecting only one of "
-                               "'inputs' or 'instances' keys to exist ")
+        raise invalid_argument(
+            f"JSON Value: {debug_string(doc)} Not formatted correctly expecting only one of "
+            "'inputs' or 'instances' keys to exist "
+        )
     if has_instances:
         instances = doc["instances"]
         if not isinstance(instances, list):
@@ -455,6 +487,7 @@ def predict_request_arrays(doc: Mapping[str, Any], input_dtypes: Mapping[str, in
 
 
 # ---------------------------------------------------------------- the typed path for large numeric tensors
+
 
 class TypedRequest:
     """A predict body whose tensors go from JSON text straight into typed numpy arrays.
@@ -470,7 +503,7 @@ class TypedRequest:
         self._body, self._parser, self._doc = body, parser, doc
 
     @classmethod
-    def parse(cls, body: bytes | bytearray) -> "TypedRequest | None":
+    def parse(cls, body: bytes | bytearray) -> TypedRequest | None:
         """None unless simdjson reads the body as an object with unique top-level keys and a string
         `signature_name` (if any); every other document goes to parse_document."""
         parser = simdjson.Parser()
@@ -493,8 +526,9 @@ class TypedRequest:
         """Frees simdjson's tape (about the body's size plus 24 bytes a number)."""
         self._doc = self._parser = None
 
-    def arrays(self, input_dtypes: Mapping[str, int],
-               limits: RequestLimits = RequestLimits()) -> tuple[dict[str, np.ndarray], str] | None:
+    def arrays(
+        self, input_dtypes: Mapping[str, int], limits: RequestLimits = RequestLimits()
+    ) -> tuple[dict[str, np.ndarray], str] | None:
         """The same (inputs, format) as predict_request_arrays, or None to let it decide."""
         try:
             return self._arrays(input_dtypes, limits)
@@ -647,7 +681,7 @@ def _checked(flat: np.ndarray, dtype: int) -> np.ndarray | None:
     """The typed values in dtype when the reference path would store exactly these; None to let it decide."""
     if dtype in _FLOATS:
         for start in range(0, flat.size, _CHECK_CHUNK):
-            chunk = flat[start:start + _CHECK_CHUNK]
+            chunk = flat[start : start + _CHECK_CHUNK]
             if not np.isfinite(chunk).all() or not _fast_lossless(chunk, dtype):
                 return None
         target = _FLOATS[dtype]
@@ -661,9 +695,10 @@ def _checked(flat: np.ndarray, dtype: int) -> np.ndarray | None:
 
 # ---------------------------------------------------------------- numpy -> JSON text
 
+
 def _float_tokens(flat: np.ndarray) -> list[str]:
     values = flat.tolist()
-    tokens = ["%.6g" % v for v in values]
+    tokens = [f"{v:.6g}" for v in values]
     if not tokens:
         return tokens
     finite = np.isfinite(flat)
@@ -711,7 +746,7 @@ def nest(tokens: list[str], shape: tuple) -> str:
         if size == 0:
             groups = ["[]"] * count
         else:
-            groups = ["[" + ",".join(groups[i:i + size]) + "]" for i in range(0, count * size, size)]
+            groups = ["[" + ",".join(groups[i : i + size]) + "]" for i in range(0, count * size, size)]
     return groups[0]
 
 
@@ -745,20 +780,20 @@ def write_tensor(array: np.ndarray, as_bytes: bool, out: list[bytes]) -> None:
             closes = 1 + sum(1 for span in spans if (row + 1) % span == 0)
             out.append(_encode(("," if row else "") + "[" * opens))
             for start in range(0, width, _CHUNK):
-                tokens = value_tokens(rows[row, start:start + _CHUNK], as_bytes)
+                tokens = value_tokens(rows[row, start : start + _CHUNK], as_bytes)
                 out.append(_encode(("," if start else "") + ",".join(tokens)))
             out.append(_encode("]" * closes))
         return
     per_chunk = _CHUNK // width
     for first in range(0, rows.shape[0], per_chunk):
-        block = rows[first:first + per_chunk]
+        block = rows[first : first + per_chunk]
         tokens = value_tokens(block, as_bytes)
         text = []
         for i in range(block.shape[0]):
             row = first + i
             opens = 1 + sum(1 for span in spans if row % span == 0)
             closes = 1 + sum(1 for span in spans if (row + 1) % span == 0)
-            text.append("[" * opens + ",".join(tokens[i * width:(i + 1) * width]) + "]" * closes)
+            text.append("[" * opens + ",".join(tokens[i * width : (i + 1) * width]) + "]" * closes)
         out.append(_encode(("," if first else "") + ",".join(text)))
 
 
@@ -791,8 +826,9 @@ def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> bytes:
         if array.ndim == 0:
             raise invalid_argument(f"Tensor name: {name} has no shape information ")
         if batch is not None and array.shape[0] != batch:
-            raise invalid_argument(f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
-                                   f"expecting: {batch}")
+            raise invalid_argument(
+                f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} expecting: {batch}"
+            )
         batch = array.shape[0]
     if len(names) == 1:  # the rows of one output are its tensor's outer list
         out.append(b'{"predictions": ')

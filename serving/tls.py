@@ -8,6 +8,7 @@ an `ssl.SSLContext` with the pair, and with `client_verify` a client certificate
 `custom_ca` required. Where the official binary CHECK-fails on a bad file, start-up fails with a
 clear message instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,10 @@ def load_ssl_config(path: str) -> SSLConfig:
     if not config.server_key or not config.server_cert:
         raise invalid_argument(f"SSLConfig in {path} needs both server_key and server_cert (PEM text)")
     if config.client_verify and not config.custom_ca:
-        raise invalid_argument(f"SSLConfig in {path} sets client_verify without custom_ca: clients' certificates "
-                               "need the CA that signs them")
+        raise invalid_argument(
+            f"SSLConfig in {path} sets client_verify without custom_ca: clients' certificates "
+            "need the CA that signs them"
+        )
     try:
         server_context(config)
     except (ssl.SSLError, ValueError) as e:
@@ -41,7 +44,8 @@ def grpc_credentials(config: SSLConfig) -> grpc.ServerCredentials:
     return grpc.ssl_server_credentials(
         [(config.server_key.encode(), config.server_cert.encode())],
         root_certificates=config.custom_ca.encode() if config.custom_ca else None,
-        require_client_auth=config.client_verify)
+        require_client_auth=config.client_verify,
+    )
 
 
 def server_context(config: SSLConfig) -> ssl.SSLContext:

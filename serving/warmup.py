@@ -1,4 +1,5 @@
 """Replays `assets.extra/tf_serving_warmup_requests` (a TFRecord of PredictionLog) before a version serves."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,6 @@ from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
 
 log = logging.getLogger("serving")
-
 
 
 def _replay(servable: Servable, record: prediction_log_pb2.PredictionLog) -> None:

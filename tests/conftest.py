@@ -1,4 +1,5 @@
 """Shared test set-up: quiet TensorFlow, and the exported-model fixtures every suite can reuse."""
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

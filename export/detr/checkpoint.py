@@ -8,6 +8,7 @@ and only to read a `.pth` file.
 Detector checkpoints (detr-r50, ...) load into DETR; panoptic ones (detr-r50-panoptic, ...: the
 detector's keys under `detr.`, the head's under `bbox_attention.` and `mask_head.`) into DETRsegm.
 """
+
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from export.errors import ExportError
 
 PANOPTIC_PREFIXES = ("detr.", "bbox_attention.", "mask_head.")
 
-CONV = "conv"      # torch (O, I, kh, kw) -> keras (kh, kw, I, O)
+CONV = "conv"  # torch (O, I, kh, kw) -> keras (kh, kw, I, O)
 LINEAR = "linear"  # torch (out, in) -> keras (in, out)
-SAME = "same"      # vectors and the query embedding
+SAME = "same"  # vectors and the query embedding
 
 _TO_KERAS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     CONV: lambda a: np.transpose(a, (2, 3, 1, 0)),
@@ -143,11 +144,15 @@ def check_kind(keys: Iterable[str], panoptic_model: bool) -> None:
     keys = {key for key in keys if not key.endswith("num_batches_tracked")}
     panoptic = bool(keys) and all(key.startswith(PANOPTIC_PREFIXES) for key in keys)
     if panoptic_model and not panoptic and "class_embed.weight" in keys:
-        raise ExportError("checkpoint is a DETR detector checkpoint (no 'detr.' keys); the panoptic model "
-                          "needs a panoptic one such as detr-r50-panoptic-00ce5173.pth")
+        raise ExportError(
+            "checkpoint is a DETR detector checkpoint (no 'detr.' keys); the panoptic model "
+            "needs a panoptic one such as detr-r50-panoptic-00ce5173.pth"
+        )
     if not panoptic_model and panoptic:
-        raise ExportError("checkpoint is a DETR panoptic checkpoint (keys under 'detr.', 'bbox_attention.', "
-                          "'mask_head.'); load it into the panoptic model (DETRsegm, python -m export detr --panoptic)")
+        raise ExportError(
+            "checkpoint is a DETR panoptic checkpoint (keys under 'detr.', 'bbox_attention.', "
+            "'mask_head.'); load it into the panoptic model (DETRsegm, python -m export detr --panoptic)"
+        )
 
 
 def load_state_dict(model: DETR | DETRsegm, state_dict: Mapping[str, np.ndarray]) -> None:
@@ -158,12 +163,15 @@ def load_state_dict(model: DETR | DETRsegm, state_dict: Mapping[str, np.ndarray]
     check_kind(state_dict, isinstance(model, DETRsegm))
     unexpected = sorted(set(state_dict) - expected - ignored)
     if unexpected:
-        raise ExportError(f"checkpoint has unexpected key {unexpected[0]!r}"
-                          f"{f' (and {len(unexpected) - 1} more)' if len(unexpected) > 1 else ''}")
+        raise ExportError(
+            f"checkpoint has unexpected key {unexpected[0]!r}"
+            f"{f' (and {len(unexpected) - 1} more)' if len(unexpected) > 1 else ''}"
+        )
     missing = [key for key, _, _ in entries if key not in state_dict]
     if missing:
-        raise ExportError(f"checkpoint is missing key {missing[0]!r}"
-                          f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}")
+        raise ExportError(
+            f"checkpoint is missing key {missing[0]!r}{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
+        )
     values = []
     for key, variable, layout in entries:
         array = np.asarray(state_dict[key], dtype=np.float32)
@@ -192,17 +200,24 @@ def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
         raise ExportError(f"checkpoint not found: {path}")
     try:
         import argparse
+
         with torch.serialization.safe_globals([argparse.Namespace]):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file
-        raise ExportError(f"cannot read checkpoint {str(path)!r}: {type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}") from error
+        raise ExportError(
+            f"cannot read checkpoint {str(path)!r}: {type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}"
+        ) from error
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
-        raise ExportError(f"checkpoint {str(path)!r} has no 'model' entry (expected torch.save({{'model': state_dict}}))")
+        raise ExportError(
+            f"checkpoint {str(path)!r} has no 'model' entry (expected torch.save({{'model': state_dict}}))"
+        )
     state_dict = checkpoint["model"]
     if not isinstance(state_dict, Mapping):
-        raise ExportError(f"checkpoint {str(path)!r} entry 'model' is a {type(state_dict).__name__}, "
-                          "expected a state dict (names to tensors)")
+        raise ExportError(
+            f"checkpoint {str(path)!r} entry 'model' is a {type(state_dict).__name__}, "
+            "expected a state dict (names to tensors)"
+        )
     bad = [k for k, v in state_dict.items() if not isinstance(k, str) or not hasattr(v, "detach")]
     if bad:
         raise ExportError(f"checkpoint key {bad[0]!r} is not a name with a tensor")
@@ -211,5 +226,7 @@ def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
         try:
             arrays[key] = value.detach().cpu().float().numpy()
         except (RuntimeError, TypeError, ValueError) as error:  # sparse, quantized, complex…
-            raise ExportError(f"checkpoint key {key!r} is not a dense real tensor: {str(error).splitlines()[0]}") from None
+            raise ExportError(
+                f"checkpoint key {key!r} is not a dense real tensor: {str(error).splitlines()[0]}"
+            ) from None
     return arrays

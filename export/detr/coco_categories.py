@@ -6,6 +6,7 @@ the clients, which colour segments with it) with their names, `isthing` flags an
 models have 250 class logits, so ids without a category are named 'N/A'. A panoptic model trained on other
 data names its classes from a table of the same format (`panoptic_classes(num_classes, path)`).
 """
+
 import json
 from importlib import resources
 from pathlib import Path
@@ -63,8 +64,10 @@ def panoptic_classes(num_classes: int, path: str | Path | None = None) -> tuple[
         raise ExportError(str(error)) from None
     too_large = [c["id"] for c in categories if c["id"] >= num_classes]
     if too_large:
-        raise ExportError(f"category table {path}: id {too_large[0]} needs a model with more than {num_classes} "
-                          f"classes (ids 0..{num_classes - 1})")
+        raise ExportError(
+            f"category table {path}: id {too_large[0]} needs a model with more than {num_classes} "
+            f"classes (ids 0..{num_classes - 1})"
+        )
     is_thing = [False] * num_classes
     for category in categories:
         is_thing[category["id"]] = bool(category["isthing"])

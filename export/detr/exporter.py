@@ -57,8 +57,10 @@ class DETRExport(ModelExport):
             raise ExportError("--max-detections is for detection; the panoptic export returns every segment")
         if not self.panoptic and self.categories is not None:
             raise ExportError("--categories names the classes of a panoptic export (add --panoptic)")
-        defaults = {"score_threshold": PANOPTIC_THRESHOLD if self.panoptic else DETECTION_THRESHOLD,
-                    "max_detections": None if self.panoptic else NUM_QUERIES}
+        defaults = {
+            "score_threshold": PANOPTIC_THRESHOLD if self.panoptic else DETECTION_THRESHOLD,
+            "max_detections": None if self.panoptic else NUM_QUERIES,
+        }
         for key, value in defaults.items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)  # frozen: resolve the mode's default once
@@ -72,26 +74,42 @@ class DETRExport(ModelExport):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.description = ("DETR (ResNet-50/101 backbone, optional DC5). Weights: --checkpoint an official "
-                              "facebookresearch/detr .pth (needs torch), --weights a Keras weights file, or "
-                              "--weights none (random).")
+        parser.description = (
+            "DETR (ResNet-50/101 backbone, optional DC5). Weights: --checkpoint an official "
+            "facebookresearch/detr .pth (needs torch), --weights a Keras weights file, or "
+            "--weights none (random)."
+        )
         parser.add_argument("--checkpoint", default=None, help="official checkpoint, e.g. detr-r50-e632da11.pth")
         parser.add_argument("--backbone", default="resnet50", choices=list(BACKBONES))
         parser.add_argument("--dilation", action="store_true", help="DC5: dilate the last ResNet stage")
         parser.add_argument("--min-size", type=int, default=800, help="resize: shortest side (default 800)")
         parser.add_argument("--max-size", type=int, default=1333, help="resize: longest side cap (default 1333)")
-        parser.add_argument("--score-threshold", type=float, default=None,
-                            help=f"serving_default keeps detections (segments) scoring above this (default "
-                                 f"{DETECTION_THRESHOLD}, with --panoptic {PANOPTIC_THRESHOLD})")
-        parser.add_argument("--max-detections", type=int, default=None,
-                            help=f"detections returned per image, zero-padded (default {NUM_QUERIES})")
-        parser.add_argument("--panoptic", action="store_true",
-                            help="the panoptic model (official detr-r50/r101(-dc5)-panoptic checkpoints): "
-                                 "serving_default returns COCO panoptic PNG segment maps; default name detr-panoptic")
-        parser.add_argument("--categories", default=None,
-                            help="with --panoptic: a category table naming the classes ({\"categories\": [{\"id\", "
-                                 "\"name\", \"isthing\", \"color\"}]}, as in COCO panoptic annotations; default "
-                                 "the 133 COCO panoptic categories)")
+        parser.add_argument(
+            "--score-threshold",
+            type=float,
+            default=None,
+            help=f"serving_default keeps detections (segments) scoring above this (default "
+            f"{DETECTION_THRESHOLD}, with --panoptic {PANOPTIC_THRESHOLD})",
+        )
+        parser.add_argument(
+            "--max-detections",
+            type=int,
+            default=None,
+            help=f"detections returned per image, zero-padded (default {NUM_QUERIES})",
+        )
+        parser.add_argument(
+            "--panoptic",
+            action="store_true",
+            help="the panoptic model (official detr-r50/r101(-dc5)-panoptic checkpoints): "
+            "serving_default returns COCO panoptic PNG segment maps; default name detr-panoptic",
+        )
+        parser.add_argument(
+            "--categories",
+            default=None,
+            help='with --panoptic: a category table naming the classes ({"categories": [{"id", '
+            '"name", "isthing", "color"}]}, as in COCO panoptic annotations; default '
+            "the 133 COCO panoptic categories)",
+        )
 
         add_max_image_pixels_argument(parser)
 
@@ -116,10 +134,15 @@ class DETRExport(ModelExport):
         state_dict = read_checked_checkpoint(self.checkpoint, panoptic=False)
         model = build_detr(config)
         source = load_weights(model, self.weights, state_dict, self.checkpoint)
-        return detr_exportable(model, weights_source=source, min_size=self.min_size, max_size=self.max_size,
-                               score_threshold=self.score_threshold, max_detections=self.max_detections,
-                               max_image_pixels=self.max_image_pixels)
-
+        return detr_exportable(
+            model,
+            weights_source=source,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            score_threshold=self.score_threshold,
+            max_detections=self.max_detections,
+            max_image_pixels=self.max_image_pixels,
+        )
 
     def _build_panoptic(self) -> Exportable:
         from export.detr.coco_categories import panoptic_classes
@@ -131,9 +154,15 @@ class DETRExport(ModelExport):
         state_dict = read_checked_checkpoint(self.checkpoint, panoptic=True)
         model = build_detr_segm(config)
         source = load_weights(model, self.weights, state_dict, self.checkpoint)
-        return panoptic_exportable(model, weights_source=source, min_size=self.min_size, max_size=self.max_size,
-                                   score_threshold=self.score_threshold, categories=self.categories,
-                                   max_image_pixels=self.max_image_pixels)
+        return panoptic_exportable(
+            model,
+            weights_source=source,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            score_threshold=self.score_threshold,
+            categories=self.categories,
+            max_image_pixels=self.max_image_pixels,
+        )
 
 
 def read_checked_checkpoint(checkpoint: str | None, panoptic: bool) -> dict | None:
@@ -165,8 +194,14 @@ def load_weights(model: DETR | DETRsegm, weights: str, state_dict: dict | None, 
     return f"keras weights {Path(weights).name}"
 
 
-def common_info(config: DETRConfig, weights_source: str, min_size: int, max_size: int, score_threshold: float,
-                panoptic: bool = False) -> dict[str, Any]:
+def common_info(
+    config: DETRConfig,
+    weights_source: str,
+    min_size: int,
+    max_size: int,
+    score_threshold: float,
+    panoptic: bool = False,
+) -> dict[str, Any]:
     """The export_info entries the detector and the panoptic export share."""
     return {
         "model": "detr-panoptic" if panoptic else "detr",
@@ -175,14 +210,23 @@ def common_info(config: DETRConfig, weights_source: str, min_size: int, max_size
         "weights": weights_source,
         "input_size": {"min_size": min_size, "max_size": max_size},
         "score_threshold": score_threshold,
-        "preprocessing": (f"decode RGB, bilinear antialiased resize (short side {min_size}, long side <= "
-                          f"{max_size}), /255, ImageNet mean/std, zero-pad to the batch's largest image + mask"),
+        "preprocessing": (
+            f"decode RGB, bilinear antialiased resize (short side {min_size}, long side <= "
+            f"{max_size}), /255, ImageNet mean/std, zero-pad to the batch's largest image + mask"
+        ),
     }
 
 
-def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, max_size: int = 1333,
-                    score_threshold: float = 0.7, max_detections: int = 100,
-                    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Exportable:
+def detr_exportable(
+    model: DETR,
+    *,
+    weights_source: str,
+    min_size: int = 800,
+    max_size: int = 1333,
+    score_threshold: float = 0.7,
+    max_detections: int = 100,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> Exportable:
     """Endpoints, examples, export_info and the category-name asset of a built DETR."""
     import numpy as np
 
@@ -198,8 +242,11 @@ def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, ma
     examples = {
         "serving_default": {"images": images},
         # Settings one per image: the form TF Serving's batcher merges (warmup records go through it too).
-        "detect_with_threshold": {"images": images, "score_threshold": np.full(1, score_threshold, np.float32),
-                                  "max_detections": np.full(1, max_detections, np.int32)},
+        "detect_with_threshold": {
+            "images": images,
+            "score_threshold": np.full(1, score_threshold, np.float32),
+            "max_detections": np.full(1, max_detections, np.int32),
+        },
         "raw": {"pixels": np.random.default_rng(0).normal(size=(1, 64, 96, 3)).astype(np.float32)},
     }
     info: dict[str, Any] = {
@@ -208,7 +255,7 @@ def detr_exportable(model: DETR, *, weights_source: str, min_size: int = 800, ma
         "max_image_pixels": max_image_pixels,
         "classes": "COCO category ids 0-90 (assets/coco_categories.json), 91 = no object",
     }
-    endpoints = build_endpoints(model, names, min_size, max_size, score_threshold, max_detections,
-                                max_image_pixels)
-    return Exportable(model=model, endpoints=endpoints, examples=examples, info=info,
-                      assets=[Path(str(categories_path()))], atol=1e-4)
+    endpoints = build_endpoints(model, names, min_size, max_size, score_threshold, max_detections, max_image_pixels)
+    return Exportable(
+        model=model, endpoints=endpoints, examples=examples, info=info, assets=[Path(str(categories_path()))], atol=1e-4
+    )

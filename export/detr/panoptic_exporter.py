@@ -1,5 +1,6 @@
 """The panoptic export's part of `python -m export detr --panoptic`: endpoints, examples, export_info and
 assets of a built DETRsegm (the options and the build are `DETRExport`'s)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,16 @@ if TYPE_CHECKING:
     from export.detr.models.segmentation import DETRsegm
 
 
-def panoptic_exportable(model: DETRsegm, *, weights_source: str, min_size: int = 800, max_size: int = 1333,
-                        score_threshold: float = 0.85, categories: str | None = None,
-                        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Exportable:
+def panoptic_exportable(
+    model: DETRsegm,
+    *,
+    weights_source: str,
+    min_size: int = 800,
+    max_size: int = 1333,
+    score_threshold: float = 0.85,
+    categories: str | None = None,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> Exportable:
     """Endpoints, examples, export_info and the category-table asset of a built DETRsegm."""
     import numpy as np
 
@@ -39,14 +47,17 @@ def panoptic_exportable(model: DETRsegm, *, weights_source: str, min_size: int =
     info: dict[str, Any] = {
         **common_info(config, weights_source, min_size, max_size, score_threshold, panoptic=True),
         "max_image_pixels": max_image_pixels,
-        "classes": (f"category ids 0-{config.num_classes - 1} named by assets/{table.name} "
-                    f"({len(named)} categories, {sum(named)} of them things), "
-                    f"{config.num_classes} = no object"),
-        "postprocessing": ("official PostProcessPanoptic per image: queries scoring above score_threshold, "
-                           "the mask head run on those only, per-pixel argmax, stuff of one class merged, "
-                           "segments of <= 4 pixels dropped; ids 0..num_segments-1 in panoptic_png as "
-                           "R + 256 G + 256^2 B at the original size"),
+        "classes": (
+            f"category ids 0-{config.num_classes - 1} named by assets/{table.name} "
+            f"({len(named)} categories, {sum(named)} of them things), "
+            f"{config.num_classes} = no object"
+        ),
+        "postprocessing": (
+            "official PostProcessPanoptic per image: queries scoring above score_threshold, "
+            "the mask head run on those only, per-pixel argmax, stuff of one class merged, "
+            "segments of <= 4 pixels dropped; ids 0..num_segments-1 in panoptic_png as "
+            "R + 256 G + 256^2 B at the original size"
+        ),
     }
-    endpoints = build_panoptic_endpoints(model, names, is_thing, min_size, max_size, score_threshold,
-                                         max_image_pixels)
+    endpoints = build_panoptic_endpoints(model, names, is_thing, min_size, max_size, score_threshold, max_image_pixels)
     return Exportable(model=model, endpoints=endpoints, examples=examples, info=info, assets=[table], atol=1e-4)

@@ -1,5 +1,6 @@
 """The COCO panoptic PNG convention in the graph: segment id = R + 256 G + 256^2 B (the rule lives in
 `protocol.panoptic`, which the clients read the PNG with)."""
+
 import tensorflow as tf
 
 from protocol.panoptic import channels_to_id, id_to_channels

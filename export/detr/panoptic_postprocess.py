@@ -21,6 +21,7 @@ size, so an image's segments depend on the other images it was batched with. Her
 is first cropped to its own extent (ceil(size / 4) at stride 4), which is exactly what the official
 model produces for that image alone. For a batch of one the two are the same.
 """
+
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -53,11 +54,12 @@ def best_query(masks: tf.Tensor, alive: tf.Tensor) -> tf.Tensor:
     softmax reads that pixel's column only, so the result is the same.
     """
     height = tf.shape(masks)[1]
-    bands = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
-                           element_shape=tf.TensorShape([None, None]))
+    bands = tf.TensorArray(
+        tf.int32, size=0, dynamic_size=True, infer_shape=False, element_shape=tf.TensorShape([None, None])
+    )
 
     def band(start, bands):
-        logits = tf.where(alive[:, None, None], masks[:, start:start + ROW_BAND], float("-inf"))
+        logits = tf.where(alive[:, None, None], masks[:, start : start + ROW_BAND], float("-inf"))
         owner = tf.argmax(tf.nn.softmax(logits, axis=0), axis=0, output_type=tf.int32)
         return start + ROW_BAND, bands.write(start // ROW_BAND, owner)
 
@@ -75,25 +77,39 @@ def kept_queries(logits: tf.Tensor, threshold=DEFAULT_THRESHOLD) -> tuple[tf.Ten
     return kept, tf.gather(scores, kept), tf.gather(labels, kept)
 
 
-def segment_image(logits: tf.Tensor, masks: tf.Tensor, processed_size: tf.Tensor, original_size: tf.Tensor,
-                  is_thing: tf.Tensor, threshold=DEFAULT_THRESHOLD) -> dict[str, tf.Tensor]:
+def segment_image(
+    logits: tf.Tensor,
+    masks: tf.Tensor,
+    processed_size: tf.Tensor,
+    original_size: tf.Tensor,
+    is_thing: tf.Tensor,
+    threshold=DEFAULT_THRESHOLD,
+) -> dict[str, tf.Tensor]:
     """One image: logits [Q, C+1], mask logits [Q, h, w] (h, w >= ceil(processed / 4)), processed and
     original (height, width) int32 [2], is_thing bool [C] ->
     {"ids": int32 [H, W] segment-id map at the original size, and, padded to Q: "segment_ids" (-1),
     "category_ids" (-1), "isthing" (False), "areas" (0), "scores" (0.0); "num_segments" int32 []}.
     """
     kept, scores, labels = kept_queries(logits, threshold)
-    return segment_kept(scores, labels, tf.gather(masks, kept), processed_size, original_size, is_thing,
-                        tf.shape(logits)[0])
+    return segment_kept(
+        scores, labels, tf.gather(masks, kept), processed_size, original_size, is_thing, tf.shape(logits)[0]
+    )
 
 
-def segment_kept(scores: tf.Tensor, labels: tf.Tensor, masks: tf.Tensor, processed_size: tf.Tensor,
-                 original_size: tf.Tensor, is_thing: tf.Tensor, num_queries) -> dict[str, tf.Tensor]:
+def segment_kept(
+    scores: tf.Tensor,
+    labels: tf.Tensor,
+    masks: tf.Tensor,
+    processed_size: tf.Tensor,
+    original_size: tf.Tensor,
+    is_thing: tf.Tensor,
+    num_queries,
+) -> dict[str, tf.Tensor]:
     """Steps 2-5 for one image, given the kept queries' scores [K], labels [K] and mask logits [K, h, w]
     (h, w >= ceil(processed / 4)); outputs as `segment_image`, padded to num_queries."""
     count = tf.size(scores)
     height, width = processed_size[0], processed_size[1]
-    masks = masks[:, :(height + MASK_STRIDE - 1) // MASK_STRIDE, :(width + MASK_STRIDE - 1) // MASK_STRIDE]
+    masks = masks[:, : (height + MASK_STRIDE - 1) // MASK_STRIDE, : (width + MASK_STRIDE - 1) // MASK_STRIDE]
     masks = tf.image.resize(masks[..., None], tf.stack([height, width]), method="bilinear")[..., 0]
 
     positions = tf.range(count)
@@ -130,8 +146,9 @@ def segment_kept(scores: tf.Tensor, labels: tf.Tensor, masks: tf.Tensor, process
 
     alive = tf.ones([count], tf.bool)
     ids, areas = assign(alive, merge_stuff=True)
-    alive, ids, areas, _ = tf.while_loop(lambda alive, ids, areas, small: tf.reduce_any(small), drop_small,
-                                         (alive, ids, areas, too_small(alive, areas)))
+    alive, ids, areas, _ = tf.while_loop(
+        lambda alive, ids, areas, small: tf.reduce_any(small), drop_small, (alive, ids, areas, too_small(alive, areas))
+    )
 
     final = tf.where(alive)[:, 0]
     num_segments = tf.size(final)
@@ -151,9 +168,15 @@ def segment_kept(scores: tf.Tensor, labels: tf.Tensor, masks: tf.Tensor, process
     }
 
 
-def panoptic_postprocess(pred_logits: tf.Tensor, pred_masks: tf.Tensor, processed_sizes: tf.Tensor,
-                         original_sizes: tf.Tensor, is_thing: tf.Tensor, category_names: tf.Tensor,
-                         threshold=DEFAULT_THRESHOLD) -> dict[str, tf.Tensor]:
+def panoptic_postprocess(
+    pred_logits: tf.Tensor,
+    pred_masks: tf.Tensor,
+    processed_sizes: tf.Tensor,
+    original_sizes: tf.Tensor,
+    is_thing: tf.Tensor,
+    category_names: tf.Tensor,
+    threshold=DEFAULT_THRESHOLD,
+) -> dict[str, tf.Tensor]:
     """A padded batch: pred_logits [N, Q, C+1], pred_masks [N, Q, H/4, W/4], processed_sizes and
     original_sizes [N, 2] (height, width), is_thing bool [C], category_names string [C] ->
     "panoptic_png" string [N] (the segment-id map at the original size, COCO panoptic PNG), and
@@ -163,13 +186,26 @@ def panoptic_postprocess(pred_logits: tf.Tensor, pred_masks: tf.Tensor, processe
     Images are processed one after the other (bounded memory: one image's [K, h, w] upsampled masks
     at a time).
     """
-    return segment_batch(pred_logits, lambda image, kept: tf.gather(pred_masks[image], kept), processed_sizes,
-                         original_sizes, is_thing, category_names, threshold)
+    return segment_batch(
+        pred_logits,
+        lambda image, kept: tf.gather(pred_masks[image], kept),
+        processed_sizes,
+        original_sizes,
+        is_thing,
+        category_names,
+        threshold,
+    )
 
 
-def segment_batch(pred_logits: tf.Tensor, kept_masks: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
-                  processed_sizes: tf.Tensor, original_sizes: tf.Tensor, is_thing: tf.Tensor,
-                  category_names: tf.Tensor, threshold=DEFAULT_THRESHOLD) -> dict[str, tf.Tensor]:
+def segment_batch(
+    pred_logits: tf.Tensor,
+    kept_masks: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+    processed_sizes: tf.Tensor,
+    original_sizes: tf.Tensor,
+    is_thing: tf.Tensor,
+    category_names: tf.Tensor,
+    threshold=DEFAULT_THRESHOLD,
+) -> dict[str, tf.Tensor]:
     """`panoptic_postprocess` with the masks computed on demand: `kept_masks(image, kept)` returns the mask
     logits [K, h, w] of image `image`'s kept queries (`kept`: int32 [K] query indices, in query order).
 
@@ -182,19 +218,33 @@ def segment_batch(pred_logits: tf.Tensor, kept_masks: Callable[[tf.Tensor, tf.Te
 
     def one(image):
         kept, scores, labels = kept_queries(pred_logits[image], threshold)
-        segments = segment_kept(scores, labels, kept_masks(image, kept), processed_sizes[image],
-                                original_sizes[image], is_thing, num_queries)
+        segments = segment_kept(
+            scores,
+            labels,
+            kept_masks(image, kept),
+            processed_sizes[image],
+            original_sizes[image],
+            is_thing,
+            num_queries,
+        )
         png = tf.io.encode_png(id_to_rgb(segments.pop("ids")))
         return {**segments, "panoptic_png": png}
 
     padded = tf.TensorSpec([None], tf.int32)
     outputs = tf.map_fn(
-        one, tf.range(tf.shape(pred_logits)[0]),
-        fn_output_signature={"segment_ids": padded, "category_ids": padded, "isthing": tf.TensorSpec([None], tf.bool),
-                             "areas": padded, "scores": tf.TensorSpec([None], pred_logits.dtype),
-                             "num_segments": tf.TensorSpec([], tf.int32),
-                             "panoptic_png": tf.TensorSpec([], tf.string)},
-        parallel_iterations=1)
+        one,
+        tf.range(tf.shape(pred_logits)[0]),
+        fn_output_signature={
+            "segment_ids": padded,
+            "category_ids": padded,
+            "isthing": tf.TensorSpec([None], tf.bool),
+            "areas": padded,
+            "scores": tf.TensorSpec([None], pred_logits.dtype),
+            "num_segments": tf.TensorSpec([], tf.int32),
+            "panoptic_png": tf.TensorSpec([], tf.string),
+        },
+        parallel_iterations=1,
+    )
     categories = outputs["category_ids"]
     outputs["category_names"] = tf.where(categories >= 0, tf.gather(category_names, tf.maximum(categories, 0)), "")
     return outputs

@@ -1,5 +1,6 @@
 """DETR panoptic serving signatures: encoded images -> COCO panoptic PNG + segments, and raw normalised
 pixels -> the model's outputs (every query's mask), as the official DETRsegm returns them."""
+
 import tensorflow as tf
 
 from export.detr.models.segmentation import DETRsegm, MaskContext
@@ -23,22 +24,30 @@ def _masks_in_chunks(model: DETRsegm, context: MaskContext, kept: tf.Tensor) -> 
     queries = tf.gather(context.queries[0], kept)
     count = tf.shape(queries)[0]
     mask_size = tf.shape(context.fpns[-1])[1:3]  # layer1's: H/4, W/4
-    chunks = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
-                            element_shape=tf.TensorShape([None, None, None]))
+    chunks = tf.TensorArray(
+        tf.float32, size=0, dynamic_size=True, infer_shape=False, element_shape=tf.TensorShape([None, None, None])
+    )
 
     def run(start, chunks):
-        part = queries[start:start + MASK_HEAD_CHUNK][None]
-        return start + MASK_HEAD_CHUNK, chunks.write(start // MASK_HEAD_CHUNK,
-                                                     model.predict_masks(context, part, training=False)[0])
+        part = queries[start : start + MASK_HEAD_CHUNK][None]
+        return start + MASK_HEAD_CHUNK, chunks.write(
+            start // MASK_HEAD_CHUNK, model.predict_masks(context, part, training=False)[0]
+        )
 
     _, chunks = tf.while_loop(lambda start, _: start < count, run, (tf.constant(0), chunks), parallel_iterations=1)
     # No query kept: the head does not run at all (and an empty TensorArray cannot be concatenated).
     return tf.cond(count > 0, chunks.concat, lambda: tf.zeros(tf.concat([[0], mask_size], axis=0)))
 
 
-def build_panoptic_endpoints(model: DETRsegm, category_names: list[str], is_thing: list[bool], min_size: int,
-                             max_size: int, score_threshold: float,
-                             max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Endpoint]:
+def build_panoptic_endpoints(
+    model: DETRsegm,
+    category_names: list[str],
+    is_thing: list[bool],
+    min_size: int,
+    max_size: int,
+    score_threshold: float,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> list[Endpoint]:
     """`serving_default` (images -> panoptic_png, segment_ids, category_ids, category_names, isthing, areas,
     scores, num_segments, and panoptic_png_bytes for REST) and `raw` (pixels -> pred_logits, pred_boxes,
     pred_masks). Images declaring more than `max_image_pixels` in their header are refused before decoding.
@@ -51,8 +60,9 @@ def build_panoptic_endpoints(model: DETRsegm, category_names: list[str], is_thin
     things = tf.constant(is_thing, tf.bool)
 
     # The backbone, transformer and heads are traced once and shared by both signatures.
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
-                                  tf.TensorSpec([None, None, None], tf.bool)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32), tf.TensorSpec([None, None, None], tf.bool)]
+    )
     def detect(pixels, mask):
         outputs, context = model.detect_with_context(pixels, mask, training=False)
         return {key: outputs[key] for key in OUTPUTS}, context
@@ -65,9 +75,15 @@ def build_panoptic_endpoints(model: DETRsegm, category_names: list[str], is_thin
         def kept_masks(image, kept):
             return _masks_in_chunks(model, context.image(image), kept)
 
-        segments = segment_batch(outputs["pred_logits"], kept_masks,
-                                 resized_sizes(original_sizes, min_size, max_size), original_sizes, things, names,
-                                 score_threshold)
+        segments = segment_batch(
+            outputs["pred_logits"],
+            kept_masks,
+            resized_sizes(original_sizes, min_size, max_size),
+            original_sizes,
+            things,
+            names,
+            score_threshold,
+        )
         return {**segments, PNG_REST_OUTPUT: tf.identity(segments[PNG_OUTPUT])}
 
     def raw(pixels):

@@ -4,13 +4,15 @@ softmax over classes, drop the no-object column, score/label = max/argmax of the
 xyxy scaled by each image's original (w, h). No NMS. Detections are sorted by score, those with
 score > threshold kept, at most max_detections, padded with zeros (label -1, name "").
 """
+
 import tensorflow as tf
 
 from export.detr.models.box_ops import box_cxcywh_to_xyxy
 
 
-def postprocess(pred_logits, pred_boxes, image_sizes, score_threshold, max_detections,
-                label_names: tf.Tensor, row_limits=None) -> dict[str, tf.Tensor]:
+def postprocess(
+    pred_logits, pred_boxes, image_sizes, score_threshold, max_detections, label_names: tf.Tensor, row_limits=None
+) -> dict[str, tf.Tensor]:
     """pred_logits [N, Q, C+1], pred_boxes [N, Q, 4], image_sizes [N, 2] (height, width) ->
     boxes [N, K, 4] (x0, y0, x1, y1), scores [N, K], labels [N, K] int32, label_names [N, K],
     num_detections [N] int32, with K = max_detections.

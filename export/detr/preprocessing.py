@@ -1,4 +1,5 @@
 """DETR's evaluation preprocessing in the graph: resize (short side, long-side cap), normalise, pad+mask."""
+
 import tensorflow as tf
 
 from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
@@ -43,8 +44,7 @@ def pad_batch(images: tf.TensorArray, shapes: tf.Tensor) -> tuple[tf.Tensor, tf.
     return tf.map_fn(pad, tf.range(tf.shape(shapes)[0]), fn_output_signature=(tf.float32, tf.bool))
 
 
-def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int,
-                       max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
+def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
     """Batch of encoded images -> (pixels [N, H, W, 3], mask [N, H, W], original sizes [N, 2] (h, w)).
 
     Images over ``max_pixels`` (by their header) are refused before decoding (InvalidArgumentError).
@@ -58,10 +58,15 @@ def preprocess_encoded(encoded: tf.Tensor, min_size: int, max_size: int,
     def step(i, resized, sizes, new_sizes):
         image = decode_rgb(encoded[i], max_pixels)
         pixels = resize_and_normalize(image, min_size, max_size)
-        return (i + 1, resized.write(i, pixels), sizes.write(i, tf.shape(image)[:2]),
-                new_sizes.write(i, tf.shape(pixels)[:2]))
+        return (
+            i + 1,
+            resized.write(i, pixels),
+            sizes.write(i, tf.shape(image)[:2]),
+            new_sizes.write(i, tf.shape(pixels)[:2]),
+        )
 
-    _, resized, sizes, new_sizes = tf.while_loop(lambda i, *_: i < count, step,
-                                                 (tf.constant(0), resized, sizes, new_sizes))
+    _, resized, sizes, new_sizes = tf.while_loop(
+        lambda i, *_: i < count, step, (tf.constant(0), resized, sizes, new_sizes)
+    )
     pixels, mask = pad_batch(resized, new_sizes.stack())
     return pixels, mask, sizes.stack()

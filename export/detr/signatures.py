@@ -8,6 +8,7 @@
   depends on which other requests shared its batch).
 - `raw`: pixels float32 [N, H, W, 3] (normalised) -> pred_logits, pred_boxes.
 """
+
 import tensorflow as tf
 
 from export.detr.models.detr import DETR
@@ -18,9 +19,15 @@ from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from export.per_example import per_example, per_example_spec
 
 
-def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size: int,
-                    score_threshold: float, max_detections: int,
-                    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Endpoint]:
+def build_endpoints(
+    model: DETR,
+    label_names: list[str],
+    min_size: int,
+    max_size: int,
+    score_threshold: float,
+    max_detections: int,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> list[Endpoint]:
     """`serving_default` (export-time threshold), `detect_with_threshold` (per request or image), `raw`.
 
     Images declaring more than `max_image_pixels` in their header are refused before decoding.
@@ -29,8 +36,9 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
     num_queries = model.detr_config.num_queries
 
     # One traced model graph shared by every signature (smaller SavedModel, faster export and load).
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
-                                  tf.TensorSpec([None, None, None], tf.bool)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32), tf.TensorSpec([None, None, None], tf.bool)]
+    )
     def forward(pixels, mask):
         outputs = model(pixels, mask, training=False)
         return {"pred_logits": outputs["pred_logits"], "pred_boxes": outputs["pred_boxes"]}
@@ -38,8 +46,7 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
     def detect(images, threshold, columns, row_limits=None):
         pixels, mask, sizes = preprocess_encoded(images, min_size, max_size, max_image_pixels)
         outputs = forward(pixels, mask)
-        return postprocess(outputs["pred_logits"], outputs["pred_boxes"], sizes, threshold, columns, names,
-                           row_limits)
+        return postprocess(outputs["pred_logits"], outputs["pred_boxes"], sizes, threshold, columns, names, row_limits)
 
     def serving_default(images):
         return detect(images, score_threshold, max_detections)
@@ -52,12 +59,16 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
             tf.debugging.assert_greater_equal(thresholds, 0.0, message="score_threshold must be in [0, 1]"),
             tf.debugging.assert_less_equal(thresholds, 1.0, message="score_threshold must be in [0, 1]"),
             tf.debugging.assert_greater_equal(limits, 1, message=f"max_detections must be in [1, {num_queries}]"),
-            tf.debugging.assert_less_equal(limits, num_queries,
-                                           message=f"max_detections must be in [1, {num_queries}]"),
+            tf.debugging.assert_less_equal(
+                limits, num_queries, message=f"max_detections must be in [1, {num_queries}]"
+            ),
         ]
         with tf.control_dependencies(checks):
-            columns = tf.cond(tf.equal(tf.rank(max_detections), 0),
-                              lambda: tf.reshape(max_detections, []), lambda: tf.constant(num_queries))
+            columns = tf.cond(
+                tf.equal(tf.rank(max_detections), 0),
+                lambda: tf.reshape(max_detections, []),
+                lambda: tf.constant(num_queries),
+            )
             return detect(images, tf.identity(thresholds), columns, tf.identity(limits))
 
     def raw(pixels):
@@ -66,8 +77,14 @@ def build_endpoints(model: DETR, label_names: list[str], min_size: int, max_size
     images_spec = tf.TensorSpec([None], tf.string, name="images")
     return [
         Endpoint("serving_default", serving_default, [images_spec]),
-        Endpoint("detect_with_threshold", detect_with_threshold,
-                 [images_spec, per_example_spec(tf.float32, "score_threshold"),
-                  per_example_spec(tf.int32, "max_detections")]),
+        Endpoint(
+            "detect_with_threshold",
+            detect_with_threshold,
+            [
+                images_spec,
+                per_example_spec(tf.float32, "score_threshold"),
+                per_example_spec(tf.int32, "max_detections"),
+            ],
+        ),
         Endpoint("raw", raw, [tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")]),
     ]

@@ -41,13 +41,24 @@ class EfficientNetExport(ModelExport):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.description = ("EfficientNet B0-B7, or custom compound scaling with --phi. --weights takes "
-                              "'none' (random), 'imagenet' (downloads the published Keras file) or a weights "
-                              "file (.weights.h5, .h5 or .keras).")
-        parser.add_argument("--variant", default="b0", type=str.lower, choices=list(VARIANTS),
-                            help="released variant (default: b0); ignored with --phi")
-        parser.add_argument("--phi", type=float, default=None,
-                            help="compound coefficient: depth alpha^phi, width beta^phi, resolution 224*gamma^phi")
+        parser.description = (
+            "EfficientNet B0-B7, or custom compound scaling with --phi. --weights takes "
+            "'none' (random), 'imagenet' (downloads the published Keras file) or a weights "
+            "file (.weights.h5, .h5 or .keras)."
+        )
+        parser.add_argument(
+            "--variant",
+            default="b0",
+            type=str.lower,
+            choices=list(VARIANTS),
+            help="released variant (default: b0); ignored with --phi",
+        )
+        parser.add_argument(
+            "--phi",
+            type=float,
+            default=None,
+            help="compound coefficient: depth alpha^phi, width beta^phi, resolution 224*gamma^phi",
+        )
         parser.add_argument("--alpha", type=float, default=ALPHA, help=f"depth base (default {ALPHA})")
         parser.add_argument("--beta", type=float, default=BETA, help=f"width base (default {BETA})")
         parser.add_argument("--gamma", type=float, default=GAMMA, help=f"resolution base (default {GAMMA})")
@@ -70,12 +81,14 @@ class EfficientNetExport(ModelExport):
         weights_file = resolve_weights(self.weights, scaling)
         model = build_efficientnet(scaling, num_classes=NUM_CLASSES)
         source = load_weights(model, weights_file, scaling)
-        return efficientnet_exportable(model, scaling, weights_source=source, top_k=self.top_k,
-                                       max_image_pixels=self.max_image_pixels)
+        return efficientnet_exportable(
+            model, scaling, weights_source=source, top_k=self.top_k, max_image_pixels=self.max_image_pixels
+        )
 
 
-def efficientnet_exportable(model, scaling: Scaling, *, weights_source: str, top_k: int = 5,
-                            max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Exportable:
+def efficientnet_exportable(
+    model, scaling: Scaling, *, weights_source: str, top_k: int = 5, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> Exportable:
     """Endpoints, examples, export_info and the class-name asset of a built EfficientNet."""
     import numpy as np
     import tensorflow as tf
@@ -85,8 +98,11 @@ def efficientnet_exportable(model, scaling: Scaling, *, weights_source: str, top
 
     size = scaling.resolution
     jpeg = example_jpeg()
-    example = tf.train.Example(features=tf.train.Features(feature={
-        IMAGE_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}))
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={IMAGE_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}
+        )
+    )
     examples = {
         "serving_default": {"images": np.array([jpeg], dtype=object)},
         "predict_pixels": {"pixels": np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype(np.float32)},
@@ -104,5 +120,6 @@ def efficientnet_exportable(model, scaling: Scaling, *, weights_source: str, top
         "classes": "ImageNet-1k (assets/imagenet_classes.txt)",
     }
     endpoints = build_endpoints(model, imagenet_class_names(), top_k, max_image_pixels)
-    return Exportable(model=model, endpoints=endpoints,
-                      examples=examples, info=info, assets=[Path(str(class_names_path()))])
+    return Exportable(
+        model=model, endpoints=endpoints, examples=examples, info=info, assets=[Path(str(class_names_path()))]
+    )

@@ -7,9 +7,9 @@ from importlib import resources
 import keras
 import tensorflow as tf
 
+from export.endpoint import Endpoint
 from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from export.images import center_crop_and_resize, decode_rgb
-from export.endpoint import Endpoint
 from protocol.methods import CLASSIFY_METHOD
 
 CLASS_NAMES_FILE = "imagenet_classes.txt"
@@ -26,8 +26,9 @@ def imagenet_class_names() -> list[str]:
     return class_names_path().read_text(encoding="utf-8").splitlines()
 
 
-def build_endpoints(model: keras.Model, class_names: list[str], top_k: int,
-                    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> list[Endpoint]:
+def build_endpoints(
+    model: keras.Model, class_names: list[str], top_k: int, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> list[Endpoint]:
     """``serving_default`` (images), ``predict_pixels`` (float pixels) and ``classify`` (tf.Example).
 
     Images declaring more than ``max_image_pixels`` in their header are refused before decoding.
@@ -40,8 +41,11 @@ def build_endpoints(model: keras.Model, class_names: list[str], top_k: int,
         return {"class_ids": ids, "class_names": tf.gather(names, ids), "scores": scores}
 
     def preprocess(images: tf.Tensor) -> tf.Tensor:
-        return tf.map_fn(lambda image: center_crop_and_resize(decode_rgb(image, max_image_pixels), size), images,
-                         fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        return tf.map_fn(
+            lambda image: center_crop_and_resize(decode_rgb(image, max_image_pixels), size),
+            images,
+            fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32),
+        )
 
     def serving_default(images):
         return top(model(preprocess(images), training=False))
@@ -57,9 +61,6 @@ def build_endpoints(model: keras.Model, class_names: list[str], top_k: int,
 
     return [
         Endpoint("serving_default", serving_default, [tf.TensorSpec([None], tf.string, name="images")]),
-        Endpoint("predict_pixels", predict_pixels,
-                 [tf.TensorSpec([None, size, size, 3], tf.float32, name="pixels")]),
-        Endpoint("classify", classify, [tf.TensorSpec([None], tf.string, name="inputs")],
-                 method_name=CLASSIFY_METHOD),
+        Endpoint("predict_pixels", predict_pixels, [tf.TensorSpec([None, size, size, 3], tf.float32, name="pixels")]),
+        Endpoint("classify", classify, [tf.TensorSpec([None], tf.string, name="inputs")], method_name=CLASSIFY_METHOD),
     ]
-

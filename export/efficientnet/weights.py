@@ -23,10 +23,14 @@ from export.weights import load_keras_weights
 
 IMAGENET_URL = "https://storage.googleapis.com/keras-applications/efficientnet{variant}.h5"
 IMAGENET_HASHES = {
-    "b0": "902e53a9f72be733fc0bcb005b3ebbac", "b1": "1d254153d4ab51201f1646940f018540",
-    "b2": "b15cce36ff4dcbd00b6dd88e7857a6ad", "b3": "ffd1fdc53d0ce67064dc6a9c7960ede0",
-    "b4": "18c95ad55216b8f92d7e70b3a046e2fc", "b5": "ace28f2a6363774853a83a0b21b9421a",
-    "b6": "165f6e37dce68623721b423839de8be5", "b7": "8c03f828fec3ef71311cd463b6759d99",
+    "b0": "902e53a9f72be733fc0bcb005b3ebbac",
+    "b1": "1d254153d4ab51201f1646940f018540",
+    "b2": "b15cce36ff4dcbd00b6dd88e7857a6ad",
+    "b3": "ffd1fdc53d0ce67064dc6a9c7960ede0",
+    "b4": "18c95ad55216b8f92d7e70b3a046e2fc",
+    "b5": "ace28f2a6363774853a83a0b21b9421a",
+    "b6": "165f6e37dce68623721b423839de8be5",
+    "b7": "8c03f828fec3ef71311cd463b6759d99",
 }
 
 
@@ -47,11 +51,17 @@ def imagenet_weights_file(scaling: Scaling) -> Path:
         raise ExportError("--weights imagenet exists only for variants b0-b7, not custom scaling")
     variant = scaling.name
     try:
-        path = keras.utils.get_file(f"efficientnet{variant}.h5", IMAGENET_URL.format(variant=variant),
-                                    cache_subdir="models", file_hash=IMAGENET_HASHES[variant])
+        path = keras.utils.get_file(
+            f"efficientnet{variant}.h5",
+            IMAGENET_URL.format(variant=variant),
+            cache_subdir="models",
+            file_hash=IMAGENET_HASHES[variant],
+        )
     except Exception as error:  # network failure, hash mismatch: all mean "no file"
-        raise ExportError(f"could not download the ImageNet weights for {variant} ({error}); "
-                          f"download efficientnet{variant}.h5 elsewhere and pass --weights PATH") from None
+        raise ExportError(
+            f"could not download the ImageNet weights for {variant} ({error}); "
+            f"download efficientnet{variant}.h5 elsewhere and pass --weights PATH"
+        ) from None
     return Path(path)
 
 

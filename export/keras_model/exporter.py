@@ -12,14 +12,19 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from export.endpoint import Endpoint
 from export.errors import ExportError
-from export.image_options import (DEFAULT_MAX_IMAGE_PIXELS, NORMALIZATIONS, add_max_image_pixels_argument,
-                                  check_max_image_pixels)
+from export.image_options import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    NORMALIZATIONS,
+    add_max_image_pixels_argument,
+    check_max_image_pixels,
+)
 from export.model_export import Exportable, ModelExport
 
 LABELS_FILE = "labels.txt"  # the asset name of labels given as a list
@@ -91,26 +96,54 @@ class KerasExport(ModelExport):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.description = ("Your own Keras model: PATH is a .keras file, a legacy .h5 file, or module:function "
-                              "returning a keras.Model (the way for custom layers). The export takes the model's "
-                              "named inputs and returns its named outputs.")
+        parser.description = (
+            "Your own Keras model: PATH is a .keras file, a legacy .h5 file, or module:function "
+            "returning a keras.Model (the way for custom layers). The export takes the model's "
+            "named inputs and returns its named outputs."
+        )
         parser.add_argument("path", metavar="PATH", help="model.keras | model.h5 | package.module:function")
-        parser.add_argument("--examples", default=None, metavar="FILE.npz",
-                            help="example inputs (one array per input name) for verification and warmup "
-                                 "(default: drawn from the input specs)")
-        parser.add_argument("--atol", type=float, default=1e-5,
-                            help="largest float difference allowed between the SavedModel and the model (default 1e-5)")
-        parser.add_argument("--labels", default=None, metavar="FILE",
-                            help="class names, one a line: adds top-k outputs to serving_default and a classify "
-                                 "signature; stored in the export's assets")
+        parser.add_argument(
+            "--examples",
+            default=None,
+            metavar="FILE.npz",
+            help="example inputs (one array per input name) for verification and warmup "
+            "(default: drawn from the input specs)",
+        )
+        parser.add_argument(
+            "--atol",
+            type=float,
+            default=1e-5,
+            help="largest float difference allowed between the SavedModel and the model (default 1e-5)",
+        )
+        parser.add_argument(
+            "--labels",
+            default=None,
+            metavar="FILE",
+            help="class names, one a line: adds top-k outputs to serving_default and a classify "
+            "signature; stored in the export's assets",
+        )
         parser.add_argument("--top-k", type=int, default=5, help="classes returned with --labels (default 5)")
-        parser.add_argument("--image-input", default=None, metavar="NAME",
-                            help="an image input [N, H, W, C]: adds predict_images, taking it as encoded bytes")
-        parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
-                            help="resize target (default: the input's own H and W)")
-        parser.add_argument("--image-normalize", default="none", choices=list(NORMALIZATIONS),
-                            help="pixels 0-255 → none (unchanged), unit [0,1], symmetric [-1,1], imagenet "
-                                 "((x/255-mean)/std) (default none)")
+        parser.add_argument(
+            "--image-input",
+            default=None,
+            metavar="NAME",
+            help="an image input [N, H, W, C]: adds predict_images, taking it as encoded bytes",
+        )
+        parser.add_argument(
+            "--image-size",
+            type=int,
+            nargs=2,
+            default=None,
+            metavar=("H", "W"),
+            help="resize target (default: the input's own H and W)",
+        )
+        parser.add_argument(
+            "--image-normalize",
+            default="none",
+            choices=list(NORMALIZATIONS),
+            help="pixels 0-255 → none (unchanged), unit [0,1], symmetric [-1,1], imagenet "
+            "((x/255-mean)/std) (default none)",
+        )
         add_max_image_pixels_argument(parser)
 
     def default_name(self) -> str:
@@ -126,8 +159,11 @@ class KerasExport(ModelExport):
         files = {}
         if not is_function_reference(self.path):
             files["model file"] = Path(self.path)
-        for what, value in (("weights file", None if self.weights == "none" else self.weights),
-                            ("examples file", self.examples), ("labels file", self.labels)):
+        for what, value in (
+            ("weights file", None if self.weights == "none" else self.weights),
+            ("examples file", self.examples),
+            ("labels file", self.labels),
+        ):
             if value is not None:
                 files[what] = Path(value)
         return files
@@ -142,10 +178,18 @@ class KerasExport(ModelExport):
         if self.weights != "none":
             load_keras_weights(model, self.weights, f"the model of {self.path}")
         return keras_exportable(
-            model, examples=examples, atol=self.atol, labels=labels, top_k=self.top_k,
-            image_input=self.image_input, image_size=self.image_size, image_normalize=self.image_normalize,
-            max_image_pixels=self.max_image_pixels, source=source_record(self.path),
-            assets=[Path(self.labels)] if self.labels else ())
+            model,
+            examples=examples,
+            atol=self.atol,
+            labels=labels,
+            top_k=self.top_k,
+            image_input=self.image_input,
+            image_size=self.image_size,
+            image_normalize=self.image_normalize,
+            max_image_pixels=self.max_image_pixels,
+            source=source_record(self.path),
+            assets=[Path(self.labels)] if self.labels else (),
+        )
 
 
 def _image_input(specs: Sequence[Any], name: str, size: tuple[int, int] | None, mode: str, max_pixels: int):
@@ -153,8 +197,9 @@ def _image_input(specs: Sequence[Any], name: str, size: tuple[int, int] | None, 
 
     spec = next((s for s in specs if s.name == name), None)
     if spec is None:
-        raise ExportError(f"--image-input {name!r} is not an input of the model; its inputs are "
-                          f"{[s.name for s in specs]}")
+        raise ExportError(
+            f"--image-input {name!r} is not an input of the model; its inputs are {[s.name for s in specs]}"
+        )
     shape = spec.shape.as_list()
     if len(shape) != 4 or shape[3] not in (1, 3):
         raise ExportError(f"--image-input {name!r} must have shape [N, H, W, 1 or 3], it has {shape}")
@@ -168,8 +213,9 @@ def _image_input(specs: Sequence[Any], name: str, size: tuple[int, int] | None, 
             raise ExportError(f"--image-input {name!r} has no fixed height and width: give --image-size H W")
         size = fixed
     elif None not in fixed and tuple(size) != fixed:
-        raise ExportError(f"--image-size {size[0]} {size[1]} does not match input {name!r} of size "
-                          f"{fixed[0]}x{fixed[1]}")
+        raise ExportError(
+            f"--image-size {size[0]} {size[1]} does not match input {name!r} of size {fixed[0]}x{fixed[1]}"
+        )
     return ImageInput(name, int(size[0]), int(size[1]), shape[3], mode, max_pixels)
 
 
@@ -177,17 +223,33 @@ def _spec_record(spec: Any) -> dict[str, Any]:
     return {"dtype": spec.dtype.name, "shape": [-1 if d is None else d for d in spec.shape.as_list()]}
 
 
-def keras_exportable(model: Any, *, examples: Mapping[str, Any] | None = None, atol: float = 1e-5,
-                     labels: Sequence[str] | None = None, top_k: int = 5, image_input: str | None = None,
-                     image_size: tuple[int, int] | None = None, image_normalize: str = "none",
-                     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, endpoints: Sequence[Endpoint] = (),
-                     info: Mapping[str, Any] | None = None, source: Mapping[str, Any] | None = None,
-                     assets: Sequence[Path] = ()) -> Exportable:
+def keras_exportable(
+    model: Any,
+    *,
+    examples: Mapping[str, Any] | None = None,
+    atol: float = 1e-5,
+    labels: Sequence[str] | None = None,
+    top_k: int = 5,
+    image_input: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    image_normalize: str = "none",
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    endpoints: Sequence[Endpoint] = (),
+    info: Mapping[str, Any] | None = None,
+    source: Mapping[str, Any] | None = None,
+    assets: Sequence[Path] = (),
+) -> Exportable:
     """The signatures, examples and export_info of a built Keras model (see the module docstring)."""
     import tensorflow as tf
 
     from export.examples import complete_examples
-    from export.keras_model.signatures import build_endpoints, call_model, classifier_output, example_inputs, input_specs
+    from export.keras_model.signatures import (
+        build_endpoints,
+        call_model,
+        classifier_output,
+        example_inputs,
+        input_specs,
+    )
 
     specs = input_specs(model, examples)
     image = _image_input(specs, image_input, image_size, image_normalize, max_image_pixels) if image_input else None
@@ -208,24 +270,51 @@ def keras_exportable(model: Any, *, examples: Mapping[str, Any] | None = None, a
     if source is not None:
         record["source"] = dict(source)
     if labels:
-        record.update(labels={"count": len(labels), "output": classifier,
-                              "file": f"assets/{Path(assets[0]).name}" if assets else None},
-                      top_k=min(top_k, len(labels)))
+        record.update(
+            labels={
+                "count": len(labels),
+                "output": classifier,
+                "file": f"assets/{Path(assets[0]).name}" if assets else None,
+            },
+            top_k=min(top_k, len(labels)),
+        )
     if image is not None:
-        record["image_input"] = {"name": image.name, "size": [image.height, image.width],
-                                 "normalize": image.normalize, "preprocessing": "decode, centre crop, bicubic resize"}
+        record["image_input"] = {
+            "name": image.name,
+            "size": [image.height, image.width],
+            "normalize": image.normalize,
+            "preprocessing": "decode, centre crop, bicubic resize",
+        }
         record["max_image_pixels"] = image.max_pixels
     record.update(info or {})
-    return Exportable(model=model, endpoints=[*own, *endpoints], examples=example_inputs(own, model_examples, image),
-                      info=record, assets=list(assets), atol=atol)
+    return Exportable(
+        model=model,
+        endpoints=[*own, *endpoints],
+        examples=example_inputs(own, model_examples, image),
+        info=record,
+        assets=list(assets),
+        atol=atol,
+    )
 
 
-def export_model(model: Any, models_dir: str | Path = "models", name: str | None = None, *,
-                 version: int | None = None, force: bool = False, examples: Mapping[str, Any] | None = None,
-                 atol: float = 1e-5, labels: Sequence[str] | str | Path | None = None, top_k: int = 5,
-                 image_input: str | None = None, image_size: tuple[int, int] | None = None,
-                 image_normalize: str = "none", max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                 endpoints: Sequence[Endpoint] = (), info: Mapping[str, Any] | None = None) -> Path:
+def export_model(
+    model: Any,
+    models_dir: str | Path = "models",
+    name: str | None = None,
+    *,
+    version: int | None = None,
+    force: bool = False,
+    examples: Mapping[str, Any] | None = None,
+    atol: float = 1e-5,
+    labels: Sequence[str] | str | Path | None = None,
+    top_k: int = 5,
+    image_input: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    image_normalize: str = "none",
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    endpoints: Sequence[Endpoint] = (),
+    info: Mapping[str, Any] | None = None,
+) -> Path:
     """Export an in-memory Keras model as ``<models_dir>/<name>/<version>``; returns that directory.
 
     The same export as ``python -m export keras``: ``serving_default`` with the model's named inputs
@@ -249,10 +338,19 @@ def export_model(model: Any, models_dir: str | Path = "models", name: str | None
         else:
             path = labels
         assets = [Path(path)] if path is not None else []
-        exportable = keras_exportable(model, examples=examples, atol=atol,
-                                      labels=read_labels(path) if path is not None else None, top_k=top_k,
-                                      image_input=image_input, image_size=image_size,
-                                      image_normalize=image_normalize, max_image_pixels=max_image_pixels,
-                                      endpoints=endpoints, info=info,
-                                      source={"kind": "python", "keras_class": type(model).__name__}, assets=assets)
+        exportable = keras_exportable(
+            model,
+            examples=examples,
+            atol=atol,
+            labels=read_labels(path) if path is not None else None,
+            top_k=top_k,
+            image_input=image_input,
+            image_size=image_size,
+            image_normalize=image_normalize,
+            max_image_pixels=max_image_pixels,
+            endpoints=endpoints,
+            info=info,
+            source={"kind": "python", "keras_class": type(model).__name__},
+            assets=assets,
+        )
         return write_checked(exportable, target)

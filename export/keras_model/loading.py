@@ -23,8 +23,7 @@ _FUNCTION_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 def is_function_reference(source: str) -> bool:
     """``package.module:function`` and not an existing file (a path has a suffix or a separator)."""
-    return (bool(_FUNCTION_RE.match(source)) and not source.endswith(MODEL_SUFFIXES)
-            and not Path(source).exists())
+    return bool(_FUNCTION_RE.match(source)) and not source.endswith(MODEL_SUFFIXES) and not Path(source).exists()
 
 
 def _first_line(error: BaseException) -> str:
@@ -65,11 +64,15 @@ def load_model_file(path: Path) -> Any:
     except Exception as error:  # zip, HDF5, JSON and deserialization errors all mean "cannot load"
         missing = _missing_class(error)
         if missing:
-            raise ExportError(f"{path} uses the custom class {missing!r}, whose code is not importable here: "
-                              "build the model in code and pass module:function instead of the file") from None
+            raise ExportError(
+                f"{path} uses the custom class {missing!r}, whose code is not importable here: "
+                "build the model in code and pass module:function instead of the file"
+            ) from None
         if "Lambda" in str(error) and "safe_mode" in str(error):
-            raise ExportError(f"{path} holds a Lambda layer, which Keras only loads as code: "
-                              "build the model in code and pass module:function instead of the file") from None
+            raise ExportError(
+                f"{path} holds a Lambda layer, which Keras only loads as code: "
+                "build the model in code and pass module:function instead of the file"
+            ) from None
         raise ExportError(f"{path} is not a Keras model file Keras can load: {_first_line(error)}") from None
     return _checked_model(model, str(path))
 
@@ -99,8 +102,9 @@ def _checked_model(model: Any, what: str) -> Any:
     if not isinstance(model, keras.Model):
         raise ExportError(f"{what} is a {type(model).__name__}, not a keras.Model")
     if not model.built:
-        raise ExportError(f"{what} is a model that was never built: call it once on example data, "
-                          "or build it with keras.Input")
+        raise ExportError(
+            f"{what} is a model that was never built: call it once on example data, or build it with keras.Input"
+        )
     return model
 
 
@@ -125,5 +129,8 @@ def source_record(source: str) -> dict[str, str]:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    return {"kind": "h5" if path.suffix in (".h5", ".hdf5") else "keras", "file": str(path),
-            "sha256": digest.hexdigest()}
+    return {
+        "kind": "h5" if path.suffix in (".h5", ".hdf5") else "keras",
+        "file": str(path),
+        "sha256": digest.hexdigest(),
+    }

@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -59,8 +60,10 @@ def input_specs(model: Any, examples: Mapping[str, np.ndarray] | None = None) ->
     except (AttributeError, ValueError):
         symbolic = []
     if symbolic:
-        specs = [tf.TensorSpec([None, *t.shape[1:]], tf.as_dtype(t.dtype), name=_input_name(t, i))
-                 for i, t in enumerate(symbolic)]
+        specs = [
+            tf.TensorSpec([None, *t.shape[1:]], tf.as_dtype(t.dtype), name=_input_name(t, i))
+            for i, t in enumerate(symbolic)
+        ]
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ExportError(f"the model's inputs must have distinct names, got {names}")
@@ -69,10 +72,15 @@ def input_specs(model: Any, examples: Mapping[str, np.ndarray] | None = None) ->
         return [tf.TensorSpec([None, *np.shape(v)[1:]], _example_dtype(v), name=k) for k, v in examples.items()]
     shape = (model.get_build_config() or {}).get("input_shape")
     if not shape or not all(isinstance(d, (int, type(None))) for d in shape):
-        raise ExportError("the model's input names and shapes are unknown (a subclassed model with several "
-                          "or nested inputs): give examples of them (--examples FILE.npz)")
-    parameters = [p for p in inspect.signature(model.call).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        raise ExportError(
+            "the model's input names and shapes are unknown (a subclassed model with several "
+            "or nested inputs): give examples of them (--examples FILE.npz)"
+        )
+    parameters = [
+        p
+        for p in inspect.signature(model.call).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     name = parameters[0].name if parameters else "inputs"
     return [tf.TensorSpec([None, *shape[1:]], tf.float32, name=name)]
 
@@ -114,8 +122,10 @@ def classifier_output(outputs: Mapping[str, Any], num_labels: int) -> str:
     candidates = [k for k, v in outputs.items() if len(v.shape) == 2 and v.shape[1] == num_labels]
     if len(candidates) != 1:
         shapes = {k: list(v.shape)[1:] for k, v in outputs.items()}
-        raise ExportError(f"--labels names {num_labels} classes, so exactly one model output must have shape "
-                          f"[N, {num_labels}]; the outputs are {shapes}")
+        raise ExportError(
+            f"--labels names {num_labels} classes, so exactly one model output must have shape "
+            f"[N, {num_labels}]; the outputs are {shapes}"
+        )
     clashes = sorted(set(outputs) & set(TOP_K_OUTPUTS))
     if clashes:
         raise ExportError(f"model output {clashes[0]!r} has the name of a top-k output; rename the layer")
@@ -140,19 +150,26 @@ def _feature(spec: tf.TensorSpec, image: ImageInput | None) -> tf.io.FixedLenFea
 
 def _image_pixels(encoded: tf.Tensor, image: ImageInput, dtype: tf.DType) -> tf.Tensor:
     """Encoded images [N] → model pixels [N, H, W, C] of ``dtype``."""
+
     def one(data):
-        pixels = center_crop_and_resize(decode_rgb(data, image.max_pixels, image.channels),
-                                        (image.height, image.width))
+        pixels = center_crop_and_resize(decode_rgb(data, image.max_pixels, image.channels), (image.height, image.width))
         return normalize(pixels, image.normalize)
 
-    pixels = tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec(
-        [image.height, image.width, image.channels], tf.float32))
+    pixels = tf.map_fn(
+        one, encoded, fn_output_signature=tf.TensorSpec([image.height, image.width, image.channels], tf.float32)
+    )
     return tf.saturate_cast(tf.round(pixels), dtype) if dtype.is_integer else tf.cast(pixels, dtype)
 
 
-def build_endpoints(model: Any, specs: Sequence[tf.TensorSpec], *, labels: Sequence[str] | None = None,
-                    top_k: int = 5, classifier: str | None = None,
-                    image: ImageInput | None = None) -> list[Endpoint]:
+def build_endpoints(
+    model: Any,
+    specs: Sequence[tf.TensorSpec],
+    *,
+    labels: Sequence[str] | None = None,
+    top_k: int = 5,
+    classifier: str | None = None,
+    image: ImageInput | None = None,
+) -> list[Endpoint]:
     """``serving_default``, and ``classify`` with labels, ``predict_images`` with an image input."""
     specs = list(specs)
     label_table = tf.constant(list(labels)) if labels else None
@@ -190,8 +207,11 @@ def build_endpoints(model: Any, specs: Sequence[tf.TensorSpec], *, labels: Seque
             result = _top_k(call_model(model, specs, tensors)[classifier], label_table, k)
             return {"classes": result["class_names"], "scores": result["scores"]}
 
-        endpoints.append(Endpoint("classify", classify, [tf.TensorSpec([None], tf.string, name="inputs")],
-                                  method_name=CLASSIFY_METHOD))
+        endpoints.append(
+            Endpoint(
+                "classify", classify, [tf.TensorSpec([None], tf.string, name="inputs")], method_name=CLASSIFY_METHOD
+            )
+        )
     return endpoints
 
 
@@ -209,12 +229,14 @@ def _example_proto(row: Mapping[str, Any]) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def example_inputs(endpoints: Sequence[Endpoint], model_examples: Mapping[str, np.ndarray],
-                   image: ImageInput | None) -> dict[str, dict[str, np.ndarray]]:
+def example_inputs(
+    endpoints: Sequence[Endpoint], model_examples: Mapping[str, np.ndarray], image: ImageInput | None
+) -> dict[str, dict[str, np.ndarray]]:
     """Examples of every signature, derived from the model's example inputs (one batch)."""
     batch = len(next(iter(model_examples.values())))
-    pictures = np.array([example_jpeg(256, 256) if i % 2 == 0 else example_jpeg(180, 320) for i in range(batch)],
-                        dtype=object)
+    pictures = np.array(
+        [example_jpeg(256, 256) if i % 2 == 0 else example_jpeg(180, 320) for i in range(batch)], dtype=object
+    )
     examples = {}
     for endpoint in endpoints:
         if endpoint.name == DEFAULT_SIGNATURE:
@@ -222,7 +244,12 @@ def example_inputs(endpoints: Sequence[Endpoint], model_examples: Mapping[str, n
         elif endpoint.name == IMAGES_SIGNATURE:
             examples[endpoint.name] = {**model_examples, image.name: pictures}
         elif endpoint.name == "classify":
-            rows = [{name: (pictures[i] if image is not None and name == image.name else value[i])
-                     for name, value in model_examples.items()} for i in range(batch)]
+            rows = [
+                {
+                    name: (pictures[i] if image is not None and name == image.name else value[i])
+                    for name, value in model_examples.items()
+                }
+                for i in range(batch)
+            ]
             examples[endpoint.name] = {"inputs": np.array([_example_proto(r) for r in rows], dtype=object)}
     return examples

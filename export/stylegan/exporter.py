@@ -67,24 +67,43 @@ class StyleGANExport(ModelExport):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.description = ("StyleGAN generator (config F). Weights: --weights none (random), --weights PATH "
-                              "(a Keras .weights.h5 of a generator with the same shape flags), or --pickle PATH "
-                              "(an official NVlabs karras2019stylegan-*.pkl).")
+        parser.description = (
+            "StyleGAN generator (config F). Weights: --weights none (random), --weights PATH "
+            "(a Keras .weights.h5 of a generator with the same shape flags), or --pickle PATH "
+            "(an official NVlabs karras2019stylegan-*.pkl)."
+        )
         parser.add_argument("--pickle", type=Path, default=None, help="official pickle (G, D, Gs); exports Gs")
-        parser.add_argument("--network", choices=list(NETWORKS), default="Gs",
-                            help="which pickled generator: Gs (moving average, default) or G")
-        parser.add_argument("--resolution", type=_resolution_flag, default=None,
-                            help="output size, power of two 8..1024 (default 1024, or the pickle's)")
-        parser.add_argument("--truncation-psi", type=float, default=0.7,
-                            help="ψ used by warmup/checks and recorded as default_truncation_psi (default 0.7)")
-        parser.add_argument("--truncation-cutoff", type=int, default=8,
-                            help="truncation applies to layers < cutoff (default 8)")
+        parser.add_argument(
+            "--network",
+            choices=list(NETWORKS),
+            default="Gs",
+            help="which pickled generator: Gs (moving average, default) or G",
+        )
+        parser.add_argument(
+            "--resolution",
+            type=_resolution_flag,
+            default=None,
+            help="output size, power of two 8..1024 (default 1024, or the pickle's)",
+        )
+        parser.add_argument(
+            "--truncation-psi",
+            type=float,
+            default=0.7,
+            help="ψ used by warmup/checks and recorded as default_truncation_psi (default 0.7)",
+        )
+        parser.add_argument(
+            "--truncation-cutoff", type=int, default=8, help="truncation applies to layers < cutoff (default 8)"
+        )
         parser.add_argument("--fmap-base", type=int, default=8192, help="channel schedule base (default 8192)")
         parser.add_argument("--fmap-max", type=int, default=512, help="maximum channels (default 512)")
         parser.add_argument("--latent-size", type=int, default=512, help="z and w size (default 512)")
         parser.add_argument("--seed", type=int, default=0, help="initialisation seed for --weights none (default 0)")
-        parser.add_argument("--max-seeds", type=int, default=DEFAULT_MAX_SEEDS,
-                            help=f"generate_png refuses requests with more seeds than this (default {DEFAULT_MAX_SEEDS})")
+        parser.add_argument(
+            "--max-seeds",
+            type=int,
+            default=DEFAULT_MAX_SEEDS,
+            help=f"generate_png refuses requests with more seeds than this (default {DEFAULT_MAX_SEEDS})",
+        )
 
     def input_files(self) -> dict[str, Path]:
         if self.pickle is not None:
@@ -98,27 +117,43 @@ class StyleGANExport(ModelExport):
         if self.pickle is not None:
             return None if self.resolution is None else StyleGANConfig(resolution=self.resolution)
         try:
-            config = StyleGANConfig(resolution=self.resolution or 1024, fmap_base=self.fmap_base,
-                                    fmap_max=self.fmap_max, latent_size=self.latent_size,
-                                    dlatent_size=self.latent_size, mapping_fmaps=self.latent_size)
+            config = StyleGANConfig(
+                resolution=self.resolution or 1024,
+                fmap_base=self.fmap_base,
+                fmap_max=self.fmap_max,
+                latent_size=self.latent_size,
+                dlatent_size=self.latent_size,
+                mapping_fmaps=self.latent_size,
+            )
         except ValueError as error:
             raise ExportError(str(error)) from None
         if min(config.nf(s) for s in range(config.resolution_log2)) < 1:
-            raise ExportError(f"--fmap-base {self.fmap_base} leaves a stage with no channels at "
-                              f"{config.resolution}²")
+            raise ExportError(f"--fmap-base {self.fmap_base} leaves a stage with no channels at {config.resolution}²")
         return config
 
     def build(self) -> Exportable:
-        generator, source = build_generator(config=self.network_config(), weights=self.weights,
-                                            pickle=self.pickle, network=self.network,
-                                            truncation_psi=self.truncation_psi,
-                                            truncation_cutoff=self.truncation_cutoff, seed=self.seed)
+        generator, source = build_generator(
+            config=self.network_config(),
+            weights=self.weights,
+            pickle=self.pickle,
+            network=self.network,
+            truncation_psi=self.truncation_psi,
+            truncation_cutoff=self.truncation_cutoff,
+            seed=self.seed,
+        )
         return stylegan_exportable(generator, weights_source=source, max_seeds=self.max_seeds)
 
 
-def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pickle: str | Path | None = None,
-                    network: str = "Gs", truncation_psi: float = 0.7, truncation_cutoff: int = 8,
-                    seed: int = 0) -> tuple[Generator, str]:
+def build_generator(
+    *,
+    config: StyleGANConfig | None,
+    weights: str = "none",
+    pickle: str | Path | None = None,
+    network: str = "Gs",
+    truncation_psi: float = 0.7,
+    truncation_cutoff: int = 8,
+    seed: int = 0,
+) -> tuple[Generator, str]:
     """(generator, description of the weight source).
 
     With `pickle` the network shape comes from the pickle; `config`, if given, only has to agree with
@@ -135,8 +170,10 @@ def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pic
             raise ExportError("give either --pickle or --weights, not both")
         generator = generator_from_pickle(pickle, network=network, **kwargs)
         if config is not None and generator.config.resolution != config.resolution:
-            raise ExportError(f"the pickle holds a {generator.config.resolution}² generator, "
-                              f"--resolution asks for {config.resolution}²")
+            raise ExportError(
+                f"the pickle holds a {generator.config.resolution}² generator, "
+                f"--resolution asks for {config.resolution}²"
+            )
         return generator, f"official pickle {Path(pickle).name} ({network})"
     if config is None:
         raise ExportError("a network config is needed unless the weights come from a pickle")
@@ -144,9 +181,12 @@ def build_generator(*, config: StyleGANConfig | None, weights: str = "none", pic
     generator = Generator(config, **kwargs)
     if weights == "none":
         return generator, f"random (seed {seed})"
-    load_keras_weights(generator, weights,
-                       f"a {config.resolution}² generator (fmap_base {config.fmap_base}, "
-                       f"fmap_max {config.fmap_max}, latent {config.latent_size})")
+    load_keras_weights(
+        generator,
+        weights,
+        f"a {config.resolution}² generator (fmap_base {config.fmap_base}, "
+        f"fmap_max {config.fmap_max}, latent {config.latent_size})",
+    )
     return generator, f"keras weights {Path(weights).name}"
 
 
@@ -160,16 +200,20 @@ def example_inputs(generator: Generator, truncation_psi: float) -> dict[str, dic
     return {
         "serving_default": {"z": z, "truncation_psi": psi},
         "generate_png": {"seeds": np.array([0, 42], np.int64), "truncation_psi": psi},
-        "mix": {"z1": z, "z2": z[::-1].copy(), "crossover": np.full(2, generator.num_layers // 2, np.int32),
-                "truncation_psi": psi},
+        "mix": {
+            "z1": z,
+            "z2": z[::-1].copy(),
+            "crossover": np.full(2, generator.num_layers // 2, np.int32),
+            "truncation_psi": psi,
+        },
         "mapping": {"z": z},
-        "synthesis": {"dlatents": rng.standard_normal(
-            (2, generator.num_layers, generator.config.dlatent_size)).astype(np.float32)},
+        "synthesis": {
+            "dlatents": rng.standard_normal((2, generator.num_layers, generator.config.dlatent_size)).astype(np.float32)
+        },
     }
 
 
-def stylegan_exportable(generator: Generator, *, weights_source: str,
-                        max_seeds: int = DEFAULT_MAX_SEEDS) -> Exportable:
+def stylegan_exportable(generator: Generator, *, weights_source: str, max_seeds: int = DEFAULT_MAX_SEEDS) -> Exportable:
     """Endpoints, examples and export_info of a built generator."""
     from export.stylegan.signatures import build_endpoints
 
@@ -192,5 +236,9 @@ def stylegan_exportable(generator: Generator, *, weights_source: str,
         "generator_trainable_parameters": generator.trainable_parameter_counts(),
         "max_seeds": max_seeds,
     }
-    return Exportable(model=generator, endpoints=build_endpoints(generator, max_seeds),
-                      examples=example_inputs(generator, generator.truncation_psi), info=info)
+    return Exportable(
+        model=generator,
+        endpoints=build_endpoints(generator, max_seeds),
+        examples=example_inputs(generator, generator.truncation_psi),
+        info=info,
+    )

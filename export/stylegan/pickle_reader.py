@@ -8,6 +8,7 @@ numpy arrays: no other module is ever imported).
 Variable names follow `Network.vars`: own variables, then `<component name>/<name>` for sub-networks,
 e.g. `G_mapping/Dense0/weight`, `G_synthesis/4x4/Const/const`, `dlatent_avg`.
 """
+
 from __future__ import annotations
 
 import collections
@@ -106,10 +107,13 @@ def _to_state(obj: Any, what: str) -> NetworkState:
         raise ExportError(f"{what} network components are {type(components).__name__}, not a dict")
     components = {key: _to_state(value, f"{what}.{key}") for key, value in components.items()}
     try:
-        return NetworkState(name=str(state["name"]), static_kwargs=dict(state["static_kwargs"]),
-                            build_func_name=str(state.get("build_func_name", "")),
-                            own_variables={str(k): np.asarray(v) for k, v in state["variables"]},
-                            components=components)
+        return NetworkState(
+            name=str(state["name"]),
+            static_kwargs=dict(state["static_kwargs"]),
+            build_func_name=str(state.get("build_func_name", "")),
+            own_variables={str(k): np.asarray(v) for k, v in state["variables"]},
+            components=components,
+        )
     except (TypeError, ValueError) as error:  # not a mapping, not (name, array) pairs…
         raise ExportError(f"{what} network state is malformed: {error}") from None
 
@@ -163,21 +167,26 @@ def _official_shape(name: str, keras_shape: tuple) -> tuple:
     return tuple(keras_shape)
 
 
-def assign_official_variables(targets: dict[str, keras.Variable], variables: dict[str, np.ndarray],
-                              network: str) -> None:
+def assign_official_variables(
+    targets: dict[str, keras.Variable], variables: dict[str, np.ndarray], network: str
+) -> None:
     """Set every Keras variable from the official array of the same name; every official variable
     (except the progressive-growing `lod` counters) must be used. Errors name the variable."""
     unused = sorted(k for k in variables if k not in targets and k.rsplit("/", 1)[-1] != "lod")
     if unused:
-        raise ExportError(f"{network}: pickle variable {unused[0]} has no counterpart in the Keras model "
-                          f"({len(unused)} unmatched; different resolution or configuration?)")
+        raise ExportError(
+            f"{network}: pickle variable {unused[0]} has no counterpart in the Keras model "
+            f"({len(unused)} unmatched; different resolution or configuration?)"
+        )
     for name, variable in targets.items():
         if name not in variables:
             raise ExportError(f"{network}: variable {name} is missing from the pickle")
         value = _official_to_keras(name, np.asarray(variables[name], np.float32))
         if tuple(value.shape) != tuple(variable.shape):
-            raise ExportError(f"{network}: variable {name} has shape {list(np.asarray(variables[name]).shape)} "
-                              f"in the pickle, the model expects {list(_official_shape(name, variable.shape))}")
+            raise ExportError(
+                f"{network}: variable {name} has shape {list(np.asarray(variables[name]).shape)} "
+                f"in the pickle, the model expects {list(_official_shape(name, variable.shape))}"
+            )
         variable.assign(value)
 
 

@@ -24,6 +24,7 @@ At export every signature is checked against the in-process model traced with th
 signature (float outputs within 1e-5, uint8 and PNG outputs exactly). Traced with a fixed batch size
 instead, kernels may differ and floats move by ~1e-6, enough to flip an 8-bit rounding now and then.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -40,8 +41,10 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
 
 def latents_from_seeds(seeds: tf.Tensor, latent_size: int) -> tf.Tensor:
     """One standard-normal z per int64 seed, independent of the other seeds in the batch."""
+
     def draw(seed):
         return tf.random.stateless_normal([latent_size], seed=tf.stack([seed, tf.zeros_like(seed)]), alg="philox")
+
     return tf.map_fn(draw, tf.cast(seeds, tf.int64), fn_output_signature=tf.TensorSpec([latent_size], tf.float32))
 
 
@@ -61,8 +64,9 @@ def _checked(checks: list[tf.Operation], *tensors: tf.Tensor) -> list[tf.Tensor]
 
 
 def _finite_psi(truncation_psi: tf.Tensor) -> tf.Operation:
-    return tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(truncation_psi)),
-                               ["truncation_psi must be a finite number"])
+    return tf.debugging.Assert(
+        tf.reduce_all(tf.math.is_finite(truncation_psi)), ["truncation_psi must be a finite number"]
+    )
 
 
 def build_endpoints(generator: Generator, max_seeds: int) -> list[Endpoint]:
@@ -80,16 +84,32 @@ def build_endpoints(generator: Generator, max_seeds: int) -> list[Endpoint]:
 
     def generate_png(seeds, truncation_psi):
         count = tf.size(seeds)
-        (seeds,) = _checked([tf.debugging.Assert(count <= max_seeds, [tf.strings.format(
-            "generate_png takes at most {} seeds a request, got {}", (max_seeds, count))])], seeds)
+        (seeds,) = _checked(
+            [
+                tf.debugging.Assert(
+                    count <= max_seeds,
+                    [tf.strings.format("generate_png takes at most {} seeds a request, got {}", (max_seeds, count))],
+                )
+            ],
+            seeds,
+        )
         return {"images_bytes": encode_png(synthesize(latents_from_seeds(seeds, latent), truncation_psi))}
 
     def mix(z1, z2, crossover, truncation_psi):
         checks = [
-            tf.debugging.Assert(tf.reduce_all(tf.logical_and(crossover >= 0, crossover <= num_layers)), [
-                tf.strings.format("crossover must be in [0, {}], got {}", (num_layers, crossover))]),
-            tf.debugging.Assert(tf.equal(tf.shape(z1)[0], tf.shape(z2)[0]), [tf.strings.format(
-                "z1 and z2 must hold the same number of latents, got {} and {}", (tf.shape(z1)[0], tf.shape(z2)[0]))]),
+            tf.debugging.Assert(
+                tf.reduce_all(tf.logical_and(crossover >= 0, crossover <= num_layers)),
+                [tf.strings.format("crossover must be in [0, {}], got {}", (num_layers, crossover))],
+            ),
+            tf.debugging.Assert(
+                tf.equal(tf.shape(z1)[0], tf.shape(z2)[0]),
+                [
+                    tf.strings.format(
+                        "z1 and z2 must hold the same number of latents, got {} and {}",
+                        (tf.shape(z1)[0], tf.shape(z2)[0]),
+                    )
+                ],
+            ),
             _finite_psi(truncation_psi),
         ]
         z1, z2, crossover, truncation_psi = _checked(checks, z1, z2, crossover, truncation_psi)
@@ -107,13 +127,22 @@ def build_endpoints(generator: Generator, max_seeds: int) -> list[Endpoint]:
         return {"images_float": generator.synthesis(dlatents, randomize_noise=False)}
 
     return [
-        Endpoint("serving_default", serving_default,
-                 [tf.TensorSpec([None, latent], tf.float32, name="z"), psi_spec]),
+        Endpoint("serving_default", serving_default, [tf.TensorSpec([None, latent], tf.float32, name="z"), psi_spec]),
         Endpoint("generate_png", generate_png, [tf.TensorSpec([None], tf.int64, name="seeds"), psi_spec]),
-        Endpoint("mix", mix, [tf.TensorSpec([None, latent], tf.float32, name="z1"),
-                              tf.TensorSpec([None, latent], tf.float32, name="z2"),
-                              per_example_spec(tf.int32, "crossover"), psi_spec]),
+        Endpoint(
+            "mix",
+            mix,
+            [
+                tf.TensorSpec([None, latent], tf.float32, name="z1"),
+                tf.TensorSpec([None, latent], tf.float32, name="z2"),
+                per_example_spec(tf.int32, "crossover"),
+                psi_spec,
+            ],
+        ),
         Endpoint("mapping", mapping, [tf.TensorSpec([None, latent], tf.float32, name="z")]),
-        Endpoint("synthesis", synthesis, [tf.TensorSpec(
-            [None, generator.num_layers, generator.config.dlatent_size], tf.float32, name="dlatents")]),
+        Endpoint(
+            "synthesis",
+            synthesis,
+            [tf.TensorSpec([None, generator.num_layers, generator.config.dlatent_size], tf.float32, name="dlatents")],
+        ),
     ]

@@ -11,14 +11,16 @@ A failed load is retried `max_num_load_retries` times, `load_retry_interval_s` a
 that holds no worker; a version that stops being aspired has its pending retry cancelled (and a
 load that finishes after that is discarded), so it never delays anything newer.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any
 
 from serving.core.policy import Action, Policy, VersionSnapshot, availability_preserving
 from serving.core.states import State
@@ -54,10 +56,10 @@ class Harness:
     path: str
     state: State = State.NEW
     aspired: bool = True
-    error: Optional[ServingError] = None
+    error: ServingError | None = None
     servable: Any = None
     failures: int = 0
-    retry: Optional[threading.Timer] = field(default=None, repr=False)
+    retry: threading.Timer | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -70,7 +72,7 @@ class VersionStatus:
 
     version: int
     state: str  # START, LOADING, AVAILABLE, UNLOADING or END
-    error: Optional[ServingError] = None
+    error: ServingError | None = None
 
 
 def _cancelled() -> ServingError:
@@ -78,10 +80,10 @@ def _cancelled() -> ServingError:
 
 
 class Lifecycle:
-    def __init__(self, load: Loader, unload: Unloader, options: LifecycleOptions = LifecycleOptions()):
+    def __init__(self, load: Loader, unload: Unloader, options: LifecycleOptions | None = None):
         self._load_fn = load
         self._unload_fn = unload
-        self.options = options
+        self.options = options if options is not None else LifecycleOptions()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._streams: dict[str, dict[int, Harness]] = {}
@@ -123,8 +125,7 @@ class Lifecycle:
     def _manage(self, name: str) -> None:
         stream = self._streams.get(name, {})
         while not self._stopping:
-            action = self.options.policy(
-                [VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
+            action = self.options.policy([VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
             if action is None:
                 return
             harness = stream.get(action.version)
@@ -135,8 +136,12 @@ class Lifecycle:
                 harness.state = State.UNLOADING
                 self._unloads.submit(functools.partial(self._unload, harness))
             else:
-                log.error("Policy asked to %s version %d of %s, which is not in a state for it",
-                          action.action.value, action.version, name)
+                log.error(
+                    "Policy asked to %s version %d of %s, which is not in a state for it",
+                    action.action.value,
+                    action.version,
+                    name,
+                )
                 return
 
     # ------------------------------------------------------------------ workers (no lock held while working)
@@ -174,8 +179,13 @@ class Lifecycle:
         retries = max(self.options.max_num_load_retries, 0)
         if harness.aspired and not self._stopping and harness.failures <= retries:
             interval = max(self.options.load_retry_interval_s, 0.0)
-            log.info("Retrying of loading servable: %s in %g s (retry %d of %d)", harness.label, interval,
-                     harness.failures, retries)
+            log.info(
+                "Retrying of loading servable: %s in %g s (retry %d of %d)",
+                harness.label,
+                interval,
+                harness.failures,
+                retries,
+            )
             harness.retry = threading.Timer(interval, self._retry_due, args=(harness,))
             harness.retry.daemon = True
             harness.retry.start()
@@ -214,7 +224,7 @@ class Lifecycle:
         self._changed.notify_all()
 
     # ------------------------------------------------------------------ the router's and the config's side
-    def acquire(self, name: str, version: Optional[int]) -> Any:
+    def acquire(self, name: str, version: int | None) -> Any:
         """A READY servable (the highest when `version` is None), held for a request; None when there is none.
 
         The caller must `release()` it. A version being unloaded is never handed out, and its unload
@@ -235,20 +245,21 @@ class Lifecycle:
         """Every version of `name` the lifecycle knows, newest first."""
         with self._lock:
             stream = self._streams.get(name, {})
-            return [VersionStatus(v, stream[v].state.manager_state, stream[v].error)
-                    for v in sorted(stream, reverse=True)]
+            return [
+                VersionStatus(v, stream[v].state.manager_state, stream[v].error) for v in sorted(stream, reverse=True)
+            ]
 
-    def state_of(self, name: str, version: int) -> Optional[State]:
+    def state_of(self, name: str, version: int) -> State | None:
         with self._lock:
             harness = self._streams.get(name, {}).get(version)
             return harness.state if harness else None
 
-    def latest_settled(self, name: str) -> Optional[VersionStatus]:
+    def latest_settled(self, name: str) -> VersionStatus | None:
         """The highest aspired version of `name` once it is READY or failed; None while it is not."""
         with self._lock:
             return self._latest_settled(name)
 
-    def _latest_settled(self, name: str) -> Optional[VersionStatus]:
+    def _latest_settled(self, name: str) -> VersionStatus | None:
         aspired = [h for h in self._streams.get(name, {}).values() if h.aspired]
         if not aspired:
             return None
@@ -257,8 +268,9 @@ class Lifecycle:
             return None
         return VersionStatus(latest.version, latest.state.manager_state, latest.error)
 
-    def wait_for_models(self, names: Iterable[str], still_wanted: Callable[[str], bool],
-                        timeout: Optional[float] = None) -> Optional[dict[str, VersionStatus]]:
+    def wait_for_models(
+        self, names: Iterable[str], still_wanted: Callable[[str], bool], timeout: float | None = None
+    ) -> dict[str, VersionStatus] | None:
         """Waits until the latest aspired version of each model is settled (or the model is no longer
         wanted); returns their statuses, or None on timeout or stop."""
         names = list(names)

@@ -4,11 +4,12 @@ Like tensorflow/serving's AspiredVersionPolicy, a policy is stateless and idempo
 snapshots always give the same action, so it is tested on its own with plain values. The lifecycle
 asks again after every state change until the policy answers None.
 """
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 from serving.core.states import State
 
@@ -31,16 +32,16 @@ class ServableAction:
     version: int
 
 
-Policy = Callable[[Sequence[VersionSnapshot]], Optional[ServableAction]]
+Policy = Callable[[Sequence[VersionSnapshot]], ServableAction | None]
 
 
-def highest_new_aspired(versions: Sequence[VersionSnapshot]) -> Optional[int]:
+def highest_new_aspired(versions: Sequence[VersionSnapshot]) -> int | None:
     """The largest aspired version nobody has started to load yet."""
     new = [v.version for v in versions if v.aspired and v.state is State.NEW]
     return max(new) if new else None
 
 
-def availability_preserving(versions: Sequence[VersionSnapshot]) -> Optional[ServableAction]:
+def availability_preserving(versions: Sequence[VersionSnapshot]) -> ServableAction | None:
     """AvailabilityPreservingPolicy: never leave a model with nothing serving while a swap is under way.
 
     An un-aspired READY version is unloaded (lowest first) only when no version is aspired, or an

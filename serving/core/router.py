@@ -3,10 +3,11 @@
 The label map is replaced whole by the config layer; a request reads it once and then asks the
 lifecycle for a READY version, which it holds until the request is answered.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
 
 from serving.core.lifecycle import Lifecycle, VersionStatus
 from serving.status import Code, ServingError, invalid_argument, not_found
@@ -15,16 +16,16 @@ from serving.status import Code, ServingError, invalid_argument, not_found
 class Router:
     def __init__(self, lifecycle: Lifecycle):
         self._lifecycle = lifecycle
-        self._labels: Optional[dict[str, dict[str, int]]] = None  # None until the first config
+        self._labels: dict[str, dict[str, int]] | None = None  # None until the first config
 
     @property
-    def labels(self) -> Optional[Mapping[str, Mapping[str, int]]]:
+    def labels(self) -> Mapping[str, Mapping[str, int]] | None:
         return self._labels
 
     def set_labels(self, labels: dict[str, dict[str, int]]) -> None:
         self._labels = labels  # one reference swap: readers see the old map or the new one
 
-    def resolve(self, spec) -> tuple[str, Optional[int], str]:
+    def resolve(self, spec) -> tuple[str, int | None, str]:
         """(name, version or None for the latest, the request as the official messages write it)."""
         if not spec.name:
             raise invalid_argument("ModelSpec has no name specified.")

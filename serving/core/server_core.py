@@ -5,14 +5,15 @@ file-system source (models left out unload) and waits for the new models' latest
 tensorflow/serving's ServerCore::ReloadConfig does. Its lock serializes config transitions only:
 it is released before the wait, and neither polling, loading nor requests ever take it.
 """
+
 from __future__ import annotations
 
 import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from serving import config as config_lib
 from serving.core.lifecycle import Lifecycle, LifecycleOptions, Loader, Unloader, VersionStatus
@@ -31,13 +32,13 @@ class CoreOptions:
     file_system_poll_wait_seconds: int = 1
     allow_labels_for_unavailable: bool = False
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
-    prepare: Optional[Callable] = None  # warmup and batching for a loaded Servable, run before it is AVAILABLE
+    prepare: Callable | None = None  # warmup and batching for a loaded Servable, run before it is AVAILABLE
 
 
 class SavedModelLoader:
     """Loads a version directory as a Servable (SavedModelBundleSourceAdapter) and frees it again."""
 
-    def __init__(self, tags: tuple[str, ...], prepare: Optional[Callable] = None):
+    def __init__(self, tags: tuple[str, ...], prepare: Callable | None = None):
         self.tags = tags
         self.prepare = prepare
 
@@ -53,8 +54,9 @@ class SavedModelLoader:
             raise
         except Exception as e:  # noqa: BLE001 - TensorFlow's errors carry their canonical code
             error = from_tensorflow(e)
-            raise (ServingError(Code.UNKNOWN, str(e) or type(e).__name__) if error.code == Code.INTERNAL
-                   else error) from None
+            raise (
+                ServingError(Code.UNKNOWN, str(e) or type(e).__name__) if error.code == Code.INTERNAL else error
+            ) from None
         gc.freeze()  # keep the new model's objects out of future full collections
         return servable
 
@@ -70,7 +72,7 @@ class SavedModelLoader:
 
 
 class ServerCore:
-    def __init__(self, options: CoreOptions, load: Optional[Loader] = None, unload: Optional[Unloader] = None):
+    def __init__(self, options: CoreOptions, load: Loader | None = None, unload: Unloader | None = None):
         self.options = options
         saved_model = SavedModelLoader(options.tags, options.prepare)
         self.lifecycle = Lifecycle(load or saved_model.load, unload or saved_model.unload, options.lifecycle)
@@ -81,7 +83,7 @@ class ServerCore:
         self._models: dict[str, object] = {}  # name -> ModelConfig of the config in force
 
     # ------------------------------------------------------------------ config
-    def reload_config(self, new_config, timeout: Optional[float] = None) -> None:
+    def reload_config(self, new_config, timeout: float | None = None) -> None:
         """ServerCore::ReloadConfig: validate, relabel, add/remove models, then wait for the new models.
 
         `timeout` bounds the wait (DEADLINE_EXCEEDED after it; the new models keep loading).
@@ -95,8 +97,10 @@ class ServerCore:
         first = self._config is None
         kind = new_config.WhichOneof("config")
         if not first and kind is not None and self._config.WhichOneof("config") != kind:
-            raise failed_precondition("Cannot transition to requested config. It is only legal to transition "
-                                      "from one ModelConfigList to another.")
+            raise failed_precondition(
+                "Cannot transition to requested config. It is only legal to transition "
+                "from one ModelConfigList to another."
+            )
         if kind is None:
             log.info("Taking no action for empty config.")
             return []
@@ -122,8 +126,10 @@ class ServerCore:
                 continue
             old, new = config_lib.model_platform(current), config_lib.model_platform(model)
             if old != new:
-                raise invalid_argument(f"Illegal to change a model's platform. For model {model.name} platform was "
-                                       f"{old} and new platform requested is {new}")
+                raise invalid_argument(
+                    f"Illegal to change a model's platform. For model {model.name} platform was "
+                    f"{old} and new platform requested is {new}"
+                )
 
     def _check_base_paths(self, models) -> None:
         """A reload that adds a model, or moves one, to a base path that does not exist is refused whole.
@@ -146,12 +152,14 @@ class ServerCore:
                     existing = current.get(model.name, {}).get(label)
                     allowed = existing is None or existing == version
                 if not allowed and self.lifecycle.state_of(model.name, version) is not State.READY:
-                    raise failed_precondition(f"Request to assign label to version {version} of model {model.name}, "
-                                              "which is not currently available for inference")
+                    raise failed_precondition(
+                        f"Request to assign label to version {version} of model {model.name}, "
+                        "which is not currently available for inference"
+                    )
                 labels.setdefault(model.name, {})[label] = version
         return labels
 
-    def _await_models(self, names: list[str], timeout: Optional[float]) -> None:
+    def _await_models(self, names: list[str], timeout: float | None) -> None:
         """Waits until the latest version of each new model is AVAILABLE or failed; fails if one failed.
 
         No lock is held: polling, other loads and other reloads go on. The awaited models are
@@ -168,12 +176,14 @@ class ServerCore:
             if self.lifecycle.stopping:
                 raise ServingError(Code.UNAVAILABLE, "Server is shutting down")
             if deadline is not None and time.monotonic() >= deadline:
-                raise ServingError(Code.DEADLINE_EXCEEDED,
-                                   f"Models {', '.join(names)} did not become available in time; they keep loading")
+                raise ServingError(
+                    Code.DEADLINE_EXCEEDED,
+                    f"Models {', '.join(names)} did not become available in time; they keep loading",
+                )
             self.source.poll(names)
         failed = []
         for name in names:
-            status: Optional[VersionStatus] = statuses.get(name)
+            status: VersionStatus | None = statuses.get(name)
             if status is not None and status.state != "AVAILABLE":
                 reason = f" due to error: {status.error}" if status.error else ""
                 failed.append(f"{{{{name: {name} version: {status.version}}}{reason}}}, ")

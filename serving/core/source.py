@@ -5,11 +5,12 @@ Each model is polled on its own: a base path that is missing or unreadable is lo
 model (once per distinct error, and again when it recovers) and leaves every other model's polling
 alone. A model that has left the config is told it aspires to nothing, so its versions unload.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
 
 from serving.core.versions import aspired_versions
 from serving.status import ServingError
@@ -27,7 +28,7 @@ class FileSystemSource:
         self._models: dict[str, object] = {}  # name -> ModelConfig
         self._errors: dict[str, str] = {}
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def configure(self, models: Iterable) -> None:
         """Monitors exactly `models` (ModelConfigs) from now on; models left out aspire to nothing."""
@@ -39,11 +40,11 @@ class FileSystemSource:
                 self._errors.pop(name, None)
                 self._callback(name, {})
 
-    def poll(self, names: Optional[Iterable[str]] = None) -> None:
+    def poll(self, names: Iterable[str] | None = None) -> None:
         """One scan of the given models (all when None), each reported to the lifecycle."""
         with self._lock:
             models = dict(self._models)
-        for name in (list(models) if names is None else names):
+        for name in list(models) if names is None else names:
             model = models.get(name)
             if model is not None:
                 self._poll_model(model)

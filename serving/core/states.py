@@ -1,5 +1,6 @@
 """The states of one servable version: the harness states the lifecycle and the policy work with,
 and the ModelVersionStatus state each reports (ServableState::ManagerState)."""
+
 from __future__ import annotations
 
 import enum

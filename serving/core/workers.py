@@ -4,22 +4,24 @@ Daemon threads, unlike concurrent.futures', are not joined at interpreter exit: 
 file system that never answers must not keep a stopped server from exiting. A job is a plain callable
 on a SimpleQueue (no Future per job): the REST API hands its answer back to the event loop itself.
 """
+
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 log = logging.getLogger("serving")
 
 
 class WorkerPool:
     def __init__(self, size: int, name: str):
-        self._jobs: "queue.SimpleQueue[Optional[Callable[[], None]]]" = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._stopped = threading.Event()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
-                         for i in range(max(size, 1))]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(max(size, 1))
+        ]
         for thread in self._threads:
             thread.start()
 

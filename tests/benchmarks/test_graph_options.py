@@ -1,4 +1,5 @@
 """The bf16 switch the graph-options benchmark uses really rewrites TensorFlow functions."""
+
 import os
 import subprocess
 import sys
@@ -25,11 +26,19 @@ print(float(np.abs(fp32 - again).max()), float(np.abs(fp32 - bf16).max() / np.ab
 """
 
 
-@pytest.mark.skipif(not (cpu_facts()["avx512_bf16"] or cpu_facts()["amx_bf16"]),
-                    reason="the oneDNN bf16 rewrite only runs on CPUs with AVX512_BF16 or AMX")
+@pytest.mark.skipif(
+    not (cpu_facts()["avx512_bf16"] or cpu_facts()["amx_bf16"]),
+    reason="the oneDNN bf16 rewrite only runs on CPUs with AVX512_BF16 or AMX",
+)
 def test_bfloat16_rewrite_changes_results_by_bf16_rounding_only():
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     repeat_diff, bf16_relative = map(float, done.stdout.split())
     assert repeat_diff == 0.0  # fp32 is deterministic, so any change below comes from the rewrite

@@ -1,4 +1,5 @@
 """The load generator, the ratio and output-change arithmetic, and the CPU facts, without servers."""
+
 import threading
 import time
 from collections import Counter
@@ -20,7 +21,9 @@ def counting_factory(log: list, seconds: float = 0.0):
             with lock:
                 log.append(threading.get_ident())
             time.sleep(seconds)
+
         return call, lambda: None
+
     return factory
 
 
@@ -42,7 +45,9 @@ def test_failures_are_counted_not_timed():
     def factory():
         def call():
             raise RuntimeError("boom")
+
         return call, lambda: None
+
     cell = run_cell(Cell("m", "p", 2, None), factory, total_requests=4, max_seconds=10)
     assert cell.requests == 0 and cell.errors == 4 and "boom" in cell.first_error
     assert np.isnan(cell.p50_ms) and cell.throughput == 0
@@ -63,9 +68,16 @@ def test_ratios_compare_with_the_floor_of_the_same_signature_and_concurrency():
     def cell(path, concurrency, p50, rate, batching=None):
         c = Cell("efficientnet", path, concurrency, batching, requests=1, p50_ms=p50, throughput=rate)
         return c
-    rows = add_ratios([cell("inprocess", 1, 10.0, 100.0), cell("inprocess_tensor", 1, 8.0, 125.0),
-                       cell("rest_b64", 1, 12.0, 80.0, False), cell("rest_json", 1, 40.0, 25.0, False),
-                       cell("rest_b64", 8, 12.0, 80.0, False)])
+
+    rows = add_ratios(
+        [
+            cell("inprocess", 1, 10.0, 100.0),
+            cell("inprocess_tensor", 1, 8.0, 125.0),
+            cell("rest_b64", 1, 12.0, 80.0, False),
+            cell("rest_json", 1, 40.0, 25.0, False),
+            cell("rest_b64", 8, 12.0, 80.0, False),
+        ]
+    )
     by_path = {(r["path"], r["concurrency"]): r for r in rows}
     assert by_path[("rest_b64", 1)]["p50_ratio"] == pytest.approx(1.2)
     assert by_path[("rest_b64", 1)]["throughput_ratio"] == pytest.approx(0.8)
@@ -76,10 +88,16 @@ def test_ratios_compare_with_the_floor_of_the_same_signature_and_concurrency():
 
 
 def test_output_change_reports_differences_psnr_and_top1():
-    reference = {"probabilities": np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], np.float32),
-                 "images": np.zeros((1, 4, 4, 3), np.uint8), "names": np.array([b"a"], dtype=object)}
-    other = {"probabilities": np.array([[0.6, 0.3, 0.1], [0.1, 0.6, 0.3]], np.float32),
-             "images": np.full((1, 4, 4, 3), 2, np.uint8), "names": np.array([b"a"], dtype=object)}
+    reference = {
+        "probabilities": np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], np.float32),
+        "images": np.zeros((1, 4, 4, 3), np.uint8),
+        "names": np.array([b"a"], dtype=object),
+    }
+    other = {
+        "probabilities": np.array([[0.6, 0.3, 0.1], [0.1, 0.6, 0.3]], np.float32),
+        "images": np.full((1, 4, 4, 3), 2, np.uint8),
+        "names": np.array([b"a"], dtype=object),
+    }
     change = output_change(reference, other)
     assert change["probabilities"]["max_abs_diff"] == pytest.approx(0.3)
     assert change["top1_agreement"] == 0.5
@@ -93,4 +111,5 @@ def test_cpu_facts_describe_this_machine():
     assert facts["cores"] >= 1
     if facts["mhz"]:
         assert facts["fp32_peak_gflops"] == pytest.approx(
-            facts["cores"] * facts["mhz"] / 1e3 * facts["fp32_flops_per_cycle_per_core"])
+            facts["cores"] * facts["mhz"] / 1e3 * facts["fp32_flops_per_cycle_per_core"]
+        )

@@ -1,5 +1,6 @@
 """The reliability suite in CI: 10,000 fuzzed requests (hypothesis), then the fault scenarios of
 benchmarks/reliability.py with small counts, each against real servers on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,23 @@ from protocol.generated.tensorflow_serving.apis import predict_pb2, prediction_s
 from tests.serving.server_process import ServerProcess, build_half_plus_two
 
 EXAMPLES = 5_000  # REST bodies, and as many gRPC requests
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = build_half_plus_two(tmp_path_factory.mktemp("reliability") / "half_plus_two")
-    with ServerProcess(model_name="half_plus_two", model_base_path=base, args=[
-            "--file_system_poll_wait_seconds=0", "--max_request_body_bytes=10000000",
-            "--rest_api_read_timeout_in_ms=2000"]) as process:
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=base,
+        args=[
+            "--file_system_poll_wait_seconds=0",
+            "--max_request_body_bytes=10000000",
+            "--rest_api_read_timeout_in_ms=2000",
+        ],
+    ) as process:
         yield process
 
 
@@ -40,15 +48,26 @@ def rss_report(server):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
     | st.fixed_dictionaries({"b64": st.text(max_size=12)}),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(reliability.KEYS) | st.text(max_size=5),
-                                                                inner, max_size=4),
-    max_leaves=20)
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(reliability.KEYS) | st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 documents = st.dictionaries(st.sampled_from(reliability.KEYS), json_values, max_size=4).map(
-    lambda doc: json.dumps(doc, allow_nan=True).encode())
-rest_bodies = documents | st.binary(max_size=64) | documents.flatmap(
-    lambda body: st.integers(0, max(len(body) - 1, 0)).map(lambda cut: body[:cut]))
+    lambda doc: json.dumps(doc, allow_nan=True).encode()
+)
+rest_bodies = (
+    documents
+    | st.binary(max_size=64)
+    | documents.flatmap(lambda body: st.integers(0, max(len(body) - 1, 0)).map(lambda cut: body[:cut]))
+)
 
 
 @FUZZ

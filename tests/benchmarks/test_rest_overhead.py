@@ -1,4 +1,5 @@
 """`python -m benchmarks rest-overhead` end to end: a real server with Prometheus on, py-spy on its pid."""
+
 import json
 import os
 import subprocess
@@ -14,13 +15,32 @@ pytestmark = pytest.mark.slow
 def test_rest_overhead_splits_a_request_into_client_transport_server_and_model(efficientnet_export, tmp_path):
     out = tmp_path / "rest_overhead.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "rest-overhead", "--requests", "4",
-         "--models-dir", str(efficientnet_export.parents[1]), "--out", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "rest-overhead",
+            "--requests",
+            "4",
+            "--models-dir",
+            str(efficientnet_export.parents[1]),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert set(result["latency"]) == {"in-process", "REST (RestClient)", "REST (pre-encoded body, bare requests)",
-                                      "gRPC (GrpcClient)"}
+    assert set(result["latency"]) == {
+        "in-process",
+        "REST (RestClient)",
+        "REST (pre-encoded body, bare requests)",
+        "gRPC (GrpcClient)",
+    }
     server = result["server"]
     # The server's own histograms saw the requests: the model call is part of the handler's time.
     assert 0 < server["model call mean ms (runtime_latency)"] <= server["REST handler mean ms (request_latency)"]

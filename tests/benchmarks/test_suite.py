@@ -4,6 +4,7 @@ Real servers on 127.0.0.1 (`python -m serving` without and with batching, the na
 real clients, the real result file and charts. No timing is asserted: only that every path was
 measured, what the payloads are, and that the FLOPs count matches the paper.
 """
+
 import json
 import os
 import subprocess
@@ -19,8 +20,14 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=REPO_ROOT, env=ENV, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=REPO_ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -28,8 +35,16 @@ def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def quick_result(efficientnet_export, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "result.json"
-    done = run("run", "--quick", "--models", "efficientnet", "--models-dir", str(efficientnet_export.parents[1]),
-               "--out", str(out))
+    done = run(
+        "run",
+        "--quick",
+        "--models",
+        "efficientnet",
+        "--models-dir",
+        str(efficientnet_export.parents[1]),
+        "--out",
+        str(out),
+    )
     return json.loads(out.read_text()), done.stdout, out
 
 
@@ -45,8 +60,9 @@ def test_every_path_is_measured_at_every_concurrency_without_errors(quick_result
     for path in ("grpc", "rest_b64"):
         assert {(path, True, 1), (path, True, 2)} <= measured
     assert ("inprocess_batch", None, 1) in measured
-    assert all(c["errors"] == 0 and c["requests"] > 0 and c["p50_ms"] > 0 for c in cells), \
-        [c["first_error"] for c in cells if c["errors"]]
+    assert all(c["errors"] == 0 and c["requests"] > 0 and c["p50_ms"] > 0 for c in cells), [
+        c["first_error"] for c in cells if c["errors"]
+    ]
     served = [c for c in cells if c["path"] in ("grpc", "rest_b64", "rest_json", "naive")]
     assert all(c["p50_ratio"] > 0 and c["throughput_ratio"] > 0 for c in served)
     # with batching on, the server's own count of model runs for each cell's requests (at most one each)
@@ -96,6 +112,12 @@ def test_report_renders_the_readme_table_and_charts(quick_result, tmp_path):
 
 
 def test_bad_arguments_fail_in_one_line():
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "run", "--models", "resnet"], cwd=REPO_ROOT, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "run", "--models", "resnet"],
+        cwd=REPO_ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "efficientnet,detr,stylegan" in done.stderr

@@ -5,6 +5,7 @@ In the client-only venv (tests/clients/test_client_install.py) there is no Tenso
 or run a server: KTS_CLIENT_FIXTURES names a JSON file with the servers the full environment already
 runs (`tiny_server`, `models_server`: rest_url and grpc_address) and their model repositories.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,11 +33,15 @@ def tiny_repo(tmp_path_factory) -> Path:
     build_strings(root / "strings")
     build_multi_io(root / "multi_io")
     config = root / "models.config"
-    config.write_text(model_config_text([
-        {"name": "hpt", "base_path": str(root / "hpt"), "policy": "all {}", "labels": {"stable": 1}},
-        {"name": "strings", "base_path": str(root / "strings")},
-        {"name": "multi_io", "base_path": str(root / "multi_io")},
-    ]))
+    config.write_text(
+        model_config_text(
+            [
+                {"name": "hpt", "base_path": str(root / "hpt"), "policy": "all {}", "labels": {"stable": 1}},
+                {"name": "strings", "base_path": str(root / "strings")},
+                {"name": "multi_io", "base_path": str(root / "multi_io")},
+            ]
+        )
+    )
     return root
 
 

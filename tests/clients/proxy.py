@@ -8,6 +8,7 @@ client really put on the wire.
 `MisbehavingGrpcProxy` does the same for gRPC: it forwards every method's raw bytes upstream,
 except that the first `fail_with_unavailable` calls end with UNAVAILABLE.
 """
+
 from __future__ import annotations
 
 import socket
@@ -31,8 +32,9 @@ class Recorded:
 
 
 class MisbehavingProxy:
-    def __init__(self, upstream: str, *, fail_with_503: int = 0, reset: int = 0, delay: float = 0.0,
-                 listen: bool = True):
+    def __init__(
+        self, upstream: str, *, fail_with_503: int = 0, reset: int = 0, delay: float = 0.0, listen: bool = True
+    ):
         self.upstream = upstream.rstrip("/")
         self.fail_with_503 = fail_with_503
         self.reset = reset
@@ -74,9 +76,13 @@ class MisbehavingProxy:
                     self.connection.close()
                     self.close_connection = True
                     return
-                answer = requests.request(self.command, proxy.upstream + self.path, data=body or None,
-                                          headers={"Content-Type": self.headers.get("Content-Type", "")},
-                                          timeout=120)
+                answer = requests.request(
+                    self.command,
+                    proxy.upstream + self.path,
+                    data=body or None,
+                    headers={"Content-Type": self.headers.get("Content-Type", "")},
+                    timeout=120,
+                )
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
                 self.send_header("Content-Length", str(len(answer.content)))
@@ -108,7 +114,7 @@ class MisbehavingProxy:
             self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> "MisbehavingProxy":
+    def __enter__(self) -> MisbehavingProxy:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -123,8 +129,9 @@ class MisbehavingGrpcProxy:
         self.fail_with_unavailable = fail_with_unavailable
         self.calls: list[str] = []
         self._lock = threading.Lock()
-        self._upstream = grpc.insecure_channel(upstream, options=[("grpc.max_receive_message_length", -1),
-                                                                  ("grpc.max_send_message_length", -1)])
+        self._upstream = grpc.insecure_channel(
+            upstream, options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        )
         proxy = self
 
         class Relay(grpc.GenericRpcHandler):
@@ -157,7 +164,7 @@ class MisbehavingGrpcProxy:
         self.server.stop(grace=None)
         self._upstream.close()
 
-    def __enter__(self) -> "MisbehavingGrpcProxy":
+    def __enter__(self) -> MisbehavingGrpcProxy:
         return self
 
     def __exit__(self, *exc) -> None:

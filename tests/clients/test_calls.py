@@ -1,4 +1,5 @@
 """Every client call, on both transports, against a real `python -m serving` on 127.0.0.1."""
+
 from __future__ import annotations
 
 import time
@@ -26,10 +27,15 @@ def test_metadata_describes_signatures(client):
     meta = client.metadata("multi_io")
     assert meta.model == "multi_io" and meta.version == 1
     sig = meta.signatures["serving_default"]
-    assert {k: (t.dtype, t.shape) for k, t in sig.inputs.items()} == {"a": ("DT_FLOAT", (-1, 2)),
-                                                                      "b": ("DT_INT64", (-1,))}
-    assert {k: t.dtype for k, t in sig.outputs.items()} == {"total": "DT_FLOAT", "doubled": "DT_FLOAT",
-                                                           "flag": "DT_BOOL"}
+    assert {k: (t.dtype, t.shape) for k, t in sig.inputs.items()} == {
+        "a": ("DT_FLOAT", (-1, 2)),
+        "b": ("DT_INT64", (-1,)),
+    }
+    assert {k: t.dtype for k, t in sig.outputs.items()} == {
+        "total": "DT_FLOAT",
+        "doubled": "DT_FLOAT",
+        "flag": "DT_BOOL",
+    }
     assert client.metadata("hpt", version=2).version == 2
     assert client.metadata("hpt", label="stable").version == 1
 
@@ -85,7 +91,8 @@ def test_classify_and_regress(client):
 def test_grpc_multi_inference(tiny_server):
     with GrpcClient(tiny_server.grpc_address) as grpc_client:
         classified, regressed = grpc_client.multi_inference(
-            "hpt", [{"x": 4.0}], [("classify_x_to_y", "classify"), ("regress_x_to_y", "regress")], version=1)
+            "hpt", [{"x": 4.0}], [("classify_x_to_y", "classify"), ("regress_x_to_y", "regress")], version=1
+        )
     assert classified == [[("", 4.0)]] and regressed == [4.0]
 
 

@@ -1,4 +1,5 @@
 """`python -m clients …` as a user runs it, against real servers on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "clients", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "clients", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
 
 
 def where(transport: str, server) -> list[str]:
@@ -39,8 +41,9 @@ def test_status_metadata_predict(tiny_server, transport):
     assert status.stdout.strip() == "hpt version 1: AVAILABLE (OK)"
     metadata = run_cli(*where(transport, tiny_server), "metadata", "multi_io")
     assert "in  a: DT_FLOAT [-1, 2]" in metadata.stdout and "out flag: DT_BOOL [-1]" in metadata.stdout
-    predict = run_cli(*where(transport, tiny_server), "predict", "multi_io",
-                      "--inputs", '{"a": [[1.0, 2.0]], "b": [3]}')
+    predict = run_cli(
+        *where(transport, tiny_server), "predict", "multi_io", "--inputs", '{"a": [[1.0, 2.0]], "b": [3]}'
+    )
     assert predict.returncode == 0, predict.stderr
     assert json.loads(predict.stdout) == {"total": [6.0], "doubled": [[2.0, 4.0]], "flag": [True]}
 
@@ -61,14 +64,33 @@ def test_image_commands_write_results(models_server, transport, tmp_path):
     top = run_cli(*where(transport, models_server), "classify-image", str(photo), str(photo))
     assert top.returncode == 0, top.stderr
     assert top.stdout.count(f"{photo}:") == 2 and len(top.stdout.strip().splitlines()) == 12
-    detect = run_cli(*where(transport, models_server), "detect", str(photo), "--threshold", "0",
-                     "--max-detections", "4", "--out", str(tmp_path / "boxes"))
+    detect = run_cli(
+        *where(transport, models_server),
+        "detect",
+        str(photo),
+        "--threshold",
+        "0",
+        "--max-detections",
+        "4",
+        "--out",
+        str(tmp_path / "boxes"),
+    )
     assert detect.returncode == 0, detect.stderr
     drawn = Image.open(tmp_path / "boxes" / "china_detections.png")
     assert drawn.size == (640, 427) and "4 detections" in detect.stdout
     grid_path = tmp_path / "grid.png"
-    generate = run_cli(*where(transport, models_server), "generate", "--seeds", "0-4", "--batch-size", "2",
-                       "--columns", "5", "--out", str(grid_path))
+    generate = run_cli(
+        *where(transport, models_server),
+        "generate",
+        "--seeds",
+        "0-4",
+        "--batch-size",
+        "2",
+        "--columns",
+        "5",
+        "--out",
+        str(grid_path),
+    )
     assert generate.returncode == 0, generate.stderr
     assert "generated: 5/5" in generate.stderr  # progress over three batches
     grid = Image.open(grid_path)
@@ -99,7 +121,10 @@ def test_transport_flag_after_the_command(tiny_server, transport):
 
 
 def test_exactly_one_transport_is_required(tiny_server):
-    for args in (["status", "hpt"], ["--rest", tiny_server.rest_url, "status", "hpt", "--grpc", tiny_server.grpc_address]):
+    for args in (
+        ["status", "hpt"],
+        ["--rest", tiny_server.rest_url, "status", "hpt", "--grpc", tiny_server.grpc_address],
+    ):
         result = run_cli(*args)
         assert result.returncode == 2 and "give one of --rest URL or --grpc HOST:PORT" in result.stderr
 

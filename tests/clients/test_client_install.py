@@ -6,6 +6,7 @@ interpreter outside the repository imports the installed `clients` without loadi
 The venv is kept in the cache directory (keyed by pyproject.toml and the Python version) and only
 the project itself is reinstalled on a rerun, so the pip work is paid once per dependency change.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -16,8 +17,8 @@ import re
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -28,13 +29,24 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("KTS_CACHE_DIR", Path.home() / ".cache" / "keras-to-serving"))
 TEST_RUNNER = ["pytest>=8", "pytest-timeout>=2.3"]
-SERVER_ONLY = ("tensorflow", "tensorflow-serving-api", "keras", "scipy", "docker", "h11", "orjson",
-               "pysimdjson", "prometheus-client", "torch")
+SERVER_ONLY = (
+    "tensorflow",
+    "tensorflow-serving-api",
+    "keras",
+    "scipy",
+    "docker",
+    "h11",
+    "orjson",
+    "pysimdjson",
+    "prometheus-client",
+    "torch",
+)
 
 
 def _pip(python: Path, *args: str) -> None:
-    subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True,
-                   cwd=ROOT, timeout=900)
+    subprocess.run(
+        [str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True, cwd=ROOT, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,44 +71,75 @@ def client_python() -> Iterator[Path]:
 
 
 def test_the_install_has_no_server_or_export_dependency(client_python):
-    listed = subprocess.run([str(client_python), "-m", "pip", "list", "--format=json"], capture_output=True,
-                            text=True, check=True)
+    listed = subprocess.run(
+        [str(client_python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    )
     installed = {p["name"].lower().replace("_", "-") for p in json.loads(listed.stdout)}
     assert "keras-to-serving" in installed and {"numpy", "requests", "grpcio", "protobuf", "pillow"} <= installed
     assert not installed & set(SERVER_ONLY)
 
 
 def test_installed_clients_import_without_tensorflow(client_python, tmp_path):
-    code = ("import clients, sys; assert not any(m.startswith('tensorflow') for m in sys.modules)\n"
-            "from clients import GrpcClient, RestClient, classify_image\n"
-            "import clients.cli, protocol.generated.tensorflow_serving.apis.prediction_service_pb2_grpc\n"
-            "assert not any(m.split('.')[0] in ('tensorflow', 'tensorflow_serving', 'keras') for m in sys.modules)\n"
-            "print(clients.__file__)")
-    run = subprocess.run([str(client_python), "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": ""}, timeout=120)
+    code = (
+        "import clients, sys; assert not any(m.startswith('tensorflow') for m in sys.modules)\n"
+        "from clients import GrpcClient, RestClient, classify_image\n"
+        "import clients.cli, protocol.generated.tensorflow_serving.apis.prediction_service_pb2_grpc\n"
+        "assert not any(m.split('.')[0] in ('tensorflow', 'tensorflow_serving', 'keras') for m in sys.modules)\n"
+        "print(clients.__file__)"
+    )
+    run = subprocess.run(
+        [str(client_python), "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": ""},
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "site-packages" in run.stdout  # the installed package, not the source tree
 
 
-def test_client_suites_pass_in_the_client_venv(client_python, tiny_repo, tiny_server, models_repo, models_server,
-                                               panoptic_repo, panoptic_server, tmp_path):
+def test_client_suites_pass_in_the_client_venv(
+    client_python, tiny_repo, tiny_server, models_repo, models_server, panoptic_repo, panoptic_server, tmp_path
+):
     pictures = tmp_path / "pictures"
     pictures.mkdir()
     for name in ("china.jpg", "flower.jpg"):
         (pictures / name).write_bytes(sample_picture(name))
     fixtures = tmp_path / "fixtures.json"
-    fixtures.write_text(json.dumps({
-        "tiny_repo": str(tiny_repo), "models_repo": str(models_repo),
-        "tiny_server": {"rest_url": tiny_server.rest_url, "grpc_address": tiny_server.grpc_address},
-        "models_server": {"rest_url": models_server.rest_url, "grpc_address": models_server.grpc_address},
-        "panoptic_repo": str(panoptic_repo),
-        "panoptic_server": {"rest_url": panoptic_server.rest_url, "grpc_address": panoptic_server.grpc_address},
-    }))
-    env = {**os.environ, "KTS_CLIENT_FIXTURES": str(fixtures), "KTS_PICTURES_DIR": str(pictures),
-           "KTS_SERVER_PYTHON": sys.executable, "PYTHONPATH": ""}
-    command = [str(client_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra",
-               "tests/clients", "tests/protocol", "--ignore=tests/clients/test_docker.py",
-               "--ignore=tests/clients/test_client_install.py"]
+    fixtures.write_text(
+        json.dumps(
+            {
+                "tiny_repo": str(tiny_repo),
+                "models_repo": str(models_repo),
+                "tiny_server": {"rest_url": tiny_server.rest_url, "grpc_address": tiny_server.grpc_address},
+                "models_server": {"rest_url": models_server.rest_url, "grpc_address": models_server.grpc_address},
+                "panoptic_repo": str(panoptic_repo),
+                "panoptic_server": {"rest_url": panoptic_server.rest_url, "grpc_address": panoptic_server.grpc_address},
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "KTS_CLIENT_FIXTURES": str(fixtures),
+        "KTS_PICTURES_DIR": str(pictures),
+        "KTS_SERVER_PYTHON": sys.executable,
+        "PYTHONPATH": "",
+    }
+    command = [
+        str(client_python),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=-ra",
+        "tests/clients",
+        "tests/protocol",
+        "--ignore=tests/clients/test_docker.py",
+        "--ignore=tests/clients/test_client_install.py",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800)
     tail = run.stdout[-6000:]
     assert run.returncode == 0, tail + run.stderr[-3000:]

@@ -3,6 +3,7 @@ official one (no registry here): same command, same mounts, host networking, rea
 
 Skipped, with the reason, only where no Docker daemon can be started.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def compose(*args: str, env: dict[str, str], files: list[Path] | None = None) ->
     command = compose_command()
     for f in files or [ROOT / "docker-compose.yml"]:
         command += ["-f", str(f)]
-    return subprocess.run([*command, *args], capture_output=True, text=True, env={**os.environ, **env},
-                          cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT, timeout=300
+    )
 
 
 def test_compose_config_is_valid_and_pins_the_official_image():
@@ -67,8 +69,12 @@ def test_compose_config_is_valid_and_pins_the_official_image():
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+\n", text)
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+-gpu\n", text)
     assert mounted_read_only(text, ROOT / "models", "/models") and mounted_read_only(text, ROOT / "serving", "/config")
-    for flag in ("--port=8500", "--rest_api_port=8501", "--model_config_file=/config/models.config",
-                 "--monitoring_config_file=/config/monitoring.config"):
+    for flag in (
+        "--port=8500",
+        "--rest_api_port=8501",
+        "--model_config_file=/config/models.config",
+        "--monitoring_config_file=/config/monitoring.config",
+    ):
         assert flag in text
     from serving import launch
 
@@ -78,16 +84,22 @@ def test_compose_config_is_valid_and_pins_the_official_image():
     assert "network_mode: host" in text.split("\n  serving-host:\n", 1)[1]
     published = text.split("\n  serving:\n", 1)[1].split("\n  serving-")[0]
     assert re.search(r'published: "?8500"?', published) and re.search(r'published: "?8501"?', published)
-    overridden = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                                env={**env, "TF_SERVING_IMAGE": SERVER_IMAGE, "TF_SERVING_REST_PORT": "9501"})
+    overridden = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**env, "TF_SERVING_IMAGE": SERVER_IMAGE, "TF_SERVING_REST_PORT": "9501"},
+    )
     assert overridden.returncode == 0, overridden.stderr
     assert f"image: {SERVER_IMAGE}" in overridden.stdout and "--rest_api_port=9501" in overridden.stdout
 
 
 def mounted_read_only(config_text: str, source: Path, target: str) -> bool:
     """A read-only bind mount, in v1's short (`src:dst:ro`) or v2's long `compose config` output."""
-    return f"{source}:{target}:ro" in config_text or bool(re.search(
-        rf"source: {re.escape(str(source))}\n\s+target: {re.escape(target)}\n\s+read_only: true", config_text))
+    return f"{source}:{target}:ro" in config_text or bool(
+        re.search(rf"source: {re.escape(str(source))}\n\s+target: {re.escape(target)}\n\s+read_only: true", config_text)
+    )
 
 
 def _service_command(config_text: str) -> list[str]:
@@ -97,15 +109,20 @@ def _service_command(config_text: str) -> list[str]:
     for line in block.split("    command:\n", 1)[1].splitlines():
         if not line.startswith("    - "):
             break
-        items.append(line[len("    - "):])
+        items.append(line[len("    - ") :])
     return items
 
 
 def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_path):
     grpc_port, rest_port = free_port(), free_port()
-    env = {"TF_SERVING_IMAGE": server_image, "COMPOSE_PROFILES": "host", "MODELS_DIR": str(models_repo),
-           "TF_SERVING_GRPC_PORT": str(grpc_port), "TF_SERVING_REST_PORT": str(rest_port),
-           "COMPOSE_PROJECT_NAME": f"kts-test-{os.getpid()}"}
+    env = {
+        "TF_SERVING_IMAGE": server_image,
+        "COMPOSE_PROFILES": "host",
+        "MODELS_DIR": str(models_repo),
+        "TF_SERVING_GRPC_PORT": str(grpc_port),
+        "TF_SERVING_REST_PORT": str(rest_port),
+        "COMPOSE_PROJECT_NAME": f"kts-test-{os.getpid()}",
+    }
     resolved = compose("config", env=env)
     assert resolved.returncode == 0, resolved.stderr
     # Same flags as the file, plus binding to loopback (the project's server has the flags for it).
@@ -123,8 +140,10 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
         container_id = compose("ps", "-q", "serving-host", env=env, files=files).stdout.strip()
         launch.wait_healthy(docker.from_env().containers.get(container_id), timeout=480)
         picture = sample_picture("china.jpg")
-        with RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest, \
-                GrpcClient(f"127.0.0.1:{grpc_port}", timeout=300) as grpc_client:
+        with (
+            RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest,
+            GrpcClient(f"127.0.0.1:{grpc_port}", timeout=300) as grpc_client,
+        ):
             for client in (rest, grpc_client):
                 top = helpers.classify_image(client, picture, label="stable")
                 assert len(top) == 5 and all(0.0 <= s <= 1.0 for _, s in top)
@@ -148,14 +167,23 @@ def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     (config_dir / "models.config").write_text(
-        'model_config_list { config { name: "hpt" base_path: "/models/hpt" model_platform: "tensorflow" } }\n')
+        'model_config_list { config { name: "hpt" base_path: "/models/hpt" model_platform: "tensorflow" } }\n'
+    )
     shutil.copy(ROOT / "serving" / "monitoring.config", config_dir / "monitoring.config")
     name = f"kts-launch-test-{os.getpid()}"
     grpc_port, rest_port = free_port(), free_port()
     try:
-        endpoints = launch.start(models_dir=repo, image=server_image, name=name, grpc_port=grpc_port,
-                                 rest_port=rest_port, network="host", config_dir=config_dir, loopback_only=True,
-                                 timeout=300)
+        endpoints = launch.start(
+            models_dir=repo,
+            image=server_image,
+            name=name,
+            grpc_port=grpc_port,
+            rest_port=rest_port,
+            network="host",
+            config_dir=config_dir,
+            loopback_only=True,
+            timeout=300,
+        )
         assert endpoints.rest == f"http://127.0.0.1:{rest_port}" and endpoints.grpc == f"127.0.0.1:{grpc_port}"
         with RestClient(endpoints.rest) as rest, GrpcClient(endpoints.grpc) as grpc_client:
             np.testing.assert_allclose(rest.predict("hpt", [4.0])["y"], [4.0])

@@ -1,6 +1,7 @@
 """Errors carry the server's code and message on both transports; REST retries 503s, dropped
 connections and read timeouts, gRPC retries UNAVAILABLE; metadata is read once per address; REST puts
 string tensors on the wire as b64."""
+
 from __future__ import annotations
 
 import base64
@@ -21,11 +22,19 @@ from tests.clients.proxy import MisbehavingGrpcProxy, MisbehavingProxy
     [
         (lambda c: c.status("nope"), "NOT_FOUND", 404, "nope"),
         (lambda c: c.predict("hpt", [1.0], version=99), "NOT_FOUND", 404, "Specific(hpt, 99)"),
-        (lambda c: c.predict("hpt", [1.0], label="canary"), "INVALID_ARGUMENT", 400,
-         "Unrecognized servable version label: canary"),
+        (
+            lambda c: c.predict("hpt", [1.0], label="canary"),
+            "INVALID_ARGUMENT",
+            400,
+            "Unrecognized servable version label: canary",
+        ),
         (lambda c: c.predict("hpt", [1.0], signature="nope"), "FAILED_PRECONDITION", 400, '"nope" not found'),
-        (lambda c: c.predict("multi_io", {"a": [[1.0, 2.0, 3.0]], "b": [1]}), "INVALID_ARGUMENT", 400,
-         "incompatible with the signature shape"),
+        (
+            lambda c: c.predict("multi_io", {"a": [[1.0, 2.0, 3.0]], "b": [1]}),
+            "INVALID_ARGUMENT",
+            400,
+            "incompatible with the signature shape",
+        ),
         (lambda c: c.predict("multi_io", {"a": [[1.0, 2.0]]}), "INVALID_ARGUMENT", 400, "Missing"),
     ],
     ids=["unknown-model", "unknown-version", "unknown-label", "unknown-signature", "wrong-shape", "missing-input"],
@@ -44,8 +53,10 @@ def test_integer_input_refuses_floats_before_sending(client):
 
 
 def test_rest_retries_503_then_succeeds(tiny_server):
-    with MisbehavingProxy(tiny_server.rest_url, fail_with_503=2) as proxy, \
-            RestClient(proxy.url, retries=3, backoff=0.01) as rest:
+    with (
+        MisbehavingProxy(tiny_server.rest_url, fail_with_503=2) as proxy,
+        RestClient(proxy.url, retries=3, backoff=0.01) as rest,
+    ):
         np.testing.assert_allclose(rest.predict("hpt", [2.0], version=1)["y"], [3.0])
         paths = [r.path for r in proxy.requests]
     # The metadata read (for dtypes) came first and took both 503s; then one predict.
@@ -53,8 +64,10 @@ def test_rest_retries_503_then_succeeds(tiny_server):
 
 
 def test_rest_gives_up_after_retries_with_unavailable(tiny_server):
-    with MisbehavingProxy(tiny_server.rest_url, fail_with_503=10) as proxy, \
-            RestClient(proxy.url, retries=2, backoff=0.01) as rest:
+    with (
+        MisbehavingProxy(tiny_server.rest_url, fail_with_503=10) as proxy,
+        RestClient(proxy.url, retries=2, backoff=0.01) as rest,
+    ):
         with pytest.raises(ServingError) as err:
             rest.status("hpt")
         assert len(proxy.requests) == 3
@@ -63,16 +76,20 @@ def test_rest_gives_up_after_retries_with_unavailable(tiny_server):
 
 
 def test_rest_retries_a_reset_connection(tiny_server):
-    with MisbehavingProxy(tiny_server.rest_url, reset=2) as proxy, \
-            RestClient(proxy.url, retries=3, backoff=0.01) as rest:
+    with (
+        MisbehavingProxy(tiny_server.rest_url, reset=2) as proxy,
+        RestClient(proxy.url, retries=3, backoff=0.01) as rest,
+    ):
         (status,) = rest.status("hpt", version=1)
         assert status.state == "AVAILABLE"
         assert len(proxy.requests) == 3
 
 
 def test_rest_read_timeout_is_retried_then_deadline_exceeded(tiny_server):
-    with MisbehavingProxy(tiny_server.rest_url, delay=1.0) as proxy, \
-            RestClient(proxy.url, timeout=0.3, retries=1, backoff=0.01) as rest:
+    with (
+        MisbehavingProxy(tiny_server.rest_url, delay=1.0) as proxy,
+        RestClient(proxy.url, timeout=0.3, retries=1, backoff=0.01) as rest,
+    ):
         with pytest.raises(ServingError) as err:
             rest.status("hpt")
         assert len(proxy.requests) == 2
@@ -80,16 +97,20 @@ def test_rest_read_timeout_is_retried_then_deadline_exceeded(tiny_server):
 
 
 def test_grpc_retries_unavailable_then_succeeds(tiny_server):
-    with MisbehavingGrpcProxy(tiny_server.grpc_address, fail_with_unavailable=2) as proxy, \
-            GrpcClient(proxy.address, retries=3, backoff=0.01) as grpc_client:
+    with (
+        MisbehavingGrpcProxy(tiny_server.grpc_address, fail_with_unavailable=2) as proxy,
+        GrpcClient(proxy.address, retries=3, backoff=0.01) as grpc_client,
+    ):
         (status,) = grpc_client.status("hpt", version=1)
         assert status.state == "AVAILABLE"
         assert proxy.calls == ["/tensorflow.serving.ModelService/GetModelStatus"] * 3
 
 
 def test_grpc_without_retries_fails_with_unavailable(tiny_server):
-    with MisbehavingGrpcProxy(tiny_server.grpc_address, fail_with_unavailable=1) as proxy, \
-            GrpcClient(proxy.address, retries=0) as grpc_client:
+    with (
+        MisbehavingGrpcProxy(tiny_server.grpc_address, fail_with_unavailable=1) as proxy,
+        GrpcClient(proxy.address, retries=0) as grpc_client,
+    ):
         with pytest.raises(ServingError) as err:
             grpc_client.status("hpt", version=1)
         assert len(proxy.calls) == 1

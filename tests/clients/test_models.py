@@ -1,5 +1,6 @@
 """The model helpers against the three exported models served by `python -m serving`, on both
 transports, checked against the same SavedModel signatures run in-process."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,10 @@ def local_signatures(models_repo):
     """The served SavedModels loaded in this process: the independent reference."""
     tf = pytest.importorskip("tensorflow", reason="the in-process reference needs TensorFlow (not in a client install)")
 
-    return {name: tf.saved_model.load(str(models_repo / name / "1")).signatures
-            for name in ("efficientnet", "detr", "stylegan")}
+    return {
+        name: tf.saved_model.load(str(models_repo / name / "1")).signatures
+        for name in ("efficientnet", "detr", "stylegan")
+    }
 
 
 def test_classify_image_matches_the_saved_model(models_client, local_signatures):
@@ -67,8 +70,9 @@ def test_generate_matches_the_saved_model(models_client, local_signatures):
     import tensorflow as tf
 
     images = helpers.generate(models_client, [3, 11, 3], psi=0.5)
-    expected = local_signatures["stylegan"]["generate_png"](seeds=tf.constant([3, 11, 3], tf.int64),
-                                                          truncation_psi=tf.constant(0.5))
+    expected = local_signatures["stylegan"]["generate_png"](
+        seeds=tf.constant([3, 11, 3], tf.int64), truncation_psi=tf.constant(0.5)
+    )
     for image, png in zip(images, expected["images_bytes"].numpy()):
         np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(png))))
     np.testing.assert_array_equal(np.asarray(images[0]), np.asarray(images[2]))  # same seed, same picture
@@ -82,12 +86,12 @@ def test_drawings(models_client, tmp_path):
     original = Image.open(io.BytesIO(picture)).convert("RGB")
     assert drawn.size == original.size
     x0, y0 = (int(round(v)) for v in detections[0].box[:2])
-    assert not np.array_equal(np.asarray(drawn)[y0:y0 + 3], np.asarray(original)[y0:y0 + 3])  # box edge painted
+    assert not np.array_equal(np.asarray(drawn)[y0 : y0 + 3], np.asarray(original)[y0 : y0 + 3])  # box edge painted
     samples = helpers.generate(models_client, list(range(5)))
     grid = image_grid(samples, columns=3)
     w, h = samples[0].size
     assert grid.size == (3 * w, 2 * h)
-    np.testing.assert_array_equal(np.asarray(grid)[h:2 * h, w:2 * w], np.asarray(samples[4].convert("RGB")))
+    np.testing.assert_array_equal(np.asarray(grid)[h : 2 * h, w : 2 * w], np.asarray(samples[4].convert("RGB")))
 
 
 @pytest.fixture(params=["rest", "grpc"])
@@ -134,8 +138,12 @@ def test_segment_pictures_colour_each_segment(panoptic_client):
     colours = segment_colors(result.segments)
     inner = np.ones(result.segment_map.shape, bool)  # pixels whose four neighbours are in the same segment
     ids = result.segment_map
-    inner[1:-1, 1:-1] = ((ids[1:-1, 1:-1] == ids[:-2, 1:-1]) & (ids[1:-1, 1:-1] == ids[2:, 1:-1])
-                         & (ids[1:-1, 1:-1] == ids[1:-1, :-2]) & (ids[1:-1, 1:-1] == ids[1:-1, 2:]))
+    inner[1:-1, 1:-1] = (
+        (ids[1:-1, 1:-1] == ids[:-2, 1:-1])
+        & (ids[1:-1, 1:-1] == ids[2:, 1:-1])
+        & (ids[1:-1, 1:-1] == ids[1:-1, :-2])
+        & (ids[1:-1, 1:-1] == ids[1:-1, 2:])
+    )
     inner[[0, -1]] = inner[:, [0, -1]] = False
     for segment in result.segments:
         where = (ids == segment.id) & inner

@@ -1,5 +1,6 @@
 """`clients` exports its public names lazily: each resolves to the object in its module, and a bare
 `import clients` loads none of the transports."""
+
 from __future__ import annotations
 
 import subprocess
@@ -31,8 +32,20 @@ EXPORTS = {
 
 def test_public_names_import():
     from clients import (  # noqa: F401
-        Detection, GrpcClient, RestClient, Segment, Segmentation, ServingError, classify_image, classify_images, detect,
-        detect_many, generate, segment, segment_many)
+        Detection,
+        GrpcClient,
+        RestClient,
+        Segment,
+        Segmentation,
+        ServingError,
+        classify_image,
+        classify_images,
+        detect,
+        detect_many,
+        generate,
+        segment,
+        segment_many,
+    )
 
     assert sorted(clients.__all__) == sorted(EXPORTS)
     for name, module in EXPORTS.items():
@@ -42,7 +55,9 @@ def test_public_names_import():
 
 
 def test_import_clients_loads_no_transport():
-    code = "import sys, clients; print(sorted(m for m in sys.modules if m.startswith(('clients.', 'grpc', 'requests'))))"
+    code = (
+        "import sys, clients; print(sorted(m for m in sys.modules if m.startswith(('clients.', 'grpc', 'requests'))))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.strip() == "[]"
 

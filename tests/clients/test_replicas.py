@@ -5,15 +5,16 @@ returned), then three real `python -m serving` replicas on 127.0.0.1 serving hal
 spread over all three (counted by each replica's Prometheus metrics), a replica killed under load
 loses no request on either transport, and one that comes back is used again.
 """
+
 from __future__ import annotations
 
 import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -106,7 +107,7 @@ def test_consecutive_failures_lengthen_the_cool_down_up_to_its_cap(monkeypatch):
     with pytest.raises(ServingError):
         replicas.call(Attempts({"a": ["down"] * 7}))
     first, longest = replicas_module.COOLDOWN_S
-    assert replicas._cool_until == [min(longest, first * 2 ** 6)]
+    assert replicas._cool_until == [min(longest, first * 2**6)]
     replicas.call(Attempts({"a": []}))  # alone, it is still tried; its answer ends the cool-down
     assert replicas._cool_until == [0.0]
 
@@ -156,8 +157,7 @@ def silent_port() -> Iterator[int]:
 def test_rest_leaves_a_server_that_does_not_accept_for_the_next(tiny_server, monkeypatch):
     monkeypatch.setattr(rest_module, "CONNECT_TIMEOUT_S", 0.5)  # 10 s by default
     with silent_port() as port:
-        with RestClient(f"http://127.0.0.1:{port}", retries=0, timeout=60) as alone, \
-                pytest.raises(ServingError) as err:
+        with RestClient(f"http://127.0.0.1:{port}", retries=0, timeout=60) as alone, pytest.raises(ServingError) as err:
             alone.status("hpt")
         assert err.value.code == "UNAVAILABLE" and "no connection within 0.5 s" in err.value.message
         with RestClient([f"http://127.0.0.1:{port}", tiny_server.rest_url], timeout=60) as pair:
@@ -167,7 +167,7 @@ def test_rest_leaves_a_server_that_does_not_accept_for_the_next(tiny_server, mon
 
 # ---------------------------------------------------------------------------- three real replicas
 
-PREDICT_COUNT = re.compile(r'^:tensorflow:serving:request_latency_count\{([^}]*)\} (\S+)$', re.MULTILINE)
+PREDICT_COUNT = re.compile(r"^:tensorflow:serving:request_latency_count\{([^}]*)\} (\S+)$", re.MULTILINE)
 
 
 class ReplicaSet:
@@ -179,8 +179,10 @@ class ReplicaSet:
     """
 
     def __init__(self, config: Path, count: int = 3):
-        self.args = ["--monitoring_config_file=" + str(REPO_ROOT / "serving" / "monitoring.config"),
-                     "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.max_connection_age_grace_ms=10000"]
+        self.args = [
+            "--monitoring_config_file=" + str(REPO_ROOT / "serving" / "monitoring.config"),
+            "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.max_connection_age_grace_ms=10000",
+        ]
         self.config = config
         self.servers = [ServerProcess(model_config_file=config, args=self.args) for _ in range(count)]
         try:
@@ -212,8 +214,9 @@ class ReplicaSet:
     def restart(self, index: int) -> None:
         """The same replica again, on its old ports."""
         old = self.servers[index]
-        self.servers[index] = ServerProcess(model_config_file=self.config, args=self.args,
-                                            grpc_port=old.grpc_port, rest_port=old.rest_port).start()
+        self.servers[index] = ServerProcess(
+            model_config_file=self.config, args=self.args, grpc_port=old.grpc_port, rest_port=old.rest_port
+        ).start()
 
     def close(self) -> None:
         for server in self.servers:
@@ -265,8 +268,9 @@ def test_calls_spread_over_every_replica(replica_set, kind):
         assert spread == [10, 10, 10]
 
 
-def run_load(call: Callable[[int], None], threads: int, per_thread: int, when_done: int,
-             action: Callable[[], None]) -> tuple[list[BaseException], int]:
+def run_load(
+    call: Callable[[int], None], threads: int, per_thread: int, when_done: int, action: Callable[[], None]
+) -> tuple[list[BaseException], int]:
     """`call(i)` for threads x per_thread values of i; `action()` once `when_done` calls have finished.
     Returns the failures and how many calls had finished when the action ran."""
     done, failures = [0], []
@@ -334,9 +338,10 @@ def test_a_replica_killed_under_load_loses_no_request_and_is_used_again_when_bac
 
         replica_set.restart(victim)
         calls = wait_until_used(replica_set, victim, client)
-        print(f"{kind}: {finished}/{total} calls done at the kill, none lost; "
-              f"the restarted replica answered again within {calls} calls")
-
+        print(
+            f"{kind}: {finished}/{total} calls done at the kill, none lost; "
+            f"the restarted replica answered again within {calls} calls"
+        )
 
 
 def test_reload_config_goes_to_one_server_only():

@@ -1,5 +1,6 @@
 """`python -m clients.rollout`: label moves and a consistent version policy, against a real
 `python -m serving` (the same path compose's published gRPC port takes) and on a kustomize ConfigMap."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from clients.grpc_client import GrpcClient
 from clients import rollout
+from clients.grpc_client import GrpcClient
 from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_plus_two, model_config_text
 
 
@@ -25,8 +26,10 @@ def test_promote_and_rollback_keep_the_policy_on_the_labelled_versions():
     assert list(detr.model_version_policy.specific.versions) == [3, 4]
     back, version = rollout.rolled_back(again, "detr")
     assert version == 3
-    assert dict(next(m for m in back.model_config_list.config if m.name == "detr").version_labels) == \
-        {"stable": 3, "stable-previous": 4}
+    assert dict(next(m for m in back.model_config_list.config if m.name == "detr").version_labels) == {
+        "stable": 3,
+        "stable-previous": 4,
+    }
     with pytest.raises(rollout.RolloutError, match="no stable-previous"):
         rollout.rolled_back(config, "detr")
     with pytest.raises(rollout.RolloutError, match="model nope is not in the config"):
@@ -46,12 +49,21 @@ def repo(tmp_path_factory):
 
 def test_promote_rollback_and_failed_promote_against_a_running_server(repo, tmp_path, capsys):
     config = tmp_path / "models.config"
-    config.write_text("# kept header\n" + model_config_text([{
-        "name": "hpt", "base_path": repo / "hpt", "policy": "specific { versions: 1 }", "labels": {"stable": 1}}]))
-    flags = ["--allow_version_labels_for_unavailable_models", "--model_config_file_poll_wait_seconds=1",
-             "--max_num_load_retries=0"]
-    with ServerProcess(model_config_file=config, args=flags) as server, \
-            GrpcClient(server.grpc_address, timeout=60) as client:
+    config.write_text(
+        "# kept header\n"
+        + model_config_text(
+            [{"name": "hpt", "base_path": repo / "hpt", "policy": "specific { versions: 1 }", "labels": {"stable": 1}}]
+        )
+    )
+    flags = [
+        "--allow_version_labels_for_unavailable_models",
+        "--model_config_file_poll_wait_seconds=1",
+        "--max_num_load_retries=0",
+    ]
+    with (
+        ServerProcess(model_config_file=config, args=flags) as server,
+        GrpcClient(server.grpc_address, timeout=60) as client,
+    ):
         target = ["--config", str(config), "--grpc", server.grpc_address]
         stable = lambda: client.predict("hpt", np.array([0.0], np.float32), label="stable")["y"][0]  # noqa: E731
 
@@ -79,8 +91,17 @@ def test_promote_rollback_and_failed_promote_against_a_running_server(repo, tmp_
 def test_promote_renders_the_kubernetes_config_map(tmp_path, capsys):
     shutil.copytree(REPO_ROOT / "deploy" / "kubernetes", tmp_path / "kubernetes")
     model_config = tmp_path / "kubernetes" / "base" / "config" / "detr.config"
-    code = rollout.main(["promote", "detr", "2", "--config", str(model_config),
-                         "--kustomize", str(tmp_path / "kubernetes" / "overlays" / "cpu")])
+    code = rollout.main(
+        [
+            "promote",
+            "detr",
+            "2",
+            "--config",
+            str(model_config),
+            "--kustomize",
+            str(tmp_path / "kubernetes" / "overlays" / "cpu"),
+        ]
+    )
     assert code == 0
     rendered = capsys.readouterr().out
     assert "kind: ConfigMap" in rendered and re.search(r'key: "stable"\s+value: 2\b', rendered)

@@ -6,6 +6,7 @@
   config/crd/full with descriptions removed), made strict the way the API server treats a structural
   schema: an object with `properties` has no other fields unless x-kubernetes-preserve-unknown-fields.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,8 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import yaml
@@ -48,12 +50,18 @@ def render(directory: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(run.stdout) if doc]
 
 
-def overlay(tmp_path: Path, resources: Iterable[Path], components: Iterable[Path] = (), extra: dict | None = None) -> Path:
+def overlay(
+    tmp_path: Path, resources: Iterable[Path], components: Iterable[Path] = (), extra: dict | None = None
+) -> Path:
     """A kustomization in tmp_path over repository directories (kustomize wants relative paths)."""
     relative = lambda p: os.path.relpath(p, tmp_path)  # noqa: E731
-    body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-            "resources": [relative(p) for p in resources], "components": [relative(p) for p in components],
-            **(extra or {})}
+    body = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [relative(p) for p in resources],
+        "components": [relative(p) for p in components],
+        **(extra or {}),
+    }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(body))
     return tmp_path
 
@@ -62,7 +70,7 @@ def load_yaml_file(path: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kserve_validators() -> dict[str, jsonschema.protocols.Validator]:
     data = json.loads(gzip.decompress(KSERVE_SCHEMAS.read_bytes()))
     return {key: jsonschema.Draft7Validator(_structural(schema)) for key, schema in data["schemas"].items()}
@@ -78,8 +86,11 @@ def _structural(node: Any) -> Any:
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
-    if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields") \
-            and "additionalProperties" not in node:
+    if (
+        "properties" in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in node
+    ):
         out["additionalProperties"] = False
     if node.get("nullable"):
         out.pop("nullable")
@@ -98,8 +109,9 @@ def validate(resource: dict) -> None:
         errors = sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path))
         if errors:
             e = errors[0]
-            raise AssertionError(f"{resource['kind']}/{resource['metadata']['name']}: "
-                                 f"{'/'.join(map(str, e.absolute_path))}: {e.message}")
+            raise AssertionError(
+                f"{resource['kind']}/{resource['metadata']['name']}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+            )
         return
     import kubernetes_validate
 

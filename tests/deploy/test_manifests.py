@@ -1,6 +1,7 @@
 """deploy/: every kustomization and example renders with kustomize and validates, strictly, against the
 Kubernetes schemas of a current release and KServe's own CRD schemas; and the manifests say what the
 project promises (per-model Deployments, probes, security, Services, HPA, PDB, GPU, KServe runtime)."""
+
 from __future__ import annotations
 
 import copy
@@ -32,8 +33,10 @@ def _flag(args: list[str], name: str) -> str | None:
     return next((a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")), None)
 
 
-@pytest.mark.parametrize("path", ["kubernetes/overlays/cpu", "kubernetes/overlays/gpu", "kubernetes/base",
-                                  "kserve/base", "kserve/custom-runtime"])
+@pytest.mark.parametrize(
+    "path",
+    ["kubernetes/overlays/cpu", "kubernetes/overlays/gpu", "kubernetes/base", "kserve/base", "kserve/custom-runtime"],
+)
 def test_kustomizations_render_and_validate_strictly(path):
     resources = render(DEPLOY / path)
     assert resources
@@ -106,7 +109,11 @@ def test_one_deployment_per_model_with_its_config_probes_and_security(cpu):
         # server ages connections out, so pods the HPA adds get calls; in-flight calls keep the drain's grace.
         channel = dict(item.split("=") for item in _flag(args, "grpc_channel_arguments").split(","))
         assert 0 < int(channel["grpc.max_connection_age_ms"]) <= 300_000
-        assert 0 < int(channel["grpc.max_connection_age_grace_ms"]) <= 1000 * (pod["terminationGracePeriodSeconds"] - pre_stop)
+        assert (
+            0
+            < int(channel["grpc.max_connection_age_grace_ms"])
+            <= 1000 * (pod["terminationGracePeriodSeconds"] - pre_stop)
+        )
         keys = {c["topologyKey"] for c in pod["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -116,7 +123,11 @@ def test_one_deployment_per_model_with_its_config_probes_and_security(cpu):
 
 
 def test_services_hpa_and_pdb_per_model(cpu):
-    services, hpas, pdbs = by_kind(cpu, "Service"), by_kind(cpu, "HorizontalPodAutoscaler"), by_kind(cpu, "PodDisruptionBudget")
+    services, hpas, pdbs = (
+        by_kind(cpu, "Service"),
+        by_kind(cpu, "HorizontalPodAutoscaler"),
+        by_kind(cpu, "PodDisruptionBudget"),
+    )
     for name in MODELS:
         rest, grpc_service = services[name]["spec"], services[f"{name}-grpc"]["spec"]
         assert rest["type"] == "ClusterIP" and rest["ports"][0]["port"] == 8501
@@ -147,16 +158,24 @@ def test_gpu_overlay_uses_the_gpu_image_and_requests_gpus(gpu):
 
 
 def test_image_volume_component_mounts_the_model_image(tmp_path, cpu):
-    resources = render(overlay(tmp_path, [K8S / "overlays" / "cpu"], [K8S / "components" / "image-volume"],
-                               {"images": [{"name": "keras-to-serving/models", "newName": "registry.example.com/m",
-                                            "newTag": "7"}]}))
+    resources = render(
+        overlay(
+            tmp_path,
+            [K8S / "overlays" / "cpu"],
+            [K8S / "components" / "image-volume"],
+            {"images": [{"name": "keras-to-serving/models", "newName": "registry.example.com/m", "newTag": "7"}]},
+        )
+    )
     (tmp_path / "default").mkdir()
     default = render(overlay(tmp_path / "default", [K8S / "overlays" / "cpu"], [K8S / "components" / "image-volume"]))
     for name, deployment in by_kind(resources, "Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
         assert not pod.get("initContainers")
         (models,) = [v for v in pod["volumes"] if v["name"] == "models"]
-        assert models == {"name": "models", "image": {"reference": "registry.example.com/m:7", "pullPolicy": "IfNotPresent"}}
+        assert models == {
+            "name": "models",
+            "image": {"reference": "registry.example.com/m:7", "pullPolicy": "IfNotPresent"},
+        }
         mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "models")
         assert (mount["mountPath"], mount["subPath"]) == ("/models", "models")
         # Without an override the volume names the same image as the base's init container.
@@ -167,8 +186,10 @@ def test_image_volume_component_mounts_the_model_image(tmp_path, cpu):
 
 def test_config_copies_match_the_serving_originals():
     # kustomize only reads files under the kustomization, so these are copies; keep them identical.
-    copies = {K8S / "base" / "config": ("monitoring.config", "batching.config", "healthcheck.sh"),
-              KSERVE / "custom-runtime" / "config": ("monitoring.config", "batching.config")}
+    copies = {
+        K8S / "base" / "config": ("monitoring.config", "batching.config", "healthcheck.sh"),
+        KSERVE / "custom-runtime" / "config": ("monitoring.config", "batching.config"),
+    }
     for copy_dir, names in copies.items():
         for name in names:
             assert (copy_dir / name).read_text() == (ROOT / "serving" / name).read_text(), copy_dir / name
@@ -193,7 +214,9 @@ def test_kserve_inference_services_and_custom_runtime():
         assert predictor["scaleMetric"] == "cpu" and predictor["scaleTarget"] > 0
         text = config_map["data"][f"{name}.config"]
         assert f'name: "{name}"' in text and 'base_path: "/mnt/models"' in text and "version_labels" in text
-        assert by_kind(custom, "InferenceService")[name]["spec"]["predictor"]["model"]["runtime"] == \
-            runtime["metadata"]["name"]
+        assert (
+            by_kind(custom, "InferenceService")[name]["spec"]["predictor"]["model"]["runtime"]
+            == runtime["metadata"]["name"]
+        )
     canary = load_yaml_file(KSERVE / "examples" / "canary.yaml")[0]
     assert 0 < canary["spec"]["predictor"]["canaryTrafficPercent"] < 100

@@ -17,6 +17,7 @@ config/runtimes/kserve-tensorflow-serving.yaml), with the project's server image
 tensorflow/serving; the runtime's probes, then predictions through the project's clients.
 Deviations forced by this machine as in test_pods.py (host network, free loopback ports).
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,8 +35,11 @@ from tests.deploy.test_pods import Pod
 from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import _accepts
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow,
-              pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.slow,
+    pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize"),
+]
 
 MODEL = "efficientnet"
 VOLUME = "kserve-provision-location"  # KServe's StorageInitializerVolumeName
@@ -43,10 +47,20 @@ STOCK_RUNTIME_CONTAINER = {  # KServe's ClusterServingRuntime kserve-tensorflow-
     "name": "kserve-container",
     "image": "tensorflow/serving:2.21.0",
     "command": ["/usr/bin/tensorflow_model_server"],
-    "args": ["--model_name={{.Name}}", "--port=9000", "--rest_api_port=8080", "--model_base_path=/mnt/models",
-             "--rest_api_timeout_in_ms=60000"],
-    "securityContext": {"runAsUser": 1000, "allowPrivilegeEscalation": False, "privileged": False,
-                        "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
+    "args": [
+        "--model_name={{.Name}}",
+        "--port=9000",
+        "--rest_api_port=8080",
+        "--model_base_path=/mnt/models",
+        "--rest_api_timeout_in_ms=60000",
+    ],
+    "securityContext": {
+        "runAsUser": 1000,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    },
     "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
 }
 MODELCAR_RESOURCES = {"requests": {"cpu": "10m", "memory": "15Mi"}, "limits": {"cpu": "10m", "memory": "15Mi"}}
@@ -74,15 +88,25 @@ def predictor_pod(runtime: dict, runtime_volumes: list[dict], isvc: dict) -> dic
     server["resources"] = {**server.get("resources", {}), **model.get("resources", {})}
     server["env"] = server.get("env", []) + [{"name": "MODEL_INIT_MODE", "value": "async"}]
     server["volumeMounts"] = server.get("volumeMounts", []) + [{"name": VOLUME, "mountPath": "/mnt"}]
-    modelcar = {"name": "modelcar", "image": image, "resources": MODELCAR_RESOURCES,
-                "volumeMounts": [{"name": VOLUME, "mountPath": "/mnt"}],
-                "args": ["sh", "-c", "ln -sf /proc/$$$$/root/models /mnt/models && sleep infinity"]}
-    check = ("echo 'Pre-fetching modelcar " + image + ": ' && [ -d /models ] && [ \"$$(ls -A /models)\" ] && "
-             "echo 'OK ... Prefetched and valid (/models exists)' || "
-             "(echo 'NOK ... Prefetched but modelcar is invalid (/models does not exist or is empty)' && exit 1)")
+    modelcar = {
+        "name": "modelcar",
+        "image": image,
+        "resources": MODELCAR_RESOURCES,
+        "volumeMounts": [{"name": VOLUME, "mountPath": "/mnt"}],
+        "args": ["sh", "-c", "ln -sf /proc/$$$$/root/models /mnt/models && sleep infinity"],
+    }
+    check = (
+        "echo 'Pre-fetching modelcar " + image + ': \' && [ -d /models ] && [ "$$(ls -A /models)" ] && '
+        "echo 'OK ... Prefetched and valid (/models exists)' || "
+        "(echo 'NOK ... Prefetched but modelcar is invalid (/models does not exist or is empty)' && exit 1)"
+    )
     init = {"name": "modelcar-init", "image": image, "resources": MODELCAR_RESOURCES, "args": ["sh", "-c", check]}
-    return {"shareProcessNamespace": True, "initContainers": [init], "containers": [server, modelcar],
-            "volumes": runtime_volumes + [{"name": VOLUME, "emptyDir": {}}]}
+    return {
+        "shareProcessNamespace": True,
+        "initContainers": [init],
+        "containers": [server, modelcar],
+        "volumes": runtime_volumes + [{"name": VOLUME, "emptyDir": {}}],
+    }
 
 
 def wait_for_port(container, port: int, limit_s: float = 600.0) -> None:
@@ -121,8 +145,10 @@ def test_oci_storage_uri_serves_through_the_modelcar(runtime, kserve_image, serv
             wait_for_port(started, pod.rest_port)
         label = "stable" if runtime == "custom" else None
         picture = sample_picture("china.jpg")
-        with RestClient(f"http://127.0.0.1:{pod.rest_port}", timeout=300) as rest, \
-                GrpcClient(f"127.0.0.1:{pod.grpc_port}", timeout=300) as grpc_client:
+        with (
+            RestClient(f"http://127.0.0.1:{pod.rest_port}", timeout=300) as rest,
+            GrpcClient(f"127.0.0.1:{pod.grpc_port}", timeout=300) as grpc_client,
+        ):
             (status,) = rest.status(MODEL, label=label)
             assert status.state == "AVAILABLE" and status.version == 1
             for client in (rest, grpc_client):

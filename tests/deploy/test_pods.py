@@ -10,6 +10,7 @@ registry); the daemon has no bridge, so the pod's network is the host's: the man
 8501 become free loopback ports (in args, probes and the readiness command) and the server binds
 127.0.0.1 only. Skipped with the reason when no Docker daemon can start.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,11 @@ from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
 from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import free_port
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow,
-              pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.slow,
+    pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize"),
+]
 
 OFFICIAL = "tensorflow/serving"
 
@@ -54,7 +58,6 @@ def _quantity_bytes(text: str) -> int:
     return int(float(text[:-2]) * units[text[-2:]]) if text[-2:] in units else int(text)
 
 
-
 def _nano_cpus(quantity: str) -> int:
     """The manifest's CPU limit, capped at this machine's cores: Docker refuses a limit above them
     (a kubelet would instead not schedule the pod on so small a node)."""
@@ -65,8 +68,11 @@ def _nano_cpus(quantity: str) -> int:
 def _expand(value: str, env: dict[str, str]) -> str:
     """The kubelet's expansion of a container's command and args: `$(NAME)` from the container's env
     (left as written when undefined), `$$` for a literal `$`."""
-    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), value)
+    return re.sub(
+        r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+        lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+        value,
+    )
 
 
 class Pod:
@@ -74,8 +80,9 @@ class Pod:
     and REST ports (`ports`) moved to free loopback ports. With `shareProcessNamespace`, every
     container joins the first one's process namespace (a kubelet gives them a pause container's)."""
 
-    def __init__(self, pod: dict, config_map: dict, images: dict[str, str], root: Path,
-                 ports: tuple[int, int] = (8500, 8501)):
+    def __init__(
+        self, pod: dict, config_map: dict, images: dict[str, str], root: Path, ports: tuple[int, int] = (8500, 8501)
+    ):
         import docker
 
         self.client = docker.from_env()
@@ -100,8 +107,9 @@ class Pod:
         out = []
         for value in values:
             for manifest_port, port in self.ports.items():
-                value = value.replace(f"--port={manifest_port}", f"--port={port}") \
-                    .replace(f"--rest_api_port={manifest_port}", f"--rest_api_port={port}")
+                value = value.replace(f"--port={manifest_port}", f"--port={port}").replace(
+                    f"--rest_api_port={manifest_port}", f"--rest_api_port={port}"
+                )
                 value = str(port) if value == str(manifest_port) else value
             out.append(value)
         return out
@@ -120,17 +128,26 @@ class Pod:
         limits = container["resources"]["limits"]
         image = container["image"]
         image = self.images.get(image.split(":")[0], image)
-        user = ":".join(str(security[k]) for k in ("runAsUser", "runAsGroup") if k in security) \
-            or self.client.images.get(image).attrs["Config"].get("User", "")
+        user = ":".join(
+            str(security[k]) for k in ("runAsUser", "runAsGroup") if k in security
+        ) or self.client.images.get(image).attrs["Config"].get("User", "")
         assert user.split(":")[0] not in ("", "0", "root"), f"{container['name']} would run as root"
         fs_group = self.spec.get("securityContext", {}).get("fsGroup")
         options = dict(
-            image=image, entrypoint=command, command=args, user=user,
+            image=image,
+            entrypoint=command,
+            command=args,
+            user=user,
             group_add=[str(fs_group)] if fs_group is not None else [],
             read_only=security.get("readOnlyRootFilesystem", False),
-            cap_drop=security.get("capabilities", {}).get("drop"), network_mode="host", volumes=binds,
+            cap_drop=security.get("capabilities", {}).get("drop"),
+            network_mode="host",
+            volumes=binds,
             security_opt=["no-new-privileges"] if security.get("allowPrivilegeEscalation") is False else [],
-            environment=environment, mem_limit=_quantity_bytes(limits["memory"]), nano_cpus=_nano_cpus(limits["cpu"]))
+            environment=environment,
+            mem_limit=_quantity_bytes(limits["memory"]),
+            nano_cpus=_nano_cpus(limits["cpu"]),
+        )
         if self.spec.get("shareProcessNamespace") and self.containers:
             options["pid_mode"] = f"container:{self.containers[0].id}"
         if not detach:
@@ -148,7 +165,8 @@ class Pod:
             try:
                 with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                     answer = health_pb2_grpc.HealthStub(channel).Check(
-                        health_pb2.HealthCheckRequest(service=probe["grpc"].get("service", "")), timeout=timeout)
+                        health_pb2.HealthCheckRequest(service=probe["grpc"].get("service", "")), timeout=timeout
+                    )
                 return answer.status == health_pb2.HealthCheckResponse.SERVING
             except grpc.RpcError:
                 return False
@@ -194,13 +212,17 @@ def test_deployment_pod_runs_probes_serves_and_drains(name, cpu_overlay, model_i
         assert pod.probe(container, server["livenessProbe"])
 
         picture = sample_picture("china.jpg")
-        with RestClient(f"http://127.0.0.1:{pod.rest_port}", timeout=300) as rest, \
-                GrpcClient(f"127.0.0.1:{pod.grpc_port}", timeout=300) as grpc_client:
+        with (
+            RestClient(f"http://127.0.0.1:{pod.rest_port}", timeout=300) as rest,
+            GrpcClient(f"127.0.0.1:{pod.grpc_port}", timeout=300) as grpc_client,
+        ):
             for client in (rest, grpc_client):
                 if name == "efficientnet":
                     assert len(helpers.classify_image(client, picture, label="stable")) == 5
                 elif name == "detr":
-                    assert all(0 <= d.box[0] <= d.box[2] <= 640 for d in helpers.detect(client, picture, label="stable"))
+                    assert all(
+                        0 <= d.box[0] <= d.box[2] <= 640 for d in helpers.detect(client, picture, label="stable")
+                    )
                 else:
                     (image,) = helpers.generate(client, [3], psi=0.5, label="stable")
                     assert np.asarray(image).std() > 0

@@ -8,6 +8,7 @@ the session's three exports (hard links, so exports the commands make do not tou
 free ports instead, must open them, and is stopped. Commands that cannot run here are listed in
 SKIP with the reason, so a command added later runs unless someone says why it cannot.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,53 +36,106 @@ NOT_COMMANDS = {"text", "yaml", "json", "proto"}  # outputs and file contents
 WEIGHTS_MISSING = "needs published weights, which cannot be downloaded here"
 SKIP = [
     (r"^bash scripts/test\.sh", "this is CI itself: .ci/run runs it"),
-    (r"^bash scripts/demo\.sh", "the whole demo (full-size exports of all three models, then serving: about "
-                                "4 minutes, figures in README); scripts/demo.sh is run by hand"),
-    (r"--weights imagenet", WEIGHTS_MISSING + " (tests/export/efficientnet/test_weights.py loads a file written "
-                            "the way the published ones are)"),
-    (r"--checkpoint detr-\S+\.pth|DETR_CHECKPOINT=", WEIGHTS_MISSING + " (tests/export/detr/test_checkpoint.py converts a "
-                                                     "state dict of the official format)"),
-    (r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=", WEIGHTS_MISSING + " (tests/export/stylegan/test_pickle_reader.py reads a pickle "
-                                                   "of the official format)"),
+    (
+        r"^bash scripts/demo\.sh",
+        "the whole demo (full-size exports of all three models, then serving: about "
+        "4 minutes, figures in README); scripts/demo.sh is run by hand",
+    ),
+    (
+        r"--weights imagenet",
+        WEIGHTS_MISSING + " (tests/export/efficientnet/test_weights.py loads a file written "
+        "the way the published ones are)",
+    ),
+    (
+        r"--checkpoint detr-\S+\.pth|DETR_CHECKPOINT=",
+        WEIGHTS_MISSING + " (tests/export/detr/test_checkpoint.py converts a state dict of the official format)",
+    ),
+    (
+        r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=",
+        WEIGHTS_MISSING + " (tests/export/stylegan/test_pickle_reader.py reads a pickle of the official format)",
+    ),
     (r"--profile gpu", "needs an NVIDIA GPU"),
-    (r"scripts/compile_protos\.py\s*(#.*)?$", "rewrites protocol/generated in the repository itself; the --check "
-                                               "line runs the same compile into a temporary folder"),
-    (r"python -m export efficientnet --phi", "a larger-than-B0 export; tests/export/efficientnet/models/test_efficientnet.py "
-                                             "builds custom scalings"),
-    (r"docker compose|docker-compose|python -m serving\.launch",
-     "starts a container of the official image, which cannot be pulled here: tests/clients/test_docker.py runs "
-     "the compose file and serving.launch with the project's image instead"),
-    (r"python -m export detr --weights", "a full-size DETR-R50 export takes minutes on 2 cores: "
-                                         "tests/fixtures/detr.py runs the same command line (export.cli.main)"),
-    (r"python -m export stylegan --resolution 256|--weights g\.weights\.h5",
-     "tests/export/stylegan/test_exporter.py runs the same command line at a small resolution"),
-    (r"python -m export\.detr\.training --data DIR", "DIR is a placeholder for a COCO-style dataset: "
-                                                  "tests/export/detr/training/test_training.py trains on a synthetic one"),
-    (r"python benchmarks/reliability\.py", "the full reliability run takes minutes on 2 cores: "
-                                          "tests/benchmarks/test_reliability.py runs every scenario with smaller counts"),
-    (r"python -m export\.stylegan\.training .*--steps 2000", "2000 training steps take tens of minutes: "
-                                                          "tests/export/stylegan/training/test_training.py runs a few"),
-    (r"^python -m benchmarks run\s*(#.*)?$|python -m benchmarks graph-options",
-     "the full benchmark (~19 min) and the graph-options measurements (~7.5 min) export and load the three "
-     "full-size models: tests/benchmarks/ runs the suite's quick mode and checks the bf16 switch"),
-    (r"segment\(client, |python -m clients --\w+ \S+ segment ",
-     "the session's server serves no panoptic model: tests/clients/test_models.py and test_cli.py run segment "
-     "against a served panoptic export"),
-    (r"python benchmarks/detr_panoptic\.py", "two full-size DETR-R50 panoptic exports and a server: minutes on 2 cores; "
-                                             "tests/export/detr/test_panoptic_exporter.py serves a smaller one"),
-    (r"python -m benchmarks run --quick|python -m benchmarks rest-overhead",
-     "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export"),
-    (r"^kubectl apply|^docker push", "needs a Kubernetes cluster or an image registry, neither of which exists "
-                                     "here: tests/deploy/test_manifests.py renders and validates what it applies"),
-    (r"svc\.cluster\.local", "needs a cluster's DNS: tests/clients/test_replicas.py calls through a dns:/// target "
-                            "and balances over an ipv4: list of three replicas, the addresses such a name resolves to"),
-    (r"^kustomize edit", "needs the standalone kustomize binary (kubectl has only `kustomize` build): "
-                         "tests/deploy/test_manifests.py overrides the images the same way"),
-    (r"python -m serving\.model_image", "builds a model image with Docker: tests/deploy/test_pods.py builds "
-                                        "it and serves from it, tests/deploy/test_modelcar.py the --kserve one"),
-    (r"python -m clients\.rollout .*--config serving/models\.config.*--grpc",
-     "the compose config names container paths (/models/...): tests/clients/test_rollout.py promotes and rolls "
-     "back against a real server"),
+    (
+        r"scripts/compile_protos\.py\s*(#.*)?$",
+        "rewrites protocol/generated in the repository itself; the --check "
+        "line runs the same compile into a temporary folder",
+    ),
+    (
+        r"python -m export efficientnet --phi",
+        "a larger-than-B0 export; tests/export/efficientnet/models/test_efficientnet.py builds custom scalings",
+    ),
+    (
+        r"docker compose|docker-compose|python -m serving\.launch",
+        "starts a container of the official image, which cannot be pulled here: tests/clients/test_docker.py runs "
+        "the compose file and serving.launch with the project's image instead",
+    ),
+    (
+        r"python -m export detr --weights",
+        "a full-size DETR-R50 export takes minutes on 2 cores: "
+        "tests/fixtures/detr.py runs the same command line (export.cli.main)",
+    ),
+    (
+        r"python -m export stylegan --resolution 256|--weights g\.weights\.h5",
+        "tests/export/stylegan/test_exporter.py runs the same command line at a small resolution",
+    ),
+    (
+        r"python -m export\.detr\.training --data DIR",
+        "DIR is a placeholder for a COCO-style dataset: "
+        "tests/export/detr/training/test_training.py trains on a synthetic one",
+    ),
+    (
+        r"python benchmarks/reliability\.py",
+        "the full reliability run takes minutes on 2 cores: "
+        "tests/benchmarks/test_reliability.py runs every scenario with smaller counts",
+    ),
+    (
+        r"python -m export\.stylegan\.training .*--steps 2000",
+        "2000 training steps take tens of minutes: tests/export/stylegan/training/test_training.py runs a few",
+    ),
+    (
+        r"^python -m benchmarks run\s*(#.*)?$|python -m benchmarks graph-options",
+        "the full benchmark (~19 min) and the graph-options measurements (~7.5 min) export and load the three "
+        "full-size models: tests/benchmarks/ runs the suite's quick mode and checks the bf16 switch",
+    ),
+    (
+        r"segment\(client, |python -m clients --\w+ \S+ segment ",
+        "the session's server serves no panoptic model: tests/clients/test_models.py and test_cli.py run segment "
+        "against a served panoptic export",
+    ),
+    (
+        r"python benchmarks/detr_panoptic\.py",
+        "two full-size DETR-R50 panoptic exports and a server: minutes on 2 cores; "
+        "tests/export/detr/test_panoptic_exporter.py serves a smaller one",
+    ),
+    (
+        r"python -m benchmarks run --quick|python -m benchmarks rest-overhead",
+        "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export",
+    ),
+    (
+        r"^kubectl apply|^docker push",
+        "needs a Kubernetes cluster or an image registry, neither of which exists "
+        "here: tests/deploy/test_manifests.py renders and validates what it applies",
+    ),
+    (
+        r"svc\.cluster\.local",
+        "needs a cluster's DNS: tests/clients/test_replicas.py calls through a dns:/// target "
+        "and balances over an ipv4: list of three replicas, the addresses such a name resolves to",
+    ),
+    (
+        r"^kustomize edit",
+        "needs the standalone kustomize binary (kubectl has only `kustomize` build): "
+        "tests/deploy/test_manifests.py overrides the images the same way",
+    ),
+    (
+        r"python -m serving\.model_image",
+        "builds a model image with Docker: tests/deploy/test_pods.py builds "
+        "it and serves from it, tests/deploy/test_modelcar.py the --kserve one",
+    ),
+    (
+        r"python -m clients\.rollout .*--config serving/models\.config.*--grpc",
+        "the compose config names container paths (/models/...): tests/clients/test_rollout.py promotes and rolls "
+        "back against a real server",
+    ),
 ]
 
 
@@ -105,7 +159,7 @@ def code_blocks(path: Path) -> list[tuple[int, str, str]]:
         opening = re.match(r"^\s*```(\S*)\s*$", lines[i])
         if opening:
             end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
-            blocks.append((i + 2, opening.group(1), "\n".join(lines[i + 1:end])))
+            blocks.append((i + 2, opening.group(1), "\n".join(lines[i + 1 : end])))
             i = end
         i += 1
     return blocks
@@ -138,7 +192,8 @@ def test_every_code_block_says_what_it_is():
     for path in DOCUMENTS:
         for first, language, _ in code_blocks(path):
             assert language in RUNNABLE | NOT_COMMANDS, (
-                f"{path.name}:{first}: tag the block bash, sh or python (run by this test) or text/yaml/json")
+                f"{path.name}:{first}: tag the block bash, sh or python (run by this test) or text/yaml/json"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +224,13 @@ def sandbox(tmp_path_factory, models_repo) -> Path:
 def environment(sandbox, efficientnet_weights) -> dict[str, str]:
     (sandbox / "my.weights.h5").symlink_to(efficientnet_weights)
     bin_dir = sandbox / ".venv" / "bin"
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
-            "TF_CPP_MIN_LOG_LEVEL": "2", "PWD": str(sandbox)}
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PWD": str(sandbox),
+    }
 
 
 def _with_ports(text: str, grpc_port: int, rest_port: int) -> str:
@@ -183,8 +243,9 @@ def _serve(command: str, sandbox: Path, env: dict[str, str]) -> None:
     text = _with_ports(command, grpc_port, rest_port) + " --grpc_host=127.0.0.1 --rest_api_host=127.0.0.1"
     log = sandbox / f"serve-{grpc_port}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(["bash", "-c", text], cwd=sandbox, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", text], cwd=sandbox, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 600
         while not (_accepts(grpc_port) and _accepts(rest_port)):
@@ -208,6 +269,10 @@ def test_command_runs_as_written(command, sandbox, environment, models_server):
     grpc_port = int(models_server.grpc_address.rsplit(":", 1)[1])
     rest_port = int(models_server.rest_url.rsplit(":", 1)[1])
     text = _with_ports(command.text, grpc_port, rest_port)
-    argv = ["bash", "-c", text] if command.language != "python" else [str(sandbox / ".venv" / "bin" / "python"), "-c", text]
+    argv = (
+        ["bash", "-c", text]
+        if command.language != "python"
+        else [str(sandbox / ".venv" / "bin" / "python"), "-c", text]
+    )
     run = subprocess.run(argv, cwd=sandbox, env=environment, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, f"{command.id}: {command.text}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"

@@ -15,21 +15,25 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "export", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "export", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["efficientnet", "--variant", "b9"], "invalid choice: 'b9'"),
-    (["efficientnet", "--weights", "/no/such/weights.h5"], "weights file not found: /no/such/weights.h5"),
-    (["efficientnet", "--phi", "-1", "--models-dir", "{tmp}"], "--phi must be >= 0"),
-    (["efficientnet", "--version", "1", "--models-dir", "{tmp}"], "version 1 already exists"),
-    (["resnet"], "invalid choice: 'resnet'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["efficientnet", "--variant", "b9"], "invalid choice: 'b9'"),
+        (["efficientnet", "--weights", "/no/such/weights.h5"], "weights file not found: /no/such/weights.h5"),
+        (["efficientnet", "--phi", "-1", "--models-dir", "{tmp}"], "--phi must be >= 0"),
+        (["efficientnet", "--version", "1", "--models-dir", "{tmp}"], "version 1 already exists"),
+        (["resnet"], "invalid choice: 'resnet'"),
+    ],
+)
 def test_bad_arguments_give_one_clear_line_and_fail(tmp_path, args, message):
     (tmp_path / "efficientnet" / "1").mkdir(parents=True)
     result = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
@@ -38,12 +42,14 @@ def test_bad_arguments_give_one_clear_line_and_fail(tmp_path, args, message):
     assert result.stdout == ""
 
 
-def test_cli_writes_the_next_version_from_a_weights_file_equal_to_keras(tmp_path, efficientnet_export,
-                                                                        efficientnet_weights, efficientnet_keras):
+def test_cli_writes_the_next_version_from_a_weights_file_equal_to_keras(
+    tmp_path, efficientnet_export, efficientnet_weights, efficientnet_keras
+):
     """`--weights PATH` end to end: the exported pixel signature computes what the Keras model does."""
     shutil.copytree(efficientnet_export, tmp_path / "efficientnet" / "1")
-    result = run_cli("efficientnet", "--variant", "b0", "--weights", str(efficientnet_weights),
-                     "--models-dir", str(tmp_path))
+    result = run_cli(
+        "efficientnet", "--variant", "b0", "--weights", str(efficientnet_weights), "--models-dir", str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == str(tmp_path / "efficientnet" / "2")
     assert existing_versions(tmp_path / "efficientnet") == [1, 2]
@@ -52,5 +58,3 @@ def test_cli_writes_the_next_version_from_a_weights_file_equal_to_keras(tmp_path
     exported = tf.saved_model.load(str(tmp_path / "efficientnet" / "2")).signatures["predict_pixels"]
     probabilities = exported(pixels=tf.constant(pixels))["probabilities"].numpy()
     np.testing.assert_allclose(probabilities, np.asarray(efficientnet_keras(pixels, training=False)), atol=1e-5)
-
-

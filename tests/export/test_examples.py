@@ -3,6 +3,7 @@
 A warmup record is replayed through the official server's batcher when batching is on, so a setting
 given one value per example must shrink with its batch (a [2] setting beside a [1] batch is refused).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,11 @@ from export.endpoint import Endpoint
 from export.examples import first_items
 from export.per_example import per_example_spec
 
-ENDPOINT = Endpoint("generate", lambda z, psi: {"y": z}, [tf.TensorSpec([None, 4], tf.float32, name="z"),
-                                                        per_example_spec(tf.float32, "psi")])
+ENDPOINT = Endpoint(
+    "generate",
+    lambda z, psi: {"y": z},
+    [tf.TensorSpec([None, 4], tf.float32, name="z"), per_example_spec(tf.float32, "psi")],
+)
 
 
 def test_a_per_example_setting_is_cut_to_the_first_item_with_its_batch():

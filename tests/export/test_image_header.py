@@ -26,10 +26,19 @@ def encoded(fmt: str, height: int, width: int, mode: str = "RGB", **options) -> 
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("fmt, options", [
-    ("JPEG", {}), ("JPEG", {"progressive": True}), ("JPEG", {"quality": 20, "subsampling": 2}),
-    ("PNG", {}), ("GIF", {}), ("BMP", {}), ("WEBP", {}), ("WEBP", {"lossless": True}),
-])
+@pytest.mark.parametrize(
+    "fmt, options",
+    [
+        ("JPEG", {}),
+        ("JPEG", {"progressive": True}),
+        ("JPEG", {"quality": 20, "subsampling": 2}),
+        ("PNG", {}),
+        ("GIF", {}),
+        ("BMP", {}),
+        ("WEBP", {}),
+        ("WEBP", {"lossless": True}),
+    ],
+)
 def test_sizes_of_real_encodings_match_the_decoder(fmt, options):
     data = encoded(fmt, 37, 53, **options)
     decoded = tf.io.decode_image(data, channels=3, expand_animations=False)
@@ -96,8 +105,18 @@ def test_bmp_top_down_rows_have_a_positive_height():
     assert size_of(bytes(data)) == (7, 9, 63)
 
 
-@pytest.mark.parametrize("data", [b"", b"GIF", b"hello world", b"RIFF1234", b"RIFF\0\0\0\0WEBPVP8Z" + bytes(20),
-                                  b"\xff\x0a" + bytes(40), b"\0\0\0\x0cJXL \r\n\x87\n" + bytes(40)])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"GIF",
+        b"hello world",
+        b"RIFF1234",
+        b"RIFF\0\0\0\0WEBPVP8Z" + bytes(20),
+        b"\xff\x0a" + bytes(40),
+        b"\0\0\0\x0cJXL \r\n\x87\n" + bytes(40),
+    ],
+)
 def test_other_data_and_jpeg_xl_are_unsupported(data):
     assert size_of(data)[2] == UNSUPPORTED
 

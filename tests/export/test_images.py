@@ -26,8 +26,7 @@ def peak_rss_bytes(pid: int | None = None) -> int:
 
 
 def test_a_png_bomb_is_refused_before_decoding_without_memory_growth():
-    decode = tf.function(lambda data: decode_rgb(data), input_signature=[tf.TensorSpec([], tf.string)],
-                         autograph=False)
+    decode = tf.function(lambda data: decode_rgb(data), input_signature=[tf.TensorSpec([], tf.string)], autograph=False)
     decode(tf.constant(sample_picture()))
     before = peak_rss_bytes()
     with pytest.raises(tf.errors.InvalidArgumentError, match="image too large: 20000x20000"):
@@ -61,8 +60,9 @@ def test_centre_crop_keeps_the_output_aspect_ratio():
     np.testing.assert_allclose(flat, 200.0, atol=1e-3)
 
 
-@pytest.mark.parametrize("mode, expected", [("none", 255.0), ("unit", 1.0), ("symmetric", 1.0),
-                                            ("imagenet", (1 - 0.485) / 0.229)])
+@pytest.mark.parametrize(
+    "mode, expected", [("none", 255.0), ("unit", 1.0), ("symmetric", 1.0), ("imagenet", (1 - 0.485) / 0.229)]
+)
 def test_normalisations(mode, expected):
     assert float(normalize(tf.constant([[[255.0, 0.0, 0.0]]]), mode)[0, 0, 0]) == pytest.approx(expected, rel=1e-6)
 
@@ -72,8 +72,7 @@ def bombs_and_photos():
     return {"bomb": png_bomb(), "photo": sample_picture()}
 
 
-def test_exported_image_signatures_refuse_the_bomb_and_take_photos(efficientnet_export, detr_export,
-                                                                   bombs_and_photos):
+def test_exported_image_signatures_refuse_the_bomb_and_take_photos(efficientnet_export, detr_export, bombs_and_photos):
     for export_dir in (efficientnet_export, detr_export):
         assert read_export_info(export_dir)["max_image_pixels"] == 50_000_000
         loaded = tf.saved_model.load(str(export_dir))
@@ -85,23 +84,32 @@ def test_exported_image_signatures_refuse_the_bomb_and_take_photos(efficientnet_
 
 @pytest.mark.slow
 def test_a_real_server_answers_the_bomb_with_400_and_invalid_argument_without_growing(
-        efficientnet_export, detr_export, bombs_and_photos, tmp_path):
+    efficientnet_export, detr_export, bombs_and_photos, tmp_path
+):
     config = tmp_path / "models.config"
-    config.write_text(model_config_text([{"name": "efficientnet", "base_path": efficientnet_export.parent},
-                                         {"name": "detr", "base_path": detr_export.parent}]))
+    config.write_text(
+        model_config_text(
+            [
+                {"name": "efficientnet", "base_path": efficientnet_export.parent},
+                {"name": "detr", "base_path": detr_export.parent},
+            ]
+        )
+    )
     bomb = {"b64": base64.b64encode(bombs_and_photos["bomb"]).decode()}
     photo = {"b64": base64.b64encode(bombs_and_photos["photo"]).decode()}
     with ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=0"]) as server:
         for model in ("efficientnet", "detr"):  # real photos pass (and warm the server up)
-            reply = requests.post(f"{server.rest_url}/v1/models/{model}:predict", json={"instances": [photo]},
-                                  timeout=300)
+            reply = requests.post(
+                f"{server.rest_url}/v1/models/{model}:predict", json={"instances": [photo]}, timeout=300
+            )
             assert reply.status_code == 200, reply.text
         before = peak_rss_bytes(server.process.pid)
         channel = grpc.insecure_channel(server.grpc_address)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         for model in ("efficientnet", "detr"):
-            reply = requests.post(f"{server.rest_url}/v1/models/{model}:predict", json={"instances": [bomb]},
-                                  timeout=300)
+            reply = requests.post(
+                f"{server.rest_url}/v1/models/{model}:predict", json={"instances": [bomb]}, timeout=300
+            )
             assert reply.status_code == 400
             assert "image too large: 20000x20000" in json.loads(reply.text)["error"]
             request = predict_pb2.PredictRequest()
@@ -114,6 +122,7 @@ def test_a_real_server_answers_the_bomb_with_400_and_invalid_argument_without_gr
         channel.close()
         growth = peak_rss_bytes(server.process.pid) - before
         assert growth < GB // 2, f"server peak RSS grew by {growth / GB:.2f} GB"
-        reply = requests.post(f"{server.rest_url}/v1/models/efficientnet:predict", json={"instances": [photo]},
-                              timeout=300)
+        reply = requests.post(
+            f"{server.rest_url}/v1/models/efficientnet:predict", json={"instances": [photo]}, timeout=300
+        )
         assert reply.status_code == 200  # still serving

@@ -5,6 +5,7 @@ whose settings come one per example (as the client helpers send them) are merged
 counted by the batcher's Prometheus histograms; requests with scalar settings, which the official
 batcher refuses, run alone here.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +22,10 @@ from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import MONITORING_CONFIG, ServerProcess, batches_run
 
 # a batch closes when it holds 4 rows, or 10 s after its first request
-BATCHING = ("max_batch_size { value: 4 }\nbatch_timeout_micros { value: 10000000 }\n"
-            "max_enqueued_batches { value: 8 }\nnum_batch_threads { value: 1 }\n")
+BATCHING = (
+    "max_batch_size { value: 4 }\nbatch_timeout_micros { value: 10000000 }\n"
+    "max_enqueued_batches { value: 8 }\nnum_batch_threads { value: 1 }\n"
+)
 
 
 def test_a_scalar_or_one_value_is_repeated_and_a_vector_is_kept():
@@ -40,13 +43,25 @@ def batching_server(models_repo, tmp_path_factory):
     (work / "batching.config").write_text(BATCHING)
     (work / "monitoring.config").write_text(MONITORING_CONFIG)
     config = work / "models.config"
-    config.write_text("model_config_list {\n" + "".join(
-        f'  config {{ name: "{name}" base_path: "{models_repo / name}" model_platform: "tensorflow" }}\n'
-        for name in ("detr", "stylegan")) + "}\n")
-    with ServerProcess(model_config_file=config, startup_timeout=600, args=[
-            "--enable_batching", f"--batching_parameters_file={work / 'batching.config'}",
-            f"--monitoring_config_file={work / 'monitoring.config'}", "--file_system_poll_wait_seconds=0",
-            "--rest_api_timeout_in_ms=300000"]) as server:
+    config.write_text(
+        "model_config_list {\n"
+        + "".join(
+            f'  config {{ name: "{name}" base_path: "{models_repo / name}" model_platform: "tensorflow" }}\n'
+            for name in ("detr", "stylegan")
+        )
+        + "}\n"
+    )
+    with ServerProcess(
+        model_config_file=config,
+        startup_timeout=600,
+        args=[
+            "--enable_batching",
+            f"--batching_parameters_file={work / 'batching.config'}",
+            f"--monitoring_config_file={work / 'monitoring.config'}",
+            "--file_system_poll_wait_seconds=0",
+            "--rest_api_timeout_in_ms=300000",
+        ],
+    ) as server:
         yield server
 
 
@@ -59,8 +74,12 @@ def test_stylegan_requests_with_per_image_psi_share_one_run(batching_server):
     with RestClient(batching_server.rest_url, timeout=300) as client:
         alone = [helpers.generate(client, [seed], psi=psi)[0] for seed, psi in [(1, 0.7), (2, 0.5), (3, 1.0), (4, 0.0)]]
         before = batches_run(batching_server.rest_url)
-        together = _concurrently([lambda s=seed, p=psi: helpers.generate(client, [s], psi=p)[0]
-                                  for seed, psi in [(1, 0.7), (2, 0.5), (3, 1.0), (4, 0.0)]])
+        together = _concurrently(
+            [
+                lambda s=seed, p=psi: helpers.generate(client, [s], psi=p)[0]
+                for seed, psi in [(1, 0.7), (2, 0.5), (3, 1.0), (4, 0.0)]
+            ]
+        )
         after = batches_run(batching_server.rest_url)
     assert (after[0] - before[0], after[1] - before[1]) == (1, 4)  # four requests, one model run
     for a, b in zip(alone, together):  # batch 1 against batch 4: kernels may differ in the last float bit
@@ -71,8 +90,12 @@ def test_detr_requests_with_per_image_threshold_share_one_run(batching_server):
     picture = sample_picture("china.jpg")
     with RestClient(batching_server.rest_url, timeout=300) as client:
         before = batches_run(batching_server.rest_url)
-        few, none = _concurrently([lambda: helpers.detect(client, picture, score_threshold=0.0, max_detections=2),
-                                   lambda: helpers.detect(client, picture, score_threshold=1.0)])
+        few, none = _concurrently(
+            [
+                lambda: helpers.detect(client, picture, score_threshold=0.0, max_detections=2),
+                lambda: helpers.detect(client, picture, score_threshold=1.0),
+            ]
+        )
         after = batches_run(batching_server.rest_url)
     assert (after[0] - before[0], after[1] - before[1]) == (1, 2)
     assert len(few) == 2 and none == []
@@ -82,7 +105,10 @@ def test_scalar_settings_still_work_and_run_alone_here(batching_server):
     """The official batcher answers INVALID_ARGUMENT ("input tensors must have at least one dimension") to a
     rank-0 input; this server runs such a request alone instead."""
     before = batches_run(batching_server.rest_url)
-    reply = requests.post(f"{batching_server.rest_url}/v1/models/stylegan:predict", timeout=300, json={
-        "signature_name": "generate_png", "inputs": {"seeds": [1, 2], "truncation_psi": 0.7}})
+    reply = requests.post(
+        f"{batching_server.rest_url}/v1/models/stylegan:predict",
+        timeout=300,
+        json={"signature_name": "generate_png", "inputs": {"seeds": [1, 2], "truncation_psi": 0.7}},
+    )
     assert reply.status_code == 200 and len(reply.json()["outputs"]) == 2
     assert batches_run(batching_server.rest_url) == before

@@ -23,8 +23,12 @@ def half_plus_two(**overrides) -> Exportable:
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.set_weights([np.array([[0.5]], np.float32), np.array([2.0], np.float32)])
     endpoint = Endpoint("serving_default", lambda x: {"y": model(x)}, [tf.TensorSpec([None, 1], tf.float32, name="x")])
-    values = dict(model=model, endpoints=[endpoint], info={"model": "half_plus_two"},
-                  examples={"serving_default": {"x": np.array([[1.0], [4.0]], np.float32)}})
+    values = dict(
+        model=model,
+        endpoints=[endpoint],
+        info={"model": "half_plus_two"},
+        examples={"serving_default": {"x": np.array([[1.0], [4.0]], np.float32)}},
+    )
     return Exportable(**{**values, **overrides})
 
 
@@ -97,24 +101,37 @@ def test_every_output_is_checked_and_warmup_holds_the_first_example(tmp_path):
         x = tf.io.parse_example(inputs, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
         return {"scores": model(x)}
 
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "x": tf.train.Feature(float_list=tf.train.FloatList(value=[3.0]))})).SerializeToString()
-    endpoints = [Endpoint("serving_default", describe, [tf.TensorSpec([None, 1], tf.float32, name="x")]),
-                 Endpoint("classify", classify, [tf.TensorSpec([None], tf.string, name="inputs")],
-                          method_name=CLASSIFY_METHOD, examples={"inputs": [example, example]})]
+    example = tf.train.Example(
+        features=tf.train.Features(feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=[3.0]))})
+    ).SerializeToString()
+    endpoints = [
+        Endpoint("serving_default", describe, [tf.TensorSpec([None, 1], tf.float32, name="x")]),
+        Endpoint(
+            "classify",
+            classify,
+            [tf.TensorSpec([None], tf.string, name="inputs")],
+            method_name=CLASSIFY_METHOD,
+            examples={"inputs": [example, example]},
+        ),
+    ]
     version = write_version(half_plus_two(endpoints=endpoints), models_dir=tmp_path, name="hp2")
 
     signatures = signature_defs(version)
     assert signatures["classify"]["method_name"] == CLASSIFY_METHOD
     assert {k: v["dtype"] for k, v in signatures["serving_default"]["outputs"].items()} == {
-        "y": "DT_FLOAT", "rounded": "DT_INT64", "text": "DT_STRING"}
+        "y": "DT_FLOAT",
+        "rounded": "DT_INT64",
+        "text": "DT_STRING",
+    }
     logs = read_warmup_requests(version / "assets.extra" / "tf_serving_warmup_requests")
     requests = {}
     for log in logs:
         request = getattr(log, log.WhichOneof("log_type")).request
         requests[request.model_spec.signature_name] = (log.WhichOneof("log_type"), request)
-    assert {k: kind for k, (kind, _) in requests.items()} == {"serving_default": "predict_log",
-                                                               "classify": "classify_log"}
+    assert {k: kind for k, (kind, _) in requests.items()} == {
+        "serving_default": "predict_log",
+        "classify": "classify_log",
+    }
     assert all(r.model_spec.name == "hp2" for _, r in requests.values())
     np.testing.assert_array_equal(tf.make_ndarray(requests["serving_default"][1].inputs["x"]), [[1.0]])
     assert [e.SerializeToString() for e in requests["classify"][1].input.example_list.examples] == [example]
@@ -128,21 +145,30 @@ def test_every_output_is_checked_and_warmup_holds_the_first_example(tmp_path):
 
 def test_numeric_examples_are_drawn_from_the_specs_and_text_is_given_words(tmp_path):
     model = half_plus_two().model
-    endpoints = [Endpoint("serving_default", lambda x: {"y": model(x)}, [tf.TensorSpec([None, 1], tf.float32, name="x")]),
-                 Endpoint("length", lambda s: {"n": tf.strings.length(s)}, [tf.TensorSpec([None], tf.string, name="s")])]
+    endpoints = [
+        Endpoint("serving_default", lambda x: {"y": model(x)}, [tf.TensorSpec([None, 1], tf.float32, name="x")]),
+        Endpoint("length", lambda s: {"n": tf.strings.length(s)}, [tf.TensorSpec([None], tf.string, name="s")]),
+    ]
     version = write_version(half_plus_two(endpoints=endpoints, examples={}), models_dir=tmp_path, name="hp2")
     logs = read_warmup_requests(version / "assets.extra" / "tf_serving_warmup_requests")
-    shapes = {log.predict_log.request.model_spec.signature_name:
-              {k: tf.make_ndarray(v).shape for k, v in log.predict_log.request.inputs.items()} for log in logs}
+    shapes = {
+        log.predict_log.request.model_spec.signature_name: {
+            k: tf.make_ndarray(v).shape for k, v in log.predict_log.request.inputs.items()
+        }
+        for log in logs
+    }
     assert shapes == {"serving_default": {"x": (1, 1)}, "length": {"s": (1,)}}
 
 
-@pytest.mark.parametrize("examples, message", [
-    ({"serving_default": {"x": np.ones((2, 3), np.float32)}}, r"serving_default/x has shape \[2, 3\]"),
-    ({"serving_default": {"x": np.ones((2, 1)), "z": np.ones(2)}}, r"unexpected \['z'\]"),
-    ({"serving_default": {}}, r"missing \['x'\]"),
-    ({"nope": {"x": np.ones((1, 1))}}, "unknown signature 'nope'"),
-])
+@pytest.mark.parametrize(
+    "examples, message",
+    [
+        ({"serving_default": {"x": np.ones((2, 3), np.float32)}}, r"serving_default/x has shape \[2, 3\]"),
+        ({"serving_default": {"x": np.ones((2, 1)), "z": np.ones(2)}}, r"unexpected \['z'\]"),
+        ({"serving_default": {}}, r"missing \['x'\]"),
+        ({"nope": {"x": np.ones((1, 1))}}, "unknown signature 'nope'"),
+    ],
+)
 def test_wrong_examples_are_refused_before_writing(tmp_path, examples, message):
     with pytest.raises(ExportError, match=message):
         write_version(half_plus_two(examples=examples), models_dir=tmp_path, name="hp2")
@@ -150,8 +176,11 @@ def test_wrong_examples_are_refused_before_writing(tmp_path, examples, message):
 
 
 def test_an_endpoint_failing_on_its_examples_is_one_clear_error(tmp_path):
-    decode = Endpoint("images", lambda images: {"size": tf.shape(tf.io.decode_image(images[0]))},
-                      [tf.TensorSpec([None], tf.string, name="images")])
+    decode = Endpoint(
+        "images",
+        lambda images: {"size": tf.shape(tf.io.decode_image(images[0]))},
+        [tf.TensorSpec([None], tf.string, name="images")],
+    )
     with pytest.raises(ExportError, match="endpoint 'images' fails on its example inputs"):
         write_version(half_plus_two(endpoints=[*half_plus_two().endpoints, decode]), models_dir=tmp_path, name="hp2")
     assert list((tmp_path / "hp2").iterdir()) == []

@@ -45,7 +45,9 @@ class HalfPlusTwoExport(ModelExport):
         model = half_plus_two()
         if self.weights != "none":
             load_keras_weights(model, self.weights, "half_plus_two")
-        endpoint = Endpoint("serving_default", lambda x: {"y": model(x)}, [tf.TensorSpec([None, 1], tf.float32, name="x")])
+        endpoint = Endpoint(
+            "serving_default", lambda x: {"y": model(x)}, [tf.TensorSpec([None, 1], tf.float32, name="x")]
+        )
         return Exportable(model=model, endpoints=[endpoint])
 
 

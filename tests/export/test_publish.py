@@ -28,8 +28,12 @@ def wait_for_staging(base: Path, process: subprocess.Popen, timeout: float = 300
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_export_leaves_no_version(tmp_path, sig):
     base = tmp_path / "efficientnet"
-    process = subprocess.Popen([sys.executable, "-m", "export", "efficientnet", "--models-dir", str(tmp_path)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "export", "efficientnet", "--models-dir", str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         staging = wait_for_staging(base, process)
         os.kill(process.pid, sig)
@@ -59,8 +63,9 @@ def test_staging_is_kept_while_its_exporter_holds_the_lock_and_removed_once_it_i
     """The lock, not a process id, tells a live export from a dead one (pids mean nothing across
     containers sharing the volume): a directory named after a live pid (1) but unlocked is stale."""
     base = tmp_path / "model"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_STAGING, str(base)], cwd=REPO, stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_STAGING, str(base)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     try:
         live = Path(holder.stdout.readline().strip())
         assert live.is_dir() and live.parent == base

@@ -1,4 +1,5 @@
 """The panoptic wire facts: the COCO panoptic PNG id rule and the category table, without TensorFlow."""
+
 import json
 
 import numpy as np
@@ -39,7 +40,10 @@ def _table(tmp_path, categories):
 
 
 def test_a_custom_table_is_read_and_checked(tmp_path):
-    good = [{"id": 1, "name": "rectangle", "isthing": 1, "color": [255, 0, 0]}, {"id": 4, "name": "ground", "isthing": 0}]
+    good = [
+        {"id": 1, "name": "rectangle", "isthing": 1, "color": [255, 0, 0]},
+        {"id": 4, "name": "ground", "isthing": 0},
+    ]
     assert read_categories(_table(tmp_path, good)) == good
     for categories, message in [
         ([], "non-empty"),

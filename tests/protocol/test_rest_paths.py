@@ -1,17 +1,21 @@
 """The REST path grammar: what the clients build, the server parses back to the same call."""
+
 import pytest
 
 from protocol import rest_paths
 from protocol.rest_paths import PathError, RestCall
 
 
-@pytest.mark.parametrize("call", [
-    RestCall("status", "efficientnet"),
-    RestCall("metadata", "detr", version=3),
-    RestCall("predict", "a b/c:d%", label="canary/é"),
-    RestCall("classify", "m", version=(1 << 63) - 1),
-    RestCall("regress", "m", label="stable"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        RestCall("status", "efficientnet"),
+        RestCall("metadata", "detr", version=3),
+        RestCall("predict", "a b/c:d%", label="canary/é"),
+        RestCall("classify", "m", version=(1 << 63) - 1),
+        RestCall("regress", "m", label="stable"),
+    ],
+)
 def test_build_then_parse_is_the_same_call(call):
     path = rest_paths.model_path(call.model, call.version, call.label, call.verb)
     assert rest_paths.is_api_path(path)
@@ -24,11 +28,18 @@ def test_built_paths_are_percent_encoded():
     assert rest_paths.model_path("m", 7, verb="metadata") == "/v1/models/m/versions/7/metadata"
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1/models/m:predict"), ("POST", "/v1/models/m"), ("PUT", "/v1/models/m"),
-    ("GET", "/v1/models/m/versions/abc"), ("GET", "/v1/models/m/versions/1/labels/x"),
-    ("POST", "/v1/models/m:PREDICTX"), ("POST", "/v1/models/m:explain"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1/models/m:predict"),
+        ("POST", "/v1/models/m"),
+        ("PUT", "/v1/models/m"),
+        ("GET", "/v1/models/m/versions/abc"),
+        ("GET", "/v1/models/m/versions/1/labels/x"),
+        ("POST", "/v1/models/m:PREDICTX"),
+        ("POST", "/v1/models/m:explain"),
+    ],
+)
 def test_malformed_paths_name_the_request(method, path):
     with pytest.raises(PathError, match=f"^Malformed request: {method} "):
         rest_paths.parse(method, path)

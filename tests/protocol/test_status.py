@@ -1,4 +1,5 @@
 """Code names, numbers and HTTP statuses agree with grpc, error_codes.proto and the contract's table."""
+
 import grpc
 import pytest
 
@@ -15,11 +16,24 @@ def test_names_are_numbered_like_grpc_and_error_codes_proto():
     assert status.code_name(99) == status.code_name(-1) == "UNKNOWN"
 
 
-@pytest.mark.parametrize("code, http", [
-    ("INVALID_ARGUMENT", 400), ("FAILED_PRECONDITION", 400), ("OUT_OF_RANGE", 400), ("NOT_FOUND", 404),
-    ("RESOURCE_EXHAUSTED", 429), ("CANCELLED", 499), ("UNKNOWN", 500), ("INTERNAL", 500), ("DATA_LOSS", 500),
-    ("UNIMPLEMENTED", 501), ("UNAVAILABLE", 503), ("DEADLINE_EXCEEDED", 504), ("OK", 200),
-])
+@pytest.mark.parametrize(
+    "code, http",
+    [
+        ("INVALID_ARGUMENT", 400),
+        ("FAILED_PRECONDITION", 400),
+        ("OUT_OF_RANGE", 400),
+        ("NOT_FOUND", 404),
+        ("RESOURCE_EXHAUSTED", 429),
+        ("CANCELLED", 499),
+        ("UNKNOWN", 500),
+        ("INTERNAL", 500),
+        ("DATA_LOSS", 500),
+        ("UNIMPLEMENTED", 501),
+        ("UNAVAILABLE", 503),
+        ("DEADLINE_EXCEEDED", 504),
+        ("OK", 200),
+    ],
+)
 def test_http_status_of_each_code(code, http):
     assert status.http_status(code) == http
 

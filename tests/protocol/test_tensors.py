@@ -1,5 +1,6 @@
 """The numpy <-> TensorProto codec against TensorFlow's own (tf.make_tensor_proto / tf.make_ndarray),
 across the two message classes (bytes in between), for every dtype the codec supports."""
+
 import numpy as np
 import pytest
 
@@ -118,25 +119,43 @@ def _declared(dtype: int, dims: list[int], **fields) -> tensors.TensorProto:
 T = dtypes.types_pb2
 
 
-@pytest.mark.parametrize("proto, message", [
-    (_declared(T.DT_FLOAT, [-1], float_val=[1.0]), r"negative dimension in its shape \[-1\]"),
-    (_declared(T.DT_FLOAT, [2, -7], float_val=[1.0]), r"negative dimension in its shape \[2, -7\]"),
-    (_declared(T.DT_RESOURCE, [1]), "DT_RESOURCE"),
-    (_declared(T.DT_VARIANT, [1]), "DT_VARIANT"),
-    (_declared(T.DT_FLOAT, [2], float_val=[1.0, 2.0, 3.0]), "needs 2 values, got 3"),
-    (_declared(T.DT_STRING, [1], string_val=[b"a", b"b"]), "needs 1 values, got 2"),
-    (_declared(T.DT_INT32, [3], tensor_content=b"\0" * 8), "needs 12 bytes of tensor_content, got 8"),
-    (_declared(T.DT_INT32, [1], tensor_content=b"\0" * 8), "needs 4 bytes of tensor_content, got 8"),
-    (_declared(T.DT_FLOAT, [1 << 62, 1 << 62], float_val=[1.0]), "more elements than int64 can count"),
-    (_declared(T.DT_FLOAT, [1 << 40], float_val=[1.0]), "more than one message can carry"),
-    (_declared(T.DT_FLOAT, [1 << 29], tensor_content=b"\0" * 8), "more than one message can carry"),
-    (_declared(T.DT_FLOAT, [1 << 26], float_val=[1.0]), "filling up the rest would take"),
-    (_declared(T.DT_STRING, [1], tensor_content=b"\x01a"), "send its elements in string_val"),
-    (tensors.TensorProto(dtype=T.DT_FLOAT, tensor_shape={"unknown_rank": True}), "unknown rank"),
-    (_declared(999, [1]), "DT_INVALID"),
-], ids=["minus-one", "negative", "resource", "variant", "too-many", "too-many-strings", "short-content",
-        "long-content", "int64-overflow", "huge-fill", "huge-content-shape", "fill-over-limit", "string-content",
-        "unknown-rank", "unknown-dtype"])
+@pytest.mark.parametrize(
+    "proto, message",
+    [
+        (_declared(T.DT_FLOAT, [-1], float_val=[1.0]), r"negative dimension in its shape \[-1\]"),
+        (_declared(T.DT_FLOAT, [2, -7], float_val=[1.0]), r"negative dimension in its shape \[2, -7\]"),
+        (_declared(T.DT_RESOURCE, [1]), "DT_RESOURCE"),
+        (_declared(T.DT_VARIANT, [1]), "DT_VARIANT"),
+        (_declared(T.DT_FLOAT, [2], float_val=[1.0, 2.0, 3.0]), "needs 2 values, got 3"),
+        (_declared(T.DT_STRING, [1], string_val=[b"a", b"b"]), "needs 1 values, got 2"),
+        (_declared(T.DT_INT32, [3], tensor_content=b"\0" * 8), "needs 12 bytes of tensor_content, got 8"),
+        (_declared(T.DT_INT32, [1], tensor_content=b"\0" * 8), "needs 4 bytes of tensor_content, got 8"),
+        (_declared(T.DT_FLOAT, [1 << 62, 1 << 62], float_val=[1.0]), "more elements than int64 can count"),
+        (_declared(T.DT_FLOAT, [1 << 40], float_val=[1.0]), "more than one message can carry"),
+        (_declared(T.DT_FLOAT, [1 << 29], tensor_content=b"\0" * 8), "more than one message can carry"),
+        (_declared(T.DT_FLOAT, [1 << 26], float_val=[1.0]), "filling up the rest would take"),
+        (_declared(T.DT_STRING, [1], tensor_content=b"\x01a"), "send its elements in string_val"),
+        (tensors.TensorProto(dtype=T.DT_FLOAT, tensor_shape={"unknown_rank": True}), "unknown rank"),
+        (_declared(999, [1]), "DT_INVALID"),
+    ],
+    ids=[
+        "minus-one",
+        "negative",
+        "resource",
+        "variant",
+        "too-many",
+        "too-many-strings",
+        "short-content",
+        "long-content",
+        "int64-overflow",
+        "huge-fill",
+        "huge-content-shape",
+        "fill-over-limit",
+        "string-content",
+        "unknown-rank",
+        "unknown-dtype",
+    ],
+)
 def test_malformed_tensors_are_value_errors_before_any_allocation(proto, message):
     with pytest.raises(ValueError, match=message):
         tensors.to_numpy(proto, copy=False)

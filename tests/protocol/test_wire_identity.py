@@ -5,6 +5,7 @@ For every message type in protocol.generated: the same fields (names, numbers, t
 official message of that name, and a message with every field set serializes with one and parses
 with the other, both ways, to the same bytes and the same text.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,7 +21,9 @@ from google.protobuf import descriptor, descriptor_pool, message_factory, text_f
 import protocol.generated
 from protocol.generated import POOL
 
-pytest.importorskip("tensorflow_serving", reason="the official messages come with tensorflow-serving-api (the [test] extra)")
+pytest.importorskip(
+    "tensorflow_serving", reason="the official messages come with tensorflow-serving-api (the [test] extra)"
+)
 
 # Official modules that register every message protocol.generated declares.
 OFFICIAL_MODULES = [
@@ -39,22 +42,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _our_modules():
-    return [importlib.import_module(m.name) for m in pkgutil.walk_packages(protocol.generated.__path__,
-                                                                          "protocol.generated.")
-            if m.name.endswith("_pb2")]
+    return [
+        importlib.import_module(m.name)
+        for m in pkgutil.walk_packages(protocol.generated.__path__, "protocol.generated.")
+        if m.name.endswith("_pb2")
+    ]
 
 
 def _message_types(container) -> list[descriptor.Descriptor]:
     found = []
-    for m in container.message_types_by_name.values() if hasattr(container, "message_types_by_name") \
-            else container.nested_types:
+    for m in (
+        container.message_types_by_name.values()
+        if hasattr(container, "message_types_by_name")
+        else container.nested_types
+    ):
         if not m.GetOptions().map_entry:
             found += [m, *_message_types(m)]
     return found
 
 
-OUR_MESSAGES = sorted((d for module in _our_modules() for d in _message_types(module.DESCRIPTOR)),
-                      key=lambda d: d.full_name)
+OUR_MESSAGES = sorted(
+    (d for module in _our_modules() for d in _message_types(module.DESCRIPTOR)), key=lambda d: d.full_name
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +84,14 @@ def _ours(full_name: str):
 def _field_table(d: descriptor.Descriptor, skip: set[str] = frozenset()) -> dict:
     def kind(f):
         target = f.message_type or f.enum_type
-        return (f.number, f.type, f.is_repeated, target.full_name if target else None,
-                f.containing_oneof.name if f.containing_oneof else None)
+        return (
+            f.number,
+            f.type,
+            f.is_repeated,
+            target.full_name if target else None,
+            f.containing_oneof.name if f.containing_oneof else None,
+        )
+
     return {f.name: kind(f) for f in d.fields if f.name not in skip}
 
 
@@ -156,20 +171,31 @@ def _variants(d: descriptor.Descriptor) -> list[dict[str, str]]:
     variants = [{}]
     for oneof in d.oneofs:
         if not _is_synthetic(oneof):
-            variants += [{oneof.full_name: f.name} for f in oneof.fields[1:]
-                         if f.name not in OMITTED.get(d.full_name, ())]
+            variants += [
+                {oneof.full_name: f.name} for f in oneof.fields[1:] if f.name not in OMITTED.get(d.full_name, ())
+            ]
     return variants
 
 
 def test_every_message_the_clients_and_server_use_is_declared():
     names = {d.full_name for d in OUR_MESSAGES}
-    for needed in ("tensorflow.TensorProto", "tensorflow.TensorShapeProto", "tensorflow.Example",
-                   "tensorflow.SignatureDef", "tensorflow.serving.PredictRequest", "tensorflow.serving.PredictResponse",
-                   "tensorflow.serving.ClassificationRequest", "tensorflow.serving.RegressionResponse",
-                   "tensorflow.serving.MultiInferenceRequest", "tensorflow.serving.GetModelMetadataResponse",
-                   "tensorflow.serving.SignatureDefMap", "tensorflow.serving.GetModelStatusResponse",
-                   "tensorflow.serving.ReloadConfigRequest", "tensorflow.serving.ModelServerConfig",
-                   "tensorflow.serving.PredictionLog"):
+    for needed in (
+        "tensorflow.TensorProto",
+        "tensorflow.TensorShapeProto",
+        "tensorflow.Example",
+        "tensorflow.SignatureDef",
+        "tensorflow.serving.PredictRequest",
+        "tensorflow.serving.PredictResponse",
+        "tensorflow.serving.ClassificationRequest",
+        "tensorflow.serving.RegressionResponse",
+        "tensorflow.serving.MultiInferenceRequest",
+        "tensorflow.serving.GetModelMetadataResponse",
+        "tensorflow.serving.SignatureDefMap",
+        "tensorflow.serving.GetModelStatusResponse",
+        "tensorflow.serving.ReloadConfigRequest",
+        "tensorflow.serving.ModelServerConfig",
+        "tensorflow.serving.PredictionLog",
+    ):
         assert needed in names
 
 
@@ -178,8 +204,9 @@ def test_fields_match_the_official_message(official_pool, ours):
     official = official_pool.FindMessageTypeByName(ours.full_name)
     assert _field_table(ours) == _field_table(official, OMITTED.get(ours.full_name, set()))
     for enum in ours.enum_types:
-        assert {v.name: v.number for v in enum.values} == \
-               {v.name: v.number for v in official.enum_types_by_name[enum.name].values}
+        assert {v.name: v.number for v in enum.values} == {
+            v.name: v.number for v in official.enum_types_by_name[enum.name].values
+        }
 
 
 def test_top_level_enums_match(official_pool):
@@ -212,17 +239,26 @@ def test_services_match(official_pool):
     for module in (prediction_service_pb2, model_service_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             theirs = official_pool.FindServiceByName(service.full_name)
-            assert {m.name: (m.input_type.full_name, m.output_type.full_name) for m in service.methods} == \
-                   {m.name: (m.input_type.full_name, m.output_type.full_name) for m in theirs.methods}
+            assert {m.name: (m.input_type.full_name, m.output_type.full_name) for m in service.methods} == {
+                m.name: (m.input_type.full_name, m.output_type.full_name) for m in theirs.methods
+            }
 
 
 @pytest.mark.parametrize("order", ["official first", "protocol first"])
 def test_both_import_in_one_process_in_either_order(order):
     official = "import tensorflow_serving.apis.prediction_service_pb2, tensorflow_serving.apis.model_service_pb2"
-    ours = ("import protocol.generated.tensorflow_serving.apis.prediction_service_pb2_grpc, "
-            "protocol.generated.tensorflow_serving.apis.model_service_pb2_grpc, "
-            "protocol.generated.tensorflow_serving.apis.prediction_log_pb2")
+    ours = (
+        "import protocol.generated.tensorflow_serving.apis.prediction_service_pb2_grpc, "
+        "protocol.generated.tensorflow_serving.apis.model_service_pb2_grpc, "
+        "protocol.generated.tensorflow_serving.apis.prediction_log_pb2"
+    )
     code = "; ".join([official, ours] if order == "official first" else [ours, official]) + "; print('ok')"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]

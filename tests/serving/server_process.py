@@ -10,6 +10,7 @@ Other suites import these:
 Servers bind 127.0.0.1 on free ports, are ready when both ports accept connections (the server
 opens them only after its models loaded) and are stopped with SIGTERM.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -42,6 +43,7 @@ def _tensorflow():
 
 # ---------------------------------------------------------------------------- models
 
+
 def set_method_names(version_dir: str | os.PathLike, methods: Mapping[str, str]) -> None:
     """Rewrites signature method_name in saved_model.pb (tf.saved_model.save always writes predict)."""
     from tensorflow.core.protobuf import saved_model_pb2
@@ -55,8 +57,9 @@ def set_method_names(version_dir: str | os.PathLike, methods: Mapping[str, str])
     path.write_bytes(model.SerializeToString())
 
 
-def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: float = 0.5,
-                        offset: float = 2.0, warmup: bool = False) -> Path:
+def build_half_plus_two(
+    base_path: str | os.PathLike, version: int = 1, slope: float = 0.5, offset: float = 2.0, warmup: bool = False
+) -> Path:
     """y = slope*x + offset with signatures serving_default (x -> y), classify_x_to_y, regress_x_to_y.
 
     classify/regress take serialized tf.Example `inputs` with float feature `x` and carry the
@@ -89,14 +92,18 @@ def build_half_plus_two(base_path: str | os.PathLike, version: int = 1, slope: f
 
     module.predict, module.classify, module.regress = predict, classify, regress
     version_dir = Path(base_path) / str(version)
-    tf.saved_model.save(module, str(version_dir), signatures={
-        "serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress})
+    tf.saved_model.save(
+        module,
+        str(version_dir),
+        signatures={"serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress},
+    )
     set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
     if warmup:
         from export.warmup import write_warmup_requests
 
-        write_warmup_requests(version_dir / WARMUP_FILE, "",
-                              {"serving_default": {"x": np.array([1.0, 2.0], np.float32)}})
+        write_warmup_requests(
+            version_dir / WARMUP_FILE, "", {"serving_default": {"x": np.array([1.0, 2.0], np.float32)}}
+        )
     return Path(base_path)
 
 
@@ -108,8 +115,11 @@ def build_strings(base_path: str | os.PathLike, version: int = 1) -> Path:
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(text):
-        return {"upper": tf.strings.upper(text), "text_bytes": tf.identity(text),
-                "length": tf.strings.length(text, unit="BYTE")}
+        return {
+            "upper": tf.strings.upper(text),
+            "text_bytes": tf.identity(text),
+            "length": tf.strings.length(text, unit="BYTE"),
+        }
 
     module.serve = serve
     tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
@@ -122,8 +132,9 @@ def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
 
     module = tf.Module()
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="a"),
-                                  tf.TensorSpec([None], tf.int64, name="b")])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, 2], tf.float32, name="a"), tf.TensorSpec([None], tf.int64, name="b")]
+    )
     def serve(a, b):
         return {"total": tf.reduce_sum(a, axis=1) + tf.cast(b, tf.float32), "doubled": 2.0 * a, "flag": b > 0}
 
@@ -181,13 +192,15 @@ def build_turnstile(base_path: str | os.PathLike, version: int = 1) -> Path:
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="seconds")])
     def serve(seconds):
-        with tf.control_dependencies([module.in_progress.assign_add(1, read_value=False),
-                                      module.started.assign_add(1, read_value=False)]):
+        with tf.control_dependencies(
+            [module.in_progress.assign_add(1, read_value=False), module.started.assign_add(1, read_value=False)]
+        ):
             running, order = module.in_progress.read_value(), module.started.read_value()
         wait = tf.cast(tf.reduce_max(tf.concat([seconds, [0.0]], 0)), tf.float64)
         start = tf.timestamp() + 0.0 * tf.cast(running + order, tf.float64)
-        (elapsed,) = tf.while_loop(lambda t: t < wait, lambda t: [tf.timestamp() - start],
-                                   [tf.constant(0.0, tf.float64)])
+        (elapsed,) = tf.while_loop(
+            lambda t: t < wait, lambda t: [tf.timestamp() - start], [tf.constant(0.0, tf.float64)]
+        )
         with tf.control_dependencies([elapsed]):
             module.in_progress.assign_sub(1)
         rows = tf.shape(seconds, out_type=tf.int64)
@@ -232,10 +245,13 @@ def model_config_text(models: Sequence[Mapping]) -> str:
     """ModelServerConfig text from dicts: name, base_path, optional policy (text) and labels {label: version}."""
     blocks = []
     for model in models:
-        lines = [f'    name: "{model["name"]}"', f'    base_path: "{model["base_path"]}"',
-                 '    model_platform: "tensorflow"']
+        lines = [
+            f'    name: "{model["name"]}"',
+            f'    base_path: "{model["base_path"]}"',
+            '    model_platform: "tensorflow"',
+        ]
         if model.get("policy"):
-            lines.append(f'    model_version_policy {{ {model["policy"]} }}')
+            lines.append(f"    model_version_policy {{ {model['policy']} }}")
         for label, version in (model.get("labels") or {}).items():
             lines.append(f'    version_labels {{ key: "{label}" value: {version} }}')
         blocks.append("  config {\n" + "\n".join(lines) + "\n  }")
@@ -254,12 +270,16 @@ def batches_run(rest_url: str) -> tuple[float, float]:
     import requests
 
     text = requests.get(rest_url + METRICS_PATH, timeout=30).text
-    found = dict(re.findall(r"^:tensorflow:serving:batching_session:processed_batch_size_(count|sum) ([0-9.e+]+)$",
-                            text, re.MULTILINE))
+    found = dict(
+        re.findall(
+            r"^:tensorflow:serving:batching_session:processed_batch_size_(count|sum) ([0-9.e+]+)$", text, re.MULTILINE
+        )
+    )
     return float(found.get("count", 0)), float(found.get("sum", 0))
 
 
 # ---------------------------------------------------------------------------- server process
+
 
 def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -283,11 +303,20 @@ def _accepts(port: int) -> bool:
 class ServerProcess:
     """`python -m serving` on 127.0.0.1 free ports; a context manager that stops it with SIGTERM."""
 
-    def __init__(self, *, model_name: Optional[str] = None, model_base_path: str | os.PathLike | None = None,
-                 model_config_file: str | os.PathLike | None = None, args: Sequence[str] = (),
-                 rest: bool = True, startup_timeout: float = 180.0, env: Optional[Mapping[str, str]] = None,
-                 open_file_limit: Optional[int] = None, grpc_port: Optional[int] = None,
-                 rest_port: Optional[int] = None):
+    def __init__(
+        self,
+        *,
+        model_name: str | None = None,
+        model_base_path: str | os.PathLike | None = None,
+        model_config_file: str | os.PathLike | None = None,
+        args: Sequence[str] = (),
+        rest: bool = True,
+        startup_timeout: float = 180.0,
+        env: Mapping[str, str] | None = None,
+        open_file_limit: int | None = None,
+        grpc_port: int | None = None,
+        rest_port: int | None = None,
+    ):
         """Free ports unless `grpc_port`/`rest_port` are given (a server restarted where it was)."""
         self.grpc_port = grpc_port or free_port()
         self.rest_port = (rest_port or free_port()) if rest else 0
@@ -302,11 +331,16 @@ class ServerProcess:
             flags.append(f"--model_config_file={model_config_file}")
         self.command = [SERVER_PYTHON, "-m", "serving", *flags, *args]
         self.startup_timeout = startup_timeout
-        self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-                    "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
-        self.process: Optional[subprocess.Popen] = None
+        self.env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="serving-", suffix=".log", delete=False)
-        self.returncode: Optional[int] = None
+        self.returncode: int | None = None
         self.open_file_limit = open_file_limit  # RLIMIT_NOFILE (soft and hard) of the server process
 
     @property
@@ -334,7 +368,7 @@ class ServerProcess:
     def log(self) -> str:
         return Path(self._log.name).read_text(errors="replace")
 
-    def start(self, wait: bool = True) -> "ServerProcess":
+    def start(self, wait: bool = True) -> ServerProcess:
         limit = self.open_file_limit
 
         def limit_files() -> None:
@@ -342,8 +376,14 @@ class ServerProcess:
 
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
-        self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
-                                        cwd=str(REPO_ROOT), preexec_fn=limit_files if limit else None)
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=str(REPO_ROOT),
+            preexec_fn=limit_files if limit else None,
+        )
         if wait:
             self.wait_ready()
         return self
@@ -353,8 +393,9 @@ class ServerProcess:
         ports = [self.grpc_port] + ([self.rest_port] if self.rest_port else [])
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode} before it was ready:\n"
-                                   f"{self.log()[-4000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode} before it was ready:\n{self.log()[-4000:]}"
+                )
             if all(_accepts(p) for p in ports):
                 return
             time.sleep(0.2)
@@ -372,7 +413,7 @@ class ServerProcess:
         self._log.close()
         return self.returncode
 
-    def stop(self, timeout: float = 60.0) -> Optional[int]:
+    def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM, then wait; kills only if it does not exit in time. Returns the exit code."""
         if self.process is None:
             return None
@@ -387,7 +428,7 @@ class ServerProcess:
         self._log.close()
         return self.returncode
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

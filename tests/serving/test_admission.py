@@ -5,6 +5,7 @@ order the runs started and how many ran at once. Order is made certain by waitin
 requests are queued (the admission's own count, or a pause far longer than a request's parsing) before
 the next is sent; nothing is timed.
 """
+
 from __future__ import annotations
 
 import threading
@@ -56,7 +57,7 @@ def test_waiters_get_their_turn_in_arrival_order():
     for i in range(1, 6):
         threads.append(threading.Thread(target=later, args=(i,)))
         threads[-1].start()
-        _wait_until(lambda: admission.waiting == i)
+        _wait_until(lambda i=i: admission.waiting == i)
     release_first.set()
     for thread in threads:
         thread.join()
@@ -160,14 +161,22 @@ def turnstile(tmp_path_factory):
 
 
 def _serve(base_path, limit: int, extra=()):
-    return ServerProcess(model_name="turnstile", model_base_path=base_path, args=[
-        "--file_system_poll_wait_seconds=0", "--enable_model_warmup=false",
-        f"--max_concurrent_runs_per_model={limit}", *extra])
+    return ServerProcess(
+        model_name="turnstile",
+        model_base_path=base_path,
+        args=[
+            "--file_system_poll_wait_seconds=0",
+            "--enable_model_warmup=false",
+            f"--max_concurrent_runs_per_model={limit}",
+            *extra,
+        ],
+    )
 
 
 def _rest(server, seconds: float, timeout: float = 120) -> requests.Response:
-    return requests.post(f"{server.rest_url}/v1/models/turnstile:predict",
-                         json={"inputs": {"seconds": [seconds]}}, timeout=timeout)
+    return requests.post(
+        f"{server.rest_url}/v1/models/turnstile:predict", json={"inputs": {"seconds": [seconds]}}, timeout=timeout
+    )
 
 
 def _grpc_request(seconds: float) -> predict_pb2.PredictRequest:
@@ -210,8 +219,11 @@ def test_without_a_limit_runs_overlap_as_on_the_official_server(turnstile):
 
 
 def test_requests_that_time_out_waiting_for_their_turn_never_run(turnstile):
-    with _serve(turnstile, 1, ["--rest_api_timeout_in_ms=1000"]) as server, \
-            grpc.insecure_channel(server.grpc_address) as channel, ThreadPoolExecutor(4) as pool:
+    with (
+        _serve(turnstile, 1, ["--rest_api_timeout_in_ms=1000"]) as server,
+        grpc.insecure_channel(server.grpc_address) as channel,
+        ThreadPoolExecutor(4) as pool,
+    ):
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         first = pool.submit(_rest, server, 2.5)  # answered 504 after 1 s; its run goes on to the end
         time.sleep(GAP)

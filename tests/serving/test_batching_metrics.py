@@ -1,4 +1,5 @@
 """Dynamic batching under concurrency, Prometheus metrics and CORS, on one server with all three enabled."""
+
 from __future__ import annotations
 
 import re
@@ -20,15 +21,23 @@ METRICS_PATH = "/monitoring/prometheus/metrics"
 def server(shared_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("batching")
     batching = root / "batching.config"
-    batching.write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 100000 }\n"
-                        "max_enqueued_batches { value: 100 }\nnum_batch_threads { value: 1 }\n"
-                        "allowed_batch_sizes: 2\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n")
+    batching.write_text(
+        "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 100000 }\n"
+        "max_enqueued_batches { value: 100 }\nnum_batch_threads { value: 1 }\n"
+        "allowed_batch_sizes: 2\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
+    )
     monitoring = root / "monitoring.config"
     monitoring.write_text(f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n')
-    with ServerProcess(model_config_file=shared_config, args=[
-            "--enable_batching", f"--batching_parameters_file={batching}",
-            f"--monitoring_config_file={monitoring}", "--rest_api_enable_cors_support=true",
-            "--file_system_poll_wait_seconds=0"]) as process:
+    with ServerProcess(
+        model_config_file=shared_config,
+        args=[
+            "--enable_batching",
+            f"--batching_parameters_file={batching}",
+            f"--monitoring_config_file={monitoring}",
+            "--rest_api_enable_cors_support=true",
+            "--file_system_poll_wait_seconds=0",
+        ],
+    ) as process:
         yield process
 
 
@@ -47,8 +56,11 @@ def test_concurrent_clients_each_get_their_own_answer_in_merged_batches(server):
     def call(i):
         x = inputs[i]
         if i % 2:
-            reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two/versions/1:predict",
-                                  json={"instances": x.tolist()}, timeout=60)
+            reply = requests.post(
+                f"{server.rest_url}/v1/models/half_plus_two/versions/1:predict",
+                json={"instances": x.tolist()},
+                timeout=60,
+            )
             assert reply.status_code == 200, reply.text
             return np.array(reply.json()["predictions"], np.float32)
         request = predict_pb2.PredictRequest()
@@ -74,8 +86,11 @@ def test_concurrent_clients_each_get_their_own_answer_in_merged_batches(server):
 
 def test_a_bad_request_in_a_batch_fails_only_itself(server):
     def classify(examples):
-        return requests.post(f"{server.rest_url}/v1/models/half_plus_two/versions/1:classify",
-                             json={"signature_name": "classify_x_to_y", "examples": examples}, timeout=60)
+        return requests.post(
+            f"{server.rest_url}/v1/models/half_plus_two/versions/1:classify",
+            json={"signature_name": "classify_x_to_y", "examples": examples},
+            timeout=60,
+        )
 
     bodies = [[{"x": float(i)}] for i in range(7)] + [[{"x": [1.0, 2.0]}]]  # the last has 2 values for a [1] feature
     with ThreadPoolExecutor(8) as pool:
@@ -86,8 +101,9 @@ def test_a_bad_request_in_a_batch_fails_only_itself(server):
 
 
 def test_task_larger_than_max_batch_size_is_rejected(server):
-    reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0] * 9},
-                          timeout=60)
+    reply = requests.post(
+        f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0] * 9}, timeout=60
+    )
     assert reply.status_code == 400
     assert reply.json() == {"error": "Task size 9 is larger than maximum input batch size 8"}
 
@@ -103,10 +119,16 @@ def test_prometheus_metrics_use_official_names(server):
     # only this test sends to `strings` on this server: one good request, one with a number for a string
     assert _metric(text, ":tensorflow:serving:request_count", 'model_name="strings",status="OK"') == 1
     assert _metric(text, ":tensorflow:serving:request_count", 'model_name="strings",status="INVALID_ARGUMENT"') == 1
-    assert _metric(text, ":tensorflow:serving:request_latency_count",
-                   'API="predict",entrypoint="REST",model_name="strings"') == 1  # latency of answered requests
-    assert _metric(text, ":tensorflow:serving:runtime_latency_count",
-                   'API="Predict",model_name="strings",runtime="TF2"') == 1  # the bad one never ran
+    assert (
+        _metric(
+            text, ":tensorflow:serving:request_latency_count", 'API="predict",entrypoint="REST",model_name="strings"'
+        )
+        == 1
+    )  # latency of answered requests
+    assert (
+        _metric(text, ":tensorflow:serving:runtime_latency_count", 'API="Predict",model_name="strings",runtime="TF2"')
+        == 1
+    )  # the bad one never ran
 
 
 def test_cors_headers_and_preflight(server):
@@ -114,8 +136,9 @@ def test_cors_headers_and_preflight(server):
     assert reply.headers["Access-Control-Allow-Origin"] == "*"
     assert reply.headers["Access-Control-Allow-Methods"] == "POST, GET"
     assert reply.headers["Access-Control-Allow-Headers"] == "Content-Type"
-    preflight = requests.options(f"{server.rest_url}/v1/models/half_plus_two:predict",
-                                 headers={"Origin": "http://example.test"}, timeout=30)
+    preflight = requests.options(
+        f"{server.rest_url}/v1/models/half_plus_two:predict", headers={"Origin": "http://example.test"}, timeout=30
+    )
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
     missing = requests.options(f"{server.rest_url}/v1/models/half_plus_two:predict", timeout=30)
     assert missing.status_code == 400
@@ -132,8 +155,9 @@ def test_unknown_model_names_create_no_label_series(server):
     def page():
         return requests.get(server.rest_url + METRICS_PATH, timeout=30).text
 
-    requests.post(f"{server.rest_url}/v1/models/never-{uuid.uuid4().hex}:predict", json={"instances": [1.0]},
-                  timeout=30)  # the first unknown name may add the shared "" series for each status once
+    requests.post(
+        f"{server.rest_url}/v1/models/never-{uuid.uuid4().hex}:predict", json={"instances": [1.0]}, timeout=30
+    )  # the first unknown name may add the shared "" series for each status once
     channel = grpc.insecure_channel(server.grpc_address)
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
     first = predict_pb2.PredictRequest()
@@ -142,7 +166,7 @@ def test_unknown_model_names_create_no_label_series(server):
         stub.Predict(first, timeout=30)
     before = series(page())
     with requests.Session() as session:
-        for i in range(500):
+        for _ in range(500):
             name = uuid.uuid4().hex
             session.post(f"{server.rest_url}/v1/models/{name}:predict", json={"instances": [1.0]}, timeout=30)
             request = predict_pb2.PredictRequest()

@@ -1,4 +1,5 @@
 """`--grpc_channel_arguments` override the server's built-in channel arguments (a real server)."""
+
 from __future__ import annotations
 
 import grpc
@@ -23,9 +24,12 @@ def _predict(server, n):
 
 
 def test_a_lowered_receive_limit_refuses_larger_messages(model_root):
-    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two", rest=False,
-                       args=[f"--grpc_channel_arguments=grpc.max_receive_message_length={LIMIT}",
-                             "--file_system_poll_wait_seconds=0"]) as server:
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        rest=False,
+        args=[f"--grpc_channel_arguments=grpc.max_receive_message_length={LIMIT}", "--file_system_poll_wait_seconds=0"],
+    ) as server:
         assert len(_predict(server, 100).outputs["y"].float_val) == 100  # ~400 bytes: under the limit
         with pytest.raises(grpc.RpcError) as info:
             _predict(server, 10_000)  # ~40 KB
@@ -35,7 +39,12 @@ def test_a_lowered_receive_limit_refuses_larger_messages(model_root):
 
 def test_parsing_follows_the_official_server():
     assert parse_channel_arguments("a=1,b= -2 ,c=x,,d=3000000000,e=1=2") == {
-        "a": 1, "b": -2, "c": "x", "d": "3000000000", "e": 1}  # int32 values become ints, others strings
+        "a": 1,
+        "b": -2,
+        "c": "x",
+        "d": "3000000000",
+        "e": 1,
+    }  # int32 values become ints, others strings
     options = dict(channel_options("grpc.max_receive_message_length=10"))
     assert options["grpc.max_receive_message_length"] == 10
     assert options["grpc.max_send_message_length"] == (1 << 31) - 1

@@ -1,12 +1,18 @@
 """Core contract over real HTTP and gRPC against one shared server process."""
+
 from __future__ import annotations
 
 import grpc
 import numpy as np
 import requests
 import tensorflow as tf
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                     predict_pb2, prediction_service_pb2_grpc)
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 
 def _post(server, path, body):
@@ -29,10 +35,12 @@ def test_rest_predict_specific_version(server):
 
 def test_rest_status_lists_versions_newest_first(server):
     reply = requests.get(f"{server.rest_url}/v1/models/half_plus_two", timeout=30)
-    assert reply.json() == {"model_version_status": [
-        {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
-        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
-    ]}
+    assert reply.json() == {
+        "model_version_status": [
+            {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+        ]
+    }
 
 
 def test_version_policies(server):
@@ -69,11 +77,16 @@ def test_grpc_predict_status_metadata(server):
     assert response.model_spec.signature_name == "serving_default"
 
     status = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(
-        get_model_status_pb2.GetModelStatusRequest(model_spec={"name": "strings"}), timeout=30)
+        get_model_status_pb2.GetModelStatusRequest(model_spec={"name": "strings"}), timeout=30
+    )
     assert [(s.version, s.state) for s in status.model_version_status] == [(1, 30)]
 
-    metadata = stub.GetModelMetadata(get_model_metadata_pb2.GetModelMetadataRequest(
-        model_spec={"name": "multi_io"}, metadata_field=["signature_def"]), timeout=30)
+    metadata = stub.GetModelMetadata(
+        get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec={"name": "multi_io"}, metadata_field=["signature_def"]
+        ),
+        timeout=30,
+    )
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     metadata.metadata["signature_def"].Unpack(signature_map)
     assert set(signature_map.signature_def["serving_default"].inputs) == {"a", "b"}
@@ -100,6 +113,8 @@ def test_unknown_model_is_not_found_on_both_protocols(server):
 def test_warmup_records_are_replayed_before_serving(server, model_root):
     # half_plus_two v1 carries one PredictionLog; v2 carries none
     log = server.log()
-    assert (f"Finished reading warmup data for model at {model_root / 'half_plus_two' / '1' / 'assets.extra'}"
-            f"/tf_serving_warmup_requests. Number of warmup records read: 1.") in log
+    assert (
+        f"Finished reading warmup data for model at {model_root / 'half_plus_two' / '1' / 'assets.extra'}"
+        f"/tf_serving_warmup_requests. Number of warmup records read: 1."
+    ) in log
     assert f"No warmup data file found at {model_root / 'half_plus_two' / '2' / 'assets.extra'}" in log

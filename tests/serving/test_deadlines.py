@@ -4,6 +4,7 @@ Runs are counted with `:tensorflow:serving:runtime_latency_count` (one observati
 Each scenario ends with a request sent after the ones that timed out, through the same FIFO (one
 worker thread, or one batch thread): once it is answered, the earlier ones have run or been dropped.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,11 @@ def _start(tmp_path, extra):
     build_slow(tmp_path / "slow")
     monitoring = tmp_path / "monitoring.config"
     monitoring.write_text(f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n')
-    return ServerProcess(model_name="slow", model_base_path=tmp_path / "slow", args=[
-        f"--monitoring_config_file={monitoring}", "--file_system_poll_wait_seconds=0", *extra])
+    return ServerProcess(
+        model_name="slow",
+        model_base_path=tmp_path / "slow",
+        args=[f"--monitoring_config_file={monitoring}", "--file_system_poll_wait_seconds=0", *extra],
+    )
 
 
 def _grpc_request(seconds: float) -> predict_pb2.PredictRequest:
@@ -47,8 +51,10 @@ def _grpc_request(seconds: float) -> predict_pb2.PredictRequest:
 @pytest.fixture(scope="module")
 def one_worker(tmp_path_factory):
     """One REST worker, one gRPC worker, a 1 s REST timeout."""
-    with _start(tmp_path_factory.mktemp("deadlines"), ["--rest_api_num_threads=1", "--grpc_max_threads=1",
-                                                       "--rest_api_timeout_in_ms=1000"]) as server:
+    with _start(
+        tmp_path_factory.mktemp("deadlines"),
+        ["--rest_api_num_threads=1", "--grpc_max_threads=1", "--rest_api_timeout_in_ms=1000"],
+    ) as server:
         yield server
 
 
@@ -100,7 +106,9 @@ def test_grpc_calls_past_their_deadline_or_cancelled_never_run(one_worker):
 
 def test_batched_requests_past_their_deadline_leave_the_queue_without_running(tmp_path):
     batching = tmp_path / "batching.config"
-    batching.write_text("max_batch_size { value: 1 }\nbatch_timeout_micros { value: 0 }\n"
-                        "max_enqueued_batches { value: 100 }\nnum_batch_threads { value: 1 }\n")
+    batching.write_text(
+        "max_batch_size { value: 1 }\nbatch_timeout_micros { value: 0 }\n"
+        "max_enqueued_batches { value: 100 }\nnum_batch_threads { value: 1 }\n"
+    )
     with _start(tmp_path, ["--enable_batching", f"--batching_parameters_file={batching}"]) as server:
         assert _runs_behind_a_slow_call(server, expiring=3, cancelling=0) == 2

@@ -1,4 +1,7 @@
-"""The project's real export (EfficientNet-B0, random weights) through the server, checked against an in-process call."""
+"""The project's real export (EfficientNet-B0, random weights) through the server.
+
+Each answer is checked against an in-process call."""
+
 from __future__ import annotations
 
 import base64
@@ -18,8 +21,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(efficientnet_export):
     base = efficientnet_export.parent
-    with ServerProcess(model_name="efficientnet", model_base_path=base,
-                       args=["--file_system_poll_wait_seconds=0"]) as server:
+    with ServerProcess(
+        model_name="efficientnet", model_base_path=base, args=["--file_system_poll_wait_seconds=0"]
+    ) as server:
         yield server, tf.saved_model.load(str(efficientnet_export))
 
 
@@ -39,8 +43,9 @@ def test_grpc_pixels_match_the_in_process_signature(served):
     request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(pixels))
     response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=120)
     channel.close()
-    np.testing.assert_allclose(tf.make_ndarray(response.outputs["probabilities"]),
-                               expected["probabilities"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        tf.make_ndarray(response.outputs["probabilities"]), expected["probabilities"].numpy(), atol=1e-6
+    )
     assert tf.make_ndarray(response.outputs["class_names"]).tolist() == expected["class_names"].numpy().tolist()
 
 
@@ -48,16 +53,22 @@ def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
     server, loaded = served
     images = [_jpeg(2), _jpeg(3)]
     expected = loaded.signatures["serving_default"](images=tf.constant(images))
-    reply = requests.post(f"{server.rest_url}/v1/models/efficientnet:predict",
-                          json={"instances": [{"b64": base64.b64encode(i).decode()} for i in images]}, timeout=120)
+    reply = requests.post(
+        f"{server.rest_url}/v1/models/efficientnet:predict",
+        json={"instances": [{"b64": base64.b64encode(i).decode()} for i in images]},
+        timeout=120,
+    )
     assert reply.status_code == 200, reply.text
     rows = reply.json()["predictions"]
     assert [r["class_ids"] for r in rows] == expected["class_ids"].numpy().tolist()
     np.testing.assert_allclose([r["scores"] for r in rows], expected["scores"].numpy(), rtol=1e-6)
 
     examples = [{"image": {"b64": base64.b64encode(i).decode()}} for i in images]
-    classify = requests.post(f"{server.rest_url}/v1/models/efficientnet:classify",
-                             json={"signature_name": "classify", "examples": examples}, timeout=120)
+    classify = requests.post(
+        f"{server.rest_url}/v1/models/efficientnet:classify",
+        json={"signature_name": "classify", "examples": examples},
+        timeout=120,
+    )
     assert classify.status_code == 200, classify.text
     results = classify.json()["results"]
     names = expected["class_names"].numpy()
@@ -65,8 +76,11 @@ def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
         assert [label for label, _ in results[row]] == [n.decode() for n in result_names]
         np.testing.assert_allclose([score for _, score in results[row]], result_scores, rtol=1e-6)
 
-    corrupt = requests.post(f"{server.rest_url}/v1/models/efficientnet:predict",
-                            json={"instances": [{"b64": base64.b64encode(b"not an image").decode()}]}, timeout=120)
+    corrupt = requests.post(
+        f"{server.rest_url}/v1/models/efficientnet:predict",
+        json={"instances": [{"b64": base64.b64encode(b"not an image").decode()}]},
+        timeout=120,
+    )
     assert corrupt.status_code == 400 and "error" in corrupt.json()
 
 

@@ -5,6 +5,7 @@ polling or ReloadConfig.
 The server retries failed loads 5 times, 10 minutes apart, so anything that waits for a retry (or
 for a hung load) shows up as a timeout here. The tests run in order against the one server.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,14 @@ def layout(tmp_path_factory):
 def server(layout):
     config = layout["root"] / "models.config"
     config.write_text(_config_text(layout, "hp2", "stuck"))
-    process = ServerProcess(model_config_file=config, args=[
-        "--file_system_poll_wait_seconds=1", "--max_num_load_retries=5",
-        "--load_retry_interval_micros=600000000"])
+    process = ServerProcess(
+        model_config_file=config,
+        args=[
+            "--file_system_poll_wait_seconds=1",
+            "--max_num_load_retries=5",
+            "--load_retry_interval_micros=600000000",
+        ],
+    )
     with process:
         yield process
     fifo = layout["stuck"] / "2" / WARMUP_FILE
@@ -123,8 +129,9 @@ def test_reload_naming_a_missing_base_path_answers_and_changes_nothing(server, l
     with pytest.raises(grpc.RpcError) as info:
         _reload(server, _config_text(layout, "hp2", extra=[{"name": "ghost", "base_path": missing}]))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert info.value.details() == (f"Could not find base path {missing} for servable ghost with error "
-                                    f"NOT_FOUND: {missing} not found")
+    assert info.value.details() == (
+        f"Could not find base path {missing} for servable ghost with error NOT_FOUND: {missing} not found"
+    )
     assert _predict(server, "stuck", 2.0).status_code == 200  # not removed: the refused config changed nothing
     shutil.rmtree(layout["hp2"] / "2")
     build_half_plus_two(layout["staging"] / "hp2", version=5, offset=5.0)

@@ -1,20 +1,29 @@
 """gRPC contract with the tensorflow-serving-api stubs: all PredictionService methods, codes and limits."""
+
 from __future__ import annotations
 
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, inference_pb2, predict_pb2,
-                                     prediction_service_pb2_grpc, regression_pb2)
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    inference_pb2,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
 
 LIMIT = 64 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def stub(server):
-    channel = grpc.insecure_channel(server.grpc_address, options=[
-        ("grpc.max_send_message_length", LIMIT), ("grpc.max_receive_message_length", LIMIT)])
+    channel = grpc.insecure_channel(
+        server.grpc_address,
+        options=[("grpc.max_send_message_length", LIMIT), ("grpc.max_receive_message_length", LIMIT)],
+    )
     yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
     channel.close()
 
@@ -77,18 +86,33 @@ def test_predict_half_input(stub):
 def test_predict_errors(stub):
     x = {"x": np.array([1.0], np.float32)}
     cases = [
-        (_request("half_plus_two", x, version=7), grpc.StatusCode.NOT_FOUND,
-         "Servable not found for request: Specific(half_plus_two, 7)"),
-        (_request("half_plus_two", x, label="nolabel"), grpc.StatusCode.INVALID_ARGUMENT,
-         "Unrecognized servable version label: nolabel"),
-        (_request("half_plus_two", x, signature="nope"), grpc.StatusCode.FAILED_PRECONDITION,
-         'Serving signature key "nope" not found.'),
-        (_request("half_plus_two", {"x": np.array([1.0], np.float64)}), grpc.StatusCode.INVALID_ARGUMENT,
-         "Expects arg[0] to be float but double is provided"),
+        (
+            _request("half_plus_two", x, version=7),
+            grpc.StatusCode.NOT_FOUND,
+            "Servable not found for request: Specific(half_plus_two, 7)",
+        ),
+        (
+            _request("half_plus_two", x, label="nolabel"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Unrecognized servable version label: nolabel",
+        ),
+        (
+            _request("half_plus_two", x, signature="nope"),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            'Serving signature key "nope" not found.',
+        ),
+        (
+            _request("half_plus_two", {"x": np.array([1.0], np.float64)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Expects arg[0] to be float but double is provided",
+        ),
         (_request("half_plus_two", {"x": np.ones((2, 2), np.float32)}), grpc.StatusCode.INVALID_ARGUMENT, "shape"),
-        (_request("multi_io", {"a": np.ones((1, 2), np.float32)}), grpc.StatusCode.INVALID_ARGUMENT,
-         "input size does not match signature: 1!=2 len({a}) != len({a,b}). Sent extra: {}. "
-         "Missing but required: {b}."),
+        (
+            _request("multi_io", {"a": np.ones((1, 2), np.float32)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "input size does not match signature: 1!=2 len({a}) != len({a,b}). Sent extra: {}. "
+            "Missing but required: {b}.",
+        ),
         (_request("", x), grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name specified."),
     ]
     for request, code, fragment in cases:
@@ -123,8 +147,10 @@ def test_classify_regress_multi_inference(stub):
     classify.model_spec.name = "half_plus_two"
     classify.model_spec.signature_name = "classify_x_to_y"
     result = stub.Classify(classify, timeout=60)
-    assert [[(c.label, c.score) for c in row.classes] for row in result.result.classifications] == \
-        [[("", 4.0)], [("", 6.0)]]
+    assert [[(c.label, c.score) for c in row.classes] for row in result.result.classifications] == [
+        [("", 4.0)],
+        [("", 6.0)],
+    ]
     assert result.model_spec.version.value == 2
 
     regress = regression_pb2.RegressionRequest(input=_examples([None, 1.0], context=8.0))
@@ -134,8 +160,10 @@ def test_classify_regress_multi_inference(stub):
     assert [r.value for r in stub.Regress(regress, timeout=60).result.regressions] == [6.0, 2.5]
 
     multi = inference_pb2.MultiInferenceRequest(input=_examples([4.0]))
-    for signature, method in (("classify_x_to_y", "tensorflow/serving/classify"),
-                              ("regress_x_to_y", "tensorflow/serving/regress")):
+    for signature, method in (
+        ("classify_x_to_y", "tensorflow/serving/classify"),
+        ("regress_x_to_y", "tensorflow/serving/regress"),
+    ):
         task = multi.tasks.add(method_name=method)
         task.model_spec.name = "half_plus_two"
         task.model_spec.signature_name = signature
@@ -194,18 +222,31 @@ def _declared(model, name, dtype, dims, **fields):
     return request
 
 
-@pytest.mark.parametrize("dtype, dims, fields, fragment", [
-    (tf.float32.as_datatype_enum, [-1], {"float_val": [1.0]}, "negative dimension in its shape [-1]"),
-    (tf.float32.as_datatype_enum, [3, -5], {"float_val": [1.0]}, "negative dimension in its shape [3, -5]"),
-    (tf.resource.as_datatype_enum, [1], {}, "DT_RESOURCE"),
-    (tf.variant.as_datatype_enum, [1], {}, "DT_VARIANT"),
-    (tf.float32.as_datatype_enum, [2], {"float_val": [1.0, 2.0, 3.0]}, "needs 2 values, got 3"),
-    (tf.float32.as_datatype_enum, [3], {"tensor_content": b"\0" * 8}, "needs 12 bytes of tensor_content, got 8"),
-    (tf.float32.as_datatype_enum, [1 << 40], {"float_val": [1.0]}, "more than one message can carry"),
-    (tf.float32.as_datatype_enum, [1 << 62, 1 << 62], {"float_val": [1.0]}, "more elements than int64 can count"),
-    (tf.float32.as_datatype_enum, [1 << 28], {"float_val": [1.0]}, "filling up the rest would take"),
-], ids=["minus-one", "negative", "resource", "variant", "too-many", "short-content", "huge-shape", "overflow",
-        "huge-fill"])
+@pytest.mark.parametrize(
+    "dtype, dims, fields, fragment",
+    [
+        (tf.float32.as_datatype_enum, [-1], {"float_val": [1.0]}, "negative dimension in its shape [-1]"),
+        (tf.float32.as_datatype_enum, [3, -5], {"float_val": [1.0]}, "negative dimension in its shape [3, -5]"),
+        (tf.resource.as_datatype_enum, [1], {}, "DT_RESOURCE"),
+        (tf.variant.as_datatype_enum, [1], {}, "DT_VARIANT"),
+        (tf.float32.as_datatype_enum, [2], {"float_val": [1.0, 2.0, 3.0]}, "needs 2 values, got 3"),
+        (tf.float32.as_datatype_enum, [3], {"tensor_content": b"\0" * 8}, "needs 12 bytes of tensor_content, got 8"),
+        (tf.float32.as_datatype_enum, [1 << 40], {"float_val": [1.0]}, "more than one message can carry"),
+        (tf.float32.as_datatype_enum, [1 << 62, 1 << 62], {"float_val": [1.0]}, "more elements than int64 can count"),
+        (tf.float32.as_datatype_enum, [1 << 28], {"float_val": [1.0]}, "filling up the rest would take"),
+    ],
+    ids=[
+        "minus-one",
+        "negative",
+        "resource",
+        "variant",
+        "too-many",
+        "short-content",
+        "huge-shape",
+        "overflow",
+        "huge-fill",
+    ],
+)
 def test_malformed_tensors_are_invalid_argument(stub, dtype, dims, fields, fragment):
     code, details = _error(stub.Predict, _declared("half_plus_two", "x", dtype, dims, **fields))
     assert code == grpc.StatusCode.INVALID_ARGUMENT, details
@@ -214,6 +255,7 @@ def test_malformed_tensors_are_invalid_argument(stub, dtype, dims, fields, fragm
 
 
 def test_a_short_typed_field_is_filled_like_tensorflow(stub):
-    response = stub.Predict(_declared("half_plus_two", "x", tf.float32.as_datatype_enum, [3], float_val=[2.0]),
-                            timeout=60)
+    response = stub.Predict(
+        _declared("half_plus_two", "x", tf.float32.as_datatype_enum, [3], float_val=[2.0]), timeout=60
+    )
     np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), [4.0, 4.0, 4.0])

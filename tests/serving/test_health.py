@@ -1,6 +1,7 @@
 """The official flags beyond the core set: every tensorflow_model_server 2.21 flag is accepted, the
 grpc.health.v1 service (SERVING once loaded, NOT_SERVING while draining), the UNIX socket, bfloat16
 mixed precision, and one warning line per flag that cannot apply here. Real server processes."""
+
 from __future__ import annotations
 
 import threading
@@ -53,8 +54,9 @@ def _check(channel: grpc.Channel, service: str = "") -> int:
 
 
 def test_health_service_serving_then_not_serving_while_draining(repo):
-    with ServerProcess(model_name="slow", model_base_path=repo / "slow",
-                       args=["--enable_grpc_healthcheck_service"]) as server:
+    with ServerProcess(
+        model_name="slow", model_base_path=repo / "slow", args=["--enable_grpc_healthcheck_service"]
+    ) as server:
         channel = grpc.insecure_channel(server.grpc_address)
         assert _check(channel) == SERVING
         assert _check(channel, "tensorflow.serving.PredictionService") == SERVING
@@ -91,10 +93,18 @@ def test_health_service_is_off_by_default(repo):
 
 def test_unix_socket_bfloat16_and_not_applied_flags(repo, tmp_path):
     socket_path = tmp_path / "serving.sock"
-    flags = [f"--grpc_socket_path={socket_path}", "--mixed_precision=bfloat16", "--use_alts_credentials=true",
-             "--prefer_tflite_model", "--platform_config_file=/nonexistent", "--xla_cpu_compilation_enabled",
-             "--enable_profiler=false", "--remove_unused_fields_from_bundle_metagraph=false",
-             "--per_process_gpu_memory_fraction=0.5", "--skip_initialize_tpu"]
+    flags = [
+        f"--grpc_socket_path={socket_path}",
+        "--mixed_precision=bfloat16",
+        "--use_alts_credentials=true",
+        "--prefer_tflite_model",
+        "--platform_config_file=/nonexistent",
+        "--xla_cpu_compilation_enabled",
+        "--enable_profiler=false",
+        "--remove_unused_fields_from_bundle_metagraph=false",
+        "--per_process_gpu_memory_fraction=0.5",
+        "--skip_initialize_tpu",
+    ]
     with ServerProcess(model_name="hpt", model_base_path=repo / "hpt", rest=False, args=flags) as server:
         from clients.grpc_client import GrpcClient
 
@@ -103,6 +113,10 @@ def test_unix_socket_bfloat16_and_not_applied_flags(repo, tmp_path):
         log = server.log()
     warnings = [line for line in log.splitlines() if "is accepted but not applied" in line]
     assert sorted(w.split("--", 1)[1].split("=", 1)[0] for w in warnings) == [
-        "platform_config_file", "prefer_tflite_model", "remove_unused_fields_from_bundle_metagraph",
-        "skip_initialize_tpu", "use_alts_credentials"]
+        "platform_config_file",
+        "prefer_tflite_model",
+        "remove_unused_fields_from_bundle_metagraph",
+        "skip_initialize_tpu",
+        "use_alts_credentials",
+    ]
     assert "--per_process_gpu_memory_fraction: no GPU here; ignored" in log

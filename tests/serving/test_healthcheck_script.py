@@ -1,5 +1,6 @@
 """serving/healthcheck.sh (compose healthcheck, launch, Kubernetes readiness) against a real server:
 healthy only when every configured model has an AVAILABLE version and every label points at one."""
+
 from __future__ import annotations
 
 import subprocess
@@ -29,12 +30,15 @@ def repo(tmp_path_factory):
 
 
 def test_healthy_unhealthy_label_and_failed_model(repo, tmp_path):
-    models = [{"name": "hpt", "base_path": repo / "hpt", "policy": "all {}", "labels": {"stable": 1, "canary": 2}},
-              {"name": "other", "base_path": repo / "other"}]
+    models = [
+        {"name": "hpt", "base_path": repo / "hpt", "policy": "all {}", "labels": {"stable": 1, "canary": 2}},
+        {"name": "other", "base_path": repo / "other"},
+    ]
     config = tmp_path / "models.config"
-    config.write_text("# name: \"commented_out\"\n" + model_config_text(models))
-    with ServerProcess(model_config_file=config, args=["--allow_version_labels_for_unavailable_models",
-                                                               "--max_num_load_retries=0"]) as server:
+    config.write_text('# name: "commented_out"\n' + model_config_text(models))
+    with ServerProcess(
+        model_config_file=config, args=["--allow_version_labels_for_unavailable_models", "--max_num_load_retries=0"]
+    ) as server:
         ok = healthcheck(server.rest_port, config)
         assert ok.returncode == 0, ok.stderr
 

@@ -2,6 +2,7 @@
 
 The tests in this module run in order against one server whose model directories they change.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -13,9 +14,9 @@ import grpc
 import numpy as np
 import pytest
 import requests
+from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
-from google.protobuf import text_format
 
 from export.warmup import write_warmup_requests
 from protocol.layout import WARMUP_FILE
@@ -56,22 +57,33 @@ def layout(tmp_path_factory, model_root):
     build_half_plus_two(base, version=1, offset=1.0)
     build_half_plus_two(staging, version=2, offset=2.0)
     build_half_plus_two(staging, version=3, offset=3.0)
-    write_warmup_requests(staging / "3" / WARMUP_FILE, "",
-                          {"serving_default": {"wrong_input": np.array([1.0], np.float32)}})
+    write_warmup_requests(
+        staging / "3" / WARMUP_FILE, "", {"serving_default": {"wrong_input": np.array([1.0], np.float32)}}
+    )
     shutil.copytree(model_root / "slow", root / "slow")
     config = root / "models.config"
-    config.write_text(model_config_text([
-        {"name": "hp2", "base_path": base, "labels": {"stable": 1}},
-        {"name": "slow", "base_path": root / "slow"},
-    ]))
+    config.write_text(
+        model_config_text(
+            [
+                {"name": "hp2", "base_path": base, "labels": {"stable": 1}},
+                {"name": "slow", "base_path": root / "slow"},
+            ]
+        )
+    )
     return {"root": root, "staging": staging, "base": base, "config": config, "model_root": model_root}
 
 
 @pytest.fixture(scope="module")
 def server(layout):
-    process = ServerProcess(model_config_file=layout["config"], args=[
-        "--file_system_poll_wait_seconds=1", "--model_config_file_poll_wait_seconds=1",
-        "--max_num_load_retries=0", "--allow_version_labels_for_unavailable_models"])
+    process = ServerProcess(
+        model_config_file=layout["config"],
+        args=[
+            "--file_system_poll_wait_seconds=1",
+            "--model_config_file_poll_wait_seconds=1",
+            "--max_num_load_retries=0",
+            "--allow_version_labels_for_unavailable_models",
+        ],
+    )
     with process:
         yield process
 
@@ -136,35 +148,47 @@ def _reload(server, text):
 
 def test_reload_config_over_grpc_adds_models_and_moves_labels(server, layout):
     strings = layout["model_root"] / "strings"
-    text = model_config_text([
-        {"name": "hp2", "base_path": layout["base"], "labels": {"stable": 3, "canary": 3}},
-        {"name": "slow", "base_path": layout["root"] / "slow"},
-        {"name": "strings", "base_path": strings},
-    ])
+    text = model_config_text(
+        [
+            {"name": "hp2", "base_path": layout["base"], "labels": {"stable": 3, "canary": 3}},
+            {"name": "slow", "base_path": layout["root"] / "slow"},
+            {"name": "strings", "base_path": strings},
+        ]
+    )
     response = _reload(server, text)
     assert response.status.error_code == 0
     assert _status(server, "strings")[1][0] == "AVAILABLE"  # the reply waited for the new model
     assert _predict(server, "hp2/labels/canary", 2.0).json() == {"predictions": [4.0]}
 
-    bad = model_config_text([{"name": "hp2", "base_path": layout["base"], "labels": {"stable": 9}},
-                             {"name": "slow", "base_path": layout["root"] / "slow"}])
+    bad = model_config_text(
+        [
+            {"name": "hp2", "base_path": layout["base"], "labels": {"stable": 9}},
+            {"name": "slow", "base_path": layout["root"] / "slow"},
+        ]
+    )
     with pytest.raises(grpc.RpcError) as info:
         _reload(server, bad)  # moving an existing label needs an AVAILABLE target even with the flag
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "Request to assign label to version 9 of model hp2" in info.value.details()
 
     with pytest.raises(grpc.RpcError) as info:
-        _reload(server, 'model_config_list { config { name: "x" base_path: "relative/path" model_platform: "tensorflow" } }')
+        _reload(
+            server, 'model_config_list { config { name: "x" base_path: "relative/path" model_platform: "tensorflow" } }'
+        )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_config_file_polling_removes_and_adds_models(server, layout):
     multi = layout["model_root"] / "multi_io"
-    layout["config"].write_text(model_config_text([
-        {"name": "hp2", "base_path": layout["base"]},
-        {"name": "slow", "base_path": layout["root"] / "slow"},
-        {"name": "multi_io", "base_path": multi},
-    ]))
+    layout["config"].write_text(
+        model_config_text(
+            [
+                {"name": "hp2", "base_path": layout["base"]},
+                {"name": "slow", "base_path": layout["root"] / "slow"},
+                {"name": "multi_io", "base_path": multi},
+            ]
+        )
+    )
     _wait_for(lambda: _status(server, "multi_io").get(1, ("",))[0] == "AVAILABLE", what="multi_io from polled file")
     _wait_for(lambda: _predict(server, "strings", "a").status_code == 404, what="strings removed")
     assert _status(server, "strings")[1][0] == "END"

@@ -2,6 +2,7 @@
 a traceback: no models directory, an empty repository, a model without version directories, the
 wrong number of models for --kserve, no Docker on PATH, a daemon that does not answer, a bad tag.
 The builds themselves run in tests/deploy (test_pods.py, test_modelcar.py)."""
+
 from __future__ import annotations
 
 import shutil
@@ -29,35 +30,43 @@ def repository(tmp_path) -> Path:
 
 
 def test_no_models_directory(capsys, tmp_path):
-    assert run(capsys, "--models-dir", str(tmp_path / "absent"), "--tag", "t:1") == \
-        f"error: {tmp_path / 'absent'} is not a directory"
+    assert (
+        run(capsys, "--models-dir", str(tmp_path / "absent"), "--tag", "t:1")
+        == f"error: {tmp_path / 'absent'} is not a directory"
+    )
 
 
 def test_empty_repository(capsys, tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "README").write_text("no models yet")
-    assert run(capsys, "--models-dir", str(tmp_path / "models"), "--tag", "t:1") == \
-        f"error: {tmp_path / 'models'} holds no models"
+    assert (
+        run(capsys, "--models-dir", str(tmp_path / "models"), "--tag", "t:1")
+        == f"error: {tmp_path / 'models'} holds no models"
+    )
 
 
 def test_model_without_versions(capsys, repository):
     (repository / "detr" / "latest").mkdir(parents=True)
-    assert "detr holds no version directory (models/<name>/<integer>/)" in \
-        run(capsys, "--models-dir", str(repository), "--tag", "t:1")
-    assert "nope holds no version directory" in \
-        run(capsys, "--models-dir", str(repository), "--model", "nope", "--tag", "t:1")
+    assert "detr holds no version directory (models/<name>/<integer>/)" in run(
+        capsys, "--models-dir", str(repository), "--tag", "t:1"
+    )
+    assert "nope holds no version directory" in run(
+        capsys, "--models-dir", str(repository), "--model", "nope", "--tag", "t:1"
+    )
 
 
 def test_kserve_takes_exactly_one_model(capsys, repository):
     for models in ([], ["--model", "hpt", "--model", "hpt2"]):
-        assert "--kserve takes exactly one --model" in \
-            run(capsys, "--models-dir", str(repository), "--kserve", *models, "--tag", "t:1")
+        assert "--kserve takes exactly one --model" in run(
+            capsys, "--models-dir", str(repository), "--kserve", *models, "--tag", "t:1"
+        )
 
 
 def test_docker_missing(capsys, repository, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert run(capsys, "--models-dir", str(repository), "--tag", "t:1").startswith(
-        "error: docker is not installed (no `docker` on PATH)")
+        "error: docker is not installed (no `docker` on PATH)"
+    )
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI on PATH")

@@ -3,6 +3,7 @@
 Observed through what a client sees (a request larger than the queue's max_batch_size is refused) and
 the batcher's Prometheus histograms (batches run, rows in them); nothing is timed.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,13 @@ import pytest
 import requests
 
 from protocol.layout import BATCHING_PARAMS_FILE
-from tests.serving.server_process import (MONITORING_CONFIG, ServerProcess, batches_run, build_half_plus_two,
-                                          model_config_text)
+from tests.serving.server_process import (
+    MONITORING_CONFIG,
+    ServerProcess,
+    batches_run,
+    build_half_plus_two,
+    model_config_text,
+)
 
 GLOBAL = "max_batch_size { value: 2 }\nbatch_timeout_micros { value: 0 }\nnum_batch_threads { value: 1 }\n"
 # a batch closes when it holds 4 rows, or 5 s after its first request: 4 concurrent requests make one batch
@@ -35,10 +41,18 @@ def repository(tmp_path_factory):
 
 
 def _serve(root, per_model: bool, config: str = "models.config"):
-    return ServerProcess(model_config_file=root / config, args=[
-        "--file_system_poll_wait_seconds=0", "--enable_model_warmup=false", "--max_num_load_retries=0", "--enable_batching",
-        f"--batching_parameters_file={root / 'global.config'}", f"--monitoring_config_file={root / 'monitoring.config'}",
-        f"--enable_per_model_batching_parameters={'true' if per_model else 'false'}"])
+    return ServerProcess(
+        model_config_file=root / config,
+        args=[
+            "--file_system_poll_wait_seconds=0",
+            "--enable_model_warmup=false",
+            "--max_num_load_retries=0",
+            "--enable_batching",
+            f"--batching_parameters_file={root / 'global.config'}",
+            f"--monitoring_config_file={root / 'monitoring.config'}",
+            f"--enable_per_model_batching_parameters={'true' if per_model else 'false'}",
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
-"""Memory per request stays a small multiple of the tensor it carries; --max_tensor_elements caps what a request declares."""
+"""Memory per request stays a small multiple of the tensor it carries.
+
+--max_tensor_elements caps what a request declares."""
+
 from __future__ import annotations
 
 import json
@@ -23,18 +26,26 @@ def server(model_root, tmp_path_factory):
     build_fill(root / "fill")
     build_sum(root / "sum")
     config = root / "models.config"
-    config.write_text(model_config_text([{"name": "fill", "base_path": root / "fill"},
-                                         {"name": "sum", "base_path": root / "sum"},
-                                         {"name": "half_plus_two", "base_path": model_root / "half_plus_two"}]))
-    with ServerProcess(model_config_file=config, args=[f"--max_tensor_elements={CAP}",
-                                                       "--file_system_poll_wait_seconds=0"]) as process:
+    config.write_text(
+        model_config_text(
+            [
+                {"name": "fill", "base_path": root / "fill"},
+                {"name": "sum", "base_path": root / "sum"},
+                {"name": "half_plus_two", "base_path": model_root / "half_plus_two"},
+            ]
+        )
+    )
+    with ServerProcess(
+        model_config_file=config, args=[f"--max_tensor_elements={CAP}", "--file_system_poll_wait_seconds=0"]
+    ) as process:
         yield process
 
 
 @pytest.fixture(scope="module")
 def stub(server):
-    channel = grpc.insecure_channel(server.grpc_address, options=[("grpc.max_receive_message_length", -1),
-                                                                  ("grpc.max_send_message_length", -1)])
+    channel = grpc.insecure_channel(
+        server.grpc_address, options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+    )
     yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
     channel.close()
 
@@ -55,8 +66,10 @@ def test_a_large_grpc_output_costs_a_small_multiple_of_its_size(server, stub):
     values = response.outputs["values"]
     assert len(values.float_val) == LARGE and values.float_val[LARGE - 1] == 0.5
     tensor_bytes = 4 * LARGE
-    print(f"gRPC: {tensor_bytes / MIB:.0f} MiB output, peak RSS growth {growth / MIB:.0f} MiB "
-          f"({growth / tensor_bytes:.1f}x)")
+    print(
+        f"gRPC: {tensor_bytes / MIB:.0f} MiB output, peak RSS growth {growth / MIB:.0f} MiB "
+        f"({growth / tensor_bytes:.1f}x)"
+    )
     assert growth < 6 * tensor_bytes  # before: a Python list of floats, ~16x
 
 
@@ -70,8 +83,10 @@ def test_a_large_rest_output_costs_a_small_multiple_of_its_size(server):
     values = json.loads(reply.content)["outputs"]
     assert len(values) == count and values[-1] == 0.5
     tensor_bytes = 4 * count
-    print(f"REST: {tensor_bytes / MIB:.0f} MiB output ({len(reply.content) / MIB:.0f} MiB of JSON), peak RSS growth "
-          f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x)")
+    print(
+        f"REST: {tensor_bytes / MIB:.0f} MiB output ({len(reply.content) / MIB:.0f} MiB of JSON), peak RSS growth "
+        f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x)"
+    )
     assert growth < 8 * tensor_bytes  # before: one Python string per element, ~15x
 
 
@@ -91,8 +106,10 @@ def test_a_large_rest_input_costs_a_small_multiple_of_its_size(server, layout):
     answer = reply.json()["outputs" if layout == "columnar" else "predictions"]
     assert answer == pytest.approx([float(values.sum(dtype=np.float64))], rel=1e-3)
     tensor_bytes = 4 * count
-    print(f"REST {layout}: {tensor_bytes / MIB:.0f} MiB input ({len(body) / MIB:.0f} MiB of JSON), peak RSS growth "
-          f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x the tensor, {growth / len(body):.1f}x the body)")
+    print(
+        f"REST {layout}: {tensor_bytes / MIB:.0f} MiB input ({len(body) / MIB:.0f} MiB of JSON), peak RSS growth "
+        f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x the tensor, {growth / len(body):.1f}x the body)"
+    )
     # The body itself is ~5x the tensor and simdjson's tape holds ~1x the body plus 24 bytes a value while the
     # floats are exported (measured ~3.7x the body); before, a Python float per value on top: 4.8x the body.
     assert growth < 4.2 * len(body)
@@ -107,8 +124,9 @@ def test_max_tensor_elements_over_grpc(server, stub):
     with pytest.raises(grpc.RpcError) as info:
         stub.Predict(request, timeout=60)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert info.value.details() == (f"Input tensor 'x' has {CAP + 1} elements, more than the "
-                                    f"server allows (--max_tensor_elements={CAP})")
+    assert info.value.details() == (
+        f"Input tensor 'x' has {CAP + 1} elements, more than the server allows (--max_tensor_elements={CAP})"
+    )
 
 
 def test_max_tensor_elements_over_rest(server):

@@ -1,4 +1,5 @@
 """REST contract details: routing, errors and messages, value rules, output formats, limits."""
+
 from __future__ import annotations
 
 import base64
@@ -18,18 +19,29 @@ def _post(server, path, body, **kwargs):
 PREDICT = "/v1/models/half_plus_two:predict"
 
 
-@pytest.mark.parametrize("method, path, status, message", [
-    ("GET", "/v1/models", 400, "Missing model name in request."),
-    ("POST", "/v1/models/half_plus_two/versions/abc:predict", 400,
-     "Malformed request: POST /v1/models/half_plus_two/versions/abc:predict"),
-    ("GET", "/v1/models/half_plus_two:predict", 400, "Malformed request: GET /v1/models/half_plus_two:predict"),
-    ("POST", "/v1/models/half_plus_two:PREDICTX", 400, "Malformed request: POST /v1/models/half_plus_two:PREDICTX"),
-    ("PUT", "/v1/models/half_plus_two:predict", 400, "Malformed request: PUT /v1/models/half_plus_two:predict"),
-    ("POST", "/v1/models/half_plus_two/versions/1/labels/x:predict", 400,
-     "Malformed request: POST /v1/models/half_plus_two/versions/1/labels/x:predict"),
-    ("GET", "/v1/models/half_plus_two/versions/99", 404, "Could not find version 99 of model half_plus_two"),
-    ("GET", "/v1/models/nope", 404, "Could not find any versions of model nope"),
-])
+@pytest.mark.parametrize(
+    "method, path, status, message",
+    [
+        ("GET", "/v1/models", 400, "Missing model name in request."),
+        (
+            "POST",
+            "/v1/models/half_plus_two/versions/abc:predict",
+            400,
+            "Malformed request: POST /v1/models/half_plus_two/versions/abc:predict",
+        ),
+        ("GET", "/v1/models/half_plus_two:predict", 400, "Malformed request: GET /v1/models/half_plus_two:predict"),
+        ("POST", "/v1/models/half_plus_two:PREDICTX", 400, "Malformed request: POST /v1/models/half_plus_two:PREDICTX"),
+        ("PUT", "/v1/models/half_plus_two:predict", 400, "Malformed request: PUT /v1/models/half_plus_two:predict"),
+        (
+            "POST",
+            "/v1/models/half_plus_two/versions/1/labels/x:predict",
+            400,
+            "Malformed request: POST /v1/models/half_plus_two/versions/1/labels/x:predict",
+        ),
+        ("GET", "/v1/models/half_plus_two/versions/99", 404, "Could not find version 99 of model half_plus_two"),
+        ("GET", "/v1/models/nope", 404, "Could not find any versions of model nope"),
+    ],
+)
 def test_routing_errors(server, method, path, status, message):
     reply = requests.request(method, f"{server.rest_url}{path}", data=b"{}", timeout=30)
     assert reply.status_code == status
@@ -50,35 +62,63 @@ def test_path_is_case_insensitive_and_percent_decoded(server):
     assert reply.json() == {"predictions": [2.0]}
 
 
-@pytest.mark.parametrize("path, body, status, fragment", [
-    ("/v1/models/half_plus_two/versions/99:predict", {"instances": [1.0]}, 404,
-     "Servable not found for request: Specific(half_plus_two, 99)"),
-    ("/v1/models/half_plus_two/labels/nolabel:predict", {"instances": [1.0]}, 400,
-     "Unrecognized servable version label: nolabel"),
-    (PREDICT, b"", 400, "JSON Parse error: The document is empty"),
-    (PREDICT, b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
-    (PREDICT, b"[1, 2]", 400, "Is not object"),
-    (PREDICT, {"signature_name": 100, "instances": [1.0]}, 400, "'signature_name' key must be a string value."),
-    (PREDICT, {"signature_name": "nope", "instances": [1.0]}, 400,
-     'Serving signature name: "nope" not found in signature def'),
-    (PREDICT, {"instances": [1.0], "inputs": [1.0]}, 400, "expecting only one of 'inputs' or 'instances'"),
-    (PREDICT, {"signature_name": "serving_default"}, 400, "Missing 'inputs' or 'instances' key"),
-    (PREDICT, {"instances": []}, 400, "No values in 'instances' array"),
-    (PREDICT, {"instances": ["x", "y"]}, 400, "is not of expected type: float"),
-    (PREDICT, {"instances": [true_ := True]}, 400, "Type: True is not of expected type: float"),
-    (PREDICT, {"inputs": [[1.0], 2.0]}, 400, "found at incorrect level: 2"),
-    (PREDICT, {"inputs": [[1.0], [2.0, 3.0]]}, 400, "Encountered list at unexpected size: 2 at level: 1"),
-    ("/v1/models/multi_io:predict", {"instances": [{"a": [1.0, 2.0], "b": 1.0}]}, 400,
-     "is not of expected type: int64"),
-    ("/v1/models/multi_io:predict", {"inputs": {"a": [[1.0, 2.0]]}}, 400, "Missing named input: b in 'inputs' object."),
-    ("/v1/models/multi_io:predict", {"instances": [[1.0, 2.0]]}, 400, "instances is a plain list"),
-    ("/v1/models/multi_io:predict", {"instances": [{"a": [1.0, 2.0], "b": 1}, {"a": [1.0], "b": 1}]}, 400,
-     "Expecting tensor size: 2 but got: 1"),
-    ("/v1/models/multi_io:predict", {"instances": [{"a": [1.0, 2.0]}]}, 400, "keys must be equal to: a,b"),
-    ("/v1/models/multi_io:predict", {"inputs": {"a": [1.0, 2.0, 3.0], "b": [1]}}, 400, "incompatible"),
-    ("/v1/models/strings:predict", {"instances": [{"b64": "%%%"}]}, 400, "Unable to base64 decode"),
-    ("/v1/models/strings:predict", {"instances": [1]}, 400, "is not of expected type: string"),
-])
+@pytest.mark.parametrize(
+    "path, body, status, fragment",
+    [
+        (
+            "/v1/models/half_plus_two/versions/99:predict",
+            {"instances": [1.0]},
+            404,
+            "Servable not found for request: Specific(half_plus_two, 99)",
+        ),
+        (
+            "/v1/models/half_plus_two/labels/nolabel:predict",
+            {"instances": [1.0]},
+            400,
+            "Unrecognized servable version label: nolabel",
+        ),
+        (PREDICT, b"", 400, "JSON Parse error: The document is empty"),
+        (PREDICT, b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
+        (PREDICT, b"[1, 2]", 400, "Is not object"),
+        (PREDICT, {"signature_name": 100, "instances": [1.0]}, 400, "'signature_name' key must be a string value."),
+        (
+            PREDICT,
+            {"signature_name": "nope", "instances": [1.0]},
+            400,
+            'Serving signature name: "nope" not found in signature def',
+        ),
+        (PREDICT, {"instances": [1.0], "inputs": [1.0]}, 400, "expecting only one of 'inputs' or 'instances'"),
+        (PREDICT, {"signature_name": "serving_default"}, 400, "Missing 'inputs' or 'instances' key"),
+        (PREDICT, {"instances": []}, 400, "No values in 'instances' array"),
+        (PREDICT, {"instances": ["x", "y"]}, 400, "is not of expected type: float"),
+        (PREDICT, {"instances": [true_ := True]}, 400, "Type: True is not of expected type: float"),
+        (PREDICT, {"inputs": [[1.0], 2.0]}, 400, "found at incorrect level: 2"),
+        (PREDICT, {"inputs": [[1.0], [2.0, 3.0]]}, 400, "Encountered list at unexpected size: 2 at level: 1"),
+        (
+            "/v1/models/multi_io:predict",
+            {"instances": [{"a": [1.0, 2.0], "b": 1.0}]},
+            400,
+            "is not of expected type: int64",
+        ),
+        (
+            "/v1/models/multi_io:predict",
+            {"inputs": {"a": [[1.0, 2.0]]}},
+            400,
+            "Missing named input: b in 'inputs' object.",
+        ),
+        ("/v1/models/multi_io:predict", {"instances": [[1.0, 2.0]]}, 400, "instances is a plain list"),
+        (
+            "/v1/models/multi_io:predict",
+            {"instances": [{"a": [1.0, 2.0], "b": 1}, {"a": [1.0], "b": 1}]},
+            400,
+            "Expecting tensor size: 2 but got: 1",
+        ),
+        ("/v1/models/multi_io:predict", {"instances": [{"a": [1.0, 2.0]}]}, 400, "keys must be equal to: a,b"),
+        ("/v1/models/multi_io:predict", {"inputs": {"a": [1.0, 2.0, 3.0], "b": [1]}}, 400, "incompatible"),
+        ("/v1/models/strings:predict", {"instances": [{"b64": "%%%"}]}, 400, "Unable to base64 decode"),
+        ("/v1/models/strings:predict", {"instances": [1]}, 400, "is not of expected type: string"),
+    ],
+)
 def test_request_errors(server, path, body, status, fragment):
     reply = _post(server, path, body)
     assert reply.status_code == status, reply.text
@@ -92,8 +132,10 @@ def test_half_inputs_are_unimplemented_over_rest(server):
     # json_tensor.cc wraps per-instance errors in INVALID_ARGUMENT, so the row format answers 400
     row = _post(server, "/v1/models/float16:predict", {"instances": [1.5]})
     assert row.status_code == 400
-    assert row.json() == {"error": "Failed to process element: 0 of 'instances' list. Error: UNIMPLEMENTED: "
-                                   "Conversion of JSON Value: 1.5 to type: half"}
+    assert row.json() == {
+        "error": "Failed to process element: 0 of 'instances' list. Error: UNIMPLEMENTED: "
+        "Conversion of JSON Value: 1.5 to type: half"
+    }
 
 
 def test_unknown_top_level_keys_are_ignored(server):
@@ -103,34 +145,43 @@ def test_unknown_top_level_keys_are_ignored(server):
 
 def test_floats_written_like_the_official_server(server):
     third = np.float32(1.0) / np.float32(3.0)
-    reply = _post(server, "/v1/models/half_plus_two/versions/1:predict",
-                  b'{"inputs": [0.1, NaN, Infinity, -Infinity, 2, %s, 39999996]}' % repr(float(third)).encode())
+    reply = _post(
+        server,
+        "/v1/models/half_plus_two/versions/1:predict",
+        b'{"inputs": [0.1, NaN, Infinity, -Infinity, 2, %s, 39999996]}' % repr(float(third)).encode(),
+    )
     assert reply.status_code == 200, reply.text
     text = reply.text
-    expected = np.float32(0.5) * np.array([0.1, np.nan, np.inf, -np.inf, 2, third, 39999996], np.float32) + np.float32(2)
+    expected = np.float32(0.5) * np.array([0.1, np.nan, np.inf, -np.inf, 2, third, 39999996], np.float32) + np.float32(
+        2
+    )
     # 2.05 round-trips in six digits; the third needs nine; integral values get ".0"; 1e7+2 in %g form.
     assert "2.05," in text and "NaN" in text and "-Infinity" in text and "3.0," in text
-    assert ("%.9g" % expected[5]) in text and "2e+07]" in text
+    assert f"{expected[5]:.9g}" in text and "2e+07]" in text
     values = json.loads(text)["outputs"]
     np.testing.assert_array_equal(np.array(values, np.float32), expected)
 
 
 def test_integer_inputs_and_bool_outputs(server):
-    reply = _post(server, "/v1/models/multi_io:predict",
-                  {"instances": [{"a": [1.0, 2.0], "b": 3}, {"a": [0.5, 0.25], "b": -1}]})
+    reply = _post(
+        server, "/v1/models/multi_io:predict", {"instances": [{"a": [1.0, 2.0], "b": 3}, {"a": [0.5, 0.25], "b": -1}]}
+    )
     assert reply.status_code == 200, reply.text
-    assert reply.json() == {"predictions": [
-        {"doubled": [2.0, 4.0], "flag": True, "total": 6.0},
-        {"doubled": [1.0, 0.5], "flag": False, "total": -0.25},
-    ]}
+    assert reply.json() == {
+        "predictions": [
+            {"doubled": [2.0, 4.0], "flag": True, "total": 6.0},
+            {"doubled": [1.0, 0.5], "flag": False, "total": -0.25},
+        ]
+    }
     columnar = _post(server, "/v1/models/multi_io:predict", {"inputs": {"a": [[1, 2]], "b": [2], "ignored": 1}})
     assert columnar.json() == {"outputs": {"doubled": [[2.0, 4.0]], "flag": [True], "total": [5.0]}}
 
 
 def test_b64_in_and_bytes_out(server):
     raw = bytes([0, 255, 10, 65])
-    reply = _post(server, "/v1/models/strings:predict",
-                  {"instances": ["hello", {"b64": base64.b64encode(raw).decode()}]})
+    reply = _post(
+        server, "/v1/models/strings:predict", {"instances": ["hello", {"b64": base64.b64encode(raw).decode()}]}
+    )
     assert reply.status_code == 200, reply.text
     rows = reply.json()["predictions"]
     assert rows[0] == {"upper": "HELLO", "length": 5, "text_bytes": {"b64": base64.b64encode(b"hello").decode()}}
@@ -140,18 +191,25 @@ def test_b64_in_and_bytes_out(server):
 
 def test_classify_and_regress(server):
     examples = {"examples": [{"x": 2.0}, {"x": [4.0]}]}
-    classify = _post(server, "/v1/models/half_plus_two/versions/1:classify",
-                     {"signature_name": "classify_x_to_y", **examples})
+    classify = _post(
+        server, "/v1/models/half_plus_two/versions/1:classify", {"signature_name": "classify_x_to_y", **examples}
+    )
     assert classify.json() == {"results": [[["", 3.0]], [["", 4.0]]]}
     regress = _post(server, "/v1/models/half_plus_two:regress", {"signature_name": "regress_x_to_y", **examples})
     assert regress.json() == {"results": [4.0, 5.0]}
-    context = _post(server, "/v1/models/half_plus_two/versions/1:regress",
-                    {"signature_name": "regress_x_to_y", "context": {"x": 10.0}, "examples": [{}, {"x": 0.0}]})
+    context = _post(
+        server,
+        "/v1/models/half_plus_two/versions/1:regress",
+        {"signature_name": "regress_x_to_y", "context": {"x": 10.0}, "examples": [{}, {"x": 0.0}]},
+    )
     assert context.json() == {"results": [7.0, 2.0]}
     bad = _post(server, "/v1/models/half_plus_two:classify", {"signature_name": "classify_x_to_y"})
     assert bad.status_code == 400 and "'examples' is expected" in bad.json()["error"]
-    mixed = _post(server, "/v1/models/half_plus_two:classify",
-                  {"signature_name": "classify_x_to_y", "examples": [{"x": [1.0, "a"]}]})
+    mixed = _post(
+        server,
+        "/v1/models/half_plus_two:classify",
+        {"signature_name": "classify_x_to_y", "examples": [{"x": [1.0, "a"]}]},
+    )
     assert mixed.status_code == 400 and "Unexpected element type in feature: x" in mixed.json()["error"]
 
 

@@ -5,6 +5,7 @@ loop itself (no hand-off to a worker thread). Its answers are the same, and once
 was slow (an input that costs seconds), its later runs go to worker threads for a while, so a request to
 another model sent meanwhile is answered first. Orders are asserted, not durations.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,11 +21,17 @@ from tests.serving.server_process import ServerProcess, build_half_plus_two, bui
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("on_loop")
     config = root / "models.config"
-    config.write_text(model_config_text([
-        {"name": "slow", "base_path": build_slow(root / "slow")},
-        {"name": "half_plus_two", "base_path": build_half_plus_two(root / "half_plus_two")}]))
-    with ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=0",
-                                                       "--enable_model_warmup=false"]) as process:
+    config.write_text(
+        model_config_text(
+            [
+                {"name": "slow", "base_path": build_slow(root / "slow")},
+                {"name": "half_plus_two", "base_path": build_half_plus_two(root / "half_plus_two")},
+            ]
+        )
+    )
+    with ServerProcess(
+        model_config_file=config, args=["--file_system_poll_wait_seconds=0", "--enable_model_warmup=false"]
+    ) as process:
         yield process
 
 
@@ -34,8 +41,9 @@ def _slow(server, seconds: float) -> requests.Response:
 
 def test_quick_runs_answer_the_same_on_the_loop(server):
     for _ in range(5):  # the first run goes to a worker; the next ones are quick and run on the loop
-        reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0, 2.0]},
-                              timeout=60)
+        reply = requests.post(
+            f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0, 2.0]}, timeout=60
+        )
         assert reply.json() == {"predictions": [2.5, 3.0]}
     bad = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": ["x"]}, timeout=60)
     assert bad.status_code == 400 and "error" in bad.json()
@@ -49,8 +57,9 @@ def test_after_a_slow_run_the_signature_runs_on_workers_and_holds_nobody(server)
     with ThreadPoolExecutor(2) as pool:
         slow = pool.submit(_slow, server, 4.0)
         time.sleep(0.5)
-        reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]},
-                              timeout=60)
+        reply = requests.post(
+            f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]}, timeout=60
+        )
         answered_first = not slow.done()
         assert reply.json() == {"predictions": [2.5]}
         assert slow.result().status_code == 200

@@ -1,4 +1,5 @@
 """Start-up: flag forms, and the ways start-up fails (each a real process that must exit non-zero)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,27 +12,41 @@ from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_pl
 
 
 def test_flag_forms_match_tensorflow_model_server():
-    args = parse_flags(["--port=9000", "--rest_api_port", "9001", "--enable_model_warmup=false",
-                        "--enable_batching", "--rest_api_enable_cors_support=true", "--model_name=m",
-                        "--model_base_path=/models/m"])
+    args = parse_flags(
+        [
+            "--port=9000",
+            "--rest_api_port",
+            "9001",
+            "--enable_model_warmup=false",
+            "--enable_batching",
+            "--rest_api_enable_cors_support=true",
+            "--model_name=m",
+            "--model_base_path=/models/m",
+        ]
+    )
     assert (args.port, args.rest_api_port, args.enable_model_warmup, args.enable_batching) == (9000, 9001, False, True)
     assert args.rest_api_enable_cors_support is True and args.model_name == "m"
     defaults = parse_flags([])
     assert (defaults.port, defaults.rest_api_port, defaults.rest_api_timeout_in_ms) == (8500, 0, 30000)
-    assert (defaults.model_name, defaults.file_system_poll_wait_seconds, defaults.enable_model_warmup) == \
-        ("default", 1, True)
+    assert (defaults.model_name, defaults.file_system_poll_wait_seconds, defaults.enable_model_warmup) == (
+        "default",
+        1,
+        True,
+    )
     assert (defaults.rest_api_host, defaults.grpc_host) == ("0.0.0.0", "0.0.0.0")
 
 
 def _run(args, timeout=120):
     flags = [f"--port={free_port()}", "--grpc_host=127.0.0.1", *args]
-    return subprocess.run([sys.executable, "-m", "serving", *flags], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "serving", *flags], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_unknown_flag_is_a_clear_error():
-    result = subprocess.run([sys.executable, "-m", "serving", "--model_nmae=x"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "serving", "--model_nmae=x"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert "unrecognized arguments: --model_nmae=x" in result.stderr
 
@@ -45,12 +60,17 @@ def test_bad_model_config_fails_like_the_official_server(tmp_path):
     assert f"Failed to start server. Error: INVALID_ARGUMENT: Invalid protobuf file: '{config}'" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
-    (["--model_base_path=/x", "--batching_parameters_file=/b"],
-     "server_options.batching_parameters_file is set without setting server_options.enable_batching to true."),
-    (["--model_base_path=relative/dir"], "Expected model default to have an absolute path or URI"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
+        (
+            ["--model_base_path=/x", "--batching_parameters_file=/b"],
+            "server_options.batching_parameters_file is set without setting server_options.enable_batching to true.",
+        ),
+        (["--model_base_path=relative/dir"], "Expected model default to have an absolute path or URI"),
+    ],
+)
 def test_invalid_options_fail_start_up(args, message):
     result = _run(args)
     assert result.returncode != 0
@@ -64,8 +84,10 @@ def test_label_on_unloaded_version_fails_start_up_without_the_flag(tmp_path):
     config.write_text(model_config_text([{"name": "hp2", "base_path": base, "labels": {"stable": 1}}]))
     result = _run([f"--model_config_file={config}"])
     assert result.returncode != 0
-    assert ("Request to assign label to version 1 of model hp2, which is not currently available for inference"
-            in result.stderr)
+    assert (
+        "Request to assign label to version 1 of model hp2, which is not currently available for inference"
+        in result.stderr
+    )
 
 
 @pytest.mark.slow

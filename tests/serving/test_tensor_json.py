@@ -1,6 +1,7 @@
 """The JSON codec alone (no server): every case of tensorflow/serving's util/json_tensor_test.cc and the
 request cases of model_servers/http_rest_api_handler_test.cc, ported to serving.tensor_json and the REST
 request parsing in serving.rest. Where this project deliberately differs, the test says so."""
+
 from __future__ import annotations
 
 import base64
@@ -49,13 +50,14 @@ def error(body: str | bytes, dtypes: dict[str, int], checked: bool = True) -> Se
 def same(array: np.ndarray, expected, dtype) -> None:
     expected = np.array(expected, dtype=dtype)
     assert array.shape == expected.shape and array.dtype == expected.dtype
-    if dtype == object:
+    if np.dtype(dtype).kind == "O":
         assert array.tolist() == expected.tolist()
     else:
         np.testing.assert_array_equal(array, expected)
 
 
 # ------------------------------------------------------------------ FillPredictRequestFromJson
+
 
 def test_single_unnamed_tensor():
     arrays, fmt = request('{"instances": [[1,2],[3,4],[5,6]]}', {"default": T.DT_INT32})
@@ -110,8 +112,12 @@ def test_multiple_named_tensors():
          "dbl_tensor": [NaN]},
         {"int_tensor": [[7,8],[9,0],[1,2]], "str_tensor": ["baz", "bat"], "float_tensor": [2.0, Infinity],
          "dbl_tensor": [2.0]}]}"""
-    dtypes = {"int_tensor": T.DT_INT32, "str_tensor": T.DT_STRING, "float_tensor": T.DT_FLOAT,
-              "dbl_tensor": T.DT_DOUBLE}
+    dtypes = {
+        "int_tensor": T.DT_INT32,
+        "str_tensor": T.DT_STRING,
+        "float_tensor": T.DT_FLOAT,
+        "dbl_tensor": T.DT_DOUBLE,
+    }
     arrays, fmt = request(body, dtypes)
     assert fmt == "row" and set(arrays) == set(dtypes)
     same(arrays["int_tensor"], [[[1, 2], [3, 4], [5, 6]], [[7, 8], [9, 0], [1, 2]]], np.int32)
@@ -128,8 +134,9 @@ def test_single_tensor_columnar_format_named_and_unnamed():
 
 
 def test_multiple_named_tensors_columnar_format():
-    body = json.dumps({"inputs": {"int_tensor": [[[1, 2], [3, 4], [5, 6]]], "str_tensor": ["foo", "bar"],
-                                  "bin_tensor": HELLO}})
+    body = json.dumps(
+        {"inputs": {"int_tensor": [[[1, 2], [3, 4], [5, 6]]], "str_tensor": ["foo", "bar"], "bin_tensor": HELLO}}
+    )
     arrays, fmt = request(body, {"int_tensor": T.DT_INT32, "str_tensor": T.DT_STRING, "bin_tensor": T.DT_STRING})
     assert fmt == "columnar"
     same(arrays["int_tensor"], [[[1, 2], [3, 4], [5, 6]]], np.int32)
@@ -137,25 +144,31 @@ def test_multiple_named_tensors_columnar_format():
     same(arrays["bin_tensor"], b"hello", object)  # a scalar: tensor_shape {}
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ("", "document is empty"),
-    ('{"signature_name": 5, "instances": [[1,2],[3,4],[5,6,7]]}', "must be a string value"),
-    ('{"instances": [[1,2],[3,4],[5,6,7]], "inputs": [[1,2],[3,4],[5,6,7]]}', "Not formatted correctly"),
-    ('{"instances": [[1,2],[3,4],[5,6,7]]}', "Expecting tensor size"),
-    ('{"instances": [[1,2],[3,4],[[5,6]]]}', "Expecting shape"),
-    ('{"instances": [1, [1]]}', "Expecting shape"),
-    ('{"instances": [[1,2],["a", "b"]]}', "not of expected type"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("", "document is empty"),
+        ('{"signature_name": 5, "instances": [[1,2],[3,4],[5,6,7]]}', "must be a string value"),
+        ('{"instances": [[1,2],[3,4],[5,6,7]], "inputs": [[1,2],[3,4],[5,6,7]]}', "Not formatted correctly"),
+        ('{"instances": [[1,2],[3,4],[5,6,7]]}', "Expecting tensor size"),
+        ('{"instances": [[1,2],[3,4],[[5,6]]]}', "Expecting shape"),
+        ('{"instances": [1, [1]]}', "Expecting shape"),
+        ('{"instances": [[1,2],["a", "b"]]}', "not of expected type"),
+    ],
+)
 def test_single_unnamed_tensor_errors(body, fragment):
     err = error(body, {"default": T.DT_INT32})
     assert err.code == Code.INVALID_ARGUMENT and fragment in err.message
 
 
-@pytest.mark.parametrize("value, dtype", [
-    ("1.7976931348623157e+308", T.DT_FLOAT),  # std::numeric_limits<double>::max()
-    ("16777217", T.DT_FLOAT),  # 2**24 + 1: no float holds it
-    ("9007199254740993", T.DT_DOUBLE),  # 2**53 + 1: no double holds it
-])
+@pytest.mark.parametrize(
+    "value, dtype",
+    [
+        ("1.7976931348623157e+308", T.DT_FLOAT),  # std::numeric_limits<double>::max()
+        ("16777217", T.DT_FLOAT),  # 2**24 + 1: no float holds it
+        ("9007199254740993", T.DT_DOUBLE),  # 2**53 + 1: no double holds it
+    ],
+)
 def test_numbers_that_lose_precision_are_refused(value, dtype):
     for body in (f'{{"instances": [{value}]}}', f'{{"inputs": [[{value}, 1]]}}', f'{{"inputs": [[{value}, 0.5]]}}'):
         for checked in (True, False):
@@ -173,47 +186,74 @@ def test_exactly_representable_numbers_are_kept():
 MULTI = {"int_tensor": T.DT_INT32, "str_tensor": T.DT_STRING}
 
 
-@pytest.mark.parametrize("instances, fragment", [
-    ([{"int_tensor": [[1, 2], [3, 4], [5, 6]], "str_tensor": ["foo", "bar"]},
-      {"int_tensor": [[[7, 8], [9, 0], [1, 2]]], "str_tensor": ["baz", "bat"]}], "Expecting shape"),
-    ([{"int_tensor": [[1, 2], [3, 4], [5, 6], [7, 8]], "str_tensor": ["foo", "bar"]},
-      {"int_tensor": [[7, 8], [9, 0], [1, 2]], "str_tensor": ["baz", "bat"]}], "Expecting tensor size"),
-    ([{"int_tensor": [[1, 2], [3, 4], [5, 6]], "str_tensor": ["foo", "bar"]}, [1, 20, 30],
-      {"int_tensor": [[[7, 8], [9, 0], [1, 2]]], "str_tensor": ["baz", "bat"]}], "Expecting object but got list"),
-])
+@pytest.mark.parametrize(
+    "instances, fragment",
+    [
+        (
+            [
+                {"int_tensor": [[1, 2], [3, 4], [5, 6]], "str_tensor": ["foo", "bar"]},
+                {"int_tensor": [[[7, 8], [9, 0], [1, 2]]], "str_tensor": ["baz", "bat"]},
+            ],
+            "Expecting shape",
+        ),
+        (
+            [
+                {"int_tensor": [[1, 2], [3, 4], [5, 6], [7, 8]], "str_tensor": ["foo", "bar"]},
+                {"int_tensor": [[7, 8], [9, 0], [1, 2]], "str_tensor": ["baz", "bat"]},
+            ],
+            "Expecting tensor size",
+        ),
+        (
+            [
+                {"int_tensor": [[1, 2], [3, 4], [5, 6]], "str_tensor": ["foo", "bar"]},
+                [1, 20, 30],
+                {"int_tensor": [[[7, 8], [9, 0], [1, 2]]], "str_tensor": ["baz", "bat"]},
+            ],
+            "Expecting object but got list",
+        ),
+    ],
+)
 def test_multiple_named_tensor_errors(instances, fragment):
     err = error(json.dumps({"instances": instances}), MULTI)
     assert err.code == Code.INVALID_ARGUMENT and fragment in err.message
 
 
 def test_a_list_first_then_an_object_is_an_error():
-    err = error(json.dumps({"instances": [["baz", "bar"], {"str_tensor": ["baz", "bat"]}]}),
-                {"str_tensor": T.DT_STRING})
+    err = error(
+        json.dumps({"instances": [["baz", "bar"], {"str_tensor": ["baz", "bat"]}]}), {"str_tensor": T.DT_STRING}
+    )
     assert "Expecting value/list but got object" in err.message
 
 
 # ------------------------------------------------------------------ b64 everywhere the official codec takes it
 
-@pytest.mark.parametrize("body, expected", [
-    ({"instances": [HELLO]}, [b"hello"]),
-    ({"instances": [[HELLO, {"b64": "d29ybGQ"}]]}, [[b"hello", b"world"]]),  # padding may be left out
-    ({"instances": [{"s": HELLO}]}, [b"hello"]),
-    ({"instances": [{"s": [[HELLO]]}]}, [[[b"hello"]]]),
-    ({"inputs": HELLO}, b"hello"),
-    ({"inputs": [HELLO, "plain"]}, [b"hello", b"plain"]),
-    ({"inputs": {"s": [[HELLO], [WORLD]]}}, [[b"hello"], [b"world"]]),
-    ({"instances": [{"b64": base64.b64encode(b"\xff\x00").decode()}]}, [b"\xff\x00"]),
-])
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"instances": [HELLO]}, [b"hello"]),
+        ({"instances": [[HELLO, {"b64": "d29ybGQ"}]]}, [[b"hello", b"world"]]),  # padding may be left out
+        ({"instances": [{"s": HELLO}]}, [b"hello"]),
+        ({"instances": [{"s": [[HELLO]]}]}, [[[b"hello"]]]),
+        ({"inputs": HELLO}, b"hello"),
+        ({"inputs": [HELLO, "plain"]}, [b"hello", b"plain"]),
+        ({"inputs": {"s": [[HELLO], [WORLD]]}}, [[b"hello"], [b"world"]]),
+        ({"instances": [{"b64": base64.b64encode(b"\xff\x00").decode()}]}, [b"\xff\x00"]),
+    ],
+)
 def test_b64_in_every_position(body, expected):
     arrays, _ = request(json.dumps(body), {"s": T.DT_STRING})
     same(arrays["s"], expected, object)
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ({"b64": "%%%"}, "Unable to base64 decode"),
-    ({"b64": 5}, "not formatted correctly for base64 data"),
-    ({"b64": "aGVsbG8=", "extra": 1}, "not formatted correctly for base64 data"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ({"b64": "%%%"}, "Unable to base64 decode"),
+        ({"b64": 5}, "not formatted correctly for base64 data"),
+        ({"b64": "aGVsbG8=", "extra": 1}, "not formatted correctly for base64 data"),
+    ],
+)
 def test_bad_b64_objects(value, fragment):
     err = error(json.dumps({"inputs": [value]}), {"s": T.DT_STRING})
     assert fragment in err.message
@@ -230,6 +270,7 @@ def test_b64_in_examples():
 
 
 # ------------------------------------------------------------------ nesting
+
 
 def test_any_depth_in_a_key_the_codec_does_not_read():
     depth = 100_000
@@ -276,8 +317,9 @@ def test_from_json_single_scalar_tensor():
 
 def test_from_json_single_bytes_tensor():
     strings = np.array([[b"hello", b"world"], [b"tf", b"serving"]], dtype=object)
-    assert response({"str_tensor_bytes": strings}, "row") == {"predictions": [
-        [HELLO, WORLD], [{"b64": "dGY="}, {"b64": "c2VydmluZw=="}]]}
+    assert response({"str_tensor_bytes": strings}, "row") == {
+        "predictions": [[HELLO, WORLD], [{"b64": "dGY="}, {"b64": "c2VydmluZw=="}]]
+    }
 
 
 def _tokens(text: bytes) -> list[str]:
@@ -316,22 +358,45 @@ def test_from_json_multiple_named_tensors():
         "double_scalar_tensor": np.array([8.0, 9.0], np.float64),
         "str_tensor_bytes": np.array([[b"hello", b"world"], [b"tf", b"serving"]], dtype=object),
     }
-    assert response(outputs, "row") == {"predictions": [
-        {"double_scalar_tensor": 8.0, "float_tensor": [1.0], "int_tensor": [[1, 2], [3, 4], [5, 6]],
-         "str_tensor": ["foo", "bar"], "str_tensor_bytes": [HELLO, WORLD]},
-        {"double_scalar_tensor": 9.0, "float_tensor": [2.0], "int_tensor": [[7, 8], [9, 0], [1, 2]],
-         "str_tensor": ["baz", "bat"], "str_tensor_bytes": [{"b64": "dGY="}, {"b64": "c2VydmluZw=="}]}]}
-    assert response(outputs, "columnar") == {"outputs": {
-        "double_scalar_tensor": [8.0, 9.0], "float_tensor": [[1.0], [2.0]], "int_tensor": INT_2x3x2.tolist(),
-        "str_tensor": [["foo", "bar"], ["baz", "bat"]],
-        "str_tensor_bytes": [[HELLO, WORLD], [{"b64": "dGY="}, {"b64": "c2VydmluZw=="}]]}}
+    assert response(outputs, "row") == {
+        "predictions": [
+            {
+                "double_scalar_tensor": 8.0,
+                "float_tensor": [1.0],
+                "int_tensor": [[1, 2], [3, 4], [5, 6]],
+                "str_tensor": ["foo", "bar"],
+                "str_tensor_bytes": [HELLO, WORLD],
+            },
+            {
+                "double_scalar_tensor": 9.0,
+                "float_tensor": [2.0],
+                "int_tensor": [[7, 8], [9, 0], [1, 2]],
+                "str_tensor": ["baz", "bat"],
+                "str_tensor_bytes": [{"b64": "dGY="}, {"b64": "c2VydmluZw=="}],
+            },
+        ]
+    }
+    assert response(outputs, "columnar") == {
+        "outputs": {
+            "double_scalar_tensor": [8.0, 9.0],
+            "float_tensor": [[1.0], [2.0]],
+            "int_tensor": INT_2x3x2.tolist(),
+            "str_tensor": [["foo", "bar"], ["baz", "bat"]],
+            "str_tensor_bytes": [[HELLO, WORLD], [{"b64": "dGY="}, {"b64": "c2VydmluZw=="}]],
+        }
+    }
 
 
-@pytest.mark.parametrize("outputs", [
-    {"int_tensor": np.arange(6, dtype=np.int32).reshape(2, 3),
-     "str_tensor": np.array([[b"foo", b"bar", b"baz"]], dtype=object)},
-    {"int_tensor": np.zeros((0, 2), np.int32), "str_tensor": np.array([[b"foo", b"bar"]], dtype=object)},
-])
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        {
+            "int_tensor": np.arange(6, dtype=np.int32).reshape(2, 3),
+            "str_tensor": np.array([[b"foo", b"bar", b"baz"]], dtype=object),
+        },
+        {"int_tensor": np.zeros((0, 2), np.int32), "str_tensor": np.array([[b"foo", b"bar"]], dtype=object)},
+    ],
+)
 def test_inconsistent_batch_sizes(outputs):
     with pytest.raises(ServingError, match="inconsistent batch size"):
         tensor_json.predict_response_json(outputs, "row")
@@ -339,8 +404,9 @@ def test_inconsistent_batch_sizes(outputs):
 
 def test_zero_batch_tensors():
     assert response({"int_tensor": np.zeros((0, 2), np.int32)}, "row") == {"predictions": []}
-    assert response({"str_tensor": np.zeros((0, 1, 2), dtype=object),
-                     "float_tensor": np.zeros((0, 3, 4), np.float32)}, "row") == {"predictions": []}
+    assert response(
+        {"str_tensor": np.zeros((0, 1, 2), dtype=object), "float_tensor": np.zeros((0, 3, 4), np.float32)}, "row"
+    ) == {"predictions": []}
 
 
 def test_large_tensors_are_written_in_pieces_with_the_same_text():
@@ -351,6 +417,7 @@ def test_large_tensors_are_written_in_pieces_with_the_same_text():
 
 # ------------------------------------------------------------------ classify / regress requests
 
+
 def _fill(doc, kind):
     req = kind()
     rest._fill_examples(doc, req)
@@ -359,8 +426,10 @@ def _fill(doc, kind):
 
 @pytest.mark.parametrize("kind", [classification_pb2.ClassificationRequest, regression_pb2.RegressionRequest])
 def test_request_without_context(kind):
-    req = _fill({"examples": [{"names": ["foo", "bar"], "ratings": [8.0, 9.0], "age": 20},
-                              {"names": ["baz"], "ratings": 6.0}]}, kind)
+    req = _fill(
+        {"examples": [{"names": ["foo", "bar"], "ratings": [8.0, 9.0], "age": 20}, {"names": ["baz"], "ratings": 6.0}]},
+        kind,
+    )
     first, second = req.input.example_list.examples
     assert list(first.features.feature["names"].bytes_list.value) == [b"foo", b"bar"]
     assert list(first.features.feature["ratings"].float_list.value) == [8.0, 9.0]
@@ -388,18 +457,24 @@ def test_request_with_context_and_signature(kind):
     assert list(third.features.feature["ratings"].float_list.value) == [-math.inf]
 
 
-@pytest.mark.parametrize("doc, fragment", [
-    ({"signature_name": ["hello"], "examples": [{"names": ["foo", "bar"]}]}, "'signature_name' key must be a string"),
-    ({"context": [{"names": ["foo", "bar"]}]}, "Example must be JSON object"),
-    ({"examples": {"names": ["foo", "bar"]}}, "list/array"),
-    ({"examples": [[{"names": ["foo", "bar"]}]]}, "Example must be JSON object"),
-    ({"examples": [{"names": [10, None]}]}, "names has element with unexpected JSON type: Null"),
-    ({"examples": [{"names": [10, 10.0]}]}, "feature: names expecting type: int64"),
-    ({"examples": [{"names": [10, {"test": 10}]}]}, "names has element with unexpected JSON type: Object"),
-    ({"examples": [{"names": [[10], 20]}]}, "names has element with unexpected JSON type: Array"),
-    ({"examples": [{"names": [20, 18446744073709551603]}]}, "Only int64"),
-    ({"examples": [{"names": 1.7976931348623157e308}]}, "loss of precision"),
-])
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        (
+            {"signature_name": ["hello"], "examples": [{"names": ["foo", "bar"]}]},
+            "'signature_name' key must be a string",
+        ),
+        ({"context": [{"names": ["foo", "bar"]}]}, "Example must be JSON object"),
+        ({"examples": {"names": ["foo", "bar"]}}, "list/array"),
+        ({"examples": [[{"names": ["foo", "bar"]}]]}, "Example must be JSON object"),
+        ({"examples": [{"names": [10, None]}]}, "names has element with unexpected JSON type: Null"),
+        ({"examples": [{"names": [10, 10.0]}]}, "feature: names expecting type: int64"),
+        ({"examples": [{"names": [10, {"test": 10}]}]}, "names has element with unexpected JSON type: Object"),
+        ({"examples": [{"names": [[10], 20]}]}, "names has element with unexpected JSON type: Array"),
+        ({"examples": [{"names": [20, 18446744073709551603]}]}, "Only int64"),
+        ({"examples": [{"names": 1.7976931348623157e308}]}, "loss of precision"),
+    ],
+)
 @pytest.mark.parametrize("kind", [classification_pb2.ClassificationRequest, regression_pb2.RegressionRequest])
 def test_classify_regress_json_errors(kind, doc, fragment):
     with pytest.raises(ServingError) as info:
@@ -413,8 +488,9 @@ def test_classification_and_regression_results():
         classes = result.classifications.add()
         for label, score in row:
             classes.classes.add(label=label, score=score)
-    assert json.loads(rest._classify_json(result)) == {"results": [
-        [["car", 0.2], ["bike", 0.7], ["bus", 0.1]], [["car", 0.7], ["bike", 0.1], ["bus", 0.2]]]}
+    assert json.loads(rest._classify_json(result)) == {
+        "results": [[["car", 0.2], ["bike", 0.7], ["bus", 0.1]], [["car", 0.7], ["bike", 0.1], ["bus", 0.2]]]
+    }
     regression = regression_pb2.RegressionResult()
     for value in (0.2, 0.9, 1.0):
         regression.regressions.add(value=value)
@@ -431,17 +507,21 @@ def test_classification_and_regression_results():
 
 # ------------------------------------------------------------------ http_rest_api_handler_test.cc: requests
 
-@pytest.mark.parametrize("method, path, fragment", [
-    ("GET", "/v1/foo", "Malformed request"),
-    ("POST", "/v1/foo", "Malformed request"),
-    ("GET", "/v1/models", "Missing model name"),
-    ("POST", "/v1/models", "Malformed request"),
-    ("GET", "/v1/models/foo:predict", "Malformed request"),
-    ("GET", "/v1/models/foo/version/50:predict", "Malformed request"),
-    ("POST", "/v1/models/foo/version/50:regress", "Malformed request"),
-    ("POST", "/v1/models/foo/versions/HELLO:regress", "Malformed request"),
-    ("POST", f"/v1/models/foo/versions/{2**64 - 1}:regress", "Failed to convert version"),
-])
+
+@pytest.mark.parametrize(
+    "method, path, fragment",
+    [
+        ("GET", "/v1/foo", "Malformed request"),
+        ("POST", "/v1/foo", "Malformed request"),
+        ("GET", "/v1/models", "Missing model name"),
+        ("POST", "/v1/models", "Malformed request"),
+        ("GET", "/v1/models/foo:predict", "Malformed request"),
+        ("GET", "/v1/models/foo/version/50:predict", "Malformed request"),
+        ("POST", "/v1/models/foo/version/50:regress", "Malformed request"),
+        ("POST", "/v1/models/foo/versions/HELLO:regress", "Malformed request"),
+        ("POST", f"/v1/models/foo/versions/{2**64 - 1}:regress", "Failed to convert version"),
+    ],
+)
 def test_unsupported_api_calls(method, path, fragment):
     with pytest.raises(ServingError) as info:
         rest.parse_route(method, path)
@@ -455,11 +535,14 @@ def test_path_regex():
     assert not rest_paths.is_api_path("/statuspage") and not rest_paths.is_api_path("/index")
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ("", "JSON Parse error: The document is empty"),
-    ("instances = [1, 2]", "JSON Parse error: Invalid value"),
-    ('{"instances": ["a", "b"]}', "not of expected type: float"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("", "JSON Parse error: The document is empty"),
+        ("instances = [1, 2]", "JSON Parse error: Invalid value"),
+        ('{"instances": ["a", "b"]}', "not of expected type: float"),
+    ],
+)
 def test_predict_request_errors(body, fragment):
     # The handler test's "incorrect type" case sends [1, 2] to a float model: the json_tensor.cc it was
     # written against rejected integers for float inputs; today's (MixedInputForFloatTensor above) and this

@@ -1,6 +1,7 @@
 """The typed path of the JSON codec (serving.tensor_json.TypedRequest): regular numeric tensors go from
 the body straight into typed arrays, identical to the reference codec's; every other body steps aside
 (None) so the reference codec gives its result or its official error."""
+
 from __future__ import annotations
 
 import json
@@ -36,56 +37,62 @@ def assert_same(got, expected) -> None:
         assert got[0][name].flags.writeable
 
 
-@pytest.mark.parametrize("body, dtypes", [
-    ('{"inputs": [[1, 2.5], [3, -4e-3]]}', X),
-    ('{"instances": [[1, 2.5], [3, -4e-3]], "signature_name": "serving_default"}', X),
-    ('{"instances": [0.5, 1, 2]}', X),
-    ('{"inputs": [[1, 2], [3, 4]]}', {"x": T.DT_DOUBLE}),
-    ('{"inputs": [[[1, -2147483648], [2147483647, 0]]]}', {"x": T.DT_INT32}),
-    ('{"inputs": [9007199254740993, -5]}', {"x": T.DT_INT64}),
-    ('{"inputs": [0, 255]}', {"x": T.DT_UINT8}),
-    ('{"inputs": {"a": [1.5, 2], "b": [[3]], "unused": 7}}', {"a": T.DT_FLOAT, "b": T.DT_INT32}),
-    ('{"instances": [{"a": [1, 2], "b": [[3]]}, {"b": [[4]], "a": [5, 6]}]}', {"a": T.DT_FLOAT, "b": T.DT_INT64}),
-    ('{"inputs": [16777215, -16777215, 16777216.5, 1e-45, -0.0]}', X),  # exact integers, tiny values
-])
+@pytest.mark.parametrize(
+    "body, dtypes",
+    [
+        ('{"inputs": [[1, 2.5], [3, -4e-3]]}', X),
+        ('{"instances": [[1, 2.5], [3, -4e-3]], "signature_name": "serving_default"}', X),
+        ('{"instances": [0.5, 1, 2]}', X),
+        ('{"inputs": [[1, 2], [3, 4]]}', {"x": T.DT_DOUBLE}),
+        ('{"inputs": [[[1, -2147483648], [2147483647, 0]]]}', {"x": T.DT_INT32}),
+        ('{"inputs": [9007199254740993, -5]}', {"x": T.DT_INT64}),
+        ('{"inputs": [0, 255]}', {"x": T.DT_UINT8}),
+        ('{"inputs": {"a": [1.5, 2], "b": [[3]], "unused": 7}}', {"a": T.DT_FLOAT, "b": T.DT_INT32}),
+        ('{"instances": [{"a": [1, 2], "b": [[3]]}, {"b": [[4]], "a": [5, 6]}]}', {"a": T.DT_FLOAT, "b": T.DT_INT64}),
+        ('{"inputs": [16777215, -16777215, 16777216.5, 1e-45, -0.0]}', X),  # exact integers, tiny values
+    ],
+)
 def test_regular_numeric_tensors_take_the_typed_path(body, dtypes):
     got = typed(body, dtypes)
     assert got is not None, "expected the typed path"
     assert_same(got, reference(body, dtypes))
 
 
-@pytest.mark.parametrize("body, dtypes", [
-    ('{"inputs": [[1, 2], [3]]}', X),                       # ragged
-    ('{"inputs": [[1, 2], [3, [4]]]}', X),                  # a list where a number belongs, same count
-    ('{"inputs": [[1, 2], 3]}', X),                         # a number where a list belongs
-    ('{"instances": [[1, 2], [3, 4, 5]]}', X),
-    ('{"inputs": [1, true]}', X),                           # bool among numbers
-    ('{"inputs": [true, false]}', {"x": T.DT_BOOL}),        # bools are left to the reference path
-    ('{"inputs": [1, null]}', X),
-    ('{"inputs": [1, "2"]}', X),
-    ('{"inputs": [{"b64": "aGVsbG8="}]}', {"x": T.DT_STRING}),
-    ('{"inputs": [1, NaN]}', X),                            # not JSON for simdjson; the reference accepts it
-    ('{"inputs": [300]}', {"x": T.DT_INT8}),                # out of the type's range
-    ('{"inputs": [2147483648]}', {"x": T.DT_INT32}),        # out of the official int32 range
-    ('{"inputs": [-1]}', {"x": T.DT_UINT32}),
-    ('{"inputs": [1.0]}', {"x": T.DT_INT32}),               # a float for an integer type
-    ('{"inputs": [16777217]}', X),                          # loses precision as float
-    ('{"inputs": [1e39]}', X),                              # out of float's range
-    ('{"inputs": [1e20]}', X),                              # integral and large: the reference rule decides
-    ('{"inputs": [1, 2], "instances": [1, 2]}', X),
-    ('{"inputs": [1, 2], "context": [[1]]}', X),            # another list in the body: not provably regular
-    ('{"inputs": [1, 2], "inputs": [3, 4]}', X),            # duplicate keys
-    ('{"inputs": [1, 2], "signature_name": 5}', X),
-    ('{"inputs": [1.5]}', {"x": T.DT_HALF}),
-    ('{"inputs": []}', X),
-    ('{"inputs": 1.5}', X),
-    ('[1, 2]', X),
-    ('{"inputs": [1, 2]}X', X),                             # trailing data: the reference path ignores it
-    ('{"instances": [{"a": [1], "b": [2]}, {"a": [3]}]}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
-    ('{"instances": [{"a": [1], "b": [2]}, {"a": [3], "b": [4, 5]}]}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
-    ('{"inputs": {"a": [1]}}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
-    ('{"instances": [[1], [2]]}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
-])
+@pytest.mark.parametrize(
+    "body, dtypes",
+    [
+        ('{"inputs": [[1, 2], [3]]}', X),  # ragged
+        ('{"inputs": [[1, 2], [3, [4]]]}', X),  # a list where a number belongs, same count
+        ('{"inputs": [[1, 2], 3]}', X),  # a number where a list belongs
+        ('{"instances": [[1, 2], [3, 4, 5]]}', X),
+        ('{"inputs": [1, true]}', X),  # bool among numbers
+        ('{"inputs": [true, false]}', {"x": T.DT_BOOL}),  # bools are left to the reference path
+        ('{"inputs": [1, null]}', X),
+        ('{"inputs": [1, "2"]}', X),
+        ('{"inputs": [{"b64": "aGVsbG8="}]}', {"x": T.DT_STRING}),
+        ('{"inputs": [1, NaN]}', X),  # not JSON for simdjson; the reference accepts it
+        ('{"inputs": [300]}', {"x": T.DT_INT8}),  # out of the type's range
+        ('{"inputs": [2147483648]}', {"x": T.DT_INT32}),  # out of the official int32 range
+        ('{"inputs": [-1]}', {"x": T.DT_UINT32}),
+        ('{"inputs": [1.0]}', {"x": T.DT_INT32}),  # a float for an integer type
+        ('{"inputs": [16777217]}', X),  # loses precision as float
+        ('{"inputs": [1e39]}', X),  # out of float's range
+        ('{"inputs": [1e20]}', X),  # integral and large: the reference rule decides
+        ('{"inputs": [1, 2], "instances": [1, 2]}', X),
+        ('{"inputs": [1, 2], "context": [[1]]}', X),  # another list in the body: not provably regular
+        ('{"inputs": [1, 2], "inputs": [3, 4]}', X),  # duplicate keys
+        ('{"inputs": [1, 2], "signature_name": 5}', X),
+        ('{"inputs": [1.5]}', {"x": T.DT_HALF}),
+        ('{"inputs": []}', X),
+        ('{"inputs": 1.5}', X),
+        ("[1, 2]", X),
+        ('{"inputs": [1, 2]}X', X),  # trailing data: the reference path ignores it
+        ('{"instances": [{"a": [1], "b": [2]}, {"a": [3]}]}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
+        ('{"instances": [{"a": [1], "b": [2]}, {"a": [3], "b": [4, 5]}]}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
+        ('{"inputs": {"a": [1]}}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
+        ('{"instances": [[1], [2]]}', {"a": T.DT_FLOAT, "b": T.DT_FLOAT}),
+    ],
+)
 def test_everything_else_steps_aside_to_the_reference_codec(body, dtypes):
     assert typed(body, dtypes) is None
     try:  # whatever the reference codec says (result or official error) is what the server answers
@@ -123,7 +130,9 @@ def test_a_large_tensor_makes_no_python_object_per_value():
         tracemalloc.stop()
     assert_same(got, expected)
     np.testing.assert_array_equal(got[0]["x"], values)
-    print(f"Python heap peak for {values.nbytes >> 20} MiB of float32: typed {typed_peak >> 20} MiB, "
-          f"reference {reference_peak >> 20} MiB")
+    print(
+        f"Python heap peak for {values.nbytes >> 20} MiB of float32: typed {typed_peak >> 20} MiB, "
+        f"reference {reference_peak >> 20} MiB"
+    )
     # typed: the float64 export and the float32 result; the reference holds a Python float per value
     assert typed_peak < 4 * values.nbytes < 8 * values.nbytes < reference_peak

@@ -1,5 +1,6 @@
 """Transport security with certificates the tests make: `--ssl_config_file` (gRPC, as the official
 server applies it) and `--rest_api_ssl_config_file` (HTTPS REST), against the project's clients."""
+
 from __future__ import annotations
 
 import grpc
@@ -37,9 +38,15 @@ def pki(tmp_path_factory):
 
 
 def _server(model_root, config):
-    return ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
-                         args=[f"--ssl_config_file={config}", f"--rest_api_ssl_config_file={config}",
-                               "--file_system_poll_wait_seconds=0"])
+    return ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        args=[
+            f"--ssl_config_file={config}",
+            f"--rest_api_ssl_config_file={config}",
+            "--file_system_poll_wait_seconds=0",
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +98,10 @@ def test_grpc_with_client_verification_refuses_everyone_else(mtls_server, pki, t
 
 def test_rest_with_client_verification(mtls_server, pki):
     assert _equal(_rest_predict(mtls_server, verify=str(pki["ca_file"]), cert=tuple(map(str, pki["client_files"]))))
-    for refused in ({"verify": str(pki["ca_file"])},
-                    {"verify": str(pki["ca_file"]), "cert": tuple(map(str, pki["rogue_files"]))}):
+    for refused in (
+        {"verify": str(pki["ca_file"])},
+        {"verify": str(pki["ca_file"]), "cert": tuple(map(str, pki["rogue_files"]))},
+    ):
         with pytest.raises(ServingError) as info:
             _rest_predict(mtls_server, **refused)
         assert info.value.code == "UNAVAILABLE"
@@ -111,12 +120,15 @@ def test_server_only_tls_with_the_clients_tls_options(tls_server, pki):
     assert info.value.code == "UNAVAILABLE"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "needs both server_key and server_cert"),
-    ('server_key: "k" server_cert: "c" client_verify: true', "sets client_verify without custom_ca"),
-    ('server_key: "not a key" server_cert: "not a certificate"', "does not hold a usable key, certificate and CA"),
-    ("server_kee: 1", "Invalid protobuf file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "needs both server_key and server_cert"),
+        ('server_key: "k" server_cert: "c" client_verify: true', "sets client_verify without custom_ca"),
+        ('server_key: "not a key" server_cert: "not a certificate"', "does not hold a usable key, certificate and CA"),
+        ("server_kee: 1", "Invalid protobuf file"),
+    ],
+)
 def test_a_bad_ssl_config_fails_start_up_with_one_line(tmp_path, text, message):
     config = tmp_path / "ssl.config"
     config.write_text(text)

@@ -1,4 +1,5 @@
 """REST transport limits on raw sockets: what a client that stalls, lies or floods may cost the server."""
+
 from __future__ import annotations
 
 import gzip
@@ -21,9 +22,15 @@ PREDICT = "/v1/models/half_plus_two:predict"
 @pytest.fixture(scope="module")
 def strict_server(model_root):
     """Short read timeout (1 s) and a 10 MB body limit."""
-    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
-                       args=["--rest_api_read_timeout_in_ms=1000", "--max_request_body_bytes=10000000",
-                             "--file_system_poll_wait_seconds=0"]) as process:
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        args=[
+            "--rest_api_read_timeout_in_ms=1000",
+            "--max_request_body_bytes=10000000",
+            "--file_system_poll_wait_seconds=0",
+        ],
+    ) as process:
         yield process
 
 
@@ -50,8 +57,10 @@ def _status_and_body(reply: bytes) -> tuple[int, bytes]:
 def test_declared_content_length_over_the_limit_is_413_before_the_body_is_sent(server):
     # the shared server allows 5 MB; declare 1 GB and send nothing of it
     with _connect(server) as sock:
-        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000000000\r\n\r\n")
+        sock.sendall(
+            b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
         status, body = _status_and_body(_read_until_closed(sock))
     assert status == 413
     assert "--max_request_body_bytes" in json.loads(body)["error"]
@@ -59,8 +68,10 @@ def test_declared_content_length_over_the_limit_is_413_before_the_body_is_sent(s
 
 def test_expect_100_continue_gets_413_without_continue(server):
     with _connect(server) as sock:
-        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                     b"Content-Length: 6000000\r\n\r\n")
+        sock.sendall(
+            b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 6000000\r\n\r\n"
+        )
         reply = _read_until_closed(sock)
     assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
 
@@ -81,8 +92,7 @@ def test_a_connection_that_never_sends_is_closed(strict_server):
 
 def test_a_stalled_body_is_408_and_closed(strict_server):
     with _connect(strict_server) as sock:
-        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
-                     b'{"instances"')
+        sock.sendall(b"POST " + PREDICT.encode() + b' HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"instances"')
         status, body = _status_and_body(_read_until_closed(sock))
     assert status == 408 and "error" in json.loads(body)
 
@@ -106,19 +116,26 @@ def test_gzip_bomb_is_inflated_only_up_to_the_limit(strict_server):
     assert len(bomb) < 2_000_000
     strict_server.reset_peak_rss()
     before = strict_server.rss_bytes()
-    reply = requests.post(strict_server.rest_url + PREDICT, data=bomb, timeout=60,
-                          headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    reply = requests.post(
+        strict_server.rest_url + PREDICT,
+        data=bomb,
+        timeout=60,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
     assert reply.status_code == 413 and "--max_request_body_bytes" in reply.json()["error"]
     growth = strict_server.peak_rss_bytes() - before
     assert growth < 80 * 2**20, f"a 1 MB gzip body cost {growth / 2**20:.0f} MiB"
     small = gzip.compress(json.dumps({"instances": [2.0]}).encode())
-    reply = requests.post(strict_server.rest_url + PREDICT, data=small, headers={"Content-Encoding": "gzip"}, timeout=30)
+    reply = requests.post(
+        strict_server.rest_url + PREDICT, data=small, headers={"Content-Encoding": "gzip"}, timeout=30
+    )
     assert reply.json() == {"predictions": [4.0]}  # the latest version: y = 0.5x + 3
 
 
 def test_bad_gzip_is_400(strict_server):
-    reply = requests.post(strict_server.rest_url + PREDICT, data=b"not gzip at all", timeout=30,
-                          headers={"Content-Encoding": "gzip"})
+    reply = requests.post(
+        strict_server.rest_url + PREDICT, data=b"not gzip at all", timeout=30, headers={"Content-Encoding": "gzip"}
+    )
     assert reply.status_code == 400 and "gzip" in reply.json()["error"]
 
 
@@ -154,8 +171,12 @@ def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(mod
     descriptors for everything else, the oldest stalled sockets make room for new clients, and
     nothing floods the log."""
     limit, stalled_count = 256, 384
-    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
-                       open_file_limit=limit, args=["--file_system_poll_wait_seconds=0"]) as server:
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        open_file_limit=limit,
+        args=["--file_system_poll_wait_seconds=0"],
+    ) as server:
         log_before = server.log_bytes()
         stalled = []
         try:
@@ -176,8 +197,12 @@ def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(mod
 def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handshake_timeout(model_root):
     """gRPC has its own cap (a quarter of the file limit) but cannot evict: stalled connections wait out
     the 10 s handshake timeout, REST keeps its descriptors meanwhile, then gRPC answers again."""
-    with ServerProcess(model_name="half_plus_two", model_base_path=model_root / "half_plus_two",
-                       open_file_limit=256, args=["--file_system_poll_wait_seconds=0"]) as server:
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        open_file_limit=256,
+        args=["--file_system_poll_wait_seconds=0"],
+    ) as server:
         log_before = server.log_bytes()
         stalled = _stall(server.grpc_port, 384, b"PRI * HTTP/2.0")
         try:

@@ -1,5 +1,6 @@
 """Odd names in a model's base path, served by a real server: only names the official source parses
 as versions are versions; the rest are skipped without a traceback, and polling goes on."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,8 +22,11 @@ def test_odd_directory_names_are_not_versions(tmp_path):
         (base / name).mkdir()
     (base / "7.txt").write_text("not a version")
     config = tmp_path / "models.config"
-    config.write_text(model_config_text([{"name": "odd", "base_path": base},
-                                         {"name": "odd_all", "base_path": base, "policy": "all {}"}]))
+    config.write_text(
+        model_config_text(
+            [{"name": "odd", "base_path": base}, {"name": "odd_all", "base_path": base, "policy": "all {}"}]
+        )
+    )
     with ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=1"]) as server:
         assert _status(server, "odd") == {2: ("AVAILABLE", {"error_code": "OK", "error_message": ""})}
         assert set(_status(server, "odd_all")) == {1, 2}

@@ -3,6 +3,7 @@
 DETR's MHAttentionMap: only the attention weights are computed (no values, no output projection).
 They become the per-query input channels of the mask head.
 """
+
 import keras
 from keras import ops
 
@@ -43,5 +44,10 @@ class MHAttentionMap(keras.layers.Layer):
         return self.dropout(weights, training=training)
 
     def get_config(self):
-        return {**super().get_config(), "query_dim": self.query_dim, "hidden_dim": self.hidden_dim,
-                "num_heads": self.num_heads, "dropout": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "query_dim": self.query_dim,
+            "hidden_dim": self.hidden_dim,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout_rate,
+        }

@@ -5,6 +5,7 @@ padding is asymmetric for stride 2, so every padded conv here is an explicit Zer
 by a 'valid' conv. The max pool pads with zeros instead of -inf: it follows a ReLU, so both give the
 same maximum.
 """
+
 from collections.abc import Sequence
 
 import keras
@@ -18,8 +19,9 @@ EXPANSION = 4
 
 
 def _conv(filters: int, kernel: int, stride: int = 1, dilation: int = 1, name: str | None = None):
-    return keras.layers.Conv2D(filters, kernel, strides=stride, dilation_rate=dilation,
-                               padding="valid", use_bias=False, name=name)
+    return keras.layers.Conv2D(
+        filters, kernel, strides=stride, dilation_rate=dilation, padding="valid", use_bias=False, name=name
+    )
 
 
 @keras.saving.register_keras_serializable(package="detr")
@@ -45,8 +47,13 @@ class Bottleneck(keras.layers.Layer):
         return ops.relu(out + shortcut)
 
     def get_config(self):
-        return {**super().get_config(), "planes": self.planes, "stride": self.stride,
-                "dilation": self.dilation, "downsample": self.has_downsample}
+        return {
+            **super().get_config(),
+            "planes": self.planes,
+            "stride": self.stride,
+            "dilation": self.dilation,
+            "downsample": self.has_downsample,
+        }
 
 
 @keras.saving.register_keras_serializable(package="detr")
@@ -57,8 +64,7 @@ class ResNetBody(keras.layers.Layer):
     official `return_interm_layers`, which the panoptic mask head needs): the same weights, one pass.
     """
 
-    def __init__(self, blocks: Sequence[int] = BLOCKS["resnet50"], width: int = 64, dilation: bool = False,
-                 **kwargs):
+    def __init__(self, blocks: Sequence[int] = BLOCKS["resnet50"], width: int = 64, dilation: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.blocks, self.width, self.dilation = tuple(blocks), width, dilation
         self.pad1 = keras.layers.ZeroPadding2D(3)
@@ -68,7 +74,7 @@ class ResNetBody(keras.layers.Layer):
         self.stages = []
         in_channels, current_dilation = width, 1
         for index, count in enumerate(self.blocks):
-            planes = width * 2 ** index
+            planes = width * 2**index
             stride = 1 if index == 0 else 2
             previous_dilation = current_dilation
             if dilation and index == len(self.blocks) - 1:
@@ -84,7 +90,7 @@ class ResNetBody(keras.layers.Layer):
     @property
     def stage_channels(self) -> list[int]:
         """Output channels of layer1..layer4 (256, 512, 1024, 2048 for ResNet-50/101)."""
-        return [self.width * 2 ** index * EXPANSION for index in range(len(self.blocks))]
+        return [self.width * 2**index * EXPANSION for index in range(len(self.blocks))]
 
     def call(self, x, return_intermediate: bool = False):
         x = ops.relu(self.bn1(self.conv1(self.pad1(x))))
@@ -97,8 +103,7 @@ class ResNetBody(keras.layers.Layer):
         return outputs if return_intermediate else x
 
     def get_config(self):
-        return {**super().get_config(), "blocks": list(self.blocks), "width": self.width,
-                "dilation": self.dilation}
+        return {**super().get_config(), "blocks": list(self.blocks), "width": self.width, "dilation": self.dilation}
 
 
 def downsample_mask(mask, height, width):

@@ -1,4 +1,5 @@
 """Box conversions and (generalised) IoU, batched over leading axes (keras.ops; numpy in, tensors out)."""
+
 from keras import ops
 
 

@@ -1,4 +1,5 @@
 """The DETR model: backbone + input projection + sine positions + transformer + per-layer heads."""
+
 from dataclasses import asdict, dataclass, field
 
 import keras
@@ -42,8 +43,9 @@ class MLP(keras.layers.Layer):
     def __init__(self, hidden_dim: int, output_dim: int, num_layers: int, **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim, self.output_dim, self.num_layers = hidden_dim, output_dim, num_layers
-        self.dense_layers = [keras.layers.Dense(hidden_dim if i < num_layers - 1 else output_dim)
-                             for i in range(num_layers)]
+        self.dense_layers = [
+            keras.layers.Dense(hidden_dim if i < num_layers - 1 else output_dim) for i in range(num_layers)
+        ]
 
     def call(self, x):
         for i, layer in enumerate(self.dense_layers):
@@ -53,8 +55,12 @@ class MLP(keras.layers.Layer):
         return x
 
     def get_config(self):
-        return {**super().get_config(), "hidden_dim": self.hidden_dim, "output_dim": self.output_dim,
-                "num_layers": self.num_layers}
+        return {
+            **super().get_config(),
+            "hidden_dim": self.hidden_dim,
+            "output_dim": self.output_dim,
+            "num_layers": self.num_layers,
+        }
 
 
 class FromDETRConfig:
@@ -92,10 +98,14 @@ class DETR(FromDETRConfig, keras.Model):
         self.backbone = ResNetBody(c.blocks, c.backbone_width, c.dilation)
         self.input_proj = keras.layers.Conv2D(c.hidden_dim, 1)
         self.position_embedding = PositionEmbeddingSine(c.hidden_dim // 2)
-        self.transformer = Transformer(c.hidden_dim, c.num_heads, c.num_encoder_layers, c.num_decoder_layers,
-                                       c.dim_feedforward, c.dropout)
-        self.query_embed = self.add_weight(name="query_embed", shape=(c.num_queries, c.hidden_dim),
-                                           initializer=keras.initializers.RandomNormal(stddev=1.0))
+        self.transformer = Transformer(
+            c.hidden_dim, c.num_heads, c.num_encoder_layers, c.num_decoder_layers, c.dim_feedforward, c.dropout
+        )
+        self.query_embed = self.add_weight(
+            name="query_embed",
+            shape=(c.num_queries, c.hidden_dim),
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+        )
         self.class_embed = keras.layers.Dense(c.num_classes + 1)
         self.bbox_embed = MLP(c.hidden_dim, 4, 3)
 
@@ -129,8 +139,7 @@ class DETR(FromDETRConfig, keras.Model):
         """Class and box heads on every decoder layer's states: the last layer's and the auxiliary ones."""
         logits = self.class_embed(states)
         boxes = ops.sigmoid(self.bbox_embed(states))
-        return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux_logits": logits[:-1],
-                "aux_boxes": boxes[:-1]}
+        return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux_logits": logits[:-1], "aux_boxes": boxes[:-1]}
 
 
 def build_detr(config: DETRConfig = DETRConfig()) -> DETR:

@@ -1,4 +1,5 @@
 """Batch norm whose statistics and affine parameters never change (DETR's FrozenBatchNorm2d)."""
+
 import keras
 from keras import ops
 
@@ -20,9 +21,9 @@ class FrozenBatchNorm(keras.layers.Layer):
         self.weight = self.add_weight(name="weight", shape=(channels,), initializer="ones", trainable=False)
         self.bias = self.add_weight(name="bias", shape=(channels,), initializer="zeros", trainable=False)
         self.running_mean = self.add_weight(
-            name="running_mean", shape=(channels,), initializer="zeros", trainable=False)
-        self.running_var = self.add_weight(
-            name="running_var", shape=(channels,), initializer="ones", trainable=False)
+            name="running_mean", shape=(channels,), initializer="zeros", trainable=False
+        )
+        self.running_var = self.add_weight(name="running_var", shape=(channels,), initializer="ones", trainable=False)
 
     def call(self, x):
         scale = self.weight * ops.rsqrt(self.running_var + self.epsilon)

@@ -3,6 +3,7 @@
 DETR resizes its padding mask to each feature map and the mask head upsamples between FPN levels
 this way; `tf.image.resize` uses other sample positions, so the indices are computed here.
 """
+
 from keras import ops
 
 

@@ -1,5 +1,6 @@
 """The panoptic mask head: a small FPN-style conv head that turns each query's attention maps into a
 mask at 1/4 of the input resolution (DETR's MaskHeadSmallConv)."""
+
 from collections.abc import Sequence
 
 import keras
@@ -13,8 +14,9 @@ GROUP_NORM_EPS = 1e-5  # PyTorch's default; Keras defaults to 1e-3
 
 def _conv(filters: int, kernel: int):
     """The official init: kaiming_uniform(a=1) (uniform, bound sqrt(3 / fan_in)), zero bias."""
-    return keras.layers.Conv2D(filters, kernel, padding="same",
-                               kernel_initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "uniform"))
+    return keras.layers.Conv2D(
+        filters, kernel, padding="same", kernel_initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "uniform")
+    )
 
 
 @keras.saving.register_keras_serializable(package="detr")
@@ -34,8 +36,10 @@ class MaskHeadSmallConv(keras.layers.Layer):
         inter_dims = [dim, context_dim // 2, context_dim // 4, context_dim // 8, context_dim // 16]
         bad = [n for n in inter_dims if n % GROUPS]
         if bad:
-            raise ValueError(f"mask head widths {inter_dims} must be multiples of {GROUPS} (GroupNorm groups); "
-                             f"got {bad}: hidden_dim must be a multiple of 128 and hidden_dim + num_heads of 8")
+            raise ValueError(
+                f"mask head widths {inter_dims} must be multiples of {GROUPS} (GroupNorm groups); "
+                f"got {bad}: hidden_dim must be a multiple of 128 and hidden_dim + num_heads of 8"
+            )
         for i, filters in enumerate(inter_dims, start=1):
             setattr(self, f"lay{i}", _conv(filters, 3))
             setattr(self, f"gn{i}", keras.layers.GroupNormalization(GROUPS, epsilon=GROUP_NORM_EPS))
@@ -58,5 +62,9 @@ class MaskHeadSmallConv(keras.layers.Layer):
         return self.out_lay(x)
 
     def get_config(self):
-        return {**super().get_config(), "dim": self.dim, "fpn_dims": list(self.fpn_dims),
-                "context_dim": self.context_dim}
+        return {
+            **super().get_config(),
+            "dim": self.dim,
+            "fpn_dims": list(self.fpn_dims),
+            "context_dim": self.context_dim,
+        }

@@ -1,4 +1,5 @@
 """Sine position embedding of a padding mask (DETR's PositionEmbeddingSine with normalize=True)."""
+
 import math
 
 import keras
@@ -14,8 +15,7 @@ class PositionEmbeddingSine(keras.layers.Layer):
     sin and 2k+1 is cos of the same frequency temperature ** (2k / num_pos_feats).
     """
 
-    def __init__(self, num_pos_feats: int = 128, temperature: float = 10000.0,
-                 scale: float = 2 * math.pi, **kwargs):
+    def __init__(self, num_pos_feats: int = 128, temperature: float = 10000.0, scale: float = 2 * math.pi, **kwargs):
         super().__init__(**kwargs)
         self.num_pos_feats, self.temperature, self.scale = num_pos_feats, temperature, scale
 
@@ -37,5 +37,9 @@ class PositionEmbeddingSine(keras.layers.Layer):
         return ops.concatenate([embed(y_embed), embed(x_embed)], axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "num_pos_feats": self.num_pos_feats,
-                "temperature": self.temperature, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "num_pos_feats": self.num_pos_feats,
+            "temperature": self.temperature,
+            "scale": self.scale,
+        }

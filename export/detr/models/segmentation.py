@@ -5,6 +5,7 @@ The head reads what DETR computes anyway: the last decoder layer's query states,
 the projected layer4 features and the backbone's layer1-layer3 maps (the same backbone pass, asked for
 its intermediate stages). The detector's weights are the `detr` sub-model, unchanged.
 """
+
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -53,8 +54,9 @@ class DETRsegm(FromDETRConfig, keras.Model):
 
     def detect_with_context(self, pixels, pixel_mask=None, training=None):
         """The detector's outputs and the `MaskContext` the mask head reads (one backbone pass)."""
-        (layer1, layer2, layer3, layer4), mask = self.detr.extract_features(pixels, pixel_mask,
-                                                                            return_intermediate=True)
+        (layer1, layer2, layer3, layer4), mask = self.detr.extract_features(
+            pixels, pixel_mask, return_intermediate=True
+        )
         src, memory, states = self.detr.transform(layer4, mask, training=training)
         return self.detr.prediction_heads(states), MaskContext(states[-1], memory, mask, src, (layer3, layer2, layer1))
 
@@ -88,7 +90,7 @@ class MaskContext(NamedTuple):
 
     def image(self, index) -> "MaskContext":
         """The context of image `index` alone (a batch of one)."""
-        return MaskContext(*(t[index:index + 1] for t in self[:4]), tuple(f[index:index + 1] for f in self.fpns))
+        return MaskContext(*(t[index : index + 1] for t in self[:4]), tuple(f[index : index + 1] for f in self.fpns))
 
 
 def build_detr_segm(config: DETRConfig | None = None) -> DETRsegm:

@@ -2,6 +2,7 @@
 
 Batch-first layout ([N, L, C]) instead of PyTorch's [L, N, C]; the arithmetic is the same.
 """
+
 import keras
 from keras import ops
 
@@ -29,7 +30,10 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _heads(self, x, index):
         d = self.d_model
-        x = ops.matmul(x, self.in_proj_kernel[:, index * d:(index + 1) * d]) + self.in_proj_bias[index * d:(index + 1) * d]
+        x = (
+            ops.matmul(x, self.in_proj_kernel[:, index * d : (index + 1) * d])
+            + self.in_proj_bias[index * d : (index + 1) * d]
+        )
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         x = ops.reshape(x, (batch, length, self.num_heads, d // self.num_heads))
         return ops.transpose(x, (0, 2, 1, 3))
@@ -47,8 +51,12 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.matmul(out, self.out_proj_kernel) + self.out_proj_bias
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads,
-                "dropout": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout_rate,
+        }
 
 
 class _FeedForward(keras.layers.Layer):
@@ -67,11 +75,16 @@ class _FeedForward(keras.layers.Layer):
 class _PostNormLayer(keras.layers.Layer):
     """What encoder and decoder layers share: their config, self-attention, FFN and two add & norms."""
 
-    def __init__(self, d_model: int = 256, num_heads: int = 8, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, **kwargs):
+    def __init__(
+        self, d_model: int = 256, num_heads: int = 8, dim_feedforward: int = 2048, dropout: float = 0.1, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.config = {"d_model": d_model, "num_heads": num_heads, "dim_feedforward": dim_feedforward,
-                       "dropout": dropout}
+        self.config = {
+            "d_model": d_model,
+            "num_heads": num_heads,
+            "dim_feedforward": dim_feedforward,
+            "dropout": dropout,
+        }
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.ffn = _FeedForward(d_model, dim_feedforward, dropout)
         self.norm1 = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
@@ -93,8 +106,9 @@ class TransformerEncoderLayer(_PostNormLayer):
 
     def call(self, src, pos, key_padding_mask, training=None):
         q = k = src + pos
-        src = self._add_norm(src, self.self_attn(q, k, src, key_padding_mask, training=training),
-                             self.dropout1, self.norm1, training)
+        src = self._add_norm(
+            src, self.self_attn(q, k, src, key_padding_mask, training=training), self.dropout1, self.norm1, training
+        )
         return self._add_norm(src, self.ffn(src, training=training), self.dropout2, self.norm2, training)
 
 
@@ -102,8 +116,9 @@ class TransformerEncoderLayer(_PostNormLayer):
 class TransformerDecoderLayer(_PostNormLayer):
     """Self-attention over queries, cross-attention to the memory, FFN; each followed by add & norm."""
 
-    def __init__(self, d_model: int = 256, num_heads: int = 8, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, **kwargs):
+    def __init__(
+        self, d_model: int = 256, num_heads: int = 8, dim_feedforward: int = 2048, dropout: float = 0.1, **kwargs
+    ):
         super().__init__(d_model, num_heads, dim_feedforward, dropout, **kwargs)
         self.multihead_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.norm3 = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
@@ -126,17 +141,32 @@ class Transformer(keras.layers.Layer):
     both; the panoptic head attends over that memory).
     """
 
-    def __init__(self, d_model: int = 256, num_heads: int = 8, num_encoder_layers: int = 6,
-                 num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1, **kwargs):
+    def __init__(
+        self,
+        d_model: int = 256,
+        num_heads: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.config = {"d_model": d_model, "num_heads": num_heads, "num_encoder_layers": num_encoder_layers,
-                       "num_decoder_layers": num_decoder_layers, "dim_feedforward": dim_feedforward,
-                       "dropout": dropout}
+        self.config = {
+            "d_model": d_model,
+            "num_heads": num_heads,
+            "num_encoder_layers": num_encoder_layers,
+            "num_decoder_layers": num_decoder_layers,
+            "dim_feedforward": dim_feedforward,
+            "dropout": dropout,
+        }
         self.d_model = d_model
-        self.encoder_layers = [TransformerEncoderLayer(d_model, num_heads, dim_feedforward, dropout)
-                               for _ in range(num_encoder_layers)]
-        self.decoder_layers = [TransformerDecoderLayer(d_model, num_heads, dim_feedforward, dropout)
-                               for _ in range(num_decoder_layers)]
+        self.encoder_layers = [
+            TransformerEncoderLayer(d_model, num_heads, dim_feedforward, dropout) for _ in range(num_encoder_layers)
+        ]
+        self.decoder_layers = [
+            TransformerDecoderLayer(d_model, num_heads, dim_feedforward, dropout) for _ in range(num_decoder_layers)
+        ]
         self.decoder_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPS)
 
     def call(self, src, mask, query_embed, pos_embed, training=None, return_memory: bool = False):

@@ -5,6 +5,7 @@
 Flags shrink the architecture for small experiments; the defaults are DETR-R50 (whose weights can
 then be exported with `python -m export detr --weights`).
 """
+
 import argparse
 
 import keras
@@ -23,8 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_schedule_arguments(parser)
     parser.add_argument("--lr-backbone", type=float, default=1e-5)
     parser.add_argument("--eos-coef", type=float, default=0.1)
-    parser.add_argument("--train-stem", action="store_true",
-                        help="also train the stem conv and layer1 (frozen in the official recipe)")
+    parser.add_argument(
+        "--train-stem", action="store_true", help="also train the stem conv and layer1 (frozen in the official recipe)"
+    )
     add_architecture_arguments(parser)
     return parser.parse_args(argv)
 
@@ -35,9 +37,19 @@ def main(argv=None) -> int:
         keras.utils.set_random_seed(args.seed)
     samples, num_classes = load_coco(args.data, args.annotations, args.min_size, args.max_size)
     model = build_detr(architecture_config(args, num_classes))
-    train(model, samples, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-          lr_backbone=args.lr_backbone, weight_decay=args.weight_decay, clip_norm=args.clip_max_norm,
-          eos_coef=args.eos_coef, train_stem=args.train_stem, seed=args.seed or 0)
+    train(
+        model,
+        samples,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_backbone=args.lr_backbone,
+        weight_decay=args.weight_decay,
+        clip_norm=args.clip_max_norm,
+        eos_coef=args.eos_coef,
+        train_stem=args.train_stem,
+        seed=args.seed or 0,
+    )
     model.save_weights(args.output)
     print(args.output)
     return 0

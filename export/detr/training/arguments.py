@@ -1,4 +1,5 @@
 """Flags the DETR training commands share: the schedule and the architecture (defaults: DETR-R50)."""
+
 import argparse
 
 from export.detr.models.detr import DETRConfig
@@ -29,16 +30,25 @@ def add_architecture_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim-feedforward", type=int, default=2048)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--num-queries", type=int, default=100)
-    parser.add_argument("--num-classes", type=int, default=None,
-                        help="max category id + 1 (default: from the annotations; COCO 91)")
+    parser.add_argument(
+        "--num-classes", type=int, default=None, help="max category id + 1 (default: from the annotations; COCO 91)"
+    )
 
 
 def architecture_config(args: argparse.Namespace, num_classes: int) -> DETRConfig:
     """The DETRConfig the architecture flags describe (`--num-classes`, else the dataset's count)."""
     official = DETRConfig.official(args.backbone, args.dilation)
-    return DETRConfig(backbone=args.backbone, dilation=args.dilation,
-                      blocks=tuple(args.backbone_blocks) if args.backbone_blocks else official.blocks,
-                      backbone_width=args.backbone_width, hidden_dim=args.hidden_dim, num_heads=args.nheads,
-                      num_encoder_layers=args.enc_layers, num_decoder_layers=args.dec_layers,
-                      dim_feedforward=args.dim_feedforward, dropout=args.dropout, num_queries=args.num_queries,
-                      num_classes=args.num_classes or num_classes)
+    return DETRConfig(
+        backbone=args.backbone,
+        dilation=args.dilation,
+        blocks=tuple(args.backbone_blocks) if args.backbone_blocks else official.blocks,
+        backbone_width=args.backbone_width,
+        hidden_dim=args.hidden_dim,
+        num_heads=args.nheads,
+        num_encoder_layers=args.enc_layers,
+        num_decoder_layers=args.dec_layers,
+        dim_feedforward=args.dim_feedforward,
+        dropout=args.dropout,
+        num_queries=args.num_queries,
+        num_classes=args.num_classes or num_classes,
+    )

@@ -1,4 +1,5 @@
 """DETR's set loss: Hungarian matching, then weighted CE + L1 + GIoU on every decoder layer."""
+
 from dataclasses import dataclass, field
 
 import tensorflow as tf
@@ -53,16 +54,20 @@ class SetCriterion:
         losses = self.layer_losses(outputs["pred_logits"], outputs["pred_boxes"], labels, target_boxes, num_targets)
         total = self._weighted(losses)
         for i in range(outputs["aux_logits"].shape[0]):
-            aux = self.layer_losses(outputs["aux_logits"][i], outputs["aux_boxes"][i], labels, target_boxes,
-                                    num_targets)
+            aux = self.layer_losses(
+                outputs["aux_logits"][i], outputs["aux_boxes"][i], labels, target_boxes, num_targets
+            )
             total += self._weighted(aux)
             losses.update({f"{k}_{i}": v for k, v in aux.items()})
         losses["loss"] = total
         return losses
 
     def _weighted(self, losses):
-        return (self.weight_ce * losses["loss_ce"] + self.weight_bbox * losses["loss_bbox"]
-                + self.weight_giou * losses["loss_giou"])
+        return (
+            self.weight_ce * losses["loss_ce"]
+            + self.weight_bbox * losses["loss_bbox"]
+            + self.weight_giou * losses["loss_giou"]
+        )
 
 
 def matched_iou(pred_boxes, target_boxes, table) -> tf.Tensor:

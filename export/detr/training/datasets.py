@@ -1,4 +1,5 @@
 """COCO-format detection data for training: images resized as the serving graph does, normalised boxes."""
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,9 @@ from export.images import decode_rgb
 
 @dataclass
 class Sample:
-    pixels: np.ndarray     # normalised float32 [h, w, 3]
-    labels: np.ndarray     # int32 [T] category ids
-    boxes: np.ndarray      # float32 [T, 4] normalised cxcywh
+    pixels: np.ndarray  # normalised float32 [h, w, 3]
+    labels: np.ndarray  # int32 [T] category ids
+    boxes: np.ndarray  # float32 [T, 4] normalised cxcywh
 
 
 def load_coco(data_dir: str | Path, annotations: str | Path, min_size: int, max_size: int) -> tuple[list[Sample], int]:
@@ -34,8 +35,13 @@ def load_coco(data_dir: str | Path, annotations: str | Path, min_size: int, max_
         objects = by_image.get(image["id"], [])
         xywh = np.array([a["bbox"] for a in objects], np.float32).reshape(-1, 4)
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1) / [width, height, width, height]
-        samples.append(Sample(pixels, np.array([a["category_id"] for a in objects], np.int32),
-                              np.asarray(box_xyxy_to_cxcywh(xyxy.astype(np.float32)), np.float32).reshape(-1, 4)))
+        samples.append(
+            Sample(
+                pixels,
+                np.array([a["category_id"] for a in objects], np.int32),
+                np.asarray(box_xyxy_to_cxcywh(xyxy.astype(np.float32)), np.float32).reshape(-1, 4),
+            )
+        )
     num_classes = max(c["id"] for c in coco["categories"]) + 1
     return samples, num_classes
 
@@ -52,5 +58,5 @@ def collate(samples: list[Sample], max_targets: int):
     for i, s in enumerate(samples):
         h, w = s.pixels.shape[:2]
         pixels[i, :h, :w], mask[i, :h, :w] = s.pixels, False
-        labels[i, :counts[i]], boxes[i, :counts[i]] = s.labels, s.boxes
+        labels[i, : counts[i]], boxes[i, : counts[i]] = s.labels, s.boxes
     return pixels, mask, labels, boxes, counts

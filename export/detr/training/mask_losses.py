@@ -1,5 +1,6 @@
 """The panoptic mask losses (the official loss_masks): sigmoid focal loss and DICE on the masks of the
 Hungarian-matched queries, each summed and divided by the number of target boxes."""
+
 import tensorflow as tf
 
 FOCAL_ALPHA = 0.25
@@ -14,8 +15,9 @@ def dice_loss(logits: tf.Tensor, targets: tf.Tensor, num_boxes) -> tf.Tensor:
     return tf.reduce_sum(1.0 - (numerator + 1.0) / (denominator + 1.0)) / num_boxes
 
 
-def sigmoid_focal_loss(logits: tf.Tensor, targets: tf.Tensor, num_boxes, alpha: float = FOCAL_ALPHA,
-                       gamma: float = FOCAL_GAMMA) -> tf.Tensor:
+def sigmoid_focal_loss(
+    logits: tf.Tensor, targets: tf.Tensor, num_boxes, alpha: float = FOCAL_ALPHA, gamma: float = FOCAL_GAMMA
+) -> tf.Tensor:
     """RetinaNet's focal loss per pixel, alpha-weighted, averaged over pixels, summed over masks, / num_boxes."""
     prob = tf.sigmoid(logits)
     cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
@@ -42,5 +44,7 @@ def mask_losses(pred_masks: tf.Tensor, target_masks: tf.Tensor, table: tf.Tensor
     count = tf.shape(predictions)[0]
     predictions, targets = tf.reshape(predictions, [count, -1]), tf.reshape(targets, [count, -1])
     num_boxes = tf.maximum(tf.cast(tf.reduce_sum(num_targets), predictions.dtype), 1.0)
-    return {"loss_mask": sigmoid_focal_loss(predictions, targets, num_boxes),
-            "loss_dice": dice_loss(predictions, targets, num_boxes)}
+    return {
+        "loss_mask": sigmoid_focal_loss(predictions, targets, num_boxes),
+        "loss_dice": dice_loss(predictions, targets, num_boxes),
+    }

@@ -4,6 +4,7 @@ cost = cost_class * (-p[target class]) + cost_bbox * L1(cxcywh) + cost_giou * (-
 by scipy.optimize.linear_sum_assignment. The cost matrix is computed with keras.ops (batched, so it can
 run inside a tf.function); only the assignment runs in numpy.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,10 @@ class HungarianMatcher:
         """[N, Q, C+1], [N, Q, 4], int [N, T], [N, T, 4] -> [N, Q, T] (padded targets get finite junk)."""
         prob = ops.softmax(pred_logits, axis=-1)
         class_cost = -ops.take_along_axis(
-            prob, ops.broadcast_to(target_labels[:, None, :], (*ops.shape(prob)[:2], ops.shape(target_labels)[1])),
-            axis=2)
+            prob,
+            ops.broadcast_to(target_labels[:, None, :], (*ops.shape(prob)[:2], ops.shape(target_labels)[1])),
+            axis=2,
+        )
         bbox_cost = ops.sum(ops.abs(pred_boxes[:, :, None, :] - target_boxes[:, None, :, :]), axis=-1)
         giou = generalized_box_iou(box_cxcywh_to_xyxy(pred_boxes), box_cxcywh_to_xyxy(target_boxes))
         return self.cost_bbox * bbox_cost + self.cost_class * class_cost - self.cost_giou * giou

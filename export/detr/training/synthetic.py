@@ -6,6 +6,7 @@ variant also writes each shape's visible pixels (later shapes cover earlier ones
 PNG (segment id = R + 256 G + 256^2 B, background 0 = unlabeled), the format DETR's panoptic
 training reads.
 """
+
 import json
 from pathlib import Path
 
@@ -27,8 +28,14 @@ def _draw(draw: ImageDraw.ImageDraw, category: int, x: int, y: int, w: int, h: i
         draw.polygon([(x, y + h - 1), (x + w - 1, y + h - 1), (x + (w - 1) / 2, y)], fill=fill)
 
 
-def render_scene_with_masks(rng: np.random.Generator, height: int, width: int, max_objects: int = 3,
-                            min_fraction: float = 0.2, max_fraction: float = 0.5):
+def render_scene_with_masks(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    max_objects: int = 3,
+    min_fraction: float = 0.2,
+    max_fraction: float = 0.5,
+):
     """One RGB uint8 image, its objects as (category_id, [x, y, w, h]) in pixels, and each object's
     visible pixels as bool [height, width] masks (a later shape covers an earlier one)."""
     background = rng.integers(0, 60, size=3)
@@ -50,15 +57,22 @@ def render_scene_with_masks(rng: np.random.Generator, height: int, width: int, m
     return np.asarray(image), objects, [owner == index + 1 for index in range(len(objects))]
 
 
-def render_scene(rng: np.random.Generator, height: int, width: int, max_objects: int = 3,
-                 min_fraction: float = 0.2, max_fraction: float = 0.5):
+def render_scene(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    max_objects: int = 3,
+    min_fraction: float = 0.2,
+    max_fraction: float = 0.5,
+):
     """One RGB uint8 image and its objects as (category_id, [x, y, w, h]) in pixels."""
     pixels, objects, _ = render_scene_with_masks(rng, height, width, max_objects, min_fraction, max_fraction)
     return pixels, objects
 
 
-def write_dataset(directory: str | Path, count: int, height: int = 64, width: int = 64, seed: int = 0,
-                  max_objects: int = 3) -> Path:
+def write_dataset(
+    directory: str | Path, count: int, height: int = 64, width: int = 64, seed: int = 0, max_objects: int = 3
+) -> Path:
     """Write `count` PNG scenes into `directory/images` and `directory/annotations.json`; returns the json."""
     directory = Path(directory)
     (directory / "images").mkdir(parents=True, exist_ok=True)
@@ -70,15 +84,24 @@ def write_dataset(directory: str | Path, count: int, height: int = 64, width: in
         Image.fromarray(pixels).save(directory / "images" / file_name)
         images.append({"id": image_id, "file_name": file_name, "height": height, "width": width})
         for category, box in objects:
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
-                                "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "bbox": box,
+                    "area": box[2] * box[3],
+                    "iscrowd": 0,
+                }
+            )
     path = directory / "annotations.json"
     path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": CATEGORIES}))
     return path
 
 
-def write_panoptic_dataset(directory: str | Path, count: int, height: int = 64, width: int = 64, seed: int = 0,
-                           max_objects: int = 3) -> Path:
+def write_panoptic_dataset(
+    directory: str | Path, count: int, height: int = 64, width: int = 64, seed: int = 0, max_objects: int = 3
+) -> Path:
     """Write `count` PNG scenes into `directory/images`, their segment maps into `directory/panoptic`
     and `directory/panoptic.json` (COCO panoptic: images, annotations with segments_info, categories);
     returns the json. Segments are the shapes' visible pixels (ids 1..n); a fully covered shape has none.
@@ -100,9 +123,15 @@ def write_panoptic_dataset(directory: str | Path, count: int, height: int = 64, 
             segment_id = len(segments) + 1
             ids[mask] = segment_id
             rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-            segments.append({"id": segment_id, "category_id": category, "iscrowd": 0, "area": int(mask.sum()),
-                             "bbox": [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1),
-                                      int(rows[-1] - rows[0] + 1)]})
+            segments.append(
+                {
+                    "id": segment_id,
+                    "category_id": category,
+                    "iscrowd": 0,
+                    "area": int(mask.sum()),
+                    "bbox": [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)],
+                }
+            )
         Image.fromarray(id_to_rgb(ids).numpy()).save(directory / "panoptic" / file_name)
         images.append({"id": image_id, "file_name": file_name, "height": height, "width": width})
         annotations.append({"image_id": image_id, "file_name": file_name, "segments_info": segments})
@@ -110,4 +139,3 @@ def write_panoptic_dataset(directory: str | Path, count: int, height: int = 64, 
     categories = [{**category, "isthing": 1} for category in CATEGORIES]
     path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
     return path
-

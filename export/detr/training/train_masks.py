@@ -12,6 +12,7 @@ active), as in the official recipe. The data is COCO panoptic: images, PNG segme
 with segments_info, read as the official CocoPanoptic dataset reads them. The output is the whole
 DETRsegm's Keras weights.
 """
+
 import argparse
 import json
 from dataclasses import dataclass
@@ -21,17 +22,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.detr.models.box_ops import box_xyxy_to_cxcywh
 from export.detr.checkpoint import load_state_dict, read_checkpoint
-from export.detr.training.criterion import SetCriterion
+from export.detr.models.box_ops import box_xyxy_to_cxcywh
 from export.detr.models.interpolate import resize_nearest
-from export.detr.training.mask_losses import mask_losses, matched_masks
+from export.detr.models.segmentation import DETRsegm, build_detr_segm
 from export.detr.panoptic_png import rgb_to_id
 from export.detr.preprocessing import resize_and_normalize
-from export.detr.models.segmentation import DETRsegm, build_detr_segm
 from export.detr.training.arguments import add_architecture_arguments, add_schedule_arguments, architecture_config
+from export.detr.training.criterion import SetCriterion
 from export.detr.training.datasets import Sample, collate
 from export.detr.training.engine import run_epochs
+from export.detr.training.mask_losses import mask_losses, matched_masks
 from export.errors import ExportError
 from export.images import decode_rgb
 from export.weights import load_keras_weights
@@ -51,8 +52,9 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def load_coco_panoptic(data_dir: str | Path, panoptic_dir: str | Path, annotations: str | Path, min_size: int,
-                       max_size: int) -> tuple[list[MaskSample], int]:
+def load_coco_panoptic(
+    data_dir: str | Path, panoptic_dir: str | Path, annotations: str | Path, min_size: int, max_size: int
+) -> tuple[list[MaskSample], int]:
     """Images resized like the evaluation transform, one mask per segment (nearest resize, > 0.5);
     boxes from the masks, normalised cxcywh. Returns the samples and num_classes (max id + 1)."""
     coco = json.loads(Path(annotations).read_text())
@@ -64,15 +66,22 @@ def load_coco_panoptic(data_dir: str | Path, panoptic_dir: str | Path, annotatio
         pixels = resize_and_normalize(rgb, min_size, max_size).numpy()
         annotation = by_image[image["id"]]
         segments = annotation["segments_info"]
-        ids = rgb_to_id(tf.io.decode_png(tf.io.read_file(str(Path(panoptic_dir) / annotation["file_name"])),
-                                         channels=3)).numpy()
+        ids = rgb_to_id(
+            tf.io.decode_png(tf.io.read_file(str(Path(panoptic_dir) / annotation["file_name"])), channels=3)
+        ).numpy()
         if ids.shape != (height, width):
             raise ExportError(f"segment map {annotation['file_name']} is {ids.shape}, its image {(height, width)}")
         masks = ids[None] == np.array([s["id"] for s in segments], np.int32).reshape(-1, 1, 1)
         xyxy = masks_to_boxes(masks) / np.float32([width, height, width, height])
         resized = resize_nearest(masks.astype(np.float32), *pixels.shape[:2]).numpy() > 0.5
-        samples.append(MaskSample(pixels, np.array([s["category_id"] for s in segments], np.int32),
-                                  np.asarray(box_xyxy_to_cxcywh(xyxy), np.float32).reshape(-1, 4), resized))
+        samples.append(
+            MaskSample(
+                pixels,
+                np.array([s["category_id"] for s in segments], np.int32),
+                np.asarray(box_xyxy_to_cxcywh(xyxy), np.float32).reshape(-1, 4),
+                resized,
+            )
+        )
     num_classes = max(c["id"] for c in coco["categories"]) + 1
     return samples, num_classes
 
@@ -90,8 +99,14 @@ def collate_masks(samples: list[MaskSample], max_targets: int):
 class MaskTrainer:
     """AdamW on the attention map and the mask head only; the detector's weights never change."""
 
-    def __init__(self, model: DETRsegm, criterion: SetCriterion, lr: float = 1e-4, weight_decay: float = 1e-4,
-                 clip_norm: float = 0.1):
+    def __init__(
+        self,
+        model: DETRsegm,
+        criterion: SetCriterion,
+        lr: float = 1e-4,
+        weight_decay: float = 1e-4,
+        clip_norm: float = 0.1,
+    ):
         self.model, self.criterion, self.clip_norm = model, criterion, clip_norm
         self.variables = model.bbox_attention.trainable_variables + model.mask_head.trainable_variables
         self.optimizer = keras.optimizers.AdamW(lr, weight_decay=weight_decay)
@@ -109,13 +124,15 @@ class MaskTrainer:
         return losses
 
 
-def mean_mask_iou(model: DETRsegm, criterion: SetCriterion, samples: list[MaskSample], batch_size: int,
-                  max_targets: int) -> float:
+def mean_mask_iou(
+    model: DETRsegm, criterion: SetCriterion, samples: list[MaskSample], batch_size: int, max_targets: int
+) -> float:
     """Mean IoU of matched (predicted mask > 0.5, target mask) pairs, inside each image (padding excluded)."""
     ious = []
     for start in range(0, len(samples), batch_size):
-        pixels, mask, labels, boxes, counts, target_masks = collate_masks(samples[start:start + batch_size],
-                                                                          max_targets)
+        pixels, mask, labels, boxes, counts, target_masks = collate_masks(
+            samples[start : start + batch_size], max_targets
+        )
         outputs = model(pixels, mask, training=False)
         table = criterion.match(outputs["pred_logits"], outputs["pred_boxes"], labels, boxes, counts)
         predictions, targets = matched_masks(outputs["pred_masks"], target_masks, table)
@@ -126,12 +143,30 @@ def mean_mask_iou(model: DETRsegm, criterion: SetCriterion, samples: list[MaskSa
     return float(np.mean(np.concatenate(ious)))
 
 
-def train_masks(model: DETRsegm, samples: list[MaskSample], *, epochs: int, batch_size: int, lr: float = 1e-4,
-                weight_decay: float = 1e-4, clip_norm: float = 0.1, seed: int = 0, log=print) -> list[float]:
+def train_masks(
+    model: DETRsegm,
+    samples: list[MaskSample],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float = 1e-4,
+    weight_decay: float = 1e-4,
+    clip_norm: float = 0.1,
+    seed: int = 0,
+    log=print,
+) -> list[float]:
     """Returns the mean mask loss (focal + DICE) of every epoch."""
     trainer = MaskTrainer(model, SetCriterion(model.detr_config.num_classes), lr, weight_decay, clip_norm)
-    return run_epochs(trainer.step, collate_masks, samples, epochs=epochs, batch_size=batch_size, seed=seed,
-                      log=log, label="mask loss")
+    return run_epochs(
+        trainer.step,
+        collate_masks,
+        samples,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        log=log,
+        label="mask loss",
+    )
 
 
 def load_detector(model: DETRsegm, detr_weights: str | None, checkpoint: str | None) -> None:
@@ -145,7 +180,9 @@ def load_detector(model: DETRsegm, detr_weights: str | None, checkpoint: str | N
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m export.detr.training.train_masks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m export.detr.training.train_masks", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--data", required=True, help="folder holding the images named in the json's images")
     parser.add_argument("--panoptic", required=True, help="folder holding the PNG segment maps")
     parser.add_argument("--annotations", required=True, help="COCO panoptic json (images, annotations, categories)")
@@ -162,20 +199,37 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
-    samples, num_classes = load_coco_panoptic(args.data, args.panoptic, args.annotations, args.min_size,
-                                              args.max_size)
+    samples, num_classes = load_coco_panoptic(args.data, args.panoptic, args.annotations, args.min_size, args.max_size)
     try:
         model = build_detr_segm(architecture_config(args, num_classes))
         load_detector(model, args.detr_weights, args.checkpoint)
     except (ExportError, ValueError) as error:
         raise SystemExit(f"error: {error}") from error
-    before = mean_mask_iou(model, SetCriterion(model.detr_config.num_classes), samples, args.batch_size,
-                           max(1, max(len(s.labels) for s in samples)))
+    before = mean_mask_iou(
+        model,
+        SetCriterion(model.detr_config.num_classes),
+        samples,
+        args.batch_size,
+        max(1, max(len(s.labels) for s in samples)),
+    )
     print(f"mask IoU before {before:.3f}")
-    train_masks(model, samples, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                weight_decay=args.weight_decay, clip_norm=args.clip_max_norm, seed=args.seed or 0)
-    after = mean_mask_iou(model, SetCriterion(model.detr_config.num_classes), samples, args.batch_size,
-                          max(1, max(len(s.labels) for s in samples)))
+    train_masks(
+        model,
+        samples,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        clip_norm=args.clip_max_norm,
+        seed=args.seed or 0,
+    )
+    after = mean_mask_iou(
+        model,
+        SetCriterion(model.detr_config.num_classes),
+        samples,
+        args.batch_size,
+        max(1, max(len(s.labels) for s in samples)),
+    )
     print(f"mask IoU after {after:.3f}")
     model.save_weights(args.output)
     print(args.output)

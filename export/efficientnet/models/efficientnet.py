@@ -49,34 +49,54 @@ def _downsample_padding(size: int | None, kernel: int) -> tuple[tuple[int, int],
     return ((half - adjust, half), (half - adjust, half))
 
 
-def mbconv(x, *, filters_in: int, filters_out: int, kernel: int, stride: int, expand_ratio: int,
-           se_ratio: float, drop_rate: float, name: str):
+def mbconv(
+    x,
+    *,
+    filters_in: int,
+    filters_out: int,
+    kernel: int,
+    stride: int,
+    expand_ratio: int,
+    se_ratio: float,
+    drop_rate: float,
+    name: str,
+):
     """Mobile inverted bottleneck: expand 1×1, depthwise k×k, squeeze-and-excite, project 1×1."""
     inputs = x
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
-        x = layers.Conv2D(filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT,
-                          name=f"{name}expand_conv")(x)
+        x = layers.Conv2D(
+            filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}expand_conv"
+        )(x)
         x = layers.BatchNormalization(name=f"{name}expand_bn")(x)
         x = layers.Activation("swish", name=f"{name}expand_activation")(x)
     if stride == 2:
         x = layers.ZeroPadding2D(_downsample_padding(x.shape[1], kernel), name=f"{name}dwconv_pad")(x)
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="valid" if stride == 2 else "same",
-                               use_bias=False, depthwise_initializer=CONV_INIT, name=f"{name}dwconv")(x)
+    x = layers.DepthwiseConv2D(
+        kernel,
+        strides=stride,
+        padding="valid" if stride == 2 else "same",
+        use_bias=False,
+        depthwise_initializer=CONV_INIT,
+        name=f"{name}dwconv",
+    )(x)
     x = layers.BatchNormalization(name=f"{name}bn")(x)
     x = layers.Activation("swish", name=f"{name}activation")(x)
 
     squeezed = max(1, int(filters_in * se_ratio))
     se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
     se = layers.Reshape((1, 1, filters), name=f"{name}se_reshape")(se)
-    se = layers.Conv2D(squeezed, 1, padding="same", activation="swish", kernel_initializer=CONV_INIT,
-                       name=f"{name}se_reduce")(se)
-    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_INIT,
-                       name=f"{name}se_expand")(se)
+    se = layers.Conv2D(
+        squeezed, 1, padding="same", activation="swish", kernel_initializer=CONV_INIT, name=f"{name}se_reduce"
+    )(se)
+    se = layers.Conv2D(
+        filters, 1, padding="same", activation="sigmoid", kernel_initializer=CONV_INIT, name=f"{name}se_expand"
+    )(se)
     x = layers.multiply([x, se], name=f"{name}se_excite")
 
-    x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT,
-                      name=f"{name}project_conv")(x)
+    x = layers.Conv2D(
+        filters_out, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}project_conv"
+    )(x)
     x = layers.BatchNormalization(name=f"{name}project_bn")(x)
     if stride == 1 and filters_in == filters_out:
         if drop_rate > 0:  # stochastic depth: drops the whole residual branch per example
@@ -85,8 +105,9 @@ def mbconv(x, *, filters_in: int, filters_out: int, kernel: int, stride: int, ex
     return x
 
 
-def build_efficientnet(scaling: Scaling, *, num_classes: int = 1000, drop_connect_rate: float = 0.2,
-                       stages: tuple[Stage, ...] = B0_STAGES) -> keras.Model:
+def build_efficientnet(
+    scaling: Scaling, *, num_classes: int = 1000, drop_connect_rate: float = 0.2, stages: tuple[Stage, ...] = B0_STAGES
+) -> keras.Model:
     """EfficientNet taking float RGB pixels in [0, 255] of size ``scaling.resolution``, returning softmax.
 
     Normalisation is part of the model: ``Rescaling(1/255)`` then ``Normalization`` holding the
@@ -98,8 +119,15 @@ def build_efficientnet(scaling: Scaling, *, num_classes: int = 1000, drop_connec
     # Adaptable Normalization: it stores mean, variance and count, as the published files do.
     x = layers.Normalization(name="normalization")(x)
     x = layers.ZeroPadding2D(_downsample_padding(size, 3), name="stem_conv_pad")(x)
-    x = layers.Conv2D(round_filters(32, scaling.width), 3, strides=2, padding="valid", use_bias=False,
-                      kernel_initializer=CONV_INIT, name="stem_conv")(x)
+    x = layers.Conv2D(
+        round_filters(32, scaling.width),
+        3,
+        strides=2,
+        padding="valid",
+        use_bias=False,
+        kernel_initializer=CONV_INIT,
+        name="stem_conv",
+    )(x)
     x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.Activation("swish", name="stem_activation")(x)
 
@@ -109,22 +137,35 @@ def build_efficientnet(scaling: Scaling, *, num_classes: int = 1000, drop_connec
         filters_in = round_filters(stage.filters_in, scaling.width)
         filters_out = round_filters(stage.filters_out, scaling.width)
         for repeat in range(round_repeats(stage.repeats, scaling.depth)):
-            x = mbconv(x, filters_in=filters_in if repeat == 0 else filters_out, filters_out=filters_out,
-                       kernel=stage.kernel, stride=stage.stride if repeat == 0 else 1,
-                       expand_ratio=stage.expand_ratio, se_ratio=stage.se_ratio,
-                       drop_rate=drop_connect_rate * index / total_blocks,
-                       name=f"block{stage_number}{chr(ord('a') + repeat)}_")
+            x = mbconv(
+                x,
+                filters_in=filters_in if repeat == 0 else filters_out,
+                filters_out=filters_out,
+                kernel=stage.kernel,
+                stride=stage.stride if repeat == 0 else 1,
+                expand_ratio=stage.expand_ratio,
+                se_ratio=stage.se_ratio,
+                drop_rate=drop_connect_rate * index / total_blocks,
+                name=f"block{stage_number}{chr(ord('a') + repeat)}_",
+            )
             index += 1
 
-    x = layers.Conv2D(round_filters(1280, scaling.width), 1, padding="same", use_bias=False,
-                      kernel_initializer=CONV_INIT, name="top_conv")(x)
+    x = layers.Conv2D(
+        round_filters(1280, scaling.width),
+        1,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=CONV_INIT,
+        name="top_conv",
+    )(x)
     x = layers.BatchNormalization(name="top_bn")(x)
     x = layers.Activation("swish", name="top_activation")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if scaling.dropout > 0:
         x = layers.Dropout(scaling.dropout, name="top_dropout")(x)
-    probabilities = layers.Dense(num_classes, activation="softmax", kernel_initializer=DENSE_INIT,
-                                 name="predictions")(x)
+    probabilities = layers.Dense(num_classes, activation="softmax", kernel_initializer=DENSE_INIT, name="predictions")(
+        x
+    )
     model = keras.Model(pixels, probabilities, name=f"efficientnet{scaling.name}")
     set_input_statistics(model, IMAGENET_MEAN, [s * s for s in IMAGENET_STD])
     return model

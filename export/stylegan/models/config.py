@@ -1,4 +1,5 @@
 """Hyper-parameters shared by the StyleGAN generator and discriminator (official defaults = config F)."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """Discriminator D (official D_basic): the generator mirrored, minibatch-stddev and two dense layers."""
+
 from __future__ import annotations
 
 import keras
@@ -29,17 +30,27 @@ class Discriminator(FromStyleGANConfig, keras.Model):
         self.config = config
         self.mbstd_group_size = mbstd_group_size
         c, log2 = config, config.resolution_log2
-        self.from_rgb = [EqualizedConv2D(c.nf(log2 - lod - 1), 1, use_bias=True, name=f"FromRGB_lod{lod}")
-                         for lod in range(log2 - 1)]  # index = lod
+        self.from_rgb = [
+            EqualizedConv2D(c.nf(log2 - lod - 1), 1, use_bias=True, name=f"FromRGB_lod{lod}") for lod in range(log2 - 1)
+        ]  # index = lod
         self.block_resolutions = list(range(log2, 2, -1))
         self.blocks = []
         for res in self.block_resolutions:
-            size = 2 ** res
-            self.blocks.append((
-                EqualizedConv2D(c.nf(res - 1), 3, use_bias=True, name=f"{size}x{size}_Conv0"),
-                Blur2D(),
-                EqualizedConv2D(c.nf(res - 2), 3, use_bias=True, resample="down",
-                                fused=c.fused_scale(size), name=f"{size}x{size}_Conv1_down")))
+            size = 2**res
+            self.blocks.append(
+                (
+                    EqualizedConv2D(c.nf(res - 1), 3, use_bias=True, name=f"{size}x{size}_Conv0"),
+                    Blur2D(),
+                    EqualizedConv2D(
+                        c.nf(res - 2),
+                        3,
+                        use_bias=True,
+                        resample="down",
+                        fused=c.fused_scale(size),
+                        name=f"{size}x{size}_Conv1_down",
+                    ),
+                )
+            )
         self.mbstd = MinibatchStddev(mbstd_group_size)
         self.conv4 = EqualizedConv2D(c.nf(1), 3, use_bias=True, name="4x4_Conv")
         self.dense0 = EqualizedDense(c.nf(0), name="4x4_Dense0")
@@ -52,7 +63,7 @@ class Discriminator(FromStyleGANConfig, keras.Model):
             res = 2 ** (log2 - lod)
             layer.build((None, res, res, c.num_channels))
         for res, (conv0, blur, conv1) in zip(self.block_resolutions, self.blocks):
-            size = 2 ** res
+            size = 2**res
             conv0.build((None, size, size, c.nf(res - 1)))
             blur.build((None, size, size, c.nf(res - 1)))
             conv1.build((None, size, size, c.nf(res - 1)))
@@ -86,7 +97,7 @@ class Discriminator(FromStyleGANConfig, keras.Model):
             names[f"FromRGB_lod{lod}/weight"] = layer.weight
             names[f"FromRGB_lod{lod}/bias"] = layer.bias
         for res, (conv0, _, conv1) in zip(self.block_resolutions, self.blocks):
-            size = 2 ** res
+            size = 2**res
             for scope, layer in ((f"{size}x{size}/Conv0", conv0), (f"{size}x{size}/Conv1_down", conv1)):
                 names[f"{scope}/weight"] = layer.weight
                 names[f"{scope}/bias"] = layer.bias

@@ -1,4 +1,5 @@
 """Style-based generator G = synthesis ∘ (truncation, mixing) ∘ broadcast ∘ mapping, with tracked w̄."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,15 @@ class Generator(FromStyleGANConfig, keras.Model):
     non-trainable variable updated by `update_dlatent_avg` during training (β = 0.995).
     """
 
-    def __init__(self, config: StyleGANConfig, truncation_psi: float = 0.7, truncation_cutoff: int = 8,
-                 dlatent_avg_beta: float = 0.995, style_mixing_prob: float = 0.9, **kwargs):
+    def __init__(
+        self,
+        config: StyleGANConfig,
+        truncation_psi: float = 0.7,
+        truncation_cutoff: int = 8,
+        dlatent_avg_beta: float = 0.995,
+        style_mixing_prob: float = 0.9,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.config = config
         self.truncation_psi = truncation_psi
@@ -31,8 +39,9 @@ class Generator(FromStyleGANConfig, keras.Model):
         self.style_mixing_prob = style_mixing_prob
         self.mapping = Mapping(config, name="G_mapping")
         self.synthesis = Synthesis(config, name="G_synthesis")
-        self.dlatent_avg = self.add_weight(name="dlatent_avg", shape=(config.dlatent_size,),
-                                           initializer="zeros", trainable=False)
+        self.dlatent_avg = self.add_weight(
+            name="dlatent_avg", shape=(config.dlatent_size,), initializer="zeros", trainable=False
+        )
         self.mapping.build((None, config.latent_size))
         self.synthesis.build((None, config.num_layers, config.dlatent_size))
         self.built = True
@@ -77,7 +86,8 @@ class Generator(FromStyleGANConfig, keras.Model):
             crossover = tf.cond(
                 tf.random.uniform([]) < self.style_mixing_prob,
                 lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
-                lambda: cur_layers)
+                lambda: cur_layers,
+            )
             dlatents = self.mix(dlatents, dlatents2, crossover)
         return self.synthesis(dlatents, randomize_noise=True)
 
@@ -89,13 +99,14 @@ class Generator(FromStyleGANConfig, keras.Model):
 
     def trainable_parameter_counts(self) -> dict[str, int]:
         """Trainable parameters: mapping, synthesis without ToRGB, ToRGB (all lods), total."""
+
         def count(variables):
             return int(sum(np.prod(v.shape) for v in variables))
+
         to_rgb = count(v for layer in self.synthesis.to_rgb for v in layer.trainable_weights)
         mapping = count(self.mapping.trainable_weights)
         synthesis = count(self.synthesis.trainable_weights) - to_rgb
-        return {"mapping": mapping, "synthesis": synthesis, "to_rgb": to_rgb,
-                "total": mapping + synthesis + to_rgb}
+        return {"mapping": mapping, "synthesis": synthesis, "to_rgb": to_rgb, "total": mapping + synthesis + to_rgb}
 
     def official_variables(self) -> dict[str, keras.Variable]:
         """Official names in the G/Gs network (`G_mapping/…`, `G_synthesis/…`, `dlatent_avg`) → variables."""
@@ -107,14 +118,24 @@ class Generator(FromStyleGANConfig, keras.Model):
     def fully_grown(self) -> Generator:
         """A fixed-structure copy with the same weights (what a finished progressive run exports)."""
         config = dataclasses.replace(self.config, progressive=False)
-        copy = Generator(config, truncation_psi=self.truncation_psi, truncation_cutoff=self.truncation_cutoff,
-                         dlatent_avg_beta=self.dlatent_avg_beta, style_mixing_prob=self.style_mixing_prob)
+        copy = Generator(
+            config,
+            truncation_psi=self.truncation_psi,
+            truncation_cutoff=self.truncation_cutoff,
+            dlatent_avg_beta=self.dlatent_avg_beta,
+            style_mixing_prob=self.style_mixing_prob,
+        )
         source = self.official_variables()
         for name, variable in copy.official_variables().items():
             variable.assign(source[name])
         return copy
 
     def get_config(self):
-        return {"stylegan": self.config.to_dict(), "truncation_psi": self.truncation_psi,
-                "truncation_cutoff": self.truncation_cutoff, "dlatent_avg_beta": self.dlatent_avg_beta,
-                "style_mixing_prob": self.style_mixing_prob, "name": self.name}
+        return {
+            "stylegan": self.config.to_dict(),
+            "truncation_psi": self.truncation_psi,
+            "truncation_cutoff": self.truncation_cutoff,
+            "dlatent_avg_beta": self.dlatent_avg_beta,
+            "style_mixing_prob": self.style_mixing_prob,
+            "name": self.name,
+        }

@@ -5,6 +5,7 @@ tensors keep the official shapes wherever the layout allows it ([k, k, in, out] 
 dense weights), so official arrays load without reshuffling; pickle_reader.py transposes the few
 NCHW-shaped variables (the learned constant and the noise inputs).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,7 @@ class EqualizedDense(keras.layers.Layer):
     The bias (init 0) is multiplied by lrmul at run time, as `apply_bias(x, lrmul)` does.
     """
 
-    def __init__(self, units: int, gain: float = SQRT2, lrmul: float = 1.0, use_bias: bool = True,
-                 **kwargs):
+    def __init__(self, units: int, gain: float = SQRT2, lrmul: float = 1.0, use_bias: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.gain = float(gain)
@@ -58,8 +58,10 @@ class EqualizedDense(keras.layers.Layer):
         fan_in = int(input_shape[-1])
         self.runtime_coef = float(self.gain / math.sqrt(fan_in) * self.lrmul)
         self.weight = self.add_weight(
-            name="weight", shape=(fan_in, self.units),
-            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul))
+            name="weight",
+            shape=(fan_in, self.units),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul),
+        )
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
@@ -70,8 +72,13 @@ class EqualizedDense(keras.layers.Layer):
         return y
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "gain": self.gain,
-                "lrmul": self.lrmul, "use_bias": self.use_bias}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "gain": self.gain,
+            "lrmul": self.lrmul,
+            "use_bias": self.use_bias,
+        }
 
 
 class EqualizedConv2D(keras.layers.Layer):
@@ -84,8 +91,17 @@ class EqualizedConv2D(keras.layers.Layer):
     conv) differs from nearest-upscale + conv by a kernel flip, exactly as in the official code.
     """
 
-    def __init__(self, filters: int, kernel_size: int, gain: float = SQRT2, lrmul: float = 1.0,
-                 use_bias: bool = False, resample: str | None = None, fused: bool = False, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int,
+        gain: float = SQRT2,
+        lrmul: float = 1.0,
+        use_bias: bool = False,
+        resample: str | None = None,
+        fused: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if kernel_size < 1 or kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
@@ -104,8 +120,10 @@ class EqualizedConv2D(keras.layers.Layer):
         fan_in = self.kernel_size * self.kernel_size * fmaps_in
         self.runtime_coef = float(self.gain / math.sqrt(fan_in) * self.lrmul)
         self.weight = self.add_weight(
-            name="weight", shape=(self.kernel_size, self.kernel_size, fmaps_in, self.filters),
-            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul))
+            name="weight",
+            shape=(self.kernel_size, self.kernel_size, fmaps_in, self.filters),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul),
+        )
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
@@ -122,8 +140,15 @@ class EqualizedConv2D(keras.layers.Layer):
             shape = tf.shape(x)
             out_shape = tf.stack([shape[0], shape[1] * 2, shape[2] * 2, self.filters])
             y = tf.nn.conv2d_transpose(x, w, out_shape, strides=2, padding="SAME")
-            y = tf.ensure_shape(y, [None, None if x.shape[1] is None else x.shape[1] * 2,
-                                    None if x.shape[2] is None else x.shape[2] * 2, self.filters])
+            y = tf.ensure_shape(
+                y,
+                [
+                    None,
+                    None if x.shape[1] is None else x.shape[1] * 2,
+                    None if x.shape[2] is None else x.shape[2] * 2,
+                    self.filters,
+                ],
+            )
         elif self.resample == "up":
             y = tf.nn.conv2d(upscale2d(x), w, strides=1, padding="SAME")
         elif self.resample == "down" and self.fused:
@@ -137,9 +162,16 @@ class EqualizedConv2D(keras.layers.Layer):
         return y
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "gain": self.gain, "lrmul": self.lrmul, "use_bias": self.use_bias,
-                "resample": self.resample, "fused": self.fused}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "gain": self.gain,
+            "lrmul": self.lrmul,
+            "use_bias": self.use_bias,
+            "resample": self.resample,
+            "fused": self.fused,
+        }
 
 
 class Blur2D(keras.layers.Layer):
@@ -205,8 +237,8 @@ class StyleMod(keras.layers.Layer):
     def call(self, inputs):
         x, w = inputs
         style = self.dense(w)
-        ys = style[:, None, None, :self.channels]
-        yb = style[:, None, None, self.channels:]
+        ys = style[:, None, None, : self.channels]
+        yb = style[:, None, None, self.channels :]
         return x * (ys + 1.0) + yb
 
     def get_config(self):
@@ -264,13 +296,12 @@ class MinibatchStddev(keras.layers.Layer):
         g = tf.minimum(self.group_size, tf.shape(x)[0])
         h, w, c = x.shape[1], x.shape[2], x.shape[3]
         n = self.num_new_features
-        y = tf.reshape(x, [g, -1, h, w, n, c // n])            # sample index = group·M + member
+        y = tf.reshape(x, [g, -1, h, w, n, c // n])  # sample index = group·M + member
         y = y - tf.reduce_mean(y, axis=0, keepdims=True)
         y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)  # [M, H, W, n, c/n]
-        y = tf.reduce_mean(y, axis=[1, 2, 4])                    # [M, n]
-        y = tf.tile(y[:, None, None, :], [g, h, w, 1])           # [N, H, W, n]
+        y = tf.reduce_mean(y, axis=[1, 2, 4])  # [M, n]
+        y = tf.tile(y[:, None, None, :], [g, h, w, 1])  # [N, H, W, n]
         return tf.concat([x, y], axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "group_size": self.group_size,
-                "num_new_features": self.num_new_features}
+        return {**super().get_config(), "group_size": self.group_size, "num_new_features": self.num_new_features}

@@ -1,4 +1,5 @@
 """Mapping network f: z → w (pixel norm, then dense layers with learning-rate multiplier 0.01)."""
+
 from __future__ import annotations
 
 import keras
@@ -16,9 +17,13 @@ class Mapping(ConfiguredLayer):
         self.config = config
         self.pixel_norm = PixelNorm()
         self.dense_layers = [
-            EqualizedDense(config.dlatent_size if i == config.mapping_layers - 1 else config.mapping_fmaps,
-                           lrmul=config.mapping_lrmul, name=f"Dense{i}")
-            for i in range(config.mapping_layers)]
+            EqualizedDense(
+                config.dlatent_size if i == config.mapping_layers - 1 else config.mapping_fmaps,
+                lrmul=config.mapping_lrmul,
+                name=f"Dense{i}",
+            )
+            for i in range(config.mapping_layers)
+        ]
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -39,4 +44,3 @@ class Mapping(ConfiguredLayer):
             names[f"{layer.name}/weight"] = layer.weight
             names[f"{layer.name}/bias"] = layer.bias
         return names
-

@@ -1,4 +1,5 @@
 """Synthesis network g: per-layer styles w [N, num_layers, dlatent] → image [N, res, res, C] in [−1, 1]."""
+
 from __future__ import annotations
 
 import keras
@@ -27,7 +28,8 @@ class Synthesis(ConfiguredLayer):
     Every ToRGB of the progressive-growing schedule (ToRGB_lod0 … lod{log2(res)−2}) exists, as in the
     official network (they count as parameters and load from pickles); the fixed structure outputs
     ToRGB_lod0. With `config.progressive` the official linear structure runs instead: every resolution's
-    ToRGB image is upscaled and cross-faded by the non-trainable `lod` (0 = fully grown). The per-layer noise images are non-trainable variables
+    ToRGB image is upscaled and cross-faded by the non-trainable `lod` (0 = fully grown). The per-layer noise
+    images are non-trainable variables
     `noise{i}` [1, H, W, 1] (official `noise{i}` [1, 1, H, W]), read when `randomize_noise=False`.
     """
 
@@ -37,13 +39,20 @@ class Synthesis(ConfiguredLayer):
         n = config.num_layers
         self.epilogues = [LayerEpilogue(self._channels(i), name=_keras_name(layer_scope(i))) for i in range(n)]
         self.convs = [None] + [
-            EqualizedConv2D(self._channels(i), 3, resample="up" if i % 2 == 0 else None,
-                            fused=i % 2 == 0 and config.fused_scale(layer_resolution(i)),
-                            name=_keras_name(layer_scope(i)) + "_conv")
-            for i in range(1, n)]
+            EqualizedConv2D(
+                self._channels(i),
+                3,
+                resample="up" if i % 2 == 0 else None,
+                fused=i % 2 == 0 and config.fused_scale(layer_resolution(i)),
+                name=_keras_name(layer_scope(i)) + "_conv",
+            )
+            for i in range(1, n)
+        ]
         self.blurs = [Blur2D() if i >= 2 and i % 2 == 0 else None for i in range(n)]
-        self.to_rgb = [EqualizedConv2D(config.num_channels, 1, gain=1.0, use_bias=True, name=f"ToRGB_lod{lod}")
-                       for lod in range(config.resolution_log2 - 1)]  # index = lod
+        self.to_rgb = [
+            EqualizedConv2D(config.num_channels, 1, gain=1.0, use_bias=True, name=f"ToRGB_lod{lod}")
+            for lod in range(config.resolution_log2 - 1)
+        ]  # index = lod
 
     def _channels(self, layer_idx: int) -> int:
         return self.config.nf(layer_idx // 2 + 1)
@@ -55,9 +64,14 @@ class Synthesis(ConfiguredLayer):
             self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False)
         self.const = self.add_weight(name="const", shape=(1, 4, 4, c.nf(1)), initializer="ones")
         self.noise_inputs = [
-            self.add_weight(name=f"noise{i}", shape=(1, layer_resolution(i), layer_resolution(i), 1),
-                            initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
-            for i in range(c.num_layers)]
+            self.add_weight(
+                name=f"noise{i}",
+                shape=(1, layer_resolution(i), layer_resolution(i), 1),
+                initializer=keras.initializers.RandomNormal(0.0, 1.0),
+                trainable=False,
+            )
+            for i in range(c.num_layers)
+        ]
         channels_in = c.nf(1)
         for i in range(c.num_layers):
             res = layer_resolution(i)

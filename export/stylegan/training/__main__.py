@@ -1,7 +1,10 @@
-"""Train StyleGAN on bundled faces: `python -m export.stylegan.training --resolution 16 --steps 2000 --out g.weights.h5`.
+"""Train StyleGAN on bundled faces.
+
+`python -m export.stylegan.training --resolution 16 --steps 2000 --out g.weights.h5`.
 
 The Gs weights it writes export with `python -m export stylegan --weights FILE` and the same shape flags.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         default = getattr(defaults, field.name)
-        parser.add_argument("--" + field.name.replace("_", "-"), type=type(default), default=default,
-                            help=f"default {default}")
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"), type=type(default), default=default, help=f"default {default}"
+        )
     parser.add_argument("--out", type=Path, help="write Gs weights (fully grown structure) here (.weights.h5)")
     args = parser.parse_args(argv)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})

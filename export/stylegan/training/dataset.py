@@ -3,6 +3,7 @@
 Data: the 100 faces of scikit-image `lfw_subset()` (grey 25×25, replicated to RGB, resized), split into
 training and held-out images.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,6 +33,7 @@ def process_reals(images: np.ndarray, lod: float) -> np.ndarray:
 def load_faces(resolution: int, heldout: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The lfw_subset faces as RGB float32 in [−1, 1] at `resolution`², split (train, held-out)."""
     from skimage import data
+
     faces = data.lfw_subset()[:100].astype(np.float32)  # the first 100 images are faces
     faces = tf.image.resize(faces[..., None], [resolution, resolution], antialias=True).numpy()
     faces = np.repeat(np.clip(faces, 0.0, 1.0) * 2.0 - 1.0, 3, axis=-1)

@@ -1,4 +1,5 @@
 """StyleGAN losses: non-saturating logistic G loss, logistic D loss with R1 penalty (training/loss.py)."""
+
 from __future__ import annotations
 
 import keras

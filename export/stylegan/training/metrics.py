@@ -3,6 +3,7 @@
 Features are the images themselves (RGB in [−1, 1], average-pooled to at most 16×16), so the metric needs
 no pretrained network; it measures how far generated pixel statistics are from held-out real ones.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,11 @@ def image_features(images: np.ndarray, size: int = 16) -> np.ndarray:
     images = np.asarray(images, np.float64)
     n, h, w, c = images.shape
     factor = max(1, h // size)
-    pooled = images[:, : h // factor * factor, : w // factor * factor].reshape(
-        n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+    pooled = (
+        images[:, : h // factor * factor, : w // factor * factor]
+        .reshape(n, h // factor, factor, w // factor, factor, c)
+        .mean(axis=(2, 4))
+    )
     return pooled.reshape(n, -1)
 
 
@@ -25,6 +29,6 @@ def kernel_distance(x: np.ndarray, y: np.ndarray) -> float:
     kyy = (y @ y.T / d + 1.0) ** 3
     kxy = (x @ y.T / d + 1.0) ** 3
     m, n = len(x), len(y)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-                 + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                 - 2.0 * kxy.mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2.0 * kxy.mean()
+    )

@@ -8,6 +8,7 @@ an exponential moving average of G's weights with a half-life of `g_smoothing_ki
 lod_transition_kimg of fade-in, reals faded and upscaled to match, Adam state reset whenever a new
 level starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,9 +53,15 @@ class TrainConfig:
         return 0 < self.lod_initial_resolution < self.resolution
 
     def network_config(self) -> StyleGANConfig:
-        return StyleGANConfig(resolution=self.resolution, fmap_base=self.fmap_base, fmap_max=self.fmap_max,
-                              latent_size=self.latent_size, dlatent_size=self.latent_size,
-                              mapping_fmaps=self.mapping_fmaps, progressive=self.progressive)
+        return StyleGANConfig(
+            resolution=self.resolution,
+            fmap_base=self.fmap_base,
+            fmap_max=self.fmap_max,
+            latent_size=self.latent_size,
+            dlatent_size=self.latent_size,
+            mapping_fmaps=self.mapping_fmaps,
+            progressive=self.progressive,
+        )
 
     def lod(self, images_shown: int) -> float:
         """Level of detail after `images_shown` reals (official training_schedule, fixed minibatch)."""
@@ -84,11 +91,15 @@ class Trainer:
         self.G_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
         self.D_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
         # Without progressive growing the lower-lod ToRGB / FromRGB layers get no gradient: leave them out.
-        unused_g = set() if config.progressive else {id(v) for layer in self.G.synthesis.to_rgb[1:] for v in layer.weights}
+        unused_g = (
+            set() if config.progressive else {id(v) for layer in self.G.synthesis.to_rgb[1:] for v in layer.weights}
+        )
         unused_d = set() if config.progressive else {id(v) for layer in self.D.from_rgb[1:] for v in layer.weights}
         self.G_vars = [v for v in self.G.trainable_weights if id(v) not in unused_g]
         self.D_vars = [v for v in self.D.trainable_weights if id(v) not in unused_d]
-        self.Gs_beta = 0.5 ** (config.batch_size / (config.g_smoothing_kimg * 1000.0)) if config.g_smoothing_kimg > 0 else 0.0
+        self.Gs_beta = (
+            0.5 ** (config.batch_size / (config.g_smoothing_kimg * 1000.0)) if config.g_smoothing_kimg > 0 else 0.0
+        )
 
     @tf.function
     def d_step(self, reals: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -137,8 +148,9 @@ class Trainer:
     def sample(self, n: int, seed: int) -> np.ndarray:
         """Gs images (ψ = 1, random noise) for fixed latents, as the official metrics draw them."""
         z = np.random.default_rng(seed).standard_normal((n, self.config.latent_size)).astype(np.float32)
-        return np.concatenate([self.Gs(z[i:i + 50], truncation_psi=1.0, randomize_noise=True).numpy()
-                               for i in range(0, n, 50)])
+        return np.concatenate(
+            [self.Gs(z[i : i + 50], truncation_psi=1.0, randomize_noise=True).numpy() for i in range(0, n, 50)]
+        )
 
 
 def evaluate(trainer: Trainer, heldout: np.ndarray) -> float:
@@ -147,8 +159,9 @@ def evaluate(trainer: Trainer, heldout: np.ndarray) -> float:
     return kernel_distance(image_features(fakes), image_features(heldout))
 
 
-def train(config: TrainConfig, log: Callable[[str], None] = print, max_seconds: float | None = None
-          ) -> tuple[Trainer, list[tuple[int, float, float]]]:
+def train(
+    config: TrainConfig, log: Callable[[str], None] = print, max_seconds: float | None = None
+) -> tuple[Trainer, list[tuple[int, float, float]]]:
     """Run `config.steps` iterations (or until `max_seconds`); returns the trainer and the curve
     [(step, kernel distance, seconds)], starting with the untrained generator at step 0."""
     train_images, heldout = load_faces(config.resolution, config.heldout, config.seed)
@@ -166,8 +179,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, max_seconds: 
         logs = trainer.step(process_reals(mirrored_batch(train_images, config.batch_size, rng), lod))
         if step % config.eval_every == 0 or step == config.steps:
             history.append((step, evaluate(trainer, heldout), time.monotonic() - start))
-            log(f"step {step} kernel_distance {history[-1][1]:.5f} d_loss {logs['d_loss']:.3f} "
-                f"g_loss {logs['g_loss']:.3f} r1 {logs['r1']:.3f} ({history[-1][2]:.0f} s)")
+            log(
+                f"step {step} kernel_distance {history[-1][1]:.5f} d_loss {logs['d_loss']:.3f} "
+                f"g_loss {logs['g_loss']:.3f} r1 {logs['r1']:.3f} ({history[-1][2]:.0f} s)"
+            )
     if history[-1][0] != step:
         history.append((step, evaluate(trainer, heldout), time.monotonic() - start))
     return trainer, history

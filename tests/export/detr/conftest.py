@@ -1,4 +1,5 @@
 """Shared pieces of the DETR tests: a reference model and its official-format state dict."""
+
 import numpy as np
 import pytest
 
@@ -12,10 +13,18 @@ from tests.export.detr.torch_reference import ReferenceDETR, ReferenceDETRsegm, 
 
 def reference_kwargs(config: DETRConfig) -> dict:
     """The torch reference's constructor arguments for a DETRConfig."""
-    return {"blocks": config.blocks, "width": config.backbone_width, "dilation": config.dilation,
-            "d": config.hidden_dim, "heads": config.num_heads, "enc": config.num_encoder_layers,
-            "dec": config.num_decoder_layers, "ff": config.dim_feedforward, "num_queries": config.num_queries,
-            "num_classes": config.num_classes}
+    return {
+        "blocks": config.blocks,
+        "width": config.backbone_width,
+        "dilation": config.dilation,
+        "d": config.hidden_dim,
+        "heads": config.num_heads,
+        "enc": config.num_encoder_layers,
+        "dec": config.num_decoder_layers,
+        "ff": config.dim_feedforward,
+        "num_queries": config.num_queries,
+        "num_classes": config.num_classes,
+    }
 
 
 def reference_and_keras(config: DETRConfig, seed: int = 0, panoptic: bool = False):

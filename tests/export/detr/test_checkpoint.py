@@ -1,5 +1,6 @@
 """The converter is strict: a missing, unexpected or mis-shaped key is named in the error; detector and
 panoptic checkpoints both convert weight for weight."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,14 +23,21 @@ def test_state_dict_round_trips_through_the_keras_model(official):
         np.testing.assert_array_equal(exported[key], state[key], err_msg=key)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda s: s.pop("transformer.decoder.norm.weight"), "missing key 'transformer.decoder.norm.weight'"),
-    (lambda s: s.update({"class_embed.extra": np.zeros(1)}), "unexpected key 'class_embed.extra'"),
-    (lambda s: s.update({"class_embed.weight": np.zeros((81, 256))}),
-     "'class_embed.weight' has shape (81, 256), expected (92, 256)"),
-    (lambda s: s.update({"backbone.0.body.layer1.0.conv2.weight": np.zeros((64, 64, 1, 3))}),
-     "'backbone.0.body.layer1.0.conv2.weight' has shape (64, 64, 1, 3), expected (64, 64, 3, 3)"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda s: s.pop("transformer.decoder.norm.weight"), "missing key 'transformer.decoder.norm.weight'"),
+        (lambda s: s.update({"class_embed.extra": np.zeros(1)}), "unexpected key 'class_embed.extra'"),
+        (
+            lambda s: s.update({"class_embed.weight": np.zeros((81, 256))}),
+            "'class_embed.weight' has shape (81, 256), expected (92, 256)",
+        ),
+        (
+            lambda s: s.update({"backbone.0.body.layer1.0.conv2.weight": np.zeros((64, 64, 1, 3))}),
+            "'backbone.0.body.layer1.0.conv2.weight' has shape (64, 64, 1, 3), expected (64, 64, 3, 3)",
+        ),
+    ],
+)
 def test_wrong_checkpoint_is_named_and_leaves_weights_untouched(official, mutate, message):
     model, state = official
     before = model.class_embed.kernel.numpy().copy()
@@ -75,14 +83,21 @@ def test_panoptic_state_dict_round_trips_and_uses_every_key_once(panoptic):
     assert {k.split(".")[0] for k in state} == {"detr", "bbox_attention", "mask_head"}
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda s: s.pop("mask_head.gn5.bias"), "missing key 'mask_head.gn5.bias'"),
-    (lambda s: s.update({"mask_head.lay6.weight": np.zeros(1)}), "unexpected key 'mask_head.lay6.weight'"),
-    (lambda s: s.update({"mask_head.adapter1.weight": np.zeros((128, 2048, 1, 1))}),
-     "'mask_head.adapter1.weight' has shape (128, 2048, 1, 1), expected (128, 1024, 1, 1)"),
-    (lambda s: s.update({"detr.class_embed.weight": np.zeros((92, 256))}),
-     "'detr.class_embed.weight' has shape (92, 256), expected (251, 256)"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda s: s.pop("mask_head.gn5.bias"), "missing key 'mask_head.gn5.bias'"),
+        (lambda s: s.update({"mask_head.lay6.weight": np.zeros(1)}), "unexpected key 'mask_head.lay6.weight'"),
+        (
+            lambda s: s.update({"mask_head.adapter1.weight": np.zeros((128, 2048, 1, 1))}),
+            "'mask_head.adapter1.weight' has shape (128, 2048, 1, 1), expected (128, 1024, 1, 1)",
+        ),
+        (
+            lambda s: s.update({"detr.class_embed.weight": np.zeros((92, 256))}),
+            "'detr.class_embed.weight' has shape (92, 256), expected (251, 256)",
+        ),
+    ],
+)
 def test_wrong_panoptic_checkpoint_is_named_and_leaves_weights_untouched(panoptic, mutate, message):
     model, state = panoptic
     before = model.mask_head.out_lay.kernel.numpy().copy()
@@ -111,12 +126,15 @@ def test_panoptic_checkpoint_file_reads_with_the_detector_reader(detr_panoptic_c
     np.testing.assert_array_equal(read["mask_head.lay1.weight"], state["mask_head.lay1.weight"])
 
 
-@pytest.mark.parametrize("model_entry, message", [
-    ([1, 2, 3], "entry 'model' is a list, expected a state dict"),
-    ("weights", "entry 'model' is a str, expected a state dict"),
-    ({"a": [1.0, 2.0]}, "checkpoint key 'a' is not a name with a tensor"),
-    ({7: torch.zeros(1)}, "checkpoint key 7 is not a name with a tensor"),
-])
+@pytest.mark.parametrize(
+    "model_entry, message",
+    [
+        ([1, 2, 3], "entry 'model' is a list, expected a state dict"),
+        ("weights", "entry 'model' is a str, expected a state dict"),
+        ({"a": [1.0, 2.0]}, "checkpoint key 'a' is not a name with a tensor"),
+        ({7: torch.zeros(1)}, "checkpoint key 7 is not a name with a tensor"),
+    ],
+)
 def test_checkpoints_of_the_wrong_shape_are_one_line_errors(tmp_path, capsys, model_entry, message):
     from export.cli import main
 

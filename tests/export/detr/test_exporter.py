@@ -1,17 +1,26 @@
 """`python -m export detr`: weights from a Keras file or a checkpoint, impossible settings, export_info."""
+
 import json
 
 import numpy as np
 import pytest
 
 from export.cli import main
-from export.detr.models.detr import DETRConfig, build_detr
 from export.detr.exporter import load_weights
+from export.detr.models.detr import DETRConfig, build_detr
 from export.errors import ExportError
 from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 
-TINY = DETRConfig(blocks=(1, 1, 1, 1), backbone_width=8, hidden_dim=16, num_heads=2, num_encoder_layers=1,
-                  num_decoder_layers=2, dim_feedforward=32, num_queries=5)
+TINY = DETRConfig(
+    blocks=(1, 1, 1, 1),
+    backbone_width=8,
+    hidden_dim=16,
+    num_heads=2,
+    num_encoder_layers=1,
+    num_decoder_layers=2,
+    dim_feedforward=32,
+    num_queries=5,
+)
 
 
 def test_keras_weights_file_round_trip_and_wrong_files(tmp_path):
@@ -30,11 +39,14 @@ def test_keras_weights_file_round_trip_and_wrong_files(tmp_path):
         load_weights(fresh, str(tmp_path / "missing.h5"), None, None)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--score-threshold", "1.5"], "--score-threshold must be in [0, 1]"),
-    (["--max-detections", "0"], "--max-detections must be in [1, 100]"),
-    (["--min-size", "900", "--max-size", "800"], "--min-size"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--score-threshold", "1.5"], "--score-threshold must be in [0, 1]"),
+        (["--max-detections", "0"], "--max-detections must be in [1, 100]"),
+        (["--min-size", "900", "--max-size", "800"], "--min-size"),
+    ],
+)
 def test_impossible_export_settings_fail_before_building(tmp_path, capsys, flags, message):
     assert main(["detr", "--models-dir", str(tmp_path), *flags]) == 2
     assert message in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """`python -m export detr --panoptic`: an official-format checkpoint and small random weights exported, served
 by `python -m serving`, and answered over REST and gRPC as the SavedModel answers in-process."""
+
 import io
 import json
 
@@ -17,8 +18,16 @@ from tests.fixtures.pictures import sample_picture
 
 pytestmark = pytest.mark.slow
 
-SEGMENT_OUTPUTS = ("panoptic_png", "segment_ids", "category_ids", "category_names", "isthing", "areas", "scores",
-                   "num_segments")
+SEGMENT_OUTPUTS = (
+    "panoptic_png",
+    "segment_ids",
+    "category_ids",
+    "category_names",
+    "isthing",
+    "areas",
+    "scores",
+    "num_segments",
+)
 RAW_OUTPUTS = ("pred_logits", "pred_boxes", "pred_masks")
 MODELS = ("detr-panoptic", "detr-panoptic-tiny")
 
@@ -82,7 +91,7 @@ def test_served_segments_are_the_saved_models(client, local, model):
         ids = rgb_to_id(np.asarray(Image.open(io.BytesIO(served)).convert("RGB")))
         width, height = Image.open(io.BytesIO(picture)).size
         assert ids.shape == (height, width)  # the segment map is at the size of the image sent
-        np.testing.assert_array_equal(np.bincount(ids.ravel(), minlength=count[i]), expected["areas"][i, :count[i]])
+        np.testing.assert_array_equal(np.bincount(ids.ravel(), minlength=count[i]), expected["areas"][i, : count[i]])
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -97,11 +106,14 @@ def test_served_raw_outputs_are_the_saved_models(client, local, model):
         np.testing.assert_allclose(got[key], expected[key].numpy(), rtol=1e-5, atol=1e-5, err_msg=key)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--panoptic", "--max-detections", "5"], "--max-detections is for detection"),
-    (["--categories", "table.json"], "add --panoptic"),
-    (["--panoptic", "--score-threshold", "2"], "--score-threshold must be in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--panoptic", "--max-detections", "5"], "--max-detections is for detection"),
+        (["--categories", "table.json"], "add --panoptic"),
+        (["--panoptic", "--score-threshold", "2"], "--score-threshold must be in [0, 1]"),
+    ],
+)
 def test_impossible_panoptic_settings_fail_before_building(tmp_path, capsys, flags, message):
     assert main(["detr", "--models-dir", str(tmp_path), *flags]) == 2
     assert message in capsys.readouterr().err

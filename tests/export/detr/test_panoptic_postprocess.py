@@ -1,6 +1,7 @@
 """Panoptic post-processing against an independent PyTorch + PIL implementation of the official
 PostProcessPanoptic, on crafted outputs (overlaps, stuff merging, tiny segments, empty) and random ones,
 in a batch, and inside a traced graph and a SavedModel."""
+
 import io
 from collections import defaultdict
 
@@ -42,8 +43,9 @@ def official(logits, masks, processed, target, threshold=0.85):
     scores, labels = logits.softmax(-1).max(-1)
     keep = (labels != logits.shape[-1] - 1) & (scores > threshold)
     scores, labels = scores[keep], labels[keep]
-    flat = F.interpolate(masks[keep][:, None], size=tuple(processed), mode="bilinear",
-                         align_corners=False)[:, 0].flatten(1)
+    flat = F.interpolate(masks[keep][:, None], size=tuple(processed), mode="bilinear", align_corners=False)[
+        :, 0
+    ].flatten(1)
     h, w = processed
     stuff = defaultdict(list)
     for k, label in enumerate(labels.tolist()):
@@ -72,17 +74,32 @@ def official(logits, masks, processed, target, threshold=0.85):
         areas, ids, picture = ids_and_areas(flat, merge=False)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
-    segments = [{"id": i, "category_id": int(labels[i]), "isthing": IS_THING[int(labels[i])], "area": area}
-                for i, area in enumerate(areas)]
+    segments = [
+        {"id": i, "category_id": int(labels[i]), "isthing": IS_THING[int(labels[i])], "area": area}
+        for i, area in enumerate(areas)
+    ]
     return {"ids": ids, "segments": segments, "scores": scores.numpy(), "png": buffer.getvalue()}
 
 
 def ours(logits, masks, processed, target, threshold=0.85):
-    out = segment_image(tf.constant(logits), tf.constant(masks), tf.constant(processed, tf.int32),
-                        tf.constant(target, tf.int32), tf.constant(IS_THING), threshold)
+    out = segment_image(
+        tf.constant(logits),
+        tf.constant(masks),
+        tf.constant(processed, tf.int32),
+        tf.constant(target, tf.int32),
+        tf.constant(IS_THING),
+        threshold,
+    )
     n = int(out["num_segments"])
-    segments = [{"id": int(out["segment_ids"][i]), "category_id": int(out["category_ids"][i]),
-                 "isthing": bool(out["isthing"][i]), "area": int(out["areas"][i])} for i in range(n)]
+    segments = [
+        {
+            "id": int(out["segment_ids"][i]),
+            "category_id": int(out["category_ids"][i]),
+            "isthing": bool(out["isthing"][i]),
+            "area": int(out["areas"][i]),
+        }
+        for i in range(n)
+    ]
     assert (out["segment_ids"].numpy()[n:] == -1).all() and (out["category_ids"].numpy()[n:] == -1).all()
     assert (out["areas"].numpy()[n:] == 0).all() and not out["isthing"].numpy()[n:].any()
     return {"ids": out["ids"].numpy(), "segments": segments, "scores": out["scores"].numpy()[:n]}
@@ -173,9 +190,16 @@ def test_empty_result_has_no_segment_and_an_all_zero_map():
     assert got["segments"] == [] and got["ids"].shape == (34, 54) and not got["ids"].any()
 
 
-@pytest.mark.parametrize("seed, processed, target", [
-    (0, (37, 53), (60, 80)), (1, (40, 40), (30, 25)), (2, (64, 48), (64, 48)), (3, (33, 61), (99, 183)),
-    (4, (29, 31), (17, 19))])
+@pytest.mark.parametrize(
+    "seed, processed, target",
+    [
+        (0, (37, 53), (60, 80)),
+        (1, (40, 40), (30, 25)),
+        (2, (64, 48), (64, 48)),
+        (3, (33, 61), (99, 183)),
+        (4, (29, 31), (17, 19)),
+    ],
+)
 def test_random_outputs_equal_the_official_algorithm(seed, processed, target):
     rng = np.random.default_rng(seed)
     queries = 12
@@ -213,7 +237,7 @@ def test_batch_outputs_are_padded_and_each_image_ignores_the_batch_padding():
     out = panoptic_postprocess(logits, masks, processed, original, IS_THING, tf.constant(NAMES))
     assert out["segment_ids"].shape == (2, 6) and out["panoptic_png"].shape == (2,)
     for i, crop in enumerate([(10, 14), (6, 8)]):
-        expected = official(logits[i], masks[i][:, :crop[0], :crop[1]], tuple(processed[i]), tuple(original[i]))
+        expected = official(logits[i], masks[i][:, : crop[0], : crop[1]], tuple(processed[i]), tuple(original[i]))
         n = int(out["num_segments"][i])
         assert n == len(expected["segments"]) > 0
         decoded = rgb2id(np.asarray(Image.open(io.BytesIO(out["panoptic_png"][i].numpy()))))
@@ -224,7 +248,8 @@ def test_batch_outputs_are_padded_and_each_image_ignores_the_batch_padding():
         assert out["areas"][i, :n].numpy().tolist() == [s["area"] for s in expected["segments"]]
         assert out["isthing"][i, :n].numpy().tolist() == [s["isthing"] for s in expected["segments"]]
         assert out["category_names"][i, :n].numpy().tolist() == [
-            NAMES[s["category_id"]].encode() for s in expected["segments"]]
+            NAMES[s["category_id"]].encode() for s in expected["segments"]
+        ]
         np.testing.assert_allclose(out["scores"][i, :n], expected["scores"], atol=1e-6)
         assert out["category_names"][i, n:].numpy().tolist() == [b""] * (6 - n)
         assert (out["scores"][i, n:].numpy() == 0).all()
@@ -240,21 +265,28 @@ def test_runs_in_a_traced_graph_and_a_saved_model(tmp_path):
             self.is_thing = tf.constant(IS_THING)
             self.names = tf.constant(NAMES)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32),
-                                      tf.TensorSpec([None, None, None, None], tf.float32),
-                                      tf.TensorSpec([None, 2], tf.int32), tf.TensorSpec([None, 2], tf.int32),
-                                      tf.TensorSpec([], tf.float32)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, None], tf.float32),
+                tf.TensorSpec([None, None, None, None], tf.float32),
+                tf.TensorSpec([None, 2], tf.int32),
+                tf.TensorSpec([None, 2], tf.int32),
+                tf.TensorSpec([], tf.float32),
+            ]
+        )
         def segment(self, logits, masks, processed, original, threshold):
             return panoptic_postprocess(logits, masks, processed, original, self.is_thing, self.names, threshold)
 
     tf.saved_model.save(Module(), str(tmp_path / "postprocess"))
     loaded = tf.saved_model.load(str(tmp_path / "postprocess"))
-    served = loaded.segment(tf.constant(logits), tf.constant(masks), tf.constant(processed),
-                            tf.constant(original), tf.constant(0.85))
+    served = loaded.segment(
+        tf.constant(logits), tf.constant(masks), tf.constant(processed), tf.constant(original), tf.constant(0.85)
+    )
     for key, value in eager.items():
         np.testing.assert_array_equal(served[key].numpy(), value.numpy(), err_msg=key)
-    nothing = loaded.segment(tf.constant(logits), tf.constant(masks), tf.constant(processed),
-                             tf.constant(original), tf.constant(1.0))
+    nothing = loaded.segment(
+        tf.constant(logits), tf.constant(masks), tf.constant(processed), tf.constant(original), tf.constant(1.0)
+    )
     assert nothing["num_segments"].numpy().tolist() == [0, 0]
     assert not np.asarray(Image.open(io.BytesIO(nothing["panoptic_png"][1].numpy()))).any()
 

@@ -1,5 +1,6 @@
 """The panoptic serving signatures: serving_default, which runs the mask head on the kept queries only, gives
 what the official path gives (every query's mask, then PostProcessPanoptic); raw returns every mask."""
+
 import io
 
 import keras
@@ -17,8 +18,16 @@ from protocol.panoptic import rgb_to_id
 from tests.fixtures.pictures import sample_picture
 
 MIN_SIZE, MAX_SIZE = 96, 128
-TINY = panoptic_config(blocks=(1, 1, 1, 1), backbone_width=8, hidden_dim=128, num_heads=8, num_encoder_layers=1,
-                       num_decoder_layers=1, dim_feedforward=64, num_queries=12)
+TINY = panoptic_config(
+    blocks=(1, 1, 1, 1),
+    backbone_width=8,
+    hidden_dim=128,
+    num_heads=8,
+    num_encoder_layers=1,
+    num_decoder_layers=1,
+    dim_feedforward=64,
+    num_queries=12,
+)
 NAMES, IS_THING = coco_panoptic_names(TINY.num_classes), coco_panoptic_is_thing(TINY.num_classes)
 
 
@@ -29,8 +38,11 @@ def model():
     map's query projection and the class weights scaled up."""
     keras.utils.set_random_seed(2)
     model = build_detr_segm(TINY)
-    for weight, scale in ((model.detr.query_embed, 30.0), (model.bbox_attention.q_linear.kernel, 30.0),
-                          (model.detr.class_embed.kernel, 40.0)):
+    for weight, scale in (
+        (model.detr.query_embed, 30.0),
+        (model.bbox_attention.q_linear.kernel, 30.0),
+        (model.detr.class_embed.kernel, 40.0),
+    ):
         weight.assign(weight * scale)
     return model
 
@@ -56,8 +68,9 @@ def _official(model, images, threshold):
     pixels, mask, sizes = preprocess_encoded(images, MIN_SIZE, MAX_SIZE)
     outputs = model(pixels, mask, training=False)
     processed = resized_sizes(sizes, MIN_SIZE, MAX_SIZE)
-    segments = panoptic_postprocess(outputs["pred_logits"], outputs["pred_masks"], processed, sizes, IS_THING,
-                                    tf.constant(NAMES), threshold)
+    segments = panoptic_postprocess(
+        outputs["pred_logits"], outputs["pred_masks"], processed, sizes, IS_THING, tf.constant(NAMES), threshold
+    )
     return segments, outputs, processed, sizes
 
 
@@ -70,7 +83,7 @@ def _winning_margin(outputs, processed, sizes, image: int, threshold: float) -> 
     of the upsampled masks, as the post-processing compares them)."""
     kept, _, _ = kept_queries(outputs["pred_logits"][image], threshold)
     height, width = (int(v) for v in processed[image])
-    masks = tf.gather(outputs["pred_masks"][image], kept)[:, :-(-height // MASK_STRIDE), :-(-width // MASK_STRIDE)]
+    masks = tf.gather(outputs["pred_masks"][image], kept)[:, : -(-height // MASK_STRIDE), : -(-width // MASK_STRIDE)]
     masks = tf.image.resize(masks[..., None], [height, width], method="bilinear")[..., 0]
     best = np.sort(tf.nn.softmax(masks, axis=0).numpy(), axis=0)
     margin = best[-1] - best[-2] if len(best) > 1 else np.ones_like(best[0])
@@ -111,16 +124,17 @@ def test_segments_are_named_counted_and_drawn_at_the_original_size(model, images
     got = _serving(model, 0.0)["serving_default"](images)
     count = got["num_segments"].numpy()
     assert (count > 1).all()
-    assert any(got["isthing"].numpy()[1]) and not all(got["isthing"].numpy()[1][:count[1]])
+    assert any(got["isthing"].numpy()[1]) and not all(got["isthing"].numpy()[1][: count[1]])
     for i, (height, width) in enumerate([(427, 640), (200, 150)]):
         ids = _ids(got[PNG_OUTPUT].numpy()[i])
         assert ids.shape == (height, width)
         areas = got["areas"].numpy()[i]
-        assert areas[:count[i]].sum() == height * width and (areas[count[i]:] == 0).all()
-        np.testing.assert_array_equal(np.bincount(ids.ravel(), minlength=count[i]), areas[:count[i]])
+        assert areas[: count[i]].sum() == height * width and (areas[count[i] :] == 0).all()
+        np.testing.assert_array_equal(np.bincount(ids.ravel(), minlength=count[i]), areas[: count[i]])
         categories = got["category_ids"].numpy()[i]
-        assert [n.decode() for n in got["category_names"].numpy()[i]] == \
-            [NAMES[c] if c >= 0 else "" for c in categories]
+        assert [n.decode() for n in got["category_names"].numpy()[i]] == [
+            NAMES[c] if c >= 0 else "" for c in categories
+        ]
         assert got["isthing"].numpy()[i].tolist() == [c >= 0 and IS_THING[c] for c in categories]
     for i in range(2):
         image_stuff = [c for c in got["category_ids"].numpy()[i] if c >= 0 and not IS_THING[c]]

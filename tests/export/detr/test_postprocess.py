@@ -1,4 +1,5 @@
 """Post-processing on a case small enough to compute by hand."""
+
 import numpy as np
 
 from export.detr.postprocess import postprocess

@@ -1,4 +1,5 @@
 """In-graph resize rule and padding against DETR's datasets/transforms.py arithmetic."""
+
 import io
 
 import numpy as np
@@ -7,8 +8,8 @@ import tensorflow as tf
 from PIL import Image
 
 from export.detr.preprocessing import preprocess_encoded, resized_size
-from export.detr.training.synthetic import write_dataset
 from export.detr.training.datasets import load_coco
+from export.detr.training.synthetic import write_dataset
 
 
 def detr_size(h: int, w: int, size: int, max_size: int) -> tuple[int, int]:

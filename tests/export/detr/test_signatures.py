@@ -1,4 +1,5 @@
 """The exported DETR signatures: names, converter round trip, bytes in -> boxes out, clear errors."""
+
 import io
 
 import numpy as np
@@ -26,20 +27,29 @@ def loaded(detr_export):
 def _specs(signature):
     """name -> (dtype, shape as a list; None for any rank)."""
     _, kwargs = signature.structured_input_signature
-    return {name: (spec.dtype, spec.shape.as_list() if spec.shape.rank is not None else None)
-            for name, spec in kwargs.items()}
+    return {
+        name: (spec.dtype, spec.shape.as_list() if spec.shape.rank is not None else None)
+        for name, spec in kwargs.items()
+    }
 
 
 def test_signature_names_inputs_and_outputs(loaded):
     assert set(loaded.signatures) == {"serving_default", "detect_with_threshold", "raw"}
     assert _specs(loaded.signatures["serving_default"]) == {"images": (tf.string, [None])}
     assert _specs(loaded.signatures["detect_with_threshold"]) == {
-        "images": (tf.string, [None]), "score_threshold": (tf.float32, None), "max_detections": (tf.int32, None)}
+        "images": (tf.string, [None]),
+        "score_threshold": (tf.float32, None),
+        "max_detections": (tf.int32, None),
+    }
     assert _specs(loaded.signatures["raw"]) == {"pixels": (tf.float32, [None, None, None, 3])}
     outputs = loaded.signatures["serving_default"].structured_outputs
     assert {k: v.dtype for k, v in outputs.items()} == {
-        "boxes": tf.float32, "scores": tf.float32, "labels": tf.int32, "label_names": tf.string,
-        "num_detections": tf.int32}
+        "boxes": tf.float32,
+        "scores": tf.float32,
+        "labels": tf.int32,
+        "label_names": tf.string,
+        "num_detections": tf.int32,
+    }
     raw = loaded.signatures["raw"].structured_outputs
     assert {k: v.dtype for k, v in raw.items()} == {"pred_logits": tf.float32, "pred_boxes": tf.float32}
 
@@ -112,11 +122,13 @@ def test_batch_of_different_sizes_and_per_request_threshold(loaded, china_jpeg):
     for boxes, (height, width) in zip(default["boxes"].numpy(), [(427, 640), (150, 200)]):
         centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         assert np.all((0 < centre_x) & (centre_x < width) & (0 < centre_y) & (centre_y < height))
-    top3 = loaded.signatures["detect_with_threshold"](images=images, score_threshold=tf.constant(0.0),
-                                                      max_detections=tf.constant(3))
+    top3 = loaded.signatures["detect_with_threshold"](
+        images=images, score_threshold=tf.constant(0.0), max_detections=tf.constant(3)
+    )
     np.testing.assert_allclose(top3["scores"], default["scores"][:, :3], atol=1e-6)
-    none = loaded.signatures["detect_with_threshold"](images=images, score_threshold=tf.constant(1.0),
-                                                      max_detections=tf.constant(5))
+    none = loaded.signatures["detect_with_threshold"](
+        images=images, score_threshold=tf.constant(1.0), max_detections=tf.constant(5)
+    )
     assert none["num_detections"].numpy().tolist() == [0, 0]
     assert none["labels"].numpy().tolist() == [[-1] * 5] * 2
 
@@ -126,9 +138,11 @@ def test_per_image_threshold_and_limit(loaded, china_jpeg):
     num_queries columns, holding what a scalar setting gives the same batch."""
     images = tf.constant([china_jpeg, china_jpeg, china_jpeg])
     per_image = loaded.signatures["detect_with_threshold"](
-        images=images, score_threshold=tf.constant([0.0, 1.0, 0.0]), max_detections=tf.constant([3, 5, 7]))
+        images=images, score_threshold=tf.constant([0.0, 1.0, 0.0]), max_detections=tf.constant([3, 5, 7])
+    )
     everything = loaded.signatures["detect_with_threshold"](
-        images=images, score_threshold=tf.constant(0.0), max_detections=tf.constant(100))
+        images=images, score_threshold=tf.constant(0.0), max_detections=tf.constant(100)
+    )
     assert per_image["boxes"].shape == (3, 100, 4)
     assert per_image["num_detections"].numpy().tolist() == [3, 0, 7]
     for row, kept in enumerate([3, 0, 7]):
@@ -137,15 +151,16 @@ def test_per_image_threshold_and_limit(loaded, china_jpeg):
             padding = per_image[name][row, kept:].numpy()
             assert np.all(padding == (-1 if name == "labels" else b"" if name == "label_names" else 0))
     one_value = loaded.signatures["detect_with_threshold"](
-        images=images, score_threshold=tf.constant([0.0]), max_detections=tf.constant([2]))
+        images=images, score_threshold=tf.constant([0.0]), max_detections=tf.constant([2])
+    )
     assert one_value["num_detections"].numpy().tolist() == [2, 2, 2]
 
 
 def test_per_image_settings_of_the_wrong_size_are_invalid_argument(loaded, china_jpeg):
     with pytest.raises(tf.errors.InvalidArgumentError, match="score_threshold must be a scalar or have one value"):
-        loaded.signatures["detect_with_threshold"](images=tf.constant([china_jpeg] * 3),
-                                                   score_threshold=tf.constant([0.1, 0.2]),
-                                                   max_detections=tf.constant(5))
+        loaded.signatures["detect_with_threshold"](
+            images=tf.constant([china_jpeg] * 3), score_threshold=tf.constant([0.1, 0.2]), max_detections=tf.constant(5)
+        )
 
 
 def test_corrupt_image_is_invalid_argument(loaded, china_jpeg):
@@ -158,6 +173,6 @@ def test_corrupt_image_is_invalid_argument(loaded, china_jpeg):
 @pytest.mark.parametrize("threshold, limit", [(1.5, 5), (-0.1, 5), (0.5, 0), (0.5, 101)])
 def test_impossible_per_request_settings_are_invalid_argument(loaded, china_jpeg, threshold, limit):
     with pytest.raises(tf.errors.InvalidArgumentError, match="score_threshold|max_detections"):
-        loaded.signatures["detect_with_threshold"](images=tf.constant([china_jpeg]),
-                                                   score_threshold=tf.constant(threshold),
-                                                   max_detections=tf.constant(limit))
+        loaded.signatures["detect_with_threshold"](
+            images=tf.constant([china_jpeg]), score_threshold=tf.constant(threshold), max_detections=tf.constant(limit)
+        )

@@ -3,6 +3,7 @@
 Module names follow the official model so that `state_dict()` has the official keys. Used to prove
 that the Keras port computes what the official model computes, weight for weight.
 """
+
 import math
 
 import torch
@@ -52,7 +53,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         inplanes, current = width, 1
         for i, count in enumerate(blocks):
-            planes, stride, previous = width * 2 ** i, (1 if i == 0 else 2), current
+            planes, stride, previous = width * 2**i, (1 if i == 0 else 2), current
             if dilation and i == 3:
                 current, stride = current * stride, 1
             down = None
@@ -121,8 +122,9 @@ class DecoderLayer(nn.Module):
     def forward(self, tgt, memory, mask, pos, query_pos):
         q = k = tgt + query_pos
         tgt = self.norm1(tgt + self.self_attn(q, k, value=tgt)[0])
-        tgt = self.norm2(tgt + self.multihead_attn(tgt + query_pos, memory + pos, value=memory,
-                                                   key_padding_mask=mask)[0])
+        tgt = self.norm2(
+            tgt + self.multihead_attn(tgt + query_pos, memory + pos, value=memory, key_padding_mask=mask)[0]
+        )
         return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt))))
 
 
@@ -171,8 +173,19 @@ class MLP(nn.Module):
 
 
 class ReferenceDETR(nn.Module):
-    def __init__(self, blocks=(3, 4, 6, 3), width=64, dilation=False, d=256, heads=8, enc=6, dec=6, ff=2048,
-                 num_queries=100, num_classes=91):
+    def __init__(
+        self,
+        blocks=(3, 4, 6, 3),
+        width=64,
+        dilation=False,
+        d=256,
+        heads=8,
+        enc=6,
+        dec=6,
+        ff=2048,
+        num_queries=100,
+        num_classes=91,
+    ):
         super().__init__()
         self.backbone = nn.ModuleList([BackboneWithBody(blocks=blocks, width=width, dilation=dilation)])
         self.transformer = Transformer(d, heads, enc, dec, ff)
@@ -185,10 +198,18 @@ class ReferenceDETR(nn.Module):
         """images [N, 3, H, W] normalised and zero-padded, mask [N, H, W] True on padding."""
         features = self.backbone[0].body(images)
         small = F.interpolate(mask[None].float(), size=features.shape[-2:]).to(torch.bool)[0]
-        hs = self.transformer(self.input_proj(features), small, self.query_embed.weight,
-                              sine_position(small, self.query_embed.weight.shape[1] // 2))
-        return {"pred_logits": self.class_embed(hs)[-1], "pred_boxes": self.bbox_embed(hs).sigmoid()[-1],
-                "all_logits": self.class_embed(hs), "all_boxes": self.bbox_embed(hs).sigmoid()}
+        hs = self.transformer(
+            self.input_proj(features),
+            small,
+            self.query_embed.weight,
+            sine_position(small, self.query_embed.weight.shape[1] // 2),
+        )
+        return {
+            "pred_logits": self.class_embed(hs)[-1],
+            "pred_boxes": self.bbox_embed(hs).sigmoid()[-1],
+            "all_logits": self.class_embed(hs),
+            "all_boxes": self.bbox_embed(hs).sigmoid(),
+        }
 
 
 class AttentionMap(nn.Module):
@@ -201,11 +222,11 @@ class AttentionMap(nn.Module):
 
     def forward(self, q, memory, mask):
         bs, d, h, w = memory.shape
-        q = self.q_linear(q)                                     # [N, Q, d]
+        q = self.q_linear(q)  # [N, Q, d]
         k = F.conv2d(memory, self.k_linear.weight[:, :, None, None], self.k_linear.bias)
         qh = q.reshape(bs, q.shape[1], self.heads, d // self.heads) * (d / self.heads) ** -0.5
         kh = k.reshape(bs, self.heads, d // self.heads, h, w)
-        logits = (qh[:, :, :, :, None, None] * kh[:, None]).sum(3)   # [N, Q, heads, h, w]
+        logits = (qh[:, :, :, :, None, None] * kh[:, None]).sum(3)  # [N, Q, heads, h, w]
         logits = logits.masked_fill(mask[:, None, None], float("-inf"))
         return F.softmax(logits.flatten(2), dim=-1).reshape(logits.shape)
 
@@ -253,12 +274,16 @@ class ReferenceDETRsegm(nn.Module):
         layer1, layer2, layer3, layer4 = detr.backbone[0].body.stages(images)
         small = F.interpolate(mask[None].float(), size=layer4.shape[-2:]).to(torch.bool)[0]
         src = detr.input_proj(layer4)
-        hs, memory = detr.transformer.with_memory(src, small, detr.query_embed.weight,
-                                                  sine_position(small, src.shape[1] // 2))
+        hs, memory = detr.transformer.with_memory(
+            src, small, detr.query_embed.weight, sine_position(small, src.shape[1] // 2)
+        )
         attention = self.bbox_attention(hs[-1], memory, small)
         masks = self.mask_head(src, attention, [layer3, layer2, layer1])
-        return {"pred_logits": detr.class_embed(hs)[-1], "pred_boxes": detr.bbox_embed(hs).sigmoid()[-1],
-                "pred_masks": masks.reshape(images.shape[0], -1, *masks.shape[-2:])}
+        return {
+            "pred_logits": detr.class_embed(hs)[-1],
+            "pred_boxes": detr.bbox_embed(hs).sigmoid()[-1],
+            "pred_masks": masks.reshape(images.shape[0], -1, *masks.shape[-2:]),
+        }
 
 
 def randomize_buffers(model: nn.Module, seed: int = 0) -> None:

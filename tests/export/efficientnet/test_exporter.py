@@ -2,8 +2,8 @@
 
 import json
 
-import tensorflow as tf
 import pytest
+import tensorflow as tf
 
 from export.efficientnet.signatures import imagenet_class_names
 from export.inspection import read_export_info
@@ -25,7 +25,10 @@ def test_warmup_file_holds_one_request_per_signature_that_the_model_answers(effi
         assert request.model_spec.name == "efficientnet"
         by_signature[request.model_spec.signature_name] = (kind, request)
     assert {k: kind for k, (kind, _) in by_signature.items()} == {
-        "serving_default": "predict_log", "predict_pixels": "predict_log", "classify": "classify_log"}
+        "serving_default": "predict_log",
+        "predict_pixels": "predict_log",
+        "classify": "classify_log",
+    }
     for signature in ("serving_default", "predict_pixels"):
         request = by_signature[signature][1]
         inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}

@@ -24,7 +24,10 @@ def test_signatures_have_client_readable_names_dtypes_and_shapes(efficientnet_ex
     assert default["method_name"] == "tensorflow/serving/predict"
     assert {k: (v["dtype"], v["shape"]) for k, v in default["inputs"].items()} == {"images": ("DT_STRING", [-1])}
     assert {k: (v["dtype"], v["shape"]) for k, v in default["outputs"].items()} == {
-        "class_ids": ("DT_INT32", [-1, 5]), "class_names": ("DT_STRING", [-1, 5]), "scores": ("DT_FLOAT", [-1, 5])}
+        "class_ids": ("DT_INT32", [-1, 5]),
+        "class_names": ("DT_STRING", [-1, 5]),
+        "scores": ("DT_FLOAT", [-1, 5]),
+    }
     pixels = sigs["predict_pixels"]
     assert pixels["inputs"]["pixels"]["dtype"] == "DT_FLOAT"
     assert pixels["inputs"]["pixels"]["shape"] == [-1, 224, 224, 3]
@@ -35,8 +38,15 @@ def test_signatures_have_client_readable_names_dtypes_and_shapes(efficientnet_ex
 
 
 def test_saved_model_cli_reads_the_export(efficientnet_export):
-    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show",
-           "--dir", str(efficientnet_export), "--all"]
+    cli = [
+        sys.executable,
+        "-m",
+        "tensorflow.python.tools.saved_model_cli",
+        "show",
+        "--dir",
+        str(efficientnet_export),
+        "--all",
+    ]
     result = subprocess.run(cli, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "signature_def['serving_default']" in result.stdout
@@ -81,8 +91,11 @@ def test_corrupt_image_is_an_invalid_argument(loaded):
 
 
 def test_classify_signature_takes_tf_examples(loaded, china_jpeg):
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[china_jpeg]))}))
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[china_jpeg]))}
+        )
+    )
     out = loaded.signatures["classify"](inputs=tf.constant([example.SerializeToString()]))
     direct = loaded.signatures["serving_default"](images=tf.constant([china_jpeg]))
     np.testing.assert_array_equal(out["classes"].numpy(), direct["class_names"].numpy())

@@ -19,8 +19,8 @@ def normalized_pixels(model: keras.Model, pixels: np.ndarray) -> np.ndarray:
 def test_published_imagenet_file_normalises_like_the_paper(tmp_path):
     """The pitfall: the published .h5 holds std in the variance slot. Built with weights=None and
     given the file by load_weights, keras.applications normalises by sqrt(std); ours by std."""
-    from keras.src.legacy.saving import legacy_h5_format
     import h5py
+    from keras.src.legacy.saving import legacy_h5_format
 
     source = keras.applications.EfficientNetB0(weights=None)
     norm = input_normalization(source)

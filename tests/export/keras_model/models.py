@@ -3,6 +3,7 @@
 ``build_subclassed`` is also what ``python -m export keras tests.export.keras_model.models:build_subclassed``
 imports (the module:function way).
 """
+
 from __future__ import annotations
 
 import keras
@@ -13,8 +14,14 @@ TEXTS = ["the quick brown fox", "jumps over the lazy dog", "hello world", "a laz
 
 def sequential() -> keras.Model:
     keras.utils.set_random_seed(1)
-    return keras.Sequential([keras.Input((4,), name="features"), keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dense(3, activation="softmax", name="probabilities")], name="flowers")
+    return keras.Sequential(
+        [
+            keras.Input((4,), name="features"),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax", name="probabilities"),
+        ],
+        name="flowers",
+    )
 
 
 def two_in_two_out() -> keras.Model:
@@ -24,9 +31,13 @@ def two_in_two_out() -> keras.Model:
     history = keras.Input((5, 2), name="history")
     summary = keras.layers.GlobalAveragePooling1D()(history)
     hidden = keras.layers.Dense(6, activation="tanh")(keras.layers.Concatenate()([age, summary]))
-    return keras.Model({"age": age, "history": history},
-                       {"price": keras.layers.Dense(1, name="price")(hidden),
-                        "category": keras.layers.Dense(4, activation="softmax", name="category")(hidden)})
+    return keras.Model(
+        {"age": age, "history": history},
+        {
+            "price": keras.layers.Dense(1, name="price")(hidden),
+            "category": keras.layers.Dense(4, activation="softmax", name="category")(hidden),
+        },
+    )
 
 
 class TwoLayers(keras.Model):

@@ -34,8 +34,14 @@ LABELS = ["setosa", "versicolor", "virginica"]
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "export", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "export", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def rng_inputs(seed: int, **shapes) -> dict[str, np.ndarray]:
@@ -63,8 +69,12 @@ def exported(tmp_path_factory):
     models.two_in_two_out().save(root / "two.keras")
     models.text_classifier().save(root / "text.keras")
     models.sequential().save(root / "legacy.h5")
-    for argv in (["flowers.keras", "--labels", "labels.txt", "--top-k", "2"], ["two.keras"], ["text.keras"],
-                 ["tests.export.keras_model.models:build_subclassed", "--name", "subclassed"]):
+    for argv in (
+        ["flowers.keras", "--labels", "labels.txt", "--top-k", "2"],
+        ["two.keras"],
+        ["text.keras"],
+        ["tests.export.keras_model.models:build_subclassed", "--name", "subclassed"],
+    ):
         path = argv[0] if ":" in argv[0] else str(root / argv[0])
         argv = [path, *[str(root / a) if a == "labels.txt" else a for a in argv[1:]]]
         assert main(["keras", *argv, "--models-dir", str(repo)]) == 0, argv
@@ -95,19 +105,30 @@ def in_process(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     result = model(inputs if len(inputs) > 1 else next(iter(inputs.values())), training=False)
     if isinstance(result, dict):
         return {k: np.asarray(v) for k, v in result.items()}
-    name = model.layers[-1].name if isinstance(model, keras.Sequential) else (
-        model.output_names[0] if getattr(model, "inputs", None) else "output_0")
+    name = (
+        model.layers[-1].name
+        if isinstance(model, keras.Sequential)
+        else (model.output_names[0] if getattr(model, "inputs", None) else "output_0")
+    )
     return {name: np.asarray(result)}
 
 
 def test_signatures_take_the_models_named_inputs_and_return_its_named_outputs(exported):
     repo, _ = exported
     expected = {
-        "flowers": ({"features": ("DT_FLOAT", [-1, 4])},
-                    {"probabilities": ("DT_FLOAT", [-1, 3]), "class_ids": ("DT_INT32", [-1, 2]),
-                     "class_names": ("DT_STRING", [-1, 2]), "scores": ("DT_FLOAT", [-1, 2])}),
-        "two": ({"age": ("DT_FLOAT", [-1, 3]), "history": ("DT_FLOAT", [-1, 5, 2])},
-                {"price": ("DT_FLOAT", [-1, 1]), "category": ("DT_FLOAT", [-1, 4])}),
+        "flowers": (
+            {"features": ("DT_FLOAT", [-1, 4])},
+            {
+                "probabilities": ("DT_FLOAT", [-1, 3]),
+                "class_ids": ("DT_INT32", [-1, 2]),
+                "class_names": ("DT_STRING", [-1, 2]),
+                "scores": ("DT_FLOAT", [-1, 2]),
+            },
+        ),
+        "two": (
+            {"age": ("DT_FLOAT", [-1, 3]), "history": ("DT_FLOAT", [-1, 5, 2])},
+            {"price": ("DT_FLOAT", [-1, 1]), "category": ("DT_FLOAT", [-1, 4])},
+        ),
         "subclassed": ({"measurements": ("DT_FLOAT", [-1, 5])}, {"output_0": ("DT_FLOAT", [-1, 2])}),
         "text": ({"text": ("DT_STRING", [-1, 1])}, {"sentiment": ("DT_FLOAT", [-1, 2])}),
         "legacy": ({"features": ("DT_FLOAT", [-1, 4])}, {"probabilities": ("DT_FLOAT", [-1, 3])}),
@@ -121,8 +142,11 @@ def test_signatures_take_the_models_named_inputs_and_return_its_named_outputs(ex
 
 
 def _json_value(value: np.ndarray):
-    return [[v.decode() if isinstance(v, bytes) else v for v in row] for row in value.tolist()] \
-        if value.dtype == object else value.tolist()
+    return (
+        [[v.decode() if isinstance(v, bytes) else v for v in row] for row in value.tolist()]
+        if value.dtype == object
+        else value.tolist()
+    )
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -131,8 +155,11 @@ def test_rest_and_grpc_answer_what_the_in_process_model_answers(exported, server
     inputs = CASES[name]()
     expected = in_process(keras_models[name], inputs)
 
-    reply = requests.post(f"{server.rest_url}/v1/models/{name}:predict",
-                          json={"inputs": {k: _json_value(v) for k, v in inputs.items()}}, timeout=120)
+    reply = requests.post(
+        f"{server.rest_url}/v1/models/{name}:predict",
+        json={"inputs": {k: _json_value(v) for k, v in inputs.items()}},
+        timeout=120,
+    )
     assert reply.status_code == 200, reply.text
     outputs = reply.json()["outputs"]
     outputs = outputs if isinstance(outputs, dict) else {next(iter(expected)): outputs}
@@ -154,18 +181,23 @@ def test_labels_give_top_k_and_the_classify_api(exported, server):
     features = CASES["flowers"]()
     probabilities = in_process(keras_models["flowers"], {"features": features["features"]})["probabilities"]
     top2 = np.argsort(-probabilities, axis=1)[:, :2]
-    reply = requests.post(f"{server.rest_url}/v1/models/flowers:predict",
-                          json={"instances": features["features"].tolist()}, timeout=120).json()["predictions"]
+    reply = requests.post(
+        f"{server.rest_url}/v1/models/flowers:predict", json={"instances": features["features"].tolist()}, timeout=120
+    ).json()["predictions"]
     assert [row["class_ids"] for row in reply] == top2.tolist()
     assert [row["class_names"] for row in reply] == [[LABELS[i] for i in ids] for ids in top2]
     examples = [{"features": row} for row in features["features"].tolist()]
-    classify = requests.post(f"{server.rest_url}/v1/models/flowers:classify",
-                             json={"signature_name": "classify", "examples": examples}, timeout=120)
+    classify = requests.post(
+        f"{server.rest_url}/v1/models/flowers:classify",
+        json={"signature_name": "classify", "examples": examples},
+        timeout=120,
+    )
     assert classify.status_code == 200, classify.text
     results = classify.json()["results"]
     assert [[label for label, _ in row] for row in results] == [[LABELS[i] for i in ids] for ids in top2]
-    np.testing.assert_allclose([[score for _, score in row] for row in results],
-                               np.take_along_axis(probabilities, top2, axis=1), atol=1e-5)
+    np.testing.assert_allclose(
+        [[score for _, score in row] for row in results], np.take_along_axis(probabilities, top2, axis=1), atol=1e-5
+    )
     assert (repo / "flowers" / "1" / "assets" / "labels.txt").read_text().splitlines() == LABELS
 
 
@@ -173,10 +205,14 @@ def test_export_info_records_specs_source_hash_and_parameters(exported, tmp_path
     repo, keras_models = exported
     info = read_export_info(repo / "two" / "1")
     assert info["model"] == "keras" and info["keras_class"] == "Functional"
-    assert info["inputs"] == {"age": {"dtype": "float32", "shape": [-1, 3]},
-                              "history": {"dtype": "float32", "shape": [-1, 5, 2]}}
-    assert info["outputs"] == {"price": {"dtype": "float32", "shape": [-1, 1]},
-                               "category": {"dtype": "float32", "shape": [-1, 4]}}
+    assert info["inputs"] == {
+        "age": {"dtype": "float32", "shape": [-1, 3]},
+        "history": {"dtype": "float32", "shape": [-1, 5, 2]},
+    }
+    assert info["outputs"] == {
+        "price": {"dtype": "float32", "shape": [-1, 1]},
+        "category": {"dtype": "float32", "shape": [-1, 4]},
+    }
     source = info["source"]
     assert source["kind"] == "keras" and source["file"].endswith("two.keras")
     assert source["sha256"] == hashlib.sha256(Path(source["file"]).read_bytes()).hexdigest()
@@ -191,8 +227,21 @@ def test_examples_file_feeds_verification_and_warmup_and_atol_is_recorded(tmp_pa
     models.two_in_two_out().save(tmp_path / "two.keras")
     examples = rng_inputs(20, age=(3, 3), history=(3, 5, 2))
     np.savez(tmp_path / "examples.npz", **examples)
-    assert main(["keras", str(tmp_path / "two.keras"), "--examples", str(tmp_path / "examples.npz"),
-                 "--atol", "1e-6", "--models-dir", str(tmp_path / "models")]) == 0
+    assert (
+        main(
+            [
+                "keras",
+                str(tmp_path / "two.keras"),
+                "--examples",
+                str(tmp_path / "examples.npz"),
+                "--atol",
+                "1e-6",
+                "--models-dir",
+                str(tmp_path / "models"),
+            ]
+        )
+        == 0
+    )
     version = tmp_path / "models" / "two" / "1"
     (log,) = read_warmup_requests(version / "assets.extra" / "tf_serving_warmup_requests")
     request = log.predict_log.request
@@ -202,16 +251,43 @@ def test_examples_file_feeds_verification_and_warmup_and_atol_is_recorded(tmp_pa
     assert info["examples"] == "given" and info["atol"] == 1e-6
 
     np.savez(tmp_path / "wrong.npz", age=examples["age"])
-    assert main(["keras", str(tmp_path / "two.keras"), "--examples", str(tmp_path / "wrong.npz"),
-                 "--models-dir", str(tmp_path / "models")]) == 2
+    assert (
+        main(
+            [
+                "keras",
+                str(tmp_path / "two.keras"),
+                "--examples",
+                str(tmp_path / "wrong.npz"),
+                "--models-dir",
+                str(tmp_path / "models"),
+            ]
+        )
+        == 2
+    )
     assert main(["keras", str(tmp_path / "two.keras"), "--atol", "-1", "--models-dir", str(tmp_path / "models")]) == 2
 
 
 def test_image_input_takes_encoded_bytes_within_the_pixel_limit(tmp_path):
     models.image_classifier().save(tmp_path / "cats.keras")
-    assert main(["keras", str(tmp_path / "cats.keras"), "--image-input", "image", "--image-normalize", "unit",
-                 "--labels", str(_labels(tmp_path)), "--max-image-pixels", "300000",
-                 "--models-dir", str(tmp_path / "models")]) == 0
+    assert (
+        main(
+            [
+                "keras",
+                str(tmp_path / "cats.keras"),
+                "--image-input",
+                "image",
+                "--image-normalize",
+                "unit",
+                "--labels",
+                str(_labels(tmp_path)),
+                "--max-image-pixels",
+                "300000",
+                "--models-dir",
+                str(tmp_path / "models"),
+            ]
+        )
+        == 0
+    )
     version = tmp_path / "models" / "cats" / "1"
     assert set(signature_defs(version)) == {"serving_default", "predict_images", "classify"}
     assert read_export_info(version)["max_image_pixels"] == 300_000
@@ -221,8 +297,9 @@ def test_image_input_takes_encoded_bytes_within_the_pixel_limit(tmp_path):
     pixels = normalize(center_crop_and_resize(decode_rgb(photo), (32, 32)), "unit")[tf.newaxis]
     expected = keras.saving.load_model(tmp_path / "cats.keras")(pixels, training=False)
     np.testing.assert_allclose(got["probabilities"], expected, atol=1e-5)
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[photo]))})).SerializeToString()
+    example = tf.train.Example(
+        features=tf.train.Features(feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[photo]))})
+    ).SerializeToString()
     classified = loaded.signatures["classify"](inputs=tf.constant([example]))
     np.testing.assert_allclose(classified["scores"], got["scores"], atol=1e-6)
     for bomb in (png_bomb(), png_bomb(600, 600)):  # 400 MP, and 360,000 pixels over this export's limit
@@ -239,15 +316,19 @@ def _labels(directory: Path) -> Path:
 def test_python_api_with_a_custom_endpoint(tmp_path):
     model = models.sequential()
     hidden = keras.Model(model.inputs, model.layers[0].output)
-    embed = Endpoint("embed", lambda features: {"embedding": hidden(features, training=False)},
-                     [tf.TensorSpec([None, 4], tf.float32, name="features")])
+    embed = Endpoint(
+        "embed",
+        lambda features: {"embedding": hidden(features, training=False)},
+        [tf.TensorSpec([None, 4], tf.float32, name="features")],
+    )
     version = export_model(model, tmp_path / "models", "iris", labels=LABELS, top_k=3, endpoints=[embed])
     assert version == tmp_path / "models" / "iris" / "1"
     assert set(signature_defs(version)) == {"serving_default", "classify", "embed"}
     loaded = tf.saved_model.load(str(version))
     features = CASES["flowers"]()["features"]
-    np.testing.assert_allclose(loaded.signatures["embed"](features=tf.constant(features))["embedding"],
-                               hidden(features), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.signatures["embed"](features=tf.constant(features))["embedding"], hidden(features), atol=1e-5
+    )
     out = loaded.signatures["serving_default"](features=tf.constant(features))
     np.testing.assert_allclose(out["probabilities"], model(features), atol=1e-5)
     assert out["class_names"].shape == (3, 3)
@@ -258,7 +339,7 @@ def test_python_api_with_a_custom_endpoint(tmp_path):
         export_model(model, tmp_path / "models", "../iris")
 
 
-CUSTOM_LAYERS = '''
+CUSTOM_LAYERS = """
 import keras
 
 
@@ -275,7 +356,7 @@ def build():
 
 if __name__ == "__main__":
     build().save("custom.keras")
-'''
+"""
 
 
 def test_bad_files_are_one_line_errors_with_exit_2_and_nothing_written(tmp_path):
@@ -290,8 +371,11 @@ def test_bad_files_are_one_line_errors_with_exit_2_and_nothing_written(tmp_path)
     cases = [
         (["notes.keras"], "notes.keras is not a .keras model file (not a zip archive written by model.save)"),
         (["weights.h5"], "weights.h5 is not a Keras model file Keras can load"),
-        ([str(code / "custom.keras")], "uses the custom class 'Tripling', whose code is not importable here: "
-                                       "build the model in code and pass module:function"),
+        (
+            [str(code / "custom.keras")],
+            "uses the custom class 'Tripling', whose code is not importable here: "
+            "build the model in code and pass module:function",
+        ),
         (["flowers.keras", "--version", "1"], "version 1 already exists"),
         (["missing.keras"], "model file not found: missing.keras"),
         (["custom_layers:build"], "cannot import 'custom_layers' for custom_layers:build"),
@@ -302,7 +386,9 @@ def test_bad_files_are_one_line_errors_with_exit_2_and_nothing_written(tmp_path)
         assert result.returncode == 2 and len(ours) == 1 and message in ours[0], (args, result.stderr[-2000:])
         assert result.stdout == ""
     assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "models").rglob("*")) == [
-        "models/flowers", "models/flowers/1"]
+        "models/flowers",
+        "models/flowers/1",
+    ]
     # The way for custom layers: the code that builds the model.
     result = run_cli("keras", "custom_layers:build", "--models-dir", str(tmp_path / "models"), cwd=code)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -24,7 +24,7 @@ def section(title: str) -> str:
     text = (REPO / "README.md").read_text()
     start = text.index(f"## {title}\n")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end > 0 else None]
+    return text[start : end if end > 0 else None]
 
 
 def steps(markdown: str) -> list[tuple[str, str]]:
@@ -41,15 +41,25 @@ def steps(markdown: str) -> list[tuple[str, str]]:
 def test_your_own_model_section_runs_and_answers(tmp_path):
     grpc_port, rest_port = free_port(), free_port()
     (tmp_path / ".venv").symlink_to(REPO / ".venv")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PATH": f"{tmp_path / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PATH": f"{tmp_path / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     outputs, server = [], None
     try:
         for language, text in steps(section("Your own model")):
             text = re.sub(r"\b8501\b", str(rest_port), re.sub(r"\b8500\b", str(grpc_port), text))
             if text.startswith("python -m serving "):
-                server = subprocess.Popen(["bash", "-c", text], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, start_new_session=True)
+                server = subprocess.Popen(
+                    ["bash", "-c", text],
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 deadline = time.monotonic() + 600
                 while not (_accepts(grpc_port) and _accepts(rest_port)):
                     assert server.poll() is None and time.monotonic() < deadline, f"{text!r} did not start"

@@ -1,4 +1,5 @@
 """Small shared helpers for the StyleGAN tests."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Written from NVlabs/stylegan training/networks_stylegan.py, used by the tests as the hand computation the
 Keras port must reproduce. Variables are looked up by official names in a {name: array} dict.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,7 @@ def conv2d(x, w):
     out = np.zeros((x.shape[0], w.shape[3], h, wd))
     for dy in range(k):
         for dx in range(k):
-            out += np.einsum("nihw,io->nohw", xp[:, :, dy:dy + h, dx:dx + wd], w[dy, dx])
+            out += np.einsum("nihw,io->nohw", xp[:, :, dy : dy + h, dx : dx + wd], w[dy, dx])
     return out
 
 
@@ -55,8 +56,8 @@ def upscale_conv2d_fused(x, w):
     out = np.zeros((n, w.shape[3], 2 * h + 2, 2 * wd + 2))
     for ty in range(4):
         for tx in range(4):
-            out[:, :, ty:ty + 2 * h:2, tx:tx + 2 * wd:2] += np.einsum("nihw,io->nohw", x, k[ty, tx])
-    return out[:, :, 1:2 * h + 1, 1:2 * wd + 1]
+            out[:, :, ty : ty + 2 * h : 2, tx : tx + 2 * wd : 2] += np.einsum("nihw,io->nohw", x, k[ty, tx])
+    return out[:, :, 1 : 2 * h + 1, 1 : 2 * wd + 1]
 
 
 def downscale(x):
@@ -71,12 +72,12 @@ def blur(x):
 
 
 def pixel_norm(x):
-    return x / np.sqrt(np.mean(x ** 2, axis=1, keepdims=True) + 1e-8)
+    return x / np.sqrt(np.mean(x**2, axis=1, keepdims=True) + 1e-8)
 
 
 def instance_norm(x):
     x = x - x.mean(axis=(2, 3), keepdims=True)
-    return x / np.sqrt(np.mean(x ** 2, axis=(2, 3), keepdims=True) + 1e-8)
+    return x / np.sqrt(np.mean(x**2, axis=(2, 3), keepdims=True) + 1e-8)
 
 
 def epilogue(x, w_layer, v, scope, noise):
@@ -111,9 +112,9 @@ def synthesis(dlatents, v, resolution):
     x = conv2d(x, wscale(v[s + "4x4/Conv/weight"]))
     x = epilogue(x, dlatents[:, 1], v, s + "4x4/Conv", v[s + "noise1"])
     for r in range(3, int(np.log2(resolution)) + 1):
-        size = f"{2 ** r}x{2 ** r}"
+        size = f"{2**r}x{2**r}"
         w = wscale(v[f"{s}{size}/Conv0_up/weight"])
-        x = blur(upscale_conv2d_fused(x, w) if 2 ** r >= 128 else conv2d(upscale(x), w))
+        x = blur(upscale_conv2d_fused(x, w) if 2**r >= 128 else conv2d(upscale(x), w))
         x = epilogue(x, dlatents[:, 2 * r - 4], v, f"{s}{size}/Conv0_up", v[f"{s}noise{2 * r - 4}"])
         x = conv2d(x, wscale(v[f"{s}{size}/Conv1/weight"]))
         x = epilogue(x, dlatents[:, 2 * r - 3], v, f"{s}{size}/Conv1", v[f"{s}noise{2 * r - 3}"])
@@ -135,7 +136,7 @@ def discriminator(images, v, resolution):
     log2 = int(np.log2(resolution))
     x = lrelu(conv2d(images, wscale(v["FromRGB_lod0/weight"])) + v["FromRGB_lod0/bias"][None, :, None, None])
     for r in range(log2, 2, -1):
-        size = f"{2 ** r}x{2 ** r}"
+        size = f"{2**r}x{2**r}"
         x = lrelu(conv2d(x, wscale(v[f"{size}/Conv0/weight"])) + v[f"{size}/Conv0/bias"][None, :, None, None])
         x = downscale(conv2d(blur(x), wscale(v[f"{size}/Conv1_down/weight"])))
         x = lrelu(x + v[f"{size}/Conv1_down/bias"][None, :, None, None])

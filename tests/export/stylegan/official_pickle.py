@@ -5,6 +5,7 @@ dict of `Network.__getstate__` (version 3, name, static_kwargs, components, buil
 build_func_name, variables = [(local name, array)]). Names and NCHW shapes here are written from
 training/networks_stylegan.py, independently of the Keras port's own name table.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -23,10 +24,15 @@ class Network:
         self.variables, self.components = variables, components or {}
 
     def __getstate__(self):
-        return {"version": 3, "name": self.name, "static_kwargs": dict(self.static_kwargs),
-                "components": dict(self.components),
-                "build_module_src": "raise RuntimeError('the reader must never execute this')",
-                "build_func_name": self.func_name, "variables": list(self.variables.items())}
+        return {
+            "version": 3,
+            "name": self.name,
+            "static_kwargs": dict(self.static_kwargs),
+            "components": dict(self.components),
+            "build_module_src": "raise RuntimeError('the reader must never execute this')",
+            "build_func_name": self.func_name,
+            "variables": list(self.variables.items()),
+        }
 
 
 def official_modules(monkeypatch) -> None:
@@ -38,13 +44,15 @@ def official_modules(monkeypatch) -> None:
 
 
 def nf(stage, fmap_base, fmap_max):
-    return min(int(fmap_base / 2.0 ** stage), fmap_max)
+    return min(int(fmap_base / 2.0**stage), fmap_max)
 
 
 def generator_variables(rng, resolution, fmap_base, fmap_max, latent, channels=3):
     """(mapping vars, synthesis vars) with official local names and shapes, random values."""
+
     def r(*shape):
         return rng.normal(0, 0.5, shape).astype(np.float32)
+
     mapping = {}
     for i in range(8):
         mapping[f"Dense{i}/weight"], mapping[f"Dense{i}/bias"] = r(latent, latent), r(latent)
@@ -59,13 +67,14 @@ def generator_variables(rng, resolution, fmap_base, fmap_max, latent, channels=3
         synthesis[f"{scope}/bias"] = r(c)
         synthesis[f"{scope}/StyleMod/weight"] = r(latent, 2 * c)
         synthesis[f"{scope}/StyleMod/bias"] = r(2 * c)
+
     c1 = nf(1, fmap_base, fmap_max)
     synthesis["4x4/Const/const"] = r(1, c1, 4, 4)
     epilogue("4x4/Const", c1)
     synthesis["4x4/Conv/weight"] = r(3, 3, c1, c1)
     epilogue("4x4/Conv", c1)
     for res in range(3, log2 + 1):
-        size, cin, cout = 2 ** res, nf(res - 2, fmap_base, fmap_max), nf(res - 1, fmap_base, fmap_max)
+        size, cin, cout = 2**res, nf(res - 2, fmap_base, fmap_max), nf(res - 1, fmap_base, fmap_max)
         synthesis[f"{size}x{size}/Conv0_up/weight"] = r(3, 3, cin, cout)
         epilogue(f"{size}x{size}/Conv0_up", cout)
         synthesis[f"{size}x{size}/Conv1/weight"] = r(3, 3, cout, cout)
@@ -80,6 +89,7 @@ def generator_variables(rng, resolution, fmap_base, fmap_max, latent, channels=3
 def discriminator_variables(rng, resolution, fmap_base, fmap_max, channels=3):
     def r(*shape):
         return rng.normal(0, 0.5, shape).astype(np.float32)
+
     log2 = int(np.log2(resolution))
     v = {"lod": np.float32(0)}
     for res in range(log2, 1, -1):
@@ -87,7 +97,7 @@ def discriminator_variables(rng, resolution, fmap_base, fmap_max, channels=3):
         v[f"FromRGB_lod{lod}/weight"] = r(1, 1, channels, nf(res - 1, fmap_base, fmap_max))
         v[f"FromRGB_lod{lod}/bias"] = r(nf(res - 1, fmap_base, fmap_max))
     for res in range(log2, 2, -1):
-        size = 2 ** res
+        size = 2**res
         c0, c1 = nf(res - 1, fmap_base, fmap_max), nf(res - 2, fmap_base, fmap_max)
         v[f"{size}x{size}/Conv0/weight"], v[f"{size}x{size}/Conv0/bias"] = r(3, 3, c0, c0), r(c0)
         v[f"{size}x{size}/Conv1_down/weight"], v[f"{size}x{size}/Conv1_down/bias"] = r(3, 3, c0, c1), r(c1)
@@ -101,19 +111,33 @@ def discriminator_variables(rng, resolution, fmap_base, fmap_max, channels=3):
 def generator_network(name, mapping, synthesis, dlatent_avg, kwargs):
     components = {
         "synthesis": Network("G_synthesis", "G_synthesis", kwargs, synthesis),
-        "mapping": Network("G_mapping", "G_mapping", {**kwargs, "dlatent_broadcast": 2 * int(np.log2(kwargs["resolution"])) - 2}, mapping),
+        "mapping": Network(
+            "G_mapping",
+            "G_mapping",
+            {**kwargs, "dlatent_broadcast": 2 * int(np.log2(kwargs["resolution"])) - 2},
+            mapping,
+        ),
     }
     return Network(name, "G_style", kwargs, {"lod": np.float32(0), "dlatent_avg": dlatent_avg}, components)
 
 
-def write_official_pickle(path: Path, monkeypatch, resolution=16, fmap_base=64, fmap_max=8, latent=16,
-                          seed=0, edit=None) -> dict[str, dict[str, np.ndarray]]:
+def write_official_pickle(
+    path: Path, monkeypatch, resolution=16, fmap_base=64, fmap_max=8, latent=16, seed=0, edit=None
+) -> dict[str, dict[str, np.ndarray]]:
     """Write (G, D, Gs) like an official pickle. `edit(gs_synthesis_vars)` may corrupt it for error tests.
     Returns the flat {name: array} per network, named like `Network.vars`."""
     official_modules(monkeypatch)
     rng = np.random.default_rng(seed)
-    kwargs = {"num_channels": 3, "resolution": resolution, "label_size": 0, "fmap_base": fmap_base,
-              "fmap_max": fmap_max, "latent_size": latent, "dlatent_size": latent, "mapping_fmaps": latent}
+    kwargs = {
+        "num_channels": 3,
+        "resolution": resolution,
+        "label_size": 0,
+        "fmap_base": fmap_base,
+        "fmap_max": fmap_max,
+        "latent_size": latent,
+        "dlatent_size": latent,
+        "mapping_fmaps": latent,
+    }
     nets = {}
     for name in ("G", "Gs"):
         mapping, synthesis = generator_variables(rng, resolution, fmap_base, fmap_max, latent)

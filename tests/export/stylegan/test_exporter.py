@@ -1,4 +1,5 @@
 """`python -m export stylegan …`: official pickles, Keras weight files, and clear errors."""
+
 import json
 import subprocess
 import sys
@@ -28,8 +29,20 @@ def test_export_from_official_pickle_serves_what_the_pickle_defines(tmp_path, mo
     pickle_path = tmp_path / "karras2019stylegan-test-16x16.pkl"
     official = write_official_pickle(pickle_path, monkeypatch, latent=512, fmap_base=64, fmap_max=8)
     reads = count_pickle_reads(monkeypatch)
-    assert main(["stylegan", "--pickle", str(pickle_path), "--models-dir", str(tmp_path / "models"),
-                 "--truncation-cutoff", "4"]) == 0
+    assert (
+        main(
+            [
+                "stylegan",
+                "--pickle",
+                str(pickle_path),
+                "--models-dir",
+                str(tmp_path / "models"),
+                "--truncation-cutoff",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert reads == [pickle_path]  # official pickles are hundreds of MB: read once
     version = tmp_path / "models" / "stylegan" / "1"
     assert capsys.readouterr().out.strip().endswith(str(version))
@@ -56,19 +69,37 @@ def test_export_from_keras_weights_file(tmp_path, capsys):
         variable.assign(np.random.default_rng(1).normal(0, 0.3, variable.shape).astype(np.float32))
     weights = tmp_path / "g.weights.h5"
     trained.save_weights(str(weights))
-    assert main(["stylegan", "--weights", str(weights), "--resolution", "8", "--fmap-max", "16",
-                 "--models-dir", str(tmp_path / "models")]) == 0
+    assert (
+        main(
+            [
+                "stylegan",
+                "--weights",
+                str(weights),
+                "--resolution",
+                "8",
+                "--fmap-max",
+                "16",
+                "--models-dir",
+                str(tmp_path / "models"),
+            ]
+        )
+        == 0
+    )
     loaded = tf.saved_model.load(str(tmp_path / "models" / "stylegan" / "1"))
     z = np.random.default_rng(2).standard_normal((2, 512)).astype(np.float32)
-    np.testing.assert_allclose(loaded.signatures["mapping"](z=tf.constant(z))["w"].numpy(),
-                               trained.mapping(z).numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        loaded.signatures["mapping"](z=tf.constant(z))["w"].numpy(), trained.mapping(z).numpy(), atol=1e-5, rtol=0
+    )
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--pickle", "absent.pkl"], "error: pickle not found: absent.pkl"),
-    (["--weights", "absent.weights.h5", "--resolution", "8"], "error: weights file not found"),
-    (["--resolution", "8", "--fmap-max", "16", "--weights", "{wrong}"], "error: cannot load"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--pickle", "absent.pkl"], "error: pickle not found: absent.pkl"),
+        (["--weights", "absent.weights.h5", "--resolution", "8"], "error: weights file not found"),
+        (["--resolution", "8", "--fmap-max", "16", "--weights", "{wrong}"], "error: cannot load"),
+    ],
+)
 def test_bad_weights_are_one_line_errors(tmp_path, capsys, argv, message):
     wrong = tmp_path / "wrong.weights.h5"
     Generator(StyleGANConfig(resolution=16, fmap_max=16)).save_weights(str(wrong))
@@ -81,8 +112,13 @@ def test_bad_weights_are_one_line_errors(tmp_path, capsys, argv, message):
 
 @pytest.mark.parametrize("resolution", ["12", "2048", "4"])
 def test_bad_resolution_is_rejected_by_the_cli(resolution):
-    result = subprocess.run([sys.executable, "-m", "export", "stylegan", "--resolution", resolution],
-                            check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "export", "stylegan", "--resolution", resolution],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "power of two from 8 to 1024" in result.stderr
 
@@ -90,8 +126,10 @@ def test_bad_resolution_is_rejected_by_the_cli(resolution):
 def test_pickle_disagreeing_with_resolution_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     pickle_path = tmp_path / "net.pkl"
     write_official_pickle(pickle_path, monkeypatch)
-    assert main(["stylegan", "--pickle", str(pickle_path), "--resolution", "32",
-                 "--models-dir", str(tmp_path / "models")]) == 2
+    assert (
+        main(["stylegan", "--pickle", str(pickle_path), "--resolution", "32", "--models-dir", str(tmp_path / "models")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "error: the pickle holds a 16² generator, --resolution asks for 32²" in err
     assert len(err.strip().splitlines()) == 1

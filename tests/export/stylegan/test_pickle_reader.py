@@ -1,4 +1,5 @@
 """Official pickle → Keras: round trip on pickles with the official object layout and variable names."""
+
 import pickle
 import sys
 
@@ -29,8 +30,9 @@ def test_generator_from_pickle_computes_what_the_official_weights_define(tmp_pat
         got = generator(z, truncation_psi=0.7, truncation_cutoff=8).numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
         np.testing.assert_array_equal(generator.dlatent_avg.numpy(), official[network]["dlatent_avg"])
-        np.testing.assert_array_equal(generator.synthesis.noise_inputs[2].numpy()[0, :, :, 0],
-                                      official[network]["G_synthesis/noise2"][0, 0])
+        np.testing.assert_array_equal(
+            generator.synthesis.noise_inputs[2].numpy()[0, :, :, 0], official[network]["G_synthesis/noise2"][0, 0]
+        )
 
 
 def test_discriminator_from_pickle(tmp_path, monkeypatch):
@@ -50,8 +52,13 @@ def test_reader_keeps_the_official_structure(tmp_path, monkeypatch):
     assert set(gs.components) == {"mapping", "synthesis"}
     assert gs.build_func_name == "G_style"
     assert set(gs.variables) == set(official["Gs"])
-    for name in ("G_mapping/Dense0/weight", "G_synthesis/4x4/Const/const", "G_synthesis/8x8/Conv0_up/weight",
-                 "G_synthesis/noise0", "dlatent_avg"):
+    for name in (
+        "G_mapping/Dense0/weight",
+        "G_synthesis/4x4/Const/const",
+        "G_synthesis/8x8/Conv0_up/weight",
+        "G_synthesis/noise0",
+        "dlatent_avg",
+    ):
         np.testing.assert_array_equal(gs.variables[name], official["Gs"][name])
 
 
@@ -64,9 +71,12 @@ def test_missing_variable_is_named(tmp_path, monkeypatch):
 
 def test_misshaped_variable_is_named_with_both_shapes(tmp_path, monkeypatch):
     path = tmp_path / "net.pkl"
-    write_official_pickle(path, monkeypatch,
-                          edit=lambda v: v.update({"4x4/Const/const": np.ones((1, 8, 5, 5), np.float32)}))
-    with pytest.raises(ExportError, match=r"G_synthesis/4x4/Const/const has shape \[1, 8, 5, 5\].*expects \[1, 8, 4, 4\]"):
+    write_official_pickle(
+        path, monkeypatch, edit=lambda v: v.update({"4x4/Const/const": np.ones((1, 8, 5, 5), np.float32)})
+    )
+    with pytest.raises(
+        ExportError, match=r"G_synthesis/4x4/Const/const has shape \[1, 8, 5, 5\].*expects \[1, 8, 4, 4\]"
+    ):
         generator_from_pickle(path)
 
 
@@ -101,12 +111,16 @@ def test_every_official_1024_variable_maps_onto_the_keras_networks():
 
     rng = np.random.default_rng(0)
     mapping, synthesis = generator_variables(rng, 1024, 8192, 512, 512)
-    official = {"dlatent_avg": np.zeros(512, np.float32), **{f"G_mapping/{k}": v for k, v in mapping.items()},
-                **{f"G_synthesis/{k}": v for k, v in synthesis.items()}}
+    official = {
+        "dlatent_avg": np.zeros(512, np.float32),
+        **{f"G_mapping/{k}": v for k, v in mapping.items()},
+        **{f"G_synthesis/{k}": v for k, v in synthesis.items()},
+    }
     generator = Generator(StyleGANConfig())
     assign_official_variables(generator.official_variables(), official, "Gs")
-    trainable = sum(v.size for k, v in official.items() if "noise" not in k and not k.endswith("lod")
-                    and k != "dlatent_avg")
+    trainable = sum(
+        v.size for k, v in official.items() if "noise" not in k and not k.endswith("lod") and k != "dlatent_avg"
+    )
     assert trainable == 26_219_627
     np.testing.assert_array_equal(generator.synthesis.convs[-2].weight.numpy(), synthesis["1024x1024/Conv0_up/weight"])
     discriminator = Discriminator(StyleGANConfig())
@@ -120,15 +134,23 @@ def test_a_pickle_naming_a_numpy_module_that_runs_code_is_refused_before_importi
     sys.modules.pop("numpy.f2py.__main__", None)
     assert main(["stylegan", "--pickle", str(path), "--models-dir", str(tmp_path / "models")]) == 2
     captured = capsys.readouterr()
-    assert captured.err == ("error: unexpected class numpy.f2py.__main__.ndarray in the pickle: "
-                            "not an official StyleGAN pickle\n")
+    assert captured.err == (
+        "error: unexpected class numpy.f2py.__main__.ndarray in the pickle: not an official StyleGAN pickle\n"
+    )
     assert captured.out == "" and "numpy.f2py.__main__" not in sys.modules
     assert not (tmp_path / "models").exists()
 
 
-@pytest.mark.parametrize("module, name", [("numpy", "load"), ("numpy.core.multiarray", "ndarray"),
-                                          ("numpy.lib.npyio", "_reconstruct"), ("builtins", "eval"),
-                                          ("dnnlib.tflib.network", "build")])
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("numpy", "load"),
+        ("numpy.core.multiarray", "ndarray"),
+        ("numpy.lib.npyio", "_reconstruct"),
+        ("builtins", "eval"),
+        ("dnnlib.tflib.network", "build"),
+    ],
+)
 def test_only_exact_module_and_name_pairs_resolve(tmp_path, module, name):
     path = tmp_path / "other.pkl"
     path.write_bytes(f"c{module}\n{name}\n.".encode())
@@ -136,12 +158,15 @@ def test_only_exact_module_and_name_pairs_resolve(tmp_path, module, name):
         read_official_pickle(path)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda state: state.update(variables=7), "G network state is malformed"),
-    (lambda state: state.update(variables=[("a", 1, 2)]), "G network state is malformed"),
-    (lambda state: state.update(static_kwargs=[1, 2]), "G network state is malformed"),
-    (lambda state: state.update(components=["x"]), "G network components are list"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda state: state.update(variables=7), "G network state is malformed"),
+        (lambda state: state.update(variables=[("a", 1, 2)]), "G network state is malformed"),
+        (lambda state: state.update(static_kwargs=[1, 2]), "G network state is malformed"),
+        (lambda state: state.update(components=["x"]), "G network components are list"),
+    ],
+)
 def test_malformed_network_states_are_one_line_errors(tmp_path, monkeypatch, edit, message):
     from tests.export.stylegan import official_pickle
 

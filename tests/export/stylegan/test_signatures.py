@@ -1,4 +1,5 @@
 """The exported SavedModel: signatures, determinism, agreement with the in-process Keras model."""
+
 import json
 
 import numpy as np
@@ -40,8 +41,10 @@ def test_signatures_have_named_typed_inputs_and_outputs(loaded):
     expected = {
         "serving_default": ({"z": tf.float32, "truncation_psi": tf.float32}, {"images": tf.uint8}),
         "generate_png": ({"seeds": tf.int64, "truncation_psi": tf.float32}, {"images_bytes": tf.string}),
-        "mix": ({"z1": tf.float32, "z2": tf.float32, "crossover": tf.int32, "truncation_psi": tf.float32},
-                {"images": tf.uint8}),
+        "mix": (
+            {"z1": tf.float32, "z2": tf.float32, "crossover": tf.int32, "truncation_psi": tf.float32},
+            {"images": tf.uint8},
+        ),
         "mapping": ({"z": tf.float32}, {"w": tf.float32}),
         "synthesis": ({"dlatents": tf.float32}, {"images_float": tf.float32}),
     }
@@ -132,12 +135,18 @@ def test_settings_take_one_value_per_image(loaded):
     crossovers = np.array([2, 6], np.int32)
     mixed = call(loaded, "mix", z1=z, z2=z[::-1].copy(), crossover=crossovers, truncation_psi=psis)["images"]
     for i in range(2):  # batch 2 against batch 1: kernels may differ in the last float bit
-        alone = call(loaded, "serving_default", z=z[i:i + 1], truncation_psi=psis[i])["images"]
+        alone = call(loaded, "serving_default", z=z[i : i + 1], truncation_psi=psis[i])["images"]
         assert_within_one_level(together[i], alone[0])
         png = call(loaded, "generate_png", seeds=np.array([i + 1], np.int64), truncation_psi=psis[i])["images_bytes"]
         assert_within_one_level(tf.io.decode_png(pngs[i]).numpy(), tf.io.decode_png(png[0]).numpy())
-        mix_alone = call(loaded, "mix", z1=z[i:i + 1], z2=z[::-1][i:i + 1].copy(), crossover=crossovers[i],
-                         truncation_psi=psis[i])["images"]
+        mix_alone = call(
+            loaded,
+            "mix",
+            z1=z[i : i + 1],
+            z2=z[::-1][i : i + 1].copy(),
+            crossover=crossovers[i],
+            truncation_psi=psis[i],
+        )["images"]
         assert_within_one_level(mixed[i], mix_alone[0])
     assert np.abs(together[0].astype(int) - together[1].astype(int)).max() > 1  # ψ 0.7 and ψ 0 differ
     with pytest.raises(tf.errors.InvalidArgumentError, match="truncation_psi must be a scalar or have one value"):
@@ -152,16 +161,19 @@ def test_export_info_records_the_model(stylegan_export):
     assert (stylegan_export / "assets.extra" / "tf_serving_warmup_requests").stat().st_size > 0
 
 
-@pytest.mark.parametrize("signature, inputs, message", [
-    ("mix", {"crossover": np.int32(-1)}, r"crossover must be in \[0, 8\], got -1"),
-    ("mix", {"crossover": np.int32(9)}, r"crossover must be in \[0, 8\], got 9"),
-    ("mix", {"z2": latents(3, seed=9)}, "z1 and z2 must hold the same number of latents, got 2 and 3"),
-    ("mix", {"z1": latents(1), "z2": latents(3, seed=9)}, "same number of latents, got 1 and 3"),  # no broadcast
-    ("mix", {"truncation_psi": np.float32(np.nan)}, "truncation_psi must be a finite number"),
-    ("serving_default", {"truncation_psi": np.float32(np.inf)}, "truncation_psi must be a finite number"),
-    ("generate_png", {"truncation_psi": np.float32(-np.inf)}, "truncation_psi must be a finite number"),
-    ("generate_png", {"seeds": np.arange(17, dtype=np.int64)}, "at most 16 seeds a request, got 17"),
-])
+@pytest.mark.parametrize(
+    "signature, inputs, message",
+    [
+        ("mix", {"crossover": np.int32(-1)}, r"crossover must be in \[0, 8\], got -1"),
+        ("mix", {"crossover": np.int32(9)}, r"crossover must be in \[0, 8\], got 9"),
+        ("mix", {"z2": latents(3, seed=9)}, "z1 and z2 must hold the same number of latents, got 2 and 3"),
+        ("mix", {"z1": latents(1), "z2": latents(3, seed=9)}, "same number of latents, got 1 and 3"),  # no broadcast
+        ("mix", {"truncation_psi": np.float32(np.nan)}, "truncation_psi must be a finite number"),
+        ("serving_default", {"truncation_psi": np.float32(np.inf)}, "truncation_psi must be a finite number"),
+        ("generate_png", {"truncation_psi": np.float32(-np.inf)}, "truncation_psi must be a finite number"),
+        ("generate_png", {"seeds": np.arange(17, dtype=np.int64)}, "at most 16 seeds a request, got 17"),
+    ],
+)
 def test_impossible_inputs_are_invalid_argument_in_the_graph(loaded, signature, inputs, message):
     valid = {
         "mix": {"z1": latents(2), "z2": latents(2, seed=1), "crossover": np.int32(4), "truncation_psi": PSI},

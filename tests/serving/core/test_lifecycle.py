@@ -3,6 +3,7 @@
 Loads that block on an event stand for slow loads; loads that raise stand for broken versions.
 Waits are bounded by `_until` and assert states, never durations.
 """
+
 from __future__ import annotations
 
 import threading
@@ -221,5 +222,7 @@ def test_stop_cancels_pending_retries(make, loads):
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
     _until(lambda: loads.calls[("m", 1)] == 1, "the first attempt")
     lifecycle.stop()
-    _until(lambda: not any(isinstance(t, threading.Timer) and t.is_alive() for t in threading.enumerate()),
-           "the retry timer to end")
+    _until(
+        lambda: not any(isinstance(t, threading.Timer) and t.is_alive() for t in threading.enumerate()),
+        "the retry timer to end",
+    )

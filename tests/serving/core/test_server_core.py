@@ -2,15 +2,16 @@
 
 Version directories are empty: the loader is the tests' fake, so no TensorFlow runs.
 """
+
 from __future__ import annotations
 
 import threading
 
 import pytest
 from google.protobuf import text_format
+
 from protocol.generated.tensorflow_serving.apis import model_pb2
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
-
 from serving.core.lifecycle import LifecycleOptions
 from serving.core.server_core import CoreOptions, ServerCore
 from serving.status import ServingError
@@ -29,8 +30,11 @@ def loads():
 
 @pytest.fixture
 def core(loads):
-    core = ServerCore(CoreOptions(file_system_poll_wait_seconds=0, lifecycle=LifecycleOptions(max_num_load_retries=0)),
-                      load=loads.load, unload=loads.unload)
+    core = ServerCore(
+        CoreOptions(file_system_poll_wait_seconds=0, lifecycle=LifecycleOptions(max_num_load_retries=0)),
+        load=loads.load,
+        unload=loads.unload,
+    )
     yield core
     for event in loads.block.values():
         event.set()
@@ -58,8 +62,9 @@ def test_reload_naming_a_missing_base_path_is_refused_whole(core, tmp_path):
     with pytest.raises(ServingError) as info:
         core.reload_config(_config([{"name": "b", "base_path": missing}]))
     assert info.value.code_name == "INVALID_ARGUMENT"
-    assert info.value.message == (f"Could not find base path {missing} for servable b with error "
-                                  f"NOT_FOUND: {missing} not found")
+    assert info.value.message == (
+        f"Could not find base path {missing} for servable b with error NOT_FOUND: {missing} not found"
+    )
     assert _serves(core, "a") == 1  # the config in force did not change: "a" was not removed
     _versions(a, 2)
     core.source.poll()
@@ -72,8 +77,9 @@ def test_reload_waits_for_new_models_and_reports_a_failed_latest(core, loads, tm
     with pytest.raises(ServingError) as info:
         core.reload_config(_config([{"name": "a", "base_path": a}, {"name": "b", "base_path": b}]))
     assert info.value.code_name == "UNKNOWN"
-    assert info.value.message.startswith("1 model(s) did not become available: {{{name: b version: 2} due to error: "
-                                         "NOT_FOUND: no SavedModel at")
+    assert info.value.message.startswith(
+        "1 model(s) did not become available: {{{name: b version: 2} due to error: NOT_FOUND: no SavedModel at"
+    )
     assert _serves(core, "a") == 1
 
 
@@ -107,8 +113,9 @@ def test_a_new_model_without_versions_is_waited_for_and_scanned_again(core, tmp_
     base = tmp_path / "later"
     base.mkdir()
     done = threading.Event()
-    waiting = threading.Thread(target=lambda: (core.reload_config(_config([{"name": "later", "base_path": base}])),
-                                               done.set()))
+    waiting = threading.Thread(
+        target=lambda: (core.reload_config(_config([{"name": "later", "base_path": base}])), done.set())
+    )
     waiting.start()
     _until(lambda: "later" in core._models, "the config to be in force")
     assert not done.is_set()

@@ -1,9 +1,10 @@
 """Versions on disk: odd names skipped, missing or unreadable base paths, the version policies."""
+
 from __future__ import annotations
 
 import pytest
-from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
+from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from serving.core.versions import aspired_versions, list_versions
 from serving.status import ServingError
 
@@ -20,7 +21,10 @@ def test_missing_base_path_has_the_official_message(tmp_path):
     with pytest.raises(ServingError) as info:
         list_versions(str(missing), "m")
     assert info.value.code_name == "INVALID_ARGUMENT"
-    assert info.value.message == f"Could not find base path {missing} for servable m with error NOT_FOUND: {missing} not found"
+    assert (
+        info.value.message
+        == f"Could not find base path {missing} for servable m with error NOT_FOUND: {missing} not found"
+    )
 
 
 def test_unreadable_base_path_is_a_serving_error(tmp_path):
@@ -34,8 +38,9 @@ def test_unreadable_base_path_is_a_serving_error(tmp_path):
 def _model(base, policy=""):
     from google.protobuf import text_format
 
-    return text_format.Parse(f'name: "m" base_path: "{base}" model_platform: "tensorflow" {policy}',
-                             model_server_config_pb2.ModelConfig())
+    return text_format.Parse(
+        f'name: "m" base_path: "{base}" model_platform: "tensorflow" {policy}', model_server_config_pb2.ModelConfig()
+    )
 
 
 def test_policies_choose_from_what_is_on_disk(tmp_path):
@@ -44,4 +49,6 @@ def test_policies_choose_from_what_is_on_disk(tmp_path):
     assert set(aspired_versions(_model(tmp_path))) == {3}
     assert set(aspired_versions(_model(tmp_path, "model_version_policy { latest { num_versions: 2 } }"))) == {2, 3}
     assert set(aspired_versions(_model(tmp_path, "model_version_policy { all {} }"))) == {1, 2, 3}
-    assert set(aspired_versions(_model(tmp_path, "model_version_policy { specific { versions: 1 versions: 9 } }"))) == {1}
+    assert set(aspired_versions(_model(tmp_path, "model_version_policy { specific { versions: 1 versions: 9 } }"))) == {
+        1
+    }

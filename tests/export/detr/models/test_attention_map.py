@@ -1,4 +1,5 @@
 """MHAttentionMap: the official attention map (joint softmax over heads and positions, padding masked)."""
+
 import numpy as np
 import torch
 
@@ -26,8 +27,11 @@ def test_matches_the_reference_and_masks_padding():
     mask[1, 3:, :] = mask[1, :, 4:] = True
     got = np.asarray(layer(queries, memory, mask))
     with torch.no_grad():
-        expected = reference(torch.from_numpy(queries), torch.from_numpy(memory).permute(0, 3, 1, 2),
-                             torch.from_numpy(mask)).permute(0, 1, 3, 4, 2).numpy()
+        expected = (
+            reference(torch.from_numpy(queries), torch.from_numpy(memory).permute(0, 3, 1, 2), torch.from_numpy(mask))
+            .permute(0, 1, 3, 4, 2)
+            .numpy()
+        )
     assert got.shape == (2, 5, 4, 6, 4)
     np.testing.assert_allclose(got, expected, atol=1e-6)
     # One distribution per query over heads x positions; nothing on padding.

@@ -1,4 +1,5 @@
 """Box conversions and GIoU: properties and hand-computed values."""
+
 import numpy as np
 
 from export.detr.models.box_ops import (

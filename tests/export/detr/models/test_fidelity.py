@@ -1,15 +1,24 @@
 """The Keras port computes what the official PyTorch DETR computes, given the same weights."""
+
 import numpy as np
 import torch
 
-from export.detr.models.backbone import BLOCKS, ResNetBody
 from export.detr.checkpoint import official_shapes
+from export.detr.models.backbone import BLOCKS, ResNetBody
 from export.detr.models.detr import DETRConfig
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETR
 
-TINY = {"blocks": (1, 1, 2, 2), "backbone_width": 8, "hidden_dim": 32, "num_heads": 4, "num_encoder_layers": 2,
-        "num_decoder_layers": 3, "dim_feedforward": 64, "num_queries": 10}
+TINY = {
+    "blocks": (1, 1, 2, 2),
+    "backbone_width": 8,
+    "hidden_dim": 32,
+    "num_heads": 4,
+    "num_encoder_layers": 2,
+    "num_decoder_layers": 3,
+    "dim_feedforward": 64,
+    "num_queries": 10,
+}
 
 
 def _compare(reference, model, sizes, seed=0, atol=1e-4):

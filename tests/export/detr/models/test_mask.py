@@ -1,4 +1,5 @@
 """Padding is invisible to DETR when the mask says where it is."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,12 +12,23 @@ from export.detr.postprocess import postprocess
 from tests.export.detr.conftest import padded_batch
 from tests.export.detr.torch_reference import sine_position
 
-TINY = DETRConfig(blocks=(1, 1, 1, 1), backbone_width=8, hidden_dim=32, num_heads=4, num_encoder_layers=2,
-                  num_decoder_layers=2, dim_feedforward=64, num_queries=12, dropout=0.1)
+TINY = DETRConfig(
+    blocks=(1, 1, 1, 1),
+    backbone_width=8,
+    hidden_dim=32,
+    num_heads=4,
+    num_encoder_layers=2,
+    num_decoder_layers=2,
+    dim_feedforward=64,
+    num_queries=12,
+    dropout=0.1,
+)
 
 
-@pytest.mark.parametrize("size, out", [((37, 53), (2, 2)), ((100, 130), (4, 5)), ((64, 96), (7, 3)),
-                                       ((33, 33), (33, 33)), ((5, 9), (11, 13))])
+@pytest.mark.parametrize(
+    "size, out",
+    [((37, 53), (2, 2)), ((100, 130), (4, 5)), ((64, 96), (7, 3)), ((33, 33), (33, 33)), ((5, 9), (11, 13))],
+)
 def test_mask_downsampling_matches_torch_nearest(size, out):
     mask = np.random.default_rng(sum(size)).random((2, *size)) > 0.5
     expected = F.interpolate(torch.from_numpy(mask)[None].float(), size=out).to(torch.bool)[0].numpy()
@@ -41,8 +53,9 @@ def test_transformer_ignores_whatever_is_in_padded_positions():
     mask = np.ones((1, 5, 7), bool)
     mask[:, :3, :4] = False
     pe = model.position_embedding
-    alone = model.transformer(features, np.zeros((1, 3, 4), bool), model.query_embed,
-                              pe(np.zeros((1, 3, 4), bool)), training=False)
+    alone = model.transformer(
+        features, np.zeros((1, 3, 4), bool), model.query_embed, pe(np.zeros((1, 3, 4), bool)), training=False
+    )
     with_padding = model.transformer(padded, mask, model.query_embed, pe(mask), training=False)
     np.testing.assert_allclose(with_padding, alone, atol=1e-4)
 

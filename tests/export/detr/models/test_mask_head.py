@@ -1,4 +1,5 @@
 """MaskHeadSmallConv: the official FPN-style conv head (GroupNorm, adapters, nearest upsampling)."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,8 +15,11 @@ def _pair(seed=0):
     reference = MaskHead(D + HEADS, FPN, D).eval()
     randomize_buffers(reference, seed)
     head = MaskHeadSmallConv(D + HEADS, FPN, D)
-    head(np.zeros((1, 2, 2, D), np.float32), np.zeros((1, 1, 2, 2, HEADS), np.float32),
-         [np.zeros((1, 4, 4, c), np.float32) for c in FPN])
+    head(
+        np.zeros((1, 2, 2, D), np.float32),
+        np.zeros((1, 1, 2, 2, HEADS), np.float32),
+        [np.zeros((1, 4, 4, c), np.float32) for c in FPN],
+    )
     state = reference.state_dict()
     for name in [f"lay{i}" for i in range(1, 6)] + ["out_lay", "adapter1", "adapter2", "adapter3"]:
         layer = getattr(head, name)
@@ -37,8 +41,11 @@ def test_matches_the_reference_on_odd_fpn_sizes():
     got = np.asarray(head(features, attention, fpns))
     nchw = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2)  # noqa: E731
     with torch.no_grad():
-        expected = reference(nchw(features), torch.from_numpy(attention).permute(0, 1, 4, 2, 3),
-                             [nchw(f) for f in fpns]).permute(0, 2, 3, 1).numpy()
+        expected = (
+            reference(nchw(features), torch.from_numpy(attention).permute(0, 1, 4, 2, 3), [nchw(f) for f in fpns])
+            .permute(0, 2, 3, 1)
+            .numpy()
+        )
     assert got.shape == (6, 17, 25, 1)
     np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
 

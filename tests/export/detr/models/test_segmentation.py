@@ -1,16 +1,26 @@
 """DETRsegm (the panoptic model) computes what the official PyTorch DETRsegm computes, weight for weight."""
+
 import numpy as np
 import torch
 
-from export.detr.models.backbone import ResNetBody
 from export.detr.checkpoint import official_shapes
+from export.detr.models.backbone import ResNetBody
 from export.detr.models.detr import DETRConfig, build_detr
 from export.detr.models.segmentation import DETRsegm, build_detr_segm, panoptic_config
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETRsegm
 
-TINY = DETRConfig(blocks=(1, 1, 2, 2), backbone_width=8, hidden_dim=128, num_heads=8, num_encoder_layers=1,
-                  num_decoder_layers=2, dim_feedforward=64, num_queries=6, num_classes=20)
+TINY = DETRConfig(
+    blocks=(1, 1, 2, 2),
+    backbone_width=8,
+    hidden_dim=128,
+    num_heads=8,
+    num_encoder_layers=1,
+    num_decoder_layers=2,
+    dim_feedforward=64,
+    num_queries=6,
+    num_classes=20,
+)
 
 
 def _compare(reference, model, sizes, seed=0):
@@ -65,8 +75,7 @@ def test_the_backbone_is_not_duplicated_and_the_detector_is_unchanged():
     alone, inside = detector(images, mask), model(images, mask)
     for key in ("pred_logits", "pred_boxes", "aux_logits", "aux_boxes"):
         np.testing.assert_allclose(inside[key], alone[key], atol=1e-5, err_msg=key)
-    head_params = sum(int(np.prod(w.shape)) for layer in (model.bbox_attention, model.mask_head)
-                      for w in layer.weights)
+    head_params = sum(int(np.prod(w.shape)) for layer in (model.bbox_attention, model.mask_head) for w in layer.weights)
     assert model.count_params() == detector.count_params() + head_params
 
 

@@ -1,4 +1,5 @@
 """The set loss against an independent numpy computation of the official SetCriterion."""
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -36,8 +37,7 @@ def test_loss_matches_numpy_reference_with_aux_layers():
     targets = np.tile(np.float32([0.5, 0.5, 1, 1]), (2, 3, 1))  # padding rows, ignored
     for i, n in enumerate(counts):
         _, _, labels[i, :n], targets[i, :n] = random_case(rng, queries, n, NUM_CLASSES)
-    outputs = {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux_logits": logits[:-1],
-               "aux_boxes": boxes[:-1]}
+    outputs = {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux_logits": logits[:-1], "aux_boxes": boxes[:-1]}
     losses = SetCriterion(NUM_CLASSES)(outputs, labels, targets, counts)
 
     total = 0.0
@@ -56,8 +56,7 @@ def test_perfect_prediction_has_zero_box_loss():
     boxes = np.concatenate([targets[:, ::-1], np.float32([[[0.5, 0.5, 0.5, 0.5]]])], axis=1)
     logits = np.full((1, 3, NUM_CLASSES + 1), -10.0, np.float32)
     logits[0, 0, 2] = logits[0, 1, 1] = logits[0, 2, NUM_CLASSES] = 10.0
-    outputs = {"pred_logits": logits, "pred_boxes": boxes, "aux_logits": logits[None][:0],
-               "aux_boxes": boxes[None][:0]}
+    outputs = {"pred_logits": logits, "pred_boxes": boxes, "aux_logits": logits[None][:0], "aux_boxes": boxes[None][:0]}
     losses = SetCriterion(NUM_CLASSES)(outputs, np.int32([[1, 2]]), targets, np.int32([2]))
     assert float(losses["loss_bbox"]) < 1e-6 and float(losses["loss_giou"]) < 1e-6
     assert float(losses["loss_ce"]) < 1e-6

@@ -1,4 +1,5 @@
 """Mask losses against the official formulas computed with PyTorch (focal, DICE, bilinear upsampling)."""
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,10 +25,12 @@ def test_focal_and_dice_equal_the_official_formulas():
     logits = (rng.normal(size=(5, 300)) * 3).astype(np.float32)
     targets = (rng.random((5, 300)) > 0.7).astype(np.float32)
     t_logits, t_targets = torch.from_numpy(logits), torch.from_numpy(targets)
-    np.testing.assert_allclose(float(dice_loss(logits, targets, 3.0)), float(torch_dice(t_logits, t_targets, 3.0)),
-                               rtol=1e-5)
-    np.testing.assert_allclose(float(sigmoid_focal_loss(logits, targets, 3.0)),
-                               float(torch_focal(t_logits, t_targets, 3.0)), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(dice_loss(logits, targets, 3.0)), float(torch_dice(t_logits, t_targets, 3.0)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        float(sigmoid_focal_loss(logits, targets, 3.0)), float(torch_focal(t_logits, t_targets, 3.0)), rtol=1e-5
+    )
     perfect = np.where(targets > 0, 20.0, -20.0).astype(np.float32)
     assert float(dice_loss(perfect, targets, 1.0)) < 1e-6 and float(sigmoid_focal_loss(perfect, targets, 1.0)) < 1e-9
 

@@ -1,5 +1,6 @@
 """Mask-head training with the detector frozen: the COCO panoptic loader, the frozen weights, the CLI, and a
 short run on synthetic shapes in which the matched queries' mask IoU clearly improves."""
+
 import json
 
 import numpy as np
@@ -9,24 +10,59 @@ import torch
 import torch.nn.functional as F
 
 from export.detr.models.box_ops import box_cxcywh_to_xyxy
-from export.detr.training.criterion import SetCriterion
 from export.detr.models.detr import DETRConfig, build_detr
 from export.detr.models.segmentation import build_detr_segm
-from export.detr.training.synthetic import CATEGORIES, render_scene_with_masks, write_panoptic_dataset
+from export.detr.training.criterion import SetCriterion
 from export.detr.training.engine import train
+from export.detr.training.synthetic import CATEGORIES, render_scene_with_masks, write_panoptic_dataset
 from export.detr.training.train_masks import MaskTrainer, collate_masks, load_coco_panoptic, main, mean_mask_iou
 
-TINY = DETRConfig(blocks=(1, 1, 1, 1), backbone_width=16, hidden_dim=128, num_heads=8, num_encoder_layers=1,
-                  num_decoder_layers=2, dim_feedforward=128, num_queries=8, dropout=0.0,
-                  num_classes=len(CATEGORIES) + 1)
-TINY_FLAGS = ["--backbone-blocks", "1", "1", "1", "1", "--backbone-width", "16", "--hidden-dim", "128",
-              "--nheads", "8", "--enc-layers", "1", "--dec-layers", "2", "--dim-feedforward", "128",
-              "--num-queries", "8", "--dropout", "0"]
+TINY = DETRConfig(
+    blocks=(1, 1, 1, 1),
+    backbone_width=16,
+    hidden_dim=128,
+    num_heads=8,
+    num_encoder_layers=1,
+    num_decoder_layers=2,
+    dim_feedforward=128,
+    num_queries=8,
+    dropout=0.0,
+    num_classes=len(CATEGORIES) + 1,
+)
+TINY_FLAGS = [
+    "--backbone-blocks",
+    "1",
+    "1",
+    "1",
+    "1",
+    "--backbone-width",
+    "16",
+    "--hidden-dim",
+    "128",
+    "--nheads",
+    "8",
+    "--enc-layers",
+    "1",
+    "--dec-layers",
+    "2",
+    "--dim-feedforward",
+    "128",
+    "--num-queries",
+    "8",
+    "--dropout",
+    "0",
+]
 
 
 def _paths(directory, annotations):
-    return ["--data", str(directory / "images"), "--panoptic", str(directory / "panoptic"),
-            "--annotations", str(annotations)]
+    return [
+        "--data",
+        str(directory / "images"),
+        "--panoptic",
+        str(directory / "panoptic"),
+        "--annotations",
+        str(annotations),
+    ]
 
 
 def test_loader_reads_segments_as_the_official_coco_panoptic_dataset(tmp_path):
@@ -67,8 +103,7 @@ def test_only_the_attention_map_and_the_mask_head_learn(tmp_path):
     assert float(losses["loss"]) > 0
     for before, after in zip(detector_before, model.detr.get_weights()):
         np.testing.assert_array_equal(after, before)
-    assert all(not np.array_equal(before, after.numpy()) for before, after in zip(head_before, head)
-               if after.trainable)
+    assert all(not np.array_equal(before, after.numpy()) for before, after in zip(head_before, head) if after.trainable)
 
 
 def test_cli_needs_the_trained_detector_and_writes_the_panoptic_weights(tmp_path, capsys):
@@ -78,9 +113,29 @@ def test_cli_needs_the_trained_detector_and_writes_the_panoptic_weights(tmp_path
     detector = build_detr(TINY)
     detector.save_weights(tmp_path / "detr.weights.h5")
     output = tmp_path / "panoptic.weights.h5"
-    assert main([*_paths(tmp_path, annotations), "--detr-weights", str(tmp_path / "detr.weights.h5"),
-                 "--output", str(output), "--epochs", "1", "--batch-size", "2", "--min-size", "64",
-                 "--max-size", "64", "--seed", "0", *TINY_FLAGS]) == 0
+    assert (
+        main(
+            [
+                *_paths(tmp_path, annotations),
+                "--detr-weights",
+                str(tmp_path / "detr.weights.h5"),
+                "--output",
+                str(output),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "2",
+                "--min-size",
+                "64",
+                "--max-size",
+                "64",
+                "--seed",
+                "0",
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
     assert "mask IoU before" in capsys.readouterr().out
     model = build_detr_segm(TINY)
     model.load_weights(output)
@@ -108,13 +163,46 @@ def test_mask_head_training_improves_mask_iou_clearly(tmp_path, capsys):
 
     keras.utils.set_random_seed(0)
     detector = build_detr(TINY)
-    train(detector, samples, epochs=30, batch_size=8, lr=2e-3, lr_backbone=2e-3, clip_norm=1.0, train_stem=True,
-          log=lambda line: None)
+    train(
+        detector,
+        samples,
+        epochs=30,
+        batch_size=8,
+        lr=2e-3,
+        lr_backbone=2e-3,
+        clip_norm=1.0,
+        train_stem=True,
+        log=lambda line: None,
+    )
     detector.save_weights(tmp_path / "detr.weights.h5")
     output = tmp_path / "panoptic.weights.h5"
-    assert main([*_paths(tmp_path, annotations), "--detr-weights", str(tmp_path / "detr.weights.h5"),
-                 "--output", str(output), "--epochs", "30", "--batch-size", "8", "--lr", "2e-3",
-                 "--clip-max-norm", "1.0", "--min-size", "64", "--max-size", "64", "--seed", "0", *TINY_FLAGS]) == 0
+    assert (
+        main(
+            [
+                *_paths(tmp_path, annotations),
+                "--detr-weights",
+                str(tmp_path / "detr.weights.h5"),
+                "--output",
+                str(output),
+                "--epochs",
+                "30",
+                "--batch-size",
+                "8",
+                "--lr",
+                "2e-3",
+                "--clip-max-norm",
+                "1.0",
+                "--min-size",
+                "64",
+                "--max-size",
+                "64",
+                "--seed",
+                "0",
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     history = [float(line.split()[-1]) for line in lines if line.startswith("epoch")]
     assert len(history) == 30 and np.mean(history[-5:]) < 0.6 * np.mean(history[:3]), history

@@ -1,23 +1,53 @@
 """DETR learns: `python -m export.detr.training` on a small synthetic scene set lowers the set loss and
 the trained model's Hungarian-matched boxes fit the targets far better than chance."""
+
 import numpy as np
 import pytest
 
 from export.detr.models.box_ops import box_cxcywh_to_xyxy, box_iou
-from export.detr.training.criterion import SetCriterion
 from export.detr.models.detr import DETRConfig, build_detr
 from export.detr.models.frozen_batch_norm import FrozenBatchNorm
-from export.detr.training.synthetic import CATEGORIES, write_dataset
 from export.detr.training.__main__ import main
+from export.detr.training.criterion import SetCriterion
 from export.detr.training.datasets import load_coco
 from export.detr.training.engine import Trainer, mean_matched_iou
+from export.detr.training.synthetic import CATEGORIES, write_dataset
 
-TINY_FLAGS = ["--backbone-blocks", "1", "1", "1", "1", "--backbone-width", "16", "--hidden-dim", "64",
-              "--nheads", "4", "--enc-layers", "1", "--dec-layers", "2", "--dim-feedforward", "128",
-              "--num-queries", "8", "--dropout", "0"]
-TINY = DETRConfig(blocks=(1, 1, 1, 1), backbone_width=16, hidden_dim=64, num_heads=4, num_encoder_layers=1,
-                  num_decoder_layers=2, dim_feedforward=128, num_queries=8, dropout=0.0,
-                  num_classes=len(CATEGORIES) + 1)
+TINY_FLAGS = [
+    "--backbone-blocks",
+    "1",
+    "1",
+    "1",
+    "1",
+    "--backbone-width",
+    "16",
+    "--hidden-dim",
+    "64",
+    "--nheads",
+    "4",
+    "--enc-layers",
+    "1",
+    "--dec-layers",
+    "2",
+    "--dim-feedforward",
+    "128",
+    "--num-queries",
+    "8",
+    "--dropout",
+    "0",
+]
+TINY = DETRConfig(
+    blocks=(1, 1, 1, 1),
+    backbone_width=16,
+    hidden_dim=64,
+    num_heads=4,
+    num_encoder_layers=1,
+    num_decoder_layers=2,
+    dim_feedforward=128,
+    num_queries=8,
+    dropout=0.0,
+    num_classes=len(CATEGORIES) + 1,
+)
 
 
 def _constant_guess_iou(samples) -> float:
@@ -31,14 +61,41 @@ def _constant_guess_iou(samples) -> float:
 def test_training_lowers_the_loss_and_finds_the_boxes(tmp_path, capsys):
     annotations = write_dataset(tmp_path, 32, 64, 64, seed=0, max_objects=2)
     output = tmp_path / "tiny.weights.h5"
-    assert main(["--data", str(tmp_path / "images"), "--annotations", str(annotations), "--output", str(output),
-                 "--epochs", "30", "--batch-size", "8", "--lr", "2e-3", "--lr-backbone", "2e-3",
-                 "--clip-max-norm", "1.0", "--train-stem", "--min-size", "64", "--max-size", "64", "--seed", "0",
-                 *TINY_FLAGS]) == 0
+    assert (
+        main(
+            [
+                "--data",
+                str(tmp_path / "images"),
+                "--annotations",
+                str(annotations),
+                "--output",
+                str(output),
+                "--epochs",
+                "30",
+                "--batch-size",
+                "8",
+                "--lr",
+                "2e-3",
+                "--lr-backbone",
+                "2e-3",
+                "--clip-max-norm",
+                "1.0",
+                "--train-stem",
+                "--min-size",
+                "64",
+                "--max-size",
+                "64",
+                "--seed",
+                "0",
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
     history = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(history) == 30
     assert np.mean(history[-5:]) < 0.6 * np.mean(history[:3]), history
-    assert all(np.mean(history[i:i + 10]) > np.mean(history[i + 10:i + 20]) for i in (0, 10)), history
+    assert all(np.mean(history[i : i + 10]) > np.mean(history[i + 10 : i + 20]) for i in (0, 10)), history
 
     samples, num_classes = load_coco(tmp_path / "images", annotations, 64, 64)
     assert num_classes == TINY.num_classes

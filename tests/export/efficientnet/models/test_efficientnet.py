@@ -10,8 +10,14 @@ from export.efficientnet.models.scaling import custom_scaling, round_filters, va
 
 # keras.applications.EfficientNetB0..B7(weights=None).count_params(), from model-reference.md.
 KERAS_APPLICATIONS_PARAMS = {
-    "b0": 5_330_571, "b1": 7_856_239, "b2": 9_177_569, "b3": 12_320_535,
-    "b4": 19_466_823, "b5": 30_562_527, "b6": 43_265_143, "b7": 66_658_687,
+    "b0": 5_330_571,
+    "b1": 7_856_239,
+    "b2": 9_177_569,
+    "b3": 12_320_535,
+    "b4": 19_466_823,
+    "b5": 30_562_527,
+    "b6": 43_265_143,
+    "b7": 66_658_687,
 }
 
 

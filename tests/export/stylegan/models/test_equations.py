@@ -1,4 +1,5 @@
 """The equations that define StyleGAN, checked against hand computations in NumPy."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -100,8 +101,8 @@ def test_adain_epilogue_order_noise_bias_lrelu_instancenorm_stylemod():
     # By hand: x + n·s → +b → lrelu → (x − μ)/σ → x·(ys + 1) + yb with (ys, yb) = w·W/√6 + b.
     h = x + noise * strength
     h = np.maximum(h + bias, 0.2 * (h + bias))
-    h = (h - h.mean(axis=(1, 2), keepdims=True))
-    h = h / np.sqrt((h ** 2).mean(axis=(1, 2), keepdims=True) + 1e-8)
+    h = h - h.mean(axis=(1, 2), keepdims=True)
+    h = h / np.sqrt((h**2).mean(axis=(1, 2), keepdims=True) + 1e-8)
     style = w @ (sw / np.sqrt(6)) + sb
     expected = h * (style[:, None, None, :3] + 1) + style[:, None, None, 3:]
     np.testing.assert_allclose(epilogue((x, noise, w)).numpy(), expected, rtol=1e-4, atol=1e-5)
@@ -129,8 +130,7 @@ def test_generator_matches_numpy_reference(resolution):
 
 @pytest.mark.slow
 def test_fused_upsampling_from_128_matches_numpy_reference():
-    config = StyleGANConfig(resolution=128, fmap_base=256, fmap_max=2, latent_size=8, dlatent_size=8,
-                            mapping_fmaps=8)
+    config = StyleGANConfig(resolution=128, fmap_base=256, fmap_max=2, latent_size=8, dlatent_size=8, mapping_fmaps=8)
     generator = Generator(config)
     assert generator.synthesis.convs[-2].fused and not generator.synthesis.convs[-4].fused
     randomize(generator)
@@ -223,7 +223,7 @@ def test_channel_schedule_and_layer_count(resolution):
     assert config.num_layers == 2 * int(np.log2(resolution)) - 2
     expected = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
     for r in range(2, int(np.log2(resolution)) + 1):
-        assert config.nf(r - 1) == expected[2 ** r]
+        assert config.nf(r - 1) == expected[2**r]
 
 
 @pytest.mark.parametrize("resolution", [4, 12, 2048])
@@ -238,16 +238,19 @@ def test_parameter_count_at_1024_is_official():
     assert counts == {"mapping": 2_101_248, "synthesis": 24_110_720, "to_rgb": 7_659, "total": 26_219_627}
 
 
-@pytest.mark.parametrize("layer", [
-    layers.EqualizedDense(7, gain=1.0, lrmul=0.01),
-    layers.EqualizedConv2D(5, 3, resample="up", fused=True, use_bias=True),
-    layers.Blur2D(),
-    layers.PixelNorm(),
-    layers.InstanceNorm(),
-    layers.StyleMod(4),
-    layers.LayerEpilogue(4),
-    layers.MinibatchStddev(2),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        layers.EqualizedDense(7, gain=1.0, lrmul=0.01),
+        layers.EqualizedConv2D(5, 3, resample="up", fused=True, use_bias=True),
+        layers.Blur2D(),
+        layers.PixelNorm(),
+        layers.InstanceNorm(),
+        layers.StyleMod(4),
+        layers.LayerEpilogue(4),
+        layers.MinibatchStddev(2),
+    ],
+)
 def test_layers_round_trip_through_get_config(layer):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()

@@ -1,4 +1,5 @@
 """Progressive growing (optional): the official linear structures, the lod schedule and faded reals."""
+
 import numpy as np
 import pytest
 
@@ -54,11 +55,11 @@ def test_discriminator_at_lod_one_sees_only_the_half_resolution_image():
 
 def test_lod_schedule_is_the_official_one():
     config = TrainConfig(resolution=32, lod_initial_resolution=8, lod_training_kimg=1.0, lod_transition_kimg=1.0)
-    assert config.lod(0) == 2.0 and config.lod(999) == 2.0       # train at 8²
-    assert config.lod(1500) == pytest.approx(1.5)                  # fading in 16²
+    assert config.lod(0) == 2.0 and config.lod(999) == 2.0  # train at 8²
+    assert config.lod(1500) == pytest.approx(1.5)  # fading in 16²
     assert config.lod(2000) == 1.0 and config.lod(3500) == pytest.approx(0.5)
     assert config.lod(10_000) == 0.0
-    assert TrainConfig(resolution=32).lod(5000) == 0.0             # no progressive growing
+    assert TrainConfig(resolution=32).lod(5000) == 0.0  # no progressive growing
 
 
 def test_processed_reals_fade_between_levels():
@@ -71,8 +72,17 @@ def test_processed_reals_fade_between_levels():
 
 @pytest.mark.slow
 def test_trainer_steps_at_a_fading_lod():
-    config = TrainConfig(resolution=8, lod_initial_resolution=4, lod_training_kimg=0.016, lod_transition_kimg=0.016,
-                         fmap_base=64, fmap_max=8, latent_size=16, mapping_fmaps=16, batch_size=4)
+    config = TrainConfig(
+        resolution=8,
+        lod_initial_resolution=4,
+        lod_training_kimg=0.016,
+        lod_transition_kimg=0.016,
+        fmap_base=64,
+        fmap_max=8,
+        latent_size=16,
+        mapping_fmaps=16,
+        batch_size=4,
+    )
     trainer = Trainer(config)
     trainer.set_lod(config.lod(20))
     assert float(trainer.D.lod.numpy()) == pytest.approx(0.75)
@@ -82,13 +92,17 @@ def test_trainer_steps_at_a_fading_lod():
         assert float(network.lod.numpy()) == pytest.approx(0.75)
 
     def adam_state_is_zero():  # moments, velocities and step counts; the learning rate is not state
-        return [not np.any(v.numpy()) for opt in (trainer.G_opt, trainer.D_opt) for v in opt.variables
-                if v.name != "learning_rate"]
+        return [
+            not np.any(v.numpy())
+            for opt in (trainer.G_opt, trainer.D_opt)
+            for v in opt.variables
+            if v.name != "learning_rate"
+        ]
 
     assert not any(adam_state_is_zero())  # after the step
-    trainer.set_lod(0.5)                  # same level (between 0 and 1): Adam state kept
+    trainer.set_lod(0.5)  # same level (between 0 and 1): Adam state kept
     assert not any(adam_state_is_zero())
-    trainer.set_lod(0.0)                  # a new level: Adam state reset, as the official loop does
+    trainer.set_lod(0.0)  # a new level: Adam state reset, as the official loop does
     assert all(adam_state_is_zero())
     for optimizer in (trainer.G_opt, trainer.D_opt):  # ... but training goes on at the same rate
         assert float(optimizer.learning_rate.numpy()) == pytest.approx(config.learning_rate)

@@ -1,4 +1,5 @@
 """Training learns: on lfw_subset faces the kernel distance to held-out faces falls clearly."""
+
 import numpy as np
 import pytest
 
@@ -15,9 +16,20 @@ def test_faces_are_split_and_scaled():
 
 @pytest.mark.slow
 def test_training_moves_samples_toward_held_out_faces():
-    config = TrainConfig(resolution=16, fmap_base=256, fmap_max=32, latent_size=64, mapping_fmaps=64,
-                         batch_size=16, steps=200, learning_rate=0.002, g_smoothing_kimg=0.5,
-                         eval_every=100, eval_samples=100, seed=0)
+    config = TrainConfig(
+        resolution=16,
+        fmap_base=256,
+        fmap_max=32,
+        latent_size=64,
+        mapping_fmaps=64,
+        batch_size=16,
+        steps=200,
+        learning_rate=0.002,
+        g_smoothing_kimg=0.5,
+        eval_every=100,
+        eval_samples=100,
+        seed=0,
+    )
     trainer, history = train(config, log=lambda line: None)
     start, end = history[0][1], history[-1][1]
     assert history[-1][0] == 200
