@@ -197,7 +197,7 @@ def throughput_chart(result: dict, out: Path) -> None:
 
     models = list(result["models"])
     levels = result["concurrency"]
-    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6 * len(models), 9), 6), squeeze=False)
     for ax, model in zip(axes[0], models):
         rows = [(label, cells) for label, cells in _rows(result, model) if next(iter(cells.values()))["batch"] == 1]
         width = 0.8 / max(len(levels), 1)
@@ -215,7 +215,7 @@ def throughput_chart(result: dict, out: Path) -> None:
         ax.grid(axis="x", which="both", alpha=0.3)
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.suptitle(
-        f"Throughput by path and concurrency ({result['machine']['cpus']} CPUs, {result['started']}, "
+        f"Throughput by path and concurrency\n({result['machine']['cpus']} CPUs, {result['started']}, "
         f"{result['mode']} run)"
     )
     fig.tight_layout()
