@@ -10,24 +10,16 @@ import tensorflow as tf
 from PIL import Image
 
 from export.detr.coco_categories import coco_panoptic_is_thing, coco_panoptic_names
-from export.detr.models.segmentation import build_detr_segm, panoptic_config
+from export.detr.models.segmentation import build_detr_segm
 from export.detr.panoptic_postprocess import MASK_STRIDE, kept_queries, panoptic_postprocess, pil_nearest_indices
 from export.detr.panoptic_signatures import PNG_OUTPUT, PNG_REST_OUTPUT, build_panoptic_endpoints
 from export.detr.preprocessing import preprocess_encoded, resized_sizes
 from protocol.panoptic import rgb_to_id
+from tests.fixtures.detr import tiny_panoptic_config
 from tests.fixtures.pictures import sample_picture
 
 MIN_SIZE, MAX_SIZE = 96, 128
-TINY = panoptic_config(
-    blocks=(1, 1, 1, 1),
-    backbone_width=8,
-    hidden_dim=128,
-    num_heads=8,
-    num_encoder_layers=1,
-    num_decoder_layers=1,
-    dim_feedforward=64,
-    num_queries=12,
-)
+TINY = tiny_panoptic_config()
 NAMES, IS_THING = coco_panoptic_names(TINY.num_classes), coco_panoptic_is_thing(TINY.num_classes)
 
 
