@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from protocol.layout import BATCHING_PARAMS_FILE
+from serving import config as config_lib
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.metrics import METRICS
 from serving.protos import BatchingParameters
@@ -228,3 +230,24 @@ class BatchScheduler:
             self._cond.notify_all()
         for task in pending:
             task.future.set_exception(ServingError(Code.UNAVAILABLE, "Batch scheduler is shutting down"))
+
+
+@dataclass(frozen=True)
+class Batching:
+    """--enable_batching: the shared scheduler, and which queue settings a loaded version gets."""
+
+    scheduler: BatchScheduler
+    per_model: bool = False  # --enable_per_model_batching_parameters
+
+    def queue_options(self, version_path: str) -> QueueOptions | None:
+        """The queue settings a version is batched with, or None when it is not batched: with per-model
+        parameters its own batching_params.pbtxt (none: not batched; one that does not parse or validate
+        fails the load), else the --batching_parameters_file ones."""
+        if not self.per_model:
+            return self.scheduler.options
+        path = os.path.join(version_path, BATCHING_PARAMS_FILE)
+        if not os.path.isfile(path):
+            return None
+        params = config_lib.load_batching_parameters(path)
+        log.info("Batching %s with its own %s: %s", version_path, BATCHING_PARAMS_FILE, " ".join(str(params).split()))
+        return QueueOptions.from_params(params)

@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="threads for both intra- and inter-op parallelism; 0 = auto",
     )
     p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="intra-op threads; 0 = auto")
+    p.add_argument(
+        "--tensorflow_session_config_file",
+        default="",
+        help="a text tensorflow.ConfigProto every model's Session starts from (the flags above then apply)",
+    )
     p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="inter-op threads; 0 = auto")
     p.add_argument("--saved_model_tags", default="serve", help="comma-separated MetaGraph tags to load (default serve)")
     p.add_argument(
@@ -214,7 +219,7 @@ def _add_official_extras(p: argparse.ArgumentParser) -> None:
         "--per_process_gpu_memory_fraction",
         type=float,
         default=0.0,
-        help="> 0: GPU memory grows on demand instead of being taken whole (no fixed cap here)",
+        help="fraction of each GPU's memory a model's Session may take (0: TensorFlow's default)",
     )
     p.add_argument(
         "--mixed_precision", default="", help="bfloat16: grappler's oneDNN auto-mixed-precision rewrite for every model"
@@ -239,8 +244,7 @@ def _add_official_extras(p: argparse.ArgumentParser) -> None:
 _NOT_APPLIED: tuple[tuple[str, object, str], ...] = (
     ("use_alts_credentials", False, "ALTS needs Google infrastructure; not supported"),
     ("platform_config_file", "", "only the tensorflow platform exists here; its options come from the flags"),
-    ("tensorflow_session_config_file", "", "TF2 functions have no session ConfigProto; use the parallelism flags"),
-    ("remove_unused_fields_from_bundle_metagraph", True, "a C++ memory saving; nothing to remove here"),
+    ("remove_unused_fields_from_bundle_metagraph", True, "the MetaGraph's graph is always dropped after loading"),
     ("prefer_tflite_model", False, "TF Lite models are not served"),
     ("num_tflite_pools", 1, "TF Lite models are not served"),
     ("num_tflite_interpreters_per_pool", 1, "TF Lite models are not served"),

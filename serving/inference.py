@@ -36,7 +36,7 @@ def _signature(servable: Servable, key: str, method: str):
         raise invalid_argument(f"No signature was found with the name: {key}")
     signature = servable.signature_defs[key]
     kind = "classification" if method == CLASSIFY_METHOD else "regression"
-    if Servable.method_check and signature.method_name != method:
+    if servable.options.method_check and signature.method_name != method:
         raise invalid_argument(f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}")
     if len(signature.inputs) != 1:
         raise invalid_argument("Expected one input Tensor.")

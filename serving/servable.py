@@ -1,24 +1,30 @@
-"""One loaded SavedModel version: its SignatureDefs and the functions that run them."""
+"""One loaded SavedModel version, held as the official server holds it: a Session and its SignatureDefs.
+
+Signatures run by tensor name (serving/session_bundle.py); the request's input names and dtypes are checked
+against the SignatureDef first, with the official messages, and the graph judges everything else (shapes
+included), as `Session::Run` does in tensorflow_model_server.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
-from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow.python.saved_model.loader_impl import parse_saved_model
 
 from protocol.dtypes import type_name
 from protocol.generated.tensorflow.core.protobuf import meta_graph_pb2 as wire_meta_graph_pb2
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, PREDICT_METHOD, REGRESS_METHOD
+from serving import session_bundle
 from serving.admission import RunAdmission
+from serving.batching import Batching
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.metrics import METRICS
+from serving.session_bundle import SessionCall, SessionSettings
 from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
@@ -29,50 +35,56 @@ _API_BY_METHOD = {CLASSIFY_METHOD: "Classify", REGRESS_METHOD: "Regress"}
 # bomb decodes for seconds); after one slow run a signature runs on worker threads for SLOW_RUN_COOLDOWN_S.
 QUICK_RUN_S = 0.05
 SLOW_RUN_COOLDOWN_S = 60.0
+# Each distinct set of fetched outputs (output_filter) is its own callable, i.e. its own executor in the
+# session. A client could otherwise ask for every subset of a signature's outputs: past this many callables
+# per servable, a filtered request runs the signature's full callable and the filter is applied afterwards.
+MAX_CALLABLES = 32
+
+
+@dataclass(frozen=True)
+class ServableOptions:
+    """Everything a loaded version is configured with, from the server's flags."""
+
+    session: SessionSettings = SessionSettings()
+    method_check: bool = False  # --enable_signature_method_name_check
+    max_concurrent_runs: int = 0  # --max_concurrent_runs_per_model (0: no limit)
+    batching: Batching | None = None  # --enable_batching: the shared scheduler and the queue settings rule
+    warmup_iterations: int = 0  # --enable_model_warmup: replay each warmup record this often (0: no warmup)
 
 
 class WouldWait(Exception):
     """A run asked not to wait (for a batch or for its turn) would have had to."""
 
 
-def read_meta_graph(path: str, tags: Sequence[str]) -> meta_graph_pb2.MetaGraphDef:
-    """The MetaGraphDef of `path` whose tag set equals `tags` (the source of method_name)."""
-    if not any(os.path.isfile(os.path.join(path, name)) for name in ("saved_model.pb", "saved_model.pbtxt")):
-        raise ServingError(
-            Code.NOT_FOUND, f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}"
-        )
-    model = parse_saved_model(path)
-    for meta_graph in model.meta_graphs:
-        if set(meta_graph.meta_info_def.tags) == set(tags):
-            return meta_graph
-    available = [sorted(m.meta_info_def.tags) for m in model.meta_graphs]
-    raise ServingError(
-        Code.NOT_FOUND,
-        f"Could not find meta graph def matching supplied tags: "
-        f"{{ {' '.join(tags)} }}. To inspect available tag-sets in the SavedModel, "
-        f"please use the SavedModel CLI: `saved_model_cli`. Available: {available}",
-    )
+def _dtype_enum(array: np.ndarray) -> int:
+    import tensorflow as tf
+
+    if array.dtype.kind in "OSU":
+        return tf.string.as_datatype_enum
+    return tf.as_dtype(array.dtype).as_datatype_enum
 
 
 class Servable:
-    """A SavedModel version: signature metadata from saved_model.pb, callables from tf.saved_model.load."""
+    """A SavedModel version in its own Session; `run` and `predict` are safe to call from many threads."""
 
-    def __init__(self, name: str, version: int, path: str, tags: Sequence[str] = ("serve",)):
+    def __init__(self, name: str, version: int, path: str, options: ServableOptions = ServableOptions()):
         self.name = name
         self.version = version
         self.path = path
-        self.meta_graph = read_meta_graph(path, tags)
+        self.options = options
+        self._session, meta_graph = session_bundle.load(path, options.session, name, version)
         # In the wire protocol's classes (GetModelMetadata answers with them); same fields, other pool.
         self.signature_defs = {
             key: wire_meta_graph_pb2.SignatureDef.FromString(signature.SerializeToString())
-            for key, signature in self.meta_graph.signature_def.items()
+            for key, signature in meta_graph.signature_def.items()
         }
-        self._loaded = tf.saved_model.load(path, tags=list(tags))
-        self._functions = {key: self._loaded.signatures[key] for key in self._loaded.signatures.keys()}
-        self.input_specs = {key: fn.structured_input_signature[1] for key, fn in self._functions.items()}
-        self.batcher = None  # the shared BatchScheduler, set by the server when this model is batched
-        self.batch_options = None  # its queue settings (the model's own batching_params.pbtxt, or the server's)
-        self.admission = RunAdmission(0)  # set by the server: --max_concurrent_runs_per_model
+        self.batcher = options.batching.scheduler if options.batching is not None else None
+        self.batch_options = options.batching.queue_options(path) if options.batching is not None else None
+        if self.batch_options is None:
+            self.batcher = None
+        self.admission = RunAdmission(options.max_concurrent_runs)
+        self._calls: OrderedDict[tuple[str, tuple[str, ...]], SessionCall] = OrderedDict()
+        self._calls_lock = threading.Lock()
         self._quick_from: dict[str, float] = {}  # signature -> monotonic time from which it counts as quick
         METRICS.register_model(name)
         self._in_flight = 0
@@ -94,9 +106,13 @@ class Servable:
             self._idle.wait_for(lambda: self._in_flight == 0)
 
     def unload(self) -> None:
+        """Closes the session: its variables, kernels and executors go with it."""
         self.batcher = None
-        self._functions.clear()
-        self._loaded = None
+        with self._calls_lock:
+            self._calls.clear()
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
 
     # ------------------------------------------------------------ signatures
     def signature(self, key: str) -> wire_meta_graph_pb2.SignatureDef:
@@ -113,7 +129,8 @@ class Servable:
         return {name: info.dtype for name, info in self.signature_defs[key].inputs.items()}
 
     def check_inputs(self, key: str, inputs: Mapping[str, np.ndarray]) -> None:
-        """Names, dtypes and shapes against the signature, before anything runs (or joins a batch)."""
+        """Names and dtypes against the signature (the official messages), before anything runs or joins a
+        batch. Shapes are the graph's to judge, as in Session::Run."""
         signature = self.signature(key)
         expected = set(signature.inputs)
         sent = set(inputs)
@@ -124,43 +141,81 @@ class Servable:
                 f"Sent extra: {{{','.join(sorted(sent - expected))}}}. "
                 f"Missing but required: {{{','.join(sorted(expected - sent))}}}."
             )
-        specs = self.input_specs.get(key or DEFAULT_SIGNATURE, {})
         for index, name in enumerate(sorted(expected)):
-            array = inputs[name]
-            spec = specs.get(name)
             want = signature.inputs[name].dtype
-            got = tf.as_dtype(array.dtype).as_datatype_enum if array.dtype != object else tf.string.as_datatype_enum
+            got = _dtype_enum(inputs[name])
             if got != want:
                 raise invalid_argument(f"Expects arg[{index}] to be {type_name(want)} but {type_name(got)} is provided")
-            if spec is not None and not spec.shape.is_compatible_with(array.shape):
-                raise invalid_argument(
-                    f"The shape of input '{name}' is {list(array.shape)}, which is incompatible "
-                    f"with the signature shape {spec.shape.as_list() if spec.shape.rank is not None else '<unknown>'}"
-                )
 
     def runs_quickly(self, key: str) -> bool:
         """The signature ran quickly before, not slowly lately, and nothing (a batch) would make it wait."""
         quick_from = self._quick_from.get(key or DEFAULT_SIGNATURE)
         return self.batcher is None and quick_from is not None and time.monotonic() >= quick_from
 
+    # ------------------------------------------------------------ runs
+    def _call(self, key: str, fetches: tuple[str, ...]) -> tuple[SessionCall, tuple[str, ...]]:
+        """The callable fetching `fetches` (all outputs when empty) and the aliases it returns, in order."""
+        signature = self.signature_defs[key]
+        fetched = fetches or tuple(sorted(signature.outputs))
+        with self._calls_lock:
+            if self._session is None:
+                raise ServingError(Code.UNAVAILABLE, f"Servable {self.name} version {self.version} is unloaded")
+            call = self._calls.get((key, fetched))
+            if call is not None:
+                self._calls.move_to_end((key, fetched))
+                return call, fetched
+            if fetches and len(self._calls) >= MAX_CALLABLES:
+                return self._call_locked(key, ()), tuple(sorted(signature.outputs))
+            return self._call_locked(key, fetched), fetched
+
+    def _call_locked(self, key: str, fetched: tuple[str, ...]) -> SessionCall:
+        signature = self.signature_defs[key]
+        fetched = fetched or tuple(sorted(signature.outputs))
+        call = self._calls.get((key, fetched))
+        if call is None:
+            if not fetched:
+                raise failed_precondition(f'Serving signature "{key}" has no outputs to fetch.')
+            feeds = [signature.inputs[name].name for name in sorted(signature.inputs)]
+            try:
+                call = SessionCall(self._session, feeds, [signature.outputs[alias].name for alias in fetched])
+            except Exception as e:  # noqa: BLE001 - a signature naming tensors the graph lacks
+                raise from_tensorflow(e) from None
+            self._calls[(key, fetched)] = call
+            while len(self._calls) > MAX_CALLABLES:
+                self._calls.popitem(last=False)
+        return call
+
     def run(
-        self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE, wait: bool = True
+        self,
+        key: str,
+        inputs: Mapping[str, np.ndarray],
+        deadline: Deadline = NO_DEADLINE,
+        wait: bool = True,
+        outputs: Sequence[str] = (),
     ) -> dict[str, np.ndarray]:
         """Runs a signature, through the batcher when there is one; never starts past the deadline.
         With `wait=False` it raises WouldWait rather than wait for a batch or for its turn."""
         if self.batcher is not None:
             if not wait:
                 raise WouldWait
-            return self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline, self.batch_options)
-        return self.run_now(key, inputs, deadline, wait)
+            results = self.batcher.run(self, key or DEFAULT_SIGNATURE, inputs, deadline, self.batch_options)
+            return {alias: results[alias] for alias in outputs} if outputs else results
+        return self.run_now(key, inputs, deadline, wait, outputs)
 
     def run_now(
-        self, key: str, inputs: Mapping[str, np.ndarray], deadline: Deadline = NO_DEADLINE, wait: bool = True
+        self,
+        key: str,
+        inputs: Mapping[str, np.ndarray],
+        deadline: Deadline = NO_DEADLINE,
+        wait: bool = True,
+        outputs: Sequence[str] = (),
     ) -> dict[str, np.ndarray]:
-        fn = self._functions.get(key or DEFAULT_SIGNATURE)
-        if fn is None:
-            raise failed_precondition(f'Serving signature key "{key}" not found.')
+        """One Session run of signature `key`, fetching `outputs` (all when empty)."""
         key = key or DEFAULT_SIGNATURE
+        if key not in self.signature_defs:
+            raise failed_precondition(f'Serving signature key "{key}" not found.')
+        call, fetched = self._call(key, tuple(outputs))
+        feeds = [inputs[name] for name in sorted(inputs)]
         if wait:
             self.admission.enter(deadline)
         elif not self.admission.try_enter():
@@ -169,8 +224,7 @@ class Servable:
             deadline.check()
             start = time.perf_counter()
             try:
-                outputs = fn(**{name: tf.constant(value) for name, value in inputs.items()})
-                arrays = {name: tensor.numpy() for name, tensor in outputs.items()}
+                values = call(*feeds)
             except Exception as e:  # noqa: BLE001 - every model failure becomes a canonical error
                 raise from_tensorflow(e) from None
             elapsed = time.perf_counter() - start
@@ -181,8 +235,9 @@ class Servable:
         else:
             self._quick_from.setdefault(key, 0.0)
         api = _API_BY_METHOD.get(self.signature_defs[key].method_name, "Predict")
-        METRICS.runtime_latency.labels(self.name, api, "TF2").observe(elapsed * 1e6)
-        return arrays
+        METRICS.runtime_latency.labels(self.name, api, "TF1").observe(elapsed * 1e6)
+        results = {alias: np.asarray(value) for alias, value in zip(fetched, values)}
+        return {alias: results[alias] for alias in outputs} if outputs else results
 
     def predict(
         self,
@@ -192,8 +247,10 @@ class Servable:
         deadline: Deadline = NO_DEADLINE,
         wait: bool = True,
     ) -> dict[str, np.ndarray]:
+        """PreProcessPrediction + Session::Run: the signature's method, the output filter and the inputs'
+        names and dtypes are checked, then the graph runs."""
         signature = self.signature(key)
-        if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD) and self.method_check:
+        if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD) and self.options.method_check:
             raise ServingError(
                 Code.INTERNAL,
                 "Expected prediction signature method_name to be one of "
@@ -211,9 +268,4 @@ class Servable:
                 raise invalid_argument(f"duplicate output tensor alias: {alias}")
             seen.add(alias)
         self.check_inputs(key, inputs)
-        outputs = self.run(key, inputs, deadline, wait)
-        if output_filter:
-            outputs = {alias: outputs[alias] for alias in output_filter}
-        return outputs
-
-    method_check = False  # --enable_signature_method_name_check, set by the server
+        return self.run(key, inputs, deadline, wait, tuple(output_filter))

@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 
-from protocol.layout import BATCHING_PARAMS_FILE
 from serving import config as config_lib
 from serving.health import HealthReporter
 from serving.status import ServingError
@@ -24,10 +23,8 @@ log = logging.getLogger("serving")
 VERSION = "python-serving 0.1.0 (tensorflow_model_server compatible)"
 
 
-def configure_tensorflow(args: argparse.Namespace) -> None:
-    """Thread pools must be set before TensorFlow runs its first op."""
-    import tensorflow as tf
-
+def check_parallelism(args: argparse.Namespace) -> None:
+    """All three thread-count flags at once is an error, as officially."""
     intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
     if intra > 0 and inter > 0 and args.tensorflow_session_parallelism > 0:
         raise ServingError(
@@ -36,30 +33,34 @@ def configure_tensorflow(args: argparse.Namespace) -> None:
             "(server_options.tensorflow_intra_op_parallelism, "
             "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.",
         )
+
+
+def session_settings(args: argparse.Namespace):
+    """The Session every model is loaded into (server.cc's SessionBundleConfig): --saved_model_tags,
+    --tensorflow_session_config_file, the parallelism flags, --per_process_gpu_memory_fraction and
+    --mixed_precision."""
+    from serving.session_bundle import SessionSettings
+
+    intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
     if intra <= 0 and inter <= 0:
         intra = inter = args.tensorflow_session_parallelism
-    if intra > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-    if inter > 0:
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
-    tf.get_logger().setLevel(logging.ERROR)
-    configure_devices(args)
-
-
-def configure_devices(args: argparse.Namespace) -> None:
-    """--mixed_precision=bfloat16 and --per_process_gpu_memory_fraction, as far as TF2 allows them."""
-    import tensorflow as tf
-
-    if args.mixed_precision == "bfloat16":
-        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
-    if args.per_process_gpu_memory_fraction > 0:
-        gpus = tf.config.list_physical_devices("GPU")
-        for gpu in gpus:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        log.warning(
-            "--per_process_gpu_memory_fraction: %s",
-            "GPU memory grows on demand (no fixed fraction)" if gpus else "no GPU here; ignored",
-        )
+    config_text = ""
+    if args.tensorflow_session_config_file:
+        try:
+            with open(args.tensorflow_session_config_file, encoding="utf-8") as f:
+                config_text = f.read()
+        except OSError as e:
+            raise ServingError(
+                config_lib.Code.NOT_FOUND, f"{args.tensorflow_session_config_file}: {e.strerror}"
+            ) from None
+    return SessionSettings.build(
+        tags=[t for t in args.saved_model_tags.split(",") if t],
+        config_text=config_text,
+        intra_op_threads=intra,
+        inter_op_threads=inter,
+        gpu_memory_fraction=args.per_process_gpu_memory_fraction,
+        mixed_precision=args.mixed_precision,
+    )
 
 
 def _worker_count(flag: int) -> int:
@@ -148,33 +149,29 @@ class Server:
         batching = config_lib.load_batching_parameters(a.batching_parameters_file) if a.enable_batching else None
         self.monitoring = config_lib.load_monitoring_config(a.monitoring_config_file)
         self._load_transport_security()
-        configure_tensorflow(a)
+        check_parallelism(a)
+        import tensorflow as tf
 
-        from serving.admission import RunAdmission
-        from serving.batching import BatchScheduler
+        tf.get_logger().setLevel(logging.ERROR)
+
+        from serving.batching import Batching, BatchScheduler
         from serving.core.lifecycle import LifecycleOptions
         from serving.core.server_core import CoreOptions, ServerCore
         from serving.grpc_service import channel_options
-        from serving.servable import Servable
-        from serving.warmup import warm_up
+        from serving.servable import ServableOptions
 
         channel_options(a.grpc_channel_arguments)  # a malformed list fails start-up before any model loads
 
-        Servable.method_check = a.enable_signature_method_name_check
         self.scheduler = BatchScheduler(batching) if batching is not None else None
-
-        run_limit = run_concurrency(a.max_concurrent_runs_per_model)
-
-        def prepare(servable: Servable) -> None:
-            servable.admission = RunAdmission(run_limit)
-            options = self._batch_options(servable.path)
-            if options is not None:
-                servable.batcher, servable.batch_options = self.scheduler, options
-            if a.enable_model_warmup:
-                warm_up(servable, a.num_request_iterations_for_warmup)
-
+        servable = ServableOptions(
+            session=session_settings(a),
+            method_check=a.enable_signature_method_name_check,
+            max_concurrent_runs=run_concurrency(a.max_concurrent_runs_per_model),
+            batching=Batching(self.scheduler, a.enable_per_model_batching_parameters) if self.scheduler else None,
+            warmup_iterations=max(a.num_request_iterations_for_warmup, 1) if a.enable_model_warmup else 0,
+        )
         options = CoreOptions(
-            tags=tuple(t for t in a.saved_model_tags.split(",") if t),
+            servable=servable,
             file_system_poll_wait_seconds=a.file_system_poll_wait_seconds,
             allow_labels_for_unavailable=a.allow_version_labels_for_unavailable_models,
             lifecycle=LifecycleOptions(
@@ -183,30 +180,12 @@ class Server:
                 num_load_threads=max(a.num_load_threads, 0),
                 num_unload_threads=max(a.num_unload_threads, 0),
             ),
-            prepare=prepare,
         )
         self.manager = ServerCore(options)
         self.manager.reload_config(model_config)
         # TensorFlow and the models leave millions of tracked objects; without freezing them, a full
         # collection triggered by a large JSON body costs hundreds of milliseconds.
         gc.freeze()
-
-    def _batch_options(self, version_path: str):
-        """The queue settings a loaded version is batched with, or None when it is not batched: with
-        --enable_per_model_batching_parameters its own batching_params.pbtxt (none: not batched; one that
-        does not parse or validate fails the load), else the --batching_parameters_file ones."""
-        from serving.batching import QueueOptions
-
-        if self.scheduler is None:
-            return None
-        if not self.args.enable_per_model_batching_parameters:
-            return self.scheduler.options
-        path = os.path.join(version_path, BATCHING_PARAMS_FILE)
-        if not os.path.isfile(path):
-            return None
-        params = config_lib.load_batching_parameters(path)
-        log.info("Batching %s with its own %s: %s", version_path, BATCHING_PARAMS_FILE, " ".join(str(params).split()))
-        return QueueOptions.from_params(params)
 
     def _load_transport_security(self) -> None:
         """Reads --ssl_config_file (gRPC) and --rest_api_ssl_config_file (REST) before any model loads."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 from protocol import status
@@ -60,7 +62,24 @@ def from_tensorflow(exc: Exception) -> ServingError:
     import tensorflow as tf
 
     if isinstance(exc, tf.errors.OpError):
-        return ServingError(code_from_number(exc.error_code), exc.message)
+        return ServingError(code_from_number(exc.error_code), clean_message(exc.message))
     if isinstance(exc, (TypeError, ValueError)):
         return invalid_argument(str(exc))
     return ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+# What TensorFlow wraps around a kernel's message: the functions and nodes it ran in ("{{function_node f}}",
+# "\n\t [[{{node Assert}}]]"), and eager's "Graph execution error: Detected at node ... <stack traces
+# unavailable>" preamble. None of it helps a client; the kernel's own words stay.
+_FUNCTION_PREFIX = re.compile(r"^(\{\{function_node [^}]*\}\}\s*)+")
+_NODE_LINE = re.compile(r"^\s*\[\[.*\]\]\s*$")
+_PREAMBLE_LINE = re.compile(
+    r"^(Graph execution error:|Detected at node .*|<stack traces unavailable>|defined at \(most recent call last\):)\s*$"
+)
+
+
+def clean_message(message: str) -> str:
+    """A TensorFlow error message without the node annotations and preambles TensorFlow adds."""
+    lines = [line for line in message.splitlines() if not _NODE_LINE.match(line) and not _PREAMBLE_LINE.match(line)]
+    text = "\n".join(line for line in lines if line.strip()).strip()
+    return _FUNCTION_PREFIX.sub("", text) or message.strip()

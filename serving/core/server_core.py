@@ -12,7 +12,6 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from serving import config as config_lib
@@ -28,28 +27,33 @@ log = logging.getLogger("serving")
 
 @dataclass
 class CoreOptions:
-    tags: tuple[str, ...] = ("serve",)
+    servable: object = None  # serving.servable.ServableOptions (None: the defaults); TensorFlow loads lazily
     file_system_poll_wait_seconds: int = 1
     allow_labels_for_unavailable: bool = False
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
-    prepare: Callable | None = None  # warmup and batching for a loaded Servable, run before it is AVAILABLE
 
 
 class SavedModelLoader:
-    """Loads a version directory as a Servable (SavedModelBundleSourceAdapter) and frees it again."""
+    """Loads a version directory as a Servable and warms it up (SavedModelBundleSourceAdapter), and frees
+    it again."""
 
-    def __init__(self, tags: tuple[str, ...], prepare: Callable | None = None):
-        self.tags = tags
-        self.prepare = prepare
+    def __init__(self, options=None):
+        self.options = options
 
     def load(self, name: str, version: int, path: str):
-        from serving.servable import Servable
+        from serving.servable import Servable, ServableOptions
         from serving.status import from_tensorflow
+        from serving.warmup import warm_up
 
+        options = self.options or ServableOptions()
         try:
-            servable = Servable(name, version, path, self.tags)
-            if self.prepare is not None:
-                self.prepare(servable)
+            servable = Servable(name, version, path, options)
+            try:
+                if options.warmup_iterations > 0:
+                    warm_up(servable, options.warmup_iterations)
+            except BaseException:
+                servable.unload()
+                raise
         except ServingError:
             raise
         except Exception as e:  # noqa: BLE001 - TensorFlow's errors carry their canonical code
@@ -64,8 +68,8 @@ class SavedModelLoader:
     def unload(servable) -> None:
         servable.wait_idle()
         servable.unload()
-        # Loads freeze the collector's view; thaw it so the unloaded model's reference cycles,
-        # weights included, can be collected, then freeze what remains.
+        # Loads freeze the collector's view; thaw it so the unloaded model's reference cycles
+        # (its graph's Python objects) can be collected, then freeze what remains.
         gc.unfreeze()
         gc.collect()
         gc.freeze()
@@ -74,7 +78,7 @@ class SavedModelLoader:
 class ServerCore:
     def __init__(self, options: CoreOptions, load: Loader | None = None, unload: Unloader | None = None):
         self.options = options
-        saved_model = SavedModelLoader(options.tags, options.prepare)
+        saved_model = SavedModelLoader(options.servable)
         self.lifecycle = Lifecycle(load or saved_model.load, unload or saved_model.unload, options.lifecycle)
         self.router = Router(self.lifecycle)
         self.source = FileSystemSource(self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds)

@@ -126,7 +126,7 @@ def test_prometheus_metrics_use_official_names(server):
         == 1
     )  # latency of answered requests
     assert (
-        _metric(text, ":tensorflow:serving:runtime_latency_count", 'API="Predict",model_name="strings",runtime="TF2"')
+        _metric(text, ":tensorflow:serving:runtime_latency_count", 'API="Predict",model_name="strings",runtime="TF1"')
         == 1
     )  # the bad one never ran
 

@@ -106,7 +106,11 @@ def test_predict_errors(stub):
             grpc.StatusCode.INVALID_ARGUMENT,
             "Expects arg[0] to be float but double is provided",
         ),
-        (_request("half_plus_two", {"x": np.ones((2, 2), np.float32)}), grpc.StatusCode.INVALID_ARGUMENT, "shape"),
+        (  # shapes are the graph's to judge: this one cannot add a sum of [2] to b of [3]
+            _request("multi_io", {"a": np.ones((2, 2), np.float32), "b": np.ones(3, np.int64)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Incompatible shapes: [3] vs. [2]",
+        ),
         (
             _request("multi_io", {"a": np.ones((1, 2), np.float32)}),
             grpc.StatusCode.INVALID_ARGUMENT,
