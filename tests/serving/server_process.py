@@ -241,6 +241,28 @@ def build_sum(base_path: str | os.PathLike, version: int = 1) -> Path:
     return Path(base_path)
 
 
+def wait_for(condition, timeout: float = 90.0, what: str = "condition", interval: float = 0.25):
+    """Polls `condition()` until it returns something truthy and returns that; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def version_statuses(rest_url: str, model: str) -> dict[int, dict]:
+    """GET /v1/models/{model}: version -> its status entry ({} while the model is unknown)."""
+    import requests
+
+    reply = requests.get(f"{rest_url}/v1/models/{model}", timeout=30)
+    if reply.status_code != 200:
+        return {}
+    return {int(entry["version"]): entry for entry in reply.json()["model_version_status"]}
+
+
 def model_config_text(models: Sequence[Mapping]) -> str:
     """ModelServerConfig text from dicts: name, base_path, optional policy (text) and labels {label: version}."""
     blocks = []
