@@ -61,7 +61,8 @@ class SessionSettings:
             config.intra_op_parallelism_threads = max(intra_op_threads, 0)
             config.inter_op_parallelism_threads = max(inter_op_threads, 0)
         if mixed_precision == "bfloat16":
-            config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
+            rewrite = config.graph_options.rewrite_options
+            rewrite.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
         return cls(tuple(tags) or ("serve",), config.SerializeToString())
 
     def config_proto(self, name: str, version: int) -> config_pb2.ConfigProto:

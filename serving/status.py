@@ -74,7 +74,8 @@ def from_tensorflow(exc: Exception) -> ServingError:
 _FUNCTION_PREFIX = re.compile(r"^(\{\{function_node [^}]*\}\}\s*)+")
 _NODE_LINE = re.compile(r"^\s*\[\[.*\]\]\s*$")
 _PREAMBLE_LINE = re.compile(
-    r"^(Graph execution error:|Detected at node .*|<stack traces unavailable>|defined at \(most recent call last\):)\s*$"
+    r"^(Graph execution error:|Detected at node .*|<stack traces unavailable>"
+    r"|defined at \(most recent call last\):)\s*$"
 )
 
 

@@ -47,9 +47,7 @@ def test_grpc_pixels_match_the_in_process_signature(served):
     request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(pixels))
     response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=120)
     channel.close()
-    np.testing.assert_allclose(
-        tf.make_ndarray(response.outputs["probabilities"]), expected["probabilities"], atol=1e-6
-    )
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["probabilities"]), expected["probabilities"], atol=1e-6)
     assert tf.make_ndarray(response.outputs["class_names"]).tolist() == expected["class_names"].tolist()
 
 

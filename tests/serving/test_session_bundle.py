@@ -36,7 +36,8 @@ def test_settings_apply_the_config_file_then_the_flags_as_officially():
     assert settings.tags == ("serve", "gpu")
     assert config.allow_soft_placement  # from the file
     assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (0, 3)  # flags win
-    assert config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.ON
+    rewrite = config.graph_options.rewrite_options
+    assert rewrite.auto_mixed_precision_onednn_bfloat16 == rewriter_config_pb2.RewriterConfig.ON
     assert (config.experimental.session_metadata.name, config.experimental.session_metadata.version) == ("model", 4)
     assert isinstance(config, config_pb2.ConfigProto)
     untouched = SessionSettings.build(config_text="intra_op_parallelism_threads: 7").config_proto("m", 1)
