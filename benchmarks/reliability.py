@@ -46,8 +46,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from protocol import tensors  # noqa: E402
-from protocol.generated.tensorflow.core.framework import tensor_pb2  # noqa: E402
-from protocol.generated.tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2  # noqa: E402
+from protocol.generated.tensorflow_serving.apis import (  # noqa: E402
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
 from tests.serving.server_process import ServerProcess, build_half_plus_two  # noqa: E402
 
 # Answers a hostile request may get: the client's fault, or something REST cannot carry (501).
@@ -506,6 +510,118 @@ def run_image_bomb(server: ServerProcess, model: str = "efficientnet", side: int
         "error": reply.json().get("error", "")[:200] if reply.status_code != 200 else "",
         "peak_rss_growth_mib": round((peak_rss(server) - before) / MIB, 1),
     }
+
+
+# ------------------------------------------------------------------ small requests that ask for a lot of memory
+
+
+def memory_figures(server: ServerProcess, before: int) -> dict:
+    """RSS before a probe, the peak since (VmHWM after clear_refs) and now, in MiB; growth = peak - before."""
+    return {
+        "rss_before_mib": round(before / MIB),
+        "peak_rss_mib": round(peak_rss(server) / MIB),
+        "rss_after_mib": round(rss(server) / MIB),
+        "peak_growth_mib": round((peak_rss(server) - before) / MIB),
+    }
+
+
+def _start_measuring(server: ServerProcess) -> int:
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+    return rss(server)
+
+
+def declared_fill(model: str, name: str, elements: int) -> predict_pb2.PredictRequest:
+    """A Predict whose tensor `name` declares `elements` floats and carries one: ~30 bytes that TensorFlow fills up."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    tensor = request.inputs[name]
+    tensor.dtype = types_pb2.DT_FLOAT
+    tensor.tensor_shape.dim.add(size=elements)
+    tensor.float_val.append(1.0)
+    return request
+
+
+def _grpc_code(call: Callable[[], object]) -> str:
+    try:
+        call()
+        return "OK"
+    except grpc.RpcError as e:
+        return e.code().name
+
+
+def run_undeclared_inputs(server: ServerProcess, inputs: int = 100, elements: int = 16_000_000) -> dict:
+    """One Predict (~3 KB) naming `inputs` inputs the signature does not have, each declaring `elements` floats
+    and carrying one: refused by name before any is built."""
+    request = declared_fill("half_plus_two", "x", elements)
+    for i in range(inputs):
+        request.inputs[f"undeclared_{i}"].CopyFrom(request.inputs["x"])
+    del request.inputs["x"]
+    before = _start_measuring(server)
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        try:
+            stub.Predict(request, timeout=120)
+            code, details = "OK", ""
+        except grpc.RpcError as e:
+            code, details = e.code().name, e.details()
+    return {
+        "request_bytes": request.ByteSize(),
+        "code": code,
+        "details": details[:160],
+        **memory_figures(server, before),
+    }
+
+
+def run_fill_flood(server: ServerProcess, model: str = "half_plus_two", clients: int = 40, elements: int = 16_000_000):
+    """`clients` concurrent ~31-byte Predicts, each declaring `elements` floats (64 MB filled) and carrying one."""
+    request = declared_fill(model, "x", elements)
+    before = _start_measuring(server)
+    options = [("grpc.max_receive_message_length", -1)]
+    with grpc.insecure_channel(server.grpc_address, options=options) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+        def one(_):
+            return _grpc_code(lambda: stub.Predict(request, timeout=300).ByteSize())
+
+        with ThreadPoolExecutor(clients) as pool:
+            codes = Counter(pool.map(one, range(clients)))
+    return {
+        "request_bytes": request.ByteSize(),
+        "clients": clients,
+        "codes": dict(codes),
+        **memory_figures(server, before),
+    }
+
+
+def run_context_bomb(
+    server: ServerProcess, transport: str = "rest", context_bytes: int = 512 << 10, examples: int = 2000
+) -> dict:
+    """A regress request with a `context_bytes` context and `examples` examples: merged into every example, the
+    context alone would take context_bytes x examples."""
+    before = _start_measuring(server)
+    padding = "p" * context_bytes
+    if transport == "rest":
+        body = json.dumps(
+            {"signature_name": "regress_x_to_y", "context": {"pad": padding}, "examples": [{"x": 1.0}] * examples}
+        ).encode()
+        reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:regress", data=body, timeout=300)
+        answer = {"status": reply.status_code, "error": reply.json().get("error", "")[:200]}
+        size = len(body)
+    else:
+        request = regression_pb2.RegressionRequest()
+        request.model_spec.name, request.model_spec.signature_name = "half_plus_two", "regress_x_to_y"
+        with_context = request.input.example_list_with_context
+        with_context.context.features.feature["pad"].bytes_list.value.append(padding.encode())
+        for _ in range(examples):
+            with_context.examples.add().features.feature["x"].float_list.value.append(1.0)
+        size = request.ByteSize()
+        with grpc.insecure_channel(server.grpc_address) as channel:
+            try:
+                prediction_service_pb2_grpc.PredictionServiceStub(channel).Regress(request, timeout=300)
+                answer = {"code": "OK", "error": ""}
+            except grpc.RpcError as e:
+                answer = {"code": e.code().name, "error": e.details()[:200]}
+    return {"transport": transport, "request_bytes": size, **answer, **memory_figures(server, before)}
 
 
 # ------------------------------------------------------------------ the run

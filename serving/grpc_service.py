@@ -74,15 +74,15 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_rpc("Classify")
     def Classify(self, request, context):
-        return inference.classify(self.manager, request, _deadline(context))
+        return inference.classify(self.manager, request, _deadline(context), self.limits)
 
     @_rpc("Regress")
     def Regress(self, request, context):
-        return inference.regress(self.manager, request, _deadline(context))
+        return inference.regress(self.manager, request, _deadline(context), self.limits)
 
     @_rpc("MultiInference")
     def MultiInference(self, request, context):
-        return inference.multi_inference(self.manager, request)
+        return inference.multi_inference(self.manager, request, _deadline(context), self.limits)
 
     @_rpc()
     def GetModelMetadata(self, request, context):

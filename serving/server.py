@@ -227,7 +227,10 @@ class Server:
         from serving.rest import RestOptions, RestServer
 
         a = self.args
-        limits = RequestLimits(max_tensor_elements=max(a.max_tensor_elements, 0))
+        limits = RequestLimits(
+            max_tensor_elements=max(a.max_tensor_elements, 0),
+            max_expansion_bytes=max(a.max_request_expansion_bytes, 0),
+        )
         file_limit = open_file_limit()
         self.grpc_server = build_server(
             self.manager,
