@@ -25,6 +25,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -425,6 +426,64 @@ def run_sigterm(workdir: Path) -> dict:
     }
 
 
+def run_sigterm_drain(workdir: Path, readers: int = 3, values: int = 2_100_000, rate: float = 6e6) -> dict:
+    """SIGTERM while `readers` REST clients each read an ~8.4 MB answer at `rate` bytes/s: every answer must
+    arrive whole (as many body bytes as Content-Length says, valid JSON) before the server exits."""
+    from tests.serving.server_process import build_fill
+
+    build_fill(workdir / "drain" / "fill")
+    server = ServerProcess(
+        model_name="fill", model_base_path=workdir / "drain" / "fill", args=["--file_system_poll_wait_seconds=0"]
+    ).start()
+    body = json.dumps({"inputs": [values]}).encode()
+    request = b"POST /v1/models/fill:predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    reading = threading.Barrier(readers + 1, timeout=120)
+
+    def read_slowly() -> dict:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+            sock.settimeout(60)
+            sock.connect(("127.0.0.1", server.rest_port))
+            sock.sendall(request)
+            received = bytearray()
+            waited = False
+            while chunk := sock.recv(1 << 16):
+                received += chunk
+                if not waited and len(received) > 1 << 20:  # an eighth of the answer is in: the signal comes now
+                    waited = True
+                    reading.wait()
+                time.sleep(len(chunk) / rate)
+        head, _, payload = bytes(received).partition(b"\r\n\r\n")
+        declared = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+            -1,
+        )
+        try:
+            complete = declared == len(payload) and len(json.loads(payload)["outputs"]) == values
+        except ValueError:
+            complete = False
+        return {"received_bytes": len(received), "declared_body_bytes": declared, "complete": complete}
+
+    with ThreadPoolExecutor(readers) as pool:
+        answers = [pool.submit(read_slowly) for _ in range(readers)]
+        reading.wait()
+        sent = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        results = [answer.result() for answer in answers]
+        code = server.process.wait(timeout=120)
+        exit_seconds = time.monotonic() - sent
+    server.stop()
+    return {
+        "readers": readers,
+        "answer_bytes": results[0]["declared_body_bytes"],
+        "read_rate_mb_s": rate / 1e6,
+        "complete_answers": sum(r["complete"] for r in results),
+        "received_bytes": [r["received_bytes"] for r in results],
+        "exit_code": code,
+        "seconds_to_exit": round(exit_seconds, 1),
+    }
+
+
 def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: int = 200) -> dict:
     sockets = []
     try:
@@ -622,6 +681,60 @@ def run_context_bomb(
             except grpc.RpcError as e:
                 answer = {"code": e.code().name, "error": e.details()[:200]}
     return {"transport": transport, "request_bytes": size, **answer, **memory_figures(server, before)}
+
+
+# ------------------------------------------------------------------ HTTP framing, half-closes, huge numbers
+
+
+def _exchange(server: ServerProcess, data: bytes, half_close: bool = False, timeout: float = 10.0) -> bytes:
+    """Sends raw bytes to the REST port and reads until the server closes (or `timeout` passes)."""
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=timeout) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return bytes(received)
+
+
+def _statuses(reply: bytes) -> list[int]:
+    """The status of every response in a raw reply (a response may follow a body without a line break)."""
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)]
+
+
+def run_http_edges(server: ServerProcess) -> dict:
+    """Content-Length with Transfer-Encoding followed by a pipelined request (RFC 9112 section 6.1: refuse or
+    close); a half-close after a complete request; a 5,000-digit version in a URL and in JSON. Status codes of
+    each, and the tracebacks the server logged meanwhile."""
+    tracebacks = server.log().count("Traceback")
+    body = b'{"instances": [1.0]}'
+    predict = b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nHost: x\r\n"
+    smuggled = (
+        predict
+        + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        + b"GET /v1/models/half_plus_two HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    half_closed = _exchange(server, predict + b"Content-Length: %d\r\n\r\n" % len(body) + body, half_close=True)
+    huge = "9" * 5000
+    version = requests.post(f"{server.rest_url}/v1/models/half_plus_two/versions/{huge}:predict", data=body, timeout=30)
+    number = requests.post(
+        f"{server.rest_url}/v1/models/half_plus_two:predict", data=f'{{"instances": [{huge}]}}', timeout=30
+    )
+    time.sleep(0.2)  # let the log catch up
+    return {
+        "cl_te_then_pipelined": _statuses(_exchange(server, smuggled)),
+        "half_close": _statuses(half_closed),
+        "half_close_answer": half_closed.partition(b"\r\n\r\n")[2].decode(errors="replace"),
+        "version_5000_digits": [version.status_code, version.json()["error"][:40]],
+        "json_number_5000_digits": [number.status_code, number.json()["error"]],
+        "date_header": number.headers.get("Date"),
+        "tracebacks_logged": server.log().count("Traceback") - tracebacks,
+    }
 
 
 # ------------------------------------------------------------------ the run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import time
 
@@ -14,6 +15,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from benchmarks import reliability
 from tests.serving.server_process import ServerProcess
 
 PREDICT = "/v1/models/half_plus_two:predict"
@@ -220,3 +222,39 @@ def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handsha
         finally:
             for sock in stalled:
                 sock.close()
+
+
+# ---------------------------------------------------------------------------- framing, half-close, Date, SIGTERM
+
+
+@pytest.fixture(scope="module")
+def edges(server):
+    return reliability.run_http_edges(server)
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_nothing_after_it_answered(edges):
+    assert edges["cl_te_then_pipelined"] == [400]  # before: 200, and the pipelined request answered too
+
+
+def test_a_client_that_half_closes_after_its_request_gets_the_answer(edges):
+    assert edges["half_close"] == [200]
+    assert json.loads(edges["half_close_answer"]) == {"predictions": [3.5]}  # version 2: 0.5 x 1 + 3
+
+
+def test_huge_numbers_are_the_official_client_errors_and_log_no_traceback(edges):
+    assert edges["version_5000_digits"] == [400, "Failed to convert version: 9999999999999"]
+    assert edges["json_number_5000_digits"] == [400, "JSON Parse error: Number too big to be stored in double."]
+    assert edges["tracebacks_logged"] == 0
+
+
+def test_every_answer_carries_a_date_header(server, edges):
+    assert re.fullmatch(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", edges["date_header"])
+    with _connect(server) as sock:  # a transport-level error too
+        sock.sendall(b"BROKEN\r\n\r\n")
+        assert b"\r\nDate: " in _read_until_closed(sock)
+
+
+def test_sigterm_lets_every_answer_in_flight_be_written_whole(tmp_path):
+    result = reliability.run_sigterm_drain(tmp_path, readers=2)
+    assert result["complete_answers"] == 2, result  # before: ~3.9 of 8.4 MB, then the connection closed
+    assert result["exit_code"] == 0
