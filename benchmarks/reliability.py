@@ -484,6 +484,61 @@ def run_sigterm_drain(workdir: Path, readers: int = 3, values: int = 2_100_000, 
     }
 
 
+def threads(server: ServerProcess) -> int:
+    return _status_kib(server.process.pid, "Threads")
+
+
+def run_failing_versions(workdir: Path, versions: int = 3000, seconds: float = 20.0) -> dict:
+    """A ReloadConfig adds a model whose base path holds `versions` empty version directories under policy
+    `all` (every load fails, and is retried every 2 s, 5 times) while REST and gRPC clients use a healthy model:
+    the server's thread count is sampled throughout and the healthy model must keep answering."""
+    from google.protobuf import text_format
+
+    from protocol.generated.tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+    from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+    from tests.serving.server_process import model_config_text
+
+    healthy, broken = workdir / "failing" / "half_plus_two", workdir / "failing" / "broken"
+    build_half_plus_two(healthy)
+    for version in range(1, versions + 1):
+        (broken / str(version)).mkdir(parents=True)
+    config = [{"name": "half_plus_two", "base_path": healthy}]
+    server = ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=healthy,
+        args=["--file_system_poll_wait_seconds=1", "--load_retry_interval_micros=2000000"],
+    ).start()
+    text = model_config_text([*config, {"name": "broken", "base_path": broken, "policy": "all {}"}])
+    reload = model_management_pb2.ReloadConfigRequest(
+        config=text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    )
+    idle_threads, samples = threads(server), []
+    with Load(server) as load, grpc.insecure_channel(server.grpc_address) as channel:
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        reloaded = ThreadPoolExecutor(1).submit(
+            _grpc_code, lambda: stub.HandleReloadConfigRequest(reload, timeout=seconds)
+        )
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and server.process.poll() is None:
+            samples.append(threads(server))
+            time.sleep(0.2)
+        outcomes_during = dict(load.outcomes)
+    alive = server.process.poll() is None
+    status = requests.get(f"{server.rest_url}/v1/models/broken", timeout=60).json() if alive else {}
+    states = Counter(s["state"] for s in status.get("model_version_status", []))
+    server.stop()
+    return {
+        "failing_versions": versions,
+        "threads_before": idle_threads,
+        "threads_max": max(samples, default=0),
+        "reload": reloaded.result(),
+        "healthy_model_answers": outcomes_during,
+        "healthy_model_failed": sum(n for k, n in outcomes_during.items() if k != "ok"),
+        "broken_version_states": dict(states),
+        "alive": alive,
+    }
+
+
 def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: int = 200) -> dict:
     sockets = []
     try:
