@@ -515,9 +515,7 @@ def run_failing_versions(workdir: Path, versions: int = 3000, seconds: float = 2
     idle_threads, samples = threads(server), []
     with Load(server) as load, grpc.insecure_channel(server.grpc_address) as channel:
         stub = model_service_pb2_grpc.ModelServiceStub(channel)
-        reloaded = ThreadPoolExecutor(1).submit(
-            _grpc_code, lambda: stub.HandleReloadConfigRequest(reload, timeout=seconds)
-        )
+        reloaded = ThreadPoolExecutor(1).submit(_grpc_code, stub.HandleReloadConfigRequest, reload, timeout=seconds)
         end = time.monotonic() + seconds
         while time.monotonic() < end and server.process.poll() is None:
             samples.append(threads(server))
@@ -536,6 +534,48 @@ def run_failing_versions(workdir: Path, versions: int = 3000, seconds: float = 2
         "healthy_model_failed": sum(n for k, n in outcomes_during.items() if k != "ok"),
         "broken_version_states": dict(states),
         "alive": alive,
+    }
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + empty SETTINGS
+
+
+def run_idle_grpc(server: ServerProcess, sockets: int = 4200, preface: bool = False, checks: int = 3) -> dict:
+    """`sockets` TCP connections to the gRPC port that never send the HTTP/2 preface (or, with `preface`, send it
+    and then nothing): Predict and grpc.health.v1 Check on a new channel must still answer (server started with
+    --enable_grpc_healthcheck_service). Each check is 2 s apart; answers and RSS reported."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "half_plus_two"
+    request.inputs["x"].CopyFrom(tensors.to_proto(np.array([2.0], np.float32)))
+    before = rss(server)
+    opened: list[socket.socket] = []
+    answers: Counter = Counter()
+    try:
+        for _ in range(sockets):
+            sock = socket.create_connection(("127.0.0.1", server.grpc_port), timeout=10)
+            if preface:
+                sock.sendall(HTTP2_PREFACE)
+            opened.append(sock)
+        time.sleep(1)
+        for _ in range(checks):
+            with grpc.insecure_channel(server.grpc_address) as channel:
+                predict = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict
+                answers["Predict " + _grpc_code(predict, request, timeout=5)] += 1
+                check = health_pb2_grpc.HealthStub(channel).Check
+                answers["Health " + _grpc_code(check, health_pb2.HealthCheckRequest(), timeout=5)] += 1
+            time.sleep(2)
+        with_sockets = rss(server)
+    finally:
+        for sock in opened:
+            sock.close()
+    return {
+        "idle_sockets": len(opened),
+        "sent_preface": preface,
+        "answers": dict(answers),
+        "rss_before_mib": round(before / MIB),
+        "rss_with_sockets_mib": round(with_sockets / MIB),
     }
 
 
@@ -655,9 +695,10 @@ def declared_fill(model: str, name: str, elements: int) -> predict_pb2.PredictRe
     return request
 
 
-def _grpc_code(call: Callable[[], object]) -> str:
+def _grpc_code(call: Callable[..., object], *args, **kwargs) -> str:
+    """The status code name of one gRPC call."""
     try:
-        call()
+        call(*args, **kwargs)
         return "OK"
     except grpc.RpcError as e:
         return e.code().name
@@ -695,7 +736,7 @@ def run_fill_flood(server: ServerProcess, model: str = "half_plus_two", clients:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
         def one(_):
-            return _grpc_code(lambda: stub.Predict(request, timeout=300).ByteSize())
+            return _grpc_code(stub.Predict, request, timeout=300)
 
         with ThreadPoolExecutor(clients) as pool:
             codes = Counter(pool.map(one, range(clients)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import resource
 import socket
 import time
 
@@ -197,8 +198,9 @@ def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(mod
 
 
 def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handshake_timeout(model_root):
-    """gRPC has its own cap (a quarter of the file limit) but cannot evict: stalled connections wait out
-    the 10 s handshake timeout, REST keeps its descriptors meanwhile, then gRPC answers again."""
+    """Past gRPC's own cap (half the file limit: 128 here) new connections are refused, as grpcio cannot evict:
+    stalled connections wait out the 5 s handshake timeout, REST keeps its descriptors meanwhile, then gRPC
+    answers again."""
     with ServerProcess(
         model_name="half_plus_two",
         model_base_path=model_root / "half_plus_two",
@@ -222,6 +224,33 @@ def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handsha
         finally:
             for sock in stalled:
                 sock.close()
+
+
+def _open_file_limit(wanted: int) -> int:
+    """Raises this test process's soft open-file limit to `wanted` (it opens thousands of sockets) and returns
+    the limit a server may be given; skips where the hard limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"needs {wanted} open files; the hard limit is {hard}")
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return wanted
+
+
+@pytest.mark.parametrize("preface", [False, True], ids=["silent", "preface-then-silent"])
+def test_thousands_of_idle_grpc_sockets_leave_predict_and_health_answering(model_root, preface):
+    """4,200 connections that never send the HTTP/2 preface (or send it and nothing more): before, the 4096
+    connection cap made Predict and grpc.health.v1 (the liveness probe) UNAVAILABLE until they closed."""
+    limit = _open_file_limit(10_000)  # the server's gRPC cap is half of it: 5,000
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        open_file_limit=limit,
+        args=["--file_system_poll_wait_seconds=0", "--enable_grpc_healthcheck_service"],
+    ) as server:
+        result = reliability.run_idle_grpc(server, sockets=4200, preface=preface, checks=2)
+    assert result["answers"] == {"Predict OK": 2, "Health OK": 2}, result
+    assert result["rss_with_sockets_mib"] - result["rss_before_mib"] < 200, result  # ~15 KB a connection
 
 
 # ---------------------------------------------------------------------------- framing, half-close, Date, SIGTERM
