@@ -579,6 +579,35 @@ def run_idle_grpc(server: ServerProcess, sockets: int = 4200, preface: bool = Fa
     }
 
 
+def run_keras_archive_bomb(workdir: Path, inflated_mib: int = 1500) -> dict:
+    """`python -m export keras` on a ~1.5 MB .keras whose config.json inflates to `inflated_mib` MiB: exit code,
+    its one-line error and the exporter's peak RSS."""
+    import subprocess
+    import zipfile
+
+    bomb = workdir / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("config.json", "w", force_zip64=True) as config:
+            for _ in range(inflated_mib):
+                config.write(b" " * MIB)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "export", "keras", str(bomb), "--models-dir", str(workdir / "models")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    stderr = process.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(process.pid, 0)
+    return {
+        "archive_bytes": bomb.stat().st_size,
+        "inflates_to_mib": inflated_mib,
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "error": (stderr.strip().splitlines() or [""])[-1][:200],
+        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+    }
+
+
 def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: int = 200) -> dict:
     sockets = []
     try:
