@@ -14,6 +14,16 @@ Every scenario is bounded (counts and seconds), talks to loopback only and stops
     gzip_bomb    a 1 MB body inflating to 1 GB: 413 and bounded RSS
     image_bomb   (with --efficientnet) a PNG of 64 MP sent to the bytes signature: 400, refused in the
                  graph before decoding (the export's --max-image-pixels), bounded RSS
+    undeclared   one ~3 KB Predict with 100 undeclared inputs declaring 16 M floats each: refused by name, no memory
+    fill_flood   40 concurrent ~31-byte Predicts each filling 16 M floats: answered, peak RSS within 1 GB
+    context_bomb a regress with a 512 KiB context and 2,000 examples, REST and gRPC: 400, no memory
+    http_edges   Content-Length with Transfer-Encoding then a pipelined request (400, nothing after it); a
+                 half-close after a request (answered); 5,000-digit numbers in a URL and in JSON (400, no traceback)
+    idle_grpc    4,200 sockets on the gRPC port that never send the HTTP/2 preface (or send it and stop):
+                 Predict and grpc.health.v1 still answer
+    drain        SIGTERM while clients read 8.4 MB REST answers at 6 MB/s: every answer arrives whole
+    failing      3,000 empty version directories added by ReloadConfig: threads bounded, a healthy model answers
+    keras_bomb   `python -m export keras` on a 1.5 MB archive whose config.json inflates to 1.5 GB: refused cheaply
 
 The CI part (tests/benchmarks/test_reliability.py) runs the same scenarios with small counts.
 """
@@ -597,14 +607,28 @@ def run_keras_archive_bomb(workdir: Path, inflated_mib: int = 1500) -> dict:
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
+    peak = 0
+
+    def watch() -> None:  # VmHWM of the exporter itself (getrusage would count the fork of this big process too)
+        nonlocal peak
+        while process.poll() is None:
+            try:
+                peak = max(peak, _status_kib(process.pid, "VmHWM") * 1024)
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     stderr = process.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(process.pid, 0)
+    code = process.wait()
+    watcher.join()
     return {
         "archive_bytes": bomb.stat().st_size,
         "inflates_to_mib": inflated_mib,
-        "exit_code": os.waitstatus_to_exitcode(status),
+        "exit_code": code,
         "error": (stderr.strip().splitlines() or [""])[-1][:200],
-        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "peak_rss_mib": round(peak / MIB),
     }
 
 
@@ -876,12 +900,18 @@ def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
             "--file_system_poll_wait_seconds=0",
             "--max_request_body_bytes=10000000",
             "--rest_api_read_timeout_in_ms=2000",
+            "--enable_grpc_healthcheck_service",
         ],
     ) as server:
         results["start_rss_mib"] = round(rss(server) / MIB)
         results["fuzz"] = run_fuzz(server, fuzz)
         results["slow"] = run_slow_clients(server)
         results["gzip_bomb"] = run_gzip_bomb(server)
+        results["undeclared"] = run_undeclared_inputs(server)
+        results["fill_flood"] = run_fill_flood(server)
+        results["context_bomb"] = [run_context_bomb(server, transport) for transport in ("rest", "grpc")]
+        results["http_edges"] = run_http_edges(server)
+        results["idle_grpc"] = [run_idle_grpc(server, preface=preface) for preface in (False, True)]
         results["alive_after_all"] = server.process.poll() is None and _predict_ok(server)
         results["peak_rss_mib"] = round(peak_rss(server) / MIB)
     if efficientnet is not None:
@@ -892,8 +922,20 @@ def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
     results["swaps"] = run_swaps(workdir)
     results["corrupt"] = run_corrupt(workdir)
     results["sigterm"] = run_sigterm(workdir)
+    results["drain"] = run_sigterm_drain(workdir)
+    results["failing"] = run_failing_versions(workdir)
+    results["keras_bomb"] = run_keras_archive_bomb(workdir)
     results["machine"]["load_average_after"] = os.getloadavg()
     return results
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -904,6 +946,7 @@ def main(argv: list[str] | None = None) -> int:
         "--efficientnet", type=Path, help="an EfficientNet base path (models/efficientnet) for the image-bomb scenario"
     )
     args = parser.parse_args(argv)
+    _raise_open_file_limit(10_000)  # idle_grpc opens 4,200 sockets
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         results = run(args.fuzz, Path(tmp), args.efficientnet)
     text = json.dumps(results, indent=1, default=str)
@@ -921,6 +964,24 @@ def main(argv: list[str] | None = None) -> int:
         and results["slow"]["failed"] == 0
         and results["gzip_bomb"]["status"] == 413
         and results.get("image_bomb", {"status": 400})["status"] == 400
+        and results["undeclared"]["code"] == "INVALID_ARGUMENT"
+        and results["undeclared"]["peak_growth_mib"] < 1024
+        and set(results["fill_flood"]["codes"]) <= ACCEPTED_GRPC
+        and results["fill_flood"]["peak_growth_mib"] < 1024
+        and all(
+            r.get("status", 400) == 400 and r.get("code", "INVALID_ARGUMENT") == "INVALID_ARGUMENT"
+            for r in results["context_bomb"]
+        )
+        and all(r["peak_growth_mib"] < 1024 for r in results["context_bomb"])
+        and results["http_edges"]["cl_te_then_pipelined"] == [400]
+        and results["http_edges"]["half_close"] == [200]
+        and results["http_edges"]["tracebacks_logged"] == 0
+        and all(r["answers"] == {"Predict OK": 3, "Health OK": 3} for r in results["idle_grpc"])
+        and results["drain"]["complete_answers"] == results["drain"]["readers"]
+        and results["failing"]["threads_max"] <= 300
+        and results["failing"]["healthy_model_failed"] == 0
+        and results["keras_bomb"]["exit_code"] == 2
+        and results["keras_bomb"]["peak_rss_mib"] < 1024
     )
     return 0 if ok else 1
 
