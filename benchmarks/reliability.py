@@ -14,6 +14,16 @@ Every scenario is bounded (counts and seconds), talks to loopback only and stops
     gzip_bomb    a 1 MB body inflating to 1 GB: 413 and bounded RSS
     image_bomb   (with --efficientnet) a PNG of 64 MP sent to the bytes signature: 400, refused in the
                  graph before decoding (the export's --max-image-pixels), bounded RSS
+    undeclared   one ~3 KB Predict with 100 undeclared inputs declaring 16 M floats each: refused by name, no memory
+    fill_flood   40 concurrent ~31-byte Predicts each filling 16 M floats: answered, peak RSS within 1 GB
+    context_bomb a regress with a 512 KiB context and 2,000 examples, REST and gRPC: 400, no memory
+    http_edges   Content-Length with Transfer-Encoding then a pipelined request (400, nothing after it); a
+                 half-close after a request (answered); 5,000-digit numbers in a URL and in JSON (400, no traceback)
+    idle_grpc    4,200 sockets on the gRPC port that never send the HTTP/2 preface (or send it and stop):
+                 Predict and grpc.health.v1 still answer
+    drain        SIGTERM while clients read 8.4 MB REST answers at 6 MB/s: every answer arrives whole
+    failing      3,000 empty version directories added by ReloadConfig: threads bounded, a healthy model answers
+    keras_bomb   `python -m export keras` on a 1.5 MB archive whose config.json inflates to 1.5 GB: refused cheaply
 
 The CI part (tests/benchmarks/test_reliability.py) runs the same scenarios with small counts.
 """
@@ -25,6 +35,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -46,8 +57,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from protocol import tensors  # noqa: E402
-from protocol.generated.tensorflow.core.framework import tensor_pb2  # noqa: E402
-from protocol.generated.tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2  # noqa: E402
+from protocol.generated.tensorflow_serving.apis import (  # noqa: E402
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
 from tests.serving.server_process import ServerProcess, build_half_plus_two  # noqa: E402
 
 # Answers a hostile request may get: the client's fault, or something REST cannot carry (501).
@@ -421,6 +436,202 @@ def run_sigterm(workdir: Path) -> dict:
     }
 
 
+def run_sigterm_drain(workdir: Path, readers: int = 3, values: int = 2_100_000, rate: float = 6e6) -> dict:
+    """SIGTERM while `readers` REST clients each read an ~8.4 MB answer at `rate` bytes/s: every answer must
+    arrive whole (as many body bytes as Content-Length says, valid JSON) before the server exits."""
+    from tests.serving.server_process import build_fill
+
+    build_fill(workdir / "drain" / "fill")
+    server = ServerProcess(
+        model_name="fill", model_base_path=workdir / "drain" / "fill", args=["--file_system_poll_wait_seconds=0"]
+    ).start()
+    body = json.dumps({"inputs": [values]}).encode()
+    request = b"POST /v1/models/fill:predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    reading = threading.Barrier(readers + 1, timeout=120)
+
+    def read_slowly() -> dict:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+            sock.settimeout(60)
+            sock.connect(("127.0.0.1", server.rest_port))
+            sock.sendall(request)
+            received = bytearray()
+            waited = False
+            while chunk := sock.recv(1 << 16):
+                received += chunk
+                if not waited and len(received) > 1 << 20:  # an eighth of the answer is in: the signal comes now
+                    waited = True
+                    reading.wait()
+                time.sleep(len(chunk) / rate)
+        head, _, payload = bytes(received).partition(b"\r\n\r\n")
+        declared = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+            -1,
+        )
+        try:
+            complete = declared == len(payload) and len(json.loads(payload)["outputs"]) == values
+        except ValueError:
+            complete = False
+        return {"received_bytes": len(received), "declared_body_bytes": declared, "complete": complete}
+
+    with ThreadPoolExecutor(readers) as pool:
+        answers = [pool.submit(read_slowly) for _ in range(readers)]
+        reading.wait()
+        sent = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        results = [answer.result() for answer in answers]
+        code = server.process.wait(timeout=120)
+        exit_seconds = time.monotonic() - sent
+    server.stop()
+    return {
+        "readers": readers,
+        "answer_bytes": results[0]["declared_body_bytes"],
+        "read_rate_mb_s": rate / 1e6,
+        "complete_answers": sum(r["complete"] for r in results),
+        "received_bytes": [r["received_bytes"] for r in results],
+        "exit_code": code,
+        "seconds_to_exit": round(exit_seconds, 1),
+    }
+
+
+def threads(server: ServerProcess) -> int:
+    return _status_kib(server.process.pid, "Threads")
+
+
+def run_failing_versions(workdir: Path, versions: int = 3000, seconds: float = 20.0) -> dict:
+    """A ReloadConfig adds a model whose base path holds `versions` empty version directories under policy
+    `all` (every load fails, and is retried every 2 s, 5 times) while REST and gRPC clients use a healthy model:
+    the server's thread count is sampled throughout and the healthy model must keep answering."""
+    from google.protobuf import text_format
+
+    from protocol.generated.tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+    from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+    from tests.serving.server_process import model_config_text
+
+    healthy, broken = workdir / "failing" / "half_plus_two", workdir / "failing" / "broken"
+    build_half_plus_two(healthy)
+    for version in range(1, versions + 1):
+        (broken / str(version)).mkdir(parents=True)
+    config = [{"name": "half_plus_two", "base_path": healthy}]
+    server = ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=healthy,
+        args=["--file_system_poll_wait_seconds=1", "--load_retry_interval_micros=2000000"],
+    ).start()
+    text = model_config_text([*config, {"name": "broken", "base_path": broken, "policy": "all {}"}])
+    reload = model_management_pb2.ReloadConfigRequest(
+        config=text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    )
+    idle_threads, samples = threads(server), []
+    with Load(server) as load, grpc.insecure_channel(server.grpc_address) as channel:
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        reloaded = ThreadPoolExecutor(1).submit(_grpc_code, stub.HandleReloadConfigRequest, reload, timeout=seconds)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and server.process.poll() is None:
+            samples.append(threads(server))
+            time.sleep(0.2)
+        outcomes_during = dict(load.outcomes)
+    alive = server.process.poll() is None
+    status = requests.get(f"{server.rest_url}/v1/models/broken", timeout=60).json() if alive else {}
+    states = Counter(s["state"] for s in status.get("model_version_status", []))
+    server.stop()
+    return {
+        "failing_versions": versions,
+        "threads_before": idle_threads,
+        "threads_max": max(samples, default=0),
+        "reload": reloaded.result(),
+        "healthy_model_answers": outcomes_during,
+        "healthy_model_failed": sum(n for k, n in outcomes_during.items() if k != "ok"),
+        "broken_version_states": dict(states),
+        "alive": alive,
+    }
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + empty SETTINGS
+
+
+def run_idle_grpc(server: ServerProcess, sockets: int = 4200, preface: bool = False, checks: int = 3) -> dict:
+    """`sockets` TCP connections to the gRPC port that never send the HTTP/2 preface (or, with `preface`, send it
+    and then nothing): Predict and grpc.health.v1 Check on a new channel must still answer (server started with
+    --enable_grpc_healthcheck_service). Each check is 2 s apart; answers and RSS reported."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "half_plus_two"
+    request.inputs["x"].CopyFrom(tensors.to_proto(np.array([2.0], np.float32)))
+    before = rss(server)
+    opened: list[socket.socket] = []
+    answers: Counter = Counter()
+    try:
+        for _ in range(sockets):
+            sock = socket.create_connection(("127.0.0.1", server.grpc_port), timeout=10)
+            if preface:
+                sock.sendall(HTTP2_PREFACE)
+            opened.append(sock)
+        time.sleep(1)
+        for _ in range(checks):
+            with grpc.insecure_channel(server.grpc_address) as channel:
+                predict = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict
+                answers["Predict " + _grpc_code(predict, request, timeout=5)] += 1
+                check = health_pb2_grpc.HealthStub(channel).Check
+                answers["Health " + _grpc_code(check, health_pb2.HealthCheckRequest(), timeout=5)] += 1
+            time.sleep(2)
+        with_sockets = rss(server)
+    finally:
+        for sock in opened:
+            sock.close()
+    return {
+        "idle_sockets": len(opened),
+        "sent_preface": preface,
+        "answers": dict(answers),
+        "rss_before_mib": round(before / MIB),
+        "rss_with_sockets_mib": round(with_sockets / MIB),
+    }
+
+
+def run_keras_archive_bomb(workdir: Path, inflated_mib: int = 1500) -> dict:
+    """`python -m export keras` on a ~1.5 MB .keras whose config.json inflates to `inflated_mib` MiB: exit code,
+    its one-line error and the exporter's peak RSS."""
+    import subprocess
+    import zipfile
+
+    bomb = workdir / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("config.json", "w", force_zip64=True) as config:
+            for _ in range(inflated_mib):
+                config.write(b" " * MIB)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "export", "keras", str(bomb), "--models-dir", str(workdir / "models")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    peak = 0
+
+    def watch() -> None:  # VmHWM of the exporter itself (getrusage would count the fork of this big process too)
+        nonlocal peak
+        while process.poll() is None:
+            try:
+                peak = max(peak, _status_kib(process.pid, "VmHWM") * 1024)
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    stderr = process.stderr.read().decode(errors="replace")
+    code = process.wait()
+    watcher.join()
+    return {
+        "archive_bytes": bomb.stat().st_size,
+        "inflates_to_mib": inflated_mib,
+        "exit_code": code,
+        "error": (stderr.strip().splitlines() or [""])[-1][:200],
+        "peak_rss_mib": round(peak / MIB),
+    }
+
+
 def run_slow_clients(server: ServerProcess, stalled: int = 100, requests_count: int = 200) -> dict:
     sockets = []
     try:
@@ -508,6 +719,173 @@ def run_image_bomb(server: ServerProcess, model: str = "efficientnet", side: int
     }
 
 
+# ------------------------------------------------------------------ small requests that ask for a lot of memory
+
+
+def memory_figures(server: ServerProcess, before: int) -> dict:
+    """RSS before a probe, the peak since (VmHWM after clear_refs) and now, in MiB; growth = peak - before."""
+    return {
+        "rss_before_mib": round(before / MIB),
+        "peak_rss_mib": round(peak_rss(server) / MIB),
+        "rss_after_mib": round(rss(server) / MIB),
+        "peak_growth_mib": round((peak_rss(server) - before) / MIB),
+    }
+
+
+def _start_measuring(server: ServerProcess) -> int:
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+    return rss(server)
+
+
+def declared_fill(model: str, name: str, elements: int) -> predict_pb2.PredictRequest:
+    """A Predict whose tensor `name` declares `elements` floats and carries one: ~30 bytes that TensorFlow fills up."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    tensor = request.inputs[name]
+    tensor.dtype = types_pb2.DT_FLOAT
+    tensor.tensor_shape.dim.add(size=elements)
+    tensor.float_val.append(1.0)
+    return request
+
+
+def _grpc_code(call: Callable[..., object], *args, **kwargs) -> str:
+    """The status code name of one gRPC call."""
+    try:
+        call(*args, **kwargs)
+        return "OK"
+    except grpc.RpcError as e:
+        return e.code().name
+
+
+def run_undeclared_inputs(server: ServerProcess, inputs: int = 100, elements: int = 16_000_000) -> dict:
+    """One Predict (~3 KB) naming `inputs` inputs the signature does not have, each declaring `elements` floats
+    and carrying one: refused by name before any is built."""
+    request = declared_fill("half_plus_two", "x", elements)
+    for i in range(inputs):
+        request.inputs[f"undeclared_{i}"].CopyFrom(request.inputs["x"])
+    del request.inputs["x"]
+    before = _start_measuring(server)
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        try:
+            stub.Predict(request, timeout=120)
+            code, details = "OK", ""
+        except grpc.RpcError as e:
+            code, details = e.code().name, e.details()
+    return {
+        "request_bytes": request.ByteSize(),
+        "code": code,
+        "details": details[:160],
+        **memory_figures(server, before),
+    }
+
+
+def run_fill_flood(server: ServerProcess, model: str = "half_plus_two", clients: int = 40, elements: int = 16_000_000):
+    """`clients` concurrent ~31-byte Predicts, each declaring `elements` floats (64 MB filled) and carrying one."""
+    request = declared_fill(model, "x", elements)
+    before = _start_measuring(server)
+    options = [("grpc.max_receive_message_length", -1)]
+    with grpc.insecure_channel(server.grpc_address, options=options) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+        def one(_):
+            return _grpc_code(stub.Predict, request, timeout=300)
+
+        with ThreadPoolExecutor(clients) as pool:
+            codes = Counter(pool.map(one, range(clients)))
+    return {
+        "request_bytes": request.ByteSize(),
+        "clients": clients,
+        "codes": dict(codes),
+        **memory_figures(server, before),
+    }
+
+
+def run_context_bomb(
+    server: ServerProcess, transport: str = "rest", context_bytes: int = 512 << 10, examples: int = 2000
+) -> dict:
+    """A regress request with a `context_bytes` context and `examples` examples: merged into every example, the
+    context alone would take context_bytes x examples."""
+    before = _start_measuring(server)
+    padding = "p" * context_bytes
+    if transport == "rest":
+        body = json.dumps(
+            {"signature_name": "regress_x_to_y", "context": {"pad": padding}, "examples": [{"x": 1.0}] * examples}
+        ).encode()
+        reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:regress", data=body, timeout=300)
+        answer = {"status": reply.status_code, "error": reply.json().get("error", "")[:200]}
+        size = len(body)
+    else:
+        request = regression_pb2.RegressionRequest()
+        request.model_spec.name, request.model_spec.signature_name = "half_plus_two", "regress_x_to_y"
+        with_context = request.input.example_list_with_context
+        with_context.context.features.feature["pad"].bytes_list.value.append(padding.encode())
+        for _ in range(examples):
+            with_context.examples.add().features.feature["x"].float_list.value.append(1.0)
+        size = request.ByteSize()
+        with grpc.insecure_channel(server.grpc_address) as channel:
+            try:
+                prediction_service_pb2_grpc.PredictionServiceStub(channel).Regress(request, timeout=300)
+                answer = {"code": "OK", "error": ""}
+            except grpc.RpcError as e:
+                answer = {"code": e.code().name, "error": e.details()[:200]}
+    return {"transport": transport, "request_bytes": size, **answer, **memory_figures(server, before)}
+
+
+# ------------------------------------------------------------------ HTTP framing, half-closes, huge numbers
+
+
+def _exchange(server: ServerProcess, data: bytes, half_close: bool = False, timeout: float = 10.0) -> bytes:
+    """Sends raw bytes to the REST port and reads until the server closes (or `timeout` passes)."""
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=timeout) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return bytes(received)
+
+
+def _statuses(reply: bytes) -> list[int]:
+    """The status of every response in a raw reply (a response may follow a body without a line break)."""
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)]
+
+
+def run_http_edges(server: ServerProcess) -> dict:
+    """Content-Length with Transfer-Encoding followed by a pipelined request (RFC 9112 section 6.1: refuse or
+    close); a half-close after a complete request; a 5,000-digit version in a URL and in JSON. Status codes of
+    each, and the tracebacks the server logged meanwhile."""
+    tracebacks = server.log().count("Traceback")
+    body = b'{"instances": [1.0]}'
+    predict = b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nHost: x\r\n"
+    smuggled = (
+        predict
+        + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        + b"GET /v1/models/half_plus_two HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    half_closed = _exchange(server, predict + b"Content-Length: %d\r\n\r\n" % len(body) + body, half_close=True)
+    huge = "9" * 5000
+    version = requests.post(f"{server.rest_url}/v1/models/half_plus_two/versions/{huge}:predict", data=body, timeout=30)
+    number = requests.post(
+        f"{server.rest_url}/v1/models/half_plus_two:predict", data=f'{{"instances": [{huge}]}}', timeout=30
+    )
+    time.sleep(0.2)  # let the log catch up
+    return {
+        "cl_te_then_pipelined": _statuses(_exchange(server, smuggled)),
+        "half_close": _statuses(half_closed),
+        "half_close_answer": half_closed.partition(b"\r\n\r\n")[2].decode(errors="replace"),
+        "version_5000_digits": [version.status_code, version.json()["error"][:40]],
+        "json_number_5000_digits": [number.status_code, number.json()["error"]],
+        "date_header": number.headers.get("Date"),
+        "tracebacks_logged": server.log().count("Traceback") - tracebacks,
+    }
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -522,12 +900,18 @@ def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
             "--file_system_poll_wait_seconds=0",
             "--max_request_body_bytes=10000000",
             "--rest_api_read_timeout_in_ms=2000",
+            "--enable_grpc_healthcheck_service",
         ],
     ) as server:
         results["start_rss_mib"] = round(rss(server) / MIB)
         results["fuzz"] = run_fuzz(server, fuzz)
         results["slow"] = run_slow_clients(server)
         results["gzip_bomb"] = run_gzip_bomb(server)
+        results["undeclared"] = run_undeclared_inputs(server)
+        results["fill_flood"] = run_fill_flood(server)
+        results["context_bomb"] = [run_context_bomb(server, transport) for transport in ("rest", "grpc")]
+        results["http_edges"] = run_http_edges(server)
+        results["idle_grpc"] = [run_idle_grpc(server, preface=preface) for preface in (False, True)]
         results["alive_after_all"] = server.process.poll() is None and _predict_ok(server)
         results["peak_rss_mib"] = round(peak_rss(server) / MIB)
     if efficientnet is not None:
@@ -538,8 +922,20 @@ def run(fuzz: int, workdir: Path, efficientnet: Path | None = None) -> dict:
     results["swaps"] = run_swaps(workdir)
     results["corrupt"] = run_corrupt(workdir)
     results["sigterm"] = run_sigterm(workdir)
+    results["drain"] = run_sigterm_drain(workdir)
+    results["failing"] = run_failing_versions(workdir)
+    results["keras_bomb"] = run_keras_archive_bomb(workdir)
     results["machine"]["load_average_after"] = os.getloadavg()
     return results
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -550,6 +946,7 @@ def main(argv: list[str] | None = None) -> int:
         "--efficientnet", type=Path, help="an EfficientNet base path (models/efficientnet) for the image-bomb scenario"
     )
     args = parser.parse_args(argv)
+    _raise_open_file_limit(10_000)  # idle_grpc opens 4,200 sockets
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         results = run(args.fuzz, Path(tmp), args.efficientnet)
     text = json.dumps(results, indent=1, default=str)
@@ -567,6 +964,24 @@ def main(argv: list[str] | None = None) -> int:
         and results["slow"]["failed"] == 0
         and results["gzip_bomb"]["status"] == 413
         and results.get("image_bomb", {"status": 400})["status"] == 400
+        and results["undeclared"]["code"] == "INVALID_ARGUMENT"
+        and results["undeclared"]["peak_growth_mib"] < 1024
+        and set(results["fill_flood"]["codes"]) <= ACCEPTED_GRPC
+        and results["fill_flood"]["peak_growth_mib"] < 1024
+        and all(
+            r.get("status", 400) == 400 and r.get("code", "INVALID_ARGUMENT") == "INVALID_ARGUMENT"
+            for r in results["context_bomb"]
+        )
+        and all(r["peak_growth_mib"] < 1024 for r in results["context_bomb"])
+        and results["http_edges"]["cl_te_then_pipelined"] == [400]
+        and results["http_edges"]["half_close"] == [200]
+        and results["http_edges"]["tracebacks_logged"] == 0
+        and all(r["answers"] == {"Predict OK": 3, "Health OK": 3} for r in results["idle_grpc"])
+        and results["drain"]["complete_answers"] == results["drain"]["readers"]
+        and results["failing"]["threads_max"] <= 300
+        and results["failing"]["healthy_model_failed"] == 0
+        and results["keras_bomb"]["exit_code"] == 2
+        and results["keras_bomb"]["peak_rss_mib"] < 1024
     )
     return 0 if ok else 1
 

@@ -61,6 +61,12 @@ def model_path(model: str, version: int | None = None, label: str | None = None,
     raise ValueError(f"unknown REST verb {verb!r}")
 
 
+def _fits_int64(digits: str) -> bool:
+    """Compared by length first: Python refuses int() of more than 4,300 digits, and a URL may hold any number."""
+    significant = digits.lstrip("0")
+    return len(significant) <= len(str(MAX_VERSION)) and int(significant or "0") <= MAX_VERSION
+
+
 def parse(http_method: str, path: str) -> RestCall:
     """The call a request line names (`path` still percent-encoded), or PathError."""
     malformed = PathError(f"Malformed request: {http_method} {path}")
@@ -78,10 +84,13 @@ def parse(http_method: str, path: str) -> RestCall:
         verb = METADATA if metadata else STATUS
     else:
         raise malformed
-    if version is not None and int(version) > MAX_VERSION:
+    if version is not None and not _fits_int64(version):
         raise PathError(f"Failed to convert version: {version} to numeric.")
     if not name:
         raise PathError("Missing model name in request.")
     return RestCall(
-        verb, unquote(name), None if version is None else int(version), None if label is None else unquote(label)
+        verb,
+        unquote(name),
+        None if version is None else int(version.lstrip("0") or "0"),
+        None if label is None else unquote(label),
     )

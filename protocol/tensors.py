@@ -8,8 +8,8 @@ at all: zeros).
 
 Reading validates before it allocates: a known rank, no negative dimension, an element count that
 fits in int64 and a declared size no larger than one message can carry; a short typed field is
-filled up to at most MAX_FILL_BYTES (TensorFlow fills any size, so a 20-byte message could
-otherwise cost gigabytes).
+filled up only within a byte budget (TensorFlow fills any size, so a 20-byte message could
+otherwise cost gigabytes): `fill_bytes` says what a fill would cost before anything is built.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import numpy as np
 
 from protocol import b64, dtypes
 from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2
-from protocol.limits import MAX_MESSAGE_BYTES
+from protocol.limits import MAX_EXPANSION_BYTES, MAX_MESSAGE_BYTES
 
 TensorProto = tensor_pb2.TensorProto
 _LITTLE_ENDIAN = sys.byteorder == "little"
-MAX_FILL_BYTES = 64 << 20  # largest tensor a short typed field may be filled up to
+MAX_FILL_BYTES = MAX_EXPANSION_BYTES  # largest tensor a short typed field may be filled up to, by default
 _OBJECT_BYTES = 8  # a string element costs at least one pointer
+_TSTRING_BYTES = 24  # and TensorFlow's own copy of it (tstring) as much again and more, plus its bytes
 
 
 def write(proto: TensorProto, array: np.ndarray, *, as_content: bool = False) -> None:
@@ -119,13 +120,27 @@ def element_count(shape: tuple[int, ...]) -> int:
     return count
 
 
-def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
-    """The array a TensorProto holds; strings become an object array of bytes.
+def fill_bytes(proto: TensorProto) -> int:
+    """What `to_numpy` would build for a typed field shorter than its shape: 0 when the proto carries every
+    value (or none is needed); else the whole filled array, and for strings TensorFlow's copy of each
+    repeated element too (numpy repeats one object, TensorFlow copies its bytes into every element).
+    Nothing is allocated; a malformed tensor is the ValueError `to_numpy` would raise."""
+    name, dtype, _, count = _declared(proto)
+    if proto.tensor_content:
+        return 0
+    sent = len(getattr(proto, dtypes.VALUE_FIELD[name]))
+    if name in ("DT_COMPLEX64", "DT_COMPLEX128"):
+        sent //= 2
+    if sent >= count:
+        return 0
+    if dtype.kind != "O":
+        return count * dtype.itemsize
+    last = len(proto.string_val[-1]) if sent else 0
+    return count * (_OBJECT_BYTES + _TSTRING_BYTES) + (count - sent) * last
 
-    With `copy=False`, numbers sent as tensor_content come back as a read-only view of the message's
-    bytes (no copy), which is what a server wants for large inputs. Every malformed tensor is a
-    ValueError whose message says what is wrong.
-    """
+
+def _declared(proto: TensorProto) -> tuple[str, np.dtype, tuple[int, ...], int]:
+    """(dtype name, numpy dtype, shape, element count) of a tensor whose declared size one message can carry."""
     name = dtypes.name_of(proto.dtype)
     dtype = dtypes.numpy_dtype(name)
     shape = shape_of(proto)
@@ -136,6 +151,18 @@ def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
             f"{name} tensor of shape {list(shape)} declares {count * itemsize} bytes, more than one "
             f"message can carry ({MAX_MESSAGE_BYTES})"
         )
+    return name, dtype, shape, count
+
+
+def to_numpy(proto: TensorProto, *, copy: bool = True, max_fill_bytes: int = MAX_FILL_BYTES) -> np.ndarray:
+    """The array a TensorProto holds; strings become an object array of bytes.
+
+    With `copy=False`, numbers sent as tensor_content come back as a read-only view of the message's
+    bytes (no copy), which is what a server wants for large inputs. A typed field shorter than the
+    shape is filled up only while `fill_bytes` stays within `max_fill_bytes`. Every malformed tensor is
+    a ValueError whose message says what is wrong.
+    """
+    name, dtype, shape, count = _declared(proto)
     if proto.tensor_content:
         if name == "DT_STRING":
             raise ValueError("DT_STRING tensor in tensor_content is not supported; send its elements in string_val")
@@ -154,15 +181,18 @@ def to_numpy(proto: TensorProto, *, copy: bool = True) -> np.ndarray:
         return flat.reshape(shape)
     if flat.size > count:
         raise ValueError(f"{name} tensor of shape {list(shape)} needs {count} values, got {flat.size}")
-    if count * itemsize > MAX_FILL_BYTES:
+    cost = fill_bytes(proto)
+    if cost > max_fill_bytes:
         raise ValueError(
             f"{name} tensor of shape {list(shape)} sends {flat.size} of its {count} values; filling "
-            f"up the rest would take {count * itemsize} bytes, more than {MAX_FILL_BYTES}: "
-            "send every value"
+            f"up the rest would take {cost} bytes, more than {max_fill_bytes}: send every value"
         )
     if flat.size == 0:
         return np.full(shape, b"", dtype=object) if dtype.kind == "O" else np.zeros(shape, dtype=dtype)
-    return np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(shape)
+    filled = np.empty(count, dtype=dtype)  # one array, no temporary of the repeated part
+    filled[: flat.size] = flat
+    filled[flat.size :] = flat[-1]
+    return filled.reshape(shape)
 
 
 def _typed_values(proto: TensorProto, name: str, dtype: np.dtype) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from protocol import tensors
@@ -49,27 +51,56 @@ def predict_on(
     limits: RequestLimits = RequestLimits(),
     deadline: Deadline = NO_DEADLINE,
 ) -> predict_pb2.PredictResponse:
+    """Input names are checked against the signature and every tensor's declared size against the limits
+    before any input is built; what filling up short fields would build is held in the server-wide
+    expansion pool until the answer is made."""
     deadline.check()  # it may have waited for a worker thread
     key = request.model_spec.signature_name or DEFAULT_SIGNATURE
-    servable.signature(key)
-    inputs = {name: _input_array(name, proto, limits) for name, proto in request.inputs.items()}
-    outputs = servable.predict(key, inputs, list(request.output_filter), deadline)
-    deadline.check()  # nobody waits for the answer any more: do not encode it
-    response = predict_pb2.PredictResponse()
-    make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
-    for alias, array in outputs.items():
-        try:
-            tensors.write(response.outputs[alias], array, as_content=as_content)
-        except ValueError as e:
-            raise invalid_argument(f"cannot write output {alias}: {e}") from None
+    check_input_names(servable.signature(key).inputs, request.inputs)
+    fills = {name: _fill_bytes(name, proto, limits) for name, proto in request.inputs.items()}
+    fill = sum(fills.values())
+    short = ", ".join(sorted(name for name, size in fills.items() if size))
+    limits.check_expansion(f"Filling up input tensors sent with fewer values than their shapes hold ({short})", fill)
+    with limits.expanding(fill, deadline):  # until the answer is built: a filled input makes a large answer too
+        inputs = {name: _input_array(name, proto, limits) for name, proto in request.inputs.items()}
+        outputs = servable.predict(key, inputs, list(request.output_filter), deadline)
+        del inputs
+        deadline.check()  # nobody waits for the answer any more: do not encode it
+        response = predict_pb2.PredictResponse()
+        make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
+        for alias in list(outputs):
+            try:
+                tensors.write(response.outputs[alias], outputs.pop(alias), as_content=as_content)
+            except ValueError as e:
+                raise invalid_argument(f"cannot write output {alias}: {e}") from None
     return response
+
+
+def check_input_names(expected: Iterable[str], sent: Iterable[str]) -> None:
+    """The request names exactly the signature's inputs (the official message)."""
+    expected, sent = set(expected), set(sent)
+    if sent != expected:
+        raise invalid_argument(
+            f"input size does not match signature: {len(sent)}!={len(expected)} "
+            f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}). "
+            f"Sent extra: {{{','.join(sorted(sent - expected))}}}. "
+            f"Missing but required: {{{','.join(sorted(expected - sent))}}}."
+        )
+
+
+def _fill_bytes(name: str, proto: tensor_pb2.TensorProto, limits: RequestLimits) -> int:
+    """What filling `proto` up to its shape would build; its declared shape checked against the limits."""
+    try:
+        limits.check_elements(f"Input tensor '{name}'", tensors.element_count(tensors.shape_of(proto)))
+        return tensors.fill_bytes(proto)
+    except ValueError as e:
+        raise invalid_argument(f"tensor parsing error: {e}") from None
 
 
 def _input_array(name: str, proto: tensor_pb2.TensorProto, limits: RequestLimits) -> np.ndarray:
     """A request tensor, checked before it is built; tensor_content becomes a read-only view of the request bytes."""
     try:
-        limits.check_elements(f"Input tensor '{name}'", tensors.element_count(tensors.shape_of(proto)))
-        return tensors.to_numpy(proto, copy=False)
+        return tensors.to_numpy(proto, copy=False, max_fill_bytes=limits.max_expansion_bytes)
     except ValueError as e:
         raise invalid_argument(f"tensor parsing error: {e}") from None
 

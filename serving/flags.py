@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from protocol.limits import MAX_EXPANSION_BYTES
+from serving.limits import IN_FLIGHT_REQUESTS
+
 
 def _bool(text: str) -> bool:
     value = text.strip().lower()
@@ -86,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="most elements one request tensor may declare (REST and gRPC); more is INVALID_ARGUMENT "
         "(default 0 = no cap, as officially)",
+    )
+    p.add_argument(
+        "--max_request_expansion_bytes",
+        type=int,
+        default=MAX_EXPANSION_BYTES,
+        help="most bytes the server builds for one request beyond what it carried: gRPC typed fields shorter "
+        "than their shape, filled up to it as TensorFlow does, and a classify/regress context copied into every "
+        "example (REST and gRPC); more is INVALID_ARGUMENT; requests in flight hold at most "
+        f"{IN_FLIGHT_REQUESTS} times this together, later ones wait their turn (not an official flag; default 64 MiB)",
     )
     p.add_argument(
         "--max_concurrent_runs_per_model",

@@ -74,15 +74,15 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_rpc("Classify")
     def Classify(self, request, context):
-        return inference.classify(self.manager, request, _deadline(context))
+        return inference.classify(self.manager, request, _deadline(context), self.limits)
 
     @_rpc("Regress")
     def Regress(self, request, context):
-        return inference.regress(self.manager, request, _deadline(context))
+        return inference.regress(self.manager, request, _deadline(context), self.limits)
 
     @_rpc("MultiInference")
     def MultiInference(self, request, context):
-        return inference.multi_inference(self.manager, request)
+        return inference.multi_inference(self.manager, request, _deadline(context), self.limits)
 
     @_rpc()
     def GetModelMetadata(self, request, context):
@@ -122,12 +122,21 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
+# Connections are shed by time, the only way grpcio offers (it cannot evict one to admit another; a proxy in
+# front could, at the cost of every byte through Python and of the peer's address): each idle connection
+# counts against grpc.max_allowed_incoming_connections (server.grpc_connection_cap) only this long.
 DEFAULT_CHANNEL_ARGUMENTS = {
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.so_reuseport": 0,
-    # a connection that has not finished its HTTP/2 (and TLS) handshake by then is closed (gRPC's default: 120 s)
-    "grpc.server_handshake_timeout_ms": 10_000,
+    # a connection that has not finished its TLS handshake and HTTP/2 preface by then is closed (gRPC: 120 s)
+    "grpc.server_handshake_timeout_ms": 5_000,
+    # a connection with no RPC for this long gets GOAWAY; clients reconnect on their next call (gRPC: never)
+    "grpc.max_connection_idle_ms": 300_000,
+    # an idle connection is pinged this often, and closed when the ping is not answered in time, so a peer that
+    # vanished without closing does not hold a place (gRPC: every 2 hours)
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
 }
 
 

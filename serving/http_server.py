@@ -16,12 +16,20 @@ of these phases, each bounded:
     writing       the answer must drain within `read_timeout_s`, or the connection is dropped.
 
 A body the handler did not read (e.g. an error found from the path) is not drained: the answer says
-`Connection: close` and the connection closes.
+`Connection: close` and the connection closes. A request that carries both Content-Length and
+Transfer-Encoding is refused (400) and the connection closed, so nothing after it is read as a request
+(RFC 9112 section 6.1: the two framings could disagree, the request-smuggling pattern). A client that
+half-closes after sending its request still gets its answer. Every response carries a `Date` header.
+
+On stop (SIGTERM) the server stops accepting, closes connections that have no request in progress, and
+lets each request in progress finish and its answer be written out to the last byte before its
+connection closes, within the grace period.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import errno
 import logging
 import socket
@@ -153,6 +161,8 @@ class _Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
+        """The client will send nothing more. It may still be waiting for an answer (a half-close after its
+        request), so the connection stays open for writing; `_serve` closes it once nothing is left to answer."""
         if self._lingering:
             self.close()
             return None
@@ -161,7 +171,7 @@ class _Connection(asyncio.Protocol):
         except RuntimeError:
             pass
         self._data.set()
-        return None
+        return self.transport.get_extra_info("sslcontext") is None  # TLS has no half-close: asyncio closes it
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -261,11 +271,18 @@ class _Connection(asyncio.Protocol):
                 if not isinstance(event, h11.Request):
                     break  # ConnectionClosed
                 self.evictable = False
+                if _ambiguous_framing(event):
+                    await self._send_error(
+                        400,
+                        "Malformed HTTP request: both Content-Length and Transfer-Encoding are present "
+                        "(RFC 9112 section 6.1); send one of them",
+                    )
+                    break
                 request = Request(self, event)
                 response = await self.server.respond(request)
                 if not await self._send(request, response):
                     break
-                if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE:
+                if self.h11.our_state is h11.MUST_CLOSE or self.h11.their_state is not h11.DONE or self.server.stopping:
                     break
                 self.h11.start_next_cycle()
         except asyncio.CancelledError:
@@ -295,8 +312,8 @@ class _Connection(asyncio.Protocol):
         asyncio.get_running_loop().call_later(_LINGER_S, self.close)
 
     async def _send(self, request: Request, response: Response) -> bool:
-        headers = [("Content-Length", str(len(response.body)))] + response.headers
-        if self.h11.their_state is not h11.DONE:  # body not (fully) read: do not drain it, close
+        headers = [("Date", _date()), ("Content-Length", str(len(response.body)))] + response.headers
+        if self.h11.their_state is not h11.DONE or self.server.stopping:  # body not (fully) read, or stopping
             headers.append(("Connection", "close"))
         try:
             head = self.h11.send(
@@ -334,12 +351,30 @@ class _Connection(asyncio.Protocol):
                 h11.Response(
                     status_code=status,
                     reason=_reason(status),
-                    headers=[("Content-Length", str(len(response.body))), ("Connection", "close")] + response.headers,
+                    headers=[("Date", _date()), ("Content-Length", str(len(response.body))), ("Connection", "close")]
+                    + response.headers,
                 )
             )
         except h11.LocalProtocolError:
             return
         self.transport.write(head + response.body)
+
+
+def _ambiguous_framing(event: h11.Request) -> bool:
+    names = {name for name, _ in event.headers}  # h11 lower-cases header names
+    return b"content-length" in names and b"transfer-encoding" in names
+
+
+_last_date: tuple[int, str] = (0, "")
+
+
+def _date() -> str:
+    """The `Date` header value (RFC 9110 IMF-fixdate), formatted once a second."""
+    global _last_date
+    now = int(time.time())
+    if _last_date[0] != now:
+        _last_date = (now, email.utils.formatdate(now, usegmt=True))
+    return _last_date[1]
 
 
 def _reason(status: int) -> bytes:
@@ -365,8 +400,9 @@ class HttpServer:
         self._pending = 0  # accepted, not yet wrapped by the event loop
         self._last_descriptor_warning = 0.0
         self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._no_connections = asyncio.Event()
+        self._no_connections.set()
+        self.stopping = False
 
     async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         """Listens on host:port. Connections are accepted here, a few per event-loop turn, and admitted
@@ -409,6 +445,7 @@ class HttpServer:
                 continue
             conn.setblocking(False)
             self._pending += 1
+            self._no_connections.clear()
             self._loop.create_task(self._wrap(conn))
 
     async def _wrap(self, conn: socket.socket) -> None:
@@ -419,6 +456,8 @@ class HttpServer:
             conn.close()
         finally:
             self._pending -= 1
+            if not self._connections and not self._pending:
+                self._no_connections.set()
 
     def _admit(self) -> bool:
         """Room for one more connection: under the cap, or after closing the oldest one without a request."""
@@ -455,9 +494,14 @@ class HttpServer:
     def register(self, connection: _Connection) -> None:
         """A wrapped connection starts (it was admitted when accepted)."""
         self._connections[connection] = None
+        self._no_connections.clear()
+        if self.stopping:  # accepted just before the stop: it has no request yet
+            connection.close()
 
     def forget(self, connection: _Connection) -> None:
         self._connections.pop(connection, None)
+        if not self._connections and not self._pending:
+            self._no_connections.set()
 
     # ------------------------------------------------------------ requests
     @property
@@ -467,18 +511,18 @@ class HttpServer:
 
     async def respond(self, request: Request) -> Response:
         self._in_flight += 1
-        self._idle.clear()
         try:
             return await self.handler(request)
         finally:
             self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
 
     async def stop(self, grace_s: float) -> None:
-        """Stops accepting, closes idle connections, lets requests in flight finish (up to `grace_s`)."""
+        """Stops accepting and closes connections without a request in progress; each request in progress
+        finishes, its answer is written out whole (the transport flushes before it reports the connection
+        lost) and its connection closes. What is still open after `grace_s` is cut."""
         if self._sock is None:
             return
+        self.stopping = True
         self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
         self._sock = None
@@ -486,17 +530,22 @@ class HttpServer:
             if connection.evictable:
                 connection.close()
         try:
-            await asyncio.wait_for(self._idle.wait(), grace_s)
+            await asyncio.wait_for(self._no_connections.wait(), grace_s)
         except TimeoutError:
-            log.warning("REST requests still running after %.0f s; closing their connections", grace_s)
-        for connection in list(self._connections):
-            connection.close()
+            log.warning(
+                "REST: %d connections still answering or unread after %.0f s; cutting them",
+                len(self._connections),
+                grace_s,
+            )
+            for connection in list(self._connections):
+                connection.abort()
 
 
 def _refuse(conn: socket.socket, response: Response) -> None:
     """Answers 503 if the socket takes it at once, and closes it now: its descriptor is needed."""
     head = (
-        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: %d\r\n" % len(response.body)
+        b"HTTP/1.1 503 Service Unavailable\r\nDate: %s\r\nConnection: close\r\nContent-Length: %d\r\n"
+        % (_date().encode(), len(response.body))
         + b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers)
         + b"\r\n"
     )

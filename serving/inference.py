@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from protocol.generated.tensorflow_serving.apis import classification_pb2, inference_pb2, input_pb2, regression_pb2
@@ -9,6 +12,7 @@ from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 from serving.api import make_model_spec
 from serving.core.server_core import ServerCore
 from serving.deadlines import NO_DEADLINE, Deadline
+from serving.limits import RequestLimits
 from serving.servable import Servable
 from serving.status import Code, ServingError, invalid_argument
 
@@ -28,6 +32,23 @@ def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
     array = np.empty(len(rows), dtype=object)
     array[:] = rows
     return array
+
+
+@contextmanager
+def examples_within(
+    request_input: input_pb2.Input, limits: RequestLimits, deadline: Deadline = NO_DEADLINE
+) -> Iterator[np.ndarray]:
+    """serialized_examples, built only within the request's expansion budget and held in the server-wide pool
+    for the block: with a context, the rows (a copy of the context in every one, as TensorFlow Serving
+    builds them, and the examples) are sized before anything is built."""
+    size = 0
+    if request_input.WhichOneof("kind") == "example_list_with_context":
+        with_context = request_input.example_list_with_context
+        context, count = with_context.context.ByteSize(), len(with_context.examples)
+        size = count * context + sum(e.ByteSize() for e in with_context.examples)
+        limits.check_expansion(f"Merging the context ({context} bytes) into each of {count} examples", size)
+    with limits.expanding(size, deadline):
+        yield serialized_examples(request_input)
 
 
 def _signature(servable: Servable, key: str, method: str):
@@ -111,54 +132,90 @@ def regression_result(outputs: dict, rows: int) -> regression_pb2.RegressionResu
     return result
 
 
-def _single_on(servable: Servable, request, method: str, result_of, response_type, deadline: Deadline = NO_DEADLINE):
+def _single_on(
+    servable: Servable,
+    request,
+    method: str,
+    result_of,
+    response_type,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
+):
     """Classify or Regress on one servable: check the signature, run the examples, build the response."""
     key = _signature(servable, request.model_spec.signature_name, method)
-    examples = serialized_examples(request.input)
-    response = response_type(result=result_of(servable.run(key, {"inputs": examples}, deadline), len(examples)))
+    with examples_within(request.input, limits, deadline) as examples:
+        rows = len(examples)
+        outputs = servable.run(key, {"inputs": examples}, deadline)
+    response = response_type(result=result_of(outputs, rows))
     make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
     return response
 
 
 def classify(
-    manager: ServerCore, request: classification_pb2.ClassificationRequest, deadline: Deadline = NO_DEADLINE
+    manager: ServerCore,
+    request: classification_pb2.ClassificationRequest,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
 ) -> classification_pb2.ClassificationResponse:
     with manager.servable(request.model_spec) as servable:
-        return classify_on(servable, request, deadline)
+        return classify_on(servable, request, deadline, limits)
 
 
 def classify_on(
-    servable: Servable, request: classification_pb2.ClassificationRequest, deadline: Deadline = NO_DEADLINE
+    servable: Servable,
+    request: classification_pb2.ClassificationRequest,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
 ) -> classification_pb2.ClassificationResponse:
     return _single_on(
-        servable, request, CLASSIFY_METHOD, classification_result, classification_pb2.ClassificationResponse, deadline
+        servable,
+        request,
+        CLASSIFY_METHOD,
+        classification_result,
+        classification_pb2.ClassificationResponse,
+        deadline,
+        limits,
     )
 
 
 def regress(
-    manager: ServerCore, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
+    manager: ServerCore,
+    request: regression_pb2.RegressionRequest,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
 ) -> regression_pb2.RegressionResponse:
     with manager.servable(request.model_spec) as servable:
-        return regress_on(servable, request, deadline)
+        return regress_on(servable, request, deadline, limits)
 
 
 def regress_on(
-    servable: Servable, request: regression_pb2.RegressionRequest, deadline: Deadline = NO_DEADLINE
+    servable: Servable,
+    request: regression_pb2.RegressionRequest,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
 ) -> regression_pb2.RegressionResponse:
-    return _single_on(servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse, deadline)
+    return _single_on(
+        servable, request, REGRESS_METHOD, regression_result, regression_pb2.RegressionResponse, deadline, limits
+    )
 
 
 def multi_inference(
-    manager: ServerCore, request: inference_pb2.MultiInferenceRequest
+    manager: ServerCore,
+    request: inference_pb2.MultiInferenceRequest,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
 ) -> inference_pb2.MultiInferenceResponse:
     if not request.tasks:
         raise invalid_argument("Found no tasks in MultiInferenceRequest.")
     with manager.servable(request.tasks[0].model_spec) as servable:
-        return multi_inference_on(servable, request)
+        return multi_inference_on(servable, request, deadline, limits)
 
 
 def multi_inference_on(
-    servable: Servable, request: inference_pb2.MultiInferenceRequest
+    servable: Servable,
+    request: inference_pb2.MultiInferenceRequest,
+    deadline: Deadline = NO_DEADLINE,
+    limits: RequestLimits = RequestLimits(),
 ) -> inference_pb2.MultiInferenceResponse:
     if not request.tasks:
         raise invalid_argument("Found no tasks in MultiInferenceRequest.")
@@ -182,13 +239,13 @@ def multi_inference_on(
         if task.method_name not in (CLASSIFY_METHOD, REGRESS_METHOD):
             raise ServingError(Code.UNIMPLEMENTED, f"Unsupported signature method_name: {task.method_name}")
         plan.append((task, _signature(servable, key, task.method_name)))
-    examples = serialized_examples(request.input)
-    for task, key in plan:
-        outputs = servable.run(key, {"inputs": examples})
-        result = response.results.add()
-        if task.method_name == CLASSIFY_METHOD:
-            result.classification_result.CopyFrom(classification_result(outputs, len(examples)))
-        else:
-            result.regression_result.CopyFrom(regression_result(outputs, len(examples)))
-        make_model_spec(result.model_spec, task.model_spec.name, servable.version, task.model_spec.signature_name)
+    with examples_within(request.input, limits, deadline) as examples:
+        for task, key in plan:
+            outputs = servable.run(key, {"inputs": examples}, deadline)
+            result = response.results.add()
+            if task.method_name == CLASSIFY_METHOD:
+                result.classification_result.CopyFrom(classification_result(outputs, len(examples)))
+            else:
+                result.regression_result.CopyFrom(regression_result(outputs, len(examples)))
+            make_model_spec(result.model_spec, task.model_spec.name, servable.version, task.model_spec.signature_name)
     return response

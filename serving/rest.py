@@ -278,10 +278,10 @@ def process(
     if route.method == "classify":
         request = classification_pb2.ClassificationRequest(model_spec=route.spec)
         _fill_examples(doc, request)
-        return _classify_json(inference.classify(manager, request, deadline).result).encode()
+        return _classify_json(inference.classify(manager, request, deadline, limits).result).encode()
     request = regression_pb2.RegressionRequest(model_spec=route.spec)
     _fill_examples(doc, request)
-    return _regress_json(inference.regress(manager, request, deadline).result).encode()
+    return _regress_json(inference.regress(manager, request, deadline, limits).result).encode()
 
 
 class RestServer:

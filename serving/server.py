@@ -87,9 +87,22 @@ def open_file_limit() -> int:
 
 
 def connection_cap(flag: int, file_limit: int) -> int:
-    """--rest_api_max_connections, and gRPC's own cap: each transport may use a quarter of the open-file
-    limit (at most 4096), so stalled sockets on one cannot starve the other or TensorFlow of descriptors."""
+    """--rest_api_max_connections: a quarter of the open-file limit, at most 4096. REST evicts connections
+    that have no request in progress at its cap, so a modest cap locks nobody out."""
     return flag if flag > 0 else max(8, min(4096, file_limit // 4))
+
+
+# The most gRPC connections by default: an idle HTTP/2 connection costs grpc about 15 KB (4,200 of them
+# measured +63 MiB; +48 MiB before the preface), so this many cost about 1 GB.
+MAX_GRPC_CONNECTIONS = 65_536
+
+
+def grpc_connection_cap(file_limit: int) -> int:
+    """grpc.max_allowed_incoming_connections: half the open-file limit, at most MAX_GRPC_CONNECTIONS (REST has a
+    quarter, models and TensorFlow keep the rest). gRPC cannot evict a connection to admit another, so its cap
+    is the descriptors it may really use, not a round number an idle-socket flood reaches: 4,200 sockets that
+    never sent the HTTP/2 preface made Predict and grpc.health.v1 UNAVAILABLE under the old cap of 4096."""
+    return max(8, min(MAX_GRPC_CONNECTIONS, file_limit // 2))
 
 
 class Server:
@@ -206,7 +219,10 @@ class Server:
         from serving.rest import RestOptions, RestServer
 
         a = self.args
-        limits = RequestLimits(max_tensor_elements=max(a.max_tensor_elements, 0))
+        limits = RequestLimits(
+            max_tensor_elements=max(a.max_tensor_elements, 0),
+            max_expansion_bytes=max(a.max_request_expansion_bytes, 0),
+        )
         file_limit = open_file_limit()
         self.grpc_server = build_server(
             self.manager,
@@ -217,7 +233,7 @@ class Server:
             a.grpc_channel_arguments,
             self.grpc_credentials,
             limits,
-            connection_cap(0, file_limit),
+            grpc_connection_cap(file_limit),
         )
         self.health = HealthReporter(self.grpc_server) if a.enable_grpc_healthcheck_service else None
         if a.grpc_socket_path:

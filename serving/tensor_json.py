@@ -57,6 +57,18 @@ _PARSE_MESSAGES = {
 # ---------------------------------------------------------------- parsing the document
 
 
+def _json_int(digits: str) -> int:
+    """A JSON integer; more digits than any double can hold is rapidjson's error (and Python's int() would refuse
+    over 4,300 digits with a ValueError that is no client error)."""
+    if len(digits.lstrip("-")) > _MAX_DOUBLE_DIGITS:
+        raise invalid_argument("JSON Parse error: Number too big to be stored in double.")
+    return int(digits)
+
+
+_MAX_DOUBLE_DIGITS = 309  # 10**309 > the largest double; JSON integers have no leading zeros
+_DECODER = json.JSONDecoder(parse_int=_json_int)
+
+
 def parse_document(body: bytes | bytearray) -> dict:
     """Parses a request body; only a JSON object is accepted. Trailing data is ignored like rapidjson.
 
@@ -73,7 +85,7 @@ def parse_document(body: bytes | bytearray) -> dict:
     if start == len(text):
         raise invalid_argument("JSON Parse error: The document is empty")
     try:
-        doc, _ = json.JSONDecoder().raw_decode(text, start)
+        doc, _ = _DECODER.raw_decode(text, start)
     except json.JSONDecodeError as e:
         message = _PARSE_MESSAGES.get(e.msg, e.msg + ".")
         raise invalid_argument(f"JSON Parse error: {message} at offset: {e.pos}") from None
@@ -127,7 +139,7 @@ def _parse_read_keys(text: str, start: int) -> dict:
     for name, (begin, *rest) in spans.items():
         if name in READ_KEYS and rest:
             try:
-                doc[name] = json.loads(text[begin : rest[0]])
+                doc[name] = _DECODER.decode(text[begin : rest[0]])
             except RecursionError:
                 raise invalid_argument("JSON Parse error: Document nested too deeply.") from None
             except json.JSONDecodeError as e:

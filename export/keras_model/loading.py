@@ -49,6 +49,28 @@ def _is_hdf5(path: Path) -> bool:
         return False
 
 
+# What a .keras member may inflate to before Keras reads it. model.save stores members uncompressed, so a
+# genuine archive inflates ~1:1; Keras's own guard starts at 4 GiB, and reads config.json whole: a 1.5 MB
+# archive holding a 1.5 GB config.json peaked at 3.7 GB. zipfile stops at the declared size, so these bound it.
+MAX_CONFIG_BYTES = 64 << 20  # config.json, metadata.json
+MAX_INFLATION = 100  # a larger member may inflate to at most 100x what it stores
+
+
+def _check_inflated_sizes(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if member.filename.endswith(".json") and member.file_size > MAX_CONFIG_BYTES:
+                limit = f"{MAX_CONFIG_BYTES} bytes"
+            elif member.file_size > MAX_CONFIG_BYTES and member.file_size > MAX_INFLATION * member.compress_size:
+                limit = f"{MAX_INFLATION}x its {member.compress_size} stored bytes"
+            else:
+                continue
+            raise ExportError(
+                f"{path} is not a .keras archive written by model.save: its member {member.filename} inflates to "
+                f"{member.file_size} bytes, more than {limit}"
+            )
+
+
 def load_model_file(path: Path) -> Any:
     """A Keras model from a ``.keras`` or legacy ``.h5`` file (safe mode: no arbitrary code)."""
     import keras
@@ -57,6 +79,8 @@ def load_model_file(path: Path) -> Any:
         raise ExportError(f"{path} is not a Keras model file: expected .keras, .h5 or module:function")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ExportError(f"{path} is not a .keras model file (not a zip archive written by model.save)")
+    if path.suffix == ".keras":
+        _check_inflated_sizes(path)
     if path.suffix != ".keras" and not _is_hdf5(path):
         raise ExportError(f"{path} is not a legacy .h5 model file (not an HDF5 file)")
     try:

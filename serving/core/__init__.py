@@ -4,7 +4,7 @@
         -> source     file-system polling: which versions each model aspires to (FileSystemStoragePathSource)
         -> lifecycle  per-model aspired versions, per-version harnesses, load/unload pools, retries
                       (AspiredVersionsManager + BasicManager + LoaderHarness), driven by
-        -> policy     a pure function from version states to the next action (AvailabilityPreservingPolicy)
+        -> policy     a pure function from version states to the actions to take (AvailabilityPreservingPolicy)
     router       ModelSpec -> one AVAILABLE servable, version labels
 
 Only the lifecycle holds a lock while it looks at states; no load, unload, retry wait or file-system

@@ -2,14 +2,19 @@
 BasicManager and LoaderHarness do together.
 
 A source says which versions each model aspires to (`set_aspired_versions`); every version gets a
-harness holding its state. After each change the model's policy is asked for the next action until
-it has none; loads and unloads run on bounded worker pools. The one lock here guards the harness
-maps only: loads, unloads, retry waits and the callers' waits all happen outside it, so a version
-that is slow or keeps failing holds one worker at most, and none while it waits to retry.
+harness holding its state. When the aspired versions change the model's policy is asked at once for
+its actions; after a load or unload ends it is asked again by the one manager thread, which takes up
+every model that changed meanwhile once (as the official manager's ManageState loop does): a burst of
+3,000 failed loads is a few looks at the model, not 3,000. Loads and unloads run on bounded worker
+pools. The one lock here guards the harness maps only: loads, unloads, retry waits and the callers'
+waits all happen outside it, so a version that is slow or keeps failing holds one worker at most, and
+none while it waits to retry.
 
-A failed load is retried `max_num_load_retries` times, `load_retry_interval_s` apart, by a timer
-that holds no worker; a version that stops being aspired has its pending retry cancelled (and a
-load that finishes after that is discarded), so it never delays anything newer.
+A failed load is retried `max_num_load_retries` times, `load_retry_interval_s` apart: the wait is an
+entry in one scheduler (one thread however many versions wait) and the attempt runs on the load pool
+like any load, so threads stay bounded whatever fails; a version that stops being aspired has its
+pending retry cancelled (and a load that finishes after that is discarded), so it never delays
+anything newer.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from serving.core.policy import Action, Policy, VersionSnapshot, availability_preserving
 from serving.core.states import State
-from serving.core.workers import WorkerPool
+from serving.core.workers import Scheduled, Scheduler, WorkerPool
 from serving.status import Code, ServingError
 
 log = logging.getLogger("serving")
@@ -59,7 +64,7 @@ class Harness:
     error: ServingError | None = None
     servable: Any = None
     failures: int = 0
-    retry: threading.Timer | None = field(default=None, repr=False)
+    retry: Scheduled | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -88,8 +93,13 @@ class Lifecycle:
         self._changed = threading.Condition(self._lock)
         self._streams: dict[str, dict[int, Harness]] = {}
         self._stopping = False
+        self._unmanaged: set[str] = set()  # models whose versions changed state since the policy last looked
+        self._manage_wanted = threading.Condition(self._lock)
+        self._manager = threading.Thread(target=self._management_loop, name="lifecycle_manager", daemon=True)
         self._loads = WorkerPool(options.num_load_threads or default_threads(), "load")
         self._unloads = WorkerPool(options.num_unload_threads or default_threads(), "unload")
+        self._retries = Scheduler("load_retry")
+        self._manager.start()
 
     # ------------------------------------------------------------------ the source's side
     def set_aspired_versions(self, name: str, versions: Mapping[int, str]) -> None:
@@ -123,26 +133,39 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ policy and actions (lock held)
     def _manage(self, name: str) -> None:
+        """Takes the policy's actions for `name` until it asks for none (a complete plan: one more look)."""
         stream = self._streams.get(name, {})
         while not self._stopping:
-            action = self.options.policy([VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
-            if action is None:
+            actions = self.options.policy([VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
+            if not actions:
                 return
-            harness = stream.get(action.version)
-            if action.action is Action.LOAD and harness is not None and harness.state is State.NEW:
-                harness.state = State.LOADING
-                self._loads.submit(functools.partial(self._attempt_load, harness))
-            elif action.action is Action.UNLOAD and harness is not None and harness.state is State.READY:
-                harness.state = State.UNLOADING
-                self._unloads.submit(functools.partial(self._unload, harness))
-            else:
-                log.error(
-                    "Policy asked to %s version %d of %s, which is not in a state for it",
-                    action.action.value,
-                    action.version,
-                    name,
-                )
-                return
+            for action in actions:
+                harness = stream.get(action.version)
+                if action.action is Action.LOAD and harness is not None and harness.state is State.NEW:
+                    harness.state = State.LOADING
+                    self._loads.submit(functools.partial(self._attempt_load, harness))
+                elif action.action is Action.UNLOAD and harness is not None and harness.state is State.READY:
+                    harness.state = State.UNLOADING
+                    self._unloads.submit(functools.partial(self._unload, harness))
+                else:
+                    log.error(
+                        "Policy asked to %s version %d of %s, which is not in a state for it",
+                        action.action.value,
+                        action.version,
+                        name,
+                    )
+                    return
+
+    def _management_loop(self) -> None:
+        with self._lock:
+            while True:
+                self._manage_wanted.wait_for(lambda: self._unmanaged or self._stopping)
+                if self._stopping:
+                    return
+                names, self._unmanaged = self._unmanaged, set()
+                for name in names:
+                    self._manage(name)
+                self._changed.notify_all()
 
     # ------------------------------------------------------------------ workers (no lock held while working)
     def _attempt_load(self, harness: Harness) -> None:
@@ -186,9 +209,7 @@ class Lifecycle:
                 harness.failures,
                 retries,
             )
-            harness.retry = threading.Timer(interval, self._retry_due, args=(harness,))
-            harness.retry.daemon = True
-            harness.retry.start()
+            harness.retry = self._retries.call_later(interval, functools.partial(self._retry_due, harness))
             return
         harness.state = State.ERROR
         if retries and harness.failures > retries:
@@ -219,8 +240,9 @@ class Lifecycle:
         log.info("Done unloading servable version %s", harness.label)
 
     def _settle(self, harness: Harness) -> None:
-        """After a state change (lock held): the policy's next actions, and wake the waiters."""
-        self._manage(harness.name)
+        """After a state change (lock held): wake the waiters; the manager thread asks the policy."""
+        self._unmanaged.add(harness.name)
+        self._manage_wanted.notify()
         self._changed.notify_all()
 
     # ------------------------------------------------------------------ the router's and the config's side
@@ -290,11 +312,13 @@ class Lifecycle:
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
+            self._manage_wanted.notify()
             for stream in self._streams.values():
                 for harness in stream.values():
                     if harness.retry is not None:
                         harness.retry.cancel()
                         harness.retry = None
             self._changed.notify_all()
+        self._retries.shutdown()
         self._loads.shutdown()
         self._unloads.shutdown()

@@ -50,6 +50,10 @@ def test_official_messages_and_case():
         rest_paths.parse("GET", "/v1/models")
     with pytest.raises(PathError, match="^Failed to convert version: 9223372036854775808 to numeric.$"):
         rest_paths.parse("GET", "/v1/models/m/versions/9223372036854775808")
+    with pytest.raises(PathError, match="^Failed to convert version: 9{5000} to numeric.$"):
+        rest_paths.parse("POST", "/v1/models/m/versions/" + "9" * 5000 + ":predict")  # past int()'s 4,300 digits
+    assert rest_paths.parse("GET", "/v1/models/m/versions/" + "0" * 5000 + "7").version == 7
+    assert rest_paths.parse("GET", "/v1/models/m/versions/9223372036854775807").version == (1 << 63) - 1
     assert rest_paths.parse("POST", "/V1/Models/m/Versions/2:Predict") == RestCall("predict", "m", version=2)
     assert not rest_paths.is_api_path("/v2/models/m") and not rest_paths.is_api_path("/monitoring/prometheus/metrics")
 

@@ -19,6 +19,7 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
+from benchmarks import reliability
 from protocol.layout import WARMUP_FILE
 from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
 from tests.serving.test_lifecycle import _predict, _status, _wait_for
@@ -138,3 +139,11 @@ def test_reload_naming_a_missing_base_path_answers_and_changes_nothing(server, l
     _publish(layout, "hp2", 5)
     _wait_for(lambda: _status(server, "hp2").get(5, ("",))[0] == "AVAILABLE", what="polling after the refusal")
     assert requests.get(f"{server.rest_url}/v1/models/ghost", timeout=30).status_code == 404
+
+
+def test_thousands_of_failing_versions_cost_no_thread_each_and_hold_no_healthy_model(tmp_path):
+    """A ReloadConfig adds a model of 3,000 empty version directories under policy `all`: every load fails and
+    is retried; threads stay bounded and the healthy model keeps answering REST and gRPC throughout."""
+    result = reliability.run_failing_versions(tmp_path, versions=3000, seconds=12)
+    assert result["alive"] and result["threads_max"] <= 300, result  # before: a timer thread per failed version
+    assert result["healthy_model_failed"] == 0 and result["healthy_model_answers"].get("ok", 0) > 100, result

@@ -1,6 +1,7 @@
 """Memory per request stays a small multiple of the tensor it carries.
 
---max_tensor_elements caps what a request declares."""
+--max_tensor_elements caps what a request declares; --max_request_expansion_bytes what the server builds beyond
+what a request carried (fill-ups of short gRPC fields, a classify/regress context merged into every example)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from benchmarks import reliability
 from tests.serving.server_process import ServerProcess, build_fill, build_sum, model_config_text
 
 CAP = 40_000_000
@@ -32,6 +34,7 @@ def server(model_root, tmp_path_factory):
                 {"name": "fill", "base_path": root / "fill"},
                 {"name": "sum", "base_path": root / "sum"},
                 {"name": "half_plus_two", "base_path": model_root / "half_plus_two"},
+                {"name": "multi_io", "base_path": model_root / "multi_io"},
             ]
         )
     )
@@ -139,3 +142,54 @@ def test_max_tensor_elements_over_rest(server):
     reply = requests.post(url, data=rows, timeout=300)
     assert reply.status_code == 400 and "--max_tensor_elements" in reply.json()["error"]
     assert requests.post(url, json={"inputs": [1.0, 2.0]}, timeout=30).json() == {"outputs": [3.5, 4.0]}
+
+
+def test_undeclared_inputs_are_refused_by_name_before_any_is_built(server):
+    result = reliability.run_undeclared_inputs(server, inputs=100, elements=16_000_000)
+    assert result["code"] == "INVALID_ARGUMENT"
+    assert result["details"].startswith("input size does not match signature: 100!=1 len({undeclared_0,")
+    assert result["peak_growth_mib"] < 50, result  # before: +2.7 GB and INTERNAL MemoryError under a 6 GB limit
+
+
+def test_one_fill_budget_across_all_the_tensors_of_a_request(stub):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "multi_io"
+    rows = 5_000_000  # a: [rows, 2] float32 = 40 MB, b: [rows] int64 = 40 MB; either alone is within 64 MiB
+    for name, dtype, dims, field in (("a", tf.float32, [rows, 2], "float_val"), ("b", tf.int64, [rows], "int64_val")):
+        tensor = request.inputs[name]
+        tensor.dtype = dtype.as_datatype_enum
+        for size in dims:
+            tensor.tensor_shape.dim.add(size=size)
+        getattr(tensor, field).append(1)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Predict(request, timeout=60)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == (
+        "Filling up input tensors sent with fewer values than their shapes hold (a, b) would take 80000000 bytes, "
+        "more than the server builds for one request (--max_request_expansion_bytes=67108864)"
+    )
+    del request.inputs["b"]
+    request.inputs["b"].CopyFrom(tf.make_tensor_proto(np.arange(rows, dtype=np.int64)))
+    total = tf.make_ndarray(stub.Predict(request, timeout=120).outputs["total"])
+    assert total.shape == (rows,) and total[-1] == 2.0 + rows - 1
+
+
+def test_concurrent_fills_hold_a_bounded_pool(server):
+    result = reliability.run_fill_flood(server, model="sum", clients=40, elements=16_000_000)
+    assert result["codes"] == {"OK": 40}
+    # 40 x 64 MB of filled inputs; at most two are built at once (measured ~+370 MiB; before +1.3 GiB)
+    assert result["peak_growth_mib"] < 1024, result
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_a_context_is_merged_into_the_examples_only_within_the_budget(server, transport):
+    result = reliability.run_context_bomb(server, transport, context_bytes=512 << 10, examples=2000)
+    assert result.get("status", 400) == 400 and result.get("code", "INVALID_ARGUMENT") == "INVALID_ARGUMENT"
+    assert result["error"] == (
+        "Merging the context (524313 bytes) into each of 2000 examples would take 1048660000 bytes, more than "
+        "the server builds for one request (--max_request_expansion_bytes=67108864)"
+    )
+    assert result["peak_growth_mib"] < 100, result  # before: REST 200 with +2.0 GB, gRPC INTERNAL MemoryError
+    small = {"signature_name": "regress_x_to_y", "context": {"x": 10.0, "pad": "p" * 1000}, "examples": [{}] * 50}
+    reply = requests.post(f"{server.rest_url}/v1/models/half_plus_two:regress", json=small, timeout=60)
+    assert reply.json() == {"results": [8.0] * 50}  # version 2: 0.5 x 10 + 3

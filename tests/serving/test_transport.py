@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import resource
 import socket
 import time
 
@@ -14,6 +16,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from benchmarks import reliability
 from tests.serving.server_process import ServerProcess
 
 PREDICT = "/v1/models/half_plus_two:predict"
@@ -195,8 +198,9 @@ def test_stalled_sockets_beyond_the_file_limit_leave_rest_and_grpc_answering(mod
 
 
 def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handshake_timeout(model_root):
-    """gRPC has its own cap (a quarter of the file limit) but cannot evict: stalled connections wait out
-    the 10 s handshake timeout, REST keeps its descriptors meanwhile, then gRPC answers again."""
+    """Past gRPC's own cap (half the file limit: 128 here) new connections are refused, as grpcio cannot evict:
+    stalled connections wait out the 5 s handshake timeout, REST keeps its descriptors meanwhile, then gRPC
+    answers again."""
     with ServerProcess(
         model_name="half_plus_two",
         model_base_path=model_root / "half_plus_two",
@@ -220,3 +224,66 @@ def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handsha
         finally:
             for sock in stalled:
                 sock.close()
+
+
+def _open_file_limit(wanted: int) -> int:
+    """Raises this test process's soft open-file limit to `wanted` (it opens thousands of sockets) and returns
+    the limit a server may be given; skips where the hard limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"needs {wanted} open files; the hard limit is {hard}")
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return wanted
+
+
+@pytest.mark.parametrize("preface", [False, True], ids=["silent", "preface-then-silent"])
+def test_thousands_of_idle_grpc_sockets_leave_predict_and_health_answering(model_root, preface):
+    """4,200 connections that never send the HTTP/2 preface (or send it and nothing more): before, the 4096
+    connection cap made Predict and grpc.health.v1 (the liveness probe) UNAVAILABLE until they closed."""
+    limit = _open_file_limit(10_000)  # the server's gRPC cap is half of it: 5,000
+    with ServerProcess(
+        model_name="half_plus_two",
+        model_base_path=model_root / "half_plus_two",
+        open_file_limit=limit,
+        args=["--file_system_poll_wait_seconds=0", "--enable_grpc_healthcheck_service"],
+    ) as server:
+        result = reliability.run_idle_grpc(server, sockets=4200, preface=preface, checks=2)
+    assert result["answers"] == {"Predict OK": 2, "Health OK": 2}, result
+    assert result["rss_with_sockets_mib"] - result["rss_before_mib"] < 200, result  # ~15 KB a connection
+
+
+# ---------------------------------------------------------------------------- framing, half-close, Date, SIGTERM
+
+
+@pytest.fixture(scope="module")
+def edges(server):
+    return reliability.run_http_edges(server)
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_nothing_after_it_answered(edges):
+    assert edges["cl_te_then_pipelined"] == [400]  # before: 200, and the pipelined request answered too
+
+
+def test_a_client_that_half_closes_after_its_request_gets_the_answer(edges):
+    assert edges["half_close"] == [200]
+    assert json.loads(edges["half_close_answer"]) == {"predictions": [3.5]}  # version 2: 0.5 x 1 + 3
+
+
+def test_huge_numbers_are_the_official_client_errors_and_log_no_traceback(edges):
+    assert edges["version_5000_digits"] == [400, "Failed to convert version: 9999999999999"]
+    assert edges["json_number_5000_digits"] == [400, "JSON Parse error: Number too big to be stored in double."]
+    assert edges["tracebacks_logged"] == 0
+
+
+def test_every_answer_carries_a_date_header(server, edges):
+    assert re.fullmatch(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", edges["date_header"])
+    with _connect(server) as sock:  # a transport-level error too
+        sock.sendall(b"BROKEN\r\n\r\n")
+        assert b"\r\nDate: " in _read_until_closed(sock)
+
+
+def test_sigterm_lets_every_answer_in_flight_be_written_whole(tmp_path):
+    result = reliability.run_sigterm_drain(tmp_path, readers=2)
+    assert result["complete_answers"] == 2, result  # before: ~3.9 of 8.4 MB, then the connection closed
+    assert result["exit_code"] == 0

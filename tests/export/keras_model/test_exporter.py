@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import grpc
@@ -367,10 +368,19 @@ def test_bad_files_are_one_line_errors_with_exit_2_and_nothing_written(tmp_path)
     (tmp_path / "notes.keras").write_text("not a model")
     (tmp_path / "weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     models.sequential().save(tmp_path / "flowers.keras")
+    with zipfile.ZipFile(tmp_path / "bomb.keras", "w", zipfile.ZIP_DEFLATED) as bomb:  # 200 KB -> a 200 MB config
+        with bomb.open("config.json", "w", force_zip64=True) as config:
+            for _ in range(200):
+                config.write(b" " * (1 << 20))
     (tmp_path / "models" / "flowers" / "1").mkdir(parents=True)
     cases = [
         (["notes.keras"], "notes.keras is not a .keras model file (not a zip archive written by model.save)"),
         (["weights.h5"], "weights.h5 is not a Keras model file Keras can load"),
+        (
+            ["bomb.keras"],
+            "bomb.keras is not a .keras archive written by model.save: its member config.json inflates to "
+            f"{200 << 20} bytes, more than {64 << 20} bytes",
+        ),
         (
             [str(code / "custom.keras")],
             "uses the custom class 'Tripling', whose code is not importable here: "

@@ -226,3 +226,19 @@ def test_stop_cancels_pending_retries(make, loads):
         lambda: not any(isinstance(t, threading.Timer) and t.is_alive() for t in threading.enumerate()),
         "the retry timer to end",
     )
+
+
+def test_thousands_of_failing_versions_wait_for_their_retries_without_a_thread_each(make, loads):
+    """3,000 versions that fail (empty version directories under policy `all`): threads stay the pools' own
+    (before: a retry timer thread each), and another model still loads."""
+    lifecycle = make(num_load_threads=4, max_num_load_retries=5, load_retry_interval_s=600)
+    threads = threading.active_count()
+    versions = {version: f"/broken/{version}" for version in range(1, 3001)}
+    for version in versions:
+        loads.fail[("broken", version)] = 1000
+    lifecycle.set_aspired_versions("broken", versions)
+    _until(lambda: sum(loads.calls.values()) == 3000, "every first attempt")
+    assert set(_states(lifecycle, "broken").values()) == {"LOADING"}  # each waiting for its retry
+    assert threading.active_count() == threads
+    lifecycle.set_aspired_versions("good", {1: "/good/1"})
+    _until(lambda: _states(lifecycle, "good") == {1: "AVAILABLE"}, "the good model")
