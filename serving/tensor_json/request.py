@@ -12,8 +12,9 @@ from protocol.dtypes import type_name as dtype_name
 from protocol.generated.tensorflow.core.framework import types_pb2
 from serving.limits import RequestLimits
 from serving.status import Code, ServingError, invalid_argument
-from serving.tensor_json.document import debug_string, json_type
-from serving.tensor_json.numbers import FLOATS, INT_RANGES, fast_lossless, is_lossless
+from serving.tensor_json.document import json_type, text_bytes
+from serving.tensor_json.numbers import FLOATS, INTEGERS, in_range, takes_integer, to_floats, to_integers
+from serving.tensor_json.writer import debug_string
 
 MAX_RANK = 254
 
@@ -47,7 +48,7 @@ def dense_shape(value: Any) -> list[int]:
 
 
 def _check_leaf(value: Any, dtype: int) -> Any:
-    """Validates one scalar for dtype; returns the value to store."""
+    """Validates one scalar for dtype (AddValueToTensor); returns the value to store."""
     if isinstance(value, dict):
         if dtype == types_pb2.DT_STRING:
             return decode_b64(value)
@@ -55,21 +56,15 @@ def _check_leaf(value: Any, dtype: int) -> Any:
     if dtype in FLOATS:
         if type(value) not in (float, int):
             raise type_error(value, dtype)
-        if not is_lossless(value, dtype):
-            raise invalid_argument(
-                f"JSON Value: {debug_string(value)} Type: Number cannot be converted to "
-                f"{dtype_name(dtype)} without loss of precision."
-            )
         return value
-    if dtype in INT_RANGES:
-        low, high, _ = INT_RANGES[dtype]
-        if type(value) is not int or not low <= value <= high:
+    if dtype in INTEGERS:
+        if not takes_integer(value, dtype):
             raise type_error(value, dtype)
         return value
     if dtype == types_pb2.DT_STRING:
         if type(value) is not str:
             raise type_error(value, dtype)
-        return value.encode("utf-8")
+        return text_bytes(value)
     if dtype == types_pb2.DT_BOOL:
         if type(value) is not bool:
             raise type_error(value, dtype)
@@ -87,11 +82,10 @@ _FAST_TYPES = {
 
 
 def _fill_leaves(values: list, dtype: int, out: list) -> None:
-    allowed = _FAST_TYPES.get(dtype)
-    if (
-        allowed is not None
-        and set(map(type, values)) <= allowed
-        and (dtype not in FLOATS or all(is_lossless(v, dtype) for v in values))
+    """One innermost list: a whole list of acceptable types at once, else value by value (for the error)."""
+    types = set(map(type, values))
+    if types <= _FAST_TYPES.get(dtype, set()) or (
+        dtype in INTEGERS and types == {int} and in_range(np.array(values, dtype=object), dtype)
     ):
         out.extend(values)
         return
@@ -124,17 +118,11 @@ def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list) -> No
 
 
 def to_numpy(values: list, shape: list[int], dtype: int) -> np.ndarray:
-    try:
-        return _to_numpy(values, shape, dtype)
-    except (OverflowError, ValueError) as e:
-        raise invalid_argument(f"JSON Value does not fit type {dtype_name(dtype)}: {e}") from None
-
-
-def _to_numpy(values: list, shape: list[int], dtype: int) -> np.ndarray:
+    """Checked values (_check_leaf) as the tensor: numbers converted by the number rules."""
     if dtype in FLOATS:
-        return np.array(values, dtype=FLOATS[dtype]).reshape(shape)
-    if dtype in INT_RANGES:
-        return np.array(values, dtype=INT_RANGES[dtype][2]).reshape(shape)
+        return to_floats(values, dtype).reshape(shape)
+    if dtype in INTEGERS:
+        return to_integers(values, dtype).reshape(shape)
     if dtype == types_pb2.DT_BOOL:
         return np.array(values, dtype=np.bool_).reshape(shape)
     array = np.empty(len(values), dtype=object)
@@ -143,25 +131,22 @@ def _to_numpy(values: list, shape: list[int], dtype: int) -> np.ndarray:
 
 
 def _fast_numeric(value: Any, shape: list[int], dtype: int, has_bools: bool) -> np.ndarray | None:
-    """numpy's C conversion when the nested lists are dense numbers that the dtype accepts; None otherwise.
+    """numpy's C conversion when the nested lists are dense numbers that the dtype takes; None otherwise.
 
     numpy would turn true/false into 1/0 inside a numeric array, so this path is only taken when the
     request body holds no boolean literal at all.
     """
-    if has_bools or not shape or (dtype not in FLOATS and dtype not in INT_RANGES):
+    if has_bools or not shape or (dtype not in FLOATS and dtype not in INTEGERS):
         return None
     try:
         array = np.array(value)
     except (ValueError, OverflowError):
         return None
-    if array.ndim != len(shape) or array.dtype.kind not in ("f" if dtype in FLOATS else "") + "i":
+    if array.ndim != len(shape) or array.dtype.kind not in ("fiu" if dtype in FLOATS else "iu"):
         return None
     if dtype in FLOATS:
-        return array.astype(FLOATS[dtype]) if fast_lossless(array, dtype) else None
-    low, high, target = INT_RANGES[dtype]
-    if array.size and (array.min() < low or array.max() > high):
-        return None
-    return array.astype(target)
+        return to_floats(array, dtype)
+    return to_integers(array, dtype) if in_range(array, dtype) else None
 
 
 def json_to_array(

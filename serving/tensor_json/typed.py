@@ -10,7 +10,7 @@ import simdjson  # pysimdjson: exports nested numeric arrays to typed buffers
 
 from serving.limits import RequestLimits
 from serving.status import ServingError
-from serving.tensor_json.numbers import FLOATS, INT_RANGES, fast_lossless
+from serving.tensor_json.numbers import FLOATS, INTEGERS, in_range, to_floats, to_integers
 from serving.tensor_json.request import MAX_RANK
 
 
@@ -19,9 +19,9 @@ class TypedRequest:
 
     simdjson parses the body into its own tape (no Python object per value) and exports each
     nested numeric array to a buffer. It is used only when a tensor is regular, purely numeric and
-    provably accepted by the reference path above with the same values; anything else (ragged
-    lists, bools, nulls, strings, b64 objects, NaN literals, values the exactness rules must
-    look at one by one) returns None and the reference path decides, so errors stay the official ones.
+    provably accepted by the reference path with the same values; anything else (ragged lists, bools,
+    nulls, strings, b64 objects, NaN literals, integers out of their dtype's range) returns None and the
+    reference path decides, so errors stay the official ones.
     """
 
     def __init__(self, body: bytes, parser: Any, doc: Any):
@@ -89,7 +89,7 @@ _BUFFER_TYPES = {"d": np.float64, "i": np.int64}
 
 
 def _buffer_code(dtype: int) -> str | None:
-    return "d" if dtype in FLOATS else "i" if dtype in INT_RANGES else None
+    return "d" if dtype in FLOATS else "i" if dtype in INTEGERS else None
 
 
 def _typed_columns(inputs: Any, input_dtypes: Mapping[str, int], limits: RequestLimits) -> dict | None:
@@ -199,20 +199,10 @@ def _typed_rows(instances: Any, input_dtypes: Mapping[str, int]) -> dict | None:
     return {name: ((len(parts),) + parts[0][0], b"".join(flat for _, flat in parts)) for name, parts in rows.items()}
 
 
-_CHECK_CHUNK = 1 << 16  # values checked at a time: the checks' temporaries stay under a MB
-
-
 def _checked(flat: np.ndarray, dtype: int) -> np.ndarray | None:
-    """The typed values in dtype when the reference path would store exactly these; None to let it decide."""
-    if dtype in FLOATS:
-        for start in range(0, flat.size, _CHECK_CHUNK):
-            chunk = flat[start : start + _CHECK_CHUNK]
-            if not np.isfinite(chunk).all() or not fast_lossless(chunk, dtype):
-                return None
-        target = FLOATS[dtype]
-    else:
-        low, high, target = INT_RANGES[dtype]
-        info = np.iinfo(target)
-        if flat.size and (flat.min() < max(low, info.min) or flat.max() > min(high, info.max)):
-            return None
-    return flat.astype(target, copy=not flat.flags.writeable)  # a read-only export is copied once
+    """The typed values in dtype, by the number rules; None for integers out of the dtype's range (the
+    reference path gives the error). A read-only export is copied once, a writable one converted in place."""
+    if dtype in INTEGERS and not in_range(flat, dtype):
+        return None
+    array = to_floats(flat, dtype) if dtype in FLOATS else to_integers(flat, dtype)
+    return array.copy() if array is flat and not flat.flags.writeable else array
