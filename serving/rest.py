@@ -161,6 +161,8 @@ def _predict(
     """Large numeric tensors take the typed path (no Python object per value); every other body, and every
     error, goes through the reference codec. `on_loop` (small bodies only) runs without waiting for anything
     and raises RunOnWorker, carrying what it parsed, where it would have to wait."""
+    if doc is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
+        tensor_json.check_values(body, limits, lambda: _most_inputs(manager, route))
     typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
     if typed is None and doc is None:
         doc = tensor_json.parse_document(body)
@@ -189,6 +191,12 @@ def _predict(
             typed.close()
     deadline.check()  # nobody waits for the answer any more: do not encode it
     return tensor_json.predict_response_json(outputs, fmt)
+
+
+def _most_inputs(manager: ServerCore, route: Route) -> int:
+    """The most inputs a signature of the requested version takes (the body's signature name is not read yet)."""
+    with manager.servable(route.spec) as servable:
+        return max((len(signature.inputs) for signature in servable.signature_defs.values()), default=1)
 
 
 def _settle(answer: asyncio.Future, result: Any, error: BaseException | None) -> None:

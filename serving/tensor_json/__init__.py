@@ -8,6 +8,7 @@
 - writer, response, proto_json: answers byte for byte as the official server writes them.
 """
 
+from serving.tensor_json.budget import check_values
 from serving.tensor_json.document import json_type, parse_document, signature_name, text_bytes
 from serving.tensor_json.proto_json import metadata_json, status_json
 from serving.tensor_json.request import decode_b64, predict_request_arrays
@@ -17,6 +18,7 @@ from serving.tensor_json.writer import debug_string
 
 __all__ = [
     "TypedRequest",
+    "check_values",
     "classify_json",
     "debug_string",
     "decode_b64",

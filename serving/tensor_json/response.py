@@ -45,31 +45,32 @@ def _key(name: str, level: int, first: bool) -> bytes:
     return encode(("" if first else ",") + newline(level) + quote(name) + ": ")
 
 
-def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> bytes:
-    """The body of a predict answer: `{"outputs": ...}` (columnar) or `{"predictions": [...]}` (row)."""
+def predict_response_json(outputs: Mapping[str, np.ndarray], fmt: str) -> bytearray:
+    """The body of a predict answer: `{"outputs": ...}` (columnar) or `{"predictions": [...]}` (row), in one
+    buffer (bytes-like; not copied into bytes, which would double a large answer for a moment)."""
     if not outputs:
         raise invalid_argument("Cannot convert empty tensor map to JSON")
     names = sorted(outputs)
     arrays = {name: _array(outputs[name]) for name in names}
-    out = [b"{"]
+    out = bytearray(b"{")
     if fmt == "columnar":
-        out.append(_key("outputs", _ROOT, True))
+        out.extend(_key("outputs", _ROOT, True))
         if len(names) == 1:
             write_tensor(arrays[names[0]], _as_bytes(names[0], arrays[names[0]]), out, _ROOT, single_line=False)
         else:
-            out.append(b"{")
+            out.extend(b"{")
             for i, name in enumerate(names):
-                out.append(_key(name, _ROOT + 1, i == 0))
+                out.extend(_key(name, _ROOT + 1, i == 0))
                 write_tensor(arrays[name], _as_bytes(name, arrays[name]), out, _ROOT + 1, single_line=False)
-            out.append(encode(newline(_ROOT) + "}"))
+            out.extend(encode(newline(_ROOT) + "}"))
     else:
-        out.append(_key("predictions", _ROOT, True))
+        out.extend(_key("predictions", _ROOT, True))
         _write_rows(arrays, names, out)
-    out.append(b"\n}")
-    return b"".join(out)
+    out.extend(b"\n}")
+    return out
 
 
-def _write_rows(arrays: Mapping[str, np.ndarray], names: list[str], out: list[bytes]) -> None:
+def _write_rows(arrays: Mapping[str, np.ndarray], names: list[str], out: bytearray) -> None:
     batch = None
     for name in names:
         array = arrays[name]
@@ -86,14 +87,14 @@ def _write_rows(arrays: Mapping[str, np.ndarray], names: list[str], out: list[by
         write_tensor(arrays[name], _as_bytes(name, arrays[name]), out, _ROOT, single_line=True, outer_close=close)
         return
     item = _ROOT + 2  # inside the predictions array and a prediction's object
-    out.append(b"[")
+    out.extend(b"[")
     for row in range(batch):
-        out.append(encode(("," if row else "") + newline(_ROOT + 1) + "{"))
+        out.extend(encode(("," if row else "") + newline(_ROOT + 1) + "{"))
         for i, name in enumerate(names):
-            out.append(_key(name, item, i == 0))
+            out.extend(_key(name, item, i == 0))
             write_tensor(arrays[name][row, ...], _as_bytes(name, arrays[name]), out, item, single_line=True)
-        out.append(encode(newline(_ROOT + 1) + "}"))
-    out.append(encode(close if batch else "]"))
+        out.extend(encode(newline(_ROOT + 1) + "}"))
+    out.extend(encode(close if batch else "]"))
 
 
 def classify_json(result: classification_pb2.ClassificationResult) -> bytes:

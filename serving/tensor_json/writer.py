@@ -209,18 +209,19 @@ def _small(array: np.ndarray, as_bytes: bool, level: int, single_line: bool) -> 
 
 
 def write_tensor(
-    array: np.ndarray, as_bytes: bool, out: list[bytes], level: int, single_line: bool, outer_close: str = "]"
+    array: np.ndarray, as_bytes: bool, out: bytearray, level: int, single_line: bool, outer_close: str = "]"
 ) -> None:
     """Appends a tensor's JSON to `out` (AddTensorValues), formatting at most _CHUNK values at a time.
 
     `level` is the writer's level before the tensor's outer '['. `outer_close` replaces that outer array's
     closing ']' (the row format closes its batch in the default mode). Memory stays near the size of the
-    text itself (one str per element of a 1 GB tensor would cost ~15 GB)."""
+    text itself: one buffer grown in place (a str per element of a 1 GB tensor would cost ~15 GB, a list of
+    pieces joined at the end twice the text)."""
     writable(array)
     shape = array.shape
     if array.size == 0 or not shape:
         text = _small(array, as_bytes, level, single_line)
-        out.append(encode(text[:-1] + outer_close if shape and shape[0] else text))
+        out.extend(encode(text[:-1] + outer_close if shape and shape[0] else text))
         return
     rank, width = len(shape), shape[-1]
     rows = array.reshape(-1, width)
@@ -246,11 +247,11 @@ def write_tensor(
 
     if width > _CHUNK:  # long rows (a large vector): each row in pieces
         for row in range(rows.shape[0]):
-            out.append(encode(head(row)))
+            out.extend(encode(head(row)))
             for start in range(0, width, _CHUNK):
                 tokens = value_tokens(rows[row, start : start + _CHUNK], as_bytes, level + rank)
-                out.append(encode((values if start else "") + values.join(tokens)))
-            out.append(encode(tail(row)))
+                out.extend(encode((values if start else "") + values.join(tokens)))
+            out.extend(encode(tail(row)))
         return
     per_chunk = _CHUNK // width
     for first in range(0, rows.shape[0], per_chunk):
@@ -260,4 +261,4 @@ def write_tensor(
             head(row) + values.join(tokens[i * width : (i + 1) * width]) + tail(row)
             for i, row in enumerate(range(first, first + len(block)))
         )
-        out.append(encode(text))
+        out.extend(encode(text))
