@@ -5,7 +5,6 @@ The transport underneath is serving.http_server."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import ssl
@@ -13,11 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format
-
 from protocol import b64, rest_paths
 from protocol.generated.tensorflow.core.example import example_pb2
-from protocol.generated.tensorflow.core.framework import types_pb2
 from protocol.generated.tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -86,22 +82,6 @@ def parse_route(http_method: str, path: str) -> Route:
     return Route(call.verb, call.model, spec)
 
 
-def _status_json(response: get_model_status_pb2.GetModelStatusResponse) -> str:
-    opts = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
-    return json.dumps(json_format.MessageToDict(response, **opts), indent=1)
-
-
-def _metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> str:
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
-    opts = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
-    body = {
-        "model_spec": json_format.MessageToDict(response.model_spec, **opts),
-        "metadata": {SIGNATURE_DEF_FIELD: json_format.MessageToDict(signature_map, **opts)},
-    }
-    return json.dumps(body, indent=1)
-
-
 def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
     """AddValueToFeature: one JSON scalar into a Feature, kinds may not mix."""
 
@@ -124,14 +104,10 @@ def _feature(name: str, value: Any, feature: example_pb2.Feature) -> None:
         feature.bytes_list.value.append(tensor_json.decode_b64(value))
     elif isinstance(value, str):
         check("bytes_list")
-        feature.bytes_list.value.append(value.encode("utf-8"))
+        feature.bytes_list.value.append(tensor_json.text_bytes(value))
     elif isinstance(value, float):
         check("float_list")
-        if not tensor_json.is_lossless(value, types_pb2.DT_FLOAT):
-            raise invalid_argument(
-                f"JSON Value: {value!r} Type: Number cannot be converted to float without loss of precision."
-            )
-        feature.float_list.value.append(value)
+        feature.float_list.value.append(value)  # past float's range: inf, as officially
     elif isinstance(value, int):
         check("int64_list")
         if value >= 1 << 63:
@@ -173,22 +149,6 @@ def _fill_examples(doc: dict, request) -> None:
         _example(value, target.examples.add())
 
 
-def _classify_json(result: classification_pb2.ClassificationResult) -> str:
-    if not result.classifications:
-        raise invalid_argument("Cannot convert empty ClassificationResults to JSON")
-    rows = []
-    for classifications in result.classifications:
-        pairs = [f"[{json.dumps(c.label)}, {tensor_json.float_json(c.score)}]" for c in classifications.classes]
-        rows.append("[" + ", ".join(pairs) + "]")
-    return '{"results": [' + ", ".join(rows) + "]}"
-
-
-def _regress_json(result: regression_pb2.RegressionResult) -> str:
-    if not result.regressions:
-        raise invalid_argument("Cannot convert empty RegressionResults to JSON")
-    return '{"results": [' + ", ".join(tensor_json.float_json(r.value) for r in result.regressions) + "]}"
-
-
 def _predict(
     manager: ServerCore,
     route: Route,
@@ -201,6 +161,8 @@ def _predict(
     """Large numeric tensors take the typed path (no Python object per value); every other body, and every
     error, goes through the reference codec. `on_loop` (small bodies only) runs without waiting for anything
     and raises RunOnWorker, carrying what it parsed, where it would have to wait."""
+    if doc is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
+        tensor_json.check_values(body, limits, lambda: _most_inputs(manager, route))
     typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
     if typed is None and doc is None:
         doc = tensor_json.parse_document(body)
@@ -229,6 +191,12 @@ def _predict(
             typed.close()
     deadline.check()  # nobody waits for the answer any more: do not encode it
     return tensor_json.predict_response_json(outputs, fmt)
+
+
+def _most_inputs(manager: ServerCore, route: Route) -> int:
+    """The most inputs a signature of the requested version takes (the body's signature name is not read yet)."""
+    with manager.servable(route.spec) as servable:
+        return max((len(signature.inputs) for signature in servable.signature_defs.values()), default=1)
 
 
 def _settle(answer: asyncio.Future, result: Any, error: BaseException | None) -> None:
@@ -263,14 +231,14 @@ def process(
     deadline = deadline if deadline is not None else Deadline.none()
     deadline.check()  # it may have waited for a worker
     if route.method == "status":
-        return _status_json(
+        return tensor_json.status_json(
             api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(model_spec=route.spec))
-        ).encode()
+        )
     if route.method == "metadata":
         request = get_model_metadata_pb2.GetModelMetadataRequest(
             model_spec=route.spec, metadata_field=[SIGNATURE_DEF_FIELD]
         )
-        return _metadata_json(api.get_model_metadata(manager, request)).encode()
+        return tensor_json.metadata_json(api.get_model_metadata(manager, request))
     if route.method == "predict":
         return _predict(manager, route, body, limits, deadline, on_loop, doc)
     if doc is None:
@@ -278,10 +246,10 @@ def process(
     if route.method == "classify":
         request = classification_pb2.ClassificationRequest(model_spec=route.spec)
         _fill_examples(doc, request)
-        return _classify_json(inference.classify(manager, request, deadline, limits).result).encode()
+        return tensor_json.classify_json(inference.classify(manager, request, deadline, limits).result)
     request = regression_pb2.RegressionRequest(model_spec=route.spec)
     _fill_examples(doc, request)
-    return _regress_json(inference.regress(manager, request, deadline, limits).result).encode()
+    return tensor_json.regress_json(inference.regress(manager, request, deadline, limits).result)
 
 
 class RestServer:
@@ -303,7 +271,7 @@ class RestServer:
         return headers
 
     def _json_error(self, status: int, message: str) -> Response:
-        return Response(status, json.dumps({"error": message}, indent=1).encode(), self._headers())
+        return Response(status, tensor_json.error_json(message), self._headers())
 
     def _transport_error(self, status: int, message: str) -> Response:
         return self._json_error(status, message)

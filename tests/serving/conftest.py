@@ -6,6 +6,7 @@ import pytest
 
 from tests.serving.server_process import (
     ServerProcess,
+    build_any_shape,
     build_float16,
     build_half_plus_two,
     build_multi_io,
@@ -24,6 +25,7 @@ def model_root(tmp_path_factory):
     build_multi_io(root / "multi_io")
     build_slow(root / "slow")
     build_float16(root / "float16")
+    build_any_shape(root / "any_shape")
     return root
 
 
@@ -44,6 +46,7 @@ def shared_config(model_root, tmp_path_factory):
                 {"name": "multi_io", "base_path": model_root / "multi_io"},
                 {"name": "slow", "base_path": model_root / "slow"},
                 {"name": "float16", "base_path": model_root / "float16"},
+                {"name": "any_shape", "base_path": model_root / "any_shape"},
             ]
         )
     )

@@ -143,6 +143,27 @@ def build_multi_io(base_path: str | os.PathLike, version: int = 1) -> Path:
     return Path(base_path)
 
 
+def build_any_shape(base_path: str | os.PathLike, version: int = 1) -> Path:
+    """json_tensor_test.cc's three inputs, of any shape: `int_tensor` int32 -> `int_doubled`, `str_tensor` ->
+    `str` (the same strings), `bin_tensor` -> `bin_bytes` (the same bytes, b64 over REST)."""
+    tf = _tensorflow()
+
+    module = tf.Module()
+    specs = [
+        tf.TensorSpec(None, tf.int32, name="int_tensor"),
+        tf.TensorSpec(None, tf.string, name="str_tensor"),
+        tf.TensorSpec(None, tf.string, name="bin_tensor"),
+    ]
+
+    @tf.function(input_signature=specs)
+    def serve(int_tensor, str_tensor, bin_tensor):
+        return {"int_doubled": 2 * int_tensor, "str": tf.identity(str_tensor), "bin_bytes": tf.identity(bin_tensor)}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(Path(base_path) / str(version)), signatures={"serving_default": serve})
+    return Path(base_path)
+
+
 def build_float16(base_path: str | os.PathLike, version: int = 1) -> Path:
     """A half-precision input `h` [N] -> `doubled` float32 (REST cannot carry half: 501)."""
     tf = _tensorflow()

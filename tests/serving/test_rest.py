@@ -160,9 +160,10 @@ def test_floats_written_like_the_official_server(server):
     expected = np.float32(0.5) * np.array([0.1, np.nan, np.inf, -np.inf, 2, third, 39999996], np.float32) + np.float32(
         2
     )
-    # 2.05 round-trips in six digits; the third needs nine; integral values get ".0"; 1e7+2 in %g form.
-    assert "2.05," in text and "NaN" in text and "-Infinity" in text and "3.0," in text
-    assert f"{expected[5]:.9g}" in text and "2e+07]" in text
+    # 2.05 round-trips in six digits; the third needs nine; integral values get ".0"; 1e7+2 in %g form;
+    # the columnar format puts each value on its own line.
+    tokens = ["2.05", "NaN", "Infinity", "-Infinity", "3.0", f"{expected[5]:.9g}", "2e+07"]
+    assert text == '{\n    "outputs": [\n' + ",\n".join(" " * 8 + t for t in tokens) + "\n    ]\n}"
     values = json.loads(text)["outputs"]
     np.testing.assert_array_equal(np.array(values, np.float32), expected)
 
@@ -254,3 +255,77 @@ def test_body_limit_applies_after_gzip_decoding(server):
     assert len(zipped) < 100_000
     reply = _post(server, PREDICT, zipped, headers={"Content-Encoding": "gzip"})
     assert reply.status_code == 413 and "error" in reply.json()
+
+
+# ------------------------------------------------------------------ json_tensor.cc's behaviours, over HTTP
+
+V1 = "/v1/models/half_plus_two/versions/1"
+HELLO_B64 = {"b64": base64.b64encode(b"hello").decode()}
+
+
+def test_a_named_b64_scalar_in_the_columnar_format(server):
+    # json_tensor_test.cc's MultipleNamedTensorColumnarFormat, answered by a model that takes any shape.
+    body = {"inputs": {"int_tensor": [[[1, 2], [3, 4], [5, 6]]], "str_tensor": ["foo", "bar"], "bin_tensor": HELLO_B64}}
+    reply = _post(server, "/v1/models/any_shape:predict", body)
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {
+        "outputs": {"bin_bytes": HELLO_B64, "int_doubled": [[[2, 4], [6, 8], [10, 12]]], "str": ["foo", "bar"]}
+    }
+    rows = _post(
+        server,
+        "/v1/models/any_shape:predict",
+        {"instances": [{"int_tensor": 1, "str_tensor": "a", "bin_tensor": HELLO_B64}]},
+    )
+    assert rows.json() == {"predictions": [{"bin_bytes": HELLO_B64, "int_doubled": 2, "str": "a"}]}
+
+
+def test_numbers_lose_precision_as_officially(server):
+    # FloatTensorWithPrecisionLoss and FloatTensorThatExceedsMaxReturnsInf: accepted, rounded, infinite.
+    reply = _post(
+        server, V1 + ":predict", b'{"instances": [1435774380, 1.7976931348623157e308, -1.7976931348623157e308]}'
+    )
+    assert reply.status_code == 200, reply.text
+    x = np.array([1435774336.0, np.inf, -np.inf], np.float32)
+    assert reply.json() == {"predictions": (np.float32(0.5) * x + np.float32(2)).tolist()}
+
+
+def test_answers_are_laid_out_as_the_official_server(server):
+    assert _post(server, V1 + ":predict", {"instances": [2.0, 3.0, 4.0]}).content == (
+        b'{\n    "predictions": [3.0, 3.5, 4.0\n    ]\n}'
+    )
+    assert _post(server, V1 + ":predict", {"inputs": [2.0, 3.0]}).content == (
+        b'{\n    "outputs": [\n        3.0,\n        3.5\n    ]\n}'
+    )
+    examples = {"examples": [{"x": 2.0}]}
+    assert _post(server, V1 + ":regress", {"signature_name": "regress_x_to_y", **examples}).content == (
+        b'{\n    "results": [3.0]\n}'
+    )
+    assert _post(server, V1 + ":classify", {"signature_name": "classify_x_to_y", **examples}).content == (
+        b'{\n    "results": [[["", 3.0]]\n    ]\n}'
+    )
+    assert _post(server, V1 + ":predict", {"signature_name": "nope", "instances": [1.0]}).content == (
+        b'{\n    "error": "Serving signature name: \\"nope\\" not found in signature def"\n}'
+    )
+    status = requests.get(server.rest_url + V1, timeout=30).content
+    assert status == (
+        b'{\n "model_version_status": [\n  {\n   "version": "1",\n   "state": "AVAILABLE",\n   "status": {\n'
+        b'    "error_code": "OK",\n    "error_message": ""\n   }\n  }\n ]\n}\n'
+    )
+    metadata = requests.get(server.rest_url + V1 + "/metadata", timeout=30).content
+    assert metadata.startswith(
+        b'{\n"model_spec":{\n "name": "half_plus_two",\n "version": "1",\n "signature_name": ""\n}\n,\n'
+        b'"metadata": {"signature_def": {\n "signature_def": {\n'
+    )
+    assert metadata.endswith(b"\n }\n}\n}\n}\n") and json.loads(metadata)["model_spec"]["version"] == "1"
+
+
+def test_bodies_are_read_as_rapidjson_reads_them(server):
+    # A byte order mark is skipped, whatever follows the document is ignored, NaN is a number.
+    reply = _post(server, V1 + ":predict", b'\xef\xbb\xbf{"instances": [2.0, NaN]} and then anything')
+    assert reply.status_code == 200, reply.text
+    assert reply.content == b'{\n    "predictions": [3.0, NaN\n    ]\n}'
+    # String bytes are not checked for UTF-8: they reach the model and come back as they were sent.
+    reply = _post(server, "/v1/models/strings:predict", b'{"instances": ["caf\xe9"]}')
+    assert reply.status_code == 200, reply.text
+    assert b'"upper": "CAF\xe9"' in reply.content
+    assert b'"b64": "' + base64.b64encode(b"caf\xe9") + b'"' in reply.content
