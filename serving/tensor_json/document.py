@@ -49,7 +49,10 @@ def _double(literal: str) -> float:
 
 
 def _integer(literal: str) -> int | float:
-    """rapidjson keeps an integer that fits int64 or uint64 and reads any other as a double."""
+    """rapidjson keeps an integer that fits int64 or uint64 and reads any other as a double (so a literal
+    too long for int(), over 4,300 digits, is never given to it)."""
+    if len(literal) > 21:  # longer than any int64 or uint64
+        return _double(literal)
     value = int(literal)
     return value if -(1 << 63) <= value < (1 << 64) else _double(literal)
 
