@@ -1,4 +1,4 @@
-"""docker-compose.yml and `python -m serving.launch` with the project's server image substituted for the
+"""docker-compose.yml and `python -m deploy.image.launch` with the project's server image substituted for the
 official one (no registry here): same command, same mounts, host networking, reached on 127.0.0.1.
 
 Skipped, with the reason, only where no Docker daemon can be started.
@@ -19,6 +19,7 @@ import pytest
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
+from deploy.image import CONFIG_DIR, launch
 from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import build_half_plus_two, free_port
 
@@ -68,7 +69,7 @@ def test_compose_config_is_valid_and_pins_the_official_image():
     text = run.stdout
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+\n", text)
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+-gpu\n", text)
-    assert mounted_read_only(text, ROOT / "models", "/models") and mounted_read_only(text, ROOT / "serving", "/config")
+    assert mounted_read_only(text, ROOT / "models", "/models") and mounted_read_only(text, CONFIG_DIR, "/config")
     for flag in (
         "--port=8500",
         "--rest_api_port=8501",
@@ -76,9 +77,7 @@ def test_compose_config_is_valid_and_pins_the_official_image():
         "--monitoring_config_file=/config/monitoring.config",
     ):
         assert flag in text
-    from serving import launch
-
-    # `python -m serving.launch` promises the compose file's command line.
+    # `python -m deploy.image.launch` promises the compose file's command line.
     assert _service_command(text) == launch.server_flags(8500, 8501, "models.config", loopback_only=False)
     assert "init: true" in text and "restart: unless-stopped" in text and "healthcheck:" in text
     assert "network_mode: host" in text.split("\n  serving-host:\n", 1)[1]
@@ -135,8 +134,6 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
         assert up.returncode == 0, up.stderr
         import docker
 
-        from serving import launch
-
         container_id = compose("ps", "-q", "serving-host", env=env, files=files).stdout.strip()
         launch.wait_healthy(docker.from_env().containers.get(container_id), timeout=480)
         picture = sample_picture("china.jpg")
@@ -160,8 +157,6 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
 
 
 def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
-    from serving import launch
-
     repo = tmp_path / "models"
     build_half_plus_two(repo / "hpt")
     config_dir = tmp_path / "config"
@@ -169,7 +164,7 @@ def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
     (config_dir / "models.config").write_text(
         'model_config_list { config { name: "hpt" base_path: "/models/hpt" model_platform: "tensorflow" } }\n'
     )
-    shutil.copy(ROOT / "serving" / "monitoring.config", config_dir / "monitoring.config")
+    shutil.copy(CONFIG_DIR / "monitoring.config", config_dir / "monitoring.config")
     name = f"kts-launch-test-{os.getpid()}"
     grpc_port, rest_port = free_port(), free_port()
     try:

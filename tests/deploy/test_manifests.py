@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from tests.deploy.manifests import DEPLOY, ROOT, by_kind, kustomize_command, load_yaml_file, overlay, render, validate
+from deploy.image import CONFIG_DIR
+from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, load_yaml_file, overlay, render, validate
 
 K8S = DEPLOY / "kubernetes"
 KSERVE = DEPLOY / "kserve"
@@ -184,15 +185,16 @@ def test_image_volume_component_mounts_the_model_image(tmp_path, cpu):
         assert next(v for v in default_pod["volumes"] if v["name"] == "models")["image"]["reference"] == init_image
 
 
-def test_config_copies_match_the_serving_originals():
-    # kustomize only reads files under the kustomization, so these are copies; keep them identical.
+def test_config_copies_match_the_image_originals():
+    # kustomize only reads files under the kustomization, so these are copies of deploy/image/config; keep
+    # them identical.
     copies = {
         K8S / "base" / "config": ("monitoring.config", "batching.config", "healthcheck.sh"),
         KSERVE / "custom-runtime" / "config": ("monitoring.config", "batching.config"),
     }
     for copy_dir, names in copies.items():
         for name in names:
-            assert (copy_dir / name).read_text() == (ROOT / "serving" / name).read_text(), copy_dir / name
+            assert (copy_dir / name).read_text() == (CONFIG_DIR / name).read_text(), copy_dir / name
 
 
 def test_kserve_inference_services_and_custom_runtime():

@@ -1,5 +1,5 @@
 """The cpu overlay's pods, run with Docker the way the kubelet would run them: the init container from
-the model image built by `python -m serving.model_image`, then the server container with the
+the model image built by `python -m deploy.image.model_image`, then the server container with the
 manifest's command, args, env, volume mounts (emptyDir, the rendered ConfigMap), user and group,
 read-only root filesystem, dropped capabilities and limits; then the manifest's own startup, readiness
 and liveness probes (gRPC health, exec), requests through the project's clients, and SIGTERM within
@@ -42,7 +42,7 @@ OFFICIAL = "tensorflow/serving"
 
 @pytest.fixture(scope="module")
 def model_image(server_image, models_repo):  # noqa: F811
-    from serving import model_image
+    from deploy.image import model_image
 
     tag = f"kts-test-models:{os.getpid()}"
     versions = model_image.build(models_repo, tag)

@@ -1,4 +1,4 @@
-"""`python -m serving.model_image` refuses what it cannot build with one line and exit code 1, never
+"""`python -m deploy.image.model_image` refuses what it cannot build with one line and exit code 1, never
 a traceback: no models directory, an empty repository, a model without version directories, the
 wrong number of models for --kserve, no Docker on PATH, a daemon that does not answer, a bad tag.
 The builds themselves run in tests/deploy (test_pods.py, test_modelcar.py)."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from serving import model_image
+from deploy.image import model_image
 
 
 def run(capsys, *argv: str) -> str:

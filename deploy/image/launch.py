@@ -1,0 +1,211 @@
+"""`python -m deploy.image.launch`: run TensorFlow Serving in Docker for a models folder, wait until it is healthy.
+
+    python -m deploy.image.launch start --models-dir models       # official image, ports 8500/8501
+    python -m deploy.image.launch start --image keras-to-serving/server:latest --network host --loopback-only
+    python -m deploy.image.launch stop
+
+(`python -m serving.launch`, the older name, runs this.) The container gets the same command line as
+docker-compose.yml (`tensorflow_model_server` with deploy/image/config mounted at /config) and
+config/healthcheck.sh as its healthcheck (every model in the model config AVAILABLE, every label on an
+AVAILABLE version). `start` returns once Docker reports the container healthy and prints the endpoints;
+it fails with the container's log if the server exits or never gets there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.image import CONFIG_DIR
+
+DEFAULT_IMAGE = "tensorflow/serving:2.21.0"
+DEFAULT_NAME = "keras-to-serving"
+SECOND_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    rest: str
+    grpc: str
+
+
+def model_names(config_file: Path) -> list[str]:
+    """Model names in a text ModelServerConfig (what the healthcheck waits for)."""
+    return re.findall(r'\bname\s*:\s*"([^"]+)"', config_file.read_text())
+
+
+def server_flags(grpc_port: int, rest_port: int, config_name: str, loopback_only: bool) -> list[str]:
+    flags = [
+        f"--port={grpc_port}",
+        f"--rest_api_port={rest_port}",
+        f"--model_config_file=/config/{config_name}",
+        "--model_config_file_poll_wait_seconds=60",
+        "--file_system_poll_wait_seconds=5",
+        "--allow_version_labels_for_unavailable_models=true",
+        "--monitoring_config_file=/config/monitoring.config",
+        "--enable_model_warmup=true",
+        "--rest_api_timeout_in_ms=120000",
+    ]
+    if loopback_only:  # the project's server only: the official one has no bind-address flags
+        flags += ["--grpc_host=127.0.0.1", "--rest_api_host=127.0.0.1"]
+    return flags
+
+
+def healthcheck(rest_port: int, config_name: str) -> dict:
+    """Docker healthcheck running config/healthcheck.sh (the compose file's check) inside the container."""
+    script = (CONFIG_DIR / "healthcheck.sh").read_text()
+    return {
+        "test": ["CMD", "bash", "-c", script, "healthcheck", str(rest_port), f"/config/{config_name}"],
+        "interval": 2 * SECOND_NS,
+        "timeout": 5 * SECOND_NS,
+        "retries": 5,
+        "start_period": 600 * SECOND_NS,
+    }
+
+
+def start(
+    *,
+    models_dir: Path,
+    image: str = DEFAULT_IMAGE,
+    name: str = DEFAULT_NAME,
+    grpc_port: int = 8500,
+    rest_port: int = 8501,
+    network: str = "bridge",
+    publish_address: str = "127.0.0.1",
+    config_dir: Path = CONFIG_DIR,
+    config_name: str = "models.config",
+    loopback_only: bool = False,
+    timeout: float = 600.0,
+) -> Endpoints:
+    """Start (replacing any container of the same name) and wait until healthy."""
+    import docker
+
+    client = docker.from_env()
+    stop(name)
+    models = model_names(config_dir / config_name)
+    if not models:
+        raise RuntimeError(f"{config_dir / config_name} names no models")
+    options = {}
+    if network == "host":
+        options["network_mode"] = "host"
+    else:
+        options["ports"] = {
+            f"{grpc_port}/tcp": (publish_address, grpc_port),
+            f"{rest_port}/tcp": (publish_address, rest_port),
+        }
+        options["network_mode"] = network
+    container = client.containers.run(
+        image,
+        entrypoint=["tensorflow_model_server"],
+        command=server_flags(grpc_port, rest_port, config_name, loopback_only),
+        name=name,
+        detach=True,
+        init=True,
+        volumes={
+            str(Path(models_dir).resolve()): {"bind": "/models", "mode": "ro"},
+            str(Path(config_dir).resolve()): {"bind": "/config", "mode": "ro"},
+        },
+        healthcheck=healthcheck(rest_port, config_name),
+        restart_policy={"Name": "no"},
+        **options,
+    )
+    wait_healthy(container, timeout)
+    return Endpoints(rest=f"http://127.0.0.1:{rest_port}", grpc=f"127.0.0.1:{grpc_port}")
+
+
+def wait_healthy(container, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        if state["Status"] in ("exited", "dead"):
+            raise RuntimeError(
+                f"container {container.name} exited with {state.get('ExitCode')}:\n"
+                f"{container.logs(tail=40).decode(errors='replace')}"
+            )
+        if state.get("Health", {}).get("Status") == "healthy":
+            return
+        time.sleep(1.0)
+    raise TimeoutError(
+        f"container {container.name} not healthy after {timeout:.0f} s:\n"
+        f"{container.logs(tail=40).decode(errors='replace')}"
+    )
+
+
+def stop(name: str = DEFAULT_NAME, timeout: int = 30) -> bool:
+    """Stop and remove the container; False when there was none."""
+    import docker
+    from docker.errors import NotFound
+
+    try:
+        container = docker.from_env().containers.get(name)
+    except NotFound:
+        return False
+    container.stop(timeout=timeout)
+    container.remove(force=True)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m deploy.image.launch", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("start", help="start the serving container and wait until it is healthy")
+    s.add_argument("--models-dir", type=Path, default=Path("models"))
+    s.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help=f"official image or keras-to-serving/server:latest (default {DEFAULT_IMAGE})",
+    )
+    s.add_argument("--name", default=DEFAULT_NAME)
+    s.add_argument("--grpc-port", type=int, default=8500)
+    s.add_argument("--rest-port", type=int, default=8501)
+    s.add_argument("--network", default="bridge", help="bridge (ports published) or host")
+    s.add_argument("--publish-address", default="127.0.0.1", help="host address for published ports (bridge)")
+    s.add_argument(
+        "--config-dir",
+        type=Path,
+        default=CONFIG_DIR,
+        help="folder with models.config, monitoring.config and healthcheck.sh, mounted at /config "
+        "(default deploy/image/config)",
+    )
+    s.add_argument("--config-name", default="models.config")
+    s.add_argument(
+        "--loopback-only",
+        action="store_true",
+        help="project image only: bind the server to 127.0.0.1 (useful with --network host)",
+    )
+    s.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for healthy (default 600)")
+    t = sub.add_parser("stop", help="stop and remove the serving container")
+    t.add_argument("--name", default=DEFAULT_NAME)
+    args = p.parse_args(argv)
+    try:
+        if args.command == "stop":
+            print(f"stopped {args.name}" if stop(args.name) else f"no container named {args.name}")
+            return 0
+        endpoints = start(
+            models_dir=args.models_dir,
+            image=args.image,
+            name=args.name,
+            grpc_port=args.grpc_port,
+            rest_port=args.rest_port,
+            network=args.network,
+            publish_address=args.publish_address,
+            config_dir=args.config_dir,
+            config_name=args.config_name,
+            loopback_only=args.loopback_only,
+            timeout=args.timeout,
+        )
+    except Exception as e:  # docker errors, timeouts, a server that exited: one line, exit 1
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"REST {endpoints.rest}\ngRPC {endpoints.grpc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
