@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,45 @@ def model_versions(models_dir: Path, names: Sequence[str] = ()) -> dict[str, dic
     if not found:
         raise ModelImageError(f"{models_dir} holds no models")
     return found
+
+
+def check_contained(models_dir: Path, version_dir: str) -> None:
+    """Refuses what the build would take from outside `models_dir` or cannot copy, before anything is
+    touched: a version directory, or a symbolic link anywhere in one, that resolves out of `models_dir`
+    (its target would be made world-readable and put into an image that is pushed to a registry), a
+    directory link into its own ancestors, and files that are not regular (FIFOs, sockets, devices).
+    Links that stay inside `models_dir` are followed: the image holds what they point at."""
+    root = os.path.realpath(models_dir)
+
+    def outside(path: str, real: str) -> ModelImageError:
+        return ModelImageError(
+            f"{path} resolves to {real}, outside {models_dir}: a model image takes files from the models "
+            "directory only (copy the file into the export, or remove the link)"
+        )
+
+    def check_tree(top: str, real_top: str) -> None:
+        for directory, dirnames, filenames in os.walk(top):
+            for name in dirnames + filenames:
+                path = os.path.join(directory, name)
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    real = os.path.realpath(path)
+                    if os.path.commonpath([root, real]) != root:
+                        raise outside(path, real)
+                    if not os.path.exists(real):
+                        raise ModelImageError(f"{path} links to {real}, which does not exist")
+                    mode = os.stat(real).st_mode
+                    if stat.S_ISDIR(mode):
+                        if os.path.commonpath([real, real_top]) == real:
+                            raise ModelImageError(f"{path} links to {real}, a directory that contains it: a loop")
+                        check_tree(real, real)
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    raise ModelImageError(f"{path} is not a regular file or directory: a model image cannot hold it")
+
+    real_version = os.path.realpath(version_dir)
+    if os.path.commonpath([root, real_version]) != root:
+        raise outside(version_dir, real_version)
+    check_tree(version_dir, real_version)
 
 
 def _docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -131,6 +171,9 @@ def build(
     if kserve and len(names) != 1:
         raise ModelImageError("--kserve takes exactly one --model (KServe mounts one model per image)")
     versions = model_versions(models_dir, names)
+    for numbers in versions.values():
+        for source in numbers.values():
+            check_contained(models_dir, source)
     tools_image = tools_image or default_tools_image()
     with tempfile.TemporaryDirectory(prefix="kts-model-image-", dir=_context_parent(models_dir)) as context:
         root = Path(context)
