@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from serving.management import MODES as MODEL_MANAGEMENT_MODES
+
 
 def _bool(text: str) -> bool:
     value = text.strip().lower()
@@ -122,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="seconds between re-reads of --model_config_file; 0 = read once",
+    )
+    p.add_argument(
+        "--model_management",
+        choices=MODEL_MANAGEMENT_MODES,
+        default="on",
+        help="who may call HandleReloadConfigRequest, which replaces the whole model list: on = any client "
+        "(as officially; the default), loopback = clients on 127.0.0.0/8, ::1 or --grpc_socket_path only, "
+        "off = nobody (PERMISSION_DENIED). Not an official flag",
     )
     p.add_argument("--model_name", default="default", help="model name (default 'default')")
     p.add_argument("--model_base_path", default="", help="directory holding the model's integer version directories")

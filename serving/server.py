@@ -239,6 +239,7 @@ class Server:
             self.grpc_credentials,
             limits,
             connection_cap(0, file_limit),
+            model_management=a.model_management,
         )
         self.health = HealthReporter(self.grpc_server) if a.enable_grpc_healthcheck_service else None
         if a.grpc_socket_path:
