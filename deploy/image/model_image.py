@@ -148,9 +148,12 @@ def _context_parent(models_dir: Path) -> str | None:
 
 
 def _link_tree(source: Path, target: Path) -> None:
-    """Hard links where possible (no copy of GBs of weights), world-readable like a published export."""
+    """Hard links where possible (no copy of GBs of weights), world-readable like a published export.
+    A symbolic link (inside the models directory: `check_contained`) becomes the file it names: os.link
+    would link the symbolic link itself, which dangles in the image."""
 
     def link(src: str, dst: str) -> None:
+        src = os.path.realpath(src)
         mode = os.stat(src).st_mode
         if mode & 0o444 != 0o444:  # (only then: the exports may belong to another user)
             os.chmod(src, mode | 0o444)
