@@ -5,10 +5,12 @@
     python -m deploy.image.launch stop
 
 (`python -m serving.launch`, the older name, runs this.) The container gets the same command line as
-docker-compose.yml (`tensorflow_model_server` with deploy/image/config mounted at /config) and
+docker-compose.yml (`tensorflow_model_server` with deploy/image/config mounted at /config, the request
+limits) and the same confinement (non-root user, read-only root filesystem with a /tmp tmpfs, no
+capabilities, no privilege escalation, Docker's default seccomp profile, a memory limit), and
 config/healthcheck.sh as its healthcheck (every model in the model config AVAILABLE, every label on an
 AVAILABLE version). `start` returns once Docker reports the container healthy and prints the endpoints;
-it fails with the container's log if the server exits or never gets there.
+it fails with the container's last log lines if the server exits or never gets there.
 """
 
 from __future__ import annotations
@@ -21,11 +23,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.image import CONFIG_DIR
+from deploy.image import CONFIG_DIR, SERVER_USER
 
 DEFAULT_IMAGE = "tensorflow/serving:2.21.0"
 DEFAULT_NAME = "keras-to-serving"
+DEFAULT_MEMORY = "8g"  # docker-compose.yml's mem_limit
 SECOND_NS = 1_000_000_000
+
+# The request limits docker-compose.yml and the manifests set. gRPC's message limit is an official
+# channel argument; --max_request_body_bytes and --max_tensor_elements are the project's server's own
+# flags (the official binary prints `unknown argument: --max_request_body_bytes=...` and its usage once
+# at start-up, then serves without them).
+MAX_REQUEST_BYTES = 64 << 20
+MAX_TENSOR_ELEMENTS = 1 << 24
+REQUEST_LIMIT_FLAGS = (
+    f"--grpc_channel_arguments=grpc.max_receive_message_length={MAX_REQUEST_BYTES}",
+    f"--max_request_body_bytes={MAX_REQUEST_BYTES}",
+    f"--max_tensor_elements={MAX_TENSOR_ELEMENTS}",
+)
+
+
+class LaunchError(Exception):
+    """A container that cannot start, or starts and fails: one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,7 @@ def server_flags(grpc_port: int, rest_port: int, config_name: str, loopback_only
         "--monitoring_config_file=/config/monitoring.config",
         "--enable_model_warmup=true",
         "--rest_api_timeout_in_ms=120000",
+        *REQUEST_LIMIT_FLAGS,
     ]
     if loopback_only:  # the project's server only: the official one has no bind-address flags
         flags += ["--grpc_host=127.0.0.1", "--rest_api_host=127.0.0.1"]
@@ -80,6 +100,8 @@ def start(
     config_dir: Path = CONFIG_DIR,
     config_name: str = "models.config",
     loopback_only: bool = False,
+    user: str = SERVER_USER,
+    memory: str = DEFAULT_MEMORY,
     timeout: float = 600.0,
 ) -> Endpoints:
     """Start (replacing any container of the same name) and wait until healthy."""
@@ -89,7 +111,7 @@ def start(
     stop(name)
     models = model_names(config_dir / config_name)
     if not models:
-        raise RuntimeError(f"{config_dir / config_name} names no models")
+        raise LaunchError(f"{config_dir / config_name} names no models")
     options = {}
     if network == "host":
         options["network_mode"] = "host"
@@ -112,10 +134,24 @@ def start(
         },
         healthcheck=healthcheck(rest_port, config_name),
         restart_policy={"Name": "no"},
+        **confinement(user, memory),
         **options,
     )
     wait_healthy(container, timeout)
     return Endpoints(rest=f"http://127.0.0.1:{rest_port}", grpc=f"127.0.0.1:{grpc_port}")
+
+
+def confinement(user: str = SERVER_USER, memory: str = DEFAULT_MEMORY) -> dict:
+    """docker-compose.yml's confinement as Docker SDK options. Docker's default seccomp profile applies
+    (nothing here turns it off)."""
+    return {
+        "user": user,
+        "read_only": True,
+        "tmpfs": {"/tmp": "size=256m"},  # mounted noexec, nosuid, nodev (Docker's defaults)
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "mem_limit": memory,
+    }
 
 
 def wait_healthy(container, timeout: float) -> None:
@@ -124,14 +160,14 @@ def wait_healthy(container, timeout: float) -> None:
         container.reload()
         state = container.attrs["State"]
         if state["Status"] in ("exited", "dead"):
-            raise RuntimeError(
+            raise LaunchError(
                 f"container {container.name} exited with {state.get('ExitCode')}:\n"
                 f"{container.logs(tail=40).decode(errors='replace')}"
             )
         if state.get("Health", {}).get("Status") == "healthy":
             return
         time.sleep(1.0)
-    raise TimeoutError(
+    raise LaunchError(
         f"container {container.name} not healthy after {timeout:.0f} s:\n"
         f"{container.logs(tail=40).decode(errors='replace')}"
     )
@@ -179,6 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="project image only: bind the server to 127.0.0.1 (useful with --network host)",
     )
+    s.add_argument(
+        "--user",
+        default=SERVER_USER,
+        help=f"UID:GID the server runs as (default {SERVER_USER}); it must be able to read the models",
+    )
+    s.add_argument("--memory", default=DEFAULT_MEMORY, help=f"container memory limit (default {DEFAULT_MEMORY})")
     s.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for healthy (default 600)")
     t = sub.add_parser("stop", help="stop and remove the serving container")
     t.add_argument("--name", default=DEFAULT_NAME)
@@ -198,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config_dir=args.config_dir,
             config_name=args.config_name,
             loopback_only=args.loopback_only,
+            user=args.user,
+            memory=args.memory,
             timeout=args.timeout,
         )
     except Exception as e:  # docker errors, timeouts, a server that exited: one line, exit 1

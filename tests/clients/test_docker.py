@@ -1,5 +1,7 @@
 """docker-compose.yml and `python -m deploy.image.launch` with the project's server image substituted for the
-official one (no registry here): same command, same mounts, host networking, reached on 127.0.0.1.
+official one (no registry here): same command, same mounts, host networking, reached on 127.0.0.1; and
+the confinement both promise, checked inside the running container (non-root, read-only root, seccomp,
+no capabilities, a memory limit) while it serves.
 
 Skipped, with the reason, only where no Docker daemon can be started.
 """
@@ -15,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
-from deploy.image import CONFIG_DIR, launch
+from deploy.image import CONFIG_DIR, SERVER_UID, SERVER_USER, launch
 from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import build_half_plus_two, free_port
 
@@ -60,9 +63,19 @@ def compose(*args: str, env: dict[str, str], files: list[Path] | None = None) ->
     )
 
 
+COMPOSE_VARIABLES = (
+    "TF_SERVING_IMAGE",
+    "TF_SERVING_GRPC_PORT",
+    "TF_SERVING_REST_PORT",
+    "MODELS_DIR",
+    "TF_SERVING_PUBLISH_ADDRESS",
+    "TF_SERVING_USER",
+    "TF_SERVING_MEMORY",
+)
+
+
 def test_compose_config_is_valid_and_pins_the_official_image():
-    env = {k: "" for k in ("TF_SERVING_IMAGE", "TF_SERVING_GRPC_PORT", "TF_SERVING_REST_PORT", "MODELS_DIR")}
-    env = {k: v for k, v in os.environ.items() if k not in env}
+    env = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARIABLES}
     command = compose_command() + ["-f", str(ROOT / "docker-compose.yml"), "config"]
     run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr
@@ -81,17 +94,49 @@ def test_compose_config_is_valid_and_pins_the_official_image():
     assert _service_command(text) == launch.server_flags(8500, 8501, "models.config", loopback_only=False)
     assert "init: true" in text and "restart: unless-stopped" in text and "healthcheck:" in text
     assert "network_mode: host" in text.split("\n  serving-host:\n", 1)[1]
-    published = text.split("\n  serving:\n", 1)[1].split("\n  serving-")[0]
-    assert re.search(r'published: "?8500"?', published) and re.search(r'published: "?8501"?', published)
-    overridden = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**env, "TF_SERVING_IMAGE": SERVER_IMAGE, "TF_SERVING_REST_PORT": "9501"},
-    )
+    services = yaml.safe_load(text)["services"]
+    assert set(services) == {"serving", "serving-host", "serving-gpu"}
+    for name, service in services.items():
+        assert_confined_by_compose(service, SERVER_USER, 8 << 30)
+        if name != "serving-host":
+            assert published(service) == {("127.0.0.1", 8500), ("127.0.0.1", 8501)}, name
+    relaxed = {
+        "TF_SERVING_IMAGE": SERVER_IMAGE,
+        "TF_SERVING_REST_PORT": "9501",
+        "TF_SERVING_PUBLISH_ADDRESS": "0.0.0.0",
+        "TF_SERVING_USER": "1234:1234",
+        "TF_SERVING_MEMORY": "2g",
+    }
+    overridden = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={**env, **relaxed})
     assert overridden.returncode == 0, overridden.stderr
     assert f"image: {SERVER_IMAGE}" in overridden.stdout and "--rest_api_port=9501" in overridden.stdout
+    service = yaml.safe_load(overridden.stdout)["services"]["serving"]
+    assert published(service) == {("0.0.0.0", 8500), ("0.0.0.0", 9501)}
+    assert_confined_by_compose(service, "1234:1234", 2 << 30)
+
+
+def assert_confined_by_compose(service: dict, user: str, memory: int) -> None:
+    """The resolved service runs as `user`, read-only, without capabilities, privilege escalation or
+    seccomp=unconfined, with a /tmp tmpfs and a `memory` byte limit (v1 keeps `8g`, v2 writes bytes)."""
+    assert service["user"] == user and service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert not any("unconfined" in option for option in service["security_opt"])
+    assert [t.split(":")[0] for t in service["tmpfs"]] == ["/tmp"]
+    limit = str(service["mem_limit"])
+    assert (int(limit[:-1]) << 30 if limit.endswith("g") else int(limit)) == memory
+
+
+def published(service: dict) -> set[tuple[str, int]]:
+    """(host address, port) of each published port, from v1's `ip:host:container/tcp` or v2's long form."""
+    out = set()
+    for port in service["ports"]:
+        if isinstance(port, str):
+            address, host_port = port.split(":")[:2]
+            out.add((address, int(host_port)))
+        else:
+            out.add((port.get("host_ip", "0.0.0.0"), int(port["published"])))
+    return out
 
 
 def mounted_read_only(config_text: str, source: Path, target: str) -> bool:
@@ -135,7 +180,9 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
         import docker
 
         container_id = compose("ps", "-q", "serving-host", env=env, files=files).stdout.strip()
-        launch.wait_healthy(docker.from_env().containers.get(container_id), timeout=480)
+        container = docker.from_env().containers.get(container_id)
+        launch.wait_healthy(container, timeout=480)
+        assert_confined(container, memory=8 << 30)
         picture = sample_picture("china.jpg")
         with (
             RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest,
@@ -183,6 +230,36 @@ def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
         with RestClient(endpoints.rest) as rest, GrpcClient(endpoints.grpc) as grpc_client:
             np.testing.assert_allclose(rest.predict("hpt", [4.0])["y"], [4.0])
             np.testing.assert_allclose(grpc_client.predict("hpt", [6.0])["y"], [5.0])
+        import docker
+
+        assert_confined(docker.from_env().containers.get(name), memory=8 << 30)
     finally:
         stopped = launch.stop(name)
     assert stopped and not launch.stop(name)
+
+
+def test_server_image_runs_as_its_non_root_user(server_image):
+    import docker
+
+    client = docker.from_env()
+    assert client.images.get(server_image).attrs["Config"]["User"] == SERVER_USER
+    out = client.containers.run(server_image, entrypoint=["id", "-u"], remove=True, network_mode="none")
+    assert out.decode().strip() == str(SERVER_UID)
+
+
+def assert_confined(container, memory: int | None = None, user: str = SERVER_USER) -> None:
+    """Checked inside the running container, as its processes see it: the user, a read-only root
+    filesystem with a writable /tmp, seccomp filtering (Docker's default profile), no effective
+    capabilities, no privilege escalation; and Docker's memory limit."""
+    script = (
+        "id -u; id -g; (touch /probe 2>/dev/null && echo root-writable) || echo root-read-only; "
+        "touch /tmp/probe && echo tmp-writable; grep -E '^(Seccomp|CapEff|NoNewPrivs):' /proc/1/status"
+    )
+    result = container.exec_run(["sh", "-c", script])
+    lines = result.output.decode().split()
+    uid, gid = user.split(":")
+    assert lines[:4] == [uid, gid, "root-read-only", "tmp-writable"], lines
+    status = dict(zip(lines[4::2], lines[5::2]))
+    assert status == {"CapEff:": "0000000000000000", "NoNewPrivs:": "1", "Seccomp:": "2"}, status
+    if memory is not None:
+        assert container.attrs["HostConfig"]["Memory"] == memory
