@@ -10,7 +10,9 @@ limits) and the same confinement (non-root user, read-only root filesystem with 
 capabilities, no privilege escalation, Docker's default seccomp profile, a memory limit), and
 config/healthcheck.sh as its healthcheck (every model in the model config AVAILABLE, every label on an
 AVAILABLE version). `start` returns once Docker reports the container healthy and prints the endpoints;
-it fails with the container's last log lines if the server exits or never gets there.
+it fails with the container's last log lines if the server exits or never gets there, and in one line
+saying what to do when no daemon answers, the image cannot be pulled (then: the project's image, as
+scripts/demo.sh does) or the network does not exist.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 from deploy.image import CONFIG_DIR, SERVER_USER
 
 DEFAULT_IMAGE = "tensorflow/serving:2.21.0"
+# What scripts/docker_setup.sh builds where no registry can be reached; never pulled.
+PROJECT_IMAGE = "keras-to-serving/server:latest"
 DEFAULT_NAME = "keras-to-serving"
 DEFAULT_MEMORY = "8g"  # docker-compose.yml's mem_limit
 SECOND_NS = 1_000_000_000
@@ -105,13 +109,18 @@ def start(
     timeout: float = 600.0,
 ) -> Endpoints:
     """Start (replacing any container of the same name) and wait until healthy."""
-    import docker
-
-    client = docker.from_env()
+    client = docker_client()
     stop(name)
     models = model_names(config_dir / config_name)
     if not models:
         raise LaunchError(f"{config_dir / config_name} names no models")
+    has_network = network == "host" or bool(client.networks.list(names=[network]))
+    ensure_image(client, image, has_network)
+    if not has_network:
+        raise LaunchError(
+            f"this Docker daemon has no network named {network} (a daemon started with --bridge=none has no "
+            "bridge): add --network host --loopback-only"
+        )
     options = {}
     if network == "host":
         options["network_mode"] = "host"
@@ -154,6 +163,45 @@ def confinement(user: str = SERVER_USER, memory: str = DEFAULT_MEMORY) -> dict:
     }
 
 
+def docker_client():
+    """The Docker SDK's client of the daemon DOCKER_HOST names (or the default socket), which must answer."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as e:
+        raise LaunchError(
+            f"no Docker daemon answers ({' '.join(str(e).split())}): start one, e.g. `bash scripts/docker_setup.sh "
+            "--daemon`"
+        ) from None
+    return client
+
+
+def ensure_image(client, image: str, has_network: bool = True) -> None:
+    """The image is present, or pulled; else one line on how to serve with the project's image, which
+    scripts/docker_setup.sh builds without a registry (as scripts/demo.sh does when the pull fails)."""
+    from docker.errors import APIError, ImageNotFound
+
+    try:
+        client.images.get(image)
+        return
+    except ImageNotFound:
+        pass
+    build = f"`bash scripts/docker_setup.sh` builds {PROJECT_IMAGE} without a registry"
+    if image.startswith("keras-to-serving/"):  # the project's images are built here, never pulled
+        raise LaunchError(f"{image} is not built on this machine: {build}")
+    try:
+        client.images.pull(image)
+    except APIError as e:
+        reason = " ".join(str(e.explanation or e).split())
+        flags = f"--image {PROJECT_IMAGE}" + ("" if has_network else " --network host --loopback-only")
+        raise LaunchError(
+            f"cannot pull {image} ({reason}). To serve with the project's image instead: {build}, then add {flags}"
+        ) from None
+
+
 def wait_healthy(container, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -175,11 +223,10 @@ def wait_healthy(container, timeout: float) -> None:
 
 def stop(name: str = DEFAULT_NAME, timeout: int = 30) -> bool:
     """Stop and remove the container; False when there was none."""
-    import docker
     from docker.errors import NotFound
 
     try:
-        container = docker.from_env().containers.get(name)
+        container = docker_client().containers.get(name)
     except NotFound:
         return False
     container.stop(timeout=timeout)
