@@ -102,6 +102,7 @@ def predictor_pod(runtime: dict, runtime_volumes: list[dict], isvc: dict) -> dic
     )
     init = {"name": "modelcar-init", "image": image, "resources": MODELCAR_RESOURCES, "args": ["sh", "-c", check]}
     return {
+        "securityContext": isvc["spec"]["predictor"].get("securityContext", {}),
         "shareProcessNamespace": True,
         "initContainers": [init],
         "containers": [server, modelcar],
