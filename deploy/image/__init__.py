@@ -8,7 +8,8 @@ from pathlib import Path
 # batching.config and healthcheck.sh (deploy/kubernetes/base/config holds identical copies).
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
-# The user every container of the project runs as: the server image's USER, docker-compose.yml's and
-# launch's `user`, the manifests' runAsUser/runAsGroup, and the owner of the model images' files.
+# The user every container of the project runs as: the server and model images' USER (uid only, so gid 0
+# where nothing else is set, as KServe's modelcar needs: deploy/image/Dockerfile), docker-compose.yml's
+# and launch's `user` (uid and gid), the manifests' runAsUser.
 SERVER_UID = 1000
 SERVER_USER = f"{SERVER_UID}:{SERVER_UID}"
