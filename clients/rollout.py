@@ -1,11 +1,11 @@
 """`python -m clients.rollout`: move a version label (promote, roll back) and keep the version policy
 consistent with the labels.
 
-    python -m clients.rollout promote efficientnet 3 --config serving/models.config --grpc 127.0.0.1:8500
-    python -m clients.rollout rollback efficientnet --config serving/models.config --grpc 127.0.0.1:8500
+    python -m clients.rollout promote efficientnet 3 --config deploy/image/config/models.config --grpc 127.0.0.1:8500
+    python -m clients.rollout rollback efficientnet --config deploy/image/config/models.config --grpc 127.0.0.1:8500
     python -m clients.rollout promote detr 2 --config deploy/kubernetes/base/config/detr.config \
         --kustomize deploy/kubernetes/overlays/cpu
-    python -m clients.rollout show --config serving/models.config
+    python -m clients.rollout show --config deploy/image/config/models.config
 
 Promoting version N of a model under label L (default `stable`):
 1. N is loaded next to the labelled versions (policy `specific`, written to the config file first so

@@ -130,11 +130,11 @@ serve_with_docker() {
 
 serve_with_python() {
     local config="$OUT/models.local.config"
-    sed "s#\"/models/#\"$ROOT/models/#" serving/models.config > "$config"
+    sed "s#\"/models/#\"$ROOT/models/#" deploy/image/config/models.config > "$config"
     say "python -m serving in the background (log: $OUT/server.log)"
     "$PY" -m serving --port="$GRPC_PORT" --rest_api_port="$REST_PORT" --grpc_host=127.0.0.1 \
         --rest_api_host=127.0.0.1 --model_config_file="$config" --allow_version_labels_for_unavailable_models \
-        --monitoring_config_file=serving/monitoring.config > "$OUT/server.log" 2>&1 &
+        --monitoring_config_file=deploy/image/config/monitoring.config > "$OUT/server.log" 2>&1 &
     local pid=$!
     STOP_SERVER=(kill "$pid")
     wait_rest_ready 900 || { tail -n 40 "$OUT/server.log"; return 1; }

@@ -22,7 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${KTS_CACHE_DIR:-$HOME/.cache/keras-to-serving}"
 BASE_IMAGE="${KTS_BASE_IMAGE:-keras-to-serving/base:bookworm}"
 SERVER_IMAGE="${KTS_SERVER_IMAGE:-keras-to-serving/server:latest}"
-TOOLS_IMAGE="keras-to-serving/busybox:static"   # serving/model_image.py's LOCAL_TOOLS_IMAGE
+TOOLS_IMAGE="keras-to-serving/busybox:static"   # deploy/image/model_image.py's LOCAL_TOOLS_IMAGE
 DEB_PACKAGES="python3,python3-venv,libgomp1"
 
 log() { printf '[docker_setup %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -87,7 +87,7 @@ build_base_image() {
 }
 
 build_tools_image() {
-    # A static busybox on scratch (Debian's busybox-static): what `python -m serving.model_image`
+    # A static busybox on scratch (Debian's busybox-static): what `python -m deploy.image.model_image`
     # copies into model images where the upstream busybox image cannot be pulled.
     if docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1; then
         return 0
@@ -148,8 +148,9 @@ build_wheelhouse() {
 }
 
 source_hash() {
-    # What the server image is built from: the packaged sources and the dependency list.
-    (cd "$ROOT" && find protocol export serving clients pyproject.toml -type f -not -path '*/__pycache__/*' -print0 \
+    # What the server image is built from: the packaged sources, the Dockerfile and the dependency list.
+    (cd "$ROOT" && find protocol export serving clients deploy/__init__.py deploy/image pyproject.toml -type f \
+        -not -path '*/__pycache__/*' -print0 \
         | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)
 }
 
@@ -164,7 +165,7 @@ build_server_image() {
     log "docker build $SERVER_IMAGE (BASE=$BASE_IMAGE, no network inside the build)"
     local output rc=0
     output="$(DOCKER_BUILDKIT=0 docker build -q --network none --label "keras-to-serving.source=$hash" \
-        --build-arg BASE="$BASE_IMAGE" -f "$ROOT/serving/Dockerfile" -t "$SERVER_IMAGE" "$WHEELHOUSE" 2>&1)" || rc=$?
+        --build-arg BASE="$BASE_IMAGE" -f "$ROOT/deploy/image/Dockerfile" -t "$SERVER_IMAGE" "$WHEELHOUSE" 2>&1)" || rc=$?
     if [ $rc -ne 0 ]; then
         printf '%s\n' "$output" | grep -vE "DEPRECATED: The legacy builder|BuildKit is currently disabled|environment-variable" >&2
         log "docker build failed"

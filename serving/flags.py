@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from protocol.limits import MAX_EXPANSION_BYTES
 from serving.limits import IN_FLIGHT_REQUESTS
+from serving.management import MODES as MODEL_MANAGEMENT_MODES
 
 
 def _bool(text: str) -> bool:
@@ -134,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="seconds between re-reads of --model_config_file; 0 = read once",
+    )
+    p.add_argument(
+        "--model_management",
+        choices=MODEL_MANAGEMENT_MODES,
+        default="on",
+        help="who may call HandleReloadConfigRequest, which replaces the whole model list: on = any client "
+        "(as officially; the default), loopback = clients on 127.0.0.0/8, ::1 or --grpc_socket_path only, "
+        "off = nobody (PERMISSION_DENIED). Not an official flag",
     )
     p.add_argument("--model_name", default="default", help="model name (default 'default')")
     p.add_argument("--model_base_path", default="", help="directory holding the model's integer version directories")

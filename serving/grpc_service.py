@@ -17,7 +17,7 @@ from protocol.generated.tensorflow_serving.apis import (
 )
 from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.numbers import simple_atoi
-from serving import api, inference
+from serving import api, inference, management
 from serving.core.server_core import ServerCore
 from serving.deadlines import Deadline
 from serving.limits import RequestLimits
@@ -90,8 +90,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, manager: ServerCore):
+    def __init__(self, manager: ServerCore, model_management: str = "on"):
         self.manager = manager
+        self.model_management = model_management
 
     @_rpc()
     def GetModelStatus(self, request, context):
@@ -99,6 +100,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     @_rpc()
     def HandleReloadConfigRequest(self, request, context):
+        management.check_reload_allowed(self.model_management, context.peer())
         response = model_management_pb2.ReloadConfigResponse()
         if request.config.WhichOneof("config") != "model_config_list":
             error = ServingError(
@@ -171,8 +173,10 @@ def build_server(
     credentials: grpc.ServerCredentials | None = None,
     limits: RequestLimits = RequestLimits(),
     max_connections: int | None = None,
+    model_management: str = "on",
 ) -> grpc.Server:
-    """The gRPC server; `max_connections` caps open connections (grpc.max_allowed_incoming_connections)."""
+    """The gRPC server; `max_connections` caps open connections (grpc.max_allowed_incoming_connections),
+    `model_management` says who may reload the model config (serving/management.py)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         options=channel_options(channel_arguments, max_connections),
@@ -181,7 +185,7 @@ def build_server(
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(manager, as_content, limits), server
     )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, model_management), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = (

@@ -234,6 +234,7 @@ class Server:
             self.grpc_credentials,
             limits,
             grpc_connection_cap(file_limit),
+            model_management=a.model_management,
         )
         self.health = HealthReporter(self.grpc_server) if a.enable_grpc_healthcheck_service else None
         if a.grpc_socket_path:

@@ -1,5 +1,7 @@
-"""docker-compose.yml and `python -m serving.launch` with the project's server image substituted for the
-official one (no registry here): same command, same mounts, host networking, reached on 127.0.0.1.
+"""docker-compose.yml and `python -m deploy.image.launch` with the project's server image substituted for the
+official one (no registry here): same command, same mounts, host networking, reached on 127.0.0.1; and
+the confinement both promise, checked inside the running container (non-root, read-only root, seccomp,
+no capabilities, a memory limit) while it serves.
 
 Skipped, with the reason, only where no Docker daemon can be started.
 """
@@ -15,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
+from deploy.image import CONFIG_DIR, SERVER_UID, SERVER_USER, launch
 from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import build_half_plus_two, free_port
 
@@ -59,16 +63,26 @@ def compose(*args: str, env: dict[str, str], files: list[Path] | None = None) ->
     )
 
 
+COMPOSE_VARIABLES = (
+    "TF_SERVING_IMAGE",
+    "TF_SERVING_GRPC_PORT",
+    "TF_SERVING_REST_PORT",
+    "MODELS_DIR",
+    "TF_SERVING_PUBLISH_ADDRESS",
+    "TF_SERVING_USER",
+    "TF_SERVING_MEMORY",
+)
+
+
 def test_compose_config_is_valid_and_pins_the_official_image():
-    env = {k: "" for k in ("TF_SERVING_IMAGE", "TF_SERVING_GRPC_PORT", "TF_SERVING_REST_PORT", "MODELS_DIR")}
-    env = {k: v for k, v in os.environ.items() if k not in env}
+    env = {k: v for k, v in os.environ.items() if k not in COMPOSE_VARIABLES}
     command = compose_command() + ["-f", str(ROOT / "docker-compose.yml"), "config"]
     run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     text = run.stdout
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+\n", text)
     assert re.search(r"image: tensorflow/serving:\d+\.\d+\.\d+-gpu\n", text)
-    assert mounted_read_only(text, ROOT / "models", "/models") and mounted_read_only(text, ROOT / "serving", "/config")
+    assert mounted_read_only(text, ROOT / "models", "/models") and mounted_read_only(text, CONFIG_DIR, "/config")
     for flag in (
         "--port=8500",
         "--rest_api_port=8501",
@@ -76,23 +90,53 @@ def test_compose_config_is_valid_and_pins_the_official_image():
         "--monitoring_config_file=/config/monitoring.config",
     ):
         assert flag in text
-    from serving import launch
-
-    # `python -m serving.launch` promises the compose file's command line.
+    # `python -m deploy.image.launch` promises the compose file's command line.
     assert _service_command(text) == launch.server_flags(8500, 8501, "models.config", loopback_only=False)
     assert "init: true" in text and "restart: unless-stopped" in text and "healthcheck:" in text
     assert "network_mode: host" in text.split("\n  serving-host:\n", 1)[1]
-    published = text.split("\n  serving:\n", 1)[1].split("\n  serving-")[0]
-    assert re.search(r'published: "?8500"?', published) and re.search(r'published: "?8501"?', published)
-    overridden = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**env, "TF_SERVING_IMAGE": SERVER_IMAGE, "TF_SERVING_REST_PORT": "9501"},
-    )
+    services = yaml.safe_load(text)["services"]
+    assert set(services) == {"serving", "serving-host", "serving-gpu"}
+    for name, service in services.items():
+        assert_confined_by_compose(service, SERVER_USER, 8 << 30)
+        if name != "serving-host":
+            assert published(service) == {("127.0.0.1", 8500), ("127.0.0.1", 8501)}, name
+    relaxed = {
+        "TF_SERVING_IMAGE": SERVER_IMAGE,
+        "TF_SERVING_REST_PORT": "9501",
+        "TF_SERVING_PUBLISH_ADDRESS": "0.0.0.0",
+        "TF_SERVING_USER": "1234:1234",
+        "TF_SERVING_MEMORY": "2g",
+    }
+    overridden = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={**env, **relaxed})
     assert overridden.returncode == 0, overridden.stderr
     assert f"image: {SERVER_IMAGE}" in overridden.stdout and "--rest_api_port=9501" in overridden.stdout
+    service = yaml.safe_load(overridden.stdout)["services"]["serving"]
+    assert published(service) == {("0.0.0.0", 8500), ("0.0.0.0", 9501)}
+    assert_confined_by_compose(service, "1234:1234", 2 << 30)
+
+
+def assert_confined_by_compose(service: dict, user: str, memory: int) -> None:
+    """The resolved service runs as `user`, read-only, without capabilities, privilege escalation or
+    seccomp=unconfined, with a /tmp tmpfs and a `memory` byte limit (v1 keeps `8g`, v2 writes bytes)."""
+    assert service["user"] == user and service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert not any("unconfined" in option for option in service["security_opt"])
+    assert [t.split(":")[0] for t in service["tmpfs"]] == ["/tmp"]
+    limit = str(service["mem_limit"])
+    assert (int(limit[:-1]) << 30 if limit.endswith("g") else int(limit)) == memory
+
+
+def published(service: dict) -> set[tuple[str, int]]:
+    """(host address, port) of each published port, from v1's `ip:host:container/tcp` or v2's long form."""
+    out = set()
+    for port in service["ports"]:
+        if isinstance(port, str):
+            address, host_port = port.split(":")[:2]
+            out.add((address, int(host_port)))
+        else:
+            out.add((port.get("host_ip", "0.0.0.0"), int(port["published"])))
+    return out
 
 
 def mounted_read_only(config_text: str, source: Path, target: str) -> bool:
@@ -135,10 +179,10 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
         assert up.returncode == 0, up.stderr
         import docker
 
-        from serving import launch
-
         container_id = compose("ps", "-q", "serving-host", env=env, files=files).stdout.strip()
-        launch.wait_healthy(docker.from_env().containers.get(container_id), timeout=480)
+        container = docker.from_env().containers.get(container_id)
+        launch.wait_healthy(container, timeout=480)
+        assert_confined(container, memory=8 << 30)
         picture = sample_picture("china.jpg")
         with (
             RestClient(f"http://127.0.0.1:{rest_port}", timeout=300) as rest,
@@ -160,8 +204,6 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
 
 
 def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
-    from serving import launch
-
     repo = tmp_path / "models"
     build_half_plus_two(repo / "hpt")
     config_dir = tmp_path / "config"
@@ -169,7 +211,7 @@ def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
     (config_dir / "models.config").write_text(
         'model_config_list { config { name: "hpt" base_path: "/models/hpt" model_platform: "tensorflow" } }\n'
     )
-    shutil.copy(ROOT / "serving" / "monitoring.config", config_dir / "monitoring.config")
+    shutil.copy(CONFIG_DIR / "monitoring.config", config_dir / "monitoring.config")
     name = f"kts-launch-test-{os.getpid()}"
     grpc_port, rest_port = free_port(), free_port()
     try:
@@ -188,6 +230,37 @@ def test_launch_starts_waits_healthy_and_stops(server_image, tmp_path):
         with RestClient(endpoints.rest) as rest, GrpcClient(endpoints.grpc) as grpc_client:
             np.testing.assert_allclose(rest.predict("hpt", [4.0])["y"], [4.0])
             np.testing.assert_allclose(grpc_client.predict("hpt", [6.0])["y"], [5.0])
+        import docker
+
+        assert_confined(docker.from_env().containers.get(name), memory=8 << 30)
     finally:
         stopped = launch.stop(name)
     assert stopped and not launch.stop(name)
+
+
+def test_server_image_runs_as_its_non_root_user(server_image):
+    import docker
+
+    client = docker.from_env()
+    # uid 1000 and gid 0, as the model image and the official image under `runAsUser: 1000` (Dockerfile)
+    assert client.images.get(server_image).attrs["Config"]["User"] == str(SERVER_UID)
+    out = client.containers.run(server_image, entrypoint=["sh", "-c", "id -u; id -g"], remove=True, network_mode="none")
+    assert out.decode().split() == [str(SERVER_UID), "0"]
+
+
+def assert_confined(container, memory: int | None = None, user: str = SERVER_USER) -> None:
+    """Checked inside the running container, as its processes see it: the user, a read-only root
+    filesystem with a writable /tmp, seccomp filtering (Docker's default profile), no effective
+    capabilities, no privilege escalation; and Docker's memory limit."""
+    script = (
+        "id -u; id -g; (touch /probe 2>/dev/null && echo root-writable) || echo root-read-only; "
+        "touch /tmp/probe && echo tmp-writable; grep -E '^(Seccomp|CapEff|NoNewPrivs):' /proc/1/status"
+    )
+    result = container.exec_run(["sh", "-c", script])
+    lines = result.output.decode().split()
+    uid, gid = user.split(":")
+    assert lines[:4] == [uid, gid, "root-read-only", "tmp-writable"], lines
+    status = dict(zip(lines[4::2], lines[5::2]))
+    assert status == {"CapEff:": "0000000000000000", "NoNewPrivs:": "1", "Seccomp:": "2"}, status
+    if memory is not None:
+        assert container.attrs["HostConfig"]["Memory"] == memory

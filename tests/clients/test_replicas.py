@@ -27,7 +27,8 @@ from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
 from clients.replicas import Replicas, RetryableError, addresses
 from clients.rest import RestClient
-from tests.serving.server_process import REPO_ROOT, ServerProcess, model_config_text
+from deploy.image import CONFIG_DIR
+from tests.serving.server_process import ServerProcess, model_config_text
 
 # ---------------------------------------------------------------------------- the policy alone
 
@@ -180,7 +181,7 @@ class ReplicaSet:
 
     def __init__(self, config: Path, count: int = 3):
         self.args = [
-            "--monitoring_config_file=" + str(REPO_ROOT / "serving" / "monitoring.config"),
+            "--monitoring_config_file=" + str(CONFIG_DIR / "monitoring.config"),
             "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.max_connection_age_grace_ms=10000",
         ]
         self.config = config

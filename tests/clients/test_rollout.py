@@ -11,11 +11,12 @@ import pytest
 
 from clients import rollout
 from clients.grpc_client import GrpcClient
+from deploy.image import CONFIG_DIR
 from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_plus_two, model_config_text
 
 
 def test_promote_and_rollback_keep_the_policy_on_the_labelled_versions():
-    config = rollout.read_config(REPO_ROOT / "serving" / "models.config")  # stable -> 1, latest 2: dangles later
+    config = rollout.read_config(CONFIG_DIR / "models.config")  # stable -> 1, latest 2: dangles later
     promoted = rollout.promoted(config, "detr", 3)
     detr = next(m for m in promoted.model_config_list.config if m.name == "detr")
     assert dict(detr.version_labels) == {"stable": 3, "stable-previous": 1}

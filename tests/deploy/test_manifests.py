@@ -9,12 +9,20 @@ import re
 
 import pytest
 
-from tests.deploy.manifests import DEPLOY, ROOT, by_kind, kustomize_command, load_yaml_file, overlay, render, validate
+from deploy.image import CONFIG_DIR, launch
+from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, load_yaml_file, overlay, render, validate
 
 K8S = DEPLOY / "kubernetes"
 KSERVE = DEPLOY / "kserve"
 MODELS = ("efficientnet", "detr", "stylegan")
 COMPONENTS = ("image-volume", "object-storage", "request-rate-hpa")
+RENDERED = (
+    "kubernetes/overlays/cpu",
+    "kubernetes/overlays/gpu",
+    "kubernetes/base",
+    "kserve/base",
+    "kserve/custom-runtime",
+)
 
 pytestmark = pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize")
 
@@ -33,10 +41,7 @@ def _flag(args: list[str], name: str) -> str | None:
     return next((a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")), None)
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["kubernetes/overlays/cpu", "kubernetes/overlays/gpu", "kubernetes/base", "kserve/base", "kserve/custom-runtime"],
-)
+@pytest.mark.parametrize("path", RENDERED)
 def test_kustomizations_render_and_validate_strictly(path):
     resources = render(DEPLOY / path)
     assert resources
@@ -184,15 +189,117 @@ def test_image_volume_component_mounts_the_model_image(tmp_path, cpu):
         assert next(v for v in default_pod["volumes"] if v["name"] == "models")["image"]["reference"] == init_image
 
 
-def test_config_copies_match_the_serving_originals():
-    # kustomize only reads files under the kustomization, so these are copies; keep them identical.
+def test_config_copies_match_the_image_originals():
+    # kustomize only reads files under the kustomization, so these are copies of deploy/image/config; keep
+    # them identical.
     copies = {
         K8S / "base" / "config": ("monitoring.config", "batching.config", "healthcheck.sh"),
         KSERVE / "custom-runtime" / "config": ("monitoring.config", "batching.config"),
     }
     for copy_dir, names in copies.items():
         for name in names:
-            assert (copy_dir / name).read_text() == (ROOT / "serving" / name).read_text(), copy_dir / name
+            assert (copy_dir / name).read_text() == (CONFIG_DIR / name).read_text(), copy_dir / name
+
+
+def _all_resources(tmp_path) -> dict[str, list[dict]]:
+    """Every kustomization, every component over the cpu overlay, and every KServe example, rendered."""
+    out = {path: render(DEPLOY / path) for path in RENDERED}
+    for component in COMPONENTS:
+        (tmp_path / component).mkdir()
+        out[component] = render(
+            overlay(tmp_path / component, [K8S / "overlays" / "cpu"], [K8S / "components" / component])
+        )
+    for example in sorted((KSERVE / "examples").glob("*.yaml")):
+        out[f"kserve/examples/{example.name}"] = load_yaml_file(example)
+    return out
+
+
+def _pods(resource: dict) -> list[tuple[dict, list[dict]]]:
+    """(pod-level spec, containers) of a Deployment's template, an InferenceService's predictor or a
+    ServingRuntime (whose containers KServe puts into the predictor's pod)."""
+    kind = resource["kind"]
+    if kind == "Deployment":
+        pod = resource["spec"]["template"]["spec"]
+        return [(pod, pod.get("initContainers", []) + pod["containers"])]
+    if kind == "InferenceService":
+        predictor = resource["spec"]["predictor"]
+        return [(predictor, predictor.get("containers", []))]
+    if kind == "ServingRuntime":
+        return [({}, resource["spec"]["containers"])]
+    return []
+
+
+def test_every_pod_runs_under_the_runtime_default_seccomp_profile(tmp_path):
+    # Kubernetes runs a container Unconfined unless told (or the kubelet's --seccomp-default is on).
+    for source, resources in _all_resources(tmp_path).items():
+        for resource in resources:
+            for pod, containers in _pods(resource):
+                pod_level = pod.get("securityContext", {}).get("seccompProfile", {}).get("type")
+                for container in containers:
+                    own = container.get("securityContext", {}).get("seccompProfile", {}).get("type")
+                    assert (own or pod_level) == "RuntimeDefault", (source, resource["metadata"]["name"])
+                if resource["kind"] == "InferenceService":  # KServe adds the modelcar / storage initializer
+                    assert pod_level == "RuntimeDefault", (source, resource["metadata"]["name"])
+
+
+def test_every_image_is_pinned(tmp_path):
+    for source, resources in _all_resources(tmp_path).items():
+        for resource in resources:
+            images = [c["image"] for _, containers in _pods(resource) for c in containers if "image" in c]
+            if resource["kind"] == "Deployment":
+                pod = resource["spec"]["template"]["spec"]
+                images += [v["image"]["reference"] for v in pod.get("volumes", []) if "image" in v]
+            for image in images:
+                name, _, tag = image.rpartition(":")
+                assert ("@sha256:" in image) or (name and "/" not in tag and tag not in ("", "latest")), (source, image)
+
+
+def test_servers_carry_the_request_limits_and_keep_model_management_local(cpu):
+    """The values docker-compose.yml and deploy.image.launch use (deploy/image/launch.py)."""
+    runtime = by_kind(render(KSERVE / "custom-runtime"), "ServingRuntime")["kts-tensorflow-serving"]
+    servers = [d["spec"]["template"]["spec"]["containers"][0] for d in by_kind(cpu, "Deployment").values()]
+    for container in [*servers, runtime["spec"]["containers"][0]]:
+        args = container["args"]
+        channel = dict(item.split("=") for item in _flag(args, "grpc_channel_arguments").split(","))
+        assert int(channel["grpc.max_receive_message_length"]) == launch.MAX_REQUEST_BYTES
+        assert int(_flag(args, "max_request_body_bytes")) == launch.MAX_REQUEST_BYTES
+        assert int(_flag(args, "max_tensor_elements")) == launch.MAX_TENSOR_ELEMENTS
+        assert _flag(args, "model_management") == "loopback"
+    for isvc in by_kind(render(KSERVE / "base"), "InferenceService").values():  # the stock runtime: official flags
+        args = isvc["spec"]["predictor"]["model"]["args"]
+        assert _flag(args, "grpc_channel_arguments") == f"grpc.max_receive_message_length={launch.MAX_REQUEST_BYTES}"
+
+
+def _admits_only_declared_clients(policy: dict) -> list:
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    (rule,) = spec["ingress"]
+    (peer,) = rule["from"]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"keras-to-serving/clients": "true"}},
+        "podSelector": {"matchLabels": {"keras-to-serving/client": "true"}},
+    }
+    return [port["port"] for port in rule["ports"]]
+
+
+def test_network_policy_admits_only_declared_clients_to_the_ports(cpu, tmp_path):
+    (policy,) = by_kind(cpu, "NetworkPolicy").values()
+    ports = _admits_only_declared_clients(policy)
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    for name, deployment in by_kind(cpu, "Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), name  # every serving pod is isolated by it
+        (server,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert sorted(ports) == sorted(p["name"] for p in server["ports"])
+    (namespace,) = by_kind(cpu, "Namespace").values()
+    assert namespace["metadata"]["labels"]["keras-to-serving/clients"] == "true"
+    for resources in _all_resources(tmp_path).values():  # every variant keeps it
+        if any(r["kind"] == "Deployment" for r in resources):
+            assert by_kind(resources, "NetworkPolicy") == by_kind(cpu, "NetworkPolicy")
+    (example,) = load_yaml_file(KSERVE / "examples" / "networkpolicy.yaml")
+    assert sorted(_admits_only_declared_clients(example)) == [8080, 9000]
+    runtime = by_kind(render(KSERVE / "custom-runtime"), "ServingRuntime")["kts-tensorflow-serving"]
+    assert [_flag(runtime["spec"]["containers"][0]["args"], p) for p in ("rest_api_port", "port")] == ["8080", "9000"]
 
 
 def test_kserve_inference_services_and_custom_runtime():

@@ -1,5 +1,5 @@
 """KServe's modelcar run with Docker: an InferenceService whose storageUri is `oci://` + the `--kserve`
-model image of `python -m serving.model_image`, served the way KServe's pod webhook sets it up
+model image of `python -m deploy.image.model_image`, served the way KServe's pod webhook sets it up
 (kserve/kserve pkg/utils `ConfigureModelcarToContainer`, default storageInitializer settings):
 
 - init container `modelcar-init` (the model image) checks that /models exists and is not empty;
@@ -68,7 +68,7 @@ MODELCAR_RESOURCES = {"requests": {"cpu": "10m", "memory": "15Mi"}, "limits": {"
 
 @pytest.fixture(scope="module")
 def kserve_image(server_image, efficientnet_export):  # noqa: F811
-    from serving import model_image
+    from deploy.image import model_image
 
     tag = f"kts-test-modelcar:{os.getpid()}"
     assert model_image.build(efficientnet_export.parents[1], tag, [MODEL], kserve=True) == {MODEL: [1]}
@@ -102,6 +102,7 @@ def predictor_pod(runtime: dict, runtime_volumes: list[dict], isvc: dict) -> dic
     )
     init = {"name": "modelcar-init", "image": image, "resources": MODELCAR_RESOURCES, "args": ["sh", "-c", check]}
     return {
+        "securityContext": isvc["spec"]["predictor"].get("securityContext", {}),
         "shareProcessNamespace": True,
         "initContainers": [init],
         "containers": [server, modelcar],

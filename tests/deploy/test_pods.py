@@ -1,5 +1,5 @@
 """The cpu overlay's pods, run with Docker the way the kubelet would run them: the init container from
-the model image built by `python -m serving.model_image`, then the server container with the
+the model image built by `python -m deploy.image.model_image`, then the server container with the
 manifest's command, args, env, volume mounts (emptyDir, the rendered ConfigMap), user and group,
 read-only root filesystem, dropped capabilities and limits; then the manifest's own startup, readiness
 and liveness probes (gRPC health, exec), requests through the project's clients, and SIGTERM within
@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
-from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
+from tests.clients.test_docker import assert_confined, server_image  # noqa: F401  (server_image: docker_setup.sh)
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
 from tests.fixtures.pictures import sample_picture
 from tests.serving.server_process import free_port
@@ -42,7 +42,7 @@ OFFICIAL = "tensorflow/serving"
 
 @pytest.fixture(scope="module")
 def model_image(server_image, models_repo):  # noqa: F811
-    from serving import model_image
+    from deploy.image import model_image
 
     tag = f"kts-test-models:{os.getpid()}"
     versions = model_image.build(models_repo, tag)
@@ -210,6 +210,9 @@ def test_deployment_pod_runs_probes_serves_and_drains(name, cpu_overlay, model_i
         pod.wait_for(container, server["startupProbe"])
         pod.wait_for(container, server["readinessProbe"])
         assert pod.probe(container, server["livenessProbe"])
+        # As the manifest states it, seen from inside: uid/gid 1000, read-only root, no capabilities, no
+        # privilege escalation, seccomp filtering (RuntimeDefault is Docker's default profile), the limit.
+        assert_confined(container, memory=_quantity_bytes(server["resources"]["limits"]["memory"]))
 
         picture = sample_picture("china.jpg")
         with (

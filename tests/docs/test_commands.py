@@ -65,9 +65,9 @@ SKIP = [
         "a larger-than-B0 export; tests/export/efficientnet/models/test_efficientnet.py builds custom scalings",
     ),
     (
-        r"docker compose|docker-compose|python -m serving\.launch",
+        r"docker compose|docker-compose|python -m (serving|deploy\.image)\.launch",
         "starts a container of the official image, which cannot be pulled here: tests/clients/test_docker.py runs "
-        "the compose file and serving.launch with the project's image instead",
+        "the compose file and deploy.image.launch with the project's image instead",
     ),
     (
         r"python -m export detr --weights",
@@ -127,12 +127,12 @@ SKIP = [
         "tests/deploy/test_manifests.py overrides the images the same way",
     ),
     (
-        r"python -m serving\.model_image",
+        r"python -m (serving|deploy\.image)\.model_image",
         "builds a model image with Docker: tests/deploy/test_pods.py builds "
         "it and serves from it, tests/deploy/test_modelcar.py the --kserve one",
     ),
     (
-        r"python -m clients\.rollout .*--config serving/models\.config.*--grpc",
+        r"python -m clients\.rollout .*--config deploy/image/config/models\.config.*--grpc",
         "the compose config names container paths (/models/...): tests/clients/test_rollout.py promotes and rolls "
         "back against a real server",
     ),

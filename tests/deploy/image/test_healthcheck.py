@@ -1,4 +1,4 @@
-"""serving/healthcheck.sh (compose healthcheck, launch, Kubernetes readiness) against a real server:
+"""deploy/image/config/healthcheck.sh (compose healthcheck, launch, Kubernetes readiness) against a real server:
 healthy only when every configured model has an AVAILABLE version and every label points at one."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import pytest
 
 from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
-from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_plus_two, model_config_text
+from deploy.image import CONFIG_DIR
+from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
 
-SCRIPT = REPO_ROOT / "serving" / "healthcheck.sh"
+SCRIPT = CONFIG_DIR / "healthcheck.sh"
 
 
 def healthcheck(port: int, config) -> subprocess.CompletedProcess:
