@@ -6,8 +6,8 @@ import tensorflow as tf
 from export.detr.models.segmentation import DETRsegm, MaskContext
 from export.detr.panoptic_postprocess import segment_batch
 from export.detr.preprocessing import preprocess_encoded, resized_sizes
-from export.endpoint import Endpoint
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from export.pipeline.endpoint import Endpoint
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
 from protocol.b64 import BYTES_SUFFIX
 
 OUTPUTS = ("pred_logits", "pred_boxes")

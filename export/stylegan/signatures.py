@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from export.endpoint import Endpoint
-from export.per_example import per_example, per_example_spec
+from export.pipeline.endpoint import Endpoint
+from export.signatures.per_example import per_example, per_example_spec
 from export.stylegan.models.generator import Generator
 
 

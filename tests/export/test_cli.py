@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.publish import existing_versions
+from export.pipeline.publish import existing_versions
 
 REPO = Path(__file__).resolve().parents[2]
 

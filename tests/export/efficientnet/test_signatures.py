@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from export.efficientnet.signatures import imagenet_class_names
-from export.images import center_crop_and_resize, decode_rgb
-from export.inspection import signature_defs
+from export.pipeline.inspection import signature_defs
+from export.signatures.images import center_crop_and_resize, decode_rgb
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from export.cli import main
-from export.endpoint import Endpoint
 from export.errors import ExportError
-from export.images import center_crop_and_resize, decode_rgb, normalize
-from export.inspection import read_export_info, signature_defs
 from export.keras_model.exporter import export_model
-from export.warmup import read_warmup_requests
+from export.pipeline.endpoint import Endpoint
+from export.pipeline.inspection import read_export_info, signature_defs
+from export.pipeline.warmup import read_warmup_requests
+from export.signatures.images import center_crop_and_resize, decode_rgb, normalize
 from tests.export.keras_model import models
 from tests.fixtures.pictures import png_bomb, sample_picture
 from tests.serving.server_process import ServerProcess, model_config_text
