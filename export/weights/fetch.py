@@ -1,6 +1,7 @@
 """Fetch a preset's file into the cache: once, checked, resumable; the same for every model.
 
-A download streams to ``<file>.part`` beside its place in the cache, with progress. An interrupted
+A download streams to ``.partial-<file>`` beside its place in the cache (the suffix kept: the format
+checks read it), with progress. An interrupted
 transfer resumes from the bytes already there (HTTP Range) on the next try or the next run. The
 complete file is hash-checked (MD5 or SHA-256 as published; a mismatch removes it and says so in
 one line) and structure-checked (``Preset.check``), its SHA-256 is recorded in ``<file>.json``, and
@@ -81,6 +82,11 @@ def cache_root() -> Path:
 
 def cached_path(preset: Preset) -> Path:
     return cache_root() / preset.model / preset.file_name
+
+
+def partial_path(path: Path) -> Path:
+    """Where a download of ``path`` grows until it is verified (kept between runs, for resuming)."""
+    return path.with_name(".partial-" + path.name)
 
 
 def is_offline() -> bool:
@@ -219,7 +225,7 @@ def fetch(preset: Preset, *, offline: bool | None = None) -> Fetched:
         if offline:
             raise _offline_error(preset, path)
         url = source_url(preset)
-        part = path.with_name(path.name + ".part")
+        part = partial_path(path)
         _download(preset, url, part)
         step(f"{preset.key}: checking {preset.checksum or 'the structure (no published hash)'}")
         sha256 = verify(preset, part)
@@ -322,10 +328,21 @@ def _download_once(session, preset: Preset, url: str, part: Path, timeout: float
         meter = Meter(f"{preset.file_name}", total, offset)
         try:
             with open(part, "ab" if status == 206 else "wb") as f:
-                for chunk in response.iter_content(CHUNK):
+                # read1: what has arrived, written at once, so a cut connection loses nothing already received
+                while chunk := _read_some(response):
                     f.write(chunk)
                     meter.update(len(chunk))
         finally:
             meter.close()
         if total is not None and part.stat().st_size < total:
             raise _Retry(f"the connection closed after {part.stat().st_size:,} of {total:,} bytes")
+
+
+def _read_some(response) -> bytes:
+    import requests
+    import urllib3
+
+    try:
+        return response.raw.read1(CHUNK)
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError) as error:
+        raise requests.ConnectionError(error) from None

@@ -17,7 +17,7 @@ from tests.export.stylegan.official_pickle import write_official_pickle
 
 def count_pickle_reads(monkeypatch) -> list:
     """Paths passed to read_official_pickle from now on."""
-    from export.stylegan import pickle_reader
+    from export.stylegan.weights import convert as pickle_reader
 
     reads, real_read = [], pickle_reader.read_official_pickle
     monkeypatch.setattr(pickle_reader, "read_official_pickle", lambda path: reads.append(path) or real_read(path))
