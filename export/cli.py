@@ -81,6 +81,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         help="version number to write (default: one more than the highest existing)",
     )
     parser.add_argument("--force", action="store_true", help="replace --version if it already exists")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random initialisation (same seed, same model: with --weights none, default 0)",
+    )
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -146,10 +152,11 @@ def _export(args: argparse.Namespace) -> Path:
     spec.fetch()  # published weights into the cache, with progress, still before TensorFlow
     step("starting TensorFlow")
     with quiet_tensorflow_start():
-        import keras  # noqa: F401
+        import keras
         import tensorflow  # noqa: F401
 
         from export.pipeline import write_checked
+    keras.utils.set_random_seed(args.seed)  # random weights are the same on every run
     step(f"building {spec.describe()}")
     return write_checked(spec.build(), target)
 

@@ -105,7 +105,6 @@ class StyleGANExport(ModelExport):
         parser.add_argument("--fmap-base", type=int, default=8192, help="channel schedule base (default 8192)")
         parser.add_argument("--fmap-max", type=int, default=512, help="maximum channels (default 512)")
         parser.add_argument("--latent-size", type=int, default=512, help="z and w size (default 512)")
-        parser.add_argument("--seed", type=int, default=0, help="initialisation seed for --weights none (default 0)")
         parser.add_argument(
             "--max-seeds",
             type=int,
