@@ -43,7 +43,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 PY="$ROOT/.venv/bin/python"
-if ! "$PY" -c "import tensorflow, keras, tensorflow_serving, grpc, requests, PIL, clients, serving, export" 2>/dev/null; then
+if ! "$PY" -c "import tensorflow, keras, grpc, requests, PIL, clients, serving, export" 2>/dev/null; then
     say "installing the project into .venv (pip install -e \".[all]\")"
     "$PY" -m pip install -q --disable-pip-version-check -e ".[all]"
 fi

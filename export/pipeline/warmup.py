@@ -2,7 +2,8 @@
 
 Signatures with the classify or regress method get a ClassifyLog / RegressLog (their serialized
 ``tf.Example`` inputs become the request's example list), so warmup runs the very path the
-Classify and Regress APIs take; every other signature gets a PredictLog.
+Classify and Regress APIs take; every other signature gets a PredictLog. The messages are the
+project's own (``protocol.generated``, wire-identical to tensorflow-serving-api's).
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
-from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_log_pb2, regression_pb2
 
+from protocol import tensors
+from protocol.generated.tensorflow_serving.apis import (
+    classification_pb2,
+    predict_pb2,
+    prediction_log_pb2,
+    regression_pb2,
+)
 from protocol.methods import CLASSIFY_METHOD, REGRESS_METHOD
 
 
@@ -26,7 +33,7 @@ def predict_log(
     request.model_spec.name = model_name
     request.model_spec.signature_name = signature_name
     for key, value in inputs.items():
-        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        request.inputs[key].CopyFrom(tensors.to_proto(value))
     return prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
 
 
