@@ -153,8 +153,9 @@ def _export(args: argparse.Namespace) -> Path:
     step("starting TensorFlow")
     with quiet_tensorflow_start():
         import keras
-        import tensorflow  # noqa: F401
+        import tensorflow
 
+        tensorflow.config.list_physical_devices("GPU")  # device start-up lines ("failed call to cuInit") too
         from export.pipeline import write_checked
     keras.utils.set_random_seed(args.seed)  # random weights are the same on every run
     step(f"building {spec.describe()}")

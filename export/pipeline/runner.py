@@ -64,7 +64,7 @@ def write_checked(exportable: Exportable, target: Target) -> Path:
     trackables = list(model) if isinstance(model, (list, tuple)) else [model]
     with publish.staging_directory(base) as staging:
         saved = staging / "saved_model"
-        step(f"writing the SavedModel ({len(endpoints)} signatures: {', '.join(e.name for e in endpoints)})")
+        step(f"writing the SavedModel (signatures: {', '.join(e.name for e in endpoints)})")
         expected = write_saved_model(saved, trackables, endpoints, examples)
         set_method_names(saved, endpoints)
         warmup = {

@@ -255,9 +255,10 @@ def _download(preset: Preset, url: str, part: Path) -> None:
             except (_Retry, requests.RequestException) as error:
                 reason = _reason(error)
                 if attempt == retries:
+                    kept = part.stat().st_size if part.exists() else 0
+                    resume = f"; {kept:,} bytes kept in {part}, the next run resumes" if kept else ""
                     raise ExportError(
-                        f"cannot download {preset.key} from {url}: {reason} (after {retries + 1} tries; "
-                        f"{part.stat().st_size if part.exists() else 0:,} bytes kept in {part}, the next run resumes)"
+                        f"cannot download {preset.key} from {url}: {reason} (after {retries + 1} tries{resume})"
                     ) from None
                 delay = min(2.0**attempt, 30.0)
                 step(f"{preset.key}: {reason}; try {attempt + 2} of {retries + 1} in {delay:g}s, resuming")
@@ -265,11 +266,21 @@ def _download(preset: Preset, url: str, part: Path) -> None:
 
 
 def _reason(error: Exception) -> str:
+    """What went wrong, in words: the cause requests wraps in its long messages."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     name = type(error).__name__
+    if isinstance(error, _Retry):
+        return text
+    if "NameResolution" in text or "Name or service not known" in text or "Temporary failure in name" in text:
+        host = text.split("host='", 1)[1].split("'", 1)[0] if "host='" in text else "the host"
+        return f"cannot resolve {host} (no network, or no DNS: see {OFFLINE_ENV} and {MIRROR_ENV})"
     if "timed out" in text.lower() or "Timeout" in name:
         return "no data within the timeout (server stalled)"
-    return text if isinstance(error, _Retry) else f"{name}: {text[:200]}"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "IncompleteRead" in text or "ProtocolError" in text or "Connection broken" in text:
+        return "the connection broke during the transfer"
+    return f"{name}: {text[:200]}"
 
 
 def _open(session, url: str, offset: int, timeout: float):

@@ -19,6 +19,7 @@ from export.detr.models.detr import DETR
 from export.detr.models.frozen_batch_norm import FrozenBatchNorm
 from export.detr.models.segmentation import DETRsegm
 from export.errors import ExportError
+from export.pipeline.progress import step
 
 PANOPTIC_PREFIXES = ("detr.", "bbox_attention.", "mask_head.")
 
@@ -157,6 +158,7 @@ def check_kind(keys: Iterable[str], panoptic_model: bool) -> None:
 
 def load_state_dict(model: DETR | DETRsegm, state_dict: Mapping[str, np.ndarray]) -> None:
     """Assign an official-layout state dict to the model; strict on keys and shapes."""
+    step(f"converting {len(state_dict)} official tensors to the Keras layout")
     entries = list(weight_map(model))
     expected = {key for key, _, _ in entries}
     ignored = {k for k in state_dict if k.endswith("num_batches_tracked")}
@@ -191,6 +193,7 @@ def export_state_dict(model: DETR | DETRsegm) -> dict[str, np.ndarray]:
 
 def read_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
     """Read `torch.load(path)["model"]` as numpy arrays (needs torch, the project's optional extra)."""
+    step(f"reading the official checkpoint {Path(path).name}")
     try:
         import torch
     except ImportError as error:

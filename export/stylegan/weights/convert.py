@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from export.errors import ExportError
+from export.pipeline.progress import step
 
 if TYPE_CHECKING:  # the Keras side is imported where it is used: reading a pickle needs numpy only
     import keras
@@ -197,6 +198,7 @@ def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwa
     """A Keras Generator holding the weights of network `Gs` (default, the averaged generator) or `G`."""
     from export.stylegan.models.generator import Generator
 
+    step(f"reading the official pickle {Path(path).name} and converting {network}")
     g, _, gs = read_official_pickle(path)
     state = {"G": g, "Gs": gs}.get(network)
     if state is None:
