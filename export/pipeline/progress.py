@@ -15,6 +15,18 @@ LOGGER = logging.getLogger("export")
 _START = time.monotonic()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a message comes (it may be replaced after set-up)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 class _ElapsedFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return f"[{time.monotonic() - _START:5.0f}s] {record.getMessage()}"
@@ -23,7 +35,7 @@ class _ElapsedFormatter(logging.Formatter):
 def show_on_stderr() -> None:
     """Print progress messages on stderr (the command line's choice; idempotent)."""
     if not any(getattr(h, "_export_progress", False) for h in LOGGER.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(_ElapsedFormatter())
         handler._export_progress = True  # type: ignore[attr-defined]
         LOGGER.addHandler(handler)

@@ -11,6 +11,7 @@ import tensorflow as tf
 from export.cli import main
 from export.stylegan.models.config import StyleGANConfig
 from export.stylegan.models.generator import Generator
+from tests.export.cli_output import messages
 from tests.export.stylegan import numpy_reference as ref
 from tests.export.stylegan.official_pickle import write_official_pickle
 
@@ -106,7 +107,7 @@ def test_bad_weights_are_one_line_errors(tmp_path, capsys, argv, message):
     argv = [a.replace("{wrong}", str(wrong)) for a in argv]
     assert main(["stylegan", *argv, "--models-dir", str(tmp_path / "models")]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err and len(messages(err)) == 1
     assert not (tmp_path / "models" / "stylegan").exists() or not any((tmp_path / "models" / "stylegan").iterdir())
 
 
@@ -132,7 +133,7 @@ def test_pickle_disagreeing_with_resolution_is_a_one_line_error(tmp_path, monkey
     )
     err = capsys.readouterr().err
     assert "error: the pickle holds a 16² generator, --resolution asks for 32²" in err
-    assert len(err.strip().splitlines()) == 1
+    assert len(messages(err)) == 1
     assert not (tmp_path / "models" / "stylegan").exists()
 
 

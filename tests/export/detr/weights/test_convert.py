@@ -7,6 +7,7 @@ import torch
 
 from export.detr.weights.convert import export_state_dict, load_state_dict, read_checkpoint, weight_map
 from export.errors import ExportError
+from tests.export.cli_output import messages
 from tests.export.detr.conftest import state_dict_of
 
 
@@ -144,5 +145,5 @@ def test_checkpoints_of_the_wrong_shape_are_one_line_errors(tmp_path, capsys, mo
         read_checkpoint(path)
     assert main(["detr", "--checkpoint", str(path), "--models-dir", str(tmp_path / "models")]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err and len(messages(err)) == 1
     assert not (tmp_path / "models").exists()
