@@ -107,7 +107,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
             add_common_arguments(sub, command)
             model_export_class(command).add_arguments(sub)
     weights = commands.add_parser("weights", help="list published weights, or fetch them into the cache")
-    from export.weights.command import add_arguments as add_weights_arguments
+    from export.weights_command import add_arguments as add_weights_arguments
 
     add_weights_arguments(weights)
     inspect = commands.add_parser("inspect", help="print an export's signatures and export_info")
@@ -143,7 +143,7 @@ def quiet_tensorflow_start() -> Iterator[None]:
 
 def _export(args: argparse.Namespace) -> Path:
     from export.pipeline.preflight import preflight
-    from export.pipeline.progress import show_on_stderr, step
+    from export.progress import show_on_stderr, step
 
     show_on_stderr()
     spec = model_export_class(args.command).from_arguments(args)
@@ -180,8 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_inspect(args.path))
             return 0
         if args.command == "weights":
-            from export.pipeline.progress import show_on_stderr
-            from export.weights.command import run as run_weights
+            from export.progress import show_on_stderr
+            from export.weights_command import run as run_weights
 
             show_on_stderr()
             return run_weights(args)

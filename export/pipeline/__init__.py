@@ -7,7 +7,7 @@
 - ``verify``: reload and compare (``tolerance``: how far two runs of one graph may differ);
 - ``warmup``: the warmup records; ``publish``: atomic versions in the model repository;
 - ``runner``: the stages in order (``run``, ``write_version``, ``write_checked``); ``inspection``:
-  reading an export back; ``progress``: what long work reports as it goes.
+  reading an export back. Progress of long work is ``export.progress``'s.
 
 ``run``, ``write_version`` and ``write_checked`` are importable from here; importing the package
 does not import TensorFlow (the runner does, on first use).

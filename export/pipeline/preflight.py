@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.errors import ExportError
 from export.pipeline.model_export import ModelExport
 from export.pipeline.publish import check_version_free, model_base
 from export.weights import formats
+from export.weights.formats import require_file
 
 # What an input file claims to be → the quick check that it is (a few bytes read, no TensorFlow).
 FORMAT_CHECKS = {
@@ -35,14 +35,6 @@ class Target:
     name: str
     version: int | None
     force: bool
-
-
-def require_file(path: str | Path, what: str) -> Path:
-    """``path`` as a Path if it is a readable file; otherwise ExportError "<what> not found: <path>"."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{what} not found: {path}")
-    return path
 
 
 def check_target(models_dir: str | Path, name: str, version: int | None, force: bool) -> Target:

@@ -24,10 +24,10 @@ from export.pipeline.endpoint import Endpoint
 from export.pipeline.examples import complete_examples, first_items
 from export.pipeline.model_export import Exportable, ModelExport
 from export.pipeline.preflight import Target, check_target, preflight
-from export.pipeline.progress import step
 from export.pipeline.verify import verify
 from export.pipeline.warmup import write_warmup_requests
 from export.pipeline.write import parameter_counts, set_method_names, validate_endpoints, write_saved_model
+from export.progress import step
 from protocol.layout import ASSETS_EXTRA, WARMUP_FILE
 
 

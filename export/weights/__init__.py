@@ -8,7 +8,6 @@ Each model keeps its own presets table and the converter for its official format
 - ``fetch``: download once, trust forever after: streamed with progress, resumed (HTTP Range),
   hash and structure checked, renamed into the cache, reused; mirror, offline switch, retries;
 - ``google_drive``: the confirmation page and quota errors of files hosted on Google Drive;
-- ``registry``: every model's presets in one list (``python -m export weights list|fetch``);
 - ``formats``: the quick checks that a file is of the format it claims (before TensorFlow loads);
 - ``keras_file``: loading a Keras weights file into a built model, with one-line errors.
 """

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.errors import ExportError
-from export.pipeline.progress import Meter, step
+from export.progress import Meter, step
 from export.weights import google_drive
 from export.weights.presets import GOOGLE_DRIVE, Preset
 

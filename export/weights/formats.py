@@ -17,6 +17,14 @@ KERAS_WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
 KERAS_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
+def require_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path if it is a readable file; otherwise ExportError "<what> not found: <path>"."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{what} not found: {path}")
+    return path
+
+
 def _head(path: Path, count: int) -> bytes:
     try:
         with open(path, "rb") as f:

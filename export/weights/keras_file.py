@@ -1,7 +1,7 @@
 """Loading a Keras weights file into a built model, with the same one-line errors for every model.
 
 Every model's weights go through ``load_keras_weights``; the file check and its message are
-``export.pipeline.preflight.require_file``.
+``export.weights.formats.require_file``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ExportError
-from export.pipeline.preflight import require_file
+from export.weights.formats import require_file
 
 
 def load_keras_weights(model: Any, path: str | Path, what: str) -> None:

@@ -2,7 +2,7 @@
 
 import re
 
-PROGRESS_LINE = re.compile(r"^\[\s*\d+s\] ")  # export.pipeline.progress's "[   12s] building …"
+PROGRESS_LINE = re.compile(r"^\[\s*\d+s\] ")  # export.progress's "[   12s] building …"
 
 
 def messages(err: str) -> list[str]:

@@ -19,7 +19,7 @@ from export.detr.models.detr import DETR
 from export.detr.models.frozen_batch_norm import FrozenBatchNorm
 from export.detr.models.segmentation import DETRsegm
 from export.errors import ExportError
-from export.pipeline.progress import step
+from export.progress import step
 
 PANOPTIC_PREFIXES = ("detr.", "bbox_attention.", "mask_head.")
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from export.errors import ExportError
-from export.pipeline.progress import step
+from export.progress import step
 
 if TYPE_CHECKING:  # the Keras side is imported where it is used: reading a pickle needs numpy only
     import keras

@@ -25,7 +25,7 @@ from export.errors import ExportError
 from export.stylegan.weights.convert import check_official_pickle
 from export.weights import fetch as fetching
 from export.weights.presets import GOOGLE_DRIVE
-from export.weights.registry import find
+from export.weights_command import find
 from tests.export.stylegan.official_pickle import write_official_pickle
 from tests.export.weights.file_server import serving
 

@@ -1,16 +1,36 @@
-"""``python -m export weights list`` and ``python -m export weights fetch KEY…``.
+"""``python -m export weights list`` and ``python -m export weights fetch KEY…``: every model's presets.
 
 ``list`` shows every model's published weights (key, size, checksum, licence, the paper's metric) and
 which are in the cache; ``fetch`` puts them there ahead of time: for a Docker image build, or a
-machine that will run offline (``KTS_OFFLINE=1``) afterwards.
+machine that will run offline (``KTS_OFFLINE=1``) afterwards. This module is the one place that knows
+every model's presets table, beside the command line that knows every model.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 
+from export.detr.weights.presets import PRESETS as DETR
+from export.efficientnet.weights.presets import PRESETS as EFFICIENTNET
+from export.errors import ExportError
+from export.stylegan.weights.presets import PRESETS as STYLEGAN
 from export.weights import fetch as fetching
-from export.weights.registry import all_presets, find
+from export.weights.presets import Preset
+
+
+def all_presets() -> list[Preset]:
+    return [*EFFICIENTNET, *DETR, *STYLEGAN]
+
+
+def find(key: str) -> Preset:
+    """The preset named ``architecture:name`` (``detr-r50:coco``); an unknown key says what exists."""
+    presets = {p.key: p for p in all_presets()}
+    if key in presets:
+        return presets[key]
+    close = difflib.get_close_matches(key, presets, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ExportError(f"no published weights named {key!r}: {hint}see python -m export weights list")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
