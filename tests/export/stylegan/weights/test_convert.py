@@ -9,6 +9,7 @@ import pytest
 from export.cli import main
 from export.errors import ExportError
 from export.stylegan.weights.convert import discriminator_from_pickle, generator_from_pickle, read_official_pickle
+from tests.export.cli_output import messages
 from tests.export.stylegan import numpy_reference as ref
 from tests.export.stylegan.official_pickle import write_official_pickle
 
@@ -130,13 +131,14 @@ def test_every_official_1024_variable_maps_onto_the_keras_networks():
 def test_a_pickle_naming_a_numpy_module_that_runs_code_is_refused_before_importing_it(tmp_path, capsys):
     """Importing numpy.f2py.__main__ runs f2py's command line: the reader must never import it."""
     path = tmp_path / "f2py.pkl"
-    path.write_bytes(b"cnumpy.f2py.__main__\nndarray\n.")  # 30 bytes
+    # Protocol 2 (as official pickles are; the CLI refuses other files before reading them), then GLOBAL.
+    path.write_bytes(b"\x80\x02cnumpy.f2py.__main__\nndarray\n.")  # 32 bytes
     sys.modules.pop("numpy.f2py.__main__", None)
     assert main(["stylegan", "--pickle", str(path), "--models-dir", str(tmp_path / "models")]) == 2
     captured = capsys.readouterr()
-    assert captured.err == (
-        "error: unexpected class numpy.f2py.__main__.ndarray in the pickle: not an official StyleGAN pickle\n"
-    )
+    assert messages(captured.err) == [
+        "error: unexpected class numpy.f2py.__main__.ndarray in the pickle: not an official StyleGAN pickle"
+    ]
     assert captured.out == "" and "numpy.f2py.__main__" not in sys.modules
     assert not (tmp_path / "models").exists()
 
