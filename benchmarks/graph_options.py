@@ -129,7 +129,7 @@ def _efficientnet_keras_xla(models_dir: Path):
     import tensorflow as tf
 
     from export.efficientnet.models.efficientnet import build_efficientnet
-    from export.efficientnet.models.scaling import variant_scaling
+    from export.efficientnet.weights.presets import variant_scaling
 
     model = build_efficientnet(variant_scaling("b0"))
     model.load_weights(str(models_dir / INFORMATIVE_WEIGHTS))

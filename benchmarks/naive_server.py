@@ -28,7 +28,7 @@ def build_model(name: str, info: dict) -> tuple[object, Callable[[object], dict]
     """(Keras model, what the tutorial returns from its prediction) for an export's `export_info.json`."""
     if name == "efficientnet":
         from export.efficientnet.models.efficientnet import build_efficientnet
-        from export.efficientnet.models.scaling import variant_scaling
+        from export.efficientnet.weights.presets import variant_scaling
 
         return build_efficientnet(variant_scaling(info["variant"])), lambda out: {"probabilities": out}
     if name == "detr":

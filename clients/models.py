@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from os import PathLike
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-ImageSource = str | PathLike | bytes
+from clients.draw import draw_segments
+from clients.results import Detection, ImageSource, Segment, Segmentation, read_image_bytes
+from protocol.outputs import (
+    CLASS_NAMES,
+    IMAGES_BYTES,
+    NUM_DETECTIONS,
+    PANOPTIC_PNG_BYTES,
+    SCORES,
+    SEGMENT_OUTPUTS,
+)
+from protocol.panoptic import rgb_to_id
+
+# The panoptic export's outputs segment() reads. The PNG comes from PANOPTIC_PNG_BYTES: the same bytes as
+# PANOPTIC_PNG, under the name TF Serving's REST API writes as base64 (binary text does not survive JSON).
+SEGMENTATION_OUTPUTS = (PANOPTIC_PNG_BYTES, *SEGMENT_OUTPUTS)
+PNG_OUTPUT = PANOPTIC_PNG_BYTES
+
+__all__ = ["Detection", "ImageSource", "Segment", "Segmentation", "read_image_bytes"]
 
 
 class Client(Protocol):
@@ -53,64 +67,6 @@ def _setting(
     return np.asarray(value, dtype)
 
 
-@dataclass(frozen=True)
-class Detection:
-    """One detected object: box (x0, y0, x1, y1) in pixels of the original image."""
-
-    box: tuple[float, float, float, float]
-    score: float
-    label: str
-
-
-# The panoptic export's outputs this reads. The PNG comes from "panoptic_png_bytes": the same bytes as
-# "panoptic_png", under the name TF Serving's REST API writes as base64 (binary text does not survive JSON).
-PNG_OUTPUT = "panoptic_png_bytes"
-SEGMENTATION_OUTPUTS = (
-    PNG_OUTPUT,
-    "segment_ids",
-    "category_ids",
-    "category_names",
-    "isthing",
-    "areas",
-    "scores",
-    "num_segments",
-)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One segment of a panoptic segmentation: `id` is its value in the segment map (and the PNG)."""
-
-    id: int
-    category_id: int
-    category_name: str
-    isthing: bool
-    area: int  # pixels, at the size of the image sent
-    score: float
-
-
-@dataclass(frozen=True)
-class Segmentation:
-    """A panoptic segmentation of one image.
-
-    `segment_map` holds each pixel's segment id (int32, the image's height x width; -1 everywhere when
-    there is no segment); `png` is the served COCO panoptic PNG as is (id = R + 256 G + 256^2 B, for
-    panopticapi's tools); `picture` is the image with its segments coloured over it.
-    """
-
-    segments: list[Segment]
-    segment_map: np.ndarray
-    png: bytes
-    picture: Image.Image
-
-
-def read_image_bytes(image: ImageSource) -> bytes:
-    """Encoded image bytes from a path or the bytes themselves."""
-    if isinstance(image, (bytes, bytearray)):
-        return bytes(image)
-    return Path(image).read_bytes()
-
-
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -127,8 +83,7 @@ def classify_images(
     encoded = np.array([read_image_bytes(i) for i in images], dtype=object)
     out = client.predict(model, {"images": encoded}, version=version, label=label)
     return [
-        [(_text(n), float(s)) for n, s in zip(names, scores)]
-        for names, scores in zip(out["class_names"], out["scores"])
+        [(_text(n), float(s)) for n, s in zip(names, scores)] for names, scores in zip(out[CLASS_NAMES], out[SCORES])
     ]
 
 
@@ -188,7 +143,7 @@ def detect_many(
         }
         out = client.predict(model, inputs, signature=signature, version=version, label=label)
     results = []
-    for i, count in enumerate(out["num_detections"]):
+    for i, count in enumerate(out[NUM_DETECTIONS]):
         results.append(
             [
                 Detection(
@@ -243,7 +198,7 @@ def generate(
     }
     out = client.predict(model, inputs, signature="generate_png", version=version, label=label)
     images = []
-    for png in out["images_bytes"]:
+    for png in out[IMAGES_BYTES]:
         image = Image.open(io.BytesIO(png))
         image.load()
         images.append(image)
@@ -264,9 +219,6 @@ def segment_many(
     Segments are coloured by category: `colors` maps category ids to RGB (default: the COCO panoptic
     colours of `protocol.panoptic`; ids it lacks get a colour derived from the id).
     """
-    from clients.draw import draw_segments
-    from protocol.panoptic import rgb_to_id
-
     encoded = [read_image_bytes(i) for i in images]
     out = client.predict(
         model,

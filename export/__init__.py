@@ -13,16 +13,16 @@ The command line is ``python -m export <model> …``. From Python:
 TensorFlow is imported on first use of ``export_model``, ``run`` or ``write_version``, not by ``import export``.
 """
 
-from export.endpoint import Endpoint
 from export.errors import ExportError
-from export.model_export import Exportable, ModelExport
+from export.pipeline.endpoint import Endpoint
+from export.pipeline.model_export import Exportable, ModelExport
 
 __all__ = ["Endpoint", "ExportError", "Exportable", "ModelExport", "export_model", "run", "write_version"]
 
 
 def __getattr__(name: str):
     if name in ("run", "write_version"):
-        from export import pipeline
+        from export.pipeline import runner as pipeline
 
         return getattr(pipeline, name)
     if name == "export_model":

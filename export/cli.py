@@ -1,22 +1,28 @@
-"""``python -m export <model> …``: one command line for every model, and ``inspect``.
+"""``python -m export <model> …``: one command line for every model, ``weights`` and ``inspect``.
 
 The common flags are added here; each model's ``ModelExport`` adds its own and builds. Only the
 chosen model's module is imported, and TensorFlow only once the cheap checks (model name, version,
-input files) have passed, so ``--help``, typos and existing versions fail in about a second.
+weights name, input files and their formats) have passed and published weights are in the cache,
+so ``--help``, typos, bad files and existing versions fail in a second, in one line. TensorFlow's
+start-up messages (oneDNN, CUDA stubs on CPU-only machines) are kept out of the terminal unless
+``EXPORT_VERBOSE=1``; progress of the long stages goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from export.errors import ExportError
-from export.model_export import ModelExport
+from export.pipeline.model_export import ModelExport
+from export.weights.presets import NONE
 
 # command → (one-line summary, "module:ModelExport class")
 MODELS = {
@@ -32,6 +38,8 @@ MODELS = {
     ),
 }
 TRACEBACK_ENV = "EXPORT_TRACEBACK"
+VERBOSE_ENV = "EXPORT_VERBOSE"
+OTHER_COMMANDS = ("weights", "inspect")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,8 +58,9 @@ def model_export_class(command: str) -> type[ModelExport]:
 def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument(
         "--weights",
-        default="none",
-        help="'none' for random initialisation, or a weights file (each model lists more sources)",
+        default=NONE,
+        help=f"'{NONE}' for random initialisation (default), a published preset by name (imagenet, coco, "
+        "ffhq, …: python -m export weights list), or a weights file",
     )
     parser.add_argument(
         "--models-dir",
@@ -72,6 +81,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         help="version number to write (default: one more than the highest existing)",
     )
     parser.add_argument("--force", action="store_true", help="replace --version if it already exists")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random initialisation (same seed, same model: with --weights none, default 0)",
+    )
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -82,13 +97,19 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m export", description="Export Keras models as versioned, verified TF Serving SavedModels."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join([*MODELS, "inspect"]) + "}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{" + ",".join([*MODELS, *OTHER_COMMANDS]) + "}"
+    )
     chosen = _chosen_command(argv)
     for command, (summary, _) in MODELS.items():
         sub = commands.add_parser(command, help=summary, description=summary)
         if command == chosen:
             add_common_arguments(sub, command)
             model_export_class(command).add_arguments(sub)
+    weights = commands.add_parser("weights", help="list published weights, or fetch them into the cache")
+    from export.weights_command import add_arguments as add_weights_arguments
+
+    add_weights_arguments(weights)
     inspect = commands.add_parser("inspect", help="print an export's signatures and export_info")
     inspect.add_argument("path", type=Path, help="a version directory, e.g. models/efficientnet/1")
     return parser
@@ -99,15 +120,55 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def _export(args: argparse.Namespace) -> Path:
-    from export.preflight import preflight
+@contextlib.contextmanager
+def quiet_tensorflow_start() -> Iterator[None]:
+    """Import TensorFlow with its start-up lines (absl's pre-init warning, CUDA stubs, oneDNN and CPU
+    feature notes) kept out of stderr, unless ``EXPORT_VERBOSE=1``. They are written by C++ before any
+    log level applies, so the process's stderr is pointed at a scratch file while the import runs."""
+    if os.environ.get(VERBOSE_ENV):
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ info and warnings
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
+
+def _export(args: argparse.Namespace) -> Path:
+    from export.pipeline.preflight import preflight
+    from export.progress import show_on_stderr, step
+
+    show_on_stderr()
     spec = model_export_class(args.command).from_arguments(args)
     name = spec.default_name() if args.name is None else args.name
     target = preflight(spec, args.models_dir, name, args.version, args.force)  # before TensorFlow is imported
-    from export.pipeline import write_checked
+    spec.fetch()  # published weights into the cache, with progress, still before TensorFlow
+    step("starting TensorFlow")
+    with quiet_tensorflow_start():
+        import keras
+        import tensorflow
 
+        tensorflow.config.list_physical_devices("GPU")  # device start-up lines ("failed call to cuInit") too
+        from export.pipeline import write_checked
+    keras.utils.set_random_seed(args.seed)  # random weights are the same on every run
+    step(f"building {spec.describe()}")
     return write_checked(spec.build(), target)
+
+
+def _inspect(path: Path) -> str:
+    if not (path / "saved_model.pb").is_file():  # before TensorFlow: a wrong path answers at once
+        what = "does not exist" if not path.exists() else "is not a SavedModel directory (no saved_model.pb)"
+        raise ExportError(f"{path} {what}")
+    with quiet_tensorflow_start():
+        from export.pipeline.inspection import describe
+    return describe(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,10 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _stop_on_sigterm()
     try:
         if args.command == "inspect":
-            from export.inspection import describe
-
-            print(describe(args.path))
+            print(_inspect(args.path))
             return 0
+        if args.command == "weights":
+            from export.progress import show_on_stderr
+            from export.weights_command import run as run_weights
+
+            show_on_stderr()
+            return run_weights(args)
         path = _export(args)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to three served models answering real requests:
 #   1. creates .venv if missing and installs the project with everything it runs (pip install -e ".[all]")
-#   2. exports EfficientNet-B0, DETR-R50 and StyleGAN (64x64 by default) into models/,
-#      with random weights unless weights are given (skipped for a model that already has a version)
+#   2. fetches the published weights (EfficientNet-B0 ImageNet, DETR-R50 COCO, StyleGAN FFHQ) into the
+#      cache when they can be downloaded, and exports the three models into models/ with them; a model
+#      whose weights cannot be fetched (offline, or DEMO_WEIGHTS=random) gets random weights, and the
+#      output and out/index.html say so plainly (skipped for a model whose newest version already has
+#      the chosen weights)
 #   3. serves them: docker compose when Docker works (the official image if it can be pulled, else the
 #      project's own image, built by scripts/docker_setup.sh only then), otherwise `python -m serving` in the background
-#   4. calls each model over REST and over gRPC through the clients and writes the results to out/
+#   4. calls each model over REST and over gRPC on docs/images/cat.jpg and writes the results to out/,
+#      with out/index.html showing every picture and result and the weights each model used
 #   5. stops the server (KEEP_SERVING=1 leaves it running)
+# Deterministic: the same weights, image and seeds give the same results.
 #
 # Environment (all optional):
-#   EFFICIENTNET_WEIGHTS  Keras .h5/.weights.h5 file for EfficientNet-B0    (default: random weights)
-#   DETR_CHECKPOINT       official detr-r50-e632da11.pth                      (default: random weights)
-#   STYLEGAN_PICKLE       official karras2019stylegan-*.pkl                   (default: random weights)
-#   STYLEGAN_RESOLUTION   output size for random weights                     (default 64)
-#   DEMO_IMAGE            photo to classify and detect on (default: a bundled sample or a drawn picture)
+#   DEMO_WEIGHTS          auto | published | random  (default auto: published where they can be fetched)
+#   KTS_WEIGHTS_MIRROR    a server holding the weights files under their published names
+#   KTS_OFFLINE=1         use only weights already in the cache (python -m export weights fetch ...)
+#   STYLEGAN_RESOLUTION   output size with random weights (default 64)
+#   DEMO_IMAGE            photo to classify and detect on (default docs/images/cat.jpg)
 #   DEMO_OUT              output folder (default out)    DEMO_FRESH=1  re-export every model
 #   DEMO_SERVER           docker | python                (default: docker when it works)
 #   TF_SERVING_IMAGE      image to serve with (default: official tensorflow/serving, else the project's)
@@ -38,39 +43,75 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 PY="$ROOT/.venv/bin/python"
-if ! "$PY" -c "import tensorflow, keras, tensorflow_serving, grpc, requests, PIL, clients, serving, export" 2>/dev/null; then
+if ! "$PY" -c "import tensorflow, keras, grpc, requests, PIL, clients, serving, export" 2>/dev/null; then
     say "installing the project into .venv (pip install -e \".[all]\")"
     "$PY" -m pip install -q --disable-pip-version-check -e ".[all]"
 fi
+# DETR's published checkpoints are PyTorch files: reading them needs torch (the [torch] extra).
+if [ "${DEMO_WEIGHTS:-auto}" != random ] && ! "$PY" -c "import torch" 2>/dev/null; then
+    say "installing torch to read DETR's published checkpoint (pip install -e \".[torch]\")"
+    "$PY" -m pip install -q --disable-pip-version-check -e ".[torch]" || echo "torch could not be installed"
+fi
 mkdir -p "$OUT" models
 
-# ---------------------------------------------------------------- 2. export
-has_version() { ls -d "models/$1"/[0-9]* >/dev/null 2>&1; }
-export_model() {  # export_model NAME ARGS...
-    local name="$1"; shift
-    if has_version "$name" && [ "${DEMO_FRESH:-0}" != 1 ]; then
-        echo "models/$name already has a version; skipping (DEMO_FRESH=1 re-exports)"
+# ---------------------------------------------------------------- 2. weights and export
+WEIGHTS="${DEMO_WEIGHTS:-auto}"
+case "$WEIGHTS" in auto|published|random) ;; *) echo "DEMO_WEIGHTS must be auto, published or random" >&2; exit 2;; esac
+export KTS_WEIGHTS_RETRIES="${KTS_WEIGHTS_RETRIES:-1}"  # an unreachable host is not worth many tries here
+RANDOM_MODELS=()
+
+use_published() {  # use_published MODEL KEY: fetch KEY into the cache; 0 if the model can use it
+    if [ "$WEIGHTS" = random ]; then RANDOM_MODELS+=("$1"); return 1; fi
+    say "fetching the published weights of $1 ($2)"
+    if "$PY" -m export weights fetch "$2" > "$OUT/fetch_$1.log" 2>&1; then
+        tail -n 3 "$OUT/fetch_$1.log"
+        return 0
+    fi
+    echo "could not fetch $2: $(tail -n 1 "$OUT/fetch_$1.log")"
+    if [ "$WEIGHTS" = published ]; then echo "DEMO_WEIGHTS=published: stopping" >&2; exit 1; fi
+    echo "!! $1 gets RANDOM weights: its results will be meaningless"
+    RANDOM_MODELS+=("$1")
+    return 1
+}
+
+newest_weights() {  # the preset key (or 'random', or 'none') the newest version of a model was exported with
+    "$PY" - "$1" <<'EOF'
+import json, sys
+from pathlib import Path
+versions = sorted((int(p.name), p) for p in Path("models", sys.argv[1]).glob("[0-9]*") if p.name.isdigit())
+info = json.loads((versions[-1][1] / "assets.extra/export_info.json").read_text()) if versions else {}
+print(info.get("weights_file", {}).get("preset", "random") if versions else "none")
+EOF
+}
+
+export_model() {  # export_model NAME WANTED(preset key or random) ARGS...
+    local name="$1" wanted="$2"; shift 2
+    local have; have="$(newest_weights "$name")"
+    if [ "$have" = "$wanted" ] && [ "${DEMO_FRESH:-0}" != 1 ]; then
+        echo "models/$name already has a version with weights '$have'; skipping (DEMO_FRESH=1 re-exports)"
         return
     fi
-    local force=()
-    [ "${DEMO_FRESH:-0}" = 1 ] && has_version "$name" && force=(--version 1 --force)
-    say "exporting $name"
-    "$PY" -m export "$name" --models-dir models "${force[@]}" "$@"
+    say "exporting $name (weights: $wanted)"
+    "$PY" -m export "$name" --models-dir models "$@"
 }
-if [ -n "${EFFICIENTNET_WEIGHTS:-}" ]; then EFF_ARGS=(--weights "$EFFICIENTNET_WEIGHTS"); else EFF_ARGS=(); fi
-export_model efficientnet --variant b0 "${EFF_ARGS[@]}"
-if [ -n "${DETR_CHECKPOINT:-}" ]; then
-    export_model detr --checkpoint "$DETR_CHECKPOINT"
+
+if use_published efficientnet efficientnet-b0:imagenet; then
+    export_model efficientnet efficientnet-b0:imagenet --variant b0 --weights imagenet
+else
+    export_model efficientnet random --variant b0 --seed 0
+fi
+if "$PY" -c "import torch" 2>/dev/null && use_published detr detr-r50:coco; then
+    export_model detr detr-r50:coco --weights coco
     DETECT_ARGS=()
 else
-    export_model detr
+    export_model detr random --seed 0
     # Random weights score about 1/91 everywhere: ask for the 10 best boxes so the picture shows some.
     DETECT_ARGS=(--threshold 0.0 --max-detections 10)
 fi
-if [ -n "${STYLEGAN_PICKLE:-}" ]; then
-    export_model stylegan --pickle "$STYLEGAN_PICKLE"
+if use_published stylegan stylegan:ffhq; then
+    export_model stylegan stylegan:ffhq --weights ffhq
 else
-    export_model stylegan --resolution "${STYLEGAN_RESOLUTION:-64}"
+    export_model stylegan random --resolution "${STYLEGAN_RESOLUTION:-64}" --seed 0
 fi
 
 # ---------------------------------------------------------------- 3. serve
@@ -152,36 +193,30 @@ case "${DEMO_SERVER:-auto}" in
 esac
 
 # ---------------------------------------------------------------- 4. call
-IMAGE="${DEMO_IMAGE:-$OUT/sample.jpg}"
-if [ -z "${DEMO_IMAGE:-}" ]; then
-    "$PY" - "$IMAGE" <<'EOF'
-import sys
-from PIL import Image, ImageDraw
-try:  # a real photo when scikit-learn (a test extra) is installed
-    from importlib import resources
-    data = resources.files("sklearn.datasets").joinpath("images", "china.jpg").read_bytes()
-    open(sys.argv[1], "wb").write(data)
-except Exception:
-    picture = Image.new("RGB", (640, 480), "skyblue")
-    draw = ImageDraw.Draw(picture)
-    draw.rectangle([0, 360, 640, 480], fill="forestgreen")
-    draw.ellipse([60, 200, 260, 400], fill="firebrick")
-    draw.rectangle([360, 140, 560, 380], fill="gold")
-    picture.save(sys.argv[1], quality=92)
-EOF
+IMAGE="${DEMO_IMAGE:-$ROOT/docs/images/cat.jpg}"
+cp "$IMAGE" "$OUT/input.jpg"
+if [ ${#RANDOM_MODELS[@]} -gt 0 ]; then
+    NOTE="RANDOM WEIGHTS for: ${RANDOM_MODELS[*]}. Their results are meaningless. For real ones: run where the published weights can be downloaded (DEMO_WEIGHTS=published bash scripts/demo.sh), or run python -m export weights fetch KEY on such a machine and copy ~/.cache/keras-to-serving here."
+else
+    NOTE="Published weights for every model: efficientnet-b0:imagenet, detr-r50:coco, stylegan:ffhq (licences in out/index.html)."
 fi
+echo "$NOTE" > "$OUT/WEIGHTS.txt"
 
 for transport in rest grpc; do
     if [ $transport = rest ]; then WHERE=(--rest "http://127.0.0.1:$REST_PORT"); else WHERE=(--grpc "127.0.0.1:$GRPC_PORT"); fi
     mkdir -p "$OUT/$transport"
+    cp "$OUT/input.jpg" "$OUT/$transport/cat.jpg"
     say "$transport: EfficientNet top-5"
-    "$PY" -m clients "${WHERE[@]}" classify-image "$IMAGE" --label stable | tee "$OUT/$transport/efficientnet_top5.txt"
+    "$PY" -m clients "${WHERE[@]}" classify-image "$OUT/$transport/cat.jpg" --label stable | tee "$OUT/$transport/efficientnet_top5.txt"
     say "$transport: DETR boxes"
-    "$PY" -m clients "${WHERE[@]}" detect "$IMAGE" "${DETECT_ARGS[@]}" --out "$OUT/$transport" \
+    "$PY" -m clients "${WHERE[@]}" detect "$OUT/$transport/cat.jpg" "${DETECT_ARGS[@]}" --out "$OUT/$transport" \
         | tee "$OUT/$transport/detr_detections.txt"
+    rm -f "$OUT/$transport/cat.jpg"
     say "$transport: StyleGAN samples"
-    "$PY" -m clients "${WHERE[@]}" generate --seeds 0-15 --psi 0.7 --out "$OUT/$transport/stylegan_grid.png"
+    "$PY" -m clients "${WHERE[@]}" generate --seeds 0-7 --psi 0.7 --columns 4 --out "$OUT/$transport/stylegan_grid.png"
 done
 
-say "done; results in $OUT/"
-find "$OUT" -maxdepth 2 -type f \( -name '*.png' -o -name '*.txt' \) | sort
+"$PY" scripts/demo_page.py "$OUT" models > /dev/null
+say "done; results in $OUT/ (open $OUT/index.html)"
+find "$OUT" -maxdepth 2 -type f \( -name '*.png' -o -name '*.txt' -o -name '*.html' \) | sort
+printf '\n%s\n' "$NOTE"

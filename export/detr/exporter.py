@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from export.detr.export_info import common_info
+from export.detr.weights.presets import COCO, COCO_PANOPTIC, PRESETS, architecture
 from export.errors import ExportError
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS, add_max_image_pixels_argument, check_max_image_pixels
-from export.model_export import Exportable, ModelExport
+from export.pipeline.model_export import Exportable, ModelExport
+from export.signatures.image_options import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    add_max_image_pixels_argument,
+    check_max_image_pixels,
+)
+from export.weights.presets import NONE, choose_preset
 
 if TYPE_CHECKING:
     from export.detr.models.detr import DETR, DETRConfig
     from export.detr.models.segmentation import DETRsegm
+    from export.weights.presets import Preset
 
 BACKBONES = ("resnet50", "resnet101")
 NUM_QUERIES = 100
@@ -23,8 +31,10 @@ PANOPTIC_THRESHOLD = 0.85  # hubconf's PostProcessPanoptic
 
 @dataclass(frozen=True)
 class DETRExport(ModelExport):
-    """DETR with a ResNet-50/101 backbone (``dilation``: DC5), weights from an official ``checkpoint``
-    (.pth) or a Keras ``weights`` file, served with DETR's evaluation resize and post-processing.
+    """DETR with a ResNet-50/101 backbone (``dilation``: DC5), served with DETR's evaluation resize and
+    post-processing. Weights: ``weights`` ``coco`` / ``coco-panoptic`` (facebookresearch/detr's published
+    checkpoints, fetched into the cache), an official ``.pth`` or a Keras weights file, or an official
+    ``checkpoint`` (.pth).
 
     ``panoptic``: the panoptic model (DETRsegm: 250 classes and the mask head), served as COCO panoptic
     PNG segment maps; its classes are named from ``categories`` (a category table file) or the COCO
@@ -37,7 +47,7 @@ class DETRExport(ModelExport):
     backbone: str = "resnet50"
     dilation: bool = False
     checkpoint: str | None = None
-    weights: str = "none"
+    weights: str = NONE
     min_size: int = 800
     max_size: int = 1333
     score_threshold: float | None = None
@@ -51,8 +61,9 @@ class DETRExport(ModelExport):
         check_max_image_pixels(self.max_image_pixels)
         if self.config is None and self.backbone not in BACKBONES:
             raise ExportError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
-        if self.checkpoint is not None and self.weights != "none":
+        if self.checkpoint is not None and self.weights != NONE:
             raise ExportError("give either --checkpoint or --weights, not both")
+        self.weights_preset()  # an unknown weights name, or one of the other kind, fails now
         if self.panoptic and self.max_detections is not None:
             raise ExportError("--max-detections is for detection; the panoptic export returns every segment")
         if not self.panoptic and self.categories is not None:
@@ -75,9 +86,11 @@ class DETRExport(ModelExport):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.description = (
-            "DETR (ResNet-50/101 backbone, optional DC5). Weights: --checkpoint an official "
-            "facebookresearch/detr .pth (needs torch), --weights a Keras weights file, or "
-            "--weights none (random)."
+            "DETR (ResNet-50/101 backbone, optional DC5). Weights: --weights coco (with --panoptic: "
+            "coco-panoptic), facebookresearch/detr's published checkpoint for the chosen backbone, "
+            "fetched into the cache (python -m export weights list); --weights PATH, an official .pth "
+            "(needs torch) or a Keras weights file; --checkpoint PATH, an official .pth; or --weights "
+            "none (random, the default)."
         )
         parser.add_argument("--checkpoint", default=None, help="official checkpoint, e.g. detr-r50-e632da11.pth")
         parser.add_argument("--backbone", default="resnet50", choices=list(BACKBONES))
@@ -116,9 +129,29 @@ class DETRExport(ModelExport):
     def default_name(self) -> str:
         return "detr-panoptic" if self.panoptic else self.command
 
+    def describe(self) -> str:
+        kind = " panoptic" if self.panoptic else ""
+        return f"DETR{kind} ({architecture(self.backbone, self.dilation)})"
+
+    def weights_preset(self) -> Preset | None:
+        if self.config is not None and self.weights in (COCO, COCO_PANOPTIC):
+            raise ExportError(f"--weights {self.weights} is for the official architectures, not a custom config")
+        if self.weights == COCO and self.panoptic:
+            raise ExportError("--weights coco is the detection checkpoint; the panoptic model's is coco-panoptic")
+        if self.weights == COCO_PANOPTIC and not self.panoptic:
+            raise ExportError("--weights coco-panoptic is a panoptic checkpoint: add --panoptic")
+        return choose_preset(self.weights, PRESETS, architecture(self.backbone, self.dilation))
+
+    def official_checkpoint(self) -> str | None:
+        """The official .pth the weights come from: --checkpoint, or --weights naming a .pth file."""
+        if self.checkpoint is not None:
+            return self.checkpoint
+        return self.weights if self.weights.endswith(".pth") else None
+
     def input_files(self) -> dict[str, Path]:
-        files = {"checkpoint": Path(self.checkpoint)} if self.checkpoint is not None else {}
-        if self.weights != "none":
+        checkpoint = self.official_checkpoint()
+        files = {"checkpoint": Path(checkpoint)} if checkpoint is not None else {}
+        if self.weights != NONE and checkpoint is None and self.weights_preset() is None:
             files["weights file"] = Path(self.weights)
         if self.categories is not None:
             files["category table"] = Path(self.categories)
@@ -130,19 +163,31 @@ class DETRExport(ModelExport):
         from export.detr.models.detr import DETRConfig, build_detr
 
         config = self.config or DETRConfig.official(self.backbone, self.dilation)
+        checkpoint, fetched = self._checkpoint()
         # Read (and check) the checkpoint before the slow build.
-        state_dict = read_checked_checkpoint(self.checkpoint, panoptic=False)
+        state_dict = read_checked_checkpoint(checkpoint, panoptic=False)
         model = build_detr(config)
-        source = load_weights(model, self.weights, state_dict, self.checkpoint)
-        return detr_exportable(
-            model,
-            weights_source=source,
-            min_size=self.min_size,
-            max_size=self.max_size,
-            score_threshold=self.score_threshold,
-            max_detections=self.max_detections,
-            max_image_pixels=self.max_image_pixels,
+        source = load_weights(model, self._keras_weights(checkpoint), state_dict, checkpoint)
+        return _with_record(
+            fetched,
+            detr_exportable(
+                model,
+                weights_source=source,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                score_threshold=self.score_threshold,
+                max_detections=self.max_detections,
+                max_image_pixels=self.max_image_pixels,
+            ),
         )
+
+    def _checkpoint(self):
+        """(the official .pth to read or None, the fetched preset or None)."""
+        fetched = self.fetch()
+        return (str(fetched.path) if fetched else self.official_checkpoint()), fetched
+
+    def _keras_weights(self, checkpoint: str | None) -> str:
+        return NONE if checkpoint is not None else self.weights
 
     def _build_panoptic(self) -> Exportable:
         from export.detr.coco_categories import panoptic_classes
@@ -151,25 +196,36 @@ class DETRExport(ModelExport):
 
         config = self.config or panoptic_config(self.backbone, self.dilation)
         panoptic_classes(config.num_classes, self.categories)  # a bad category table fails before the build
-        state_dict = read_checked_checkpoint(self.checkpoint, panoptic=True)
+        checkpoint, fetched = self._checkpoint()
+        state_dict = read_checked_checkpoint(checkpoint, panoptic=True)
         model = build_detr_segm(config)
-        source = load_weights(model, self.weights, state_dict, self.checkpoint)
-        return panoptic_exportable(
-            model,
-            weights_source=source,
-            min_size=self.min_size,
-            max_size=self.max_size,
-            score_threshold=self.score_threshold,
-            categories=self.categories,
-            max_image_pixels=self.max_image_pixels,
+        source = load_weights(model, self._keras_weights(checkpoint), state_dict, checkpoint)
+        return _with_record(
+            fetched,
+            panoptic_exportable(
+                model,
+                weights_source=source,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                score_threshold=self.score_threshold,
+                categories=self.categories,
+                max_image_pixels=self.max_image_pixels,
+            ),
         )
+
+
+def _with_record(fetched, exportable: Exportable) -> Exportable:
+    """Record the published file an export's weights came from (URL, SHA-256, licence) in export_info."""
+    if fetched is not None:
+        exportable.info["weights_file"] = fetched.record()
+    return exportable
 
 
 def read_checked_checkpoint(checkpoint: str | None, panoptic: bool) -> dict | None:
     """The official state dict of --checkpoint (None without one), checked to be of the model's kind."""
     if checkpoint is None:
         return None
-    from export.detr.checkpoint import check_kind, read_checkpoint
+    from export.detr.weights.convert import check_kind, read_checkpoint
 
     state_dict = read_checkpoint(checkpoint)
     check_kind(state_dict, panoptic)
@@ -179,42 +235,19 @@ def read_checked_checkpoint(checkpoint: str | None, panoptic: bool) -> dict | No
 def load_weights(model: DETR | DETRsegm, weights: str, state_dict: dict | None, checkpoint: str | None) -> str:
     """Apply an official state dict (from --checkpoint) or --weights (none | Keras weights file) to a DETR or
     a DETRsegm (the checkpoint's kind must match the model's)."""
-    from export.detr.checkpoint import load_state_dict
-    from export.weights import load_keras_weights
+    from export.detr.weights.convert import load_state_dict
+    from export.weights.keras_file import load_keras_weights
 
     if state_dict is not None:
         load_state_dict(model, state_dict)
         return f"official-format checkpoint {Path(checkpoint).name}"
-    if weights == "none":
+    if weights == NONE:
         return "random initialisation"
     from export.detr.models.segmentation import DETRsegm
 
     what = "this DETR panoptic architecture" if isinstance(model, DETRsegm) else "this DETR architecture"
     load_keras_weights(model, weights, what)
     return f"keras weights {Path(weights).name}"
-
-
-def common_info(
-    config: DETRConfig,
-    weights_source: str,
-    min_size: int,
-    max_size: int,
-    score_threshold: float,
-    panoptic: bool = False,
-) -> dict[str, Any]:
-    """The export_info entries the detector and the panoptic export share."""
-    return {
-        "model": "detr-panoptic" if panoptic else "detr",
-        "variant": f"{config.backbone}{'-dc5' if config.dilation else ''}{'-panoptic' if panoptic else ''}",
-        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
-        "weights": weights_source,
-        "input_size": {"min_size": min_size, "max_size": max_size},
-        "score_threshold": score_threshold,
-        "preprocessing": (
-            f"decode RGB, bilinear antialiased resize (short side {min_size}, long side <= "
-            f"{max_size}), /255, ImageNet mean/std, zero-pad to the batch's largest image + mask"
-        ),
-    }
 
 
 def detr_exportable(
@@ -232,7 +265,7 @@ def detr_exportable(
 
     from export.detr.coco_categories import categories_path, coco_category_names
     from export.detr.signatures import build_endpoints
-    from export.images import example_jpeg
+    from export.signatures.images import example_jpeg
 
     config = model.detr_config
     names = coco_category_names()
@@ -257,5 +290,5 @@ def detr_exportable(
     }
     endpoints = build_endpoints(model, names, min_size, max_size, score_threshold, max_detections, max_image_pixels)
     return Exportable(
-        model=model, endpoints=endpoints, examples=examples, info=info, assets=[Path(str(categories_path()))], atol=1e-4
+        model=model, endpoints=endpoints, examples=examples, info=info, assets=[Path(str(categories_path()))]
     )

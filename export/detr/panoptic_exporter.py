@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-from export.model_export import Exportable
+from export.detr.export_info import common_info
+from export.pipeline.model_export import Exportable
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
 
 if TYPE_CHECKING:
     from export.detr.models.segmentation import DETRsegm
@@ -31,9 +32,8 @@ def panoptic_exportable(
         panoptic_categories_path,
         panoptic_classes,
     )
-    from export.detr.exporter import common_info
     from export.detr.panoptic_signatures import build_panoptic_endpoints
-    from export.images import example_jpeg
+    from export.signatures.images import example_jpeg
 
     config = model.detr_config
     names, is_thing = panoptic_classes(config.num_classes, categories)
@@ -60,4 +60,4 @@ def panoptic_exportable(
         ),
     }
     endpoints = build_panoptic_endpoints(model, names, is_thing, min_size, max_size, score_threshold, max_image_pixels)
-    return Exportable(model=model, endpoints=endpoints, examples=examples, info=info, assets=[table], atol=1e-4)
+    return Exportable(model=model, endpoints=endpoints, examples=examples, info=info, assets=[table])

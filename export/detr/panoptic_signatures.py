@@ -6,15 +6,13 @@ import tensorflow as tf
 from export.detr.models.segmentation import DETRsegm, MaskContext
 from export.detr.panoptic_postprocess import segment_batch
 from export.detr.preprocessing import preprocess_encoded, resized_sizes
-from export.endpoint import Endpoint
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-from protocol.b64 import BYTES_SUFFIX
+from export.pipeline.endpoint import Endpoint
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from protocol.outputs import PANOPTIC_PNG, PANOPTIC_PNG_BYTES, PRED_MASKS, RAW_DETR_OUTPUTS
 
-OUTPUTS = ("pred_logits", "pred_boxes")
-PNG_OUTPUT = "panoptic_png"
-# The same PNG under a name TF Serving's REST API writes as {"b64": ...}: it writes other string outputs as
-# JSON text, which binary data does not survive. gRPC clients ask for one of the two (output_filter).
-PNG_REST_OUTPUT = PNG_OUTPUT + BYTES_SUFFIX
+OUTPUTS = RAW_DETR_OUTPUTS
+PNG_OUTPUT = PANOPTIC_PNG
+PNG_REST_OUTPUT = PANOPTIC_PNG_BYTES  # the same PNG, written as {"b64": ...} by TF Serving's REST API
 MASK_HEAD_CHUNK = 10  # kept queries per run of the mask head: bounds its memory, not its result
 
 
@@ -89,7 +87,7 @@ def build_panoptic_endpoints(
     def raw(pixels):
         outputs, context = detect(pixels, tf.zeros(tf.shape(pixels)[:3], tf.bool))
         context = MaskContext(*context)
-        return {**outputs, "pred_masks": model.predict_masks(context, context.queries, training=False)}
+        return {**outputs, PRED_MASKS: model.predict_masks(context, context.queries, training=False)}
 
     return [
         Endpoint("serving_default", serving_default, [tf.TensorSpec([None], tf.string, name="images")]),

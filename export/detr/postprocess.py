@@ -8,6 +8,7 @@ score > threshold kept, at most max_detections, padded with zeros (label -1, nam
 import tensorflow as tf
 
 from export.detr.models.box_ops import box_cxcywh_to_xyxy
+from protocol.outputs import BOXES, LABEL_NAMES, LABELS, NUM_DETECTIONS, SCORES
 
 
 def postprocess(
@@ -34,9 +35,9 @@ def postprocess(
     labels = tf.where(keep, tf.gather(labels, order, batch_dims=1), -1)
     boxes = tf.where(keep[..., None], tf.gather(boxes, order, batch_dims=1), 0.0)
     return {
-        "boxes": boxes,
-        "scores": tf.where(keep, scores, 0.0),
-        "labels": labels,
-        "label_names": tf.where(keep, tf.gather(label_names, tf.maximum(labels, 0)), ""),
-        "num_detections": tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1),
+        BOXES: boxes,
+        SCORES: tf.where(keep, scores, 0.0),
+        LABELS: labels,
+        LABEL_NAMES: tf.where(keep, tf.gather(label_names, tf.maximum(labels, 0)), ""),
+        NUM_DETECTIONS: tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1),
     }

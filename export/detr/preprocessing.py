@@ -2,8 +2,8 @@
 
 import tensorflow as tf
 
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-from export.images import decode_rgb, normalize
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from export.signatures.images import decode_rgb, normalize
 
 
 def resized_size(height: tf.Tensor, width: tf.Tensor, min_size: int, max_size: int) -> tf.Tensor:

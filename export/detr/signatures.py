@@ -14,9 +14,9 @@ import tensorflow as tf
 from export.detr.models.detr import DETR
 from export.detr.postprocess import postprocess
 from export.detr.preprocessing import preprocess_encoded
-from export.endpoint import Endpoint
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-from export.per_example import per_example, per_example_spec
+from export.pipeline.endpoint import Endpoint
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from export.signatures.per_example import per_example, per_example_spec
 
 
 def build_endpoints(

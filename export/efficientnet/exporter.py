@@ -5,11 +5,22 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from export.efficientnet.models.scaling import ALPHA, BETA, GAMMA, VARIANTS, Scaling, custom_scaling, variant_scaling
+from export.efficientnet.models.scaling import ALPHA, BETA, GAMMA, Scaling, custom_scaling
+from export.efficientnet.weights.presets import IMAGENET, PRESETS, VARIANTS, architecture, variant_scaling
 from export.errors import ExportError
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS, add_max_image_pixels_argument, check_max_image_pixels
-from export.model_export import Exportable, ModelExport
+from export.pipeline.model_export import Exportable, ModelExport
+from export.signatures.image_options import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    add_max_image_pixels_argument,
+    check_max_image_pixels,
+)
+from export.weights.presets import NONE, choose_preset
+from protocol.outputs import DEFAULT_TOP_K
+
+if TYPE_CHECKING:
+    from export.weights.presets import Preset
 
 NUM_CLASSES = 1000
 
@@ -18,8 +29,8 @@ NUM_CLASSES = 1000
 class EfficientNetExport(ModelExport):
     """EfficientNet B0–B7 (``variant``) or custom compound scaling (``phi``), ``top_k`` classes per image.
 
-    ``weights``: ``none`` (random), ``imagenet`` (the published Keras file, downloaded) or a weights
-    file (.weights.h5, .h5 or .keras).
+    ``weights``: ``none`` (random), ``imagenet`` (the published Keras file, fetched into the cache)
+    or a weights file (.weights.h5, .h5 or .keras).
     """
 
     command = "efficientnet"
@@ -29,13 +40,14 @@ class EfficientNetExport(ModelExport):
     alpha: float = ALPHA
     beta: float = BETA
     gamma: float = GAMMA
-    weights: str = "none"
-    top_k: int = 5
+    weights: str = NONE
+    top_k: int = DEFAULT_TOP_K
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def __post_init__(self) -> None:
         check_max_image_pixels(self.max_image_pixels)
         self.scaling()  # unknown variant or impossible φ, α, β, γ: ExportError now, not after a build
+        self.weights_preset()  # an unknown weights name too
         if not 1 <= self.top_k <= NUM_CLASSES:
             raise ExportError(f"--top-k must be between 1 and {NUM_CLASSES}, got {self.top_k}")
 
@@ -43,8 +55,8 @@ class EfficientNetExport(ModelExport):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.description = (
             "EfficientNet B0-B7, or custom compound scaling with --phi. --weights takes "
-            "'none' (random), 'imagenet' (downloads the published Keras file) or a weights "
-            "file (.weights.h5, .h5 or .keras)."
+            "'none' (random), 'imagenet' (the published Keras file, fetched into the cache: "
+            "python -m export weights list) or a weights file (.weights.h5, .h5 or .keras)."
         )
         parser.add_argument(
             "--variant",
@@ -62,7 +74,9 @@ class EfficientNetExport(ModelExport):
         parser.add_argument("--alpha", type=float, default=ALPHA, help=f"depth base (default {ALPHA})")
         parser.add_argument("--beta", type=float, default=BETA, help=f"width base (default {BETA})")
         parser.add_argument("--gamma", type=float, default=GAMMA, help=f"resolution base (default {GAMMA})")
-        parser.add_argument("--top-k", type=int, default=5, help="classes returned per image (default 5)")
+        parser.add_argument(
+            "--top-k", type=int, default=DEFAULT_TOP_K, help=f"classes returned per image (default {DEFAULT_TOP_K})"
+        )
         add_max_image_pixels_argument(parser)
 
     def scaling(self) -> Scaling:
@@ -70,31 +84,50 @@ class EfficientNetExport(ModelExport):
             return variant_scaling(self.variant)
         return custom_scaling(self.phi, self.alpha, self.beta, self.gamma)
 
+    def describe(self) -> str:
+        return f"EfficientNet-{self.scaling().name}"
+
+    def weights_preset(self) -> Preset | None:
+        if self.phi is not None and self.weights == IMAGENET:
+            raise ExportError("--weights imagenet exists only for the released variants b0-b7, not custom --phi")
+        return choose_preset(self.weights, PRESETS, architecture(self.scaling().name))
+
     def input_files(self) -> dict[str, Path]:
-        return {} if self.weights in ("none", "imagenet") else {"weights file": Path(self.weights)}
+        if self.weights == NONE or self.weights_preset() is not None:
+            return {}
+        return {"weights file": Path(self.weights)}
 
     def build(self) -> Exportable:
         from export.efficientnet.models.efficientnet import build_efficientnet
-        from export.efficientnet.weights import load_weights, resolve_weights
+        from export.efficientnet.weights.convert import load_weights
 
         scaling = self.scaling()
-        weights_file = resolve_weights(self.weights, scaling)
+        fetched = self.fetch()
+        weights_file = fetched.path if fetched else (None if self.weights == NONE else Path(self.weights))
         model = build_efficientnet(scaling, num_classes=NUM_CLASSES)
         source = load_weights(model, weights_file, scaling)
-        return efficientnet_exportable(
+        exportable = efficientnet_exportable(
             model, scaling, weights_source=source, top_k=self.top_k, max_image_pixels=self.max_image_pixels
         )
+        if fetched is not None:
+            exportable.info["weights_file"] = fetched.record()
+        return exportable
 
 
 def efficientnet_exportable(
-    model, scaling: Scaling, *, weights_source: str, top_k: int = 5, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    model,
+    scaling: Scaling,
+    *,
+    weights_source: str,
+    top_k: int = DEFAULT_TOP_K,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> Exportable:
     """Endpoints, examples, export_info and the class-name asset of a built EfficientNet."""
     import numpy as np
     import tensorflow as tf
 
     from export.efficientnet.signatures import IMAGE_FEATURE, build_endpoints, class_names_path, imagenet_class_names
-    from export.images import example_jpeg
+    from export.signatures.images import example_jpeg
 
     size = scaling.resolution
     jpeg = example_jpeg()

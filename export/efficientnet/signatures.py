@@ -7,10 +7,11 @@ from importlib import resources
 import keras
 import tensorflow as tf
 
-from export.endpoint import Endpoint
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-from export.images import center_crop_and_resize, decode_rgb
+from export.pipeline.endpoint import Endpoint
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from export.signatures.images import center_crop_and_resize, decode_rgb
 from protocol.methods import CLASSIFY_METHOD
+from protocol.outputs import CLASS_IDS, CLASS_NAMES, CLASSES, PROBABILITIES, SCORES
 
 CLASS_NAMES_FILE = "imagenet_classes.txt"
 IMAGE_FEATURE = "image"
@@ -38,7 +39,7 @@ def build_endpoints(
 
     def top(probabilities: tf.Tensor) -> dict[str, tf.Tensor]:
         scores, ids = tf.math.top_k(probabilities, k=top_k)
-        return {"class_ids": ids, "class_names": tf.gather(names, ids), "scores": scores}
+        return {CLASS_IDS: ids, CLASS_NAMES: tf.gather(names, ids), SCORES: scores}
 
     def preprocess(images: tf.Tensor) -> tf.Tensor:
         return tf.map_fn(
@@ -52,12 +53,12 @@ def build_endpoints(
 
     def predict_pixels(pixels):
         probabilities = model(pixels, training=False)
-        return {"probabilities": probabilities, **top(probabilities)}
+        return {PROBABILITIES: probabilities, **top(probabilities)}
 
     def classify(inputs):
         features = tf.io.parse_example(inputs, {IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)})
         result = top(model(preprocess(features[IMAGE_FEATURE]), training=False))
-        return {"classes": result["class_names"], "scores": result["scores"]}
+        return {CLASSES: result[CLASS_NAMES], SCORES: result[SCORES]}
 
     return [
         Endpoint("serving_default", serving_default, [tf.TensorSpec([None], tf.string, name="images")]),

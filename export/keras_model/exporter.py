@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from export.endpoint import Endpoint
 from export.errors import ExportError
-from export.image_options import (
+from export.pipeline.endpoint import Endpoint
+from export.pipeline.model_export import Exportable, ModelExport
+from export.signatures.image_options import (
     DEFAULT_MAX_IMAGE_PIXELS,
     NORMALIZATIONS,
     add_max_image_pixels_argument,
     check_max_image_pixels,
 )
-from export.model_export import Exportable, ModelExport
+from export.weights.presets import NONE
+from protocol.outputs import DEFAULT_TOP_K
 
 LABELS_FILE = "labels.txt"  # the asset name of labels given as a list
 
@@ -69,11 +71,11 @@ class KerasExport(ModelExport):
     command = "keras"
 
     path: str
-    weights: str = "none"
+    weights: str = NONE
     examples: str | None = None
-    atol: float = 1e-5
+    atol: float | None = None
     labels: str | None = None
-    top_k: int = 5
+    top_k: int = DEFAULT_TOP_K
     image_input: str | None = None
     image_size: tuple[int, int] | None = None
     image_normalize: str = "none"
@@ -81,7 +83,7 @@ class KerasExport(ModelExport):
 
     def __post_init__(self) -> None:
         check_max_image_pixels(self.max_image_pixels)
-        if not self.atol >= 0:
+        if self.atol is not None and not self.atol >= 0:
             raise ExportError(f"--atol must be >= 0, got {self.atol}")
         if self.top_k < 1:
             raise ExportError(f"--top-k must be >= 1, got {self.top_k}")
@@ -112,8 +114,9 @@ class KerasExport(ModelExport):
         parser.add_argument(
             "--atol",
             type=float,
-            default=1e-5,
-            help="largest float difference allowed between the SavedModel and the model (default 1e-5)",
+            default=None,
+            help="largest float difference allowed between the SavedModel and the model (default: what "
+            "float32 reductions in another order can change, 2^-13 of each output's scale)",
         )
         parser.add_argument(
             "--labels",
@@ -122,7 +125,9 @@ class KerasExport(ModelExport):
             help="class names, one a line: adds top-k outputs to serving_default and a classify "
             "signature; stored in the export's assets",
         )
-        parser.add_argument("--top-k", type=int, default=5, help="classes returned with --labels (default 5)")
+        parser.add_argument(
+            "--top-k", type=int, default=DEFAULT_TOP_K, help=f"classes returned with --labels (default {DEFAULT_TOP_K})"
+        )
         parser.add_argument(
             "--image-input",
             default=None,
@@ -147,20 +152,20 @@ class KerasExport(ModelExport):
         add_max_image_pixels_argument(parser)
 
     def default_name(self) -> str:
-        from export.keras_model.loading import is_function_reference
+        from export.keras_model.weights.convert import is_function_reference
 
         if is_function_reference(self.path):
             return _plain_name(self.path.partition(":")[2])
         return _plain_name(Path(self.path).stem)
 
     def input_files(self) -> dict[str, Path]:
-        from export.keras_model.loading import is_function_reference
+        from export.keras_model.weights.convert import is_function_reference
 
         files = {}
         if not is_function_reference(self.path):
             files["model file"] = Path(self.path)
         for what, value in (
-            ("weights file", None if self.weights == "none" else self.weights),
+            ("weights file", None if self.weights == NONE else self.weights),
             ("examples file", self.examples),
             ("labels file", self.labels),
         ):
@@ -169,13 +174,13 @@ class KerasExport(ModelExport):
         return files
 
     def build(self) -> Exportable:
-        from export.keras_model.loading import load_model, source_record
-        from export.weights import load_keras_weights
+        from export.keras_model.weights.convert import load_model, source_record
+        from export.weights.keras_file import load_keras_weights
 
         labels = read_labels(self.labels) if self.labels else None
         examples = read_examples(self.examples) if self.examples else None
         model = load_model(self.path)
-        if self.weights != "none":
+        if self.weights != NONE:
             load_keras_weights(model, self.weights, f"the model of {self.path}")
         return keras_exportable(
             model,
@@ -227,9 +232,9 @@ def keras_exportable(
     model: Any,
     *,
     examples: Mapping[str, Any] | None = None,
-    atol: float = 1e-5,
+    atol: float | None = None,
     labels: Sequence[str] | None = None,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     image_input: str | None = None,
     image_size: tuple[int, int] | None = None,
     image_normalize: str = "none",
@@ -242,7 +247,6 @@ def keras_exportable(
     """The signatures, examples and export_info of a built Keras model (see the module docstring)."""
     import tensorflow as tf
 
-    from export.examples import complete_examples
     from export.keras_model.signatures import (
         build_endpoints,
         call_model,
@@ -250,6 +254,7 @@ def keras_exportable(
         example_inputs,
         input_specs,
     )
+    from export.pipeline.examples import complete_examples
 
     specs = input_specs(model, examples)
     image = _image_input(specs, image_input, image_size, image_normalize, max_image_pixels) if image_input else None
@@ -265,7 +270,7 @@ def keras_exportable(
         "inputs": {s.name: _spec_record(s) for s in specs},
         "outputs": {k: {"dtype": v.dtype.name, "shape": [-1, *list(v.shape)[1:]]} for k, v in outputs.items()},
         "examples": "given" if examples is not None else "drawn from the input specs",
-        "atol": atol,
+        "atol": atol if atol is not None else "derived from each output's scale (export.pipeline.tolerance)",
     }
     if source is not None:
         record["source"] = dict(source)
@@ -305,9 +310,9 @@ def export_model(
     version: int | None = None,
     force: bool = False,
     examples: Mapping[str, Any] | None = None,
-    atol: float = 1e-5,
+    atol: float | None = None,
     labels: Sequence[str] | str | Path | None = None,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     image_input: str | None = None,
     image_size: tuple[int, int] | None = None,
     image_normalize: str = "none",
@@ -324,7 +329,7 @@ def export_model(
     examples=…)``). ``name`` defaults to the model's name.
     """
     from export.pipeline import write_checked
-    from export.preflight import check_target
+    from export.pipeline.preflight import check_target
 
     target = check_target(models_dir, _plain_name(model.name) if name is None else name, version, force)
     check_max_image_pixels(max_image_pixels)

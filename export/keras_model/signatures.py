@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from export.endpoint import Endpoint
 from export.errors import ExportError
-from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-from export.images import center_crop_and_resize, decode_rgb, example_jpeg, normalize
+from export.pipeline.endpoint import Endpoint
+from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
+from export.signatures.images import center_crop_and_resize, decode_rgb, example_jpeg, normalize
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE
+from protocol.outputs import CLASS_IDS, CLASS_NAMES, CLASSES, DEFAULT_TOP_K, SCORES, TOP_K_OUTPUTS
 
-TOP_K_OUTPUTS = ("class_ids", "class_names", "scores")
 IMAGES_SIGNATURE = "predict_images"
 
 
@@ -134,7 +134,7 @@ def classifier_output(outputs: Mapping[str, Any], num_labels: int) -> str:
 
 def _top_k(scores: tf.Tensor, labels: tf.Tensor, k: int) -> dict[str, tf.Tensor]:
     values, ids = tf.math.top_k(scores, k=k)
-    return {"class_ids": ids, "class_names": tf.gather(labels, ids), "scores": values}
+    return {CLASS_IDS: ids, CLASS_NAMES: tf.gather(labels, ids), SCORES: values}
 
 
 def _feature(spec: tf.TensorSpec, image: ImageInput | None) -> tf.io.FixedLenFeature:
@@ -166,7 +166,7 @@ def build_endpoints(
     specs: Sequence[tf.TensorSpec],
     *,
     labels: Sequence[str] | None = None,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     classifier: str | None = None,
     image: ImageInput | None = None,
 ) -> list[Endpoint]:
@@ -205,7 +205,7 @@ def build_endpoints(
                     value = _image_pixels(value, image, spec.dtype)
                 tensors.append(tf.cast(value, spec.dtype) if spec.dtype != tf.string else value)
             result = _top_k(call_model(model, specs, tensors)[classifier], label_table, k)
-            return {"classes": result["class_names"], "scores": result["scores"]}
+            return {CLASSES: result[CLASS_NAMES], SCORES: result[SCORES]}
 
         endpoints.append(
             Endpoint(

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from export.errors import ExportError
-from export.model_export import Exportable, ModelExport
+from export.pipeline.model_export import Exportable, ModelExport
+from export.stylegan.weights.presets import ARCHITECTURE, PRESETS
+from export.weights.presets import NONE, choose_preset
 
 if TYPE_CHECKING:
     import numpy as np
 
     from export.stylegan.models.config import StyleGANConfig
     from export.stylegan.models.generator import Generator
+    from export.weights.presets import Preset
 
 NETWORKS = ("Gs", "G")
 DEFAULT_MAX_SEEDS = 16  # generate_png seeds a request: a 1024² image takes hundreds of MB to synthesise
@@ -32,7 +35,9 @@ def _resolution_flag(text: str) -> int:
 
 @dataclass(frozen=True)
 class StyleGANExport(ModelExport):
-    """A StyleGAN generator (config F) with random weights, a Keras ``weights`` file or an official ``pickle``.
+    """A StyleGAN generator (config F) with random weights, published weights by name (``weights``
+    ``ffhq``, ``celebahq``, ``bedrooms``, ``cars``, ``cats``: NVIDIA's pickles, fetched into the cache),
+    a Keras ``weights`` file or an official ``pickle`` (also as ``weights`` ending in .pkl).
 
     With a pickle the network shape comes from it (``resolution``, if given, must agree); otherwise
     ``resolution``, ``fmap_base``, ``fmap_max`` and ``latent_size`` shape it. ``truncation_psi`` is the
@@ -50,14 +55,15 @@ class StyleGANExport(ModelExport):
     fmap_max: int = 512
     latent_size: int = 512
     seed: int = 0
-    weights: str = "none"
+    weights: str = NONE
     max_seeds: int = DEFAULT_MAX_SEEDS
 
     def __post_init__(self) -> None:
         if self.max_seeds < 1:
             raise ExportError(f"--max-seeds must be >= 1, got {self.max_seeds}")
-        if self.pickle is not None and self.weights != "none":
+        if self.pickle is not None and self.weights != NONE:
             raise ExportError("give either --pickle or --weights, not both")
+        self.weights_preset()  # an unknown weights name fails now
         if self.network not in NETWORKS:
             raise ExportError(f"--network must be one of {', '.join(NETWORKS)}, got {self.network!r}")
         if self.truncation_cutoff < 0:
@@ -68,9 +74,11 @@ class StyleGANExport(ModelExport):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.description = (
-            "StyleGAN generator (config F). Weights: --weights none (random), --weights PATH "
-            "(a Keras .weights.h5 of a generator with the same shape flags), or --pickle PATH "
-            "(an official NVlabs karras2019stylegan-*.pkl)."
+            "StyleGAN generator (config F). Weights: --weights none (random, the default); --weights "
+            "ffhq, celebahq, bedrooms, cars or cats (NVIDIA's published pickles, fetched into the cache, "
+            "CC BY-NC 4.0: python -m export weights list); --weights PATH (a Keras .weights.h5 of a "
+            "generator with the same shape flags, or an official .pkl); or --pickle PATH (an official "
+            "NVlabs karras2019stylegan-*.pkl)."
         )
         parser.add_argument("--pickle", type=Path, default=None, help="official pickle (G, D, Gs); exports Gs")
         parser.add_argument(
@@ -97,7 +105,6 @@ class StyleGANExport(ModelExport):
         parser.add_argument("--fmap-base", type=int, default=8192, help="channel schedule base (default 8192)")
         parser.add_argument("--fmap-max", type=int, default=512, help="maximum channels (default 512)")
         parser.add_argument("--latent-size", type=int, default=512, help="z and w size (default 512)")
-        parser.add_argument("--seed", type=int, default=0, help="initialisation seed for --weights none (default 0)")
         parser.add_argument(
             "--max-seeds",
             type=int,
@@ -105,16 +112,28 @@ class StyleGANExport(ModelExport):
             help=f"generate_png refuses requests with more seeds than this (default {DEFAULT_MAX_SEEDS})",
         )
 
-    def input_files(self) -> dict[str, Path]:
+    def describe(self) -> str:
+        return f"StyleGAN ({self.weights if self.weights_preset() else 'config F'})"
+
+    def weights_preset(self) -> Preset | None:
+        return choose_preset(self.weights, PRESETS, ARCHITECTURE)
+
+    def official_pickle(self) -> Path | None:
+        """The official pickle named by --pickle, or by --weights ending in .pkl (a preset is fetched later)."""
         if self.pickle is not None:
-            return {"pickle": Path(self.pickle)}
-        return {} if self.weights == "none" else {"weights file": Path(self.weights)}
+            return Path(self.pickle)
+        return Path(self.weights) if self.weights.endswith(".pkl") else None
+
+    def input_files(self) -> dict[str, Path]:
+        if self.official_pickle() is not None:
+            return {"pickle": self.official_pickle()}
+        return {} if self.weights == NONE or self.weights_preset() else {"weights file": Path(self.weights)}
 
     def network_config(self) -> StyleGANConfig | None:
         """The shape from the flags; None for a pickle without --resolution (the pickle decides)."""
         from export.stylegan.models.config import StyleGANConfig
 
-        if self.pickle is not None:
+        if self.official_pickle() is not None or self.weights_preset() is not None:
             return None if self.resolution is None else StyleGANConfig(resolution=self.resolution)
         try:
             config = StyleGANConfig(
@@ -132,22 +151,27 @@ class StyleGANExport(ModelExport):
         return config
 
     def build(self) -> Exportable:
+        fetched = self.fetch()
+        pickle = fetched.path if fetched is not None else self.official_pickle()
         generator, source = build_generator(
             config=self.network_config(),
-            weights=self.weights,
-            pickle=self.pickle,
+            weights=NONE if pickle is not None else self.weights,
+            pickle=pickle,
             network=self.network,
             truncation_psi=self.truncation_psi,
             truncation_cutoff=self.truncation_cutoff,
             seed=self.seed,
         )
-        return stylegan_exportable(generator, weights_source=source, max_seeds=self.max_seeds)
+        exportable = stylegan_exportable(generator, weights_source=source, max_seeds=self.max_seeds)
+        if fetched is not None:
+            exportable.info["weights_file"] = fetched.record()
+        return exportable
 
 
 def build_generator(
     *,
     config: StyleGANConfig | None,
-    weights: str = "none",
+    weights: str = NONE,
     pickle: str | Path | None = None,
     network: str = "Gs",
     truncation_psi: float = 0.7,
@@ -161,12 +185,12 @@ def build_generator(
     import keras
 
     from export.stylegan.models.generator import Generator
-    from export.stylegan.pickle_reader import generator_from_pickle
-    from export.weights import load_keras_weights
+    from export.stylegan.weights.convert import generator_from_pickle
+    from export.weights.keras_file import load_keras_weights
 
     kwargs = {"truncation_psi": truncation_psi, "truncation_cutoff": truncation_cutoff}
     if pickle is not None:
-        if weights != "none":
+        if weights != NONE:
             raise ExportError("give either --pickle or --weights, not both")
         generator = generator_from_pickle(pickle, network=network, **kwargs)
         if config is not None and generator.config.resolution != config.resolution:
@@ -179,7 +203,7 @@ def build_generator(
         raise ExportError("a network config is needed unless the weights come from a pickle")
     keras.utils.set_random_seed(seed)
     generator = Generator(config, **kwargs)
-    if weights == "none":
+    if weights == NONE:
         return generator, f"random (seed {seed})"
     load_keras_weights(
         generator,

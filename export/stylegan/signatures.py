@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from export.endpoint import Endpoint
-from export.per_example import per_example, per_example_spec
+from export.pipeline.endpoint import Endpoint
+from export.signatures.per_example import per_example, per_example_spec
 from export.stylegan.models.generator import Generator
+from protocol.outputs import IMAGES_BYTES
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -93,7 +94,7 @@ def build_endpoints(generator: Generator, max_seeds: int) -> list[Endpoint]:
             ],
             seeds,
         )
-        return {"images_bytes": encode_png(synthesize(latents_from_seeds(seeds, latent), truncation_psi))}
+        return {IMAGES_BYTES: encode_png(synthesize(latents_from_seeds(seeds, latent), truncation_psi))}
 
     def mix(z1, z2, crossover, truncation_psi):
         checks = [

@@ -42,17 +42,17 @@ SKIP = [
         "4 minutes, figures in README); scripts/demo.sh is run by hand",
     ),
     (
-        r"--weights imagenet",
-        WEIGHTS_MISSING + " (tests/export/efficientnet/test_weights.py loads a file written "
-        "the way the published ones are)",
+        r"--weights (imagenet|coco|coco-panoptic|ffhq|celebahq|bedrooms|cars|cats)\b|python -m export weights fetch",
+        WEIGHTS_MISSING + " (tests/export/weights/test_fetch.py fetches files of the official formats from a "
+        "loopback mirror; tests/export/*/weights/test_convert.py convert them)",
     ),
     (
         r"--checkpoint detr-\S+\.pth|DETR_CHECKPOINT=",
-        WEIGHTS_MISSING + " (tests/export/detr/test_checkpoint.py converts a state dict of the official format)",
+        WEIGHTS_MISSING + " (tests/export/detr/weights/test_convert.py converts a state dict of the official format)",
     ),
     (
         r"--pickle karras\S+\.pkl|STYLEGAN_PICKLE=",
-        WEIGHTS_MISSING + " (tests/export/stylegan/test_pickle_reader.py reads a pickle of the official format)",
+        WEIGHTS_MISSING + " (tests/export/stylegan/weights/test_convert.py reads a pickle of the official format)",
     ),
     (r"--profile gpu", "needs an NVIDIA GPU"),
     (

@@ -99,7 +99,7 @@ def build_half_plus_two(
     )
     set_method_names(version_dir, {"classify_x_to_y": CLASSIFY_METHOD, "regress_x_to_y": REGRESS_METHOD})
     if warmup:
-        from export.warmup import write_warmup_requests
+        from export.pipeline.warmup import write_warmup_requests
 
         write_warmup_requests(
             version_dir / WARMUP_FILE, "", {"serving_default": {"x": np.array([1.0, 2.0], np.float32)}}

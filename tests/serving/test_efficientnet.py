@@ -91,8 +91,8 @@ def test_an_image_bomb_is_refused_before_decoding(served, efficientnet_export):
     header in the graph and refuses images over its pixel limit (``--max-image-pixels``, 50 MP by
     default, recorded in export_info.json) with INVALID_ARGUMENT before decoding, memory unchanged."""
     from benchmarks.reliability import run_image_bomb
-    from export.image_options import DEFAULT_MAX_IMAGE_PIXELS
-    from export.inspection import read_export_info
+    from export.pipeline.inspection import read_export_info
+    from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
 
     server, _ = served
     assert read_export_info(efficientnet_export)["max_image_pixels"] == DEFAULT_MAX_IMAGE_PIXELS < 8000 * 8000

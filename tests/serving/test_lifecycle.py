@@ -18,7 +18,7 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
-from export.warmup import write_warmup_requests
+from export.pipeline.warmup import write_warmup_requests
 from protocol.layout import WARMUP_FILE
 from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
 

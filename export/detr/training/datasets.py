@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from export.detr.models.box_ops import box_xyxy_to_cxcywh
 from export.detr.preprocessing import resize_and_normalize
-from export.images import decode_rgb
+from export.signatures.images import decode_rgb
 
 
 @dataclass

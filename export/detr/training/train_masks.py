@@ -22,7 +22,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.detr.checkpoint import load_state_dict, read_checkpoint
 from export.detr.models.box_ops import box_xyxy_to_cxcywh
 from export.detr.models.interpolate import resize_nearest
 from export.detr.models.segmentation import DETRsegm, build_detr_segm
@@ -33,9 +32,10 @@ from export.detr.training.criterion import SetCriterion
 from export.detr.training.datasets import Sample, collate
 from export.detr.training.engine import run_epochs
 from export.detr.training.mask_losses import mask_losses, matched_masks
+from export.detr.weights.convert import load_state_dict, read_checkpoint
 from export.errors import ExportError
-from export.images import decode_rgb
-from export.weights import load_keras_weights
+from export.signatures.images import decode_rgb
+from export.weights.keras_file import load_keras_weights
 
 
 @dataclass

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from export.efficientnet.models.scaling import Scaling, round_filters, round_repeats
-from export.image_options import IMAGENET_MEAN, IMAGENET_STD
+from export.signatures.image_options import IMAGENET_MEAN, IMAGENET_STD
 
 CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
 DENSE_INIT = keras.initializers.VarianceScaling(1.0 / 3.0, "fan_out", "uniform")

@@ -2,7 +2,7 @@
 
 The paper scales depth by α^φ, width by β^φ and resolution by γ^φ (α=1.2, β=1.1, γ=1.15, so
 α·β²·γ² ≈ 2 and FLOPs roughly double per step of φ). The released B0–B7 use hand-picked
-coefficients, kept here exactly as published.
+coefficients: the presets table (``export/efficientnet/weights/presets.py``) holds them.
 """
 
 from __future__ import annotations
@@ -25,25 +25,6 @@ class Scaling:
     depth: float
     resolution: int
     dropout: float
-
-
-VARIANTS = {
-    "b0": Scaling("b0", 1.0, 1.0, 224, 0.2),
-    "b1": Scaling("b1", 1.0, 1.1, 240, 0.2),
-    "b2": Scaling("b2", 1.1, 1.2, 260, 0.3),
-    "b3": Scaling("b3", 1.2, 1.4, 300, 0.3),
-    "b4": Scaling("b4", 1.4, 1.8, 380, 0.4),
-    "b5": Scaling("b5", 1.6, 2.2, 456, 0.4),
-    "b6": Scaling("b6", 1.8, 2.6, 528, 0.5),
-    "b7": Scaling("b7", 2.0, 3.1, 600, 0.5),
-}
-
-
-def variant_scaling(variant: str) -> Scaling:
-    try:
-        return VARIANTS[variant.lower()]
-    except KeyError:
-        raise ExportError(f"unknown EfficientNet variant {variant!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
 def custom_scaling(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA) -> Scaling:

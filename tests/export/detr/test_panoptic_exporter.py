@@ -12,23 +12,15 @@ from PIL import Image
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from export.cli import main
+from protocol import outputs
 from protocol.panoptic import rgb_to_id
 from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 from tests.fixtures.pictures import sample_picture
 
 pytestmark = pytest.mark.slow
 
-SEGMENT_OUTPUTS = (
-    "panoptic_png",
-    "segment_ids",
-    "category_ids",
-    "category_names",
-    "isthing",
-    "areas",
-    "scores",
-    "num_segments",
-)
-RAW_OUTPUTS = ("pred_logits", "pred_boxes", "pred_masks")
+SEGMENT_OUTPUTS = (outputs.PANOPTIC_PNG, *outputs.SEGMENT_OUTPUTS)
+RAW_OUTPUTS = (*outputs.RAW_DETR_OUTPUTS, outputs.PRED_MASKS)
 MODELS = ("detr-panoptic", "detr-panoptic-tiny")
 
 
@@ -52,7 +44,7 @@ def test_signatures_are_the_issues(detr_panoptic_export):
     default, raw = loaded.signatures["serving_default"], loaded.signatures["raw"]
     assert set(default.structured_input_signature[1]) == {"images"}
     assert default.structured_input_signature[1]["images"].dtype == tf.string
-    assert set(default.structured_outputs) == {*SEGMENT_OUTPUTS, "panoptic_png_bytes"}
+    assert set(default.structured_outputs) == {*SEGMENT_OUTPUTS, outputs.PANOPTIC_PNG_BYTES}
     assert set(raw.structured_input_signature[1]) == {"pixels"}
     assert raw.structured_input_signature[1]["pixels"].shape.as_list() == [None, None, None, 3]
     assert set(raw.structured_outputs) == set(RAW_OUTPUTS)

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from export.efficientnet.signatures import imagenet_class_names
-from export.inspection import read_export_info
-from export.warmup import read_warmup_requests
+from export.pipeline.inspection import read_export_info
+from export.pipeline.warmup import read_warmup_requests
 
 
 @pytest.fixture(scope="module")

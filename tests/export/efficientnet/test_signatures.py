@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 
 from export.efficientnet.signatures import imagenet_class_names
-from export.images import center_crop_and_resize, decode_rgb
-from export.inspection import signature_defs
+from export.pipeline.inspection import signature_defs
+from export.pipeline.tolerance import assert_same_computation
+from export.signatures.images import center_crop_and_resize, decode_rgb
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +67,15 @@ def test_real_jpeg_in_top5_labels_out_equal_to_keras(loaded, efficientnet_keras,
     pixels = center_crop_and_resize(decode_rgb(tf.constant(china_jpeg)), 224)[tf.newaxis]
     probabilities = np.asarray(efficientnet_keras(pixels, training=False))[0]
     assert ids[0][0] == np.argmax(probabilities)
-    np.testing.assert_allclose(scores[0], np.sort(probabilities)[::-1][:5], atol=1e-5)
-    np.testing.assert_allclose(probabilities[ids[0]], scores[0], atol=1e-5)  # ids name those scores (ties aside)
+    assert_same_computation(scores[0], np.sort(probabilities)[::-1][:5])
+    assert_same_computation(probabilities[ids[0]], scores[0])  # ids name those scores (ties aside)
 
 
 def test_pixel_signature_equals_keras(loaded, efficientnet_keras):
     pixels = np.random.default_rng(3).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
     out = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
     expected = np.asarray(efficientnet_keras(pixels, training=False))
-    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    assert_same_computation(out["probabilities"].numpy(), expected)
     assert expected.max() > 0.1  # informative outputs: a wrong weight or pixel would show
 
 

@@ -3,7 +3,6 @@ answered over REST and gRPC as the in-process model answers; labels, examples, i
 
 import hashlib
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -18,19 +17,19 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from export.cli import main
-from export.endpoint import Endpoint
 from export.errors import ExportError
-from export.images import center_crop_and_resize, decode_rgb, normalize
-from export.inspection import read_export_info, signature_defs
 from export.keras_model.exporter import export_model
-from export.warmup import read_warmup_requests
+from export.pipeline.endpoint import Endpoint
+from export.pipeline.inspection import read_export_info, signature_defs
+from export.pipeline.warmup import read_warmup_requests
+from export.signatures.images import center_crop_and_resize, decode_rgb, normalize
+from tests.export.cli_output import messages
 from tests.export.keras_model import models
 from tests.fixtures.pictures import png_bomb, sample_picture
 from tests.serving.server_process import ServerProcess, model_config_text
 
 REPO = Path(__file__).resolve().parents[3]
 # What TensorFlow's C++ logging prints on import whatever TF_CPP_MIN_LOG_LEVEL says (not the CLI's output).
-TF_LOG_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the following instructions)")
 LABELS = ["setosa", "versicolor", "virginica"]
 
 
@@ -392,7 +391,7 @@ def test_bad_files_are_one_line_errors_with_exit_2_and_nothing_written(tmp_path)
     ]
     for args, message in cases:
         result = run_cli("keras", *args, "--models-dir", "models", cwd=tmp_path)
-        ours = [line for line in result.stderr.splitlines() if not TF_LOG_LINE.match(line)]
+        ours = messages(result.stderr)  # progress apart, one line: no TensorFlow start-up chatter either
         assert result.returncode == 2 and len(ours) == 1 and message in ours[0], (args, result.stderr[-2000:])
         assert result.stdout == ""
     assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "models").rglob("*")) == [

@@ -11,13 +11,14 @@ import tensorflow as tf
 from export.cli import main
 from export.stylegan.models.config import StyleGANConfig
 from export.stylegan.models.generator import Generator
+from tests.export.cli_output import messages
 from tests.export.stylegan import numpy_reference as ref
 from tests.export.stylegan.official_pickle import write_official_pickle
 
 
 def count_pickle_reads(monkeypatch) -> list:
     """Paths passed to read_official_pickle from now on."""
-    from export.stylegan import pickle_reader
+    from export.stylegan.weights import convert as pickle_reader
 
     reads, real_read = [], pickle_reader.read_official_pickle
     monkeypatch.setattr(pickle_reader, "read_official_pickle", lambda path: reads.append(path) or real_read(path))
@@ -106,7 +107,7 @@ def test_bad_weights_are_one_line_errors(tmp_path, capsys, argv, message):
     argv = [a.replace("{wrong}", str(wrong)) for a in argv]
     assert main(["stylegan", *argv, "--models-dir", str(tmp_path / "models")]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err and len(messages(err)) == 1
     assert not (tmp_path / "models" / "stylegan").exists() or not any((tmp_path / "models" / "stylegan").iterdir())
 
 
@@ -132,5 +133,43 @@ def test_pickle_disagreeing_with_resolution_is_a_one_line_error(tmp_path, monkey
     )
     err = capsys.readouterr().err
     assert "error: the pickle holds a 16² generator, --resolution asks for 32²" in err
-    assert len(err.strip().splitlines()) == 1
+    assert len(messages(err)) == 1
     assert not (tmp_path / "models" / "stylegan").exists()
+
+
+@pytest.mark.slow
+def test_weights_by_name_fetches_the_published_pickle_and_records_it(tmp_path, monkeypatch, capsys):
+    """`python -m export stylegan --weights ffhq` end to end, through a loopback mirror of the published file
+    name (a small pickle of the official layout: the preset's structure check is set to its 16x16)."""
+    import dataclasses
+    import hashlib
+    from functools import partial
+
+    from export.stylegan import exporter
+    from export.stylegan.weights.convert import check_official_pickle
+    from export.weights import fetch as fetching
+    from tests.export.weights.file_server import serving
+
+    pickle_path = tmp_path / "official.pkl"
+    write_official_pickle(pickle_path, monkeypatch, latent=512)
+    presets = tuple(
+        dataclasses.replace(p, check=partial(check_official_pickle, resolution=16)) if p.name == "ffhq" else p
+        for p in exporter.PRESETS
+    )
+    monkeypatch.setattr(exporter, "PRESETS", presets)
+    monkeypatch.setenv(fetching.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(fetching.OFFLINE_ENV, raising=False)
+    with serving() as mirror:
+        mirror.files["karras2019stylegan-ffhq-1024x1024.pkl"] = pickle_path.read_bytes()
+        monkeypatch.setenv(fetching.MIRROR_ENV, mirror.base_url)
+        assert main(["stylegan", "--weights", "ffhq", "--models-dir", str(tmp_path / "models")]) == 0
+    captured = capsys.readouterr()
+    assert "stylegan:ffhq: karras2019stylegan-ffhq-1024x1024.pkl is licensed under CC-BY-NC-4.0" in captured.err
+    version = tmp_path / "models" / "stylegan" / "1"
+    info = json.loads((version / "assets.extra" / "export_info.json").read_text())
+    record = info["weights_file"]
+    assert record["preset"] == "stylegan:ffhq" and record["licence"] == "CC-BY-NC-4.0"
+    assert record["sha256"] == hashlib.sha256(pickle_path.read_bytes()).hexdigest()
+    assert record["url"] == "https://drive.google.com/uc?export=download&id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ"
+    assert record["fetched_from"] == f"{mirror.base_url}/karras2019stylegan-ffhq-1024x1024.pkl"
+    assert info["resolution"] == 16

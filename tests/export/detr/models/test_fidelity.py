@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from export.detr.checkpoint import official_shapes
 from export.detr.models.backbone import BLOCKS, ResNetBody
 from export.detr.models.detr import DETRConfig
+from export.detr.weights.convert import official_shapes
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETR
 
@@ -65,7 +65,7 @@ def test_r101_backbone_has_the_official_keys_and_shapes():
 
 
 def _backbone_shapes(body):
-    from export.detr.checkpoint import _TO_TORCH_SHAPE, _backbone
+    from export.detr.weights.convert import _TO_TORCH_SHAPE, _backbone
 
     for key, variable, layout in _backbone("backbone.0.body", body):
         yield key, _TO_TORCH_SHAPE[layout](tuple(variable.shape))

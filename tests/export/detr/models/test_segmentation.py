@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from export.detr.checkpoint import official_shapes
 from export.detr.models.backbone import ResNetBody
 from export.detr.models.detr import DETRConfig, build_detr
 from export.detr.models.segmentation import DETRsegm, build_detr_segm, panoptic_config
+from export.detr.weights.convert import official_shapes
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETRsegm
 

@@ -6,7 +6,8 @@ import keras
 import pytest
 
 from export.efficientnet.models.efficientnet import build_efficientnet
-from export.efficientnet.models.scaling import custom_scaling, round_filters, variant_scaling
+from export.efficientnet.models.scaling import custom_scaling, round_filters
+from export.efficientnet.weights.presets import variant_scaling
 
 # keras.applications.EfficientNetB0..B7(weights=None).count_params(), from model-reference.md.
 KERAS_APPLICATIONS_PARAMS = {
