@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from protocol.generated.tensorflow_serving.servables.tensorflow.session_bundle_config_pb2 import BatchingParameters
 from protocol.layout import BATCHING_PARAMS_FILE
 from serving import config as config_lib
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.errors import Code, ServingError, invalid_argument
 from serving.metrics import METRICS
-from serving.protos import BatchingParameters
 
 log = logging.getLogger("serving")
 
@@ -53,6 +53,7 @@ def _value(params: BatchingParameters, name: str, default: int) -> int:
 class QueueOptions:
     """The settings of one model's batch queues (BatchingParameters without the thread pool)."""
 
+    # the official defaults (BasicBatchScheduler::Options)
     max_batch_size: int = 1000
     timeout_s: float = 0.0
     max_enqueued_batches: int = 10
@@ -60,10 +61,12 @@ class QueueOptions:
 
     @classmethod
     def from_params(cls, params: BatchingParameters) -> QueueOptions:
+        """The file's settings; a field it leaves out keeps the official default (this class's)."""
+        defaults = cls()
         return cls(
-            max_batch_size=_value(params, "max_batch_size", 1000),
-            timeout_s=_value(params, "batch_timeout_micros", 0) / 1e6,
-            max_enqueued_batches=_value(params, "max_enqueued_batches", 10),
+            max_batch_size=_value(params, "max_batch_size", defaults.max_batch_size),
+            timeout_s=_value(params, "batch_timeout_micros", round(defaults.timeout_s * 1e6)) / 1e6,
+            max_enqueued_batches=_value(params, "max_enqueued_batches", defaults.max_enqueued_batches),
             allowed_sizes=tuple(sorted(params.allowed_batch_sizes)),
         )
 

@@ -9,8 +9,9 @@ from typing import TypeVar
 from google.protobuf import message, text_format
 
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+from protocol.generated.tensorflow_serving.config.monitoring_config_pb2 import MonitoringConfig
+from protocol.generated.tensorflow_serving.servables.tensorflow.session_bundle_config_pb2 import BatchingParameters
 from serving.errors import Code, ServingError, invalid_argument
-from serving.protos import BatchingParameters, MonitoringConfig
 
 log = logging.getLogger("serving")
 

@@ -17,9 +17,9 @@ import tempfile
 
 import grpc
 
+from protocol.generated.tensorflow_serving.config.ssl_config_pb2 import SSLConfig
 from serving.config import read_text_proto
 from serving.errors import invalid_argument
-from serving.protos import SSLConfig
 
 
 def load_ssl_config(path: str) -> SSLConfig:
