@@ -65,7 +65,7 @@ def main() -> None:
     default = loaded.signatures["serving_default"]
     default_first, default_median = _timed(lambda: default(images=jpeg), args.repeats)
 
-    from export.detr.models.detr import build_detr
+    from export.detr.networks.detr import build_detr
 
     model = build_detr()
     keras_first, keras_median = _timed(lambda: model(pixels, training=False), args.repeats)

@@ -128,7 +128,7 @@ def _efficientnet_keras_xla(models_dir: Path):
     compiles the Keras model itself (same weights; the export checks it against the SavedModel)."""
     import tensorflow as tf
 
-    from export.efficientnet.models.efficientnet import build_efficientnet
+    from export.efficientnet.networks.efficientnet import build_efficientnet
     from export.efficientnet.weights.presets import variant_scaling
 
     model = build_efficientnet(variant_scaling("b0"))

@@ -27,17 +27,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def build_model(name: str, info: dict) -> tuple[object, Callable[[object], dict]]:
     """(Keras model, what the tutorial returns from its prediction) for an export's `export_info.json`."""
     if name == "efficientnet":
-        from export.efficientnet.models.efficientnet import build_efficientnet
+        from export.efficientnet.networks.efficientnet import build_efficientnet
         from export.efficientnet.weights.presets import variant_scaling
 
         return build_efficientnet(variant_scaling(info["variant"])), lambda out: {"probabilities": out}
     if name == "detr":
-        from export.detr.models.detr import build_detr
+        from export.detr.networks.detr import build_detr
 
         return build_detr(), lambda out: {k: out[k] for k in ("pred_logits", "pred_boxes")}
     if name == "stylegan":
-        from export.stylegan.models.config import StyleGANConfig
-        from export.stylegan.models.generator import Generator
+        from export.stylegan.networks.config import StyleGANConfig
+        from export.stylegan.networks.generator import Generator
 
         config = StyleGANConfig(
             resolution=info["resolution"],

@@ -13,7 +13,7 @@ def informative_b0():
     """B0 whose outputs are peaked and picture-dependent; deterministic for a given Keras seed."""
     import keras
 
-    from export.efficientnet.models.efficientnet import build_efficientnet
+    from export.efficientnet.networks.efficientnet import build_efficientnet
     from export.efficientnet.weights.presets import variant_scaling
 
     keras.utils.set_random_seed(0)

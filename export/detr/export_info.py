@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from export.detr.models.detr import DETRConfig
+    from export.detr.networks.detr import DETRConfig
 
 
 def common_info(

@@ -19,8 +19,8 @@ from export.signatures.image_options import (
 from export.weights.presets import NONE, choose_preset
 
 if TYPE_CHECKING:
-    from export.detr.models.detr import DETR, DETRConfig
-    from export.detr.models.segmentation import DETRsegm
+    from export.detr.networks.detr import DETR, DETRConfig
+    from export.detr.networks.segmentation import DETRsegm
     from export.weights.presets import Preset
 
 BACKBONES = ("resnet50", "resnet101")
@@ -160,7 +160,7 @@ class DETRExport(ModelExport):
     def build(self) -> Exportable:
         if self.panoptic:
             return self._build_panoptic()
-        from export.detr.models.detr import DETRConfig, build_detr
+        from export.detr.networks.detr import DETRConfig, build_detr
 
         config = self.config or DETRConfig.official(self.backbone, self.dilation)
         checkpoint, fetched = self._checkpoint()
@@ -191,7 +191,7 @@ class DETRExport(ModelExport):
 
     def _build_panoptic(self) -> Exportable:
         from export.detr.coco_categories import panoptic_classes
-        from export.detr.models.segmentation import build_detr_segm, panoptic_config
+        from export.detr.networks.segmentation import build_detr_segm, panoptic_config
         from export.detr.panoptic_exporter import panoptic_exportable
 
         config = self.config or panoptic_config(self.backbone, self.dilation)
@@ -243,7 +243,7 @@ def load_weights(model: DETR | DETRsegm, weights: str, state_dict: dict | None, 
         return f"official-format checkpoint {Path(checkpoint).name}"
     if weights == NONE:
         return "random initialisation"
-    from export.detr.models.segmentation import DETRsegm
+    from export.detr.networks.segmentation import DETRsegm
 
     what = "this DETR panoptic architecture" if isinstance(model, DETRsegm) else "this DETR architecture"
     load_keras_weights(model, weights, what)

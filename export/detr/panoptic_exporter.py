@@ -11,7 +11,7 @@ from export.pipeline.model_export import Exportable
 from export.signatures.image_options import DEFAULT_MAX_IMAGE_PIXELS
 
 if TYPE_CHECKING:
-    from export.detr.models.segmentation import DETRsegm
+    from export.detr.networks.segmentation import DETRsegm
 
 
 def panoptic_exportable(

@@ -3,7 +3,7 @@ pixels -> the model's outputs (every query's mask), as the official DETRsegm ret
 
 import tensorflow as tf
 
-from export.detr.models.segmentation import DETRsegm, MaskContext
+from export.detr.networks.segmentation import DETRsegm, MaskContext
 from export.detr.panoptic_postprocess import segment_batch
 from export.detr.preprocessing import preprocess_encoded, resized_sizes
 from export.pipeline.endpoint import Endpoint

@@ -7,7 +7,7 @@ score > threshold kept, at most max_detections, padded with zeros (label -1, nam
 
 import tensorflow as tf
 
-from export.detr.models.box_ops import box_cxcywh_to_xyxy
+from export.detr.networks.box_ops import box_cxcywh_to_xyxy
 from protocol.outputs import BOXES, LABEL_NAMES, LABELS, NUM_DETECTIONS, SCORES
 
 

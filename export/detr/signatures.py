@@ -11,7 +11,7 @@
 
 import tensorflow as tf
 
-from export.detr.models.detr import DETR
+from export.detr.networks.detr import DETR
 from export.detr.postprocess import postprocess
 from export.detr.preprocessing import preprocess_encoded
 from export.pipeline.endpoint import Endpoint

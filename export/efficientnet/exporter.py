@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from export.efficientnet.models.scaling import ALPHA, BETA, GAMMA, Scaling, custom_scaling
+from export.efficientnet.networks.scaling import ALPHA, BETA, GAMMA, Scaling, custom_scaling
 from export.efficientnet.weights.presets import IMAGENET, PRESETS, VARIANTS, architecture, variant_scaling
 from export.errors import ExportError
 from export.pipeline.model_export import Exportable, ModelExport
@@ -98,7 +98,7 @@ class EfficientNetExport(ModelExport):
         return {"weights file": Path(self.weights)}
 
     def build(self) -> Exportable:
-        from export.efficientnet.models.efficientnet import build_efficientnet
+        from export.efficientnet.networks.efficientnet import build_efficientnet
         from export.efficientnet.weights.convert import load_weights
 
         scaling = self.scaling()

@@ -15,8 +15,8 @@ from export.weights.presets import NONE, choose_preset
 if TYPE_CHECKING:
     import numpy as np
 
-    from export.stylegan.models.config import StyleGANConfig
-    from export.stylegan.models.generator import Generator
+    from export.stylegan.networks.config import StyleGANConfig
+    from export.stylegan.networks.generator import Generator
     from export.weights.presets import Preset
 
 NETWORKS = ("Gs", "G")
@@ -131,7 +131,7 @@ class StyleGANExport(ModelExport):
 
     def network_config(self) -> StyleGANConfig | None:
         """The shape from the flags; None for a pickle without --resolution (the pickle decides)."""
-        from export.stylegan.models.config import StyleGANConfig
+        from export.stylegan.networks.config import StyleGANConfig
 
         if self.official_pickle() is not None or self.weights_preset() is not None:
             return None if self.resolution is None else StyleGANConfig(resolution=self.resolution)
@@ -184,7 +184,7 @@ def build_generator(
     its resolution (None: take whatever the pickle holds). Without a pickle `config` is required."""
     import keras
 
-    from export.stylegan.models.generator import Generator
+    from export.stylegan.networks.generator import Generator
     from export.stylegan.weights.convert import generator_from_pickle
     from export.weights.keras_file import load_keras_weights
 

@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from export.pipeline.endpoint import Endpoint
 from export.signatures.per_example import per_example, per_example_spec
-from export.stylegan.models.generator import Generator
+from export.stylegan.networks.generator import Generator
 from protocol.outputs import IMAGES_BYTES
 
 

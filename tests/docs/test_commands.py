@@ -62,7 +62,7 @@ SKIP = [
     ),
     (
         r"python -m export efficientnet --phi",
-        "a larger-than-B0 export; tests/export/efficientnet/models/test_efficientnet.py builds custom scalings",
+        "a larger-than-B0 export; tests/export/efficientnet/networks/test_efficientnet.py builds custom scalings",
     ),
     (
         r"docker compose|docker-compose|python -m (serving|deploy\.image)\.launch",

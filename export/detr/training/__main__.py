@@ -10,7 +10,7 @@ import argparse
 
 import keras
 
-from export.detr.models.detr import build_detr
+from export.detr.networks.detr import build_detr
 from export.detr.training.arguments import add_architecture_arguments, add_schedule_arguments, architecture_config
 from export.detr.training.datasets import load_coco
 from export.detr.training.engine import train

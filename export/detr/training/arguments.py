@@ -2,7 +2,7 @@
 
 import argparse
 
-from export.detr.models.detr import DETRConfig
+from export.detr.networks.detr import DETRConfig
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 from keras import ops
 
-from export.detr.models.box_ops import box_cxcywh_to_xyxy, box_iou, generalized_box_iou
+from export.detr.networks.box_ops import box_cxcywh_to_xyxy, box_iou, generalized_box_iou
 from export.detr.training.matcher import HungarianMatcher, assignment_table
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from export.detr.models.box_ops import box_xyxy_to_cxcywh
+from export.detr.networks.box_ops import box_xyxy_to_cxcywh
 from export.detr.preprocessing import resize_and_normalize
 from export.signatures.images import decode_rgb
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.detr.models.detr import DETR
+from export.detr.networks.detr import DETR
 from export.detr.training.criterion import SetCriterion, matched_iou
 from export.detr.training.datasets import Sample, collate
 

@@ -11,7 +11,7 @@ import numpy as np
 from keras import ops
 from scipy.optimize import linear_sum_assignment
 
-from export.detr.models.box_ops import box_cxcywh_to_xyxy, generalized_box_iou
+from export.detr.networks.box_ops import box_cxcywh_to_xyxy, generalized_box_iou
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.detr.models.box_ops import box_xyxy_to_cxcywh
-from export.detr.models.interpolate import resize_nearest
-from export.detr.models.segmentation import DETRsegm, build_detr_segm
+from export.detr.networks.box_ops import box_xyxy_to_cxcywh
+from export.detr.networks.interpolate import resize_nearest
+from export.detr.networks.segmentation import DETRsegm, build_detr_segm
 from export.detr.panoptic_png import rgb_to_id
 from export.detr.preprocessing import resize_and_normalize
 from export.detr.training.arguments import add_architecture_arguments, add_schedule_arguments, architecture_config

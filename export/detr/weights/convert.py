@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from export.detr.models.backbone import Bottleneck, ResNetBody
-from export.detr.models.detr import DETR
-from export.detr.models.frozen_batch_norm import FrozenBatchNorm
-from export.detr.models.segmentation import DETRsegm
+from export.detr.networks.backbone import Bottleneck, ResNetBody
+from export.detr.networks.detr import DETR
+from export.detr.networks.frozen_batch_norm import FrozenBatchNorm
+from export.detr.networks.segmentation import DETRsegm
 from export.errors import ExportError
 from export.progress import step
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export.efficientnet.models.efficientnet import input_normalization, set_input_statistics
-from export.efficientnet.models.scaling import Scaling
+from export.efficientnet.networks.efficientnet import input_normalization, set_input_statistics
+from export.efficientnet.networks.scaling import Scaling
 from export.signatures.image_options import IMAGENET_STD
 from export.weights.keras_file import load_keras_weights
 

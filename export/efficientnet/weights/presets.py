@@ -9,7 +9,7 @@ top-1 (Table 2). The weights are Apache 2.0, as tensorflow/tpu and keras-applica
 
 from __future__ import annotations
 
-from export.efficientnet.models.scaling import Scaling
+from export.efficientnet.networks.scaling import Scaling
 from export.errors import ExportError
 from export.weights.formats import check_keras_weights
 from export.weights.presets import Preset

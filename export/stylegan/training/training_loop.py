@@ -19,9 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.stylegan.models.config import StyleGANConfig
-from export.stylegan.models.discriminator import Discriminator
-from export.stylegan.models.generator import Generator
+from export.stylegan.networks.config import StyleGANConfig
+from export.stylegan.networks.discriminator import Discriminator
+from export.stylegan.networks.generator import Generator
 from export.stylegan.training.dataset import load_faces, mirrored_batch, process_reals
 from export.stylegan.training.losses import discriminator_loss, generator_loss, r1_penalty
 from export.stylegan.training.metrics import image_features, kernel_distance

@@ -26,9 +26,9 @@ from export.progress import step
 if TYPE_CHECKING:  # the Keras side is imported where it is used: reading a pickle needs numpy only
     import keras
 
-    from export.stylegan.models.config import StyleGANConfig
-    from export.stylegan.models.discriminator import Discriminator
-    from export.stylegan.models.generator import Generator
+    from export.stylegan.networks.config import StyleGANConfig
+    from export.stylegan.networks.discriminator import Discriminator
+    from export.stylegan.networks.generator import Generator
 
 
 @dataclasses.dataclass
@@ -141,7 +141,7 @@ def read_official_pickle(path: str | Path) -> tuple[NetworkState, NetworkState, 
 
 def infer_config(generator: NetworkState) -> StyleGANConfig:
     """The network shape an official generator was built with (its static kwargs, else the defaults)."""
-    from export.stylegan.models.config import StyleGANConfig
+    from export.stylegan.networks.config import StyleGANConfig
 
     synthesis = generator.components.get("synthesis")
     kwargs = {**generator.static_kwargs, **(synthesis.static_kwargs if synthesis else {})}
@@ -196,7 +196,7 @@ def assign_official_variables(
 
 def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwargs) -> Generator:
     """A Keras Generator holding the weights of network `Gs` (default, the averaged generator) or `G`."""
-    from export.stylegan.models.generator import Generator
+    from export.stylegan.networks.generator import Generator
 
     step(f"reading the official pickle {Path(path).name} and converting {network}")
     g, _, gs = read_official_pickle(path)
@@ -210,7 +210,7 @@ def generator_from_pickle(path: str | Path, network: str = "Gs", **generator_kwa
 
 def discriminator_from_pickle(path: str | Path) -> Discriminator:
     """A Keras Discriminator holding the weights of the pickle's D (to resume training)."""
-    from export.stylegan.models.discriminator import Discriminator
+    from export.stylegan.networks.discriminator import Discriminator
 
     g, d, _ = read_official_pickle(path)
     discriminator = Discriminator(infer_config(g))

@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.detr.models.detr import DETRConfig, build_detr
-from export.detr.models.segmentation import build_detr_segm, panoptic_config
+from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.segmentation import build_detr_segm, panoptic_config
 from export.detr.weights.convert import load_state_dict, read_checkpoint
 from tests.export.detr.torch_reference import ReferenceDETR, ReferenceDETRsegm, randomize_buffers
 

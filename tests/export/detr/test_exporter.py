@@ -7,7 +7,7 @@ import pytest
 
 from export.cli import main
 from export.detr.exporter import load_weights
-from export.detr.models.detr import DETRConfig, build_detr
+from export.detr.networks.detr import DETRConfig, build_detr
 from export.errors import ExportError
 from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from export.detr.coco_categories import coco_panoptic_is_thing, coco_panoptic_names
-from export.detr.models.segmentation import build_detr_segm
+from export.detr.networks.segmentation import build_detr_segm
 from export.detr.panoptic_postprocess import MASK_STRIDE, kept_queries, panoptic_postprocess, pil_nearest_indices
 from export.detr.panoptic_signatures import PNG_OUTPUT, PNG_REST_OUTPUT, build_panoptic_endpoints
 from export.detr.preprocessing import preprocess_encoded, resized_sizes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from export.stylegan.models.config import StyleGANConfig
+from export.stylegan.networks.config import StyleGANConfig
 
 TINY = {"fmap_base": 64, "fmap_max": 8, "latent_size": 16, "dlatent_size": 16, "mapping_fmaps": 16}
 

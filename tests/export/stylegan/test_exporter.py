@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from export.cli import main
-from export.stylegan.models.config import StyleGANConfig
-from export.stylegan.models.generator import Generator
+from export.stylegan.networks.config import StyleGANConfig
+from export.stylegan.networks.generator import Generator
 from tests.export.cli_output import messages
 from tests.export.stylegan import numpy_reference as ref
 from tests.export.stylegan.official_pickle import write_official_pickle

@@ -9,9 +9,9 @@ import tensorflow as tf
 import torch
 import torch.nn.functional as F
 
-from export.detr.models.box_ops import box_cxcywh_to_xyxy
-from export.detr.models.detr import DETRConfig, build_detr
-from export.detr.models.segmentation import build_detr_segm
+from export.detr.networks.box_ops import box_cxcywh_to_xyxy
+from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.segmentation import build_detr_segm
 from export.detr.training.criterion import SetCriterion
 from export.detr.training.engine import train
 from export.detr.training.synthetic import CATEGORIES, render_scene_with_masks, write_panoptic_dataset

@@ -4,9 +4,9 @@ the trained model's Hungarian-matched boxes fit the targets far better than chan
 import numpy as np
 import pytest
 
-from export.detr.models.box_ops import box_cxcywh_to_xyxy, box_iou
-from export.detr.models.detr import DETRConfig, build_detr
-from export.detr.models.frozen_batch_norm import FrozenBatchNorm
+from export.detr.networks.box_ops import box_cxcywh_to_xyxy, box_iou
+from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.frozen_batch_norm import FrozenBatchNorm
 from export.detr.training.__main__ import main
 from export.detr.training.criterion import SetCriterion
 from export.detr.training.datasets import load_coco

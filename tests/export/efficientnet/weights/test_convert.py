@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from export.efficientnet.models.efficientnet import build_efficientnet, input_normalization
+from export.efficientnet.networks.efficientnet import build_efficientnet, input_normalization
 from export.efficientnet.weights.convert import load_weights
 from export.efficientnet.weights.presets import variant_scaling
 from export.errors import ExportError

@@ -104,9 +104,9 @@ def test_foreign_pickles_are_refused_without_running_code(tmp_path):
 @pytest.mark.slow
 def test_every_official_1024_variable_maps_onto_the_keras_networks():
     """The full FFHQ 1024² name/shape set (official schedule) loads into Generator and Discriminator."""
-    from export.stylegan.models.config import StyleGANConfig
-    from export.stylegan.models.discriminator import Discriminator
-    from export.stylegan.models.generator import Generator
+    from export.stylegan.networks.config import StyleGANConfig
+    from export.stylegan.networks.discriminator import Discriminator
+    from export.stylegan.networks.generator import Generator
     from export.stylegan.weights.convert import assign_official_variables
     from tests.export.stylegan.official_pickle import discriminator_variables, generator_variables
 

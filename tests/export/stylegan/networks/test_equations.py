@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.stylegan.models import layers
-from export.stylegan.models.config import StyleGANConfig
-from export.stylegan.models.discriminator import Discriminator
-from export.stylegan.models.generator import Generator
+from export.stylegan.networks import layers
+from export.stylegan.networks.config import StyleGANConfig
+from export.stylegan.networks.discriminator import Discriminator
+from export.stylegan.networks.generator import Generator
 from tests.export.stylegan import numpy_reference as ref
 from tests.export.stylegan.helpers import official_arrays, randomize, tiny_config
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from export.detr.models.box_ops import (
+from export.detr.networks.box_ops import (
     box_cxcywh_to_xyxy,
     box_iou,
     box_xyxy_to_cxcywh,

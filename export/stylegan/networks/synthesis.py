@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from export.stylegan.models.config import ConfiguredLayer, StyleGANConfig
-from export.stylegan.models.layers import Blur2D, EqualizedConv2D, LayerEpilogue, lerp, upscale2d
+from export.stylegan.networks.config import ConfiguredLayer, StyleGANConfig
+from export.stylegan.networks.layers import Blur2D, EqualizedConv2D, LayerEpilogue, lerp, upscale2d
 
 
 def layer_scope(layer_idx: int) -> str:

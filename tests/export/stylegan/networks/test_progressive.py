@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from export.stylegan.models.config import StyleGANConfig
-from export.stylegan.models.discriminator import Discriminator
-from export.stylegan.models.generator import Generator
+from export.stylegan.networks.config import StyleGANConfig
+from export.stylegan.networks.discriminator import Discriminator
+from export.stylegan.networks.generator import Generator
 from export.stylegan.training.dataset import process_reals
 from export.stylegan.training.training_loop import TrainConfig, Trainer
 from tests.export.stylegan.helpers import TINY, randomize

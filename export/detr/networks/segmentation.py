@@ -12,10 +12,10 @@ from typing import Any, NamedTuple
 import keras
 from keras import ops
 
-from export.detr.models.attention_map import MHAttentionMap
-from export.detr.models.backbone import BLOCKS
-from export.detr.models.detr import DETR, DETRConfig, FromDETRConfig
-from export.detr.models.mask_head import MaskHeadSmallConv
+from export.detr.networks.attention_map import MHAttentionMap
+from export.detr.networks.backbone import BLOCKS
+from export.detr.networks.detr import DETR, DETRConfig, FromDETRConfig
+from export.detr.networks.mask_head import MaskHeadSmallConv
 
 NUM_COCO_PANOPTIC_CLASSES = 250  # the official panoptic models' num_classes (ids up to 200 are used)
 

@@ -5,9 +5,9 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import ops
 
-from export.detr.models.backbone import BLOCKS, ResNetBody, downsample_mask
-from export.detr.models.position_encoding import PositionEmbeddingSine
-from export.detr.models.transformer import Transformer
+from export.detr.networks.backbone import BLOCKS, ResNetBody, downsample_mask
+from export.detr.networks.position_encoding import PositionEmbeddingSine
+from export.detr.networks.transformer import Transformer
 
 NUM_COCO_CLASSES = 91  # max COCO category id + 1; logits have one more column for "no object"
 

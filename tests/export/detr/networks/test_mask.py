@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from export.detr.models.backbone import downsample_mask
-from export.detr.models.detr import DETRConfig, build_detr
-from export.detr.models.position_encoding import PositionEmbeddingSine
+from export.detr.networks.backbone import downsample_mask
+from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.position_encoding import PositionEmbeddingSine
 from export.detr.postprocess import postprocess
 from tests.export.detr.conftest import padded_batch
 from tests.export.detr.torch_reference import sine_position

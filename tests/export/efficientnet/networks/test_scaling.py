@@ -2,7 +2,7 @@
 
 import pytest
 
-from export.efficientnet.models.scaling import custom_scaling
+from export.efficientnet.networks.scaling import custom_scaling
 from export.errors import ExportError
 
 

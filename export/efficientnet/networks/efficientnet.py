@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from export.efficientnet.models.scaling import Scaling, round_filters, round_repeats
+from export.efficientnet.networks.scaling import Scaling, round_filters, round_repeats
 from export.signatures.image_options import IMAGENET_MEAN, IMAGENET_STD
 
 CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")

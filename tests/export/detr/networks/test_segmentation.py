@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from export.detr.models.backbone import ResNetBody
-from export.detr.models.detr import DETRConfig, build_detr
-from export.detr.models.segmentation import DETRsegm, build_detr_segm, panoptic_config
+from export.detr.networks.backbone import ResNetBody
+from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.segmentation import DETRsegm, build_detr_segm, panoptic_config
 from export.detr.weights.convert import official_shapes
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETRsegm

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from export.detr.models.interpolate import resize_nearest
+from export.detr.networks.interpolate import resize_nearest
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from export.detr.models.backbone import BLOCKS, ResNetBody
-from export.detr.models.detr import DETRConfig
+from export.detr.networks.backbone import BLOCKS, ResNetBody
+from export.detr.networks.detr import DETRConfig
 from export.detr.weights.convert import official_shapes
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETR

@@ -5,8 +5,8 @@ import math
 import keras
 import pytest
 
-from export.efficientnet.models.efficientnet import build_efficientnet
-from export.efficientnet.models.scaling import custom_scaling, round_filters
+from export.efficientnet.networks.efficientnet import build_efficientnet
+from export.efficientnet.networks.scaling import custom_scaling, round_filters
 from export.efficientnet.weights.presets import variant_scaling
 
 # keras.applications.EfficientNetB0..B7(weights=None).count_params(), from model-reference.md.

@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export.stylegan.models.config import FromStyleGANConfig, StyleGANConfig
-from export.stylegan.models.layers import lerp
-from export.stylegan.models.mapping import Mapping
-from export.stylegan.models.synthesis import Synthesis
+from export.stylegan.networks.config import FromStyleGANConfig, StyleGANConfig
+from export.stylegan.networks.layers import lerp
+from export.stylegan.networks.mapping import Mapping
+from export.stylegan.networks.synthesis import Synthesis
 
 
 class Generator(FromStyleGANConfig, keras.Model):

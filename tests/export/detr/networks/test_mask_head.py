@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.detr.models.mask_head import MaskHeadSmallConv
+from export.detr.networks.mask_head import MaskHeadSmallConv
 from tests.export.detr.torch_reference import MaskHead, randomize_buffers
 
 D, HEADS, FPN = 128, 8, (64, 32, 16)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from export.stylegan.models.config import FromStyleGANConfig, StyleGANConfig
-from export.stylegan.models.layers import (
+from export.stylegan.networks.config import FromStyleGANConfig, StyleGANConfig
+from export.stylegan.networks.layers import (
     Blur2D,
     EqualizedConv2D,
     EqualizedDense,

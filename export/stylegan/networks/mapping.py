@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from export.stylegan.models.config import ConfiguredLayer, StyleGANConfig
-from export.stylegan.models.layers import EqualizedDense, PixelNorm, leaky_relu
+from export.stylegan.networks.config import ConfiguredLayer, StyleGANConfig
+from export.stylegan.networks.layers import EqualizedDense, PixelNorm, leaky_relu
 
 
 class Mapping(ConfiguredLayer):

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from export.detr.models.frozen_batch_norm import FrozenBatchNorm
-from export.detr.models.interpolate import resize_nearest
+from export.detr.networks.frozen_batch_norm import FrozenBatchNorm
+from export.detr.networks.interpolate import resize_nearest
 
 BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
 EXPANSION = 4

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from export.detr.models.attention_map import MHAttentionMap
+from export.detr.networks.attention_map import MHAttentionMap
 from tests.export.detr.torch_reference import AttentionMap
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from export.detr.models.interpolate import resize_nearest
+from export.detr.networks.interpolate import resize_nearest
 
 GROUPS = 8  # GroupNorm groups of every conv block, as the official head
 GROUP_NORM_EPS = 1e-5  # PyTorch's default; Keras defaults to 1e-3
