@@ -167,8 +167,10 @@ class Server:
 
         tf.get_logger().setLevel(logging.ERROR)
 
+        from protocol.object_store import StoreOptions
         from serving.batching import Batching, BatchScheduler
         from serving.core.lifecycle import LifecycleOptions
+        from serving.core.remote_versions import ObjectStorageOptions
         from serving.core.server_core import CoreOptions, ServerCore
         from serving.grpc_service import channel_options
         from serving.servable import ServableOptions
@@ -192,6 +194,12 @@ class Server:
                 load_retry_interval_s=max(a.load_retry_interval_micros, 0) / 1e6,
                 num_load_threads=max(a.num_load_threads, 0),
                 num_unload_threads=max(a.num_unload_threads, 0),
+            ),
+            object_storage=ObjectStorageOptions(
+                cache_dir=a.object_storage_cache_dir,
+                cache_bytes=max(a.object_storage_cache_bytes, 0),
+                quiet_seconds=a.object_storage_quiet_seconds,
+                store=StoreOptions(timeout_s=max(a.object_storage_timeout_seconds, 0.1)),
             ),
         )
         self.manager = ServerCore(options)
