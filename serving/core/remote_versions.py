@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from protocol.layout import parse_version
 from protocol.object_store import ObjectInfo, ObjectURL, StoreError, StoreOptions
 from protocol.object_store.marker import MARKER, MAX_MARKER_BYTES, read_manifest
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 
 log = logging.getLogger("serving")
 

@@ -13,29 +13,19 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 
 from protocol.object_store import is_remote
 from serving import config as config_lib
-from serving.core.lifecycle import Lifecycle, LifecycleOptions, Loader, Unloader, VersionStatus
-from serving.core.remote_versions import ObjectStorageOptions
+from serving.core.lifecycle import Lifecycle, Loader, Unloader, VersionStatus
 from serving.core.router import Router
 from serving.core.source import FileSystemSource, check_remote_base_path
 from serving.core.states import State
 from serving.core.version_cache import CachingLoader, VersionCache
 from serving.core.versions import check_base_path
-from serving.status import Code, ServingError, failed_precondition, invalid_argument
+from serving.errors import Code, ServingError, failed_precondition, invalid_argument
+from serving.options import ServerOptions
 
 log = logging.getLogger("serving")
-
-
-@dataclass
-class CoreOptions:
-    servable: object = None  # serving.servable.ServableOptions (None: the defaults); TensorFlow loads lazily
-    file_system_poll_wait_seconds: int = 1
-    allow_labels_for_unavailable: bool = False
-    lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
-    object_storage: ObjectStorageOptions = field(default_factory=ObjectStorageOptions)
 
 
 class SavedModelLoader:
@@ -46,8 +36,8 @@ class SavedModelLoader:
         self.options = options
 
     def load(self, name: str, version: int, path: str):
+        from serving.errors import from_tensorflow
         from serving.servable import Servable, ServableOptions
-        from serving.status import from_tensorflow
         from serving.warmup import warm_up
 
         options = self.options or ServableOptions()
@@ -95,13 +85,14 @@ def _return_freed_memory() -> None:
 
 
 class ServerCore:
-    def __init__(self, options: CoreOptions, load: Loader | None = None, unload: Unloader | None = None):
+    def __init__(self, options: ServerOptions, load: Loader | None = None, unload: Unloader | None = None):
+        """`load`/`unload` replace the SavedModel loader (tests of the core alone)."""
         self.options = options
         saved_model = SavedModelLoader(options.servable)
         self._cache: VersionCache | None = None
         self._cache_lock = threading.Lock()
         self.loader = CachingLoader(load or saved_model.load, unload or saved_model.unload, self.version_cache)
-        self.lifecycle = Lifecycle(self.loader.load, self.loader.unload, options.lifecycle)
+        self.lifecycle = Lifecycle(self.loader.load, self.loader.unload, options)
         self.router = Router(self.lifecycle)
         self.source = FileSystemSource(
             self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds, options.object_storage

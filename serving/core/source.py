@@ -26,7 +26,7 @@ from protocol.object_store.marker import MAX_MARKER_BYTES
 from serving.core.remote_versions import MAX_OBJECTS, Completion, ObjectStorageOptions, group_versions, store_error
 from serving.core.versions import aspired_versions, choose_versions
 from serving.core.workers import WorkerPool
-from serving.status import ServingError, invalid_argument
+from serving.errors import ServingError, invalid_argument
 
 log = logging.getLogger("serving")
 

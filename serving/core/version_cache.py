@@ -36,7 +36,7 @@ from serving.core.remote_versions import (
     marker_manifest,
     store_error,
 )
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 
 log = logging.getLogger("serving")
 

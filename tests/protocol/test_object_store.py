@@ -10,8 +10,8 @@ import pytest
 
 from protocol.object_store import StoreError, StoreOptions, is_remote, open_store, parse_url
 from protocol.object_store.marker import manifest, read_manifest
+from serving.testing.server_process import free_port
 from tests.fixtures.object_storage import HangingEndpoint, S3Emulator
-from tests.serving.server_process import free_port
 
 pytest.importorskip("boto3", reason="the [object-storage] extra is not installed")
 pytest.importorskip("google.cloud.storage", reason="the [object-storage] extra is not installed")

@@ -20,8 +20,9 @@ from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
 from protocol.object_store.marker import MARKER, manifest
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess, model_config_text, version_statuses
 from tests.fixtures.object_storage import GCSEmulator, HangingEndpoint, S3Emulator
-from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text, version_statuses
 
 pytest.importorskip("boto3", reason="the [object-storage] extra is not installed")
 pytest.importorskip("google.cloud.storage", reason="the [object-storage] extra is not installed")

@@ -17,13 +17,13 @@ from protocol.generated.tensorflow_serving.apis import model_pb2
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from protocol.object_store import StoreOptions
 from protocol.object_store.marker import MARKER, manifest
-from serving.core.lifecycle import LifecycleOptions
 from serving.core.remote_versions import ObjectStorageOptions
-from serving.core.server_core import CoreOptions, ServerCore
-from serving.status import ServingError
+from serving.core.server_core import ServerCore
+from serving.errors import ServingError
+from serving.options import ServerOptions
+from serving.testing.server_process import model_config_text
 from tests.fixtures.object_storage import HangingEndpoint, S3Emulator
 from tests.serving.core.test_lifecycle import Loads, _states, _until
-from tests.serving.server_process import model_config_text
 
 pytest.importorskip("boto3", reason="the [object-storage] extra is not installed")
 pytest.importorskip("google.cloud.storage", reason="the [object-storage] extra is not installed")
@@ -85,11 +85,7 @@ def _core(loads, tmp_path, **storage):
         cache_dir=str(tmp_path / "cache"), store=StoreOptions(timeout_s=1.0, attempts=2), **storage
     )
     return ServerCore(
-        CoreOptions(
-            file_system_poll_wait_seconds=0,
-            lifecycle=LifecycleOptions(max_num_load_retries=0),
-            object_storage=options,
-        ),
+        ServerOptions(file_system_poll_wait_seconds=0, max_num_load_retries=0, object_storage=options),
         load=loads.load,
         unload=loads.unload,
     )
