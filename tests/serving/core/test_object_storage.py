@@ -285,3 +285,22 @@ def test_access_denied_is_the_models_status(loads, tmp_path, monkeypatch):
             )
         finally:
             core.stop()
+
+
+def test_a_cache_left_by_a_server_that_died_is_removed_and_a_live_one_kept(tmp_path):
+    from serving.core.version_cache import VersionCache
+
+    options = ObjectStorageOptions(cache_dir=str(tmp_path))
+    live = VersionCache(options)  # holds its lock, as a running server does
+    dead = tmp_path / "serving-cache-dead"
+    (dead / "m-1-0000").mkdir(parents=True)
+    (dead / ".lock").touch()  # its server is gone: nobody holds the lock
+    foreign = tmp_path / "serving-cache-not-ours"
+    foreign.mkdir()  # no lock file: not a cache this code made
+    second = VersionCache(options)
+    try:
+        assert not dead.exists() and foreign.is_dir() and os.path.isdir(live.root)
+    finally:
+        live.close()
+        second.close()
+    assert not os.path.exists(live.root) and not os.path.exists(second.root)
