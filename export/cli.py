@@ -64,9 +64,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     )
     parser.add_argument(
         "--models-dir",
-        type=Path,
-        default=Path("models"),
-        help="model repository root; the version goes to <models-dir>/<name>/<version> (default: models)",
+        default="models",
+        help="model repository root, a directory or s3://bucket/prefix or gs://bucket/prefix; the version goes "
+        "to <models-dir>/<name>/<version> (default: models)",
     )
     parser.add_argument(
         "--name",

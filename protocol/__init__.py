@@ -13,4 +13,6 @@ Nothing here imports TensorFlow: a client install needs only numpy and protobuf 
     limits      the message size both ends accept
     panoptic    the COCO panoptic PNG convention and category table of panoptic segmentation outputs
     generated   messages and gRPC stubs compiled from protocol/protos (official names and numbers)
+    object_store  model repositories in s3:// and gs:// (the SDKs imported only when used) and the
+                _SUCCESS completion marker, for the server's source and the exporter's publish stage
 """

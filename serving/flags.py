@@ -145,13 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
         "off = nobody (PERMISSION_DENIED). Not an official flag",
     )
     p.add_argument("--model_name", default="default", help="model name (default 'default')")
-    p.add_argument("--model_base_path", default="", help="directory holding the model's integer version directories")
+    p.add_argument(
+        "--model_base_path",
+        default="",
+        help="directory holding the model's integer version directories, or an object-storage prefix holding "
+        "them (s3://bucket/prefix, gs://bucket/prefix)",
+    )
     p.add_argument(
         "--file_system_poll_wait_seconds",
         type=int,
         default=1,
         help="seconds between scans for new versions; 0 = scan once; <0 = never",
     )
+    _add_object_storage(p)
     p.add_argument("--max_num_load_retries", type=int, default=5, help="load retries after a failure (default 5)")
     p.add_argument(
         "--load_retry_interval_micros",
@@ -225,6 +231,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bool(p, "version", False, "print the version and exit")
     _add_official_extras(p)
     return p
+
+
+def _add_object_storage(p: argparse.ArgumentParser) -> None:
+    """s3:// and gs:// base paths (not official flags; the official server reads gs:// itself, in place)."""
+    p.add_argument(
+        "--object_storage_cache_dir",
+        default="",
+        help="where versions from s3:// and gs:// base paths are copied before they load (a directory of this "
+        "server's own is made inside; default: the temporary directory)",
+    )
+    p.add_argument(
+        "--object_storage_cache_bytes",
+        type=int,
+        default=8 << 30,
+        help="the most the local copies may hold together; a version that does not fit fails to load with "
+        "RESOURCE_EXHAUSTED (a swap needs room for two versions; default 8 GiB)",
+    )
+    p.add_argument(
+        "--object_storage_quiet_seconds",
+        type=float,
+        default=30.0,
+        help="a version without the _SUCCESS marker is served once it looks like a whole SavedModel and its "
+        "listing has not changed for this long; < 0: only versions with the marker (default 30)",
+    )
+    p.add_argument(
+        "--object_storage_timeout_seconds",
+        type=float,
+        default=10.0,
+        help="connect and read timeout of each object-storage request (3 attempts each; default 10)",
+    )
 
 
 def _add_official_extras(p: argparse.ArgumentParser) -> None:

@@ -12,6 +12,8 @@ import resource
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from protocol.object_store import StoreOptions
+from serving.core.remote_versions import ObjectStorageOptions
 from serving.request_limits import RequestLimits
 
 if TYPE_CHECKING:  # servable.py imports TensorFlow; flags are checked before TensorFlow is imported
@@ -55,6 +57,8 @@ class ServerOptions:
     load_retry_interval_s: float = 60.0
     num_load_threads: int = 0  # 0: serving.core.workers.default_threads()
     num_unload_threads: int = 0
+    # s3:// and gs:// base paths: the local copies' cache, when an unmarked version counts, request timeouts
+    object_storage: ObjectStorageOptions = field(default_factory=ObjectStorageOptions)
     # each loaded version (its Session, run admission, warmup; batching is added once the scheduler runs);
     # None: ServableOptions' defaults
     servable: ServableOptions | None = None
@@ -94,6 +98,12 @@ class ServerOptions:
             load_retry_interval_s=max(args.load_retry_interval_micros, 0) / 1e6,
             num_load_threads=max(args.num_load_threads, 0),
             num_unload_threads=max(args.num_unload_threads, 0),
+            object_storage=ObjectStorageOptions(
+                cache_dir=args.object_storage_cache_dir,
+                cache_bytes=max(args.object_storage_cache_bytes, 0),
+                quiet_seconds=args.object_storage_quiet_seconds,
+                store=StoreOptions(timeout_s=max(args.object_storage_timeout_seconds, 0.1)),
+            ),
             servable=ServableOptions(
                 session=session_settings(args),
                 method_check=args.enable_signature_method_name_check,

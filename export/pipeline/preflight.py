@@ -29,9 +29,10 @@ FORMAT_CHECKS = {
 
 @dataclass(frozen=True)
 class Target:
-    """A checked destination: ``base`` = ``<models_dir>/<name>``, the version to write (None: the next)."""
+    """A checked destination: ``base`` = ``<models_dir>/<name>`` (a directory, or an s3:// or gs:// URL), the
+    version to write (None: the next)."""
 
-    base: Path
+    base: Path | str
     name: str
     version: int | None
     force: bool

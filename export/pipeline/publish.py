@@ -1,6 +1,6 @@
 """Atomic publication of a model version into a TF Serving model repository.
 
-A server polling ``<models_dir>/<name>/`` loads every child directory whose name is an integer.
+On disk (this module): a server polling ``<models_dir>/<name>/`` loads every child directory whose name is an integer.
 So a version is written in a staging directory beside them whose name is not an integer
 (``.export-<token>``) and renamed into place in one step once it is complete and verified.
 
@@ -9,6 +9,9 @@ staging directory exists. An export that dies (even by SIGKILL) releases the loc
 file descriptor, so the next export recognises the directory as stale by taking the lock, and
 removes it. A process id would not do: exporters in different containers sharing a volume see
 different pid namespaces.
+
+In object storage (`s3://`, `gs://` models dirs), where there is no rename, each function here hands
+over to ``export.pipeline.upload``: files first, the completion marker last.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from export.errors import ExportError
+from export.pipeline import upload
 from protocol.layout import parse_version
+from protocol.object_store import is_remote
 
 STAGING_PREFIX = ".export-"
 LOCK_SUFFIX = ".lock"
@@ -40,9 +45,12 @@ def check_model_name(name: str) -> None:
         )
 
 
-def model_base(models_dir: str | Path, name: str) -> Path:
-    """``<models_dir>/<name>``, the directory TF Serving's ``base_path`` points at, for a checked name."""
+def model_base(models_dir: str | Path, name: str) -> Path | str:
+    """``<models_dir>/<name>``, the directory (or object-storage URL) TF Serving's ``base_path`` points at,
+    for a checked name."""
     check_model_name(name)
+    if is_remote(str(models_dir)):
+        return upload.model_url(str(models_dir), name)
     base = Path(models_dir) / name
     for directory in (Path(models_dir), base):
         if directory.exists() and not directory.is_dir():
@@ -50,21 +58,28 @@ def model_base(models_dir: str | Path, name: str) -> Path:
     return base
 
 
-def existing_versions(base: Path) -> list[int]:
-    """Integer version directories under ``base``, as TF Serving would discover them."""
+def existing_versions(base: Path | str) -> list[int]:
+    """Integer version directories under ``base``, as TF Serving would discover them (in object storage:
+    complete or not)."""
+    if _remote(base):
+        return upload.existing_versions(str(base))
     if not base.is_dir():
         return []
     found = (parse_version(p.name) for p in base.iterdir() if p.is_dir())
     return sorted(v for v in found if v is not None)
 
 
-def check_version_free(base: Path, version: int | None, force: bool) -> None:
+def _remote(base: Path | str) -> bool:
+    return isinstance(base, str) and is_remote(base)
+
+
+def check_version_free(base: Path | str, version: int | None, force: bool) -> None:
     """Fail early, before a slow build, when ``version`` exists and ``force`` is not set."""
     if version is not None and version < 0:
         raise ExportError(f"--version must be a non-negative integer, got {version}")
     if version is not None and not force and version in existing_versions(base):
         raise ExportError(
-            f"version {version} already exists at {base / str(version)}; "
+            f"version {version} already exists at {base}/{version}; "
             "pass --force to replace it or omit --version to write the next one"
         )
 
@@ -144,8 +159,13 @@ def _acquire_staging_lock(base: Path) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def staging_directory(base: Path) -> Iterator[Path]:
-    """A fresh staging directory beside the versions, locked while it lives, removed unless published."""
+def staging_directory(base: Path | str) -> Iterator[Path]:
+    """A fresh staging directory beside the versions, locked while it lives, removed unless published (for
+    object storage: a local temporary directory)."""
+    if _remote(base):
+        with upload.staging_directory() as staging:
+            yield staging
+        return
     base.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(base)
     token, fd = _acquire_staging_lock(base)
@@ -165,8 +185,11 @@ def _replaced_path(staging: Path) -> Path:
     return staging.with_name(staging.name + "-replaced")
 
 
-def publish(source: Path, staging: Path, base: Path, version: int | None, force: bool) -> Path:
-    """Rename the complete ``source`` (inside ``staging``) to ``base/<version>`` (the next free one if None)."""
+def publish(source: Path, staging: Path, base: Path | str, version: int | None, force: bool) -> Path | str:
+    """Rename the complete ``source`` (inside ``staging``) to ``base/<version>`` (the next free one if None);
+    in object storage, upload it there (``export.pipeline.upload.publish``)."""
+    if _remote(base):
+        return upload.publish(source, str(base), version, force)
     if version is None:
         for _ in range(100):
             target = base / str(max([0, *existing_versions(base)]) + 1)

@@ -5,7 +5,8 @@ weights and input files (``preflight``, once, before TensorFlow), fetch publishe
 (``ModelExport.fetch``), build the ``Exportable``, then write it. Writing it (``write_version``, or
 ``write_checked`` for a target already checked) traces and writes the SavedModel in a staging
 directory (``write``), reloads it and compares every signature (``verify``), adds the warmup
-records (``warmup``) and export_info.json, and renames the version into place (``publish``).
+records (``warmup``) and export_info.json, and renames the version into place (``publish``), or, for an
+``s3://``/``gs://`` models dir, uploads it with the completion marker last (``upload``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def run(
     name: str | None = None,
     version: int | None = None,
     force: bool = False,
-) -> Path:
-    """Check, build and publish one version of ``spec``; returns ``<models_dir>/<name>/<version>``."""
+) -> Path | str:
+    """Check, build and publish one version of ``spec``; returns ``<models_dir>/<name>/<version>`` (a path, or
+    the version's URL when ``models_dir`` is ``s3://…`` or ``gs://…``)."""
     name = spec.default_name() if name is None else name
     target = preflight(spec, models_dir, name, version, force)  # fails in a second, before the slow build
     spec.fetch()
@@ -49,12 +51,12 @@ def run(
 
 def write_version(
     exportable: Exportable, *, models_dir: str | Path, name: str, version: int | None = None, force: bool = False
-) -> Path:
+) -> Path | str:
     """Write, verify and atomically publish ``exportable``; returns ``<models_dir>/<name>/<version>``."""
     return write_checked(exportable, check_target(models_dir, name, version, force))
 
 
-def write_checked(exportable: Exportable, target: Target) -> Path:
+def write_checked(exportable: Exportable, target: Target) -> Path | str:
     """``write_version`` for a target ``preflight`` has already checked (the checks run once)."""
     base, name, version, force = target.base, target.name, target.version, target.force
     endpoints = list(exportable.endpoints)

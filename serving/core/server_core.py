@@ -14,11 +14,13 @@ import logging
 import threading
 import time
 
+from protocol.object_store import is_remote
 from serving import config as config_lib
 from serving.core.lifecycle import Lifecycle, Loader, Unloader, VersionStatus
 from serving.core.router import Router
-from serving.core.source import FileSystemSource
+from serving.core.source import FileSystemSource, check_remote_base_path
 from serving.core.states import State
+from serving.core.version_cache import CachingLoader, VersionCache
 from serving.core.versions import check_base_path
 from serving.errors import Code, ServingError, failed_precondition, invalid_argument
 from serving.options import ServerOptions
@@ -87,9 +89,14 @@ class ServerCore:
         """`load`/`unload` replace the SavedModel loader (tests of the core alone)."""
         self.options = options
         saved_model = SavedModelLoader(options.servable)
-        self.lifecycle = Lifecycle(load or saved_model.load, unload or saved_model.unload, options)
+        self._cache: VersionCache | None = None
+        self._cache_lock = threading.Lock()
+        self.loader = CachingLoader(load or saved_model.load, unload or saved_model.unload, self.version_cache)
+        self.lifecycle = Lifecycle(self.loader.load, self.loader.unload, options)
         self.router = Router(self.lifecycle)
-        self.source = FileSystemSource(self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds)
+        self.source = FileSystemSource(
+            self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds, options.object_storage
+        )
         self._config_lock = threading.Lock()
         self._config = None
         self._models: dict[str, object] = {}  # name -> ModelConfig of the config in force
@@ -151,7 +158,10 @@ class ServerCore:
         for model in models:
             current = self._models.get(model.name)
             if current is None or current.base_path != model.base_path:
-                check_base_path(model.base_path, model.name)
+                if is_remote(model.base_path):
+                    check_remote_base_path(model.base_path, model.name, self.options.object_storage.store)
+                else:
+                    check_base_path(model.base_path, model.name)
 
     def _labels(self, models) -> dict[str, dict[str, int]]:
         """UpdateModelVersionLabelMap: a label may point only at an AVAILABLE version (see the flag)."""
@@ -176,13 +186,18 @@ class ServerCore:
 
         No lock is held: polling, other loads and other reloads go on. The awaited models are
         scanned again every poll interval (at start-up the polling thread has not started yet); a
-        model that a later config removed is no longer waited for.
+        model that a later config removed is no longer waited for, nor is one whose object-storage
+        base path cannot be read (its status says why; it loads once the bucket answers).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = max(self.options.file_system_poll_wait_seconds, 1)
+
+        def still_wanted(name: str) -> bool:
+            return name in self._models and self.source.error(name) is None
+
         while True:
             step = interval if deadline is None else max(min(interval, deadline - time.monotonic()), 0)
-            statuses = self.lifecycle.wait_for_models(names, lambda name: name in self._models, step)
+            statuses = self.lifecycle.wait_for_models(names, still_wanted, step)
             if statuses is not None:
                 break
             if self.lifecycle.stopping:
@@ -193,6 +208,10 @@ class ServerCore:
                     f"Models {', '.join(names)} did not become available in time; they keep loading",
                 )
             self.source.poll(names)
+        for name in names:
+            error = self.source.error(name)
+            if error is not None and name not in statuses:
+                log.warning("Not waiting for servable %s: %s", name, error.message)
         failed = []
         for name in names:
             status: VersionStatus | None = statuses.get(name)
@@ -208,7 +227,30 @@ class ServerCore:
         return self.router.servable(spec)
 
     def version_states(self, spec) -> list[VersionStatus]:
-        return self.router.version_states(spec)
+        """The router's answer; for a model with no version to report whose object-storage base path cannot
+        be read, that error (its code: PERMISSION_DENIED, UNAVAILABLE, DEADLINE_EXCEEDED...) with the reason."""
+        try:
+            return self.router.version_states(spec)
+        except ServingError as e:
+            source_error = self.source.error(spec.name) if e.code is Code.NOT_FOUND else None
+            if source_error is None:
+                raise
+            raise ServingError(source_error.code, f"{e.message}: {source_error.message}") from None
+
+    def version_cache(self) -> VersionCache:
+        """The local copies of object-storage versions, made when the first one is loaded."""
+        with self._cache_lock:
+            if self._cache is None:
+                try:
+                    self._cache = VersionCache(self.options.object_storage)
+                except OSError as e:
+                    where = self.options.object_storage.cache_dir or "the temporary directory"
+                    raise ServingError(
+                        Code.FAILED_PRECONDITION,
+                        f"Cannot make the object-storage cache in {where} (--object_storage_cache_dir): "
+                        f"{e.strerror or e}",
+                    ) from None
+            return self._cache
 
     # ------------------------------------------------------------------ polling
     def start_polling(self) -> None:
@@ -217,3 +259,6 @@ class ServerCore:
     def stop(self) -> None:
         self.source.stop()
         self.lifecycle.stop()
+        with self._cache_lock:
+            if self._cache is not None:
+                self._cache.close()

@@ -1,5 +1,5 @@
 """Version directories on disk (named as `protocol.layout.parse_version` reads them) and the version
-policies latest / all / specific."""
+policies latest / all / specific (which apply to object storage's complete versions too: remote_versions)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,12 @@ def list_versions(base_path: str, model_name: str) -> dict[int, str]:
 
 def aspired_versions(model) -> dict[int, str]:
     """The versions the model's policy (a ModelConfig's model_version_policy) wants served, from disk now."""
-    on_disk = list_versions(model.base_path, model.name)
+    return choose_versions(model, list_versions(model.base_path, model.name))
+
+
+def choose_versions(model, found: dict[int, str]) -> dict[int, str]:
+    """Of the versions `found` (version -> path or URL), those the model's version policy wants served."""
+    on_disk = found
     policy = model.model_version_policy
     choice = policy.WhichOneof("policy_choice")
     if choice == "all":

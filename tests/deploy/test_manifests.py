@@ -327,3 +327,46 @@ def test_kserve_inference_services_and_custom_runtime():
         )
     canary = load_yaml_file(KSERVE / "examples" / "canary.yaml")[0]
     assert 0 < canary["spec"]["predictor"]["canaryTrafficPercent"] < 100
+
+
+def test_object_storage_component_has_the_server_read_the_bucket_without_an_init_container(tmp_path, cpu):
+    resources = render(overlay(tmp_path, [K8S / "overlays" / "cpu"], [K8S / "components" / "object-storage"]))
+    (config_map,) = by_kind(resources, "ConfigMap").values()
+    for name, deployment in by_kind(resources, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        (server,) = pod["containers"]
+        assert not pod.get("initContainers")
+        assert re.fullmatch(r"keras-to-serving/server:\d+\.\d+\.\d+", server["image"])  # reads s3:// and gs://
+        model_config = config_map["data"][f"{name}.config"]
+        assert re.search(rf'base_path: "(s3|gs)://[^"]+/{name}"', model_config)
+        assert "version_labels" in model_config  # the base's policy and labels kept
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "models" not in volumes
+        cache_dir = _flag(server["args"], "object_storage_cache_dir")
+        (mount,) = [m for m in server["volumeMounts"] if m["mountPath"] == cache_dir]
+        limit = volumes[mount["name"]]["emptyDir"]["sizeLimit"]
+        assert int(_flag(server["args"], "object_storage_cache_bytes")) < int(limit.removesuffix("Gi")) << 30
+        assert server["envFrom"] == [{"secretRef": {"name": "models-storage", "optional": True}}]
+        assert server["securityContext"]["readOnlyRootFilesystem"] is True
+        base = by_kind(cpu, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
+        assert server["args"][: len(base["args"])] == base["args"]  # the base's flags, then the cache's
+
+
+def test_kserve_object_storage_example_has_the_server_read_the_bucket():
+    resources = load_yaml_file(KSERVE / "examples" / "object-storage.yaml")
+    (isvc,) = by_kind(resources, "InferenceService").values()
+    (config_map,) = by_kind(resources, "ConfigMap").values()
+    predictor = isvc["spec"]["predictor"]
+    model = predictor["model"]
+    assert "storageUri" not in model  # so KServe adds no storage-initializer init container
+    assert model["runtime"] == "kts-tensorflow-serving"
+    assert re.fullmatch(r"keras-to-serving/server:\d+\.\d+\.\d+", model["image"])
+    config_file = _flag(model["args"], "model_config_file")
+    mounts = {m["mountPath"]: m["name"] for m in model["volumeMounts"]}
+    volumes = {v["name"]: v for v in predictor["volumes"]}
+    directory, _, file = config_file.rpartition("/")
+    assert volumes[mounts[directory]]["configMap"]["name"] == config_map["metadata"]["name"]
+    assert re.search(r'base_path: "(s3|gs)://', config_map["data"][file])
+    cache = volumes[mounts[_flag(model["args"], "object_storage_cache_dir")]]["emptyDir"]["sizeLimit"]
+    assert int(_flag(model["args"], "object_storage_cache_bytes")) < int(cache.removesuffix("Gi")) << 30
+    assert predictor["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"

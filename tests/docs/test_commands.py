@@ -56,6 +56,11 @@ SKIP = [
     ),
     (r"--profile gpu", "needs an NVIDIA GPU"),
     (
+        r"\b(s3|gs)://",
+        "needs a real bucket and its credentials: tests/serving/test_object_storage.py and "
+        "tests/export/pipeline/test_upload.py export to and serve from moto's S3 and a GCS emulator on 127.0.0.1",
+    ),
+    (
         r"scripts/compile_protos\.py\s*(#.*)?$",
         "rewrites protocol/generated in the repository itself; the --check "
         "line runs the same compile into a temporary folder",
