@@ -55,6 +55,13 @@ class Metrics:
             ":tensorflow:serving:request_count", "The total number of requests.", ("model_name", "status")
         )
         self.registry.register(self.request_count)
+        # request logs (serving/logs): OK written, RESOURCE_EXHAUSTED too large or dropped, INTERNAL failed writes
+        self.request_log_count = _Counters(
+            ":tensorflow:serving:request_log_count",
+            "The total number of requests logged from the model server sliced down by model_name and status code.",
+            ("model_name", "status_code"),
+        )
+        self.registry.register(self.request_log_count)
         self.request_latency = Histogram(
             ":tensorflow:serving:request_latency",
             "Distribution of wall time (in microseconds) for Tensorflow Serving request.",

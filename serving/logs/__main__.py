@@ -1,0 +1,7 @@
+"""`python -m serving.logs`: list, print and convert request logs (serving/logs/cli.py)."""
+
+import sys
+
+from serving.logs.cli import main
+
+sys.exit(main())
