@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from serving import tracing
 from serving.deadlines import NO_DEADLINE, Deadline
 
 
@@ -74,7 +75,9 @@ class RunAdmission:
                 return
             turn = _Turn()
             self._waiting.append(turn)
-        if deadline.wait(turn.event):
+        with tracing.span("queue.admission", {"serving.queue.ahead": len(self._waiting) - 1}):
+            admitted = deadline.wait(turn.event)
+        if admitted:
             return
         with self._lock:
             if turn.admitted:  # the place came as the deadline passed: hand it on

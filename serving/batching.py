@@ -27,6 +27,7 @@ import numpy as np
 from protocol.generated.tensorflow_serving.servables.tensorflow.session_bundle_config_pb2 import BatchingParameters
 from protocol.layout import BATCHING_PARAMS_FILE
 from serving import config as config_lib
+from serving import tracing
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.errors import Code, ServingError, invalid_argument
 from serving.metrics import METRICS
@@ -43,6 +44,9 @@ class _Task:
     deadline: Deadline = NO_DEADLINE
     enqueued: float = field(default_factory=time.monotonic)
     future: Future = field(default_factory=Future)
+    # the batch it ran in, for its trace: (start, end) in time.time_ns(), rows, padded size, requests in it
+    enqueued_ns: int = field(default_factory=time.time_ns)
+    ran: tuple[int, int, int, int, int] | None = None
 
 
 def _value(params: BatchingParameters, name: str, default: int) -> int:
@@ -123,6 +127,16 @@ class BatchScheduler:
             )
         METRICS.input_batch_size.observe(task_rows)
         deadline.check()
+        with tracing.span("batch", {"serving.batch.task_rows": task_rows}):
+            task = self._submit(servable, key, inputs, task_rows, deadline, options)
+            try:
+                return task.future.result()
+            finally:
+                _trace_batch(task)
+
+    def _submit(
+        self, servable, key: str, inputs: Mapping[str, np.ndarray], task_rows: int, deadline: Deadline, options
+    ) -> _Task:
         task = _Task(servable, key, inputs, task_rows, deadline)
         queue_key = (id(servable), key) + tuple(sorted((n, a.shape[1:], a.dtype.str) for n, a in inputs.items()))
         with self._cond:
@@ -136,7 +150,7 @@ class BatchScheduler:
             queue.tasks.append(task)
             queue.rows += task_rows
             self._cond.notify_all()
-        return task.future.result()
+        return task
 
     # ------------------------------------------------------------------ batch threads
     def _next_batch(self) -> tuple[list[_Task], QueueOptions] | None:
@@ -189,6 +203,7 @@ class BatchScheduler:
             self._execute(batch, options)
 
     def _execute(self, batch: list[_Task], options: QueueOptions) -> None:
+        start = time.time_ns()
         try:
             outputs = self._run_merged(batch, options)
         except Exception as e:  # noqa: BLE001 - isolate the failing request below
@@ -198,8 +213,11 @@ class BatchScheduler:
             for task in batch:
                 self._execute([task], options)
             return
+        rows = sum(t.rows for t in batch)
+        ran = (start, time.time_ns(), rows, options.padded_size(rows), len(batch))
         offset = 0
         for task in batch:
+            task.ran = ran
             task.future.set_result({name: value[offset : offset + task.rows] for name, value in outputs.items()})
             offset += task.rows
 
@@ -233,6 +251,20 @@ class BatchScheduler:
             self._cond.notify_all()
         for task in pending:
             task.future.set_exception(ServingError(Code.UNAVAILABLE, "Batch scheduler is shutting down"))
+
+
+def _trace_batch(task: _Task) -> None:
+    """The batch's children of a request's `batch` span: its wait in the queue and the merged run it joined."""
+    if task.ran is None or not tracing.on():
+        return
+    start, end, rows, size, requests = task.ran
+    tracing.record("queue.batch", task.enqueued_ns, start)
+    tracing.record(
+        "model.run",
+        start,
+        end,
+        {"serving.batch.size": size, "serving.batch.rows": rows, "serving.batch.requests": requests},
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from protocol.generated.tensorflow_serving.config.monitoring_config_pb2 import MonitoringConfig
 from protocol.generated.tensorflow_serving.servables.tensorflow.session_bundle_config_pb2 import BatchingParameters
 from serving.errors import Code, ServingError, invalid_argument
+from serving.logs.request_logger import check_logging_config
 
 log = logging.getLogger("serving")
 
@@ -108,3 +109,5 @@ def validate_model_config(config: ModelServerConfig) -> None:
         platform = model_platform(model)
         if platform != "tensorflow":
             raise invalid_argument(f"Model {model.name} requests unsupported platform {platform}")
+        if model.HasField("logging_config"):
+            check_logging_config(model.name, model.logging_config)

@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "write gRPC output tensors as tensor_content instead of typed value fields",
     )
     _add_bool(p, "version", False, "print the version and exit")
+    _add_observability(p)
     _add_official_extras(p)
     return p
 
@@ -260,6 +261,36 @@ def _add_object_storage(p: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         help="connect and read timeout of each object-storage request (3 attempts each; default 10)",
+    )
+
+
+def _add_observability(p: argparse.ArgumentParser) -> None:
+    """The access log and the bounds of request logs (not official flags; tracing is configured by the
+    standard OTEL_* environment variables, request logging by each model's logging_config)."""
+    p.add_argument(
+        "--access_log",
+        default="",
+        help="one JSON line per request (time, api, model, version, signature, status, latency, bytes in/out, "
+        "trace id): 'stderr' or a file path (rotated at 64 MiB, 4 kept); default '' = off",
+    )
+    p.add_argument(
+        "--request_log_max_record_bytes",
+        type=int,
+        default=8 << 20,
+        help="a sampled request whose request and response hold more than this is not logged (counted as "
+        "RESOURCE_EXHAUSTED in request_log_count) so that logging never copies a large request (default 8 MiB)",
+    )
+    p.add_argument(
+        "--request_log_file_bytes",
+        type=int,
+        default=64 << 20,
+        help="a request log file is closed and the next one started past this size (default 64 MiB)",
+    )
+    p.add_argument(
+        "--request_log_max_files",
+        type=int,
+        default=16,
+        help="request log files kept per filename_prefix; the oldest are removed beyond it (default 16)",
     )
 
 

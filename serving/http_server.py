@@ -82,6 +82,15 @@ class Request:
         self._body: bytearray | None = None
 
     @property
+    def peer(self) -> str:
+        """The client's address as gRPC writes a peer (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`)."""
+        address = self._connection.transport.get_extra_info("peername") if self._connection.transport else None
+        if not address:
+            return "unknown"
+        host, port = address[0], address[1]
+        return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+
+    @property
     def content_length(self) -> int | None:
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from protocol.object_store import StoreOptions
 from serving.core.remote_versions import ObjectStorageOptions
+from serving.logs.request_logger import RequestLogOptions
 from serving.request_limits import RequestLimits
 
 if TYPE_CHECKING:  # servable.py imports TensorFlow; flags are checked before TensorFlow is imported
@@ -59,6 +60,9 @@ class ServerOptions:
     num_unload_threads: int = 0
     # s3:// and gs:// base paths: the local copies' cache, when an unmarked version counts, request timeouts
     object_storage: ObjectStorageOptions = field(default_factory=ObjectStorageOptions)
+    # request logs (each model's logging_config) and the access log (--access_log: "", "stderr" or a path)
+    request_logs: RequestLogOptions = field(default_factory=RequestLogOptions)
+    access_log: str = ""
     # each loaded version (its Session, run admission, warmup; batching is added once the scheduler runs);
     # None: ServableOptions' defaults
     servable: ServableOptions | None = None
@@ -104,6 +108,12 @@ class ServerOptions:
                 quiet_seconds=args.object_storage_quiet_seconds,
                 store=StoreOptions(timeout_s=max(args.object_storage_timeout_seconds, 0.1)),
             ),
+            request_logs=RequestLogOptions(
+                max_record_bytes=max(args.request_log_max_record_bytes, 0),
+                file_bytes=max(args.request_log_file_bytes, 1),
+                max_files=max(args.request_log_max_files, 1),
+            ),
+            access_log=args.access_log,
             servable=ServableOptions(
                 session=session_settings(args),
                 method_check=args.enable_signature_method_name_check,

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from protocol.limits import MAX_EXPANSION_BYTES
+from serving import tracing
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.errors import invalid_argument
 
@@ -59,7 +60,9 @@ class ExpansionPool:
                 return
             turn = (size, threading.Event())
             self._waiting.append(turn)
-        if deadline.wait(turn[1]):
+        with tracing.span("queue.expansion", {"serving.expansion_bytes": size}):
+            granted = deadline.wait(turn[1])
+        if granted:
             return
         with self._lock:
             if turn[1].is_set():  # granted as the deadline passed: give it back

@@ -19,7 +19,7 @@ import numpy as np
 from protocol.dtypes import type_name
 from protocol.generated.tensorflow.core.protobuf import meta_graph_pb2 as wire_meta_graph_pb2
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, PREDICT_METHOD, REGRESS_METHOD
-from serving import session_bundle
+from serving import session_bundle, tracing
 from serving.admission import RunAdmission
 from serving.batching import Batching
 from serving.deadlines import NO_DEADLINE, Deadline
@@ -224,7 +224,8 @@ class Servable:
             deadline.check()
             start = time.perf_counter()
             try:
-                values = call(*feeds)
+                with tracing.span("model.run", {"serving.model.signature_name": key}):
+                    values = call(*feeds)
             except Exception as e:  # noqa: BLE001 - every model failure becomes a canonical error
                 raise from_tensorflow(e) from None
             elapsed = time.perf_counter() - start

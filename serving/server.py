@@ -111,11 +111,26 @@ class Server:
             servable = dataclasses.replace(options.servable, batching=batching_rule)
             options = dataclasses.replace(options, servable=servable)
         self.options = options
+        self._observe(options)
         self.manager = ServerCore(options)
         self.manager.reload_config(model_config)
         # TensorFlow and the models leave millions of tracked objects; without freezing them, a full
         # collection triggered by a large JSON body costs hundreds of milliseconds.
         gc.freeze()
+
+    @staticmethod
+    def _observe(options) -> None:
+        """Tracing (from the OTEL_* environment) and the access log (--access_log), before any request."""
+        from serving import tracing
+        from serving.logs import access
+
+        tracing.configure()
+        try:
+            access.LOG.open(options.access_log)
+        except OSError as e:
+            raise ServingError(
+                config_lib.Code.INVALID_ARGUMENT, f"--access_log={options.access_log}: {e.strerror or e}"
+            ) from None
 
     def _load_transport_security(self) -> None:
         """Reads --ssl_config_file (gRPC) and --rest_api_ssl_config_file (REST) before any model loads."""
@@ -187,6 +202,11 @@ class Server:
         self.manager.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
+        from serving import tracing
+        from serving.logs import access
+
+        access.LOG.close()
+        tracing.shutdown()
 
     def _start_config_polling(self) -> None:
         a = self.args

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import re
 import ssl
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +21,14 @@ from protocol.generated.tensorflow_serving.apis import (
     regression_pb2,
 )
 from protocol.methods import SIGNATURE_DEF_FIELD
-from serving import tensor_json
+from serving import tensor_json, tracing
 from serving.core.server_core import ServerCore
 from serving.core.workers import WorkerPool
 from serving.deadlines import Deadline
 from serving.errors import Code, ServingError, from_tensorflow, invalid_argument
 from serving.http_server import BodyRejected, HttpServer, Request, Response
 from serving.metrics import METRICS
-from serving.ops import inference, model_info
+from serving.ops import inference, model_info, observe
 from serving.ops.predict import predict
 from serving.options import ServerOptions
 from serving.request_limits import RequestLimits
@@ -194,9 +193,10 @@ def _predict(
     officially; then the one predict path runs it."""
     if doc is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
         tensor_json.check_values(body, limits, lambda: _most_inputs(manager, route))
-    typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
-    if typed is None and doc is None:
-        doc = tensor_json.parse_document(body)
+    with tracing.span("decode"):
+        typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
+        if typed is None and doc is None:
+            doc = tensor_json.parse_document(body)
     call = JsonPredict(route.spec, body, deadline, limits, doc, typed, on_loop)
     try:
         return predict(manager, call, lambda p: tensor_json.predict_response_json(p.outputs, call.format), not on_loop)
@@ -221,6 +221,13 @@ def _settle(answer: asyncio.Future, result: Any, error: BaseException | None) ->
         answer.set_exception(error)
     else:
         answer.set_result(result)
+
+
+def _route_template(verb: str) -> str:
+    """The span name's route: the path with the model left as a parameter (versions and labels are attributes)."""
+    if verb in rest_paths.INFERENCE_VERBS:
+        return f"/v1/models/{{model}}:{verb}"
+    return "/v1/models/{model}/metadata" if verb == rest_paths.METADATA else "/v1/models/{model}"
 
 
 class RunOnWorker(Exception):
@@ -255,15 +262,20 @@ def process(
         return tensor_json.metadata_json(model_info.get_model_metadata(manager, request))
     if route.method == "predict":
         return _predict(manager, route, body, limits, deadline, on_loop, doc)
-    if doc is None:
-        doc = tensor_json.parse_document(body)
-    if route.method == "classify":
-        request = classification_pb2.ClassificationRequest(model_spec=route.spec)
+    with tracing.span("decode"):
+        if doc is None:
+            doc = tensor_json.parse_document(body)
+        request = (
+            classification_pb2.ClassificationRequest if route.method == "classify" else regression_pb2.RegressionRequest
+        )(model_spec=route.spec)
         _fill_examples(doc, request)
-        return tensor_json.classify_json(inference.classify(manager, request, deadline, limits).result)
-    request = regression_pb2.RegressionRequest(model_spec=route.spec)
-    _fill_examples(doc, request)
-    return tensor_json.regress_json(inference.regress(manager, request, deadline, limits).result)
+    if route.method == "classify":
+        result = inference.classify(manager, request, deadline, limits).result
+        with tracing.span("encode"):
+            return tensor_json.classify_json(result)
+    result = inference.regress(manager, request, deadline, limits).result
+    with tracing.span("encode"):
+        return tensor_json.regress_json(result)
 
 
 class RestServer:
@@ -294,34 +306,49 @@ class RestServer:
             return Response(200, METRICS.page(), [("Content-Type", "text/plain")])
         if not rest_paths.is_api_path(path):
             return Response(404, _NOT_FOUND_BODY.encode(), [("Content-Type", "text/html; charset=utf-8")])
-        start = time.perf_counter()
-        model_name, api_name, code = "", "", "OK"
+        observation = observe.begin(
+            "REST",
+            "tfs",
+            "",
+            "",
+            f"{request.method} /v1/models",
+            lambda: request.headers,
+            {"http.request.method": request.method, "url.path": path},
+            lambda: request.peer,
+        )
+        response, code = None, "OK"
         try:
-            if request.method == "OPTIONS":
-                if re.search(r"https?://", request.headers.get("origin", "")):
-                    return Response(200, b"", self._headers())
-                raise ServingError(Code.FAILED_PRECONDITION, "Origin header is missing in CORS preflight")
-            route = parse_route(request.method, path)
-            model_name = route.model_name
-            api_name = route.method if route.method in rest_paths.INFERENCE_VERBS else ""
-            try:
-                body = await request.body()
-            except BodyRejected as e:
-                code = {413: "RESOURCE_EXHAUSTED", 408: "DEADLINE_EXCEEDED"}.get(e.status, "INVALID_ARGUMENT")
-                return self._json_error(e.status, e.message)
-            return Response(200, await self._run(route, body), self._headers())
+            response = await self._respond(request, observation)
         except ServingError as e:
             code = e.code_name
-            return self._error(e)
+            response = self._error(e)
+        except BodyRejected as e:
+            code = {413: "RESOURCE_EXHAUSTED", 408: "DEADLINE_EXCEEDED"}.get(e.status, "INVALID_ARGUMENT")
+            response = self._json_error(e.status, e.message)
         except Exception as e:  # noqa: BLE001 - a bad request never takes the server down
             log.exception("REST request failed: %s %s", request.method, path)
             error = from_tensorflow(e)
             code = error.code_name
-            return self._error(error)
+            response = self._error(error)
         finally:
-            METRICS.record_request(model_name, api_name, "REST", code, (time.perf_counter() - start) * 1e6)
+            observation.bytes_out = len(response.body) if response is not None else 0
+            observation.end(code, response.status if response is not None else 500)
+        return response
 
-    async def _run(self, route: Route, body: bytes) -> bytes:
+    async def _respond(self, request: Request, observation: observe.Observation) -> Response:
+        if request.method == "OPTIONS":
+            if re.search(r"https?://", request.headers.get("origin", "")):
+                return Response(200, b"", self._headers())
+            raise ServingError(Code.FAILED_PRECONDITION, "Origin header is missing in CORS preflight")
+        route = parse_route(request.method, request.path)
+        observation.model, observation.method = route.model_name, route.method
+        observation.metrics_api = route.method if route.method in rest_paths.INFERENCE_VERBS else ""
+        observation.rename(f"{request.method} {_route_template(route.method)}")
+        body = await request.body()
+        observation.bytes_in = len(body)
+        return Response(200, await self._run(route, body, observation), self._headers())
+
+    async def _run(self, route: Route, body: bytes, observation: observe.Observation) -> bytes:
         """Runs the request on a worker thread, or a quick one on the event loop (_ON_LOOP_BODY_BYTES); past
         --rest_api_timeout_in_ms answers 504 and what has not started yet (waiting for a worker, for its turn
         to run or for a batch) never starts.
@@ -346,9 +373,11 @@ class RestServer:
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
 
+        work = observation.carry(lambda: process(self.manager, route, body, self.options.limits, deadline, doc=doc))
+
         def job() -> None:
             try:
-                result, error = process(self.manager, route, body, self.options.limits, deadline, doc=doc), None
+                result, error = work(), None
             except BaseException as e:  # noqa: BLE001 - handed to the event loop, which answers with it
                 result, error = None, e
             loop.call_soon_threadsafe(_settle, answer, result, error)

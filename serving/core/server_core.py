@@ -23,6 +23,7 @@ from serving.core.states import State
 from serving.core.version_cache import CachingLoader, VersionCache
 from serving.core.versions import check_base_path
 from serving.errors import Code, ServingError, failed_precondition, invalid_argument
+from serving.logs.request_logger import ServerRequestLogger
 from serving.options import ServerOptions
 
 log = logging.getLogger("serving")
@@ -97,6 +98,8 @@ class ServerCore:
         self.source = FileSystemSource(
             self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds, options.object_storage
         )
+        tags = options.servable.session.tags if options.servable is not None else ("serve",)
+        self.request_logs = ServerRequestLogger(options.request_logs, tags)  # each model's logging_config
         self._config_lock = threading.Lock()
         self._config = None
         self._models: dict[str, object] = {}  # name -> ModelConfig of the config in force
@@ -129,6 +132,7 @@ class ServerCore:
             self._check_platforms(models)
             self._check_base_paths(models)
         self.router.set_labels(self._labels(models))
+        self.request_logs.update(models)
         self._config = new_config
         old, self._models = self._models, {m.name: m for m in models}
         log.info("Adding/updating models.")
@@ -259,6 +263,7 @@ class ServerCore:
     def stop(self) -> None:
         self.source.stop()
         self.lifecycle.stop()
+        self.request_logs.close()
         with self._cache_lock:
             if self._cache is not None:
                 self._cache.close()

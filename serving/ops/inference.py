@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 
@@ -12,9 +13,12 @@ from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
 from serving.core.server_core import ServerCore
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.errors import Code, ServingError, invalid_argument
+from serving.ops import observe, request_log
 from serving.ops.model_info import make_model_spec
 from serving.request_limits import RequestLimits
 from serving.servable import Servable
+
+T = TypeVar("T")
 
 
 def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
@@ -143,11 +147,22 @@ def _single_on(
 ):
     """Classify or Regress on one servable: check the signature, run the examples, build the response."""
     key = _signature(servable, request.model_spec.signature_name, method)
+    observe.annotate(servable.version, key)
     with examples_within(request.input, limits, deadline) as examples:
         rows = len(examples)
         outputs = servable.run(key, {"inputs": examples}, deadline)
     response = response_type(result=result_of(outputs, rows))
     make_model_spec(response.model_spec, request.model_spec.name, servable.version, key)
+    return response
+
+
+def _logged(manager: ServerCore, kind: str, request, response: T, servable: Servable) -> T:
+    """`response`, after logging the request when the model's logging_config samples it."""
+    logger = manager.request_logs.logger(servable.name)
+    if logger is not None and logger.sampled():
+        logger.log(
+            request_log.inference_entry(kind, request, response, servable.version, logger.options.max_record_bytes)
+        )
     return response
 
 
@@ -158,7 +173,7 @@ def classify(
     limits: RequestLimits = RequestLimits(),
 ) -> classification_pb2.ClassificationResponse:
     with manager.servable(request.model_spec) as servable:
-        return classify_on(servable, request, deadline, limits)
+        return _logged(manager, "classify_log", request, classify_on(servable, request, deadline, limits), servable)
 
 
 def classify_on(
@@ -185,7 +200,7 @@ def regress(
     limits: RequestLimits = RequestLimits(),
 ) -> regression_pb2.RegressionResponse:
     with manager.servable(request.model_spec) as servable:
-        return regress_on(servable, request, deadline, limits)
+        return _logged(manager, "regress_log", request, regress_on(servable, request, deadline, limits), servable)
 
 
 def regress_on(
@@ -208,7 +223,8 @@ def multi_inference(
     if not request.tasks:
         raise invalid_argument("Found no tasks in MultiInferenceRequest.")
     with manager.servable(request.tasks[0].model_spec) as servable:
-        return multi_inference_on(servable, request, deadline, limits)
+        response = multi_inference_on(servable, request, deadline, limits)
+        return _logged(manager, "multi_inference_log", request, response, servable)
 
 
 def multi_inference_on(
@@ -226,6 +242,7 @@ def multi_inference_on(
         names.add(task.model_spec.name)
     if len(names) > 1:
         raise invalid_argument("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+    observe.annotate(servable.version, request.tasks[0].model_spec.signature_name or DEFAULT_SIGNATURE)
     response = inference_pb2.MultiInferenceResponse()
     seen: set[str] = set()
     plan = []

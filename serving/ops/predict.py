@@ -20,9 +20,12 @@ from protocol import tensors
 from protocol.generated.tensorflow.core.framework import tensor_pb2
 from protocol.generated.tensorflow_serving.apis import model_pb2, predict_pb2
 from protocol.methods import DEFAULT_SIGNATURE
+from serving import tracing
 from serving.core.server_core import ServerCore
 from serving.deadlines import NO_DEADLINE, Deadline
 from serving.errors import invalid_argument
+from serving.logs.request_logger import RequestLogger
+from serving.ops import observe, request_log
 from serving.ops.model_info import make_model_spec
 from serving.request_limits import RequestLimits
 from serving.servable import Servable
@@ -58,23 +61,56 @@ class PredictCall(Protocol):
 
 
 def predict(core: ServerCore, call: PredictCall, encode: Callable[[Prediction], T], wait: bool = True) -> T:
-    """Finds and holds the servable the call names, then `predict_on`."""
+    """Finds and holds the servable the call names, then `predict_on`, logging the request when the model's
+    logging_config samples it."""
     call.deadline.check()  # it may have waited for a worker thread
     with core.servable(call.spec) as servable:
-        return predict_on(servable, call, encode, wait)
+        return predict_on(servable, call, encode, wait, core.request_logs.logger(call.spec.name))
 
 
-def predict_on(servable: Servable, call: PredictCall, encode: Callable[[Prediction], T], wait: bool = True) -> T:
+def predict_on(
+    servable: Servable,
+    call: PredictCall,
+    encode: Callable[[Prediction], T],
+    wait: bool = True,
+    logger: RequestLogger | None = None,
+) -> T:
     """Runs `call` on `servable` and encodes the answer. `wait=False` raises servable.WouldWait instead of
-    waiting for a batch or for a place to run."""
+    waiting for a batch or for a place to run. With a `logger`, a sampled request is logged once answered."""
     key = call.signature or DEFAULT_SIGNATURE
+    observe.annotate(servable.version, key)
     expansion = call.check(servable, key)
     with call.limits.expanding(expansion, call.deadline):  # until the answer is built: filled inputs, large answer
-        inputs = call.inputs(servable, key)
+        with tracing.span("decode"):
+            inputs = call.inputs(servable, key)
         outputs = servable.predict(key, inputs, call.output_filter, call.deadline, wait)
+        entry = None
+        if logger is not None and logger.sampled():
+            entry = _log_entry(servable, call, key, inputs, outputs, logger.options.max_record_bytes)
         del inputs
         call.deadline.check()  # nobody waits for the answer any more: do not encode it
-        return encode(Prediction(call.spec.name, servable.version, key, outputs))
+        with tracing.span("encode"):
+            answer = encode(Prediction(call.spec.name, servable.version, key, outputs))
+        if entry is not None:
+            logger.log(entry)
+        return answer
+
+
+def _log_entry(servable: Servable, call: PredictCall, key: str, inputs, outputs, limit: int) -> request_log.Entry:
+    """What the request log keeps of an answered predict: references, sized now, built later."""
+    kept = dict(outputs)  # encode moves outputs out of their dict as it writes them
+    request = call.request if isinstance(call, ProtoPredict) else None
+    return request_log.predict_entry(
+        call.spec,
+        servable.version,
+        key,
+        request,
+        inputs,
+        call.output_filter,
+        kept,
+        lambda: response_proto(Prediction(call.spec.name, servable.version, key, dict(kept)), as_content=True),
+        limit,
+    )
 
 
 def check_input_names(expected: Iterable[str], sent: Iterable[str]) -> None:
