@@ -20,6 +20,7 @@ import grpc
 import numpy as np
 from google.protobuf import json_format, text_format
 
+from clients import trace_context
 from clients.addressing import ModelRef
 from clients.base import ServingClient
 from clients.errors import ServingError
@@ -110,7 +111,7 @@ class GrpcClient(ServingClient):
             if remaining <= 0:
                 raise ServingError("DEADLINE_EXCEEDED", f"no answer within {self.timeout} s")
             try:
-                return method(replica)(request, timeout=remaining)
+                return method(replica)(request, timeout=remaining, metadata=trace_context.metadata())
             except grpc.RpcError as e:
                 error = ServingError.from_grpc(e)
                 if error.code == "UNAVAILABLE":

@@ -18,7 +18,7 @@ import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
 
-from clients import json_tensors
+from clients import json_tensors, trace_context
 from clients.addressing import ModelRef
 from clients.base import ServingClient
 from clients.errors import ServingError
@@ -103,6 +103,7 @@ class RestClient(ServingClient):
                 method,
                 url + path,
                 json=body,
+                headers=trace_context.headers(),
                 verify=self.verify,
                 cert=self.cert,
                 timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout),
