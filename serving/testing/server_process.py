@@ -53,7 +53,8 @@ def version_statuses(rest_url: str, model: str) -> dict[int, dict]:
 
 
 def model_config_text(models: Sequence[Mapping]) -> str:
-    """ModelServerConfig text from dicts: name, base_path, optional policy (text) and labels {label: version}."""
+    """ModelServerConfig text from dicts: name, base_path, optional policy (text), labels {label: version} and
+    logging (filename_prefix, sampling_rate)."""
     blocks = []
     for model in models:
         lines = [
@@ -65,6 +66,12 @@ def model_config_text(models: Sequence[Mapping]) -> str:
             lines.append(f"    model_version_policy {{ {model['policy']} }}")
         for label, version in (model.get("labels") or {}).items():
             lines.append(f'    version_labels {{ key: "{label}" value: {version} }}')
+        if model.get("logging"):
+            prefix, rate = model["logging"]
+            lines.append(
+                f'    logging_config {{ log_collector_config {{ type: "tfrecord" filename_prefix: "{prefix}" }} '
+                f"sampling_config {{ sampling_rate: {rate} }} }}"
+            )
         blocks.append("  config {\n" + "\n".join(lines) + "\n  }")
     return "model_config_list {\n" + "\n".join(blocks) + "\n}\n"
 
