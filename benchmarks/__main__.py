@@ -4,6 +4,7 @@
     python -m benchmarks report out/benchmarks/result.json [--readme FILE] [--chart PNG] [--roofline PNG]
     python -m benchmarks graph-options [--quick] [--models ...] [--out FILE]      # bf16, XLA, thread pools
     python -m benchmarks rest-overhead [--requests 100] [--out FILE]              # where REST's ms go (B0)
+    python -m benchmarks observability [--requests 200] [--rounds 5] [--out FILE]  # tracing, request/access logs
 
 `run` exports the models it lacks into --models-dir (random weights, default sizes), measures every
 path at 1, 8 and 32 concurrent clients (1 and 2 with --quick), writes the JSON result and prints the
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     overhead.add_argument("--no-profile", action="store_true", help="skip the py-spy profile of the server")
     overhead.add_argument("--out", type=Path, default=DEFAULT_DIR / "rest_overhead.json")
 
+    observability = commands.add_parser("observability", help="what tracing and request/access logs cost")
+    observability.add_argument("--requests", type=int, default=200, help="requests per configuration, API and round")
+    observability.add_argument("--rounds", type=int, default=5)
+    observability.add_argument("--out", type=Path, default=DEFAULT_DIR / "observability.json")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         from benchmarks.report import markdown
@@ -109,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.graph_options import run_graph_options
 
         run_graph_options(args.models, args.models_dir.resolve(), args.quick, args.out)
+    elif args.command == "observability":
+        from benchmarks.observability import run_observability
+
+        run_observability(max(args.requests, 1), max(args.rounds, 1), args.out)
     else:
         from benchmarks.rest_overhead import run_rest_overhead
 

@@ -16,4 +16,4 @@ fi
 # torch only reads DETR .pth checkpoints (and is the DETR tests' independent reference); 2.13.0 is
 # the CPU build this machine kind keeps on disk.
 .venv/bin/python -m pip install --quiet -e ".[all,test,torch,bench]" "torch==2.13.0"
-.venv/bin/python -c 'import tensorflow, keras, tensorflow_serving, torch, boto3, google.cloud.storage, moto.server, gcp_storage_emulator; print("setup: tensorflow", tensorflow.__version__, "keras", keras.__version__, "torch", torch.__version__)'
+.venv/bin/python -c 'import tensorflow, keras, tensorflow_serving, torch, boto3, google.cloud.storage, moto.server, gcp_storage_emulator, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http; print("setup: tensorflow", tensorflow.__version__, "keras", keras.__version__, "torch", torch.__version__)'

@@ -15,7 +15,7 @@ from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, load_yaml
 K8S = DEPLOY / "kubernetes"
 KSERVE = DEPLOY / "kserve"
 MODELS = ("efficientnet", "detr", "stylegan")
-COMPONENTS = ("image-volume", "object-storage", "request-rate-hpa")
+COMPONENTS = ("image-volume", "object-storage", "request-rate-hpa", "tracing")
 RENDERED = (
     "kubernetes/overlays/cpu",
     "kubernetes/overlays/gpu",
@@ -370,3 +370,29 @@ def test_kserve_object_storage_example_has_the_server_read_the_bucket():
     cache = volumes[mounts[_flag(model["args"], "object_storage_cache_dir")]]["emptyDir"]["sizeLimit"]
     assert int(_flag(model["args"], "object_storage_cache_bytes")) < int(cache.removesuffix("Gi")) << 30
     assert predictor["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+
+
+def test_tracing_component_turns_on_traces_to_the_collector_and_the_access_log(tmp_path, cpu):
+    from serving import tracing
+
+    resources = render(overlay(tmp_path, [K8S / "overlays" / "cpu"], [K8S / "components" / "tracing"]))
+    for name, deployment in by_kind(resources, "Deployment").items():
+        (server,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert re.fullmatch(r"keras-to-serving/server:\d+\.\d+\.\d+", server["image"])  # the official one has none
+        env = {e["name"]: e for e in server["env"]}
+        plain = {key: e["value"] for key, e in env.items() if "value" in e}
+        assert tracing.exporter_names(plain) == ["otlp_proto_http"]  # what the server makes of them
+        assert plain["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://") and plain[
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ].endswith(":4318")
+        label = env["OTEL_SERVICE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"]
+        assert label == "metadata.labels['app.kubernetes.io/component']"
+        assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == name
+        # $(VAR) references resolve only to variables defined before them
+        names = [e["name"] for e in server["env"]]
+        for reference in re.findall(r"\$\((\w+)\)", plain["OTEL_RESOURCE_ATTRIBUTES"]):
+            assert names.index(reference) < names.index("OTEL_RESOURCE_ATTRIBUTES")
+        assert _flag(server["args"], "access_log") == "stderr"
+        base = by_kind(cpu, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
+        assert server["args"][: len(base["args"])] == base["args"]
+        assert server["securityContext"]["readOnlyRootFilesystem"] is True

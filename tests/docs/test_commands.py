@@ -56,6 +56,11 @@ SKIP = [
     ),
     (r"--profile gpu", "needs an NVIDIA GPU"),
     (
+        r"^python -m serving\.logs ",
+        "reads request logs a server wrote under /var/log/serving: tests/serving/logs/test_request_logs.py runs "
+        "list, print and convert on logs a real server wrote, and replays a converted one as warmup",
+    ),
+    (
         r"\b(s3|gs)://",
         "needs a real bucket and its credentials: tests/serving/test_object_storage.py and "
         "tests/export/pipeline/test_upload.py export to and serve from moto's S3 and a GCS emulator on 127.0.0.1",

@@ -3,75 +3,20 @@ spans to an OTLP/HTTP receiver on loopback; a client's trace shows the server's 
 
 from __future__ import annotations
 
-import gzip
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import numpy as np
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 from clients import GrpcClient, RestClient  # noqa: E402
 from serving.testing.models import build_half_plus_two  # noqa: E402
+from serving.testing.otlp import Receiver  # noqa: E402
 from serving.testing.server_process import ServerProcess, wait_for  # noqa: E402
-
-
-class Receiver:
-    """An OTLP/HTTP trace receiver: accepts the protobuf POSTs to /v1/traces and keeps their spans."""
-
-    def __init__(self) -> None:
-        self.spans: list = []  # (resource attributes, span)
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path != "/v1/traces" or self.headers.get("Content-Type") != "application/x-protobuf":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
-                with receiver.lock:
-                    for resource_spans in request.resource_spans:
-                        resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                        for scope in resource_spans.scope_spans:
-                            receiver.spans.extend((resource, span) for span in scope.spans)
-                answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args) -> None:
-                return
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-    def of_trace(self, trace_id: int) -> list:
-        wanted = trace_id.to_bytes(16, "big")
-        with self.lock:
-            return [(resource, span) for resource, span in self.spans if span.trace_id == wanted]
 
 
 def test_a_clients_trace_shows_the_servers_spans_under_its_own(tmp_path):
@@ -81,13 +26,7 @@ def test_a_clients_trace_shows_the_servers_spans_under_its_own(tmp_path):
     provider.add_span_processor(SimpleSpanProcessor(client_spans))
     tracer = provider.get_tracer("test-client")
     with Receiver() as receiver:
-        environment = {
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-            "OTEL_SERVICE_NAME": "serving-under-test",
-            "OTEL_BSP_SCHEDULE_DELAY": "100",
-        }
+        environment = receiver.environment(OTEL_SERVICE_NAME="serving-under-test")
         with ServerProcess(model_name="half_plus_two", model_base_path=base, env=environment) as server:
             with RestClient(server.rest_url) as rest, GrpcClient(server.grpc_address) as grpc_client:
                 with tracer.start_as_current_span("pipeline step") as client_span:
