@@ -41,7 +41,8 @@ def _servers(root: Path, receiver) -> dict:
         args = ["--file_system_poll_wait_seconds=0"]
         if name in ("access log", "all"):
             args.append(f"--access_log={root / (name.replace(' ', '_') + '.access.log')}")
-        env = receiver.environment(OTEL_TRACES_SAMPLER="always_on") if name in ("tracing", "all") else {}
+        tracing_env = receiver.environment(OTEL_TRACES_SAMPLER="always_on", OTEL_BSP_SCHEDULE_DELAY="5000")
+        env = tracing_env if name in ("tracing", "all") else {}  # the SDK's default batch delay, as deployed
         servers[name] = ServerProcess(model_config_file=config, args=args, env=env)
     for server in servers.values():
         server.start(wait=False)
@@ -139,12 +140,11 @@ def run_observability(requests_per_round: int, rounds: int, out: Path) -> dict:
                             start = time.perf_counter()
                             call()
                             samples.append((time.perf_counter() - start) * 1e3)
-            time.sleep(1.0)  # the last spans' batch
-            exported = receiver.span_count
-            log_bytes = sum(p.stat().st_size for p in Path(directory, "logs").rglob("*.tfrecord"))
         finally:
             for server in servers.values():
-                server.stop()
+                server.stop()  # the last spans are exported as the server stops
+        exported = receiver.span_count
+        log_bytes = sum(p.stat().st_size for p in Path(directory, "logs").rglob("*.tfrecord"))
     table = {}
     for api in ("REST", "gRPC"):
         off = statistics.median(latencies[("off", api)])

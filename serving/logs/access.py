@@ -55,7 +55,7 @@ class AccessLog:
             )
         handler.setFormatter(logging.Formatter("%(message)s"))
         self._handler, self.target = handler, target
-        self._writer = BackgroundWriter("access_log", self._emit, ACCESS_QUEUE_ITEMS, 1 << 62)
+        self._writer = BackgroundWriter("access_log", self._emit, ACCESS_QUEUE_ITEMS, 1 << 62, on_idle=handler.flush)
         self.on = True
 
     def write(self, fields: dict[str, Any]) -> None:
@@ -68,7 +68,12 @@ class AccessLog:
     def _emit(self, fields: dict[str, Any]) -> None:
         stamp = datetime.fromtimestamp(fields.pop("time"), UTC).isoformat(timespec="milliseconds")
         line = orjson.dumps({"time": stamp.replace("+00:00", "Z"), **fields}).decode()
-        self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        handler = self._handler
+        with handler.lock:  # written here and flushed once the queue runs empty, not flushed line by line
+            if isinstance(handler, logging.handlers.RotatingFileHandler):
+                if handler.shouldRollover(logging.makeLogRecord({"msg": line})):
+                    handler.doRollover()
+            handler.stream.write(line + "\n")
 
     @property
     def dropped(self) -> int:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from serving.logs.writer import BackgroundWriter
 
 
 def test_a_full_queue_drops_and_counts_without_waiting():
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
     handled, dropped = [], []
 
     def handle(item):
+        started.set()
         release.wait(30)  # a disk that stalls
         handled.append(item)
 
     writer = BackgroundWriter("test", handle, max_items=3, max_bytes=1 << 20, on_drop=dropped.append)
     try:
         assert writer.offer(0)
-        deadline = time.monotonic() + 10
-        while writer._busy is False and time.monotonic() < deadline:  # the writer holds item 0
-            time.sleep(0.01)
+        assert started.wait(10)  # the writer holds item 0
         accepted = [writer.offer(i) for i in range(1, 6)]
         assert accepted == [True, True, True, False, False]
         assert writer.dropped == 2 and dropped == [4, 5]
