@@ -42,10 +42,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _our_modules():
+    """The TF Serving API's modules (the Open Inference Protocol's are checked in tests/protocol/v2)."""
     return [
         importlib.import_module(m.name)
         for m in pkgutil.walk_packages(protocol.generated.__path__, "protocol.generated.")
-        if m.name.endswith("_pb2")
+        if m.name.endswith("_pb2") and not m.name.startswith("protocol.generated.inference.")
     ]
 
 
