@@ -32,7 +32,6 @@ SERVER_ONLY = (
     "scipy",
     "docker",
     "h11",
-    "orjson",
     "pysimdjson",
     "prometheus-client",
     "torch",
@@ -51,7 +50,9 @@ def test_the_install_has_no_server_or_export_dependency(client_python):
         [str(client_python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     )
     installed = {p["name"].lower().replace("_", "-") for p in json.loads(listed.stdout)}
-    assert "keras-to-serving" in installed and {"numpy", "requests", "grpcio", "protobuf", "pillow"} <= installed
+    assert (
+        "keras-to-serving" in installed and {"numpy", "requests", "grpcio", "protobuf", "pillow", "orjson"} <= installed
+    )
     assert not installed & set(SERVER_ONLY)
 
 
