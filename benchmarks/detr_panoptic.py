@@ -14,14 +14,11 @@ import argparse
 import io
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from benchmarks.detr import _timed
 
 MODEL = "detr-panoptic"
@@ -51,7 +48,7 @@ def main() -> None:
     from export.detr.exporter import DETRExport
     from export.detr.panoptic_postprocess import kept_queries
     from export.pipeline import run
-    from tests.serving.server_process import ServerProcess, model_config_text
+    from serving.testing.server_process import ServerProcess, model_config_text
 
     models_dir = args.models_dir or Path(tempfile.mkdtemp(prefix="detr-panoptic-bench-")) / "models"
     rows: list[tuple[str, str]] = []

@@ -186,7 +186,7 @@ def ensure_informative_efficientnet(models_dir: Path) -> None:
         return
     from export.efficientnet.exporter import EfficientNetExport
     from export.pipeline import run
-    from tests.fixtures.efficientnet import informative_b0
+    from export.testing import informative_b0
 
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = weights.with_name("partial." + weights.name)

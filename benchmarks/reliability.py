@@ -52,18 +52,15 @@ import grpc
 import numpy as np
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from protocol import tensors  # noqa: E402
-from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2  # noqa: E402
-from protocol.generated.tensorflow_serving.apis import (  # noqa: E402
+from protocol import tensors
+from protocol.generated.tensorflow.core.framework import tensor_pb2, types_pb2
+from protocol.generated.tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from tests.serving.server_process import ServerProcess, build_half_plus_two  # noqa: E402
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess
 
 # Answers a hostile request may get: the client's fault, or something REST cannot carry (501).
 ACCEPTED_GRPC = {"OK", "INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "OUT_OF_RANGE", "UNIMPLEMENTED"}
@@ -393,7 +390,7 @@ def run_corrupt(workdir: Path) -> dict:
 
 
 def run_sigterm(workdir: Path) -> dict:
-    from tests.serving.server_process import build_slow
+    from serving.testing.models import build_slow
 
     base = workdir / "sigterm"
     build_half_plus_two(base / "half_plus_two")
@@ -439,7 +436,7 @@ def run_sigterm(workdir: Path) -> dict:
 def run_sigterm_drain(workdir: Path, readers: int = 3, values: int = 2_100_000, rate: float = 6e6) -> dict:
     """SIGTERM while `readers` REST clients each read an ~8.4 MB answer at `rate` bytes/s: every answer must
     arrive whole (as many body bytes as Content-Length says, valid JSON) before the server exits."""
-    from tests.serving.server_process import build_fill
+    from serving.testing.models import build_fill
 
     build_fill(workdir / "drain" / "fill")
     server = ServerProcess(
@@ -506,7 +503,7 @@ def run_failing_versions(workdir: Path, versions: int = 3000, seconds: float = 2
 
     from protocol.generated.tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
     from protocol.generated.tensorflow_serving.config import model_server_config_pb2
-    from tests.serving.server_process import model_config_text
+    from serving.testing.server_process import model_config_text
 
     healthy, broken = workdir / "failing" / "half_plus_two", workdir / "failing" / "broken"
     build_half_plus_two(healthy)
@@ -602,10 +599,9 @@ def run_keras_archive_bomb(workdir: Path, inflated_mib: int = 1500) -> dict:
                 config.write(b" " * MIB)
     process = subprocess.Popen(
         [sys.executable, "-m", "export", "keras", str(bomb), "--models-dir", str(workdir / "models")],
-        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     peak = 0
 

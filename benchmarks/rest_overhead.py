@@ -158,7 +158,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
 
     from benchmarks.harness import percentile
     from clients import GrpcClient, RestClient
-    from tests.serving.server_process import ServerProcess
+    from serving.testing.server_process import ServerProcess
 
     workload = WORKLOADS["efficientnet"]
     workload.ensure_export(models_dir)

@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from export.stylegan.training.dataset import load_faces
 from export.stylegan.training.metrics import image_features, kernel_distance

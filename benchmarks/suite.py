@@ -142,7 +142,7 @@ def run_inprocess(run: Run, workloads: Sequence[Workload], models_dir: Path) -> 
 
 
 def _server(models_dir: Path, workloads: Sequence[Workload], batching: bool, work: Path):
-    from tests.serving.server_process import MONITORING_CONFIG, ServerProcess, model_config_text
+    from serving.testing.server_process import MONITORING_CONFIG, ServerProcess, model_config_text
 
     work.mkdir(parents=True, exist_ok=True)
     config = work / "models.config"
@@ -162,7 +162,7 @@ def _server(models_dir: Path, workloads: Sequence[Workload], batching: bool, wor
 
 
 def run_served(run: Run, workloads: Sequence[Workload], models_dir: Path, batching: bool, server) -> None:
-    from tests.serving.server_process import batches_run
+    from serving.testing.server_process import batches_run
 
     for workload in workloads:
         by_path = {
@@ -192,7 +192,7 @@ def naive_server(
     workload: Workload, models_dir: Path, warmup_shape: Sequence[int], errors: dict[str, str]
 ) -> Iterator[str]:
     """The tutorial server on a free loopback port; a traceback it logged lands in `errors[model]`."""
-    from tests.serving.server_process import free_port
+    from serving.testing.server_process import free_port
 
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="naive-server-", suffix=".log", delete=False)

@@ -27,9 +27,9 @@ import numpy as np
 from protocol.layout import BATCHING_PARAMS_FILE
 from serving import config as config_lib
 from serving.deadlines import NO_DEADLINE, Deadline
+from serving.errors import Code, ServingError, invalid_argument
 from serving.metrics import METRICS
 from serving.protos import BatchingParameters
-from serving.status import Code, ServingError, invalid_argument
 
 log = logging.getLogger("serving")
 

@@ -9,8 +9,8 @@ from typing import TypeVar
 from google.protobuf import message, text_format
 
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
+from serving.errors import Code, ServingError, invalid_argument
 from serving.protos import BatchingParameters, MonitoringConfig
-from serving.status import Code, ServingError, invalid_argument
 
 log = logging.getLogger("serving")
 

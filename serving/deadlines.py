@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 
 
 class Deadline:

@@ -10,8 +10,8 @@ import argparse
 from collections.abc import Sequence
 
 from protocol.limits import MAX_EXPANSION_BYTES
-from serving.limits import IN_FLIGHT_REQUESTS
 from serving.management import MODES as MODEL_MANAGEMENT_MODES
+from serving.request_limits import IN_FLIGHT_REQUESTS
 
 
 def _bool(text: str) -> bool:

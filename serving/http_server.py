@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 
 import h11
 
+from serving.options import ServerOptions
+
 log = logging.getLogger("serving")
 
 _MAX_HEAD_BYTES = 64 * 1024  # request line + headers
@@ -50,13 +52,6 @@ _BACKLOG = 1024
 _ACCEPTS_PER_TURN = 4  # accepted connections per event-loop turn; evicted ones close in between
 _JOIN_BELOW = 64 * 1024  # answers up to this size go out with their head in one write (one copy of a small body)
 _LINGER_S = 2.0  # after refusing a body mid-upload, discard input this long so the client can read the answer
-
-
-@dataclass
-class HttpLimits:
-    max_body_bytes: int = 1 << 30  # after gzip decoding
-    max_connections: int = 4096
-    read_timeout_s: float = 30.0
 
 
 class BodyRejected(Exception):
@@ -219,30 +214,30 @@ class _Connection(asyncio.Protocol):
                 raise TimeoutError from None
 
     async def read_body(self, request: Request) -> bytearray:
-        limits = self.server.limits
+        options, read_timeout_s = self.server.options, self.server.read_timeout_s
         declared = request.content_length
         too_large = BodyRejected(
-            413, f"Request body exceeds the limit of {limits.max_body_bytes} bytes (--max_request_body_bytes)"
+            413, f"Request body exceeds the limit of {options.rest_max_body_bytes} bytes (--max_request_body_bytes)"
         )
-        if declared is not None and declared > limits.max_body_bytes:
+        if declared is not None and declared > options.rest_max_body_bytes:
             raise too_large
         gzip = request.headers.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip")
-        inflater = _Gunzip(limits.max_body_bytes) if gzip else None
+        inflater = _Gunzip(options.rest_max_body_bytes) if gzip else None
         if self.h11.they_are_waiting_for_100_continue:
             self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
-        deadline = time.monotonic() + limits.read_timeout_s
+        deadline = time.monotonic() + read_timeout_s
         body = bytearray()  # one buffer: no list of pieces joined into a second copy
         raw = 0
         while True:
             try:
                 event = await self._next_event(deadline)
             except TimeoutError:
-                raise BodyRejected(408, f"The request body did not arrive within {limits.read_timeout_s:g} s") from None
+                raise BodyRejected(408, f"The request body did not arrive within {read_timeout_s:g} s") from None
             except h11.RemoteProtocolError as e:
                 raise BodyRejected(400, f"Malformed request body: {e}") from None
             if isinstance(event, h11.Data):
                 raw += len(event.data)
-                if raw > limits.max_body_bytes:
+                if raw > options.rest_max_body_bytes:
                     raise too_large
                 try:
                     for piece in inflater.feed(event.data) if inflater else [event.data]:
@@ -258,12 +253,12 @@ class _Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------ the connection's life
     async def _serve(self) -> None:
-        limits = self.server.limits
+        read_timeout_s = self.server.read_timeout_s
         try:
             while not self._closed:
                 self.evictable = True
                 try:
-                    event = await self._next_event(time.monotonic() + limits.read_timeout_s)
+                    event = await self._next_event(time.monotonic() + read_timeout_s)
                 except (TimeoutError, h11.RemoteProtocolError) as e:
                     if isinstance(e, h11.RemoteProtocolError) and self.h11.their_state != h11.CLOSED:
                         await self._send_error(e.error_status_hint, f"Malformed HTTP request: {e}")
@@ -338,7 +333,7 @@ class _Connection(asyncio.Protocol):
         if self._writable.is_set():  # the socket took it all (the usual case): no timer, no extra loop turn
             return not self._closed
         try:
-            await asyncio.wait_for(self._writable.wait(), self.server.limits.read_timeout_s)
+            await asyncio.wait_for(self._writable.wait(), self.server.read_timeout_s)
         except TimeoutError:
             self.abort()
             return False
@@ -389,9 +384,10 @@ def _reason(status: int) -> bytes:
 class HttpServer:
     """Serves `handler` on host:port with the limits above; `error_response` builds transport-level errors."""
 
-    def __init__(self, handler: Handler, limits: HttpLimits, error_response: Callable[[int, str], Response]):
+    def __init__(self, handler: Handler, options: ServerOptions, error_response: Callable[[int, str], Response]):
         self.handler = handler
-        self.limits = limits
+        self.options = options
+        self.read_timeout_s = options.rest_read_timeout_ms / 1000
         self.error_response = error_response
         self._connections: OrderedDict[_Connection, None] = OrderedDict()  # oldest first
         self._sock: socket.socket | None = None
@@ -450,7 +446,7 @@ class HttpServer:
 
     async def _wrap(self, conn: socket.socket) -> None:
         try:
-            extra = {"ssl": self._ssl, "ssl_handshake_timeout": self.limits.read_timeout_s} if self._ssl else {}
+            extra = {"ssl": self._ssl, "ssl_handshake_timeout": self.read_timeout_s} if self._ssl else {}
             await self._loop.connect_accepted_socket(lambda: _Connection(self), conn, **extra)
         except (TimeoutError, OSError, ssl.SSLError):
             conn.close()
@@ -461,7 +457,7 @@ class HttpServer:
 
     def _admit(self) -> bool:
         """Room for one more connection: under the cap, or after closing the oldest one without a request."""
-        if len(self._connections) + self._pending < self.limits.max_connections:
+        if len(self._connections) + self._pending < self.options.rest_max_connections:
             return True
         oldest = next((c for c in self._connections if c.evictable), None)
         if oldest is None:

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 from urllib.parse import unquote
 
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 
 MODES = ("on", "loopback", "off")
 log = logging.getLogger("serving")

@@ -23,9 +23,9 @@ from serving import session_bundle
 from serving.admission import RunAdmission
 from serving.batching import Batching
 from serving.deadlines import NO_DEADLINE, Deadline
+from serving.errors import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
 from serving.metrics import METRICS
 from serving.session_bundle import SessionCall, SessionSettings
-from serving.status import Code, ServingError, failed_precondition, from_tensorflow, invalid_argument
 
 log = logging.getLogger("serving")
 

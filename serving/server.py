@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
-import os
-import resource
 import signal
 import sys
 import threading
 
 from serving import config as config_lib
+from serving.errors import ServingError
 from serving.health import HealthReporter
-from serving.status import ServingError
 
 log = logging.getLogger("serving")
 
@@ -33,76 +32,6 @@ def check_parallelism(args: argparse.Namespace) -> None:
             "(server_options.tensorflow_intra_op_parallelism, "
             "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.",
         )
-
-
-def session_settings(args: argparse.Namespace):
-    """The Session every model is loaded into (server.cc's SessionBundleConfig): --saved_model_tags,
-    --tensorflow_session_config_file, the parallelism flags, --per_process_gpu_memory_fraction and
-    --mixed_precision."""
-    from serving.session_bundle import SessionSettings
-
-    intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
-    if intra <= 0 and inter <= 0:
-        intra = inter = args.tensorflow_session_parallelism
-    config_text = ""
-    if args.tensorflow_session_config_file:
-        try:
-            with open(args.tensorflow_session_config_file, encoding="utf-8") as f:
-                config_text = f.read()
-        except OSError as e:
-            raise ServingError(
-                config_lib.Code.NOT_FOUND, f"{args.tensorflow_session_config_file}: {e.strerror}"
-            ) from None
-    return SessionSettings.build(
-        tags=[t for t in args.saved_model_tags.split(",") if t],
-        config_text=config_text,
-        intra_op_threads=intra,
-        inter_op_threads=inter,
-        gpu_memory_fraction=args.per_process_gpu_memory_fraction,
-        mixed_precision=args.mixed_precision,
-    )
-
-
-def _worker_count(flag: int) -> int:
-    return flag if flag > 0 else max(64, 8 * (os.cpu_count() or 1))
-
-
-def run_concurrency(flag: int) -> int:
-    """--max_concurrent_runs_per_model: by default two runs per CPU (B0 at 32 clients on 2 CPUs, runs at once:
-    1 -> 37 img/s, 2 -> 42-66, 4 -> 48-78, 8 -> 47-50, no limit -> 44-52; docs/performance.md)."""
-    return flag if flag >= 0 else 2 * max(1, os.cpu_count() or 1)
-
-
-def open_file_limit() -> int:
-    """Raises the soft RLIMIT_NOFILE to the hard one (as Go servers do) and returns it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
-def connection_cap(flag: int, file_limit: int) -> int:
-    """--rest_api_max_connections: a quarter of the open-file limit, at most 4096. REST evicts connections
-    that have no request in progress at its cap, so a modest cap locks nobody out."""
-    return flag if flag > 0 else max(8, min(4096, file_limit // 4))
-
-
-# The most gRPC connections by default: an idle HTTP/2 connection costs grpc about 15 KB (4,200 of them
-# measured +63 MiB; +48 MiB before the preface), so this many cost about 1 GB.
-MAX_GRPC_CONNECTIONS = 65_536
-
-
-def grpc_connection_cap(file_limit: int) -> int:
-    """grpc.max_allowed_incoming_connections: half the open-file limit, at most MAX_GRPC_CONNECTIONS (REST has a
-    quarter, models and TensorFlow keep the rest). gRPC cannot evict a connection to admit another, so its cap
-    is the descriptors it may really use, not a round number an idle-socket flood reaches: 4,200 sockets that
-    never sent the HTTP/2 preface made Predict and grpc.health.v1 UNAVAILABLE under the old cap of 4096."""
-    return max(8, min(MAX_GRPC_CONNECTIONS, file_limit // 2))
 
 
 class Server:
@@ -167,33 +96,21 @@ class Server:
 
         tf.get_logger().setLevel(logging.ERROR)
 
+        from serving.api.tfs_grpc import channel_options
         from serving.batching import Batching, BatchScheduler
-        from serving.core.lifecycle import LifecycleOptions
-        from serving.core.server_core import CoreOptions, ServerCore
-        from serving.grpc_service import channel_options
-        from serving.servable import ServableOptions
+        from serving.core.server_core import ServerCore
+        from serving.options import DEFAULT_METRICS_PATH, ServerOptions
 
         channel_options(a.grpc_channel_arguments)  # a malformed list fails start-up before any model loads
-
+        prometheus = self.monitoring.prometheus_config
+        metrics_path = (prometheus.path or DEFAULT_METRICS_PATH) if prometheus.enable else None
+        options = ServerOptions.from_flags(a, metrics_path)
         self.scheduler = BatchScheduler(batching) if batching is not None else None
-        servable = ServableOptions(
-            session=session_settings(a),
-            method_check=a.enable_signature_method_name_check,
-            max_concurrent_runs=run_concurrency(a.max_concurrent_runs_per_model),
-            batching=Batching(self.scheduler, a.enable_per_model_batching_parameters) if self.scheduler else None,
-            warmup_iterations=max(a.num_request_iterations_for_warmup, 1) if a.enable_model_warmup else 0,
-        )
-        options = CoreOptions(
-            servable=servable,
-            file_system_poll_wait_seconds=a.file_system_poll_wait_seconds,
-            allow_labels_for_unavailable=a.allow_version_labels_for_unavailable_models,
-            lifecycle=LifecycleOptions(
-                max_num_load_retries=a.max_num_load_retries,
-                load_retry_interval_s=max(a.load_retry_interval_micros, 0) / 1e6,
-                num_load_threads=max(a.num_load_threads, 0),
-                num_unload_threads=max(a.num_unload_threads, 0),
-            ),
-        )
+        if self.scheduler is not None:
+            batching_rule = Batching(self.scheduler, a.enable_per_model_batching_parameters)
+            servable = dataclasses.replace(options.servable, batching=batching_rule)
+            options = dataclasses.replace(options, servable=servable)
+        self.options = options
         self.manager = ServerCore(options)
         self.manager.reload_config(model_config)
         # TensorFlow and the models leave millions of tracked objects; without freezing them, a full
@@ -214,63 +131,35 @@ class Server:
 
     async def serve(self) -> None:
         """Opens the ports, polls, and waits for SIGTERM/SIGINT; then drains and returns."""
-        from serving.grpc_service import build_server
-        from serving.limits import RequestLimits
-        from serving.rest import RestOptions, RestServer
+        from serving.api.tfs_grpc import build_server
+        from serving.api.tfs_rest import RestServer
 
-        a = self.args
-        limits = RequestLimits(
-            max_tensor_elements=max(a.max_tensor_elements, 0),
-            max_expansion_bytes=max(a.max_request_expansion_bytes, 0),
-        )
-        file_limit = open_file_limit()
-        self.grpc_server = build_server(
-            self.manager,
-            a.grpc_host,
-            a.port,
-            _worker_count(a.grpc_max_threads),
-            a.enable_serialization_as_tensor_content,
-            a.grpc_channel_arguments,
-            self.grpc_credentials,
-            limits,
-            grpc_connection_cap(file_limit),
-            model_management=a.model_management,
-        )
-        self.health = HealthReporter(self.grpc_server) if a.enable_grpc_healthcheck_service else None
-        if a.grpc_socket_path:
-            _bind_unix_socket(self.grpc_server, a.grpc_socket_path)
+        o = self.options
+        self.grpc_server = build_server(self.manager, o, self.grpc_credentials)
+        self.health = HealthReporter(self.grpc_server) if o.grpc_health_service else None
+        if o.grpc_socket_path:
+            _bind_unix_socket(self.grpc_server, o.grpc_socket_path)
         self.grpc_server.start()
         log.info("Using %s", "SSL credentials" if self.grpc_credentials is not None else "InsecureServerCredentials")
-        log.info("Running gRPC ModelServer at %s:%d ...", a.grpc_host, a.port)
-        if a.rest_api_port != 0:
-            if a.rest_api_port == a.port:
+        log.info("Running gRPC ModelServer at %s:%d ...", o.grpc_host, o.grpc_port)
+        if o.rest_port != 0:
+            if o.rest_port == o.grpc_port:
                 log.error(
                     "server_options.http_port cannot be same as grpc_port. Please use a different port for "
                     "HTTP/REST API. Skipped exporting HTTP/REST API."
                 )
             else:
-                prometheus = self.monitoring.prometheus_config
-                metrics_path = (prometheus.path or "/monitoring/prometheus/metrics") if prometheus.enable else None
-                options = RestOptions(
-                    timeout_ms=a.rest_api_timeout_in_ms,
-                    cors=a.rest_api_enable_cors_support,
-                    max_body_bytes=a.max_request_body_bytes,
-                    metrics_path=metrics_path,
-                    max_connections=connection_cap(a.rest_api_max_connections, file_limit),
-                    read_timeout_ms=max(a.rest_api_read_timeout_in_ms, 1),
-                    limits=limits,
-                )
-                self.rest = RestServer(self.manager, options, _worker_count(a.rest_api_num_threads))
+                self.rest = RestServer(self.manager, o)
                 try:
-                    await self.rest.start(a.rest_api_host, a.rest_api_port, self.rest_ssl_context)
+                    await self.rest.start(o.rest_host, o.rest_port, self.rest_ssl_context)
                     log.info(
                         "Exporting %s API at:%s:%d ...",
                         "HTTPS/REST" if self.rest_ssl_context else "HTTP/REST",
-                        a.rest_api_host,
-                        a.rest_api_port,
+                        o.rest_host,
+                        o.rest_port,
                     )
                 except OSError as e:  # like the official server: log it and keep serving gRPC
-                    log.error("Failed to start HTTP Server at %s:%d: %s", a.rest_api_host, a.rest_api_port, e)
+                    log.error("Failed to start HTTP Server at %s:%d: %s", o.rest_host, o.rest_port, e)
                     await self.rest.stop()
                     self.rest = None
         self.manager.start_polling()

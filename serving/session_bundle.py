@@ -20,7 +20,7 @@ from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, rewriter_config
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.saved_model.loader_impl import SavedModelLoader
 
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 
 log = logging.getLogger("serving")
 

@@ -18,8 +18,8 @@ import tempfile
 import grpc
 
 from serving.config import read_text_proto
+from serving.errors import invalid_argument
 from serving.protos import SSLConfig
-from serving.status import invalid_argument
 
 
 def load_ssl_config(path: str) -> SSLConfig:

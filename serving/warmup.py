@@ -9,9 +9,10 @@ import tensorflow as tf
 
 from protocol.generated.tensorflow_serving.apis import prediction_log_pb2
 from protocol.layout import MAX_WARMUP_RECORDS, WARMUP_FILE
-from serving import api, inference
+from serving.errors import Code, ServingError, invalid_argument
+from serving.ops import inference
+from serving.ops.predict import ProtoPredict, predict_on
 from serving.servable import Servable
-from serving.status import Code, ServingError, invalid_argument
 
 log = logging.getLogger("serving")
 
@@ -19,7 +20,7 @@ log = logging.getLogger("serving")
 def _replay(servable: Servable, record: prediction_log_pb2.PredictionLog) -> None:
     kind = record.WhichOneof("log_type")
     if kind == "predict_log":
-        api.predict_on(servable, record.predict_log.request)
+        predict_on(servable, ProtoPredict(record.predict_log.request), lambda prediction: None)
     elif kind == "classify_log":
         inference.classify_on(servable, record.classify_log.request)
     elif kind == "regress_log":

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from deploy.image import SERVER_UID
 from serving.core.versions import list_versions
-from serving.status import ServingError
+from serving.errors import ServingError
 
 # The upstream static busybox; scripts/docker_setup.sh builds LOCAL_TOOLS_IMAGE from Debian's
 # busybox-static where no registry can be reached, and it is preferred when present.

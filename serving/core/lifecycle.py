@@ -30,7 +30,8 @@ from typing import Any
 from serving.core.policy import Action, Policy, VersionSnapshot, availability_preserving
 from serving.core.states import State
 from serving.core.workers import Scheduled, Scheduler, WorkerPool
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
+from serving.options import ServerOptions
 
 log = logging.getLogger("serving")
 
@@ -41,15 +42,6 @@ Unloader = Callable[[Any], None]  # waits for the servable's requests, then free
 def default_threads() -> int:
     """Pool size for `--num_load_threads=0` / `--num_unload_threads=0`: the official initial-load pool, 4 x CPUs."""
     return 4 * (os.cpu_count() or 1)
-
-
-@dataclass
-class LifecycleOptions:
-    max_num_load_retries: int = 5
-    load_retry_interval_s: float = 60.0
-    num_load_threads: int = 0  # 0: default_threads()
-    num_unload_threads: int = 0
-    policy: Policy = availability_preserving
 
 
 @dataclass
@@ -85,10 +77,18 @@ def _cancelled() -> ServingError:
 
 
 class Lifecycle:
-    def __init__(self, load: Loader, unload: Unloader, options: LifecycleOptions | None = None):
+    def __init__(
+        self,
+        load: Loader,
+        unload: Unloader,
+        options: ServerOptions | None = None,
+        policy: Policy = availability_preserving,
+    ):
+        """`options` gives the load and unload threads and the retries (ServerOptions' defaults when None)."""
         self._load_fn = load
         self._unload_fn = unload
-        self.options = options if options is not None else LifecycleOptions()
+        self.options = options = options if options is not None else ServerOptions()
+        self.policy = policy
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._streams: dict[str, dict[int, Harness]] = {}
@@ -136,7 +136,7 @@ class Lifecycle:
         """Takes the policy's actions for `name` until it asks for none (a complete plan: one more look)."""
         stream = self._streams.get(name, {})
         while not self._stopping:
-            actions = self.options.policy([VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
+            actions = self.policy([VersionSnapshot(v, h.state, h.aspired) for v, h in sorted(stream.items())])
             if not actions:
                 return
             for action in actions:

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 
 from serving.core.lifecycle import Lifecycle, VersionStatus
-from serving.status import Code, ServingError, invalid_argument, not_found
+from serving.errors import Code, ServingError, invalid_argument, not_found
 
 
 class Router:

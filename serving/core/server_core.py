@@ -13,25 +13,17 @@ import gc
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 
 from serving import config as config_lib
-from serving.core.lifecycle import Lifecycle, LifecycleOptions, Loader, Unloader, VersionStatus
+from serving.core.lifecycle import Lifecycle, Loader, Unloader, VersionStatus
 from serving.core.router import Router
 from serving.core.source import FileSystemSource
 from serving.core.states import State
 from serving.core.versions import check_base_path
-from serving.status import Code, ServingError, failed_precondition, invalid_argument
+from serving.errors import Code, ServingError, failed_precondition, invalid_argument
+from serving.options import ServerOptions
 
 log = logging.getLogger("serving")
-
-
-@dataclass
-class CoreOptions:
-    servable: object = None  # serving.servable.ServableOptions (None: the defaults); TensorFlow loads lazily
-    file_system_poll_wait_seconds: int = 1
-    allow_labels_for_unavailable: bool = False
-    lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
 
 
 class SavedModelLoader:
@@ -42,8 +34,8 @@ class SavedModelLoader:
         self.options = options
 
     def load(self, name: str, version: int, path: str):
+        from serving.errors import from_tensorflow
         from serving.servable import Servable, ServableOptions
-        from serving.status import from_tensorflow
         from serving.warmup import warm_up
 
         options = self.options or ServableOptions()
@@ -91,10 +83,11 @@ def _return_freed_memory() -> None:
 
 
 class ServerCore:
-    def __init__(self, options: CoreOptions, load: Loader | None = None, unload: Unloader | None = None):
+    def __init__(self, options: ServerOptions, load: Loader | None = None, unload: Unloader | None = None):
+        """`load`/`unload` replace the SavedModel loader (tests of the core alone)."""
         self.options = options
         saved_model = SavedModelLoader(options.servable)
-        self.lifecycle = Lifecycle(load or saved_model.load, unload or saved_model.unload, options.lifecycle)
+        self.lifecycle = Lifecycle(load or saved_model.load, unload or saved_model.unload, options)
         self.router = Router(self.lifecycle)
         self.source = FileSystemSource(self.lifecycle.set_aspired_versions, options.file_system_poll_wait_seconds)
         self._config_lock = threading.Lock()

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 
 from serving.core.versions import aspired_versions
-from serving.status import ServingError
+from serving.errors import ServingError
 
 log = logging.getLogger("serving")
 

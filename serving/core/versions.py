@@ -7,7 +7,7 @@ import logging
 import os
 
 from protocol.layout import parse_version
-from serving.status import invalid_argument
+from serving.errors import invalid_argument
 
 log = logging.getLogger("serving")
 

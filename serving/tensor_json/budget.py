@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from serving.limits import RequestLimits
-from serving.status import invalid_argument
+from serving.errors import invalid_argument
+from serving.request_limits import RequestLimits
 
 SLACK = 1 << 20  # values a body may hold beyond its tensors' cap
 _CHUNK = 1 << 20  # bytes scanned at a time: the scan's temporaries stay near 20 MB

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson  # several times faster than json for large bodies; json stays the reference parser
 
-from serving.status import invalid_argument
+from serving.errors import invalid_argument
 from serving.tensor_json.writer import debug_string
 
 _PARSE_MESSAGES = {

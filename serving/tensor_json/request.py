@@ -10,8 +10,8 @@ import numpy as np
 from protocol import b64
 from protocol.dtypes import type_name as dtype_name
 from protocol.generated.tensorflow.core.framework import types_pb2
-from serving.limits import RequestLimits
-from serving.status import Code, ServingError, invalid_argument
+from serving.errors import Code, ServingError, invalid_argument
+from serving.request_limits import RequestLimits
 from serving.tensor_json.document import json_type, text_bytes
 from serving.tensor_json.numbers import FLOATS, INTEGERS, in_range, takes_integer, to_floats, to_integers
 from serving.tensor_json.writer import debug_string

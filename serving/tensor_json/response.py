@@ -19,7 +19,7 @@ import numpy as np
 
 from protocol import b64
 from protocol.generated.tensorflow_serving.apis import classification_pb2, regression_pb2
-from serving.status import invalid_argument
+from serving.errors import invalid_argument
 from serving.tensor_json.numbers import decimal_text
 from serving.tensor_json.writer import encode, newline, quote, write_tensor
 

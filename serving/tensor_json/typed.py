@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import simdjson  # pysimdjson: exports nested numeric arrays to typed buffers
 
-from serving.limits import RequestLimits
-from serving.status import ServingError
+from serving.errors import ServingError
+from serving.request_limits import RequestLimits
 from serving.tensor_json.numbers import FLOATS, INTEGERS, in_range, to_floats, to_integers
 from serving.tensor_json.request import MAX_RANK
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from protocol import b64
 from protocol.dtypes import datatype_name
-from serving.status import invalid_argument
+from serving.errors import invalid_argument
 from serving.tensor_json.numbers import decimal_tokens, double_text
 
 INDENT = 4

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from benchmarks.roofline import cpu_facts
-from tests.serving.server_process import REPO_ROOT
+from serving.testing.server_process import REPO_ROOT
 
 SCRIPT = """
 import numpy as np, tensorflow as tf

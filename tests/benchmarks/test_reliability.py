@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from benchmarks import reliability
 from protocol.generated.tensorflow.core.framework import tensor_pb2
 from protocol.generated.tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-from tests.serving.server_process import ServerProcess, build_half_plus_two
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess
 
 EXAMPLES = 5_000  # REST bodies, and as many gRPC requests
 FUZZ = settings(

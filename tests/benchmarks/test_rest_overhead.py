@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.serving.server_process import REPO_ROOT
+from serving.testing.server_process import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

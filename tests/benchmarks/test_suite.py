@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from benchmarks.workloads import photo_jpeg
-from tests.serving.server_process import REPO_ROOT
+from serving.testing.server_process import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

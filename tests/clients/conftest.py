@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from serving.testing.models import build_half_plus_two, build_multi_io, build_strings
+from serving.testing.server_process import ServerProcess, model_config_text
 from tests.fixtures.repository import EXTERNAL, LABEL_FLAG, RunningServer
-from tests.serving.server_process import (
-    ServerProcess,
-    build_half_plus_two,
-    build_multi_io,
-    build_strings,
-    model_config_text,
-)
 
 
 @pytest.fixture(scope="session")

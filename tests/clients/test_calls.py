@@ -10,8 +10,9 @@ import pytest
 from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess, model_config_text
 from tests.clients.conftest import make_client
-from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
 
 
 def test_status_lists_versions_and_follows_labels(client):

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from clients.cli import parse_seeds
+from serving.testing.server_process import free_port
 from tests.fixtures.pictures import sample_picture
-from tests.serving.server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,8 +23,9 @@ from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from deploy.image import CONFIG_DIR, SERVER_UID, SERVER_USER, launch
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import free_port
 from tests.fixtures.pictures import sample_picture
-from tests.serving.server_process import build_half_plus_two, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -28,7 +28,7 @@ from clients.grpc_client import GrpcClient
 from clients.replicas import Replicas, RetryableError, addresses
 from clients.rest import RestClient
 from deploy.image import CONFIG_DIR
-from tests.serving.server_process import ServerProcess, model_config_text
+from serving.testing.server_process import ServerProcess, model_config_text
 
 # ---------------------------------------------------------------------------- the policy alone
 

@@ -12,7 +12,8 @@ import pytest
 from clients import rollout
 from clients.grpc_client import GrpcClient
 from deploy.image import CONFIG_DIR
-from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_plus_two, model_config_text
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import REPO_ROOT, ServerProcess, model_config_text
 
 
 def test_promote_and_rollback_keep_the_policy_on_the_labelled_versions():

@@ -29,11 +29,11 @@ import pytest
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
+from serving.testing.server_process import accepts_connections
 from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
 from tests.deploy.test_pods import Pod
 from tests.fixtures.pictures import sample_picture
-from tests.serving.server_process import _accepts
 
 pytestmark = [
     pytest.mark.docker,
@@ -112,7 +112,7 @@ def predictor_pod(runtime: dict, runtime_volumes: list[dict], isvc: dict) -> dic
 
 def wait_for_port(container, port: int, limit_s: float = 600.0) -> None:
     deadline = time.monotonic() + limit_s
-    while not _accepts(port):
+    while not accepts_connections(port):
         container.reload()
         assert container.status == "running", container.logs(tail=40).decode(errors="replace")
         assert time.monotonic() < deadline, f"port {port} not open after {limit_s} s"

@@ -26,10 +26,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
+from serving.testing.server_process import free_port
 from tests.clients.test_docker import assert_confined, server_image  # noqa: F401  (server_image: docker_setup.sh)
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
 from tests.fixtures.pictures import sample_picture
-from tests.serving.server_process import free_port
 
 pytestmark = [
     pytest.mark.docker,

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from serving.testing.server_process import accepts_connections, free_port
 from tests.fixtures.repository import link_tree
-from tests.serving.server_process import _accepts, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -248,7 +248,7 @@ def _serve(command: str, sandbox: Path, env: dict[str, str]) -> None:
         )
     try:
         deadline = time.monotonic() + 600
-        while not (_accepts(grpc_port) and _accepts(rest_port)):
+        while not (accepts_connections(grpc_port) and accepts_connections(rest_port)):
             assert process.poll() is None, f"{command!r} exited with {process.returncode}:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"{command!r} did not open its ports:\n{log.read_text()[-3000:]}"
             time.sleep(0.5)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.server_process import (
-    ServerProcess,
+from serving.testing.models import (
     build_any_shape,
     build_float16,
     build_half_plus_two,
     build_multi_io,
     build_slow,
     build_strings,
-    model_config_text,
 )
+from serving.testing.server_process import ServerProcess, model_config_text
 
 
 @pytest.fixture(scope="session")

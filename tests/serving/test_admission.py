@@ -21,17 +21,11 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving.admission import RunAdmission
 from serving.deadlines import Deadline
-from serving.status import Code, ServingError
-from tests.serving.server_process import ServerProcess, build_turnstile
+from serving.errors import Code, ServingError
+from serving.testing.models import build_turnstile
+from serving.testing.server_process import ServerProcess, wait_for
 
 GAP = 0.3  # seconds between sends: far more than a request needs to reach the admission queue
-
-
-def _wait_until(condition, limit_s: float = 30.0) -> None:
-    end = time.monotonic() + limit_s
-    while not condition():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------- the admission alone
@@ -53,11 +47,11 @@ def test_waiters_get_their_turn_in_arrival_order():
 
     threads = [threading.Thread(target=first)]
     threads[0].start()
-    _wait_until(lambda: order == [0])
+    wait_for(lambda: order == [0], timeout=30, interval=0.01)
     for i in range(1, 6):
         threads.append(threading.Thread(target=later, args=(i,)))
         threads[-1].start()
-        _wait_until(lambda i=i: admission.waiting == i)
+        wait_for(lambda i=i: admission.waiting == i, timeout=30, interval=0.01)
     release_first.set()
     for thread in threads:
         thread.join()
@@ -105,15 +99,15 @@ def test_a_waiter_whose_deadline_passes_leaves_the_queue_and_the_next_one_runs()
 
     threads = [threading.Thread(target=holder)]
     threads[0].start()
-    _wait_until(lambda: admission.running == 1)
+    wait_for(lambda: admission.running == 1, timeout=30, interval=0.01)
     threads.append(threading.Thread(target=waiter, args=("expired", expiring)))
     threads[-1].start()
-    _wait_until(lambda: admission.waiting == 1)
+    wait_for(lambda: admission.waiting == 1, timeout=30, interval=0.01)
     threads.append(threading.Thread(target=waiter, args=("next", Deadline())))
     threads[-1].start()
-    _wait_until(lambda: admission.waiting == 2)
+    wait_for(lambda: admission.waiting == 2, timeout=30, interval=0.01)
     expiring.give_up()  # what REST does when it answered 504
-    _wait_until(lambda: admission.waiting == 1)
+    wait_for(lambda: admission.waiting == 1, timeout=30, interval=0.01)
     hold.set()
     for thread in threads:
         thread.join()
@@ -137,7 +131,7 @@ def test_a_cancelled_waiter_raises_cancelled():
 
         thread = threading.Thread(target=waiter)
         thread.start()
-        _wait_until(lambda: admission.waiting == 1)
+        wait_for(lambda: admission.waiting == 1, timeout=30, interval=0.01)
         cancelled.set()
         thread.join()
     assert result[0].code == Code.CANCELLED

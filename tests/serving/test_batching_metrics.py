@@ -12,7 +12,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.serving.server_process import ServerProcess
+from serving.testing.server_process import ServerProcess
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 

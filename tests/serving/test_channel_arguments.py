@@ -8,9 +8,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving.grpc_service import channel_options, parse_channel_arguments
-from tests.serving.server_process import ServerProcess
-from tests.serving.test_startup import _run
+from serving.api.tfs_grpc import channel_options, parse_channel_arguments
+from serving.testing.server_process import ServerProcess, run_server
 
 LIMIT = 4096
 
@@ -51,6 +50,6 @@ def test_parsing_follows_the_official_server():
 
 
 def test_an_argument_without_a_value_fails_start_up(tmp_path):
-    result = _run(["--grpc_channel_arguments=grpc.max_receive_message_length", f"--model_base_path={tmp_path}"])
+    result = run_server(["--grpc_channel_arguments=grpc.max_receive_message_length", f"--model_base_path={tmp_path}"])
     assert result.returncode == 255
     assert "--grpc_channel_arguments: expected key=value, got 'grpc.max_receive_message_length'" in result.stderr

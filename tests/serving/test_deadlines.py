@@ -18,7 +18,8 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.serving.server_process import ServerProcess, build_slow
+from serving.testing.models import build_slow
+from serving.testing.server_process import ServerProcess
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 SLOW = 2.5  # seconds one run of the slow model spins

@@ -15,7 +15,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving.servable import Servable
-from tests.serving.server_process import ServerProcess
+from serving.testing.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from benchmarks import reliability
 from protocol.layout import WARMUP_FILE
-from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
-from tests.serving.test_lifecycle import _predict, _status, _wait_for
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +85,20 @@ def _release(fifo):
 
 def test_a_version_that_keeps_failing_holds_neither_a_newer_version_nor_reload_nor_other_models(server, layout):
     (layout["hp2"] / "2").mkdir()  # looks like a version, holds no SavedModel: every load attempt fails
-    _wait_for(lambda: _status(server, "hp2").get(2, ("",))[0] == "LOADING", what="version 2 to fail and wait")
+    wait_for(lambda: server.state("hp2", 2) == "LOADING", what="version 2 to fail and wait")
     time.sleep(2)  # an empty directory fails at once: its retry is now ten minutes away
 
     response = _reload(server, _config_text(layout, "hp2", "stuck", "other"))
     assert response.status.error_code == 0
-    assert _status(server, "other")[1][0] == "AVAILABLE"
+    assert server.state("other", 1) == "AVAILABLE"
 
     _publish(layout, "hp2", 3)
-    _wait_for(lambda: _status(server, "hp2").get(3, ("",))[0] == "AVAILABLE", what="the newer good version")
-    state, status = _status(server, "hp2")[2]
+    wait_for(lambda: server.state("hp2", 3) == "AVAILABLE", what="the newer good version")
+    state, status = server.state("hp2", 2), server.versions("hp2")[2]["status"]
     assert state == "END" and status["error_code"] == "NOT_FOUND"  # its pending retry was cancelled
     assert "Could not find SavedModel .pb" in status["error_message"]
     assert "Retrying of loading servable: {name: hp2 version: 2} was cancelled" in server.log()
-    assert _predict(server, "hp2", 2.0).json() == {"predictions": [4.0]}
+    assert server.rest_predict("hp2", [2.0]).json() == {"predictions": [4.0]}
 
 
 def test_a_hung_load_holds_neither_reload_nor_polling(server, layout):
@@ -106,23 +106,23 @@ def test_a_hung_load_holds_neither_reload_nor_polling(server, layout):
     (version / "assets.extra").mkdir(exist_ok=True)
     os.mkfifo(version / WARMUP_FILE)  # reading the warmup file blocks until someone opens it for writing
     _publish(layout, "stuck", 2)
-    _wait_for(lambda: _status(server, "stuck").get(2, ("",))[0] == "LOADING", what="the load of stuck/2 to hang")
+    wait_for(lambda: server.state("stuck", 2) == "LOADING", what="the load of stuck/2 to hang")
 
     response = _reload(server, _config_text(layout, "hp2", "stuck"))  # removes "other"
     assert response.status.error_code == 0
-    _wait_for(lambda: _predict(server, "other", 1.0).status_code == 404, what="other to be removed")
+    wait_for(lambda: server.rest_predict("other", [1.0]).status_code == 404, what="other to be removed")
     _publish(layout, "hp2", 4)
-    _wait_for(lambda: _status(server, "hp2").get(4, ("",))[0] == "AVAILABLE", what="polling of another model")
-    assert _status(server, "stuck")[2][0] == "LOADING"
-    assert _predict(server, "stuck", 2.0).json() == {"predictions": [2.0]}  # version 1 serves meanwhile
+    wait_for(lambda: server.state("hp2", 4) == "AVAILABLE", what="polling of another model")
+    assert server.state("stuck", 2) == "LOADING"
+    assert server.rest_predict("stuck", [2.0]).json() == {"predictions": [2.0]}  # version 1 serves meanwhile
 
     # Released, the read fails (TensorFlow reads files with pread, which a FIFO refuses): version 2
     # waits for a retry, and the next version cancels it.
     _release(layout["stuck"] / "2" / WARMUP_FILE)
     _publish(layout, "stuck", 3)
-    _wait_for(lambda: _status(server, "stuck").get(3, ("",))[0] == "AVAILABLE", what="stuck/3")
-    assert _status(server, "stuck")[2][0] == "END"
-    assert _predict(server, "stuck", 2.0).json() == {"predictions": [4.0]}
+    wait_for(lambda: server.state("stuck", 3) == "AVAILABLE", what="stuck/3")
+    assert server.state("stuck", 2) == "END"
+    assert server.rest_predict("stuck", [2.0]).json() == {"predictions": [4.0]}
 
 
 def test_reload_naming_a_missing_base_path_answers_and_changes_nothing(server, layout):
@@ -133,11 +133,11 @@ def test_reload_naming_a_missing_base_path_answers_and_changes_nothing(server, l
     assert info.value.details() == (
         f"Could not find base path {missing} for servable ghost with error NOT_FOUND: {missing} not found"
     )
-    assert _predict(server, "stuck", 2.0).status_code == 200  # not removed: the refused config changed nothing
+    assert server.rest_predict("stuck", [2.0]).status_code == 200  # not removed: the refused config changed nothing
     shutil.rmtree(layout["hp2"] / "2")
     build_half_plus_two(layout["staging"] / "hp2", version=5, offset=5.0)
     _publish(layout, "hp2", 5)
-    _wait_for(lambda: _status(server, "hp2").get(5, ("",))[0] == "AVAILABLE", what="polling after the refusal")
+    wait_for(lambda: server.state("hp2", 5) == "AVAILABLE", what="polling after the refusal")
     assert requests.get(f"{server.rest_url}/v1/models/ghost", timeout=30).status_code == 404
 
 

@@ -7,13 +7,13 @@ import pytest
 import requests
 
 from clients import GrpcClient
-from tests.serving.foreign_models import (
+from serving.testing.foreign_models import (
     build_tf1_half_plus_three,
     build_tf_keras,
     build_tf_text,
     build_unknown_op,
 )
-from tests.serving.server_process import ServerProcess, model_config_text, version_statuses, wait_for
+from serving.testing.server_process import ServerProcess, model_config_text, version_statuses, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from serving.flags import build_parser
-from tests.serving.server_process import ServerProcess, build_half_plus_two, build_slow
+from serving.testing.models import build_half_plus_two, build_slow
+from serving.testing.server_process import ServerProcess
 
 # model_servers/main.cc of tensorflow/serving 2.21 (every flag it defines).
 OFFICIAL_FLAGS = """

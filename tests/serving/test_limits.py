@@ -8,8 +8,8 @@ import time
 import pytest
 
 from serving.deadlines import Deadline
-from serving.limits import ExpansionPool, RequestLimits
-from serving.status import ServingError
+from serving.errors import ServingError
+from serving.request_limits import ExpansionPool, RequestLimits
 
 
 def test_requests_beyond_the_pool_wait_their_turn_in_arrival_order():

@@ -20,7 +20,8 @@ from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
 from serving.flags import parse_flags
 from serving.management import is_loopback_peer
-from tests.serving.server_process import REPO_ROOT, SERVER_PYTHON, ServerProcess, build_half_plus_two, model_config_text
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import REPO_ROOT, SERVER_PYTHON, ServerProcess, model_config_text
 
 TEST_NET = "192.0.2.1"
 
@@ -82,7 +83,7 @@ IN_NAMESPACE = textwrap.dedent(
     from google.protobuf import text_format
     from protocol.generated.tensorflow_serving.apis import (
         get_model_status_pb2, model_management_pb2, model_service_pb2_grpc)
-    from tests.serving.server_process import ServerProcess, model_config_text
+    from serving.testing.server_process import ServerProcess, model_config_text
 
     base, socket_path = sys.argv[1], sys.argv[2]
 

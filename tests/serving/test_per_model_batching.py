@@ -12,13 +12,8 @@ import pytest
 import requests
 
 from protocol.layout import BATCHING_PARAMS_FILE
-from tests.serving.server_process import (
-    MONITORING_CONFIG,
-    ServerProcess,
-    batches_run,
-    build_half_plus_two,
-    model_config_text,
-)
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import MONITORING_CONFIG, ServerProcess, batches_run, model_config_text
 
 GLOBAL = "max_batch_size { value: 2 }\nbatch_timeout_micros { value: 0 }\nnum_batch_threads { value: 1 }\n"
 # a batch closes when it holds 4 rows, or 5 s after its first request: 4 concurrent requests make one batch

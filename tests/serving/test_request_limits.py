@@ -16,7 +16,8 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from benchmarks import reliability
-from tests.serving.server_process import ServerProcess, build_fill, build_sum, model_config_text
+from serving.testing.models import build_fill, build_sum
+from serving.testing.server_process import ServerProcess, model_config_text
 
 CAP = 40_000_000
 LARGE = 25_000_000  # float32 elements: a 100 MB answer to a 20-byte request

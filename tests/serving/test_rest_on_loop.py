@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.serving.server_process import ServerProcess, build_half_plus_two, build_slow, model_config_text
+from serving.testing.models import build_half_plus_two, build_slow
+from serving.testing.server_process import ServerProcess, model_config_text
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from serving import servable as servable_module
+from serving.errors import Code, ServingError
 from serving.servable import Servable, ServableOptions
 from serving.session_bundle import SessionSettings, load
-from serving.status import Code, ServingError
-from tests.serving.foreign_models import build_tf1_half_plus_three, build_unknown_op
-from tests.serving.server_process import build_multi_io
+from serving.testing.foreign_models import build_tf1_half_plus_three, build_unknown_op
+from serving.testing.models import build_multi_io
 
 
 @pytest.fixture(scope="module")

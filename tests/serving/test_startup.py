@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from serving.flags import parse_flags
-from tests.serving.server_process import REPO_ROOT, ServerProcess, build_half_plus_two, free_port, model_config_text
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import REPO_ROOT, ServerProcess, model_config_text, run_server
 
 
 def test_flag_forms_match_tensorflow_model_server():
@@ -36,13 +37,6 @@ def test_flag_forms_match_tensorflow_model_server():
     assert (defaults.rest_api_host, defaults.grpc_host) == ("0.0.0.0", "0.0.0.0")
 
 
-def _run(args, timeout=120):
-    flags = [f"--port={free_port()}", "--grpc_host=127.0.0.1", *args]
-    return subprocess.run(
-        [sys.executable, "-m", "serving", *flags], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
-    )
-
-
 def test_unknown_flag_is_a_clear_error():
     result = subprocess.run(
         [sys.executable, "-m", "serving", "--model_nmae=x"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
@@ -54,7 +48,7 @@ def test_unknown_flag_is_a_clear_error():
 def test_bad_model_config_fails_like_the_official_server(tmp_path):
     config = tmp_path / "bad.config"
     config.write_text("model_config_list { config { name: 'x' base_path: '/m' bogus_field: 1 } }")
-    result = _run([f"--model_config_file={config}", "--rest_api_port=0"])
+    result = run_server([f"--model_config_file={config}", "--rest_api_port=0"])
     assert result.returncode != 0
     assert "Error parsing text-format tensorflow.serving.ModelServerConfig" in result.stderr
     assert f"Failed to start server. Error: INVALID_ARGUMENT: Invalid protobuf file: '{config}'" in result.stderr
@@ -72,7 +66,7 @@ def test_bad_model_config_fails_like_the_official_server(tmp_path):
     ],
 )
 def test_invalid_options_fail_start_up(args, message):
-    result = _run(args)
+    result = run_server(args)
     assert result.returncode != 0
     assert message in result.stderr
 
@@ -82,7 +76,7 @@ def test_label_on_unloaded_version_fails_start_up_without_the_flag(tmp_path):
     base.mkdir()
     config = tmp_path / "models.config"
     config.write_text(model_config_text([{"name": "hp2", "base_path": base, "labels": {"stable": 1}}]))
-    result = _run([f"--model_config_file={config}"])
+    result = run_server([f"--model_config_file={config}"])
     assert result.returncode != 0
     assert (
         "Request to assign label to version 1 of model hp2, which is not currently available for inference"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serving.status import Code, from_tensorflow
+from serving.errors import Code, from_tensorflow
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import shutil
 import pytest
 import requests
 
-from tests.serving.server_process import ServerProcess, version_statuses, wait_for
+from serving.testing.server_process import ServerProcess, version_statuses, wait_for
 
 pytestmark = pytest.mark.slow
 

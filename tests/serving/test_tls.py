@@ -10,9 +10,8 @@ import pytest
 from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
+from serving.testing.server_process import ServerProcess, run_server
 from tests.serving import certificates
-from tests.serving.server_process import ServerProcess
-from tests.serving.test_startup import _run
 
 X = np.array([1.0, 3.0], np.float32)
 HALF_PLUS_THREE = {"y": np.array([3.5, 4.5], np.float32)}  # half_plus_two version 2: y = 0.5x + 3
@@ -132,12 +131,12 @@ def test_server_only_tls_with_the_clients_tls_options(tls_server, pki):
 def test_a_bad_ssl_config_fails_start_up_with_one_line(tmp_path, text, message):
     config = tmp_path / "ssl.config"
     config.write_text(text)
-    result = _run([f"--ssl_config_file={config}", f"--model_base_path={tmp_path}"])
+    result = run_server([f"--ssl_config_file={config}", f"--model_base_path={tmp_path}"])
     assert result.returncode == 255
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_alts_and_ssl_together_fail_start_up_as_officially(tmp_path, pki):
-    result = _run(["--use_alts_credentials", f"--ssl_config_file={pki['tls']}", f"--model_base_path={tmp_path}"])
+    result = run_server(["--use_alts_credentials", f"--ssl_config_file={pki['tls']}", f"--model_base_path={tmp_path}"])
     assert result.returncode == 255
     assert "Either use_alts_credentials must be false or ssl_config_file must be empty." in result.stderr

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from benchmarks import reliability
-from tests.serving.server_process import ServerProcess
+from serving.testing.server_process import ServerProcess
 
 PREDICT = "/v1/models/half_plus_two:predict"
 
@@ -272,7 +272,10 @@ def test_a_client_that_half_closes_after_its_request_gets_the_answer(edges):
 
 def test_huge_numbers_are_the_official_client_errors_and_log_no_traceback(edges):
     assert edges["version_5000_digits"] == [400, "Failed to convert version: 9999999999999"]
-    assert edges["json_number_5000_digits"] == [400, "JSON Parse error: Number too big to be stored in double."]
+    assert edges["json_number_5000_digits"] == [
+        400,
+        "JSON Parse error: Number too big to be stored in double. at offset: 15",
+    ]
     assert edges["tracebacks_logged"] == 0
 
 

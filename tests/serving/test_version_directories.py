@@ -7,8 +7,8 @@ import shutil
 
 import requests
 
-from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
-from tests.serving.test_lifecycle import _status, _wait_for
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 
 ODD = ["²", "١٢", "１", "v3", "1.5", "0x10", "99999999999999999999", "-", "+", " "]
 
@@ -28,13 +28,15 @@ def test_odd_directory_names_are_not_versions(tmp_path):
         )
     )
     with ServerProcess(model_config_file=config, args=["--file_system_poll_wait_seconds=1"]) as server:
-        assert _status(server, "odd") == {2: ("AVAILABLE", {"error_code": "OK", "error_message": ""})}
-        assert set(_status(server, "odd_all")) == {1, 2}
+        assert {v: (e["state"], e["status"]) for v, e in server.versions("odd").items()} == {
+            2: ("AVAILABLE", {"error_code": "OK", "error_message": ""})
+        }
+        assert set(server.versions("odd_all")) == {1, 2}
         reply = requests.post(f"{server.rest_url}/v1/models/odd:predict", json={"instances": [2.0]}, timeout=30)
         assert reply.json() == {"predictions": [3.0]}
         build_half_plus_two(tmp_path / "staging", version=3, offset=3.0)
         shutil.move(str(tmp_path / "staging" / "3"), str(base / "3"))
         (base / "³").mkdir()
-        _wait_for(lambda: _status(server, "odd").get(3, ("",))[0] == "AVAILABLE", what="polling to go on")
+        wait_for(lambda: server.state("odd", 3) == "AVAILABLE", what="polling to go on")
         log = server.log()
     assert "Traceback" not in log and "File-system poll failed" not in log

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.serving.server_process import REPO_ROOT
+from serving.testing.server_process import REPO_ROOT
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
 from deploy.image import CONFIG_DIR
-from tests.serving.server_process import ServerProcess, build_half_plus_two, model_config_text
+from serving.testing.models import build_half_plus_two
+from serving.testing.server_process import ServerProcess, model_config_text
 
 SCRIPT = CONFIG_DIR / "healthcheck.sh"
 

@@ -23,10 +23,10 @@ from export.pipeline.endpoint import Endpoint
 from export.pipeline.inspection import read_export_info, signature_defs
 from export.pipeline.warmup import read_warmup_requests
 from export.signatures.images import center_crop_and_resize, decode_rgb, normalize
+from serving.testing.server_process import ServerProcess, model_config_text
 from tests.export.cli_output import messages
 from tests.export.keras_model import models
 from tests.fixtures.pictures import png_bomb, sample_picture
-from tests.serving.server_process import ServerProcess, model_config_text
 
 REPO = Path(__file__).resolve().parents[3]
 # What TensorFlow's C++ logging prints on import whatever TF_CPP_MIN_LOG_LEVEL says (not the CLI's output).

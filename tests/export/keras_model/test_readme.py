@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.server_process import _accepts, free_port
+from serving.testing.server_process import accepts_connections, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 BLOCK = re.compile(r"```(bash|python)\n(.*?)```", re.S)
@@ -61,7 +61,7 @@ def test_your_own_model_section_runs_and_answers(tmp_path):
                     start_new_session=True,
                 )
                 deadline = time.monotonic() + 600
-                while not (_accepts(grpc_port) and _accepts(rest_port)):
+                while not (accepts_connections(grpc_port) and accepts_connections(rest_port)):
                     assert server.poll() is None and time.monotonic() < deadline, f"{text!r} did not start"
                     time.sleep(0.5)
                 continue

@@ -13,8 +13,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from export.pipeline.inspection import read_export_info
 from export.signatures.images import center_crop_and_resize, decode_rgb, normalize
+from serving.testing.server_process import ServerProcess, model_config_text
 from tests.fixtures.pictures import png_bomb, sample_picture
-from tests.serving.server_process import ServerProcess, model_config_text
 
 GB = 1 << 30
 

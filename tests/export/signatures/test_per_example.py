@@ -18,8 +18,8 @@ import tensorflow as tf
 from clients import RestClient
 from clients import models as helpers
 from export.signatures.per_example import per_example
+from serving.testing.server_process import MONITORING_CONFIG, ServerProcess, batches_run
 from tests.fixtures.pictures import sample_picture
-from tests.serving.server_process import MONITORING_CONFIG, ServerProcess, batches_run
 
 # a batch closes when it holds 4 rows, or 10 s after its first request
 BATCHING = (

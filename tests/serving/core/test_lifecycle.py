@@ -12,8 +12,9 @@ from collections import Counter
 
 import pytest
 
-from serving.core.lifecycle import Lifecycle, LifecycleOptions
-from serving.status import Code, ServingError
+from serving.core.lifecycle import Lifecycle
+from serving.errors import Code, ServingError
+from serving.options import ServerOptions
 
 
 class FakeServable:
@@ -82,7 +83,7 @@ def make(loads):
     made = []
 
     def build(**options):
-        lifecycle = Lifecycle(loads.load, loads.unload, LifecycleOptions(**options))
+        lifecycle = Lifecycle(loads.load, loads.unload, ServerOptions(**options))
         made.append(lifecycle)
         return lifecycle
 

@@ -9,7 +9,7 @@ import pytest
 
 from serving.core.policy import Action, ServableAction, VersionSnapshot, availability_preserving
 from serving.core.states import State
-from tests.serving.server_process import REPO_ROOT
+from serving.testing.server_process import REPO_ROOT
 
 NEW, LOADING, READY, UNLOADING, DISABLED, ERROR = (
     State.NEW,

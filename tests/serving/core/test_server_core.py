@@ -12,11 +12,11 @@ from google.protobuf import text_format
 
 from protocol.generated.tensorflow_serving.apis import model_pb2
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
-from serving.core.lifecycle import LifecycleOptions
-from serving.core.server_core import CoreOptions, ServerCore
-from serving.status import ServingError
+from serving.core.server_core import ServerCore
+from serving.errors import ServingError
+from serving.options import ServerOptions
+from serving.testing.server_process import model_config_text
 from tests.serving.core.test_lifecycle import Loads, _states, _until
-from tests.serving.server_process import model_config_text
 
 
 def _config(models):
@@ -31,7 +31,7 @@ def loads():
 @pytest.fixture
 def core(loads):
     core = ServerCore(
-        CoreOptions(file_system_poll_wait_seconds=0, lifecycle=LifecycleOptions(max_num_load_retries=0)),
+        ServerOptions(file_system_poll_wait_seconds=0, max_num_load_retries=0),
         load=loads.load,
         unload=loads.unload,
     )

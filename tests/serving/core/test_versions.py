@@ -6,7 +6,7 @@ import pytest
 
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from serving.core.versions import aspired_versions, list_versions
-from serving.status import ServingError
+from serving.errors import ServingError
 
 
 def test_odd_names_are_skipped_not_raised(tmp_path):

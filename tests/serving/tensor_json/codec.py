@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from serving import tensor_json
-from serving.status import ServingError
+from serving.errors import ServingError
 
 HELLO, WORLD = {"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}
 

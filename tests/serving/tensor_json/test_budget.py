@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from serving.limits import RequestLimits
-from serving.status import ServingError
+from serving.errors import ServingError
+from serving.request_limits import RequestLimits
 from serving.tensor_json import budget
 
 TRICKY = ['a"b', "c\\", '\\"', "x,y:[{", "", "é€", "\\\\\\", '"', ":", "}]"]

@@ -10,7 +10,7 @@ import pytest
 
 from protocol.generated.tensorflow.core.framework import types_pb2 as T
 from serving import tensor_json
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 from tests.serving.tensor_json.codec import error, request, same
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from protocol.generated.tensorflow.core.framework import types_pb2 as T
 from serving import tensor_json
-from serving.status import Code
+from serving.errors import Code
 from tests.serving.tensor_json.codec import HELLO, WORLD, error, request, same
 
 # ------------------------------------------------------------------ FillPredictRequestFromJson

@@ -13,7 +13,7 @@ import pytest
 from protocol import b64
 from protocol.generated.tensorflow_serving.apis import classification_pb2, regression_pb2
 from serving import tensor_json
-from serving.status import Code, ServingError
+from serving.errors import Code, ServingError
 from serving.tensor_json import writer
 from serving.tensor_json.numbers import decimal_tokens
 from serving.tensor_json.writer import PrettyWriter, quote

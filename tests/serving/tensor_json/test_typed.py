@@ -12,8 +12,8 @@ import pytest
 
 from protocol.generated.tensorflow.core.framework import types_pb2 as T
 from serving import tensor_json
-from serving.limits import RequestLimits
-from serving.status import ServingError
+from serving.errors import ServingError
+from serving.request_limits import RequestLimits
 
 X = {"x": T.DT_FLOAT}
 

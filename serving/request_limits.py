@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from protocol.limits import MAX_EXPANSION_BYTES
 from serving.deadlines import NO_DEADLINE, Deadline
-from serving.status import invalid_argument
+from serving.errors import invalid_argument
 
 IN_FLIGHT_REQUESTS = 2  # full-budget expansions the server holds at once
 

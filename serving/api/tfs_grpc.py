@@ -1,4 +1,4 @@
-"""gRPC: tensorflow.serving.PredictionService and ModelService on the tensorflow-serving-api stubs."""
+"""TF Serving's gRPC API: tensorflow.serving.PredictionService and ModelService, on serving/ops."""
 
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ from protocol.generated.tensorflow_serving.apis import (
 )
 from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.numbers import simple_atoi
-from serving import api, inference, management
+from serving import management
 from serving.core.server_core import ServerCore
 from serving.deadlines import Deadline
-from serving.limits import RequestLimits
+from serving.errors import Code, ServingError, from_tensorflow, invalid_argument
 from serving.metrics import METRICS
-from serving.status import Code, ServingError, from_tensorflow, invalid_argument
+from serving.ops import inference, model_info
+from serving.ops.predict import predict_request
+from serving.options import ServerOptions
+from serving.request_limits import RequestLimits
 
 log = logging.getLogger("serving")
 
@@ -70,7 +73,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_rpc("Predict")
     def Predict(self, request, context):
-        return api.predict(self.manager, request, self.as_content, self.limits, _deadline(context))
+        return predict_request(self.manager, request, self.as_content, self.limits, _deadline(context))
 
     @_rpc("Classify")
     def Classify(self, request, context):
@@ -86,7 +89,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_rpc()
     def GetModelMetadata(self, request, context):
-        return api.get_model_metadata(self.manager, request)
+        return model_info.get_model_metadata(self.manager, request)
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
@@ -96,7 +99,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     @_rpc()
     def GetModelStatus(self, request, context):
-        return api.get_model_status(self.manager, request)
+        return model_info.get_model_status(self.manager, request)
 
     @_rpc()
     def HandleReloadConfigRequest(self, request, context):
@@ -126,7 +129,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 # Connections are shed by time, the only way grpcio offers (it cannot evict one to admit another; a proxy in
 # front could, at the cost of every byte through Python and of the peer's address): each idle connection
-# counts against grpc.max_allowed_incoming_connections (server.grpc_connection_cap) only this long.
+# counts against grpc.max_allowed_incoming_connections (ServerOptions.grpc_max_connections) only this long.
 DEFAULT_CHANNEL_ARGUMENTS = {
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
@@ -164,28 +167,20 @@ def channel_options(text: str, max_connections: int | None = None) -> list[tuple
 
 
 def build_server(
-    manager: ServerCore,
-    host: str,
-    port: int,
-    max_workers: int,
-    as_content: bool,
-    channel_arguments: str = "",
-    credentials: grpc.ServerCredentials | None = None,
-    limits: RequestLimits = RequestLimits(),
-    max_connections: int | None = None,
-    model_management: str = "on",
+    manager: ServerCore, options: ServerOptions, credentials: grpc.ServerCredentials | None = None
 ) -> grpc.Server:
-    """The gRPC server; `max_connections` caps open connections (grpc.max_allowed_incoming_connections),
-    `model_management` says who may reload the model config (serving/management.py)."""
+    """The gRPC server on options.grpc_host:grpc_port with TF Serving's services; connections capped at
+    options.grpc_max_connections (grpc.max_allowed_incoming_connections)."""
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        options=channel_options(channel_arguments, max_connections),
+        futures.ThreadPoolExecutor(max_workers=options.grpc_workers, thread_name_prefix="grpc"),
+        options=channel_options(options.grpc_channel_arguments, options.grpc_max_connections),
         maximum_concurrent_rpcs=None,
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(manager, as_content, limits), server
+        PredictionService(manager, options.tensor_content_responses, options.limits), server
     )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, model_management), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, options.model_management), server)
+    host, port = options.grpc_host, options.grpc_port
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = (

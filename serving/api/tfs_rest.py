@@ -21,16 +21,19 @@ from protocol.generated.tensorflow_serving.apis import (
     model_pb2,
     regression_pb2,
 )
-from protocol.methods import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD
-from serving import api, inference, tensor_json
+from protocol.methods import SIGNATURE_DEF_FIELD
+from serving import tensor_json
 from serving.core.server_core import ServerCore
 from serving.core.workers import WorkerPool
 from serving.deadlines import Deadline
-from serving.http_server import BodyRejected, HttpLimits, HttpServer, Request, Response
-from serving.limits import RequestLimits
+from serving.errors import Code, ServingError, from_tensorflow, invalid_argument
+from serving.http_server import BodyRejected, HttpServer, Request, Response
 from serving.metrics import METRICS
-from serving.servable import QUICK_RUN_S, WouldWait
-from serving.status import Code, ServingError, from_tensorflow, invalid_argument
+from serving.ops import inference, model_info
+from serving.ops.predict import predict
+from serving.options import ServerOptions
+from serving.request_limits import RequestLimits
+from serving.servable import QUICK_RUN_S, Servable, WouldWait
 
 log = logging.getLogger("serving")
 
@@ -48,17 +51,6 @@ _CORS = {
     "Access-Control-Allow-Methods": "POST, GET",
     "Access-Control-Allow-Headers": "Content-Type",
 }
-
-
-@dataclass
-class RestOptions:
-    timeout_ms: int = 30000
-    cors: bool = False
-    max_body_bytes: int = 1 << 30
-    metrics_path: str | None = None
-    max_connections: int = 4096
-    read_timeout_ms: int = 30000
-    limits: RequestLimits = RequestLimits()
 
 
 @dataclass
@@ -149,6 +141,46 @@ def _fill_examples(doc: dict, request) -> None:
         _example(value, target.examples.add())
 
 
+@dataclass
+class JsonPredict:
+    """A REST predict body as a PredictCall (serving/ops/predict.py): large numeric tensors take the typed path
+    (no Python object per value); every other body, and every error, goes through the reference codec.
+
+    `on_loop` (small bodies only): the call runs without waiting for anything and raises RunOnWorker, carrying
+    what it parsed, where it would have to wait."""
+
+    spec: model_pb2.ModelSpec
+    body: bytes
+    deadline: Deadline
+    limits: RequestLimits
+    doc: dict | None = None
+    typed: tensor_json.TypedRequest | None = None
+    on_loop: bool = False
+    output_filter: tuple[str, ...] = ()
+    format: str = ""  # "row" or "columnar", known once the inputs are built
+
+    @property
+    def signature(self) -> str:
+        return self.typed.signature_name if self.typed else tensor_json.signature_name(self.doc)
+
+    def check(self, servable: Servable, key: str) -> int:
+        if self.on_loop and not servable.runs_quickly(key):
+            raise RunOnWorker(self.doc)
+        return 0
+
+    def inputs(self, servable: Servable, key: str) -> dict:
+        input_dtypes = servable.input_dtypes(key)
+        converted = self.typed.arrays(input_dtypes, self.limits) if self.typed else None
+        if converted is None:
+            doc = self.doc if self.doc is not None else tensor_json.parse_document(self.body)
+            has_bools = b"true" in self.body or b"false" in self.body
+            converted = tensor_json.predict_request_arrays(doc, input_dtypes, has_bools, self.limits)
+        if not self.on_loop:
+            self.doc = None  # the Python objects of a large body are garbage once converted
+        inputs, self.format = converted
+        return inputs
+
+
 def _predict(
     manager: ServerCore,
     route: Route,
@@ -158,39 +190,21 @@ def _predict(
     on_loop: bool = False,
     doc: dict | None = None,
 ) -> bytes:
-    """Large numeric tensors take the typed path (no Python object per value); every other body, and every
-    error, goes through the reference codec. `on_loop` (small bodies only) runs without waiting for anything
-    and raises RunOnWorker, carrying what it parsed, where it would have to wait."""
+    """The body is parsed (after a count of its values against the cap) before the model is looked up, as
+    officially; then the one predict path runs it."""
     if doc is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
         tensor_json.check_values(body, limits, lambda: _most_inputs(manager, route))
     typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
     if typed is None and doc is None:
         doc = tensor_json.parse_document(body)
-    key = typed.signature_name if typed else tensor_json.signature_name(doc)
+    call = JsonPredict(route.spec, body, deadline, limits, doc, typed, on_loop)
     try:
-        with manager.servable(route.spec) as servable:
-            if on_loop and not servable.runs_quickly(key):
-                raise RunOnWorker(doc)
-            input_dtypes = servable.input_dtypes(key)
-            converted = typed.arrays(input_dtypes, limits) if typed else None
-            if converted is None:
-                doc = doc if doc is not None else tensor_json.parse_document(body)
-                has_bools = b"true" in body or b"false" in body
-                converted = tensor_json.predict_request_arrays(doc, input_dtypes, has_bools, limits)
-            inputs, fmt = converted
-            if on_loop:
-                try:
-                    outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline, wait=False)
-                except WouldWait:  # another thread took the last place to run meanwhile
-                    raise RunOnWorker(doc) from None
-            else:
-                del doc  # the Python objects of a large body are garbage once converted
-                outputs = servable.predict(key or DEFAULT_SIGNATURE, inputs, (), deadline)
+        return predict(manager, call, lambda p: tensor_json.predict_response_json(p.outputs, call.format), not on_loop)
+    except WouldWait:  # another thread took the last place to run meanwhile
+        raise RunOnWorker(doc) from None
     finally:
         if typed:
             typed.close()
-    deadline.check()  # nobody waits for the answer any more: do not encode it
-    return tensor_json.predict_response_json(outputs, fmt)
 
 
 def _most_inputs(manager: ServerCore, route: Route) -> int:
@@ -232,13 +246,13 @@ def process(
     deadline.check()  # it may have waited for a worker
     if route.method == "status":
         return tensor_json.status_json(
-            api.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(model_spec=route.spec))
+            model_info.get_model_status(manager, get_model_status_pb2.GetModelStatusRequest(model_spec=route.spec))
         )
     if route.method == "metadata":
         request = get_model_metadata_pb2.GetModelMetadataRequest(
             model_spec=route.spec, metadata_field=[SIGNATURE_DEF_FIELD]
         )
-        return tensor_json.metadata_json(api.get_model_metadata(manager, request))
+        return tensor_json.metadata_json(model_info.get_model_metadata(manager, request))
     if route.method == "predict":
         return _predict(manager, route, body, limits, deadline, on_loop, doc)
     if doc is None:
@@ -253,20 +267,15 @@ def process(
 
 
 class RestServer:
-    def __init__(self, manager: ServerCore, options: RestOptions, workers: int):
+    def __init__(self, manager: ServerCore, options: ServerOptions):
         self.manager = manager
         self.options = options
-        self.workers = WorkerPool(workers, "rest")
-        limits = HttpLimits(
-            max_body_bytes=options.max_body_bytes,
-            max_connections=options.max_connections,
-            read_timeout_s=options.read_timeout_ms / 1000,
-        )
-        self.http = HttpServer(self.handle, limits, self._transport_error)
+        self.workers = WorkerPool(options.rest_workers, "rest")
+        self.http = HttpServer(self.handle, options, self._transport_error)
 
     def _headers(self) -> list[tuple[str, str]]:
         headers = [("Content-Type", "application/json")]
-        if self.options.cors:
+        if self.options.rest_cors:
             headers.extend(_CORS.items())
         return headers
 
@@ -320,8 +329,8 @@ class RestServer:
         The hand-off is the cheapest asyncio allows: the job goes on the workers' queue, and its result
         comes back with one `call_soon_threadsafe` (no concurrent.futures Future, no wrapping, no task for
         the timeout: the timer is a plain callback)."""
-        what = f"Request did not complete within {self.options.timeout_ms} ms (--rest_api_timeout_in_ms)"
-        timeout = self.options.timeout_ms / 1000 if self.options.timeout_ms > 0 else None
+        what = f"Request did not complete within {self.options.rest_timeout_ms} ms (--rest_api_timeout_in_ms)"
+        timeout = self.options.rest_timeout_ms / 1000 if self.options.rest_timeout_ms > 0 else None
         deadline = Deadline(timeout, what=what)
         doc = None
         if (

@@ -1,5 +1,6 @@
-"""serving.rest's request parsing without a server: classify/regress examples (FillClassifyRegressRequestFromJson,
-json_tensor_test.cc's ClassifyRegressRequestTest) and the routes of http_rest_api_handler_test.cc."""
+"""serving.api.tfs_rest's request parsing without a server: classify/regress examples
+(FillClassifyRegressRequestFromJson, json_tensor_test.cc's ClassifyRegressRequestTest) and the routes of
+http_rest_api_handler_test.cc."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import math
 import pytest
 
 from protocol.generated.tensorflow_serving.apis import classification_pb2, regression_pb2
-from serving import rest
-from serving.status import Code, ServingError
+from serving.api import tfs_rest as rest
+from serving.errors import Code, ServingError
 from tests.serving.tensor_json.codec import HELLO
 
 # ------------------------------------------------------------------ classify / regress requests

@@ -9,12 +9,12 @@ import numpy as np
 
 from protocol.generated.tensorflow_serving.apis import classification_pb2, inference_pb2, input_pb2, regression_pb2
 from protocol.methods import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
-from serving.api import make_model_spec
 from serving.core.server_core import ServerCore
 from serving.deadlines import NO_DEADLINE, Deadline
-from serving.limits import RequestLimits
+from serving.errors import Code, ServingError, invalid_argument
+from serving.ops.model_info import make_model_spec
+from serving.request_limits import RequestLimits
 from serving.servable import Servable
-from serving.status import Code, ServingError, invalid_argument
 
 
 def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:

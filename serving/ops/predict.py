@@ -1,0 +1,160 @@
+"""Predict: the one path below every front end, numpy in and numpy out.
+
+A front end hands over a PredictCall (its request, decoded no further than it must be) and an `encode` for
+the answer. Here the servable is found and held, the input names and sizes are checked before anything is
+built, what building costs beyond the request is held in the server-wide budget until the answer is
+encoded, the signature runs (batching, admission and the deadline included) and the answer is encoded only
+while someone still waits for it. TF Serving's own request, `PredictRequest`, is one such call
+(`ProtoPredict`): the gRPC API, warmup replay and request logs use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from protocol import tensors
+from protocol.generated.tensorflow.core.framework import tensor_pb2
+from protocol.generated.tensorflow_serving.apis import model_pb2, predict_pb2
+from protocol.methods import DEFAULT_SIGNATURE
+from serving.core.server_core import ServerCore
+from serving.deadlines import NO_DEADLINE, Deadline
+from serving.errors import invalid_argument
+from serving.ops.model_info import make_model_spec
+from serving.request_limits import RequestLimits
+from serving.servable import Servable
+
+T = TypeVar("T")
+
+
+@dataclass
+class Prediction:
+    """What a signature run answered, and which version and signature answered it."""
+
+    model: str  # the name the request used
+    version: int
+    signature: str
+    outputs: dict[str, np.ndarray]
+
+
+class PredictCall(Protocol):
+    """A request on its way to a model, as a front end decoded it."""
+
+    spec: model_pb2.ModelSpec  # name and version or label; its signature_name is not used
+    signature: str  # "" for serving_default
+    output_filter: Sequence[str]
+    deadline: Deadline
+    limits: RequestLimits
+
+    def check(self, servable: Servable, key: str) -> int:
+        """Checks what can be checked before any input is built (names, declared sizes) and returns the bytes
+        building the inputs takes beyond what the request carried."""
+
+    def inputs(self, servable: Servable, key: str) -> Mapping[str, np.ndarray]:
+        """The input arrays, in the signature's dtypes."""
+
+
+def predict(core: ServerCore, call: PredictCall, encode: Callable[[Prediction], T], wait: bool = True) -> T:
+    """Finds and holds the servable the call names, then `predict_on`."""
+    call.deadline.check()  # it may have waited for a worker thread
+    with core.servable(call.spec) as servable:
+        return predict_on(servable, call, encode, wait)
+
+
+def predict_on(servable: Servable, call: PredictCall, encode: Callable[[Prediction], T], wait: bool = True) -> T:
+    """Runs `call` on `servable` and encodes the answer. `wait=False` raises servable.WouldWait instead of
+    waiting for a batch or for a place to run."""
+    key = call.signature or DEFAULT_SIGNATURE
+    expansion = call.check(servable, key)
+    with call.limits.expanding(expansion, call.deadline):  # until the answer is built: filled inputs, large answer
+        inputs = call.inputs(servable, key)
+        outputs = servable.predict(key, inputs, call.output_filter, call.deadline, wait)
+        del inputs
+        call.deadline.check()  # nobody waits for the answer any more: do not encode it
+        return encode(Prediction(call.spec.name, servable.version, key, outputs))
+
+
+def check_input_names(expected: Iterable[str], sent: Iterable[str]) -> None:
+    """The request names exactly the signature's inputs (the official message)."""
+    expected, sent = set(expected), set(sent)
+    if sent != expected:
+        raise invalid_argument(
+            f"input size does not match signature: {len(sent)}!={len(expected)} "
+            f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}). "
+            f"Sent extra: {{{','.join(sorted(sent - expected))}}}. "
+            f"Missing but required: {{{','.join(sorted(expected - sent))}}}."
+        )
+
+
+@dataclass
+class ProtoPredict:
+    """A tensorflow.serving.PredictRequest as a PredictCall: tensor_content becomes a read-only view of the
+    request's bytes, and short typed fields are filled up within the request's budget."""
+
+    request: predict_pb2.PredictRequest
+    deadline: Deadline = NO_DEADLINE
+    limits: RequestLimits = field(default_factory=RequestLimits)
+
+    @property
+    def spec(self) -> model_pb2.ModelSpec:
+        return self.request.model_spec
+
+    @property
+    def signature(self) -> str:
+        return self.request.model_spec.signature_name
+
+    @property
+    def output_filter(self) -> Sequence[str]:
+        return list(self.request.output_filter)
+
+    def check(self, servable: Servable, key: str) -> int:
+        check_input_names(servable.signature(key).inputs, self.request.inputs)
+        fills = {name: self._fill_bytes(name, proto) for name, proto in self.request.inputs.items()}
+        short = ", ".join(sorted(name for name, size in fills.items() if size))
+        total = sum(fills.values())
+        self.limits.check_expansion(
+            f"Filling up input tensors sent with fewer values than their shapes hold ({short})", total
+        )
+        return total
+
+    def _fill_bytes(self, name: str, proto: tensor_pb2.TensorProto) -> int:
+        try:
+            self.limits.check_elements(f"Input tensor '{name}'", tensors.element_count(tensors.shape_of(proto)))
+            return tensors.fill_bytes(proto)
+        except ValueError as e:
+            raise invalid_argument(f"tensor parsing error: {e}") from None
+
+    def inputs(self, servable: Servable, key: str) -> dict[str, np.ndarray]:
+        arrays = {}
+        for name, proto in self.request.inputs.items():
+            try:
+                arrays[name] = tensors.to_numpy(proto, copy=False, max_fill_bytes=self.limits.max_expansion_bytes)
+            except ValueError as e:
+                raise invalid_argument(f"tensor parsing error: {e}") from None
+        return arrays
+
+
+def response_proto(prediction: Prediction, as_content: bool = False) -> predict_pb2.PredictResponse:
+    """The PredictResponse for a prediction; outputs are moved out of it as they are written."""
+    response = predict_pb2.PredictResponse()
+    make_model_spec(response.model_spec, prediction.model, prediction.version, prediction.signature)
+    for alias in list(prediction.outputs):
+        try:
+            tensors.write(response.outputs[alias], prediction.outputs.pop(alias), as_content=as_content)
+        except ValueError as e:
+            raise invalid_argument(f"cannot write output {alias}: {e}") from None
+    return response
+
+
+def predict_request(
+    core: ServerCore,
+    request: predict_pb2.PredictRequest,
+    as_content: bool = False,
+    limits: RequestLimits = RequestLimits(),
+    deadline: Deadline = NO_DEADLINE,
+) -> predict_pb2.PredictResponse:
+    """TF Serving's Predict: a PredictRequest in, a PredictResponse out."""
+    return predict(core, ProtoPredict(request, deadline, limits), lambda p: response_proto(p, as_content))
