@@ -39,7 +39,9 @@ def tensor(name: str, tf_dtype: str, shape: Iterable[int] | None) -> dict[str, A
     return {"name": name, "datatype": datatype, "shape": UNKNOWN_RANK if shape is None else [int(d) for d in shape]}
 
 
-def model_properties(described: str, version: int, signatures: Mapping[str, tuple[list[dict], list[dict]]]) -> dict[str, str]:
+def model_properties(
+    described: str, version: int, signatures: Mapping[str, tuple[list[dict], list[dict]]]
+) -> dict[str, str]:
     """The `properties` of a model version: which signature inputs/outputs describe, which version they
     are of, and every signature's tensors."""
     properties = {SIGNATURE_PROPERTY: described, VERSION_PROPERTY: str(version)}
