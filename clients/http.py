@@ -8,18 +8,17 @@ answer other than 200 becomes a `ServingError` from its `{"error": ...}` body.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
 from clients.errors import ServingError
 from clients.replicas import Replicas, RetryableError, addresses
+from protocol.json_text import loads
 
 # A replica that does not accept a connection within this (a dead host drops packets rather than
 # refusing) is left for the next one instead of holding the call for the whole timeout.
@@ -40,16 +39,6 @@ def retry_after(response: requests.Response) -> float | None:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
-
-
-def loads(content: bytes) -> Any:
-    """A JSON answer. orjson refuses two things servers write: non-finite floats as NaN / Infinity, and
-    TF Serving's string outputs as their raw bytes, UTF-8 or not; the standard library reads both, bytes
-    that are not UTF-8 kept as surrogates (`encode("utf-8", "surrogateescape")` gives them back)."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return json.loads(content.decode("utf-8", "surrogateescape"))
 
 
 class HttpTransport:

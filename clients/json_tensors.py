@@ -2,17 +2,14 @@
 
 String tensors always travel as `{"b64": ...}` so arbitrary bytes (encoded images) survive JSON;
 numbers are cast to the signature's dtype first, because the server rejects `1.0` for an integer
-input. Numbers stay numpy arrays until orjson writes them (`dumps`): a B0 image is 150,528 floats,
-74 ms through `json.dumps(array.tolist())` and about 3 through orjson.
+input. Numbers stay numpy arrays until `protocol.json_text.dumps` writes them.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
-import orjson
 
 from clients.signatures import TensorInfo
 from protocol import b64
@@ -38,7 +35,7 @@ def as_array(value: Any, info: TensorInfo | None) -> np.ndarray:
 
 
 def encode(value: Any, info: TensorInfo | None) -> Any:
-    """numpy/list value -> a value `dumps` writes, for one tensor (or one row of it): numbers as a
+    """numpy/list value -> a value `protocol.json_text.dumps` writes, for one tensor (or one row of it): numbers as a
     C-contiguous native-endian array (a scalar as a numpy scalar), strings as nested `{"b64": ...}`."""
     array = as_array(value, info)
     if array.dtype == object or array.dtype.kind in "SU":
@@ -46,35 +43,6 @@ def encode(value: Any, info: TensorInfo | None) -> Any:
     if array.ndim == 0:
         return array[()]
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
-
-
-def dumps(body: Any) -> bytes:
-    """A request body as JSON bytes, numpy arrays written by orjson without Python lists.
-
-    orjson writes NaN and infinities as null, which the server would refuse for a float tensor; a body
-    holding them is written by the standard library instead, as the literals TF Serving reads.
-    """
-    if _finite(body):
-        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-    return json.dumps(body, default=_plain).encode()
-
-
-def _finite(value: Any) -> bool:
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype.kind != "f" or bool(np.isfinite(value).all())
-    if isinstance(value, float):
-        return value == value and value not in (float("inf"), float("-inf"))
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return all(_finite(v) for v in value)
-    return True
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _decode_string(value: Any) -> bytes:

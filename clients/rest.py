@@ -2,7 +2,7 @@
 
 Over one server or several replicas (`clients.http`). The model's metadata is read once per
 (model, version, label) and used to send string inputs as `{"b64": ...}` and to give outputs their
-dtypes. Numeric tensors are written by orjson straight from numpy (`clients.json_tensors.dumps`): no
+dtypes. Numeric tensors are written by orjson straight from numpy (`protocol.json_text.dumps`): no
 Python list of floats is built for a request.
 """
 
@@ -28,6 +28,7 @@ from clients.signatures import (
     parse_status,
 )
 from protocol import b64
+from protocol.json_text import dumps
 from protocol.methods import DEFAULT_SIGNATURE
 
 
@@ -63,7 +64,7 @@ class RestClient(ServingClient):
         self.transport.close()
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        return self.transport.call_json(method, path, None if body is None else json_tensors.dumps(body))
+        return self.transport.call_json(method, path, None if body is None else dumps(body))
 
     # ------------------------------------------------------------------ model service
 

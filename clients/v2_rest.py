@@ -17,14 +17,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 
 from clients.addressing import ModelRef
 from clients.base import ServingClient
 from clients.errors import ServingError
-from clients.http import JSON_HEADERS, HttpTransport, loads
+from clients.http import JSON_HEADERS, HttpTransport
 from clients.json_tensors import as_array
 from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_v2_metadata
+from protocol.json_text import dumps, loads
 from protocol.methods import DEFAULT_SIGNATURE
 from protocol.v2 import binary, json_data, parameters, paths, raw
 
@@ -147,7 +147,7 @@ def encode_request(
         request_parameters[parameters.BINARY_DATA_OUTPUT] = True
     if request_parameters:
         header["parameters"] = request_parameters
-    parts, length = binary.join(orjson.dumps(header, option=orjson.OPT_SERIALIZE_NUMPY), chunks)
+    parts, length = binary.join(dumps(header), chunks)
     return b"".join(parts), length
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Callable
 from concurrent import futures
 
 import grpc
@@ -18,10 +15,9 @@ from protocol.generated.tensorflow_serving.apis import (
 from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.numbers import simple_atoi
 from serving import management
+from serving.api.rpc import deadline_of, rpc
 from serving.core.server_core import ServerCore
-from serving.deadlines import Deadline
-from serving.errors import Code, ServingError, from_tensorflow, invalid_argument
-from serving.metrics import METRICS
+from serving.errors import Code, ServingError, invalid_argument
 from serving.ops import inference, model_info
 from serving.ops.predict import predict_request
 from serving.options import ServerOptions
@@ -30,64 +26,29 @@ from serving.request_limits import RequestLimits
 log = logging.getLogger("serving")
 
 
-def _deadline(context: grpc.ServicerContext) -> Deadline:
-    """The call's deadline and cancellation, checked before each step that costs CPU."""
-    return Deadline(context.time_remaining(), lambda: not context.is_active())
-
-
-def _rpc(api_name: str | None = None):
-    """Turns ServingError into the RPC status; records request count and latency."""
-
-    def wrap(method: Callable):
-        @functools.wraps(method)
-        def handler(self, request, context):
-            start = time.perf_counter()
-            code = "OK"
-            try:
-                return method(self, request, context)
-            except ServingError as e:
-                code = e.code_name
-                context.abort(e.code, e.message)
-            except Exception as e:  # noqa: BLE001 - never let a request take the server down
-                if isinstance(e, grpc.RpcError) or type(e).__name__ == "_AbortError":
-                    raise
-                error = from_tensorflow(e)
-                code = error.code_name
-                log.exception("%s failed", method.__name__)
-                context.abort(error.code, error.message)
-            finally:
-                if api_name is not None:
-                    model = request.model_spec.name if hasattr(request, "model_spec") else ""
-                    METRICS.record_request(model, api_name, "GRPC", code, (time.perf_counter() - start) * 1e6)
-
-        return handler
-
-    return wrap
-
-
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, manager: ServerCore, as_content: bool, limits: RequestLimits = RequestLimits()):
         self.manager = manager
         self.as_content = as_content
         self.limits = limits
 
-    @_rpc("Predict")
+    @rpc("Predict")
     def Predict(self, request, context):
-        return predict_request(self.manager, request, self.as_content, self.limits, _deadline(context))
+        return predict_request(self.manager, request, self.as_content, self.limits, deadline_of(context))
 
-    @_rpc("Classify")
+    @rpc("Classify")
     def Classify(self, request, context):
-        return inference.classify(self.manager, request, _deadline(context), self.limits)
+        return inference.classify(self.manager, request, deadline_of(context), self.limits)
 
-    @_rpc("Regress")
+    @rpc("Regress")
     def Regress(self, request, context):
-        return inference.regress(self.manager, request, _deadline(context), self.limits)
+        return inference.regress(self.manager, request, deadline_of(context), self.limits)
 
-    @_rpc("MultiInference")
+    @rpc("MultiInference")
     def MultiInference(self, request, context):
-        return inference.multi_inference(self.manager, request, _deadline(context), self.limits)
+        return inference.multi_inference(self.manager, request, deadline_of(context), self.limits)
 
-    @_rpc()
+    @rpc()
     def GetModelMetadata(self, request, context):
         return model_info.get_model_metadata(self.manager, request)
 
@@ -97,11 +58,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         self.manager = manager
         self.model_management = model_management
 
-    @_rpc()
+    @rpc()
     def GetModelStatus(self, request, context):
         return model_info.get_model_status(self.manager, request)
 
-    @_rpc()
+    @rpc()
     def HandleReloadConfigRequest(self, request, context):
         management.check_reload_allowed(self.model_management, context.peer())
         response = model_management_pb2.ReloadConfigResponse()
