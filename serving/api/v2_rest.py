@@ -128,7 +128,8 @@ class V2Rest:
                 "a request without an inference header (Inference-Header-Content-Length: 0) is not supported: "
                 "send the JSON header with the tensors' names, datatypes and shapes"
             )
-        head, data = binary.split(body, header_length)
+        _, data = binary.split(body, header_length)
+        head = body if header_length is None else bytes(body[:header_length])  # all JSON: no copy
         spec = v2.model_spec(call.model, call.version)
         tensor_json.check_values(head, self.options.limits, lambda: model_info.most_inputs(self.core, spec))
         document = _object(head)

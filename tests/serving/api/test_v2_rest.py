@@ -337,3 +337,37 @@ def test_gzip_and_deflate_bodies(server):
             timeout=10,
         )
         assert response.status_code == 200 and response.json()["outputs"][0]["data"] == [3.5, 4.0]
+
+
+def test_mutated_requests_never_answer_500(server):
+    """Seeded random damage (flipped, cut, repeated bytes; lying header lengths) to valid JSON and binary
+    requests: each answer is 200 or a 4xx with an error message."""
+    rng = np.random.default_rng(21)
+    json_body = json.dumps({"id": "1", "inputs": [X], "outputs": [{"name": "y"}]}).encode()
+    header = json.dumps(
+        {"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]}
+    ).encode()
+    bodies = [(json_body, None), (header + np.array([1, 2], "<f4").tobytes(), len(header))]
+    statuses = set()
+    for i in range(240):
+        body, length = bodies[i % 2]
+        damaged = bytearray(body)
+        for _ in range(int(rng.integers(1, 4))):
+            at = int(rng.integers(0, len(damaged)))
+            kind = rng.integers(0, 3)
+            if kind == 0:
+                damaged[at] = int(rng.integers(0, 256))
+            elif kind == 1:
+                del damaged[at : at + int(rng.integers(1, 8))]
+            else:
+                damaged[at:at] = damaged[at : at + int(rng.integers(1, 8))]
+        headers = dict(HEADERS)
+        if length is not None:
+            headers[binary.HEADER_LENGTH] = str(length + int(rng.integers(-3, 4)) * (i % 3 == 0))
+        response = requests.post(
+            f"{server.rest_url}/v2/models/half_plus_two/infer", data=bytes(damaged), headers=headers, timeout=30
+        )
+        statuses.add(response.status_code)
+        assert response.status_code == 200 or (400 <= response.status_code < 500), response.text
+        assert response.status_code == 200 or response.json()["error"]
+    assert 400 in statuses
