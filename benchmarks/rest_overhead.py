@@ -1,20 +1,22 @@
 """Where the milliseconds of a REST b64 request go, against the in-process call (EfficientNet-B0, batch 1).
 
-One JPEG to `serving_default`, one client, measured four ways in interleaved rounds (so load from
-other processes hits all alike): the in-process signature call, `RestClient.predict`, the same
-request as pre-encoded bytes through a bare `requests.Session.post` (no client encode/decode), and
-`GrpcClient.predict`. Then, with no other traffic:
+One JPEG to `serving_default`, one client, measured five ways in interleaved rounds (so load from
+other processes hits all alike): the in-process call the way the server makes it (the SavedModel in a
+Session, `serving.servable.Servable`: the floor), the in-process TF2 function (`tf.saved_model.load`, what
+the server ran before its Session core), `RestClient.predict`, the same request as pre-encoded bytes through
+a bare `requests.Session.post` (no client encode/decode), and `GrpcClient.predict`. The clients run in this
+process, the server in its own. Then, with no other traffic:
   - the server's own Prometheus histograms give the mean time inside the REST handler
     (`request_latency`, from routing to the response body) and inside the model call
     (`runtime_latency`: numpy -> tensors, the signature, tensors -> numpy);
   - py-spy samples the server process while it answers the same requests (only threads holding
     the GIL: the Python work; TensorFlow's kernels run without it), and its samples are attributed
-    to JSON parsing, base64, JSON writing, HTTP (aiohttp), the TensorFlow call and the numpy/tensor
-    copies, in ms per request;
+    to JSON parsing, base64, JSON writing, HTTP (serving/http_server.py on h11 and asyncio), the
+    TensorFlow call and the numpy copies, in ms per request;
   - cProfile times the client library's own functions over the same number of calls;
   - the client's own work (building the body, reading the answer) is timed apart.
 What is left between the client's round trip and the server's handler time is the transport: the
-loopback socket, aiohttp's parsing and the hop between the event loop and the worker thread.
+loopback socket, h11's parsing and the hop between the event loop and the worker thread.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 
 from benchmarks.workloads import WORKLOADS, photo_jpeg
 
+FLOOR = "in-process (Session, as served)"
 MONITORING = 'prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n'
 PROFILE_RATE = 1000  # samples per second
 # (category, regular expression on a py-spy frame); the first category found from the leaf up wins.
@@ -43,13 +46,8 @@ CATEGORIES = [
     ("JSON parse", r"orjson|parse_document|json/decoder|json/__init__.py:\d+ ?\)?$|\bloads\b"),
     ("JSON write", r"predict_response_json|dumps|json/encoder"),
     ("tensor -> numpy", r"\bnumpy\b \(|_numpy"),
-    ("numpy -> tensor", r"\bconstant\b|convert_to_tensor|constant_op"),
-    (
-        "TensorFlow signature call",
-        r"_call_flat|quick_execute|call_preflattened|flat_call|def_function|"
-        r"polymorphic_function|monomorphic_function",
-    ),
-    ("HTTP (aiohttp)", r"aiohttp|asyncio|selectors|web_protocol|http_parser"),
+    ("TensorFlow session call", r"session\.py|session_bundle|_call_tf_sessionrun|TF_SessionRunCallable"),
+    ("HTTP (h11, asyncio)", r"h11|http_server|asyncio|selectors"),
     ("gRPC/other server threads", r"grpc|_server\.py"),
 ]
 
@@ -158,6 +156,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
 
     from benchmarks.harness import percentile
     from clients import GrpcClient, RestClient
+    from serving.servable import Servable
     from serving.testing.server_process import ServerProcess
 
     workload = WORKLOADS["efficientnet"]
@@ -166,6 +165,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     images = np.array([jpeg], dtype=object)
     signature = workload.bytes_signature
     function = tf.saved_model.load(str(workload.version_dir(models_dir))).signatures[signature]
+    session = Servable(workload.name, 1, str(workload.version_dir(models_dir)))
     body = json.dumps(
         {"signature_name": signature, "inputs": {"images": [{"b64": base64.b64encode(jpeg).decode("ascii")}]}}
     ).encode()
@@ -181,17 +181,20 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
         )
         with server:
             url = f"{server.rest_url}/v1/models/{workload.name}:predict"
-            session = requests.Session()
+            http = requests.Session()
             rest = RestClient(server.rest_url, timeout=120, retries=0)
             grpc = GrpcClient(server.grpc_address, timeout=120, retries=0)
 
             def raw():
-                reply = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+                reply = http.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
                 reply.raise_for_status()
                 return reply.content
 
             calls = {
-                "in-process": lambda: {k: v.numpy() for k, v in function(images=tf.constant(images)).items()},
+                FLOOR: lambda: session.predict(signature, {"images": images}),
+                "in-process (TF2 function)": lambda: {
+                    k: v.numpy() for k, v in function(images=tf.constant(images)).items()
+                },
                 "REST (RestClient)": lambda: rest.predict(workload.name, {"images": images}, signature=signature),
                 "REST (pre-encoded body, bare requests)": raw,
                 "gRPC (GrpcClient)": lambda: grpc.predict(workload.name, {"images": images}, signature=signature),
@@ -265,7 +268,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
                 }
             rest.close()
             grpc.close()
-            session.close()
+            http.close()
 
     latency = {
         name: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
@@ -296,11 +299,11 @@ def _median_ms(fn, repeats: int) -> float:
 
 
 def markdown(result: dict) -> str:
-    base = result["latency"]["in-process"]["p50_ms"]
+    base = result["latency"][FLOOR]["p50_ms"]
     lines = [
         f"EfficientNet-B0 `serving_default`, one {result['request_bytes'] / 1e3:.0f} KB REST body, "
         f"{result['requests']} interleaved rounds\n",
-        "| path | p50 ms | p99 ms | mean ms | p50 ÷ in-process |",
+        f"| path | p50 ms | p99 ms | mean ms | p50 ÷ {FLOOR} |",
         "|---|---|---|---|---|",
     ]
     for name, v in result["latency"].items():
