@@ -108,7 +108,8 @@ def test_report_renders_the_readme_table_and_charts(quick_result, tmp_path):
     readme, chart, roofline = tmp_path / "table.md", tmp_path / "chart.png", tmp_path / "roofline.png"
     run("report", str(out), "--readme", str(readme), "--chart", str(chart), "--roofline", str(roofline))
     table = readme.read_text()
-    assert table.count("\n") == 2 + 9  # header, rule, 9 path rows for one model
+    assert table.count("\n") == 2 + 11  # header, rule, 11 path rows for one model (v2 REST binary, v2 gRPC too)
+    assert "| EfficientNet-B0 | v2 REST binary, batching off |" in table and "| v2 gRPC, batching off |" in table
     assert "| EfficientNet-B0 | naive Flask + model.predict |" in table
     for png in (chart, roofline):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
