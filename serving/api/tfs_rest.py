@@ -335,18 +335,22 @@ class RestServer:
         timeout = self.options.rest_timeout_ms / 1000 if self.options.rest_timeout_ms > 0 else None
         deadline = Deadline(timeout, what=what)
         doc = None
-        if (
-            route.method == "predict"
-            and len(body) <= _ON_LOOP_BODY_BYTES
-            and self.http.in_flight == 1
-            and (timeout is None or timeout >= 20 * QUICK_RUN_S)
-        ):
+        if route.method == "predict" and self.may_run_on_loop(len(body), timeout):
             try:
                 return process(self.manager, route, body, self.options.limits, deadline, on_loop=True)
             except RunOnWorker as e:
                 doc = e.doc
         return await self.on_worker(
             lambda: process(self.manager, route, body, self.options.limits, deadline, doc=doc), deadline, timeout, what
+        )
+
+    def may_run_on_loop(self, body_bytes: int, timeout: float | None) -> bool:
+        """Whether a predict may be tried on the event loop (_ON_LOOP_BODY_BYTES): the only request in flight,
+        a small body, and a deadline far longer than a quick run."""
+        return (
+            body_bytes <= _ON_LOOP_BODY_BYTES
+            and self.http.in_flight == 1
+            and (timeout is None or timeout >= 20 * QUICK_RUN_S)
         )
 
     async def on_worker(self, work: Callable[[], T], deadline: Deadline, timeout: float | None, what: str) -> T:

@@ -168,12 +168,15 @@ def infer(
     deadline: Deadline,
     limits: RequestLimits,
     encode: Callable[[Prediction], T],
+    on_loop: bool = False,
 ) -> T:
-    """One inference on the predict path; `encode` turns the prediction into the front end's answer."""
+    """One inference on the predict path; `encode` turns the prediction into the front end's answer.
+    `on_loop`: never wait (for a batch, a place to run, a signature not quick lately): WouldWait instead."""
     if len(set(output_filter)) != len(output_filter):
         raise invalid_argument(f"outputs are requested more than once: {sorted(output_filter)}")
-    call = ArrayPredict(model_spec(name, version), signature, arrays, tuple(output_filter), deadline, limits, type_name)
-    return predict(core, call, encode)
+    spec = model_spec(name, version)
+    call = ArrayPredict(spec, signature, arrays, tuple(output_filter), deadline, limits, type_name, on_loop)
+    return predict(core, call, encode, wait=not on_loop)
 
 
 def answer_order(prediction: Prediction, requested: Sequence[str]) -> list[str]:

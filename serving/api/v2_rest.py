@@ -34,6 +34,7 @@ from serving.metrics import METRICS
 from serving.ops import model_info
 from serving.ops.predict import Prediction
 from serving.options import ServerOptions
+from serving.servable import WouldWait
 
 if TYPE_CHECKING:
     from serving.api.tfs_rest import RestServer
@@ -147,7 +148,7 @@ class V2Rest:
         what = "Request did not complete within --rest_api_timeout_in_ms or its 'timeout' parameter"
         deadline = Deadline(limit, what=what)
 
-        def run() -> tuple[bytes, int | None]:
+        def run(on_loop: bool = False) -> tuple[bytes, int | None]:
             return v2.infer(
                 self.core,
                 call.model,
@@ -158,9 +159,17 @@ class V2Rest:
                 deadline,
                 self.options.limits,
                 lambda prediction: infer_response(prediction, request_id, requested, as_binary),
+                on_loop,
             )
 
-        answer, length = await self.rest.on_worker(run, deadline, limit, what)
+        answer = None
+        if self.rest.may_run_on_loop(len(body), limit):  # alone, small and quick: no hand-off to a worker
+            try:
+                answer, length = run(on_loop=True)
+            except WouldWait:
+                pass
+        if answer is None:
+            answer, length = await self.rest.on_worker(run, deadline, limit, what)
         if length is None:
             return Response(200, answer, self.rest.headers())
         headers = self.rest.headers(binary.BINARY_CONTENT_TYPE) + [(binary.HEADER_LENGTH, str(length))]

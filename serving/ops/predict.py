@@ -25,7 +25,7 @@ from serving.deadlines import NO_DEADLINE, Deadline
 from serving.errors import invalid_argument
 from serving.ops.model_info import make_model_spec
 from serving.request_limits import RequestLimits
-from serving.servable import Servable
+from serving.servable import Servable, WouldWait
 
 T = TypeVar("T")
 
@@ -106,7 +106,8 @@ class ArrayPredict:
     """A call whose inputs the front end decoded into arrays already (the Open Inference Protocol's tensors:
     raw bytes are read-only views of the request, JSON data was parsed with the body), checked against the
     signature's input names, dtypes and shapes before the run; it builds nothing more. `type_name` names a
-    DataType ("DT_FLOAT") in the front end's words."""
+    DataType ("DT_FLOAT") in the front end's words. `on_loop`: the caller holds an event loop and runs the call
+    with wait=False; a signature that did not run quickly lately raises WouldWait before anything runs."""
 
     spec: model_pb2.ModelSpec
     signature: str
@@ -115,8 +116,11 @@ class ArrayPredict:
     deadline: Deadline = NO_DEADLINE
     limits: RequestLimits = field(default_factory=RequestLimits)
     type_name: Callable[[str], str] = str
+    on_loop: bool = False
 
     def check(self, servable: Servable, key: str) -> int:
+        if self.on_loop and not servable.runs_quickly(key):
+            raise WouldWait
         signature = servable.signature(key)
         check_input_names(signature.inputs, self.arrays)
         for name, info in signature.inputs.items():
