@@ -34,7 +34,7 @@ def test_datatype_and_dataype_round_trip(name):
     tf = datatypes.to_tf(name)
     assert datatypes.of_tf(tf) == name
     if name == "BF16":
-        pytest.importorskip("ml_dtypes")
+        pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes, which TensorFlow brings")
     dtype = datatypes.numpy_dtype(name)
     assert datatypes.of_numpy(dtype) == name
     if SPEC_SIZES[name] is not None:

@@ -44,7 +44,7 @@ def test_wire_bytes_are_the_spec_ones():
 
 
 def test_bf16_is_the_high_half_of_a_float32():
-    ml_dtypes = pytest.importorskip("ml_dtypes")
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes, which TensorFlow brings")
     values = np.array([1.0, -2.5, 3.0e38], np.float32)
     wire = values.view(np.uint32).astype("<u4") >> 16
     decoded = raw.decode("BF16", [3], wire.astype("<u2").tobytes())
