@@ -1,10 +1,11 @@
-"""`python -m benchmarks run|report|graph-options|rest-overhead`: the benchmark suite's commands.
+"""`python -m benchmarks run|report|graph-options|rest-overhead|protocols`: the benchmark suite's commands.
 
     python -m benchmarks run [--quick] [--models efficientnet,detr,stylegan] [--out out/benchmarks/result.json]
     python -m benchmarks report out/benchmarks/result.json [--readme FILE] [--chart PNG] [--roofline PNG]
     python -m benchmarks graph-options [--quick] [--models ...] [--out FILE]      # bf16, XLA, thread pools
     python -m benchmarks rest-overhead [--requests 100] [--out FILE]              # where REST's ms go (B0)
     python -m benchmarks observability [--requests 200] [--rounds 5] [--out FILE]  # tracing, request/access logs
+    python -m benchmarks protocols [--rounds 100] [--out FILE]                    # TF Serving's API vs v2 (B0)
 
 `run` exports the models it lacks into --models-dir (random weights, default sizes), measures every
 path at 1, 8 and 32 concurrent clients (1 and 2 with --quick), writes the JSON result and prints the
@@ -86,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     observability.add_argument("--requests", type=int, default=200, help="requests per configuration, API and round")
     observability.add_argument("--rounds", type=int, default=5)
     observability.add_argument("--out", type=Path, default=DEFAULT_DIR / "observability.json")
+    protocols = commands.add_parser("protocols", help="both protocols side by side at batch 1 (EfficientNet-B0)")
+    protocols.add_argument("--rounds", type=int, default=100)
+    protocols.add_argument("--models-dir", type=Path, default=DEFAULT_DIR / "models")
+    protocols.add_argument("--out", type=Path, default=DEFAULT_DIR / "protocols.json")
 
     args = parser.parse_args(argv)
     if args.command == "run":
@@ -119,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.observability import run_observability
 
         run_observability(max(args.requests, 1), max(args.rounds, 1), args.out)
+    elif args.command == "protocols":
+        from benchmarks.protocols import run_protocols
+
+        run_protocols(args.models_dir.resolve(), args.rounds, args.out)
     else:
         from benchmarks.rest_overhead import run_rest_overhead
 

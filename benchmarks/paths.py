@@ -5,6 +5,9 @@
   gRPC               `clients.GrpcClient.predict` to `python -m serving` (bytes signature)
   REST b64           `clients.RestClient.predict` (bytes signature: `{"b64": …}` JPEG, or seeds -> PNG)
   REST JSON          `clients.RestClient.predict` on the float-tensor signature (JSON number lists)
+  v2 REST binary     `clients.V2RestClient.predict` (bytes signature): the Open Inference Protocol with the
+                     binary data extension (the JPEG as 4-byte length + bytes after the JSON header)
+  v2 gRPC            `clients.V2GrpcClient.predict` (bytes signature): inference.GRPCInferenceService, raw contents
   naive              `requests.post(json={"instances": x.tolist()})` to the tutorial server in
                      `benchmarks/naive_server.py`
 
@@ -41,6 +44,8 @@ PATHS: dict[str, Path] = {
         Path("grpc", "gRPC", "inprocess", "bytes", True),
         Path("rest_b64", "REST b64", "inprocess", "bytes", True),
         Path("rest_json", "REST JSON floats", "inprocess_tensor", "tensor", True),
+        Path("v2_rest", "v2 REST binary", "inprocess", "bytes", True),
+        Path("v2_grpc", "v2 gRPC", "inprocess", "bytes", True),
         Path("naive", "naive Flask + model.predict", "inprocess_tensor", "tensor", False),
     ]
 }
@@ -79,6 +84,28 @@ def rest(url: str, model: str, signature: str, inputs: Mapping[str, np.ndarray])
     return factory
 
 
+def v2_rest(url: str, model: str, signature: str, inputs: Mapping[str, np.ndarray]) -> CallerFactory:
+    from clients import V2RestClient
+
+    def factory():
+        client = V2RestClient(url, timeout=TIMEOUT_S, retries=0)
+        client.metadata(model)
+        return (lambda: client.predict(model, inputs, signature=signature)), client.close
+
+    return factory
+
+
+def v2_grpc(address: str, model: str, signature: str, inputs: Mapping[str, np.ndarray]) -> CallerFactory:
+    from clients import V2GrpcClient
+
+    def factory():
+        client = V2GrpcClient(address, timeout=TIMEOUT_S, retries=0)
+        client.metadata(model)
+        return (lambda: client.predict(model, inputs, signature=signature)), client.close
+
+    return factory
+
+
 def naive(url: str, array: np.ndarray) -> CallerFactory:
     """What a tutorial's client does: the tensor as nested JSON lists, `requests.post`, numpy back."""
     import requests
@@ -94,12 +121,15 @@ def naive(url: str, array: np.ndarray) -> CallerFactory:
 # ------------------------------------------------------------------ payload bytes of one request
 
 
-def rest_payload(url: str, model: str, signature: str, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
-    """(request body bytes, response body bytes) of one `RestClient.predict`, as sent on the wire."""
-    from clients import RestClient
+def rest_payload(
+    url: str, model: str, signature: str, inputs: Mapping[str, np.ndarray], v2: bool = False
+) -> tuple[int, int]:
+    """(request body bytes, response body bytes) of one `RestClient.predict` (`V2RestClient` with `v2`), as
+    sent on the wire."""
+    from clients import RestClient, V2RestClient
 
     seen: list[tuple[int, int]] = []
-    with RestClient(url, timeout=TIMEOUT_S, retries=0) as client:
+    with (V2RestClient if v2 else RestClient)(url, timeout=TIMEOUT_S, retries=0) as client:
         client.session.hooks["response"].append(
             lambda r, *a, **k: seen.append((len(r.request.body or b""), len(r.content)))
         )
@@ -123,6 +153,26 @@ def grpc_payload(address: str, model: str, signature: str, inputs: Mapping[str, 
         address, options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
     ) as channel:
         response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=TIMEOUT_S)
+    return request.ByteSize(), response.ByteSize()
+
+
+def v2_grpc_payload(address: str, model: str, signature: str, inputs: Mapping[str, np.ndarray]) -> tuple[int, int]:
+    """(ModelInferRequest bytes, ModelInferResponse bytes) of one call, tensors in the raw contents."""
+    import grpc as grpc_lib
+
+    from protocol.generated.inference import open_inference_pb2 as pb
+    from protocol.generated.inference.open_inference_pb2_grpc import GRPCInferenceServiceStub
+    from protocol.v2 import grpc_tensors, parameters
+
+    request = pb.ModelInferRequest(model_name=model)
+    parameters.fill(request.parameters[parameters.SIGNATURE], signature)
+    for name, value in inputs.items():
+        grpc_tensors.write(request.inputs.add(name=name), np.asarray(value), request.raw_input_contents)
+    limit = 2**31 - 1
+    with grpc_lib.insecure_channel(
+        address, options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
+    ) as channel:
+        response = GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=TIMEOUT_S)
     return request.ByteSize(), response.ByteSize()
 
 

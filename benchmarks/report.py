@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-ORDER = ["inprocess", "inprocess_tensor", "inprocess_batch", "grpc", "rest_b64", "rest_json", "naive"]
+ORDER = [
+    "inprocess",
+    "inprocess_tensor",
+    "inprocess_batch",
+    "grpc",
+    "rest_b64",
+    "rest_json",
+    "v2_rest",
+    "v2_grpc",
+    "naive",
+]
 LABELS = {"inprocess_batch": "in-process, one batched call"}
 
 

@@ -9,6 +9,7 @@ limit (workloads.py), so the run stops by itself.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import math
@@ -36,7 +37,7 @@ num_batch_threads { value: 2 }
 max_enqueued_batches { value: 1000 }
 """
 BATCHED_PATHS = ("grpc", "rest_b64")  # batching is a server-side switch: two transports show it
-SERVED_UNBATCHED_PATHS = ("grpc", "rest_b64", "rest_json")
+SERVED_UNBATCHED_PATHS = ("grpc", "rest_b64", "rest_json", "v2_rest", "v2_grpc")
 
 
 class Run:
@@ -169,12 +170,20 @@ def run_served(run: Run, workloads: Sequence[Workload], models_dir: Path, batchi
             "grpc": (P.grpc, server.grpc_address, workload.bytes_signature, workload.bytes_inputs(models_dir)),
             "rest_b64": (P.rest, server.rest_url, workload.bytes_signature, workload.bytes_inputs(models_dir)),
             "rest_json": (P.rest, server.rest_url, workload.tensor_signature, workload.tensor_inputs(models_dir)),
+            "v2_rest": (P.v2_rest, server.rest_url, workload.bytes_signature, workload.bytes_inputs(models_dir)),
+            "v2_grpc": (P.v2_grpc, server.grpc_address, workload.bytes_signature, workload.bytes_inputs(models_dir)),
+        }
+        payloads = {
+            "grpc": P.grpc_payload,
+            "rest_b64": P.rest_payload,
+            "rest_json": P.rest_payload,
+            "v2_rest": functools.partial(P.rest_payload, v2=True),
+            "v2_grpc": P.v2_grpc_payload,
         }
         for path in BATCHED_PATHS if batching else SERVED_UNBATCHED_PATHS:
             make, address, signature, inputs = by_path[path]
             if not batching:  # payload sizes do not depend on batching: measured once
-                measure = P.grpc_payload if path == "grpc" else P.rest_payload
-                run.payload(workload, path, measure(address, workload.name, signature, inputs))
+                run.payload(workload, path, payloads[path](address, workload.name, signature, inputs))
             factory = make(address, workload.name, signature, inputs)
             call, close = factory()
             call()  # warm this path once (the server warmed the model at load)

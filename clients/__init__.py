@@ -1,6 +1,8 @@
-"""Thin clients for TensorFlow Serving (the official server or ``python -m serving``).
+"""Thin clients for TensorFlow Serving (the official server or ``python -m serving``) and for servers of the
+Open Inference Protocol (KServe v2: ``python -m serving``, Triton, KServe's runtimes), one ``predict`` on all.
 
     from clients import RestClient, GrpcClient, classify_image, detect, generate, segment
+    from clients import V2RestClient, V2GrpcClient
 
 Names are imported on first use, so ``import clients`` stays fast.
 """
@@ -11,6 +13,8 @@ from typing import Any
 _EXPORTS = {
     "RestClient": "clients.rest",
     "GrpcClient": "clients.grpc_client",
+    "V2RestClient": "clients.v2_rest",
+    "V2GrpcClient": "clients.v2_grpc",
     "ServingError": "clients.errors",
     "Detection": "clients.models",
     "classify_image": "clients.models",

@@ -10,6 +10,8 @@ python -m clients --grpc HOST:PORT classify-image photo1.jpg photo2.png
 python -m clients --rest URL detect photo.jpg --score-threshold 0.5 --out out/
 python -m clients --grpc HOST:PORT generate --seeds 0-15 --psi 0.7 --out grid.png
 python -m clients --grpc HOST:PORT segment photo.jpg --out out/
+python -m clients --protocol v2 --rest URL classify-image photo.jpg      # the Open Inference Protocol (KServe v2)
+python -m clients --protocol v2 --grpc HOST:PORT status detr             # ... over inference.GRPCInferenceService
 """
 
 from __future__ import annotations
@@ -30,7 +32,18 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+PROTOCOLS = ("v1", "v2")  # TF Serving's API (REST /v1, tensorflow.serving gRPC); the Open Inference Protocol
+
+
 def make_client(args: argparse.Namespace):
+    if args.protocol == "v2":
+        if args.grpc:
+            from clients.v2_grpc import V2GrpcClient
+
+            return V2GrpcClient(args.grpc, timeout=args.timeout, tls=args.tls)
+        from clients.v2_rest import V2RestClient
+
+        return V2RestClient(args.rest, timeout=args.timeout)
     if args.grpc:
         from clients.grpc_client import GrpcClient
 
@@ -53,7 +66,7 @@ def split_addresses(values: Sequence[str]) -> list[str]:
 
 
 def _transport_flags(after: bool) -> argparse.ArgumentParser:
-    """--rest/--grpc/--tls/--timeout, accepted before or after the subcommand. After it they land in
+    """--rest/--grpc/--protocol/--tls/--timeout, accepted before or after the subcommand. After it they land in
     `<name>_after` (a subcommand's namespace would replace the lists given before it); main merges."""
     suffix = "_after" if after else ""
     flags = argparse.ArgumentParser(add_help=False)
@@ -74,6 +87,12 @@ def _transport_flags(after: bool) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="gRPC endpoint, e.g. 127.0.0.1:8500 or dns:///name:8500 (every address the name "
         "resolves to); several replicas: comma-separated or the flag repeated",
+    )
+    flags.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=argparse.SUPPRESS,
+        help="v1: TF Serving's API (default); v2: the Open Inference Protocol (KServe v2, Triton)",
     )
     flags.add_argument(
         "--tls",
@@ -236,8 +255,8 @@ def cmd_segment(client, args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m clients",
-        description="Call a TensorFlow Serving server: "
-        "give --rest URL or --grpc HOST:PORT, before or after the command.",
+        description="Call a TensorFlow Serving server (or, with --protocol v2, any Open Inference Protocol "
+        "server): give --rest URL or --grpc HOST:PORT, before or after the command.",
         parents=[_transport_flags(after=False)],
     )
     transport = _transport_flags(after=True)
@@ -312,7 +331,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         setattr(args, name, split_addresses(getattr(args, name, []) + getattr(args, f"{name}_after", [])))
     if bool(args.rest) == bool(args.grpc):
         parser.error("give one of --rest URL or --grpc HOST:PORT (before or after the command)")
-    for name, default in (("tls", False), ("timeout", 120.0)):
+    for name, default in (("tls", False), ("timeout", 120.0), ("protocol", "v1")):
         if not hasattr(args, name):
             setattr(args, name, default)
     client = make_client(args)

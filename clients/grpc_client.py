@@ -1,31 +1,24 @@
 """gRPC client for TensorFlow Serving (PredictionService and ModelService), numpy in and numpy out.
 
-One server or several replicas: a target string is one gRPC channel with the `round_robin` load
-balancing policy, so a DNS name with several addresses (a Kubernetes headless Service,
-`dns:///name:8500`) or an `ipv4:` list spreads calls over every address gRPC resolves; a list of
-targets is one channel each, taken in turn by `clients.replicas`, which also retries UNAVAILABLE on
-another replica (the retry rule is there). Message limits are raised from gRPC's 4 MB default
-(images and generated batches exceed it), every call carries one deadline over all its attempts,
-and TLS is optional.
+Over one server or several replicas, with raised message limits, one deadline per call and optional
+TLS (`clients.channels`).
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import numpy as np
 from google.protobuf import json_format, text_format
 
-from clients import trace_context
 from clients.addressing import ModelRef
 from clients.base import ServingClient
+from clients.channels import GrpcTransport
 from clients.errors import ServingError
 from clients.json_tensors import as_array
-from clients.replicas import Replicas, RetryableError, addresses
 from clients.signatures import Inputs, ModelMetadata, VersionStatus, named_inputs, parse_metadata, parse_status
 from protocol import b64, tensors
 from protocol.generated.tensorflow.core.example import example_pb2, feature_pb2
@@ -45,19 +38,19 @@ from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 from protocol.limits import MAX_MESSAGE_BYTES
 from protocol.methods import DEFAULT_SIGNATURE, METHOD_BY_TASK, SIGNATURE_DEF_FIELD
 
-# gRPC waits up to 120 s between reconnection attempts by default; a replica that comes back should
-# get calls again sooner.
-MAX_RECONNECT_BACKOFF_MS = 10_000
-SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
+@dataclass(frozen=True)
+class _Stubs:
+    """The two services' stubs on one channel."""
 
-class _Replica:
-    """One target: its channel and the two services' stubs."""
+    prediction: prediction_service_pb2_grpc.PredictionServiceStub
+    models: model_service_pb2_grpc.ModelServiceStub
 
-    def __init__(self, channel: grpc.Channel):
-        self.channel = channel
-        self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        self.models = model_service_pb2_grpc.ModelServiceStub(channel)
+    @classmethod
+    def on(cls, channel: grpc.Channel) -> _Stubs:
+        return cls(
+            prediction_service_pb2_grpc.PredictionServiceStub(channel), model_service_pb2_grpc.ModelServiceStub(channel)
+        )
 
 
 class GrpcClient(ServingClient):
@@ -82,43 +75,26 @@ class GrpcClient(ServingClient):
         backoff: float = 0.2,
     ):
         super().__init__()
-        self.targets = addresses(target)
+        self.transport = GrpcTransport(
+            target,
+            _Stubs.on,
+            timeout=timeout,
+            tls=tls,
+            root_certificates=root_certificates,
+            credentials=credentials,
+            max_message_bytes=max_message_bytes,
+            retries=retries,
+            backoff=backoff,
+        )
+        self.targets = self.transport.targets
         self.timeout = timeout
-        options = [
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.service_config", SERVICE_CONFIG),
-            ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
-        ]
-        if credentials is None and (tls or root_certificates is not None):
-            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-        if credentials is not None:
-            channels = [grpc.secure_channel(t, credentials, options=options) for t in self.targets]
-        else:
-            channels = [grpc.insecure_channel(t, options=options) for t in self.targets]
-        self.replicas = Replicas([_Replica(c) for c in channels], retries=retries, backoff=backoff)
 
     def close(self) -> None:
-        for replica in self.replicas.endpoints:
-            replica.channel.close()
+        self.transport.close()
 
-    def _call(self, method: Callable[[_Replica], grpc.UnaryUnaryMultiCallable], request):
-        """`method(replica)(request)` on one replica after another (`clients.replicas`), within one deadline."""
-        deadline = time.monotonic() + self.timeout
-
-        def send(replica: _Replica):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ServingError("DEADLINE_EXCEEDED", f"no answer within {self.timeout} s")
-            try:
-                return method(replica)(request, timeout=remaining, metadata=trace_context.metadata())
-            except grpc.RpcError as e:
-                error = ServingError.from_grpc(e)
-                if error.code == "UNAVAILABLE":
-                    raise RetryableError(error) from e
-                raise error from e
-
-        return self.replicas.call(send)
+    def _call(self, method, request):
+        """`method(stubs)(request)` on one replica after another, within one deadline (`clients.channels`)."""
+        return self.transport.call(method, request)
 
     # ------------------------------------------------------------------ model service
 

@@ -2,7 +2,7 @@
 
 String tensors always travel as `{"b64": ...}` so arbitrary bytes (encoded images) survive JSON;
 numbers are cast to the signature's dtype first, because the server rejects `1.0` for an integer
-input.
+input. Numbers stay numpy arrays until `protocol.json_text.dumps` writes them.
 """
 
 from __future__ import annotations
@@ -35,18 +35,21 @@ def as_array(value: Any, info: TensorInfo | None) -> np.ndarray:
 
 
 def encode(value: Any, info: TensorInfo | None) -> Any:
-    """numpy/list value -> JSON-ready value for one tensor (or one row of it)."""
+    """numpy/list value -> a value `protocol.json_text.dumps` writes, for one tensor (or one row of it): numbers as a
+    C-contiguous native-endian array (a scalar as a numpy scalar), strings as nested `{"b64": ...}`."""
     array = as_array(value, info)
     if array.dtype == object or array.dtype.kind in "SU":
         return _map_nested(array.tolist(), b64.encode)
-    return array.tolist()
+    if array.ndim == 0:
+        return array[()]
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
 
 
 def _decode_string(value: Any) -> bytes:
     if b64.is_b64(value):
         return b64.decode(value)
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return value.encode("utf-8", "surrogateescape")  # the answer's bytes as they were (clients.http.loads)
     raise ValueError(f"expected a string tensor element, got {value!r}")
 
 

@@ -60,9 +60,10 @@ def _setting(
     label: str | None,
 ) -> np.ndarray:
     """A request-wide setting (threshold, limit, ψ) as one value per example where the signature takes any
-    rank (what TF Serving's batcher can merge with other requests), else as the scalar older exports take."""
+    rank or a vector (what TF Serving's batcher can merge with other requests; v2 metadata shows any rank
+    as [-1]), else as the scalar older exports take."""
     info = client.metadata(model, version=version, label=label).signature(signature).inputs.get(name)
-    if info is not None and info.shape is None:
+    if info is not None and (info.shape is None or len(info.shape) == 1):
         return np.full(rows, value, dtype)
     return np.asarray(value, dtype)
 

@@ -1,28 +1,23 @@
 """REST client for TensorFlow Serving (`/v1/models/...`), numpy in and numpy out.
 
-One pooled `requests.Session` for one server or several replicas (round robin, failover and the
-retry rule of `clients.replicas`: refused or dropped connections, 503 answers and read timeouts are
-tried again, on another replica when there is one). The model's metadata is read once per
+Over one server or several replicas (`clients.http`). The model's metadata is read once per
 (model, version, label) and used to send string inputs as `{"b64": ...}` and to give outputs their
-dtypes.
+dtypes. Numeric tensors are written by orjson straight from numpy (`protocol.json_text.dumps`): no
+Python list of floats is built for a request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import numpy as np
-import requests
-from requests.adapters import HTTPAdapter
 
-from clients import json_tensors, trace_context
+from clients import json_tensors
 from clients.addressing import ModelRef
 from clients.base import ServingClient
 from clients.errors import ServingError
-from clients.replicas import Replicas, RetryableError, addresses
+from clients.http import HttpTransport
 from clients.signatures import (
     Inputs,
     ModelMetadata,
@@ -33,26 +28,8 @@ from clients.signatures import (
     parse_status,
 )
 from protocol import b64
+from protocol.json_text import dumps
 from protocol.methods import DEFAULT_SIGNATURE
-
-# A replica that does not accept a connection within this (a dead host drops packets rather than
-# refusing) is left for the next one instead of holding the call for the whole timeout.
-CONNECT_TIMEOUT_S = 10.0
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds a 503's Retry-After asks for (a number or an HTTP date), if it says."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 class RestClient(ServingClient):
@@ -77,53 +54,17 @@ class RestClient(ServingClient):
         cert: str | tuple[str, str] | None = None,
     ):
         super().__init__()
-        self.urls = [u.rstrip("/") for u in addresses(url)]
-        self.timeout = timeout
-        self.verify = verify  # given on every request: requests lets REQUESTS_CA_BUNDLE override a Session's
-        self.cert = cert
-        self.replicas = Replicas(self.urls, retries=retries, backoff=backoff)
-        self.session = requests.Session()
-        # No urllib3 retries: every failed attempt comes back to `Replicas`, which picks where to retry.
-        adapter = HTTPAdapter(pool_connections=max(pool_size, len(self.urls)), pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.transport = HttpTransport(
+            url, timeout=timeout, retries=retries, backoff=backoff, pool_size=pool_size, verify=verify, cert=cert
+        )
+        self.urls = self.transport.urls
+        self.session = self.transport.session  # e.g. for hooks on every request
 
     def close(self) -> None:
-        self.session.close()
-
-    # ------------------------------------------------------------------ transport
+        self.transport.close()
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        return self.replicas.call(lambda url: self._send(url, method, path, body))
-
-    def _send(self, url: str, method: str, path: str, body: Mapping[str, Any] | None) -> Any:
-        """One attempt on one replica."""
-        try:
-            response = self.session.request(
-                method,
-                url + path,
-                json=body,
-                headers=trace_context.headers(),
-                verify=self.verify,
-                cert=self.cert,
-                timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout),
-            )
-        except requests.exceptions.ConnectTimeout as e:
-            raise RetryableError(
-                ServingError("UNAVAILABLE", f"{url}: no connection within {min(CONNECT_TIMEOUT_S, self.timeout)} s")
-            ) from e
-        except requests.exceptions.Timeout as e:
-            raise RetryableError(ServingError("DEADLINE_EXCEEDED", f"{url}: no answer within {self.timeout} s")) from e
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
-            raise RetryableError(ServingError("UNAVAILABLE", f"{url}: {e}")) from e  # refused, reset or cut off
-        if response.status_code == 503:
-            raise RetryableError(ServingError.from_http(503, response.content), _retry_after(response))
-        if response.status_code != 200:
-            raise ServingError.from_http(response.status_code, response.content)
-        try:
-            return response.json()
-        except ValueError as e:
-            raise ServingError("INTERNAL", f"non-JSON answer from {url}{path}: {response.text[:200]!r}") from e
+        return self.transport.call_json(method, path, None if body is None else dumps(body))
 
     # ------------------------------------------------------------------ model service
 

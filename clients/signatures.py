@@ -1,7 +1,9 @@
 """What a served model says about itself: its signatures (names, dtypes, shapes) and version states.
 
 Both transports end up with the same JSON-shaped documents (REST returns them directly, gRPC
-protos go through `json_format.MessageToDict` with proto field names), so one parser serves both.
+protos go through `json_format.MessageToDict` with proto field names), so one parser serves both,
+for each protocol: `parse_metadata` reads TF Serving's, `parse_v2_metadata` the Open Inference
+Protocol's (its datatypes named as DataTypes, so the rest of the clients see one kind of signature).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 
 from clients.errors import ServingError
 from protocol import dtypes
+from protocol.v2 import datatypes as v2_datatypes
+from protocol.v2 import metadata as v2_metadata
 
 Inputs = Mapping[str, Any] | np.ndarray | Sequence[Any]
 
@@ -90,6 +94,33 @@ def parse_metadata(doc: Mapping[str, Any]) -> ModelMetadata:
         for key, sig in sig_map.items()
     }
     return ModelMetadata(model=spec.get("name", ""), version=int(spec.get("version", 0)), signatures=signatures)
+
+
+def _v2_tensor_info(doc: Mapping[str, Any]) -> TensorInfo:
+    datatype = doc.get("datatype", "")
+    try:
+        dtype = v2_datatypes.to_tf(datatype)
+    except ValueError:
+        dtype = datatype or "DT_INVALID"
+    return TensorInfo(name=doc.get("name", ""), dtype=dtype, shape=tuple(int(d) for d in doc.get("shape", [])))
+
+
+def parse_v2_metadata(doc: Mapping[str, Any], version: int | None = None) -> ModelMetadata:
+    """Parse a v2 model metadata answer (REST JSON, or the gRPC message as a dict): its version is the
+    one the server says it describes, else the one asked for, else the latest of those it lists."""
+    signatures = {
+        name: Signature(
+            name=name,
+            method_name="",
+            inputs={t.name: t for t in map(_v2_tensor_info, inputs)},
+            outputs={t.name: t for t in map(_v2_tensor_info, outputs)},
+        )
+        for name, (inputs, outputs) in v2_metadata.signatures_of(doc).items()
+    }
+    version = v2_metadata.version_of(doc) or version
+    if version is None:
+        version = max((int(v) for v in doc.get("versions", []) if str(v).isdigit()), default=0)
+    return ModelMetadata(model=doc.get("name", ""), version=version, signatures=signatures)
 
 
 def parse_status(doc: Mapping[str, Any]) -> list[VersionStatus]:

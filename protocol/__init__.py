@@ -1,4 +1,5 @@
-"""The TensorFlow Serving wire protocol, once, for the server (`serving/`) and the clients (`clients/`).
+"""The wire protocols, once, for the server (`serving/`) and the clients (`clients/`): TensorFlow Serving's
+API (the modules below) and the Open Inference Protocol (`protocol.v2`).
 
 Nothing here imports TensorFlow: a client install needs only numpy and protobuf for it.
 
@@ -12,7 +13,9 @@ Nothing here imports TensorFlow: a client install needs only numpy and protobuf 
     b64         binary strings in JSON: {"b64": "..."}
     limits      the message size both ends accept
     panoptic    the COCO panoptic PNG convention and category table of panoptic segmentation outputs
-    generated   messages and gRPC stubs compiled from protocol/protos (official names and numbers)
+    generated   messages and gRPC stubs compiled from protocol/protos (official names and numbers),
+                TF Serving's and inference.GRPCInferenceService
+    v2          the Open Inference Protocol: datatypes, raw and binary tensors, JSON data, REST paths
     object_store  model repositories in s3:// and gs:// (the SDKs imported only when used) and the
                 _SUCCESS completion marker, for the server's source and the exporter's publish stage
 """

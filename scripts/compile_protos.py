@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROTOS = ROOT / "protocol" / "protos"
 GENERATED = ROOT / "protocol" / "generated"
 PACKAGE = "protocol.generated"
-OWN_ROOTS = ("tensorflow", "tensorflow_serving")
+OWN_ROOTS = ("tensorflow", "tensorflow_serving", "inference")
 GRPCIO_TOOLS = "1.85.1"  # generated code requires grpcio >= this and protobuf >= its protoc's runtime
 
 _ROOTS = "|".join(OWN_ROOTS)

@@ -1,9 +1,9 @@
 """`--enable_grpc_healthcheck_service`: the standard grpc.health.v1.Health service on the gRPC port.
 
 The server opens its ports only after the initial load, and reports SERVING from then on for the
-whole server ("") and for each TF Serving service; on SIGTERM every status turns NOT_SERVING (and
-stays there) before in-flight requests are drained, so `Watch` subscribers learn it at once and a
-kubelet `grpc` probe stops routing to the pod.
+whole server ("") and for each service (TF Serving's and the Open Inference Protocol's); on SIGTERM
+every status turns NOT_SERVING (and stays there) before in-flight requests are drained, so `Watch`
+subscribers learn it at once and a kubelet `grpc` probe stops routing to the pod.
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-SERVICES = ("", "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
+SERVICES = (
+    "",
+    "tensorflow.serving.PredictionService",
+    "tensorflow.serving.ModelService",
+    "inference.GRPCInferenceService",
+)
 
 
 class HealthReporter:

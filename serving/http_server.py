@@ -96,7 +96,7 @@ class Request:
         return int(value) if value is not None and value.isdigit() else None
 
     async def body(self) -> bytearray:
-        """The whole body, gzip decoded; BodyRejected when it is too large, too slow or not valid gzip."""
+        """The whole body, gzip or deflate decoded; BodyRejected when it is too large, too slow or not valid."""
         if self._body is None:
             self._body = await self._connection.read_body(self)
         return self._body
@@ -105,11 +105,16 @@ class Request:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class _Gunzip:
-    """Inflates a gzip stream piece by piece, never producing more than `limit` bytes in all."""
+# Content-Encoding -> zlib's window bits: gzip, and "deflate" (which HTTP means as the zlib format; Triton's
+# clients send it on request)
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
-    def __init__(self, limit: int):
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+class _Gunzip:
+    """Inflates a gzip (or zlib) stream piece by piece, never producing more than `limit` bytes in all."""
+
+    def __init__(self, limit: int, window_bits: int = 16 + zlib.MAX_WBITS):
+        self._inflater = zlib.decompressobj(window_bits)
         self._limit = limit
         self.size = 0
 
@@ -119,7 +124,7 @@ class _Gunzip:
             try:
                 piece = self._inflater.decompress(data, self._limit - self.size + 1)
             except zlib.error as e:
-                raise BodyRejected(400, f"Failed to decompress the gzip request body: {e}") from None
+                raise BodyRejected(400, f"Failed to decompress the request body (Content-Encoding): {e}") from None
             self.size += len(piece)
             if self.size > self._limit:
                 raise BodyRejected(413, "")
@@ -129,7 +134,7 @@ class _Gunzip:
 
     def finish(self) -> None:
         if not self._inflater.eof:
-            raise BodyRejected(400, "Failed to decompress the gzip request body: the stream is truncated")
+            raise BodyRejected(400, "Failed to decompress the request body (Content-Encoding): the stream is truncated")
 
 
 class _Connection(asyncio.Protocol):
@@ -230,8 +235,8 @@ class _Connection(asyncio.Protocol):
         )
         if declared is not None and declared > options.rest_max_body_bytes:
             raise too_large
-        gzip = request.headers.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip")
-        inflater = _Gunzip(options.rest_max_body_bytes) if gzip else None
+        window_bits = _ENCODINGS.get(request.headers.get("content-encoding", "").strip().lower())
+        inflater = _Gunzip(options.rest_max_body_bytes, window_bits) if window_bits is not None else None
         if self.h11.they_are_waiting_for_100_continue:
             self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
         deadline = time.monotonic() + read_timeout_s

@@ -1,4 +1,5 @@
-"""Who may change the model list over gRPC (`--model_management`).
+"""Who may change the model list over the network (`--model_management`): TF Serving's
+HandleReloadConfigRequest and the Open Inference Protocol's repository extension (load, unload) alike.
 
 ModelService.HandleReloadConfigRequest replaces the server's whole model list: one call naming a bogus
 model unloads every real one. The official server takes it from any client that reaches the port; here
@@ -37,13 +38,13 @@ def is_loopback_peer(peer: str) -> bool:
     return ip.is_loopback
 
 
-def check_reload_allowed(mode: str, peer: str) -> None:
-    """Raises PERMISSION_DENIED unless `mode` lets `peer` reload the model config."""
+def check_reload_allowed(mode: str, peer: str, what: str = "HandleReloadConfigRequest") -> None:
+    """Raises PERMISSION_DENIED unless `mode` lets `peer` change the model list through `what`."""
     if mode == "on" or (mode == "loopback" and is_loopback_peer(peer)):
         return
-    log.warning("Refused HandleReloadConfigRequest from %s (--model_management=%s)", peer, mode)
+    log.warning("Refused %s from %s (--model_management=%s)", what, peer, mode)
     if mode == "off":
         reason = "this server does not take it (--model_management=off): change its --model_config_file instead"
     else:
         reason = f"this server takes it only from loopback (--model_management=loopback), not from {peer}"
-    raise ServingError(Code.PERMISSION_DENIED, f"HandleReloadConfigRequest refused: {reason}")
+    raise ServingError(Code.PERMISSION_DENIED, f"{what} refused: {reason}")

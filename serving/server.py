@@ -44,7 +44,7 @@ class Server:
         self.rest_ssl_context = None
         self.health: HealthReporter | None = None
         self._config_poller: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # set when shutting down: no longer ready (v2 health), polling ends
 
     # ------------------------------------------------------------------ start-up
     def _validate(self) -> None:
@@ -146,11 +146,13 @@ class Server:
 
     async def serve(self) -> None:
         """Opens the ports, polls, and waits for SIGTERM/SIGINT; then drains and returns."""
+        from serving.api import v2_grpc
         from serving.api.tfs_grpc import build_server
         from serving.api.tfs_rest import RestServer
 
         o = self.options
         self.grpc_server = build_server(self.manager, o, self.grpc_credentials)
+        v2_grpc.add_to_server(self.grpc_server, self.manager, o, self._stop)
         self.health = HealthReporter(self.grpc_server) if o.grpc_health_service else None
         if o.grpc_socket_path:
             _bind_unix_socket(self.grpc_server, o.grpc_socket_path)
@@ -164,7 +166,7 @@ class Server:
                     "HTTP/REST API. Skipped exporting HTTP/REST API."
                 )
             else:
-                self.rest = RestServer(self.manager, o)
+                self.rest = RestServer(self.manager, o, self._stop)
                 try:
                     await self.rest.start(o.rest_host, o.rest_port, self.rest_ssl_context)
                     log.info(

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.stylegan",
     "tests.fixtures.repository",
     "tests.fixtures.object_storage",
+    "tests.fixtures.venvs",
 ]

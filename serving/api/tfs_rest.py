@@ -8,8 +8,10 @@ import asyncio
 import logging
 import re
 import ssl
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from protocol import b64, rest_paths
 from protocol.generated.tensorflow.core.example import example_pb2
@@ -21,6 +23,7 @@ from protocol.generated.tensorflow_serving.apis import (
     regression_pb2,
 )
 from protocol.methods import SIGNATURE_DEF_FIELD
+from protocol.v2 import paths as v2_paths
 from serving import tensor_json, tracing
 from serving.core.server_core import ServerCore
 from serving.core.workers import WorkerPool
@@ -35,6 +38,7 @@ from serving.request_limits import RequestLimits
 from serving.servable import QUICK_RUN_S, Servable, WouldWait
 
 log = logging.getLogger("serving")
+T = TypeVar("T")
 
 _NOT_FOUND_BODY = (
     "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
@@ -192,7 +196,7 @@ def _predict(
     """The body is parsed (after a count of its values against the cap) before the model is looked up, as
     officially; then the one predict path runs it."""
     if doc is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
-        tensor_json.check_values(body, limits, lambda: _most_inputs(manager, route))
+        tensor_json.check_values(body, limits, lambda: model_info.most_inputs(manager, route.spec))
     with tracing.span("decode"):
         typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
         if typed is None and doc is None:
@@ -205,12 +209,6 @@ def _predict(
     finally:
         if typed:
             typed.close()
-
-
-def _most_inputs(manager: ServerCore, route: Route) -> int:
-    """The most inputs a signature of the requested version takes (the body's signature name is not read yet)."""
-    with manager.servable(route.spec) as servable:
-        return max((len(signature.inputs) for signature in servable.signature_defs.values()), default=1)
 
 
 def _settle(answer: asyncio.Future, result: Any, error: BaseException | None) -> None:
@@ -279,20 +277,26 @@ def process(
 
 
 class RestServer:
-    def __init__(self, manager: ServerCore, options: ServerOptions):
+    """The REST port: TF Serving's API under /v1 (this module) and the Open Inference Protocol's under /v2
+    (serving/api/v2_rest.py), on one HTTP server and one pool of workers."""
+
+    def __init__(self, manager: ServerCore, options: ServerOptions, stopping: threading.Event | None = None):
+        from serving.api.v2_rest import V2Rest
+
         self.manager = manager
         self.options = options
         self.workers = WorkerPool(options.rest_workers, "rest")
         self.http = HttpServer(self.handle, options, self._transport_error)
+        self.v2 = V2Rest(manager, options, self, stopping or threading.Event())
 
-    def _headers(self) -> list[tuple[str, str]]:
-        headers = [("Content-Type", "application/json")]
+    def headers(self, content_type: str = "application/json") -> list[tuple[str, str]]:
+        headers = [("Content-Type", content_type)]
         if self.options.rest_cors:
             headers.extend(_CORS.items())
         return headers
 
     def _json_error(self, status: int, message: str) -> Response:
-        return Response(status, tensor_json.error_json(message), self._headers())
+        return Response(status, tensor_json.error_json(message), self.headers())
 
     def _transport_error(self, status: int, message: str) -> Response:
         return self._json_error(status, message)
@@ -304,6 +308,8 @@ class RestServer:
         path = request.path
         if self.options.metrics_path is not None and path == self.options.metrics_path:
             return Response(200, METRICS.page(), [("Content-Type", "text/plain")])
+        if v2_paths.is_v2_path(path):
+            return await self.v2.handle(request)
         if not rest_paths.is_api_path(path):
             return Response(404, _NOT_FOUND_BODY.encode(), [("Content-Type", "text/html; charset=utf-8")])
         observation = observe.begin(
@@ -338,7 +344,7 @@ class RestServer:
     async def _respond(self, request: Request, observation: observe.Observation) -> Response:
         if request.method == "OPTIONS":
             if re.search(r"https?://", request.headers.get("origin", "")):
-                return Response(200, b"", self._headers())
+                return Response(200, b"", self.headers())
             raise ServingError(Code.FAILED_PRECONDITION, "Origin header is missing in CORS preflight")
         route = parse_route(request.method, request.path)
         observation.model, observation.method = route.model_name, route.method
@@ -346,34 +352,42 @@ class RestServer:
         observation.rename(f"{request.method} {_route_template(route.method)}")
         body = await request.body()
         observation.bytes_in = len(body)
-        return Response(200, await self._run(route, body, observation), self._headers())
+        return Response(200, await self._run(route, body, observation), self.headers())
 
     async def _run(self, route: Route, body: bytes, observation: observe.Observation) -> bytes:
         """Runs the request on a worker thread, or a quick one on the event loop (_ON_LOOP_BODY_BYTES); past
         --rest_api_timeout_in_ms answers 504 and what has not started yet (waiting for a worker, for its turn
-        to run or for a batch) never starts.
-
-        The hand-off is the cheapest asyncio allows: the job goes on the workers' queue, and its result
-        comes back with one `call_soon_threadsafe` (no concurrent.futures Future, no wrapping, no task for
-        the timeout: the timer is a plain callback)."""
+        to run or for a batch) never starts."""
         what = f"Request did not complete within {self.options.rest_timeout_ms} ms (--rest_api_timeout_in_ms)"
         timeout = self.options.rest_timeout_ms / 1000 if self.options.rest_timeout_ms > 0 else None
         deadline = Deadline(timeout, what=what)
         doc = None
-        if (
-            route.method == "predict"
-            and len(body) <= _ON_LOOP_BODY_BYTES
-            and self.http.in_flight == 1
-            and (timeout is None or timeout >= 20 * QUICK_RUN_S)
-        ):
+        if route.method == "predict" and self.may_run_on_loop(len(body), timeout):
             try:
                 return process(self.manager, route, body, self.options.limits, deadline, on_loop=True)
             except RunOnWorker as e:
                 doc = e.doc
+        work = observation.carry(lambda: process(self.manager, route, body, self.options.limits, deadline, doc=doc))
+        return await self.on_worker(work, deadline, timeout, what)
+
+    def may_run_on_loop(self, body_bytes: int, timeout: float | None) -> bool:
+        """Whether a predict may be tried on the event loop (_ON_LOOP_BODY_BYTES): the only request in flight,
+        a small body, and a deadline far longer than a quick run."""
+        return (
+            body_bytes <= _ON_LOOP_BODY_BYTES
+            and self.http.in_flight == 1
+            and (timeout is None or timeout >= 20 * QUICK_RUN_S)
+        )
+
+    async def on_worker(self, work: Callable[[], T], deadline: Deadline, timeout: float | None, what: str) -> T:
+        """`work()` on a worker thread; past `timeout` seconds the answer is DEADLINE_EXCEEDED (`what`) and what
+        has not started yet never starts (`deadline` gives up).
+
+        The hand-off is the cheapest asyncio allows: the job goes on the workers' queue, and its result
+        comes back with one `call_soon_threadsafe` (no concurrent.futures Future, no wrapping, no task for
+        the timeout: the timer is a plain callback)."""
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
-
-        work = observation.carry(lambda: process(self.manager, route, body, self.options.limits, deadline, doc=doc))
 
         def job() -> None:
             try:

@@ -103,6 +103,7 @@ class ServerCore:
         self._config_lock = threading.Lock()
         self._config = None
         self._models: dict[str, object] = {}  # name -> ModelConfig of the config in force
+        self._known: dict[str, object] = {}  # name -> the latest ModelConfig any config in force listed
 
     # ------------------------------------------------------------------ config
     def reload_config(self, new_config, timeout: float | None = None) -> None:
@@ -114,6 +115,33 @@ class ServerCore:
             new_models = self._transition(new_config)
         if new_models:
             self._await_models(new_models, timeout)
+
+    def edit_models(self, edit, timeout: float | None = None) -> None:
+        """Replaces the model list with `edit(the list in force)` (a list of ModelConfig), as one step against
+        other edits and reloads, then waits for the models it added, as `reload_config` does."""
+        with self._config_lock:
+            new_config = config_lib.ModelServerConfig()
+            new_config.model_config_list.SetInParent()
+            current = self._config.model_config_list.config if self._config is not None else []
+            copies = [config_lib.ModelConfig.FromString(m.SerializeToString()) for m in current]
+            new_config.model_config_list.config.extend(edit(copies))
+            new_models = self._transition(new_config)
+        if new_models:
+            self._await_models(new_models, timeout)
+
+    def refresh(self, names: list[str], timeout: float | None = None) -> None:
+        """Looks for new versions of served models now (not at the next poll) and waits for their latest."""
+        self.source.poll(names)
+        self._await_models(names, timeout)
+
+    def model_names(self) -> list[str]:
+        """The models of the config in force."""
+        return list(self._models)
+
+    def known_models(self) -> dict:
+        """Every model a config in force has listed, by name (its latest ModelConfig): what a model
+        repository holds, loaded or not."""
+        return dict(self._known)
 
     def _transition(self, new_config) -> list[str]:
         first = self._config is None
@@ -135,6 +163,7 @@ class ServerCore:
         self.request_logs.update(models)
         self._config = new_config
         old, self._models = self._models, {m.name: m for m in models}
+        self._known.update(self._models)
         log.info("Adding/updating models.")
         self.source.configure(models)
         changed = [m.name for m in models if old.get(m.name) != m]

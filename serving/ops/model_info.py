@@ -1,4 +1,4 @@
-"""GetModelMetadata and GetModelStatus, and the ModelSpec every answer names."""
+"""GetModelMetadata and GetModelStatus, readiness, and the ModelSpec every answer names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from protocol.generated.tensorflow_serving.apis import get_model_metadata_pb2, g
 from protocol.methods import SIGNATURE_DEF_FIELD
 from serving.core.lifecycle import VersionStatus
 from serving.core.server_core import ServerCore
-from serving.errors import invalid_argument
+from serving.errors import Code, ServingError, invalid_argument, not_found
 
 
 def make_model_spec(
@@ -60,3 +60,34 @@ def get_model_status(
     for state in core.version_states(request.model_spec):
         response.model_version_status.append(_version_status(state))
     return response
+
+
+def model_ready(core: ServerCore, spec: model_pb2.ModelSpec) -> bool:
+    """Whether the version `spec` names (its latest when it names none) is AVAILABLE now. NOT_FOUND for a
+    model the server does not serve; a label it does not know is INVALID_ARGUMENT, as for a request."""
+    try:
+        with core.servable(spec):
+            return True
+    except ServingError as e:
+        if e.code != Code.NOT_FOUND:
+            raise
+        if spec.name not in core.model_names():
+            raise not_found(f"Model {spec.name} is not served here") from None
+        return False
+
+
+def all_models_ready(core: ServerCore) -> bool:
+    """Whether every model of the config in force has a version AVAILABLE."""
+    return all(model_ready(core, model_pb2.ModelSpec(name=name)) for name in core.model_names())
+
+
+def available_versions(core: ServerCore, name: str) -> list[int]:
+    """The model's AVAILABLE versions, oldest first; NOT_FOUND when it has none in any state."""
+    states = core.version_states(model_pb2.ModelSpec(name=name))
+    return sorted(s.version for s in states if s.state == "AVAILABLE")
+
+
+def most_inputs(core: ServerCore, spec: model_pb2.ModelSpec) -> int:
+    """The most inputs a signature of the addressed version takes (a request's signature may not be read yet)."""
+    with core.servable(spec) as servable:
+        return max((len(signature.inputs) for signature in servable.signature_defs.values()), default=1)

@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from protocol import tensors
+from protocol import dtypes, tensors
 from protocol.generated.tensorflow.core.framework import tensor_pb2
 from protocol.generated.tensorflow_serving.apis import model_pb2, predict_pb2
 from protocol.methods import DEFAULT_SIGNATURE
@@ -28,7 +28,7 @@ from serving.logs.request_logger import RequestLogger
 from serving.ops import observe, request_log
 from serving.ops.model_info import make_model_spec
 from serving.request_limits import RequestLimits
-from serving.servable import Servable
+from serving.servable import Servable, WouldWait
 
 T = TypeVar("T")
 
@@ -123,6 +123,54 @@ def check_input_names(expected: Iterable[str], sent: Iterable[str]) -> None:
             f"Sent extra: {{{','.join(sorted(sent - expected))}}}. "
             f"Missing but required: {{{','.join(sorted(expected - sent))}}}."
         )
+
+
+def check_input_shape(name: str, shape: Sequence[int], signature_shape) -> None:
+    """A shape fits the signature's (a TensorShapeProto): the same rank and every known dimension, unless the
+    signature leaves the rank unknown."""
+    if signature_shape.unknown_rank:
+        return
+    dims = [d.size for d in signature_shape.dim]
+    if len(shape) != len(dims) or any(d >= 0 and d != s for d, s in zip(dims, shape)):
+        raise invalid_argument(
+            f"input '{name}' has shape {list(shape)}, incompatible with the signature shape {dims} (-1: any size)"
+        )
+
+
+@dataclass
+class ArrayPredict:
+    """A call whose inputs the front end decoded into arrays already (the Open Inference Protocol's tensors:
+    raw bytes are read-only views of the request, JSON data was parsed with the body), checked against the
+    signature's input names, dtypes and shapes before the run; it builds nothing more. `type_name` names a
+    DataType ("DT_FLOAT") in the front end's words. `on_loop`: the caller holds an event loop and runs the call
+    with wait=False; a signature that did not run quickly lately raises WouldWait before anything runs."""
+
+    spec: model_pb2.ModelSpec
+    signature: str
+    arrays: dict[str, np.ndarray]
+    output_filter: Sequence[str] = ()
+    deadline: Deadline = NO_DEADLINE
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    type_name: Callable[[str], str] = str
+    on_loop: bool = False
+
+    def check(self, servable: Servable, key: str) -> int:
+        if self.on_loop and not servable.runs_quickly(key):
+            raise WouldWait
+        signature = servable.signature(key)
+        check_input_names(signature.inputs, self.arrays)
+        for name, info in signature.inputs.items():
+            array = self.arrays[name]
+            expected, sent = dtypes.name_of(info.dtype), dtypes.datatype_name(array.dtype)
+            if sent != expected:
+                raise invalid_argument(
+                    f"input '{name}' is {self.type_name(sent)}, signature '{key}' takes {self.type_name(expected)}"
+                )
+            check_input_shape(name, array.shape, info.tensor_shape)
+        return 0
+
+    def inputs(self, servable: Servable, key: str) -> dict[str, np.ndarray]:
+        return self.arrays
 
 
 @dataclass

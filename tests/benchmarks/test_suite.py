@@ -55,7 +55,7 @@ def test_every_path_is_measured_at_every_concurrency_without_errors(quick_result
     measured = {(c["path"], c["batching"], c["concurrency"]) for c in cells}
     for path in ("inprocess", "inprocess_tensor", "naive"):
         assert {(path, None, 1), (path, None, 2)} <= measured
-    for path in ("grpc", "rest_b64", "rest_json"):
+    for path in ("grpc", "rest_b64", "rest_json", "v2_rest", "v2_grpc"):
         assert {(path, False, 1), (path, False, 2)} <= measured
     for path in ("grpc", "rest_b64"):
         assert {(path, True, 1), (path, True, 2)} <= measured
@@ -63,7 +63,7 @@ def test_every_path_is_measured_at_every_concurrency_without_errors(quick_result
     assert all(c["errors"] == 0 and c["requests"] > 0 and c["p50_ms"] > 0 for c in cells), [
         c["first_error"] for c in cells if c["errors"]
     ]
-    served = [c for c in cells if c["path"] in ("grpc", "rest_b64", "rest_json", "naive")]
+    served = [c for c in cells if c["path"] in ("grpc", "rest_b64", "rest_json", "v2_rest", "v2_grpc", "naive")]
     assert all(c["p50_ratio"] > 0 and c["throughput_ratio"] > 0 for c in served)
     # with batching on, the server's own count of model runs for each cell's requests (at most one each)
     assert all(1 <= c["model_runs"] <= c["requests"] for c in cells if c["batching"])
@@ -76,6 +76,9 @@ def test_payloads_show_what_each_path_sends(quick_result):
     # gRPC carries the JPEG as is; REST b64 adds a third; JSON floats are ~7 characters per value.
     assert jpeg_bytes < payloads["grpc"]["request"] < jpeg_bytes + 200
     assert payloads["rest_b64"]["request"] == pytest.approx(jpeg_bytes * 4 / 3, rel=0.02)
+    # The Open Inference Protocol carries it as is too: a JSON header, then 4 bytes of length and the JPEG.
+    assert jpeg_bytes < payloads["v2_rest"]["request"] < jpeg_bytes + 300
+    assert jpeg_bytes < payloads["v2_grpc"]["request"] < jpeg_bytes + 200
     assert payloads["rest_json"]["request"] > 224 * 224 * 3 * 2
     assert payloads["naive"]["request"] > 224 * 224 * 3 * 2
     assert payloads["rest_b64"]["response"] < 2000  # top-5 names and scores
@@ -105,7 +108,8 @@ def test_report_renders_the_readme_table_and_charts(quick_result, tmp_path):
     readme, chart, roofline = tmp_path / "table.md", tmp_path / "chart.png", tmp_path / "roofline.png"
     run("report", str(out), "--readme", str(readme), "--chart", str(chart), "--roofline", str(roofline))
     table = readme.read_text()
-    assert table.count("\n") == 2 + 9  # header, rule, 9 path rows for one model
+    assert table.count("\n") == 2 + 11  # header, rule, 11 path rows for one model (v2 REST binary, v2 gRPC too)
+    assert "| EfficientNet-B0 | v2 REST binary, batching off |" in table and "| v2 gRPC, batching off |" in table
     assert "| EfficientNet-B0 | naive Flask + model.predict |" in table
     for png in (chart, roofline):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

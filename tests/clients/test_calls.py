@@ -79,7 +79,7 @@ def test_string_inputs_round_trip_arbitrary_bytes(client):
     out = client.predict("strings", np.array(payload, dtype=object))
     assert out["text_bytes"].tolist() == [bytes(range(256)), b"\xff\xd8\xff\xe0 jpeg-ish", b"plain text"]
     assert out["length"].tolist() == [len(p.encode() if isinstance(p, str) else p) for p in payload]
-    assert out["upper"][2] == b"PLAIN TEXT"
+    assert out["upper"].tolist() == [p.upper() if isinstance(p, bytes) else p.upper().encode() for p in payload]
 
 
 def test_classify_and_regress(client):

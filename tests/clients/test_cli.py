@@ -49,6 +49,21 @@ def test_status_metadata_predict(tiny_server, transport):
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_the_open_inference_protocol(tiny_server, transport):
+    v2 = ["--protocol", "v2", *where(transport, tiny_server)]
+    status = run_cli(*v2, "status", "hpt", "--label", "stable")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.strip() == "hpt version 1: AVAILABLE (OK)"
+    metadata = run_cli("metadata", "multi_io", *v2)  # the flags after the command too
+    assert "in  a: DT_FLOAT [-1, 2]" in metadata.stdout and "out flag: DT_BOOL [-1]" in metadata.stdout
+    predict = run_cli(*v2, "predict", "multi_io", "--inputs", '{"a": [[1.0, 2.0]], "b": [3]}')
+    assert predict.returncode == 0, predict.stderr
+    assert json.loads(predict.stdout) == {"total": [6.0], "doubled": [[2.0, 4.0]], "flag": [True]}
+    missing = run_cli(*v2, "predict", "nope", "--inputs", "[1.0]")
+    assert missing.returncode == 1 and "error: NOT_FOUND: " in missing.stderr
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_errors_are_one_line_and_exit_1(tiny_server, transport):
     result = run_cli(*where(transport, tiny_server), "status", "nope")
     assert result.returncode == 1

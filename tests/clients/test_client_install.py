@@ -3,32 +3,28 @@
 A venv with only the project's base dependencies (plus pytest to run the tests) runs the client and
 protocol test suites against the servers this (full) environment already runs, and a fresh
 interpreter outside the repository imports the installed `clients` without loading TensorFlow.
-The venv is kept in the cache directory (keyed by pyproject.toml and the Python version) and only
-the project itself is reinstalled on a rerun, so the pip work is paid once per dependency change.
+The venv is kept in the cache directory (tests/fixtures/venvs.py) and only the project itself is
+reinstalled on a rerun, so the pip work is paid once per dependency change.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
-import venv
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.pictures import sample_picture
+from tests.fixtures.venvs import TEST_RUNNER, cached_venv
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("KTS_CACHE_DIR", Path.home() / ".cache" / "keras-to-serving"))
-TEST_RUNNER = ["pytest>=8", "pytest-timeout>=2.3"]
 SERVER_ONLY = (
     "tensorflow",
     "tensorflow-serving-api",
@@ -36,37 +32,16 @@ SERVER_ONLY = (
     "scipy",
     "docker",
     "h11",
-    "orjson",
     "pysimdjson",
     "prometheus-client",
     "torch",
 )
 
 
-def _pip(python: Path, *args: str) -> None:
-    subprocess.run(
-        [str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True, cwd=ROOT, timeout=900
-    )
-
-
 @pytest.fixture(scope="module")
 def client_python() -> Iterator[Path]:
-    """The client-only venv's interpreter, with the current sources installed (not editable).
-
-    Held under a file lock for the module: suites of other checkouts on the same machine share the venv.
-    """
-    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()[:16]
-    home = CACHE / f"client-venv-{key}"
-    python = home / "bin" / "python"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f"client-venv-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (home / ".complete").exists():
-            venv.create(home, clear=True, with_pip=True)
-            _pip(python, "install", str(ROOT), *TEST_RUNNER)
-            (home / ".complete").touch()
-        else:
-            _pip(python, "install", "--no-deps", "--force-reinstall", str(ROOT))
+    """The client-only venv's interpreter, with the current sources installed (not editable)."""
+    with cached_venv("client-venv", TEST_RUNNER, with_project=True) as python:
         yield python
 
 
@@ -75,7 +50,9 @@ def test_the_install_has_no_server_or_export_dependency(client_python):
         [str(client_python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     )
     installed = {p["name"].lower().replace("_", "-") for p in json.loads(listed.stdout)}
-    assert "keras-to-serving" in installed and {"numpy", "requests", "grpcio", "protobuf", "pillow"} <= installed
+    assert (
+        "keras-to-serving" in installed and {"numpy", "requests", "grpcio", "protobuf", "pillow", "orjson"} <= installed
+    )
     assert not installed & set(SERVER_ONLY)
 
 

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = {
     "RestClient": "clients.rest",
     "GrpcClient": "clients.grpc_client",
+    "V2RestClient": "clients.v2_rest",
+    "V2GrpcClient": "clients.v2_grpc",
     "ServingError": "clients.errors",
     "Detection": "clients.models",
     "classify_image": "clients.models",
@@ -38,6 +40,8 @@ def test_public_names_import():
         Segment,
         Segmentation,
         ServingError,
+        V2GrpcClient,
+        V2RestClient,
         classify_image,
         classify_images,
         detect,

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import requests
 
+from clients import http as http_module
 from clients import replicas as replicas_module
-from clients import rest as rest_module
 from clients.cli import split_addresses
 from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
@@ -156,7 +156,7 @@ def silent_port() -> Iterator[int]:
 
 
 def test_rest_leaves_a_server_that_does_not_accept_for_the_next(tiny_server, monkeypatch):
-    monkeypatch.setattr(rest_module, "CONNECT_TIMEOUT_S", 0.5)  # 10 s by default
+    monkeypatch.setattr(http_module, "CONNECT_TIMEOUT_S", 0.5)  # 10 s by default
     with silent_port() as port:
         with RestClient(f"http://127.0.0.1:{port}", retries=0, timeout=60) as alone, pytest.raises(ServingError) as err:
             alone.status("hpt")

@@ -22,6 +22,7 @@ RENDERED = (
     "kubernetes/base",
     "kserve/base",
     "kserve/custom-runtime",
+    "kserve/open-inference",
 )
 
 pytestmark = pytest.mark.skipif(kustomize_command() is None, reason="no kustomize: install kubectl or kustomize")
@@ -300,6 +301,28 @@ def test_network_policy_admits_only_declared_clients_to_the_ports(cpu, tmp_path)
     assert sorted(_admits_only_declared_clients(example)) == [8080, 9000]
     runtime = by_kind(render(KSERVE / "custom-runtime"), "ServingRuntime")["kts-tensorflow-serving"]
     assert [_flag(runtime["spec"]["containers"][0]["args"], p) for p in ("rest_api_port", "port")] == ["8080", "9000"]
+
+
+def test_the_open_inference_runtime_declares_both_protocols_and_serves_them():
+    """deploy/kserve/open-inference: the project's server (which answers /v2 and inference.GRPCInferenceService
+    beside TF Serving's API) as a ServingRuntime declaring v1 and v2 over REST and gRPC, the custom runtime's
+    flags and config unchanged, and every InferenceService on it asking for v2; so does the example."""
+    custom = by_kind(render(KSERVE / "custom-runtime"), "ServingRuntime")["kts-tensorflow-serving"]
+    resources = render(KSERVE / "open-inference")
+    (runtime,) = by_kind(resources, "ServingRuntime").values()
+    assert runtime["metadata"]["name"] == "kts-serving"
+    assert runtime["spec"]["protocolVersions"] == ["v1", "grpc-v1", "v2", "grpc-v2"]
+    (container,) = runtime["spec"]["containers"]
+    assert container["image"].startswith("keras-to-serving/server:")
+    assert container["args"] == custom["spec"]["containers"][0]["args"]
+    assert by_kind(resources, "ConfigMap") == by_kind(render(KSERVE / "custom-runtime"), "ConfigMap")
+    services = by_kind(resources, "InferenceService")
+    assert sorted(services) == sorted(MODELS)
+    (example,) = load_yaml_file(KSERVE / "examples" / "open-inference.yaml")
+    for isvc in [*services.values(), example]:
+        model = isvc["spec"]["predictor"]["model"]
+        assert model["runtime"] == "kts-serving" and model["protocolVersion"] == "v2"
+        assert model["modelFormat"] == {"name": "tensorflow", "version": "2"}
 
 
 def test_kserve_inference_services_and_custom_runtime():

@@ -118,8 +118,15 @@ SKIP = [
         "tests/export/detr/test_panoptic_exporter.py serves a smaller one",
     ),
     (
-        r"python -m benchmarks run --quick|python -m benchmarks rest-overhead",
-        "tests/benchmarks/test_suite.py and test_rest_overhead.py run these on the session's B0 export",
+        r"python -m benchmarks run --quick|python -m benchmarks rest-overhead|python -m benchmarks protocols",
+        "tests/benchmarks/test_suite.py, test_rest_overhead.py and test_protocols.py run these on the session's "
+        "B0 export",
+    ),
+    (
+        r"import tritonclient|from kserve import",
+        "tritonclient and the kserve SDK live in a venv of their own (tests/fixtures/venvs.py: tritonclient's grpc "
+        "extra pins an older protobuf): tests/serving/api/v2_clients/ makes the same calls, "
+        "tests/serving/api/test_v2_third_party_clients.py runs them",
     ),
     (
         r"^kubectl apply|^docker push",

@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from google.protobuf import descriptor, descriptor_pool, message_factory, text_format
+from google.protobuf import descriptor_pool, message_factory, text_format
 
 import protocol.generated
 from protocol.generated import POOL
+from tests.protocol.wire import field_table, fill, message_types, variants
 
 pytest.importorskip(
     "tensorflow_serving", reason="the official messages come with tensorflow-serving-api (the [test] extra)"
@@ -51,27 +52,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _our_modules():
+    """The TF Serving API's modules (the Open Inference Protocol's are checked in tests/protocol/v2)."""
     return [
         importlib.import_module(m.name)
         for m in pkgutil.walk_packages(protocol.generated.__path__, "protocol.generated.")
-        if m.name.endswith("_pb2")
+        if m.name.endswith("_pb2") and not m.name.startswith("protocol.generated.inference.")
     ]
 
 
-def _message_types(container) -> list[descriptor.Descriptor]:
-    found = []
-    for m in (
-        container.message_types_by_name.values()
-        if hasattr(container, "message_types_by_name")
-        else container.nested_types
-    ):
-        if not m.GetOptions().map_entry:
-            found += [m, *_message_types(m)]
-    return found
-
-
 OUR_MESSAGES = sorted(
-    (d for module in _our_modules() for d in _message_types(module.DESCRIPTOR) if d.full_name not in NOT_IN_WHEEL),
+    (d for module in _our_modules() for d in message_types(module.DESCRIPTOR) if d.full_name not in NOT_IN_WHEEL),
     key=lambda d: d.full_name,
 )
 
@@ -89,102 +79,6 @@ def _official(pool, full_name: str):
 
 def _ours(full_name: str):
     return message_factory.GetMessageClass(POOL.FindMessageTypeByName(full_name))
-
-
-def _field_table(d: descriptor.Descriptor, skip: set[str] = frozenset()) -> dict:
-    def kind(f):
-        target = f.message_type or f.enum_type
-        return (
-            f.number,
-            f.type,
-            f.is_repeated,
-            target.full_name if target else None,
-            f.containing_oneof.name if f.containing_oneof else None,
-        )
-
-    return {f.name: kind(f) for f in d.fields if f.name not in skip}
-
-
-def _is_synthetic(oneof) -> bool:  # the hidden oneof of a proto3 `optional` field
-    return len(oneof.fields) == 1 and oneof.name == "_" + oneof.fields[0].name
-
-
-def _scalar(f: descriptor.FieldDescriptor, i: int):
-    t = descriptor.FieldDescriptor
-    if f.type == t.TYPE_ENUM:
-        return f.enum_type.values[-1].number
-    if f.type in (t.TYPE_INT32, t.TYPE_SINT32, t.TYPE_SFIXED32):
-        return -(f.number * 7 + i)
-    if f.type in (t.TYPE_INT64, t.TYPE_SINT64, t.TYPE_SFIXED64):
-        return -(f.number * 10**12 + i)
-    if f.type in (t.TYPE_UINT32, t.TYPE_FIXED32):
-        return 4_000_000_000 - f.number - i
-    if f.type in (t.TYPE_UINT64, t.TYPE_FIXED64):
-        return 2**64 - 1 - f.number - i
-    if f.type == t.TYPE_FLOAT:
-        return 1.5 + f.number + i
-    if f.type == t.TYPE_DOUBLE:
-        return 0.1 * f.number + i
-    if f.type == t.TYPE_BOOL:
-        return True
-    if f.type == t.TYPE_STRING:
-        return f"{f.name}-{i}-é"
-    if f.type == t.TYPE_BYTES:
-        return bytes([0, 255, f.number % 256, i])
-    raise AssertionError(f"unhandled field type {f.type} of {f.full_name}")
-
-
-def fill(message, choose: dict[str, str] | None = None, depth: int = 0, skip=OMITTED) -> None:
-    """Set every field (two elements for repeated and map fields), recursing three messages deep.
-
-    In each real oneof only one member can be set: the one `choose` names, else the first.
-    """
-    d = message.DESCRIPTOR
-    if d.full_name == "google.protobuf.Any":
-        message.type_url = "type.googleapis.com/tensorflow.serving.ModelSpec"
-        message.value = b"\n\x03abc"
-        return
-    for f in d.fields:
-        if f.name in skip.get(d.full_name, ()):
-            continue
-        oneof = f.containing_oneof
-        if oneof is not None and not _is_synthetic(oneof):
-            if f.name != (choose or {}).get(oneof.full_name, oneof.fields[0].name):
-                continue
-        if f.message_type is not None and f.message_type.GetOptions().map_entry:
-            key_f, value_f = f.message_type.fields_by_name["key"], f.message_type.fields_by_name["value"]
-            container = getattr(message, f.name)
-            for i in range(2):
-                key = _scalar(key_f, i)
-                if value_f.message_type is not None:
-                    if depth < 3:
-                        fill(container[key], depth=depth + 1, skip=skip)
-                else:
-                    container[key] = _scalar(value_f, i)
-        elif f.message_type is not None:
-            if depth >= 3:
-                continue
-            if f.is_repeated:
-                for _ in range(2):
-                    fill(getattr(message, f.name).add(), depth=depth + 1, skip=skip)
-            else:
-                fill(getattr(message, f.name), depth=depth + 1, skip=skip)
-                getattr(message, f.name).SetInParent()
-        elif f.is_repeated:
-            getattr(message, f.name).extend(_scalar(f, i) for i in range(2))
-        else:
-            setattr(message, f.name, _scalar(f, 0))
-
-
-def _variants(d: descriptor.Descriptor) -> list[dict[str, str]]:
-    """One choice of oneof members per variant, so that every member of every oneof is set once."""
-    variants = [{}]
-    for oneof in d.oneofs:
-        if not _is_synthetic(oneof):
-            variants += [
-                {oneof.full_name: f.name} for f in oneof.fields[1:] if f.name not in OMITTED.get(d.full_name, ())
-            ]
-    return variants
 
 
 def test_every_message_the_clients_and_server_use_is_declared():
@@ -212,7 +106,7 @@ def test_every_message_the_clients_and_server_use_is_declared():
 @pytest.mark.parametrize("ours", OUR_MESSAGES, ids=lambda d: d.full_name)
 def test_fields_match_the_official_message(official_pool, ours):
     official = official_pool.FindMessageTypeByName(ours.full_name)
-    assert _field_table(ours) == _field_table(official, OMITTED.get(ours.full_name, set()))
+    assert field_table(ours) == field_table(official, OMITTED.get(ours.full_name, set()))
     for enum in ours.enum_types:
         assert {v.name: v.number for v in enum.values} == {
             v.name: v.number for v in official.enum_types_by_name[enum.name].values
@@ -233,10 +127,10 @@ def test_top_level_enums_match(official_pool):
 def test_bytes_are_identical_both_ways(official_pool, ours):
     ours_class, official_class = _ours(ours.full_name), _official(official_pool, ours.full_name)
     assert ours_class is not official_class
-    for choose in _variants(ours):
+    for choose in variants(ours, OMITTED):
         for writer, reader in ((ours_class, official_class), (official_class, ours_class)):
             sent = writer()
-            fill(sent, choose)
+            fill(sent, choose, skip=OMITTED)
             wire = sent.SerializeToString(deterministic=True)
             received = reader.FromString(wire)
             assert received.SerializeToString(deterministic=True) == wire, (writer, choose)

@@ -49,8 +49,9 @@ def test_routing_errors(server, method, path, status, message):
     assert reply.json() == {"error": message}
 
 
-def test_paths_outside_v1_are_404_without_json(server):
-    reply = requests.get(f"{server.rest_url}/v2/models/half_plus_two", timeout=30)
+def test_paths_outside_the_apis_are_404_without_json(server):
+    """Outside /v1 and the Open Inference Protocol's /v2 (tests/serving/api/test_v2_rest.py)."""
+    reply = requests.get(f"{server.rest_url}/v3/models/half_plus_two", timeout=30)
     assert reply.status_code == 404
     assert reply.headers["Content-Type"] != "application/json"
     assert requests.get(f"{server.rest_url}/", timeout=30).status_code == 404
