@@ -174,8 +174,9 @@ class Pod:
             return container.exec_run(self._ported(probe["exec"]["command"])).exit_code == 0
         raise AssertionError(f"probe kind not exercised here: {sorted(probe)}")
 
-    def wait_for(self, container, probe: dict) -> None:
-        """Succeeds within initialDelay + failureThreshold periods, or the kubelet would give up."""
+    def await_probe(self, container, probe: dict) -> None:
+        """Succeeds within initialDelay + failureThreshold periods, or the kubelet would give up (its own schedule of
+        attempts, not a poll until a condition holds: hence not `wait_for`)."""
         time.sleep(probe.get("initialDelaySeconds", 0))
         for _ in range(probe.get("failureThreshold", 3)):
             if self.probe(container, probe):
@@ -207,8 +208,8 @@ def test_deployment_pod_runs_probes_serves_and_drains(name, cpu_overlay, model_i
         pod.run(init, detach=False)  # raises ContainerError on a non-zero exit
         assert (pod.volumes["models"] / name / "1" / "saved_model.pb").is_file()
         container = pod.run(server, detach=True)
-        pod.wait_for(container, server["startupProbe"])
-        pod.wait_for(container, server["readinessProbe"])
+        pod.await_probe(container, server["startupProbe"])
+        pod.await_probe(container, server["readinessProbe"])
         assert pod.probe(container, server["livenessProbe"])
         # As the manifest states it, seen from inside: uid/gid 1000, read-only root, no capabilities, no
         # privilege escalation, seccomp filtering (RuntimeDefault is Docker's default profile), the limit.
