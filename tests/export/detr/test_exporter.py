@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from export.cli import main
+from export.detr.coco_categories import coco_category_names
 from export.detr.exporter import load_weights
 from export.detr.models.detr import DETRConfig, build_detr
 from export.errors import ExportError
+from tests.export.warmup import warmup_kinds
 from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 
 TINY = DETRConfig(
@@ -67,5 +69,7 @@ def test_export_info_describes_the_model(detr_export):
     assert info["model"] == "detr" and info["variant"] == "resnet50"
     assert info["parameters"]["total"] == 41_631_008
     assert info["input_size"] == {"min_size": DETR_FIXTURE_MIN_SIZE, "max_size": DETR_FIXTURE_MAX_SIZE}
-    assert (detr_export / "assets" / "coco_categories.json").is_file()
-    assert (detr_export / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    shipped = json.loads((detr_export / "assets" / "coco_categories.json").read_text())
+    assert shipped["names"] == coco_category_names() and len(shipped["names"]) == 91
+    signatures = ("serving_default", "detect_with_threshold", "raw")
+    assert warmup_kinds(detr_export, "detr") == dict.fromkeys(signatures, "predict_log")

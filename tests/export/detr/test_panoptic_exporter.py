@@ -13,7 +13,8 @@ from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from export.cli import main
 from protocol import outputs
-from protocol.panoptic import rgb_to_id
+from protocol.panoptic import coco_panoptic_categories, rgb_to_id
+from tests.export.warmup import warmup_kinds
 from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 from tests.fixtures.pictures import sample_picture
 
@@ -56,8 +57,10 @@ def test_export_info_names_the_checkpoint_and_ships_the_categories(detr_panoptic
     assert info["weights"] == "official-format checkpoint detr-r50-panoptic-random.pth"
     assert info["input_size"] == {"min_size": DETR_FIXTURE_MIN_SIZE, "max_size": DETR_FIXTURE_MAX_SIZE}
     assert info["config"]["num_classes"] == 250
-    assert json.loads((detr_panoptic_export / "assets" / "coco_panoptic_categories.json").read_text())["categories"]
-    assert (detr_panoptic_export / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    shipped = json.loads((detr_panoptic_export / "assets" / "coco_panoptic_categories.json").read_text())
+    assert shipped["categories"] == coco_panoptic_categories()  # panopticapi's 133, colours included
+    warmup = warmup_kinds(detr_panoptic_export, "detr-panoptic")
+    assert warmup == {"serving_default": "predict_log", "raw": "predict_log"}
     tiny = json.loads((detr_panoptic_tiny_export / "assets.extra" / "export_info.json").read_text())
     assert tiny["weights"] == "random initialisation" and tiny["config"]["num_queries"] == 12
 
