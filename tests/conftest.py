@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.detr",
     "tests.fixtures.stylegan",
     "tests.fixtures.repository",
+    "tests.fixtures.docker",
 ]

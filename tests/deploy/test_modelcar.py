@@ -29,9 +29,8 @@ from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from serving.testing.server_process import accepts_connections, wait_for
-from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
-from tests.deploy.test_pods import Pod
+from tests.deploy.pods import Pod
 from tests.fixtures.pictures import sample_picture
 
 pytestmark = [
@@ -66,7 +65,7 @@ MODELCAR_RESOURCES = {"requests": {"cpu": "10m", "memory": "15Mi"}, "limits": {"
 
 
 @pytest.fixture(scope="module")
-def kserve_image(server_image, efficientnet_export):  # noqa: F811
+def kserve_image(server_image, efficientnet_export):
     from deploy.image import model_image
 
     tag = f"kts-test-modelcar:{os.getpid()}"
@@ -121,7 +120,7 @@ def wait_for_port(container, port: int, limit_s: float = 600.0) -> None:
 
 
 @pytest.mark.parametrize("runtime", ["custom", "stock"])
-def test_oci_storage_uri_serves_through_the_modelcar(runtime, kserve_image, server_image, tmp_path):  # noqa: F811
+def test_oci_storage_uri_serves_through_the_modelcar(runtime, kserve_image, server_image, tmp_path):
     if runtime == "custom":
         resources = render(DEPLOY / "kserve" / "custom-runtime")
         (serving_runtime,) = by_kind(resources, "ServingRuntime").values()

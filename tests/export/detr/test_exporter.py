@@ -8,21 +8,12 @@ import pytest
 from export.cli import main
 from export.detr.coco_categories import coco_category_names
 from export.detr.exporter import load_weights
-from export.detr.models.detr import DETRConfig, build_detr
+from export.detr.models.detr import build_detr
 from export.errors import ExportError
 from tests.export.warmup import warmup_kinds
-from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
+from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE, tiny_detr_config
 
-TINY = DETRConfig(
-    blocks=(1, 1, 1, 1),
-    backbone_width=8,
-    hidden_dim=16,
-    num_heads=2,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    dim_feedforward=32,
-    num_queries=5,
-)
+TINY = tiny_detr_config(num_queries=5)
 
 
 def test_keras_weights_file_round_trip_and_wrong_files(tmp_path):
@@ -34,7 +25,7 @@ def test_keras_weights_file_round_trip_and_wrong_files(tmp_path):
     np.testing.assert_array_equal(fresh(pixels)["pred_logits"], trained(pixels)["pred_logits"])
 
     other = tmp_path / "other.weights.h5"
-    build_detr(DETRConfig(**{**TINY.__dict__, "num_queries": 7})).save_weights(other)
+    build_detr(tiny_detr_config(num_queries=7)).save_weights(other)
     with pytest.raises(ExportError, match="cannot load Keras weights"):
         load_weights(fresh, str(other), None, None)  # 7 queries into a 5-query model
     with pytest.raises(ExportError, match="weights file not found"):
