@@ -12,6 +12,7 @@ from PIL import Image
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from export.cli import main
+from export.pipeline.tolerance import assert_same_computation
 from protocol import outputs
 from protocol.panoptic import coco_panoptic_categories, rgb_to_id
 from tests.export.warmup import warmup_kinds
@@ -79,7 +80,7 @@ def test_served_segments_are_the_saved_models(client, local, model):
     np.testing.assert_array_equal(got["num_segments"], count)
     for key in ("segment_ids", "category_ids", "isthing", "areas"):
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
-    np.testing.assert_allclose(got["scores"], expected["scores"], rtol=1e-6)
+    assert_same_computation(got["scores"], expected["scores"])
     assert [[bytes(n) for n in row] for row in got["category_names"]] == expected["category_names"].tolist()
     for i, (picture, served) in enumerate(zip(pictures, got[png])):
         assert bytes(served) == expected["panoptic_png"][i]
@@ -98,7 +99,7 @@ def test_served_raw_outputs_are_the_saved_models(client, local, model):
     assert got["pred_logits"].shape == (1, queries, 251) and got["pred_boxes"].shape == (1, queries, 4)
     assert got["pred_masks"].shape == (1, queries, 18, 23)  # [N, queries, ceil(H / 4), ceil(W / 4)]
     for key in RAW_OUTPUTS:
-        np.testing.assert_allclose(got[key], expected[key].numpy(), rtol=1e-5, atol=1e-5, err_msg=key)
+        assert_same_computation(got[key], expected[key].numpy(), err_msg=key)
 
 
 @pytest.mark.parametrize(
