@@ -60,7 +60,7 @@ from protocol.generated.tensorflow_serving.apis import (
     regression_pb2,
 )
 from serving.testing.models import build_half_plus_two
-from serving.testing.server_process import ServerProcess
+from serving.testing.server_process import ServerProcess, wait_for
 
 # Answers a hostile request may get: the client's fault, or something REST cannot carry (501).
 ACCEPTED_GRPC = {"OK", "INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "OUT_OF_RANGE", "UNIMPLEMENTED"}
@@ -312,13 +312,11 @@ def _publish(base: Path, version: int, offset: float, staging: Path) -> None:
     os.rename(staging / str(version), base / str(version))
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float) -> float:
+def _seconds_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """How long `condition` took to hold (polled every 0.1 s by wait_for)."""
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise TimeoutError(f"not reached within {timeout} s")
+    wait_for(condition, timeout, what, interval=0.1)
+    return time.monotonic() - start
 
 
 def _serves(server: ServerProcess, offset: float) -> Callable[[], bool]:
@@ -346,7 +344,7 @@ def run_swaps(workdir: Path, swaps: int = 3) -> dict:
         times = []
         for version in range(2, 2 + swaps):
             _publish(base, version, float(version + 1), staging)
-            times.append(_wait_for(_serves(server, version + 1.0), 120))
+            times.append(_seconds_until(_serves(server, version + 1.0), 120, f"version {version} to serve"))
             shutil.rmtree(base / str(version - 1))  # the old one leaves; the server unloads it
             time.sleep(1.5)
     return {
@@ -378,7 +376,7 @@ def run_corrupt(workdir: Path) -> dict:
         time.sleep(4)  # a few polls: the load fails, version 1 keeps serving
         status = requests.get(f"{server.rest_url}/v1/models/half_plus_two", timeout=30).json()
         _publish(base, 3, 4.0, staging)
-        recover = _wait_for(_serves(server, 4.0), 120)
+        recover = _seconds_until(_serves(server, 4.0), 120, "the good version after the corrupt one")
     return {
         "requests": sum(load.outcomes.values()),
         "failed": load.failed,

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -201,7 +200,7 @@ def naive_server(
     workload: Workload, models_dir: Path, warmup_shape: Sequence[int], errors: dict[str, str]
 ) -> Iterator[str]:
     """The tutorial server on a free loopback port; a traceback it logged lands in `errors[model]`."""
-    from serving.testing.server_process import free_port
+    from serving.testing.server_process import free_port, wait_until_listening
 
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="naive-server-", suffix=".log", delete=False)
@@ -225,18 +224,7 @@ def naive_server(
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)},
     )
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"naive server exited with {process.returncode}:\n{Path(log.name).read_text()[-3000:]}"
-                )
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("naive server did not open its port within 600 s")
-            time.sleep(0.3)
+        wait_until_listening(process, [port], 600, "the naive server", Path(log.name).read_text, interval=0.3)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

@@ -38,6 +38,11 @@ class ExpansionPool:
     def held(self) -> int:
         return self._held
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued for their turn."""
+        return len(self._waiting)
+
     @contextmanager
     def hold(self, size: int, deadline: Deadline = NO_DEADLINE) -> Iterator[None]:
         """Holds `size` bytes (at most the capacity) for the duration of the block."""

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.repository",
     "tests.fixtures.object_storage",
     "tests.fixtures.venvs",
+    "tests.fixtures.docker",
 ]

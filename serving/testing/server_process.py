@@ -2,8 +2,9 @@
 
 Other suites import these:
 
+    from serving.testing.models import build_half_plus_two
     from serving.testing.server_process import ServerProcess
-from serving.testing.models import build_half_plus_two
+
     base = build_half_plus_two(tmp_path / "half_plus_two")
     with ServerProcess(model_name="half_plus_two", model_base_path=base) as server:
         requests.post(f"{server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [1.0]})
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,9 @@ SERVER_PYTHON = os.environ.get("KTS_SERVER_PYTHON", sys.executable)
 
 
 def wait_for(condition, timeout: float = 90.0, what: str = "condition", interval: float = 0.25):
-    """Polls `condition()` until it returns something truthy and returns that; AssertionError after `timeout` s."""
+    """Polls `condition()` every `interval` s until it returns something truthy and returns that; AssertionError
+    after `timeout` s. The one wait of the tests and benchmarks: a condition that must also watch something
+    (a process still running) raises its own error."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -116,6 +119,25 @@ def accepts_connections(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until_listening(
+    process: subprocess.Popen,
+    ports: Sequence[int],
+    timeout: float,
+    what: str = "the server",
+    log: Callable[[], str] = str,
+    interval: float = 0.2,
+) -> None:
+    """Waits until `process` accepts connections on every one of `ports` on 127.0.0.1: RuntimeError with the tail
+    of `log()` if it exits first, AssertionError after `timeout` s."""
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before it opened its ports:\n{log()[-4000:]}")
+        return all(accepts_connections(port) for port in ports)
+
+    wait_for(listening, timeout, f"{what} to open ports {list(ports)}", interval)
 
 
 def run_server(args: Sequence[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
@@ -232,18 +254,12 @@ class ServerProcess:
         return self
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
         ports = [self.grpc_port] + ([self.rest_port] if self.rest_port else [])
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode} before it was ready:\n{self.log()[-4000:]}"
-                )
-            if all(accepts_connections(p) for p in ports):
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"server not ready after {self.startup_timeout}s:\n{self.log()[-4000:]}")
+        try:
+            wait_until_listening(self.process, ports, self.startup_timeout, log=self.log)
+        except AssertionError:
+            self.stop()
+            raise TimeoutError(f"server not ready after {self.startup_timeout}s:\n{self.log()[-4000:]}") from None
 
     def wait_exit(self, timeout: float = 120.0) -> int:
         self.returncode = self.process.wait(timeout=timeout)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,7 @@ from clients.errors import ServingError
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from serving.testing.models import build_half_plus_two
-from serving.testing.server_process import ServerProcess, model_config_text
+from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 from tests.clients.conftest import make_client
 
 
@@ -118,13 +116,14 @@ def test_grpc_reload_config_replaces_the_model_list(tmp_path):
     with ServerProcess(model_config_file=config, rest=False) as server, make_client("grpc", server) as grpc_client:
         grpc_client.reload_config(model_config_text([{"name": "b", "base_path": str(tmp_path / "b")}]))
         np.testing.assert_allclose(grpc_client.predict("b", [0.0])["y"], [10.0])
-        deadline = time.monotonic() + 30  # unloading the dropped model is asynchronous
-        while time.monotonic() < deadline:
+
+        def dropped() -> bool:
             try:
                 grpc_client.predict("a", [0.0])
             except ServingError as err:
                 assert err.code == "NOT_FOUND"
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("model a still served 30 s after a reload that dropped it")
+                return True
+            return False
+
+        # unloading the dropped model is asynchronous
+        wait_for(dropped, 30, "model a to be dropped by the reload", interval=0.2)

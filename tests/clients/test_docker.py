@@ -23,14 +23,15 @@ from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from deploy.image import CONFIG_DIR, SERVER_UID, SERVER_USER, launch
+from export.pipeline.tolerance import assert_same_computation
 from serving.testing.models import build_half_plus_two
 from serving.testing.server_process import free_port
+from tests.fixtures.docker import SERVER_IMAGE, assert_confined
 from tests.fixtures.pictures import sample_picture
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_IMAGE = os.environ.get("KTS_SERVER_IMAGE", "keras-to-serving/server:latest")
 
 
 def compose_command() -> list[str]:
@@ -40,19 +41,6 @@ def compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     pytest.skip("neither `docker compose` nor `docker-compose` is installed (scripts/docker_setup.sh installs it)")
-
-
-@pytest.fixture(scope="module")
-def server_image() -> str:
-    """Makes sure a daemon answers and the server image holds the current code (the setup is idempotent)."""
-    reason = os.environ.get("KTS_DOCKER_UNAVAILABLE")
-    if reason:
-        pytest.skip(reason)
-    run = subprocess.run(["bash", str(ROOT / "scripts" / "docker_setup.sh")], capture_output=True, text=True)
-    if run.returncode == 3:
-        pytest.skip(f"no Docker daemon can start here: {run.stderr.strip().splitlines()[-1:]}")
-    assert run.returncode == 0, run.stderr[-3000:]
-    return SERVER_IMAGE
 
 
 def compose(*args: str, env: dict[str, str], files: list[Path] | None = None) -> subprocess.CompletedProcess:
@@ -198,7 +186,7 @@ def test_compose_stack_serves_all_three_models(server_image, models_repo, tmp_pa
                 assert image.size[0] == image.size[1] and np.asarray(image).std() > 0
             over_rest, over_grpc = helpers.classify_image(rest, picture), helpers.classify_image(grpc_client, picture)
             assert [n for n, _ in over_rest] == [n for n, _ in over_grpc]
-            np.testing.assert_allclose([s for _, s in over_rest], [s for _, s in over_grpc], rtol=1e-6)
+            assert_same_computation([s for _, s in over_rest], [s for _, s in over_grpc])
     finally:
         down = compose("down", "--timeout", "30", env=env, files=files)
         assert down.returncode == 0, down.stderr
@@ -247,21 +235,3 @@ def test_server_image_runs_as_its_non_root_user(server_image):
     assert client.images.get(server_image).attrs["Config"]["User"] == str(SERVER_UID)
     out = client.containers.run(server_image, entrypoint=["sh", "-c", "id -u; id -g"], remove=True, network_mode="none")
     assert out.decode().split() == [str(SERVER_UID), "0"]
-
-
-def assert_confined(container, memory: int | None = None, user: str = SERVER_USER) -> None:
-    """Checked inside the running container, as its processes see it: the user, a read-only root
-    filesystem with a writable /tmp, seccomp filtering (Docker's default profile), no effective
-    capabilities, no privilege escalation; and Docker's memory limit."""
-    script = (
-        "id -u; id -g; (touch /probe 2>/dev/null && echo root-writable) || echo root-read-only; "
-        "touch /tmp/probe && echo tmp-writable; grep -E '^(Seccomp|CapEff|NoNewPrivs):' /proc/1/status"
-    )
-    result = container.exec_run(["sh", "-c", script])
-    lines = result.output.decode().split()
-    uid, gid = user.split(":")
-    assert lines[:4] == [uid, gid, "root-read-only", "tmp-writable"], lines
-    status = dict(zip(lines[4::2], lines[5::2]))
-    assert status == {"CapEff:": "0000000000000000", "NoNewPrivs:": "1", "Seccomp:": "2"}, status
-    if memory is not None:
-        assert container.attrs["HostConfig"]["Memory"] == memory

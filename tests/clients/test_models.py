@@ -11,6 +11,7 @@ from PIL import Image
 
 from clients import models as helpers
 from clients.draw import draw_detections, image_grid
+from export.pipeline.tolerance import assert_same_computation
 from tests.fixtures.pictures import sample_picture
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def test_classify_image_matches_the_saved_model(models_client, local_signatures)
     top = helpers.classify_image(models_client, picture)
     expected = local_signatures["efficientnet"]["serving_default"](images=tf.constant([picture]))
     assert [name for name, _ in top] == [n.decode() for n in expected["class_names"].numpy()[0]]
-    np.testing.assert_allclose([s for _, s in top], expected["scores"].numpy()[0], rtol=1e-5, atol=1e-6)
+    assert_same_computation([s for _, s in top], expected["scores"].numpy()[0])
     assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
 
 
@@ -52,8 +53,8 @@ def test_detect_matches_the_saved_model(models_client, local_signatures):
     expected = local_signatures["detr"]["serving_default"](images=tf.constant([picture]))
     count = int(expected["num_detections"].numpy()[0])
     assert len(detections) == count > 0
-    np.testing.assert_allclose([d.box for d in detections], expected["boxes"].numpy()[0, :count], rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose([d.score for d in detections], expected["scores"].numpy()[0, :count], rtol=1e-5)
+    assert_same_computation([d.box for d in detections], expected["boxes"].numpy()[0, :count])
+    assert_same_computation([d.score for d in detections], expected["scores"].numpy()[0, :count])
     assert [d.label for d in detections] == [n.decode() for n in expected["label_names"].numpy()[0, :count]]
     for d in detections:
         assert 0 <= d.box[0] <= d.box[2] <= 640 and 0 <= d.box[1] <= d.box[3] <= 427
@@ -116,7 +117,7 @@ def test_segment_matches_the_saved_model_and_draws_it(panoptic_client, panoptic_
     assert [s.category_name for s in result.segments] == [n.decode() for n in expected["category_names"][:count]]
     assert [s.isthing for s in result.segments] == expected["isthing"][:count].tolist()
     assert [s.area for s in result.segments] == expected["areas"][:count].tolist()
-    np.testing.assert_allclose([s.score for s in result.segments], expected["scores"][:count], rtol=1e-6)
+    assert_same_computation([s.score for s in result.segments], expected["scores"][:count])
     assert result.png == expected["panoptic_png"]
     original = np.asarray(Image.open(io.BytesIO(picture)).convert("RGB"))
     assert result.segment_map.shape == original.shape[:2] and result.picture.size == (640, 427)

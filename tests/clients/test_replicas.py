@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from clients.grpc_client import GrpcClient
 from clients.replicas import Replicas, RetryableError, addresses
 from clients.rest import RestClient
 from deploy.image import CONFIG_DIR
-from serving.testing.server_process import ServerProcess, model_config_text
+from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 
 # ---------------------------------------------------------------------------- the policy alone
 
@@ -290,8 +289,12 @@ def run_load(
     workers = [threading.Thread(target=worker, args=(t * per_thread,), daemon=True) for t in range(threads)]
     for w in workers:
         w.start()
-    while done[0] < when_done and any(w.is_alive() for w in workers):
-        time.sleep(0.005)
+    wait_for(
+        lambda: done[0] >= when_done or not any(w.is_alive() for w in workers),
+        600,
+        f"{when_done} calls to finish",
+        interval=0.005,
+    )
     finished_at_action = done[0]
     action()
     for w in workers:
@@ -302,14 +305,18 @@ def run_load(
 
 def wait_until_used(replica_set: ReplicaSet, index: int, client, deadline_s: float = 120.0) -> int:
     """Calls until replica `index` answers some of them; returns how many calls that took."""
-    deadline = time.monotonic() + deadline_s
     calls = 0
-    while replica_set.predictions()[index] == 0:
-        assert time.monotonic() < deadline, f"replica {index} got no call back after {calls} calls"
+
+    def used() -> bool:
+        nonlocal calls
+        if replica_set.predictions()[index]:
+            return True
         for _ in range(5):
             client.predict("hpt", np.float32([1.0]))
             calls += 1
-        time.sleep(0.2)
+        return False
+
+    wait_for(used, deadline_s, f"replica {index} to get calls back", interval=0.2)
     return calls
 
 

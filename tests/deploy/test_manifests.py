@@ -56,13 +56,16 @@ def test_each_component_over_each_overlay_renders_and_validates(component, tmp_p
         directory = tmp_path / name
         directory.mkdir()
         resources = render(overlay(directory, [K8S / "overlays" / name], [K8S / "components" / component]))
+        assert resources, f"{component} over {name} rendered nothing"
         for resource in resources:
             validate(resource)
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in (KSERVE / "examples").glob("*.yaml")))
 def test_kserve_examples_validate(example):
-    for resource in load_yaml_file(KSERVE / "examples" / example):
+    resources = load_yaml_file(KSERVE / "examples" / example)
+    assert resources, f"{example} holds no resource"
+    for resource in resources:
         validate(resource)
 
 

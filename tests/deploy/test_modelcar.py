@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 
 import pytest
 
 from clients import models as helpers
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
-from serving.testing.server_process import accepts_connections
-from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
+from serving.testing.server_process import accepts_connections, wait_for
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
-from tests.deploy.test_pods import Pod
+from tests.deploy.pods import Pod
 from tests.fixtures.pictures import sample_picture
 
 pytestmark = [
@@ -67,7 +65,7 @@ MODELCAR_RESOURCES = {"requests": {"cpu": "10m", "memory": "15Mi"}, "limits": {"
 
 
 @pytest.fixture(scope="module")
-def kserve_image(server_image, efficientnet_export):  # noqa: F811
+def kserve_image(server_image, efficientnet_export):
     from deploy.image import model_image
 
     tag = f"kts-test-modelcar:{os.getpid()}"
@@ -111,16 +109,18 @@ def predictor_pod(runtime: dict, runtime_volumes: list[dict], isvc: dict) -> dic
 
 
 def wait_for_port(container, port: int, limit_s: float = 600.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not accepts_connections(port):
+    def open_while_running() -> bool:
+        if accepts_connections(port):
+            return True
         container.reload()
         assert container.status == "running", container.logs(tail=40).decode(errors="replace")
-        assert time.monotonic() < deadline, f"port {port} not open after {limit_s} s"
-        time.sleep(1)
+        return False
+
+    wait_for(open_while_running, limit_s, f"port {port} to open", interval=1.0)
 
 
 @pytest.mark.parametrize("runtime", ["custom", "stock"])
-def test_oci_storage_uri_serves_through_the_modelcar(runtime, kserve_image, server_image, tmp_path):  # noqa: F811
+def test_oci_storage_uri_serves_through_the_modelcar(runtime, kserve_image, server_image, tmp_path):
     if runtime == "custom":
         resources = render(DEPLOY / "kserve" / "custom-runtime")
         (serving_runtime,) = by_kind(resources, "ServingRuntime").values()
@@ -141,7 +141,7 @@ def test_oci_storage_uri_serves_through_the_modelcar(runtime, kserve_image, serv
         started = pod.run(server, detach=True)  # the kubelet starts the containers in order: the server first
         pod.run(modelcar, detach=True)
         if "startupProbe" in server:
-            pod.wait_for(started, server["startupProbe"])
+            pod.await_probe(started, server["startupProbe"])
         else:  # the stock runtime has no probe: its ports open once the model is loaded
             wait_for_port(started, pod.rest_port)
         label = "stable" if runtime == "custom" else None

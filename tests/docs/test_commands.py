@@ -17,13 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from serving.testing.server_process import accepts_connections, free_port
+from serving.testing.server_process import free_port, wait_until_listening
 from tests.fixtures.repository import link_tree
 
 pytestmark = pytest.mark.slow
@@ -264,11 +263,10 @@ def _serve(command: str, sandbox: Path, env: dict[str, str]) -> None:
             ["bash", "-c", text], cwd=sandbox, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 600
-        while not (accepts_connections(grpc_port) and accepts_connections(rest_port)):
-            assert process.poll() is None, f"{command!r} exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"{command!r} did not open its ports:\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
+        try:
+            wait_until_listening(process, [grpc_port, rest_port], 600, repr(command), log.read_text, interval=0.5)
+        except AssertionError as timeout:
+            raise AssertionError(f"{timeout}:\n{log.read_text()[-3000:]}") from None
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

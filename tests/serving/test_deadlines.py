@@ -19,7 +19,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving.testing.models import build_slow
-from serving.testing.server_process import ServerProcess
+from serving.testing.server_process import ServerProcess, wait_for
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 SLOW = 2.5  # seconds one run of the slow model spins
@@ -70,9 +70,7 @@ def test_rest_requests_that_timed_out_while_queued_never_run(one_worker):
         assert [f.result().status_code for f in queued] == [504, 504, 504]
     # the first run goes on (a TensorFlow op in flight cannot be stopped); wait for it, then send one more
     # request with a long enough timeout behind everything else
-    deadline = time.monotonic() + 60
-    while _runs(one_worker) < before + 1 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: _runs(one_worker) >= before + 1, 60, "the first run to end", interval=0.2)
     last = requests.post(url, json={"instances": [0.0]}, timeout=60)
     assert last.json() == {"predictions": [0.0]}
     assert _runs(one_worker) == before + 2  # the first and the last; the three that timed out never ran

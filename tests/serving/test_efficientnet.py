@@ -1,4 +1,4 @@
-"""The project's real export (EfficientNet-B0, random weights) through the server.
+"""The project's real export (EfficientNet-B0, informative weights: tests/fixtures/efficientnet.py) through the server.
 
 Each answer is checked against an in-process call of the same SavedModel run the way the server runs it
 (a Session, serving.servable.Servable): what REST and gRPC add must change nothing."""
@@ -14,6 +14,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from export.pipeline.tolerance import assert_same_computation
 from serving.servable import Servable
 from serving.testing.server_process import ServerProcess
 
@@ -47,7 +48,7 @@ def test_grpc_pixels_match_the_in_process_signature(served):
     request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(pixels))
     response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=120)
     channel.close()
-    np.testing.assert_allclose(tf.make_ndarray(response.outputs["probabilities"]), expected["probabilities"], atol=1e-6)
+    assert_same_computation(tf.make_ndarray(response.outputs["probabilities"]), expected["probabilities"])
     assert tf.make_ndarray(response.outputs["class_names"]).tolist() == expected["class_names"].tolist()
 
 
@@ -63,7 +64,7 @@ def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
     assert reply.status_code == 200, reply.text
     rows = reply.json()["predictions"]
     assert [r["class_ids"] for r in rows] == expected["class_ids"].tolist()
-    np.testing.assert_allclose([r["scores"] for r in rows], expected["scores"], rtol=1e-6)
+    assert_same_computation([r["scores"] for r in rows], expected["scores"])
 
     examples = [{"image": {"b64": base64.b64encode(i).decode()}} for i in images]
     classify = requests.post(
@@ -76,7 +77,7 @@ def test_rest_b64_jpeg_and_classify_match_the_in_process_signature(served):
     names = expected["class_names"]
     for row, (result_names, result_scores) in enumerate(zip(names, expected["scores"])):
         assert [label for label, _ in results[row]] == [n.decode() for n in result_names]
-        np.testing.assert_allclose([score for _, score in results[row]], result_scores, rtol=1e-6)
+        assert_same_computation([score for _, score in results[row]], result_scores)
 
     corrupt = requests.post(
         f"{server.rest_url}/v1/models/efficientnet:predict",

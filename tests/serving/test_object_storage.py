@@ -189,7 +189,7 @@ def test_a_deleted_version_is_unloaded_and_its_copy_removed(setup):
 
 def test_a_version_the_exporter_publishes_is_served(setup, monkeypatch):
     from export.pipeline import write_version
-    from tests.export.pipeline.test_pipeline import half_plus_two
+    from tests.export.pipeline.exportables import half_plus_two
 
     server, emulator = setup["server"], setup["emulator"]
     for key, value in emulator.env.items():

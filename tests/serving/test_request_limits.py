@@ -1,12 +1,15 @@
 """Memory per request stays a small multiple of the tensor it carries.
 
 --max_tensor_elements caps what a request declares; --max_request_expansion_bytes what the server builds beyond
-what a request carried (fill-ups of short gRPC fields, a classify/regress context merged into every example)."""
+what a request carried (fill-ups of short gRPC fields, a classify/regress context merged into every example).
+First serving.request_limits on its own (the server-wide expansion pool: bounded, first come first served, left
+when a deadline passes; the per-request budget), then real servers."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import threading
 
 import grpc
 import numpy as np
@@ -16,12 +19,63 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from benchmarks import reliability
+from serving.deadlines import Deadline
+from serving.errors import ServingError
+from serving.request_limits import ExpansionPool, RequestLimits
 from serving.testing.models import build_fill, build_sum
-from serving.testing.server_process import ServerProcess, model_config_text
+from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 
 CAP = 40_000_000
 LARGE = 25_000_000  # float32 elements: a 100 MB answer to a 20-byte request
 MIB = 2**20
+
+
+def test_requests_beyond_the_pool_wait_their_turn_in_arrival_order():
+    pool = ExpansionPool(100)
+    order: list[str] = []
+    release = threading.Event()
+
+    def hold(name: str, size: int) -> None:
+        with pool.hold(size):
+            order.append(name)
+            release.wait(5)
+
+    first = threading.Thread(target=hold, args=("first", 80))
+    first.start()
+    wait_for(lambda: order == ["first"], 10, "the first request to hold its bytes", interval=0.01)
+    waiting = [threading.Thread(target=hold, args=(name, size)) for name, size in (("big", 60), ("small", 10))]
+    for queued, thread in enumerate(waiting, start=1):
+        thread.start()
+        wait_for(lambda n=queued: pool.waiting == n, 10, f"{queued} requests queued", interval=0.01)
+    assert order == ["first"] and pool.held == 80  # "small" would fit, but never overtakes "big"
+    release.set()
+    for thread in [first, *waiting]:
+        thread.join(5)
+    assert order == ["first", "big", "small"] and pool.held == 0 and pool.waiting == 0
+
+
+def test_a_request_whose_deadline_passes_leaves_the_queue_and_lets_others_in():
+    pool = ExpansionPool(100)
+    with pool.hold(90):
+        with pytest.raises(ServingError) as info, pool.hold(50, Deadline(0.2)):
+            pass
+        assert info.value.code_name == "DEADLINE_EXCEEDED"
+        assert pool.waiting == 0
+        with pool.hold(10, Deadline(0.2)):
+            assert pool.held == 100
+    assert pool.held == 0
+
+
+def test_the_request_budget_is_invalid_argument():
+    limits = RequestLimits(max_expansion_bytes=1000)
+    limits.check_expansion("Filling x", 1000)
+    with pytest.raises(ServingError) as info:
+        limits.check_expansion("Filling x", 1001)
+    assert info.value.code_name == "INVALID_ARGUMENT"
+    assert info.value.message == (
+        "Filling x would take 1001 bytes, more than the server builds for one request "
+        "(--max_request_expansion_bytes=1000)"
+    )
 
 
 @pytest.fixture(scope="module")

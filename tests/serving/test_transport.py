@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from benchmarks import reliability
-from serving.testing.server_process import ServerProcess
+from serving.testing.server_process import ServerProcess, wait_for
 
 PREDICT = "/v1/models/half_plus_two:predict"
 
@@ -212,14 +212,17 @@ def test_stalled_grpc_sockets_leave_rest_answering_and_are_closed_by_the_handsha
         try:
             reply = requests.post(server.rest_url + PREDICT, json={"instances": [2.0]}, timeout=30)
             assert reply.json() == {"predictions": [4.0]}
-            deadline = time.monotonic() + 60  # gRPC's own default handshake timeout (120 s) would not do
-            while True:  # answered once the stalled connections are dropped
+
+            def answered() -> bool:  # once the stalled connections are dropped
                 try:
-                    assert _grpc_predict(server, timeout=5) == 5.0
-                    break
+                    answer = _grpc_predict(server, timeout=5)
                 except grpc.RpcError:
-                    assert time.monotonic() < deadline, "gRPC never answered again"
-                    time.sleep(1)
+                    return False
+                assert answer == 5.0
+                return True
+
+            # gRPC's own default handshake timeout (120 s) would not do
+            wait_for(answered, 60, "gRPC to answer again", interval=1.0)
             assert server.log_bytes() - log_before < 20_000, server.log()[-2000:]
         finally:
             for sock in stalled:

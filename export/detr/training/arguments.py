@@ -52,3 +52,32 @@ def architecture_config(args: argparse.Namespace, num_classes: int) -> DETRConfi
         num_queries=args.num_queries,
         num_classes=args.num_classes or num_classes,
     )
+
+
+def architecture_flags(config: DETRConfig) -> list[str]:
+    """The architecture flags that build `config` again (its classes: `--num-classes`)."""
+    flags = [
+        "--backbone",
+        config.backbone,
+        "--backbone-blocks",
+        *(str(b) for b in config.blocks),
+        "--backbone-width",
+        str(config.backbone_width),
+        "--hidden-dim",
+        str(config.hidden_dim),
+        "--nheads",
+        str(config.num_heads),
+        "--enc-layers",
+        str(config.num_encoder_layers),
+        "--dec-layers",
+        str(config.num_decoder_layers),
+        "--dim-feedforward",
+        str(config.dim_feedforward),
+        "--dropout",
+        str(config.dropout),
+        "--num-queries",
+        str(config.num_queries),
+        "--num-classes",
+        str(config.num_classes),
+    ]
+    return flags + (["--dilation"] if config.dilation else [])

@@ -11,7 +11,6 @@ import os
 import pytest
 
 from deploy.image import launch
-from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
 
 
 def run(capsys, *argv: str) -> str:
@@ -28,7 +27,7 @@ def start(tmp_path):
 
 
 @pytest.mark.docker
-def test_an_image_that_cannot_be_pulled_names_the_project_image(capsys, start, server_image):  # noqa: F811
+def test_an_image_that_cannot_be_pulled_names_the_project_image(capsys, start, server_image):
     message = run(capsys, *start, "--image", "kts.invalid/serving:1")
     assert message.startswith("error: cannot pull kts.invalid/serving:1 (") and "kts.invalid" in message
     assert "To serve with the project's image instead: `bash scripts/docker_setup.sh` builds " in message
@@ -36,7 +35,7 @@ def test_an_image_that_cannot_be_pulled_names_the_project_image(capsys, start, s
 
 
 @pytest.mark.docker
-def test_a_project_image_that_is_not_built_is_never_pulled(capsys, start, server_image):  # noqa: F811
+def test_a_project_image_that_is_not_built_is_never_pulled(capsys, start, server_image):
     assert run(capsys, *start, "--image", "keras-to-serving/server:not-built") == (
         "error: keras-to-serving/server:not-built is not built on this machine: `bash scripts/docker_setup.sh` "
         f"builds {launch.PROJECT_IMAGE} without a registry"
@@ -44,7 +43,7 @@ def test_a_project_image_that_is_not_built_is_never_pulled(capsys, start, server
 
 
 @pytest.mark.docker
-def test_a_missing_network_says_to_use_the_host_network(capsys, start, server_image):  # noqa: F811
+def test_a_missing_network_says_to_use_the_host_network(capsys, start, server_image):
     message = run(capsys, *start, "--image", server_image, "--network", "kts-no-such-network")
     assert message.startswith("error: this Docker daemon has no network named kts-no-such-network")
     assert message.endswith("add --network host --loopback-only")

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from deploy.image import model_image
-from tests.clients.test_docker import server_image  # noqa: F401  (docker_setup.sh; skips without a daemon)
 
 
 def run(capsys, *argv: str) -> str:
@@ -145,7 +144,7 @@ def test_links_that_loop_dangle_or_name_no_file_are_refused(capsys, repository):
 
 
 @pytest.mark.docker
-def test_links_inside_the_models_directory_are_followed(repository, server_image):  # noqa: F811
+def test_links_inside_the_models_directory_are_followed(repository, server_image):
     import docker
 
     (repository / "shared").mkdir()

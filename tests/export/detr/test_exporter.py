@@ -6,21 +6,14 @@ import numpy as np
 import pytest
 
 from export.cli import main
+from export.detr.coco_categories import coco_category_names
 from export.detr.exporter import load_weights
-from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.detr import build_detr
 from export.errors import ExportError
-from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
+from tests.export.warmup import warmup_kinds
+from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE, tiny_detr_config
 
-TINY = DETRConfig(
-    blocks=(1, 1, 1, 1),
-    backbone_width=8,
-    hidden_dim=16,
-    num_heads=2,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    dim_feedforward=32,
-    num_queries=5,
-)
+TINY = tiny_detr_config(num_queries=5)
 
 
 def test_keras_weights_file_round_trip_and_wrong_files(tmp_path):
@@ -32,7 +25,7 @@ def test_keras_weights_file_round_trip_and_wrong_files(tmp_path):
     np.testing.assert_array_equal(fresh(pixels)["pred_logits"], trained(pixels)["pred_logits"])
 
     other = tmp_path / "other.weights.h5"
-    build_detr(DETRConfig(**{**TINY.__dict__, "num_queries": 7})).save_weights(other)
+    build_detr(tiny_detr_config(num_queries=7)).save_weights(other)
     with pytest.raises(ExportError, match="cannot load Keras weights"):
         load_weights(fresh, str(other), None, None)  # 7 queries into a 5-query model
     with pytest.raises(ExportError, match="weights file not found"):
@@ -67,5 +60,7 @@ def test_export_info_describes_the_model(detr_export):
     assert info["model"] == "detr" and info["variant"] == "resnet50"
     assert info["parameters"]["total"] == 41_631_008
     assert info["input_size"] == {"min_size": DETR_FIXTURE_MIN_SIZE, "max_size": DETR_FIXTURE_MAX_SIZE}
-    assert (detr_export / "assets" / "coco_categories.json").is_file()
-    assert (detr_export / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    shipped = json.loads((detr_export / "assets" / "coco_categories.json").read_text())
+    assert shipped["names"] == coco_category_names() and len(shipped["names"]) == 91
+    signatures = ("serving_default", "detect_with_threshold", "raw")
+    assert warmup_kinds(detr_export, "detr") == dict.fromkeys(signatures, "predict_log")

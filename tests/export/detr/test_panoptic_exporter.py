@@ -12,8 +12,10 @@ from PIL import Image
 from clients.grpc_client import GrpcClient
 from clients.rest import RestClient
 from export.cli import main
+from export.pipeline.tolerance import assert_same_computation
 from protocol import outputs
-from protocol.panoptic import rgb_to_id
+from protocol.panoptic import coco_panoptic_categories, rgb_to_id
+from tests.export.warmup import warmup_kinds
 from tests.fixtures.detr import DETR_FIXTURE_MAX_SIZE, DETR_FIXTURE_MIN_SIZE
 from tests.fixtures.pictures import sample_picture
 
@@ -56,8 +58,10 @@ def test_export_info_names_the_checkpoint_and_ships_the_categories(detr_panoptic
     assert info["weights"] == "official-format checkpoint detr-r50-panoptic-random.pth"
     assert info["input_size"] == {"min_size": DETR_FIXTURE_MIN_SIZE, "max_size": DETR_FIXTURE_MAX_SIZE}
     assert info["config"]["num_classes"] == 250
-    assert json.loads((detr_panoptic_export / "assets" / "coco_panoptic_categories.json").read_text())["categories"]
-    assert (detr_panoptic_export / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    shipped = json.loads((detr_panoptic_export / "assets" / "coco_panoptic_categories.json").read_text())
+    assert shipped["categories"] == coco_panoptic_categories()  # panopticapi's 133, colours included
+    warmup = warmup_kinds(detr_panoptic_export, "detr-panoptic")
+    assert warmup == {"serving_default": "predict_log", "raw": "predict_log"}
     tiny = json.loads((detr_panoptic_tiny_export / "assets.extra" / "export_info.json").read_text())
     assert tiny["weights"] == "random initialisation" and tiny["config"]["num_queries"] == 12
 
@@ -76,7 +80,7 @@ def test_served_segments_are_the_saved_models(client, local, model):
     np.testing.assert_array_equal(got["num_segments"], count)
     for key in ("segment_ids", "category_ids", "isthing", "areas"):
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
-    np.testing.assert_allclose(got["scores"], expected["scores"], rtol=1e-6)
+    assert_same_computation(got["scores"], expected["scores"])
     assert [[bytes(n) for n in row] for row in got["category_names"]] == expected["category_names"].tolist()
     for i, (picture, served) in enumerate(zip(pictures, got[png])):
         assert bytes(served) == expected["panoptic_png"][i]
@@ -95,7 +99,7 @@ def test_served_raw_outputs_are_the_saved_models(client, local, model):
     assert got["pred_logits"].shape == (1, queries, 251) and got["pred_boxes"].shape == (1, queries, 4)
     assert got["pred_masks"].shape == (1, queries, 18, 23)  # [N, queries, ceil(H / 4), ceil(W / 4)]
     for key in RAW_OUTPUTS:
-        np.testing.assert_allclose(got[key], expected[key].numpy(), rtol=1e-5, atol=1e-5, err_msg=key)
+        assert_same_computation(got[key], expected[key].numpy(), err_msg=key)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from export.efficientnet.signatures import imagenet_class_names
 from export.pipeline.inspection import read_export_info
-from export.pipeline.warmup import read_warmup_requests
+from tests.export.warmup import warmup_kinds, warmup_requests
 
 
 @pytest.fixture(scope="module")
@@ -17,18 +17,12 @@ def loaded(efficientnet_export):
 
 def test_warmup_file_holds_one_request_per_signature_that_the_model_answers(efficientnet_export, loaded):
     """predict_pixels and serving_default as PredictLogs, classify as a ClassifyLog (its API's own path)."""
-    logs = read_warmup_requests(efficientnet_export / "assets.extra" / "tf_serving_warmup_requests")
-    by_signature = {}
-    for log in logs:
-        kind = log.WhichOneof("log_type")
-        request = getattr(log, kind).request
-        assert request.model_spec.name == "efficientnet"
-        by_signature[request.model_spec.signature_name] = (kind, request)
-    assert {k: kind for k, (kind, _) in by_signature.items()} == {
+    assert warmup_kinds(efficientnet_export, "efficientnet") == {
         "serving_default": "predict_log",
         "predict_pixels": "predict_log",
         "classify": "classify_log",
     }
+    by_signature = warmup_requests(efficientnet_export)
     for signature in ("serving_default", "predict_pixels"):
         request = by_signature[signature][1]
         inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}

@@ -79,11 +79,16 @@ def test_pixel_signature_equals_keras(loaded, efficientnet_keras):
     assert expected.max() > 0.1  # informative outputs: a wrong weight or pixel would show
 
 
-def test_png_and_grey_images_are_accepted(loaded):
-    rgba = tf.io.encode_png(tf.zeros([40, 60, 4], tf.uint8))
-    grey = tf.io.encode_jpeg(tf.fill([50, 30, 1], tf.constant(128, tf.uint8)))
+def test_png_with_alpha_and_grey_jpeg_are_read_as_rgb(loaded):
+    rgba = tf.io.encode_png(tf.zeros([40, 60, 4], tf.uint8))  # transparent black
+    grey = tf.io.encode_jpeg(tf.fill([50, 30, 1], tf.constant(128, tf.uint8)))  # a flat JPEG decodes exactly
     out = loaded.signatures["serving_default"](images=tf.stack([rgba, grey]))
-    assert out["class_ids"].shape == (2, 5)
+    # What the two pictures are as RGB: black, and 128 in every channel (resizing keeps a flat picture flat).
+    pixels = np.stack([np.zeros((224, 224, 3)), np.full((224, 224, 3), 128.0)]).astype(np.float32)
+    probabilities = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))["probabilities"].numpy()
+    assert np.abs(probabilities[0] - probabilities[1]).max() > 0.01  # the model tells the two apart
+    assert out["class_ids"].numpy()[:, 0].tolist() == probabilities.argmax(axis=1).tolist()
+    assert_same_computation(out["scores"].numpy(), -np.sort(-probabilities, axis=1)[:, :5])
 
 
 def test_corrupt_image_is_an_invalid_argument(loaded):
@@ -100,4 +105,4 @@ def test_classify_signature_takes_tf_examples(loaded, china_jpeg):
     out = loaded.signatures["classify"](inputs=tf.constant([example.SerializeToString()]))
     direct = loaded.signatures["serving_default"](images=tf.constant([china_jpeg]))
     np.testing.assert_array_equal(out["classes"].numpy(), direct["class_names"].numpy())
-    np.testing.assert_allclose(out["scores"].numpy(), direct["scores"].numpy(), atol=1e-6)
+    assert_same_computation(out["scores"].numpy(), direct["scores"].numpy())

@@ -21,6 +21,7 @@ from export.errors import ExportError
 from export.keras_model.exporter import export_model
 from export.pipeline.endpoint import Endpoint
 from export.pipeline.inspection import read_export_info, signature_defs
+from export.pipeline.tolerance import assert_same_computation
 from export.pipeline.warmup import read_warmup_requests
 from export.signatures.images import center_crop_and_resize, decode_rgb, normalize
 from serving.testing.server_process import ServerProcess, model_config_text
@@ -172,8 +173,8 @@ def test_rest_and_grpc_answer_what_the_in_process_model_answers(exported, server
         response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=120)
 
     for key, want in expected.items():
-        np.testing.assert_allclose(np.asarray(outputs[key], np.float32), want, atol=1e-5, rtol=0, err_msg=key)
-        np.testing.assert_allclose(tf.make_ndarray(response.outputs[key]), want, atol=1e-5, rtol=0, err_msg=key)
+        assert_same_computation(np.asarray(outputs[key], np.float32), want, err_msg=key)
+        assert_same_computation(tf.make_ndarray(response.outputs[key]), want, err_msg=key)
 
 
 def test_labels_give_top_k_and_the_classify_api(exported, server):
@@ -195,8 +196,8 @@ def test_labels_give_top_k_and_the_classify_api(exported, server):
     assert classify.status_code == 200, classify.text
     results = classify.json()["results"]
     assert [[label for label, _ in row] for row in results] == [[LABELS[i] for i in ids] for ids in top2]
-    np.testing.assert_allclose(
-        [[score for _, score in row] for row in results], np.take_along_axis(probabilities, top2, axis=1), atol=1e-5
+    assert_same_computation(
+        [[score for _, score in row] for row in results], np.take_along_axis(probabilities, top2, axis=1)
     )
     assert (repo / "flowers" / "1" / "assets" / "labels.txt").read_text().splitlines() == LABELS
 
@@ -296,12 +297,12 @@ def test_image_input_takes_encoded_bytes_within_the_pixel_limit(tmp_path):
     got = loaded.signatures["predict_images"](image=tf.constant([photo]))
     pixels = normalize(center_crop_and_resize(decode_rgb(photo), (32, 32)), "unit")[tf.newaxis]
     expected = keras.saving.load_model(tmp_path / "cats.keras")(pixels, training=False)
-    np.testing.assert_allclose(got["probabilities"], expected, atol=1e-5)
+    assert_same_computation(got["probabilities"], expected)
     example = tf.train.Example(
         features=tf.train.Features(feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[photo]))})
     ).SerializeToString()
     classified = loaded.signatures["classify"](inputs=tf.constant([example]))
-    np.testing.assert_allclose(classified["scores"], got["scores"], atol=1e-6)
+    assert_same_computation(classified["scores"], got["scores"])
     for bomb in (png_bomb(), png_bomb(600, 600)):  # 400 MP, and 360,000 pixels over this export's limit
         with pytest.raises(tf.errors.InvalidArgumentError, match="image too large"):
             loaded.signatures["predict_images"](image=tf.constant([bomb]))
@@ -326,11 +327,9 @@ def test_python_api_with_a_custom_endpoint(tmp_path):
     assert set(signature_defs(version)) == {"serving_default", "classify", "embed"}
     loaded = tf.saved_model.load(str(version))
     features = CASES["flowers"]()["features"]
-    np.testing.assert_allclose(
-        loaded.signatures["embed"](features=tf.constant(features))["embedding"], hidden(features), atol=1e-5
-    )
+    assert_same_computation(loaded.signatures["embed"](features=tf.constant(features))["embedding"], hidden(features))
     out = loaded.signatures["serving_default"](features=tf.constant(features))
-    np.testing.assert_allclose(out["probabilities"], model(features), atol=1e-5)
+    assert_same_computation(out["probabilities"], model(features))
     assert out["class_names"].shape == (3, 3)
     assert (version / "assets" / "labels.txt").read_text().splitlines() == LABELS
     with pytest.raises(ExportError, match="version 1 already exists"):

@@ -7,12 +7,11 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from serving.testing.server_process import accepts_connections, free_port
+from serving.testing.server_process import free_port, wait_until_listening
 
 REPO = Path(__file__).resolve().parents[3]
 BLOCK = re.compile(r"```(bash|python)\n(.*?)```", re.S)
@@ -60,10 +59,7 @@ def test_your_own_model_section_runs_and_answers(tmp_path):
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
                 )
-                deadline = time.monotonic() + 600
-                while not (accepts_connections(grpc_port) and accepts_connections(rest_port)):
-                    assert server.poll() is None and time.monotonic() < deadline, f"{text!r} did not start"
-                    time.sleep(0.5)
+                wait_until_listening(server, [grpc_port, rest_port], 600, repr(text), interval=0.5)
                 continue
             argv = ["python", "-c", text] if language == "python" else ["bash", "-c", text]
             run = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)

@@ -3,7 +3,6 @@
 import json
 import time
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,24 +11,10 @@ from export.errors import ExportError
 from export.pipeline import write_version
 from export.pipeline.endpoint import Endpoint
 from export.pipeline.inspection import read_export_info, signature_defs
-from export.pipeline.model_export import Exportable
 from export.pipeline.publish import existing_versions
-from export.pipeline.warmup import read_warmup_requests
 from protocol.methods import CLASSIFY_METHOD
-
-
-def half_plus_two(**overrides) -> Exportable:
-    """A one-weight model y = 0.5x + 2 with one signature and one example batch of two rows."""
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.set_weights([np.array([[0.5]], np.float32), np.array([2.0], np.float32)])
-    endpoint = Endpoint("serving_default", lambda x: {"y": model(x)}, [tf.TensorSpec([None, 1], tf.float32, name="x")])
-    values = dict(
-        model=model,
-        endpoints=[endpoint],
-        info={"model": "half_plus_two"},
-        examples={"serving_default": {"x": np.array([[1.0], [4.0]], np.float32)}},
-    )
-    return Exportable(**{**values, **overrides})
+from tests.export.pipeline.exportables import half_plus_two
+from tests.export.warmup import warmup_kinds, warmup_requests
 
 
 def test_versions_count_up_and_are_complete(tmp_path):
@@ -123,16 +108,8 @@ def test_every_output_is_checked_and_warmup_holds_the_first_example(tmp_path):
         "rounded": "DT_INT64",
         "text": "DT_STRING",
     }
-    logs = read_warmup_requests(version / "assets.extra" / "tf_serving_warmup_requests")
-    requests = {}
-    for log in logs:
-        request = getattr(log, log.WhichOneof("log_type")).request
-        requests[request.model_spec.signature_name] = (log.WhichOneof("log_type"), request)
-    assert {k: kind for k, (kind, _) in requests.items()} == {
-        "serving_default": "predict_log",
-        "classify": "classify_log",
-    }
-    assert all(r.model_spec.name == "hp2" for _, r in requests.values())
+    assert warmup_kinds(version, "hp2") == {"serving_default": "predict_log", "classify": "classify_log"}
+    requests = warmup_requests(version)
     np.testing.assert_array_equal(tf.make_ndarray(requests["serving_default"][1].inputs["x"]), [[1.0]])
     assert [e.SerializeToString() for e in requests["classify"][1].input.example_list.examples] == [example]
 
@@ -150,12 +127,9 @@ def test_numeric_examples_are_drawn_from_the_specs_and_text_is_given_words(tmp_p
         Endpoint("length", lambda s: {"n": tf.strings.length(s)}, [tf.TensorSpec([None], tf.string, name="s")]),
     ]
     version = write_version(half_plus_two(endpoints=endpoints, examples={}), models_dir=tmp_path, name="hp2")
-    logs = read_warmup_requests(version / "assets.extra" / "tf_serving_warmup_requests")
     shapes = {
-        log.predict_log.request.model_spec.signature_name: {
-            k: tf.make_ndarray(v).shape for k, v in log.predict_log.request.inputs.items()
-        }
-        for log in logs
+        signature: {k: tf.make_ndarray(v).shape for k, v in request.inputs.items()}
+        for signature, (_, request) in warmup_requests(version).items()
     }
     assert shapes == {"serving_default": {"x": (1, 1)}, "length": {"s": (1,)}}
 

@@ -4,25 +4,25 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from export.pipeline.publish import existing_versions, remove_stale_staging
+from serving.testing.server_process import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def wait_for_staging(base: Path, process: subprocess.Popen, timeout: float = 300) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        staging = [p for p in base.glob(".export-*") if any(p.rglob("*"))] if base.is_dir() else []
-        if staging:
-            return staging[0]
+    def staging() -> Path | None:
+        found = [p for p in base.glob(".export-*") if any(p.rglob("*"))] if base.is_dir() else []
+        if found:
+            return found[0]
         assert process.poll() is None, "export ended before it started writing"
-        time.sleep(0.2)
-    raise AssertionError("export never started writing")
+        return None
+
+    return wait_for(staging, timeout, "the export to start writing", interval=0.2)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])

@@ -20,7 +20,7 @@ from export.pipeline import write_version
 from export.pipeline.publish import existing_versions
 from export.pipeline.upload import upload_order
 from protocol.object_store.marker import MARKER, read_manifest
-from tests.export.pipeline.test_pipeline import half_plus_two
+from tests.export.pipeline.exportables import half_plus_two
 
 pytest.importorskip("boto3", reason="the [object-storage] extra is not installed")
 pytest.importorskip("google.cloud.storage", reason="the [object-storage] extra is not installed")

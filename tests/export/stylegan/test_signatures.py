@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from export.pipeline.tolerance import assert_same_computation
 from export.stylegan.signatures import to_uint8
+from tests.export.warmup import warmup_kinds
 from tests.fixtures.stylegan import build_fixture_generator
 
 PSI = np.float32(0.7)
@@ -159,7 +160,8 @@ def test_export_info_records_the_model(stylegan_export):
     assert info["model"] == "stylegan" and info["resolution"] == 32 and info["truncation_cutoff"] == 8
     assert info["default_truncation_psi"] == 0.7
     assert info["generator_trainable_parameters"]["mapping"] == 2_101_248
-    assert (stylegan_export / "assets.extra" / "tf_serving_warmup_requests").stat().st_size > 0
+    signatures = ("serving_default", "generate_png", "mix", "mapping", "synthesis")
+    assert warmup_kinds(stylegan_export, "stylegan") == dict.fromkeys(signatures, "predict_log")
 
 
 @pytest.mark.parametrize(

@@ -1,76 +1,20 @@
 """The lifecycle on its own, with loaders the tests control (no TensorFlow, no server process).
 
 Loads that block on an event stand for slow loads; loads that raise stand for broken versions.
-Waits are bounded by `_until` and assert states, never durations.
+Waits are bounded by `until` (tests/serving/core/fakes.py) and assert states, never durations.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 
 import pytest
 
 from serving.core.lifecycle import Lifecycle
-from serving.errors import Code, ServingError
+from serving.errors import Code
 from serving.options import ServerOptions
-
-
-class FakeServable:
-    def __init__(self, name, version):
-        self.name, self.version = name, version
-        self._in_flight = 0
-        self._idle = threading.Condition()
-
-    def acquire(self):
-        with self._idle:
-            self._in_flight += 1
-
-    def release(self):
-        with self._idle:
-            self._in_flight -= 1
-            self._idle.notify_all()
-
-    def wait_idle(self):
-        with self._idle:
-            self._idle.wait_for(lambda: self._in_flight == 0)
-
-
-class Loads:
-    """The loader and unloader: `fail` and `block` say which (name, version) fail or wait for an event."""
-
-    def __init__(self):
-        self.calls = Counter()
-        self.fail: dict[tuple[str, int], int] = {}  # how many attempts fail (a large number: always)
-        self.block: dict[tuple[str, int], threading.Event] = {}
-        self.unloaded: list[tuple[str, int]] = []
-
-    def load(self, name, version, path):
-        key = (name, version)
-        self.calls[key] += 1
-        if key in self.block:
-            assert self.block[key].wait(60), "test never released the load"
-        if self.calls[key] <= self.fail.get(key, 0):
-            raise ServingError(Code.NOT_FOUND, f"no SavedModel at {path}")
-        return FakeServable(name, version)
-
-    def unload(self, servable):
-        servable.wait_idle()
-        self.unloaded.append((servable.name, servable.version))
-
-
-def _until(condition, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _states(lifecycle, name):
-    return {s.version: s.state for s in lifecycle.statuses(name)}
+from tests.serving.core.fakes import Loads, states, until
 
 
 @pytest.fixture
@@ -97,7 +41,7 @@ def make(loads):
 def test_a_version_loads_and_serves(make):
     lifecycle = make()
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
-    _until(lambda: _states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
+    until(lambda: states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
     servable = lifecycle.acquire("m", None)
     assert (servable.name, servable.version) == ("m", 1)
     servable.release()
@@ -107,21 +51,21 @@ def test_a_version_loads_and_serves(make):
 def test_swap_keeps_the_old_version_until_the_new_one_serves(make, loads):
     lifecycle = make()
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
-    _until(lambda: _states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
+    until(lambda: states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
     loads.block[("m", 2)] = threading.Event()
     lifecycle.set_aspired_versions("m", {2: "/m/2"})
-    _until(lambda: loads.calls[("m", 2)] == 1, "version 2 to start loading")
-    assert _states(lifecycle, "m") == {2: "LOADING", 1: "AVAILABLE"}
+    until(lambda: loads.calls[("m", 2)] == 1, "version 2 to start loading")
+    assert states(lifecycle, "m") == {2: "LOADING", 1: "AVAILABLE"}
     held = lifecycle.acquire("m", None)
     assert held.version == 1
     loads.block[("m", 2)].set()
-    _until(lambda: _states(lifecycle, "m")[2] == "AVAILABLE", "version 2")
+    until(lambda: states(lifecycle, "m")[2] == "AVAILABLE", "version 2")
     # version 1 stops taking requests at once, and unloads when the request holding it is done
-    _until(lambda: _states(lifecycle, "m")[1] == "UNLOADING", "version 1 unloading")
+    until(lambda: states(lifecycle, "m")[1] == "UNLOADING", "version 1 unloading")
     assert lifecycle.acquire("m", 1) is None and lifecycle.acquire("m", None).version == 2
     assert loads.unloaded == []
     held.release()
-    _until(lambda: _states(lifecycle, "m")[1] == "END", "version 1 unloaded")
+    until(lambda: states(lifecycle, "m")[1] == "END", "version 1 unloaded")
     assert loads.unloaded == [("m", 1)]
 
 
@@ -130,12 +74,12 @@ def test_failing_version_waits_for_its_retry_without_holding_a_worker(make, load
     lifecycle = make(num_load_threads=1, max_num_load_retries=5, load_retry_interval_s=600)
     loads.fail[("m", 2)] = 1000
     lifecycle.set_aspired_versions("m", {2: "/m/2"})
-    _until(lambda: loads.calls[("m", 2)] == 1, "the first attempt")
+    until(lambda: loads.calls[("m", 2)] == 1, "the first attempt")
     lifecycle.set_aspired_versions("other", {1: "/other/1"})
-    _until(lambda: _states(lifecycle, "other") == {1: "AVAILABLE"}, "the other model")
-    assert _states(lifecycle, "m") == {2: "LOADING"}  # waiting to retry, reported as LOADING like officially
+    until(lambda: states(lifecycle, "other") == {1: "AVAILABLE"}, "the other model")
+    assert states(lifecycle, "m") == {2: "LOADING"}  # waiting to retry, reported as LOADING like officially
     lifecycle.set_aspired_versions("m", {3: "/m/3"})
-    _until(lambda: _states(lifecycle, "m").get(3) == "AVAILABLE", "the newer good version")
+    until(lambda: states(lifecycle, "m").get(3) == "AVAILABLE", "the newer good version")
     (status,) = [s for s in lifecycle.statuses("m") if s.version == 2]
     assert status.state == "END" and status.error.code == Code.NOT_FOUND  # the retry was cancelled
     assert loads.calls[("m", 2)] == 1
@@ -145,19 +89,19 @@ def test_a_slow_load_holds_nobody_else(make, loads):
     lifecycle = make(num_load_threads=2)
     loads.block[("slow", 1)] = threading.Event()
     lifecycle.set_aspired_versions("slow", {1: "/slow/1"})
-    _until(lambda: loads.calls[("slow", 1)] == 1, "the slow load to start")
+    until(lambda: loads.calls[("slow", 1)] == 1, "the slow load to start")
     lifecycle.set_aspired_versions("fast", {1: "/fast/1"})
-    _until(lambda: _states(lifecycle, "fast") == {1: "AVAILABLE"}, "the fast model")
-    assert _states(lifecycle, "slow") == {1: "LOADING"}
+    until(lambda: states(lifecycle, "fast") == {1: "AVAILABLE"}, "the fast model")
+    assert states(lifecycle, "slow") == {1: "LOADING"}
     loads.block[("slow", 1)].set()
-    _until(lambda: _states(lifecycle, "slow") == {1: "AVAILABLE"}, "the slow model")
+    until(lambda: states(lifecycle, "slow") == {1: "AVAILABLE"}, "the slow model")
 
 
 def test_retries_then_success(make, loads):
     lifecycle = make(max_num_load_retries=3, load_retry_interval_s=0.01)
     loads.fail[("m", 1)] = 2
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
-    _until(lambda: _states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
+    until(lambda: states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
     assert loads.calls[("m", 1)] == 3
     assert lifecycle.statuses("m")[0].error is None
 
@@ -165,13 +109,13 @@ def test_retries_then_success(make, loads):
 def test_retries_exhausted_end_with_the_last_error_and_the_model_keeps_serving(make, loads):
     lifecycle = make(max_num_load_retries=2, load_retry_interval_s=0.01)
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
-    _until(lambda: _states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
+    until(lambda: states(lifecycle, "m") == {1: "AVAILABLE"}, "version 1")
     loads.fail[("m", 2)] = 1000
     lifecycle.set_aspired_versions("m", {2: "/m/2"})
-    _until(lambda: _states(lifecycle, "m")[2] == "END", "version 2 to fail")
+    until(lambda: states(lifecycle, "m")[2] == "END", "version 2 to fail")
     assert loads.calls[("m", 2)] == 3
     assert lifecycle.statuses("m")[0].error.message == "no SavedModel at /m/2"
-    assert _states(lifecycle, "m")[1] == "AVAILABLE"  # availability preserved
+    assert states(lifecycle, "m")[1] == "AVAILABLE"  # availability preserved
     # still aspired, a failed version is not retried on every poll
     lifecycle.set_aspired_versions("m", {2: "/m/2"})
     time.sleep(0.1)
@@ -180,17 +124,17 @@ def test_retries_exhausted_end_with_the_last_error_and_the_model_keeps_serving(m
     loads.fail[("m", 2)] = 0
     lifecycle.set_aspired_versions("m", {})
     lifecycle.set_aspired_versions("m", {2: "/m/2"})
-    _until(lambda: _states(lifecycle, "m")[2] == "AVAILABLE", "re-published version 2")
+    until(lambda: states(lifecycle, "m")[2] == "AVAILABLE", "re-published version 2")
 
 
 def test_a_load_that_ends_after_its_version_left_is_discarded(make, loads):
     lifecycle = make()
     loads.block[("m", 1)] = threading.Event()
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
-    _until(lambda: loads.calls[("m", 1)] == 1, "the load to start")
+    until(lambda: loads.calls[("m", 1)] == 1, "the load to start")
     lifecycle.set_aspired_versions("m", {})
     loads.block[("m", 1)].set()
-    _until(lambda: loads.unloaded == [("m", 1)], "the late servable to be freed")
+    until(lambda: loads.unloaded == [("m", 1)], "the late servable to be freed")
     (status,) = lifecycle.statuses("m")
     assert status.state == "END" and status.error.code == Code.CANCELLED
     assert lifecycle.acquire("m", None) is None
@@ -199,9 +143,9 @@ def test_a_load_that_ends_after_its_version_left_is_discarded(make, loads):
 def test_removed_model_unloads_every_version(make, loads):
     lifecycle = make()
     lifecycle.set_aspired_versions("m", {1: "/m/1", 2: "/m/2"})
-    _until(lambda: _states(lifecycle, "m") == {2: "AVAILABLE", 1: "AVAILABLE"}, "both versions")
+    until(lambda: states(lifecycle, "m") == {2: "AVAILABLE", 1: "AVAILABLE"}, "both versions")
     lifecycle.set_aspired_versions("m", {})
-    _until(lambda: _states(lifecycle, "m") == {2: "END", 1: "END"}, "both unloaded")
+    until(lambda: states(lifecycle, "m") == {2: "END", 1: "END"}, "both unloaded")
     assert sorted(loads.unloaded) == [("m", 1), ("m", 2)]
 
 
@@ -221,9 +165,9 @@ def test_stop_cancels_pending_retries(make, loads):
     lifecycle = make(max_num_load_retries=5, load_retry_interval_s=600)
     loads.fail[("m", 1)] = 1000
     lifecycle.set_aspired_versions("m", {1: "/m/1"})
-    _until(lambda: loads.calls[("m", 1)] == 1, "the first attempt")
+    until(lambda: loads.calls[("m", 1)] == 1, "the first attempt")
     lifecycle.stop()
-    _until(
+    until(
         lambda: not any(isinstance(t, threading.Timer) and t.is_alive() for t in threading.enumerate()),
         "the retry timer to end",
     )
@@ -238,8 +182,8 @@ def test_thousands_of_failing_versions_wait_for_their_retries_without_a_thread_e
     for version in versions:
         loads.fail[("broken", version)] = 1000
     lifecycle.set_aspired_versions("broken", versions)
-    _until(lambda: sum(loads.calls.values()) == 3000, "every first attempt")
-    assert set(_states(lifecycle, "broken").values()) == {"LOADING"}  # each waiting for its retry
+    until(lambda: sum(loads.calls.values()) == 3000, "every first attempt")
+    assert set(states(lifecycle, "broken").values()) == {"LOADING"}  # each waiting for its retry
     assert threading.active_count() == threads
     lifecycle.set_aspired_versions("good", {1: "/good/1"})
-    _until(lambda: _states(lifecycle, "good") == {1: "AVAILABLE"}, "the good model")
+    until(lambda: states(lifecycle, "good") == {1: "AVAILABLE"}, "the good model")

@@ -23,7 +23,7 @@ from serving.errors import ServingError
 from serving.options import ServerOptions
 from serving.testing.server_process import model_config_text
 from tests.fixtures.object_storage import HangingEndpoint, S3Emulator
-from tests.serving.core.test_lifecycle import Loads, _states, _until
+from tests.serving.core.fakes import Loads, states, until
 
 pytest.importorskip("boto3", reason="the [object-storage] extra is not installed")
 pytest.importorskip("google.cloud.storage", reason="the [object-storage] extra is not installed")
@@ -106,7 +106,7 @@ def _copies(core) -> list[str]:
 def _scan(core) -> None:
     """One poll of every model, finished."""
     core.source.poll()
-    _until(lambda: not core.source._scanning, "the scans")
+    until(lambda: not core.source._scanning, "the scans")
 
 
 def _poll_until(core, condition, what):
@@ -114,7 +114,7 @@ def _poll_until(core, condition, what):
         core.source.poll()
         return condition()
 
-    _until(check, what)
+    until(check, what)
 
 
 def test_discovery_swap_and_deletion(core, loads, bucket, tmp_path):
@@ -122,18 +122,18 @@ def test_discovery_swap_and_deletion(core, loads, bucket, tmp_path):
     base = emulator.url(name, "models/m")
     emulator.publish_tree(_write(tmp_path, 1), f"{base}/1")
     core.reload_config(_config([{"name": "m", "base_path": base}]), timeout=60)  # waits for version 1
-    assert _states(core.lifecycle, "m") == {1: "AVAILABLE"}
+    assert states(core.lifecycle, "m") == {1: "AVAILABLE"}
     assert loads.seen[("m", 1)] == {path: data + b"1" for path, data in FILES.items()}  # the whole version
     assert loads.paths[("m", 1)].startswith(str(tmp_path / "cache"))
     assert len(_copies(core)) == 1
 
     emulator.publish_tree(_write(tmp_path, 2), f"{base}/0002")  # a new version while serving
-    _poll_until(core, lambda: _states(core.lifecycle, "m") == {2: "AVAILABLE", 1: "END"}, "the swap to 2")
+    _poll_until(core, lambda: states(core.lifecycle, "m") == {2: "AVAILABLE", 1: "END"}, "the swap to 2")
     assert loads.unloaded == [("m", 1)]
     assert _copies(core) == [os.path.basename(loads.paths[("m", 2)])]  # 1's copy went with its unload
 
     emulator.delete_tree(f"{base}/0002/")  # deleted: version 1 is the latest again, and loads before 2 goes
-    _poll_until(core, lambda: _states(core.lifecycle, "m") == {2: "END", 1: "AVAILABLE"}, "1 back, 2 gone")
+    _poll_until(core, lambda: states(core.lifecycle, "m") == {2: "END", 1: "AVAILABLE"}, "1 back, 2 gone")
     assert loads.unloaded == [("m", 1), ("m", 2)] and loads.calls[("m", 1)] == 2
     assert _copies(core) == [os.path.basename(loads.paths[("m", 1)])]
 
@@ -144,7 +144,7 @@ def test_policies_and_labels_apply_to_complete_versions(core, loads, bucket, tmp
     for version in (1, 2, 3):
         emulator.publish_tree(_write(tmp_path, version), f"{base}/{version}")
     core.reload_config(_config([{"name": "p", "base_path": base, "policy": "specific { versions: 1 versions: 3 }"}]))
-    _poll_until(core, lambda: _states(core.lifecycle, "p") == {3: "AVAILABLE", 1: "AVAILABLE"}, "1 and 3")
+    _poll_until(core, lambda: states(core.lifecycle, "p") == {3: "AVAILABLE", 1: "AVAILABLE"}, "1 and 3")
     core.reload_config(
         _config(
             [{"name": "p", "base_path": base, "policy": "specific { versions: 1 versions: 3 }", "labels": {"old": 1}}]
@@ -170,13 +170,13 @@ def test_an_incomplete_version_is_never_handed_to_the_loader(loads, bucket, tmp_
         emulator.upload_tree(_write(tmp_path, 3), f"{base}/3")
         for _ in range(5):
             _scan(core)
-        assert _states(core.lifecycle, "inc") == {1: "AVAILABLE"}
+        assert states(core.lifecycle, "inc") == {1: "AVAILABLE"}
         assert set(loads.calls) == {("inc", 1)} and files
         emulator.upload_tree(version, f"{base}/2", order=["saved_model.pb"])  # the last file: now complete
-        _poll_until(core, lambda: _states(core.lifecycle, "inc").get(2) == "AVAILABLE", "version 2 once complete")
+        _poll_until(core, lambda: states(core.lifecycle, "inc").get(2) == "AVAILABLE", "version 2 once complete")
         assert loads.seen[("inc", 2)] == {path: data + b"2" for path, data in FILES.items()}
         emulator.put(f"{base}/3/{MARKER}", b"")  # a plain marker, as `touch _SUCCESS` after a sync writes
-        _poll_until(core, lambda: _states(core.lifecycle, "inc").get(3) == "AVAILABLE", "version 3 once marked")
+        _poll_until(core, lambda: states(core.lifecycle, "inc").get(3) == "AVAILABLE", "version 3 once marked")
     finally:
         core.stop()
 
@@ -196,7 +196,7 @@ def test_an_unmarked_version_is_served_once_whole_and_quiet(loads, bucket, tmp_p
             threading.Event().wait(0.4)
         assert not loads.calls
         emulator.upload_tree(version, f"{base}/1", order=list(FILES)[:1] + list(FILES)[2:3])
-        _poll_until(core, lambda: _states(core.lifecycle, "q").get(1) == "AVAILABLE", "the quiet, whole version")
+        _poll_until(core, lambda: states(core.lifecycle, "q").get(1) == "AVAILABLE", "the quiet, whole version")
         assert loads.seen[("q", 1)] == {path: data + b"1" for path, data in FILES.items()}
     finally:
         core.stop()
@@ -212,11 +212,11 @@ def test_the_cache_is_bounded_and_a_version_that_does_not_fit_fails_clearly(load
         core.reload_config(_config([{"name": "big", "base_path": base}]), timeout=60)
         assert core.version_cache().used_bytes == size
         emulator.publish_tree(_write(tmp_path, 2), f"{base}/2")
-        _poll_until(core, lambda: _states(core.lifecycle, "big").get(2) == "END", "version 2 to fail")
+        _poll_until(core, lambda: states(core.lifecycle, "big").get(2) == "END", "version 2 to fail")
         (status,) = [s for s in core.lifecycle.statuses("big") if s.version == 2]
         assert status.error.code_name == "RESOURCE_EXHAUSTED"
         assert f"needs {size} bytes; the object-storage cache holds {size} of its {size + 10}" in status.error.message
-        assert _states(core.lifecycle, "big")[1] == "AVAILABLE"  # the old version keeps serving
+        assert states(core.lifecycle, "big")[1] == "AVAILABLE"  # the old version keeps serving
         assert len(_copies(core)) == 1 and core.version_cache().used_bytes == size
     finally:
         core.stop()
@@ -247,7 +247,7 @@ def test_a_hanging_endpoint_is_the_models_status_and_holds_nothing_else(loads, t
         try:
             config = _config([{"name": "local", "base_path": local}, {"name": "hung", "base_path": "s3://b/hung"}])
             core.reload_config(config, timeout=60)  # start-up: not held by the bucket that hangs
-            assert _states(core.lifecycle, "local") == {1: "AVAILABLE"}
+            assert states(core.lifecycle, "local") == {1: "AVAILABLE"}
             with pytest.raises(ServingError) as info:
                 core.version_states(model_pb2.ModelSpec(name="hung"))
             assert info.value.code_name == "DEADLINE_EXCEEDED"
@@ -257,7 +257,7 @@ def test_a_hanging_endpoint_is_the_models_status_and_holds_nothing_else(loads, t
             )
             (local / "2").mkdir()
             core.source.poll()  # the other model's polling goes on
-            _until(lambda: _states(core.lifecycle, "local").get(2) == "AVAILABLE", "local version 2")
+            until(lambda: states(core.lifecycle, "local").get(2) == "AVAILABLE", "local version 2")
         finally:
             core.stop()
 

@@ -16,7 +16,7 @@ from serving.core.server_core import ServerCore
 from serving.errors import ServingError
 from serving.options import ServerOptions
 from serving.testing.server_process import model_config_text
-from tests.serving.core.test_lifecycle import Loads, _states, _until
+from tests.serving.core.fakes import Loads, states, until
 
 
 def _config(models):
@@ -68,7 +68,7 @@ def test_reload_naming_a_missing_base_path_is_refused_whole(core, tmp_path):
     assert _serves(core, "a") == 1  # the config in force did not change: "a" was not removed
     _versions(a, 2)
     core.source.poll()
-    _until(lambda: _states(core.lifecycle, "a").get(2) == "AVAILABLE", "a's new version")
+    until(lambda: states(core.lifecycle, "a").get(2) == "AVAILABLE", "a's new version")
 
 
 def test_reload_waits_for_new_models_and_reports_a_failed_latest(core, loads, tmp_path):
@@ -98,7 +98,7 @@ def test_a_reload_waiting_for_a_model_without_versions_holds_no_other_reload(cor
 
     waiting = threading.Thread(target=first)
     waiting.start()
-    _until(lambda: "e" in core._models, "the first reload to be in force")
+    until(lambda: "e" in core._models, "the first reload to be in force")
     b = _versions(tmp_path / "b", 1)
     core.reload_config(_config([{"name": "a", "base_path": a}, {"name": "b", "base_path": b}]), timeout=30)
     assert _serves(core, "b") == 1
@@ -117,7 +117,7 @@ def test_a_new_model_without_versions_is_waited_for_and_scanned_again(core, tmp_
         target=lambda: (core.reload_config(_config([{"name": "later", "base_path": base}])), done.set())
     )
     waiting.start()
-    _until(lambda: "later" in core._models, "the config to be in force")
+    until(lambda: "later" in core._models, "the config to be in force")
     assert not done.is_set()
     _versions(base, 1)  # no polling thread runs (poll wait 0): the wait itself scans again
     waiting.join(30)

@@ -4,21 +4,15 @@ import numpy as np
 import torch
 
 from export.detr.networks.backbone import BLOCKS, ResNetBody
-from export.detr.networks.detr import DETRConfig
 from export.detr.weights.convert import official_shapes
 from tests.export.detr.conftest import padded_batch, reference_and_keras
 from tests.export.detr.torch_reference import ReferenceDETR
+from tests.fixtures.detr import tiny_detr_config
 
-TINY = {
-    "blocks": (1, 1, 2, 2),
-    "backbone_width": 8,
-    "hidden_dim": 32,
-    "num_heads": 4,
-    "num_encoder_layers": 2,
-    "num_decoder_layers": 3,
-    "dim_feedforward": 64,
-    "num_queries": 10,
-}
+# Two blocks in layers 3 and 4 (a dilated block after the first), three decoder layers (two auxiliary outputs).
+DC5_TINY = tiny_detr_config(
+    dilation=True, blocks=(1, 1, 2, 2), num_encoder_layers=2, num_decoder_layers=3, num_queries=10
+)
 
 
 def _compare(reference, model, sizes, seed=0, atol=1e-4):
@@ -38,7 +32,7 @@ def test_r50_matches_reference_on_a_padded_batch(r50_pair):
 
 
 def test_dc5_dilated_backbone_matches_reference():
-    reference, model = reference_and_keras(DETRConfig(dilation=True, **TINY), seed=1)
+    reference, model = reference_and_keras(DC5_TINY, seed=1)
     _compare(reference, model, [(75, 61), (64, 96)], seed=1)
 
 

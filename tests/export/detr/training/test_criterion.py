@@ -4,7 +4,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from export.detr.training.criterion import SetCriterion
-from tests.export.detr.training.test_matcher import numpy_cost, numpy_giou, random_case
+from tests.export.detr.training.numpy_reference import numpy_cost, numpy_giou, random_case
 
 NUM_CLASSES = 5
 

@@ -53,8 +53,18 @@ def test_wrong_checkpoint_is_named_and_leaves_weights_untouched(official, mutate
 
 
 def test_num_batches_tracked_buffers_are_ignored(official):
+    """Checkpoints saved from a model in training mode carry BatchNorm's step counters: they are not weights,
+    so the load goes on and sets every weight as without them."""
     model, state = official
-    load_state_dict(model, {**state, "backbone.0.body.bn1.num_batches_tracked": np.array(0)})
+    changed = {**state, "class_embed.bias": state["class_embed.bias"] + 1.0}
+    load_state_dict(model, {**changed, "backbone.0.body.bn1.num_batches_tracked": np.array(0)})
+    try:
+        exported = export_state_dict(model)
+        assert exported.keys() == state.keys()  # the counter is not taken for a weight
+        for key in state:
+            np.testing.assert_array_equal(exported[key], changed[key], err_msg=key)
+    finally:
+        load_state_dict(model, state)  # the module's model goes back to the official weights
 
 
 def test_read_checkpoint_needs_a_model_entry(tmp_path):

@@ -1,4 +1,6 @@
-"""Core contract over real HTTP and gRPC against one shared server process."""
+"""The core contract end to end, over real HTTP and gRPC against one shared server process: predict, status,
+metadata, version policies, NOT_FOUND and warm-up on both front ends (each front end's details:
+test_tfs_rest.py, test_tfs_grpc.py)."""
 
 from __future__ import annotations
 
