@@ -942,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _raise_open_file_limit(10_000)  # idle_grpc opens 4,200 sockets
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
-        results = run(args.fuzz, Path(tmp), args.efficientnet)
+        results = run(args.fuzz, Path(tmp), args.efficientnet.resolve() if args.efficientnet else None)
     text = json.dumps(results, indent=1, default=str)
     print(text)
     if args.out:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from benchmarks import reliability
 from protocol.generated.tensorflow.core.framework import tensor_pb2
 from protocol.generated.tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from protocol.limits import MAX_MESSAGE_BYTES
 from serving.testing.models import build_half_plus_two
 from serving.testing.server_process import ServerProcess
 
@@ -117,7 +118,10 @@ def predict_requests(draw) -> predict_pb2.PredictRequest:
 
 @pytest.fixture(scope="module")
 def stub(server):
-    with grpc.insecure_channel(server.grpc_address) as channel:
+    # As the project's clients are: an answer as large as the server may send (a fuzzed 1020x1028 input's
+    # output is past gRPC's 4 MB default) is read, not refused by the client.
+    limits = [(f"grpc.max_{way}_message_length", MAX_MESSAGE_BYTES) for way in ("receive", "send")]
+    with grpc.insecure_channel(server.grpc_address, options=limits) as channel:
         yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
 

@@ -76,7 +76,7 @@ def test_pixel_signature_equals_keras(loaded, efficientnet_keras):
     out = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
     expected = np.asarray(efficientnet_keras(pixels, training=False))
     assert_same_computation(out["probabilities"].numpy(), expected)
-    assert expected.max() > 0.1  # informative outputs: a wrong weight or pixel would show
+    assert expected.max() > 0.02  # informative: 20x a uniform 1/1000, so a wrong weight or pixel would show
 
 
 def test_png_with_alpha_and_grey_jpeg_are_read_as_rgb(loaded):
