@@ -11,21 +11,21 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "RestClient": "clients.rest",
-    "GrpcClient": "clients.grpc_client",
+    "RestClient": "clients.tfs_rest",
+    "GrpcClient": "clients.tfs_grpc",
     "V2RestClient": "clients.v2_rest",
     "V2GrpcClient": "clients.v2_grpc",
     "ServingError": "clients.errors",
-    "Detection": "clients.models",
-    "classify_image": "clients.models",
-    "classify_images": "clients.models",
-    "detect": "clients.models",
-    "detect_many": "clients.models",
-    "generate": "clients.models",
-    "Segment": "clients.models",
-    "Segmentation": "clients.models",
-    "segment": "clients.models",
-    "segment_many": "clients.models",
+    "Detection": "clients.tasks",
+    "classify_image": "clients.tasks",
+    "classify_images": "clients.tasks",
+    "detect": "clients.tasks",
+    "detect_many": "clients.tasks",
+    "generate": "clients.tasks",
+    "Segment": "clients.tasks",
+    "Segmentation": "clients.tasks",
+    "segment": "clients.tasks",
+    "segment_many": "clients.tasks",
 }
 
 __all__ = sorted(_EXPORTS)

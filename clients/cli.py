@@ -45,10 +45,10 @@ def make_client(args: argparse.Namespace):
 
         return V2RestClient(args.rest, timeout=args.timeout)
     if args.grpc:
-        from clients.grpc_client import GrpcClient
+        from clients.tfs_grpc import GrpcClient
 
         return GrpcClient(args.grpc, timeout=args.timeout, tls=args.tls)
-    from clients.rest import RestClient
+    from clients.tfs_rest import RestClient
 
     return RestClient(args.rest, timeout=args.timeout)
 
@@ -179,7 +179,7 @@ def cmd_predict(client, args) -> None:
 
 
 def cmd_classify_image(client, args) -> None:
-    from clients.models import classify_images
+    from clients.tasks import classify_images
 
     def work(batch):
         return classify_images(client, batch, args.model, **_address(args))
@@ -192,7 +192,7 @@ def cmd_classify_image(client, args) -> None:
 
 def cmd_detect(client, args) -> None:
     from clients.draw import draw_detections
-    from clients.models import detect_many
+    from clients.tasks import detect_many
 
     def work(batch):
         return detect_many(
@@ -215,7 +215,7 @@ def cmd_detect(client, args) -> None:
 
 def cmd_generate(client, args) -> None:
     from clients.draw import image_grid
-    from clients.models import generate
+    from clients.tasks import generate
 
     def work(batch):
         return generate(client, batch, args.psi, args.model, **_address(args))
@@ -227,7 +227,7 @@ def cmd_generate(client, args) -> None:
 
 
 def cmd_segment(client, args) -> None:
-    from clients.models import segment_many
+    from clients.tasks import segment_many
 
     colors = None
     if args.categories is not None:

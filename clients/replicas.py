@@ -5,7 +5,7 @@ Both transports send every call through `Replicas.call`, with one server or many
 The retry rule:
 - What is retried: an attempt the server did not answer. Over gRPC that is UNAVAILABLE (no
   connection, a connection lost mid-call, a server draining or not ready); over REST a refused or
-  dropped connection, no connection within `clients.rest.CONNECT_TIMEOUT_S`, a 503, or no answer
+  dropped connection, no connection within `clients.tfs_rest.CONNECT_TIMEOUT_S`, a 503, or no answer
   within the timeout.
 - Why that is safe: the calls are reads or pure functions of the request (Predict, Classify,
   Regress, MultiInference, GetModelMetadata, GetModelStatus): sending one again, even after a

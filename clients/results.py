@@ -1,6 +1,6 @@
 """What the task helpers return: detections, panoptic segments; and where images come from.
 
-Its own module so that the helpers (``clients.models``) and the pictures (``clients.draw``) both import
+Its own module so that the helpers (``clients.tasks``) and the pictures (``clients.draw``) both import
 it and neither imports the other.
 """
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from clients.errors import ServingError
-from clients.grpc_client import GrpcClient
+from clients.tfs_grpc import GrpcClient
 from protocol.generated.tensorflow_serving.config import model_server_config_pb2
 
 ModelServerConfig = model_server_config_pb2.ModelServerConfig

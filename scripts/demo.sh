@@ -133,7 +133,7 @@ wait_rest_ready() {  # every model AVAILABLE over REST, or give up after $1 seco
     while [ $SECONDS -lt $deadline ]; do
         if "$PY" - "$REST_PORT" <<'EOF' 2>/dev/null; then return 0; fi
 import sys
-from clients.rest import RestClient
+from clients.tfs_rest import RestClient
 with RestClient(f"http://127.0.0.1:{sys.argv[1]}", retries=0, timeout=5) as c:
     assert all(any(s.state == "AVAILABLE" for s in c.status(m)) for m in ("efficientnet", "detr", "stylegan"))
 EOF

@@ -51,10 +51,10 @@ def tiny_server(tiny_repo):
 
 def make_client(kind: str, server: ServerProcess, **options):
     if kind == "rest":
-        from clients.rest import RestClient
+        from clients.tfs_rest import RestClient
 
         return RestClient(server.rest_url, **options)
-    from clients.grpc_client import GrpcClient
+    from clients.tfs_grpc import GrpcClient
 
     return GrpcClient(server.grpc_address, **options)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from clients.errors import ServingError
-from clients.grpc_client import GrpcClient
-from clients.rest import RestClient
+from clients.tfs_grpc import GrpcClient
+from clients.tfs_rest import RestClient
 from serving.testing.models import build_half_plus_two
 from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 from tests.clients.conftest import make_client

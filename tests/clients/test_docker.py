@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import yaml
 
-from clients import models as helpers
-from clients.grpc_client import GrpcClient
-from clients.rest import RestClient
+from clients import tasks as helpers
+from clients.tfs_grpc import GrpcClient
+from clients.tfs_rest import RestClient
 from deploy.image import CONFIG_DIR, SERVER_UID, SERVER_USER, launch
 from export.pipeline.tolerance import assert_same_computation
 from serving.testing.models import build_half_plus_two

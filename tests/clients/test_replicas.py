@@ -23,9 +23,9 @@ from clients import http as http_module
 from clients import replicas as replicas_module
 from clients.cli import split_addresses
 from clients.errors import ServingError
-from clients.grpc_client import GrpcClient
 from clients.replicas import Replicas, RetryableError, addresses
-from clients.rest import RestClient
+from clients.tfs_grpc import GrpcClient
+from clients.tfs_rest import RestClient
 from deploy.image import CONFIG_DIR
 from serving.testing.server_process import ServerProcess, model_config_text, wait_for
 

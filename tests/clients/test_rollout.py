@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from clients import rollout
-from clients.grpc_client import GrpcClient
+from clients.tfs_grpc import GrpcClient
 from deploy.image import CONFIG_DIR
 from serving.testing.models import build_half_plus_two
 from serving.testing.server_process import REPO_ROOT, ServerProcess, model_config_text

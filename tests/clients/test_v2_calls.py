@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from clients.errors import ServingError
-from clients.rest import RestClient
+from clients.tfs_rest import RestClient
 from clients.v2_grpc import V2GrpcClient
 from clients.v2_rest import V2RestClient
 from protocol.generated.tensorflow.core.example import example_pb2

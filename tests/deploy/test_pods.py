@@ -18,9 +18,9 @@ import os
 import numpy as np
 import pytest
 
-from clients import models as helpers
-from clients.grpc_client import GrpcClient
-from clients.rest import RestClient
+from clients import tasks as helpers
+from clients.tfs_grpc import GrpcClient
+from clients.tfs_rest import RestClient
 from tests.deploy.manifests import DEPLOY, by_kind, kustomize_command, render
 from tests.deploy.pods import Pod, quantity_bytes
 from tests.fixtures.docker import assert_confined

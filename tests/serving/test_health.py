@@ -68,7 +68,7 @@ def test_health_service_serving_then_not_serving_while_draining(repo):
 
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
         assert next(watch).status == SERVING
-        from clients.grpc_client import GrpcClient
+        from clients.tfs_grpc import GrpcClient
 
         answers = []
         with GrpcClient(server.grpc_address, timeout=60) as client:
@@ -107,7 +107,7 @@ def test_unix_socket_bfloat16_and_not_applied_flags(repo, tmp_path):
         "--skip_initialize_tpu",
     ]
     with ServerProcess(model_name="hpt", model_base_path=repo / "hpt", rest=False, args=flags) as server:
-        from clients.grpc_client import GrpcClient
+        from clients.tfs_grpc import GrpcClient
 
         with GrpcClient(f"unix:{socket_path}", timeout=60) as client:
             np.testing.assert_allclose(client.predict("hpt", np.array([2.0], np.float32))["y"], [3.0])

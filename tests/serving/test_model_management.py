@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from clients.errors import ServingError
-from clients.grpc_client import GrpcClient
+from clients.tfs_grpc import GrpcClient
 from serving.flags import parse_flags
 from serving.management import is_loopback_peer
 from serving.testing.models import build_half_plus_two

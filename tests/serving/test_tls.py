@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from clients.errors import ServingError
-from clients.grpc_client import GrpcClient
-from clients.rest import RestClient
+from clients.tfs_grpc import GrpcClient
+from clients.tfs_rest import RestClient
 from serving.testing.server_process import ServerProcess, run_server
 from tests.serving import certificates
 

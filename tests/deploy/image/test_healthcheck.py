@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from clients.errors import ServingError
-from clients.grpc_client import GrpcClient
+from clients.tfs_grpc import GrpcClient
 from deploy.image import CONFIG_DIR
 from serving.testing.models import build_half_plus_two
 from serving.testing.server_process import ServerProcess, model_config_text

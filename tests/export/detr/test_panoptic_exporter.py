@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from clients.grpc_client import GrpcClient
-from clients.rest import RestClient
+from clients.tfs_grpc import GrpcClient
+from clients.tfs_rest import RestClient
 from export.cli import main
 from export.pipeline.tolerance import assert_same_computation
 from protocol import outputs

@@ -16,7 +16,7 @@ import requests
 import tensorflow as tf
 
 from clients import RestClient
-from clients import models as helpers
+from clients import tasks as helpers
 from export.signatures.per_example import per_example
 from serving.testing.server_process import MONITORING_CONFIG, ServerProcess, batches_run
 from tests.fixtures.pictures import sample_picture

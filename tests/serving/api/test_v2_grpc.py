@@ -11,7 +11,7 @@ import grpc
 import numpy as np
 import pytest
 
-from clients.grpc_client import GrpcClient
+from clients.tfs_grpc import GrpcClient
 from clients.v2_grpc import V2GrpcClient, read_outputs
 from protocol.generated.inference import open_inference_pb2 as pb
 from protocol.generated.inference.open_inference_pb2_grpc import GRPCInferenceServiceStub

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import requests
 
-from clients.rest import RestClient
+from clients.tfs_rest import RestClient
 from clients.v2_rest import V2RestClient
 from protocol.generated.tensorflow.core.example import example_pb2
 from protocol.v2 import binary

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clients.grpc_client import GrpcClient
+from clients.tfs_grpc import GrpcClient
 from serving.testing.server_process import ServerProcess, model_config_text
 from tests.fixtures.pictures import sample_picture
 from tests.fixtures.venvs import run_in

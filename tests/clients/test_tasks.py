@@ -1,4 +1,4 @@
-"""The model helpers against the three exported models served by `python -m serving`, on both
+"""The task helpers (clients/tasks.py) against the three exported models served by `python -m serving`, on both
 transports, checked against the same SavedModel signatures run in-process."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clients import models as helpers
+from clients import tasks as helpers
 from clients.draw import draw_detections, image_grid
 from export.pipeline.tolerance import assert_same_computation
 from tests.fixtures.pictures import sample_picture
