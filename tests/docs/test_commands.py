@@ -93,7 +93,7 @@ SKIP = [
         "tests/export/detr/training/test_training.py trains on a synthetic one",
     ),
     (
-        r"python benchmarks/reliability\.py",
+        r"python (-m benchmarks\.reliability|benchmarks/reliability\.py)",
         "the full reliability run takes minutes on 2 cores: "
         "tests/benchmarks/test_reliability.py runs every scenario with smaller counts",
     ),
@@ -108,7 +108,7 @@ SKIP = [
     ),
     (
         r"segment\(client, |python -m clients --\w+ \S+ segment ",
-        "the session's server serves no panoptic model: tests/clients/test_models.py and test_cli.py run segment "
+        "the session's server serves no panoptic model: tests/clients/test_tasks.py and test_cli.py run segment "
         "against a served panoptic export",
     ),
     (
