@@ -48,6 +48,16 @@ class Cell:
         return asdict(self)
 
 
+def median_ms(fn, repeats: int) -> float:
+    """The median of `repeats` timed calls of `fn`, in ms."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))
+
+
 def percentile(samples_ms: list[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default); NaN for no samples."""
     return float(np.percentile(samples_ms, q)) if samples_ms else math.nan

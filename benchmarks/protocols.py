@@ -11,8 +11,13 @@ processes and the position in a round hit every path alike):
     v2 REST binary   `V2RestClient.predict`: the Open Inference Protocol, the JPEG after the JSON header
     v2 gRPC          `V2GrpcClient.predict`: inference.GRPCInferenceService, raw contents
 
-The result gives each path's p50 / p99 / mean and the ratios the Open Inference Protocol work set targets
-for: v2 REST binary ÷ gRPC (≤ 1.10) and REST JSON floats ÷ REST b64 (≤ 2). The client process also times
+and, in the benchmark's own process, the floor: the same JPEG through the SavedModel in a Session the way the
+server calls it (`serving.servable.Servable`), once a round between the client process's rounds (a pipe says
+when each may go, so no two calls overlap).
+
+The result gives each path's p50 / p99 / mean and the ratios the work set targets for: gRPC ÷ the floor
+(≤ 1.05) and REST b64 ÷ the floor (≤ 1.10) (the Session core), v2 REST binary ÷ gRPC (≤ 1.10) and REST JSON
+floats ÷ REST b64 (≤ 2) (the Open Inference Protocol). The client process also times
 the float request's JSON body both ways: `json.dumps` of `tolist()` (what RestClient did before) and
 `protocol.json_text.dumps` (orjson from numpy, what it does now).
 """
@@ -29,11 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import percentile
+from benchmarks.harness import median_ms, percentile
 from benchmarks.workloads import REPO_ROOT, WORKLOADS
 
+FLOOR = "in-process (Session, as served)"
 PATHS = ("gRPC", "REST b64", "REST JSON floats", "v2 REST binary", "v2 gRPC")
 RATIOS = {  # name: (numerator path, denominator path, target)
+    "gRPC / in-process": ("gRPC", FLOOR, 1.05),
+    "REST b64 / in-process": ("REST b64", FLOOR, 1.10),
     "v2 REST binary / gRPC": ("v2 REST binary", "gRPC", 1.10),
     "v2 gRPC / gRPC": ("v2 gRPC", "gRPC", None),
     "REST JSON floats / REST b64": ("REST JSON floats", "REST b64", 2.0),
@@ -67,17 +75,26 @@ def run_protocols(models_dir: Path, rounds: int, out: Path) -> dict:
         )
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         load = os.getloadavg()[0]
-        done = subprocess.run(
+        floor = _floor(workload, models_dir)
+        child = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.protocols", str(spec)],
             cwd=REPO_ROOT,
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
-            timeout=3600,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"the client process failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout)
+        try:
+            floor_ms = _alternate(child, floor, rounds)
+            output, _ = child.communicate(timeout=600)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        if child.returncode != 0:
+            raise RuntimeError(f"the client process failed with {child.returncode} (its stderr is above)")
+        result = json.loads(output.strip().splitlines()[-1])
+    result["latency"] = {FLOOR: _summary(floor_ms), **result["latency"]}
+    result["ratios"] = _ratios(result["latency"])
     result.update(started=started, load_average=round((load + os.getloadavg()[0]) / 2, 2))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
@@ -85,13 +102,58 @@ def run_protocols(models_dir: Path, rounds: int, out: Path) -> dict:
     return result
 
 
-def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
+def _floor(workload, models_dir: Path):
+    """The in-process call the server makes for one JPEG: the version in a Session, as served."""
+    from serving.servable import Servable
+
+    servable = Servable(workload.name, 1, str(workload.version_dir(models_dir)))
+    inputs = workload.bytes_inputs(models_dir)
+    return lambda: servable.predict(workload.bytes_signature, inputs)
+
+
+def _alternate(child: subprocess.Popen, floor, rounds: int) -> list[float]:
+    """The floor once a round, before the client's round on even rounds and after it on odd ones."""
+    if child.stdout.readline().strip() != "ready":
+        raise RuntimeError("the client process did not start (its stderr is above)")
+    for _ in range(4):
+        floor()
+    samples = []
+
+    def one() -> None:
         start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
+        floor()
+        samples.append((time.perf_counter() - start) * 1e3)
+
+    for r in range(rounds):
+        if r % 2 == 0:
+            one()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        if child.stdout.readline().strip() != "done":
+            raise RuntimeError(f"the client process stopped in round {r}")
+        if r % 2 == 1:
+            one()
+    child.stdin.close()
+    return samples
+
+
+def _summary(samples_ms: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": percentile(samples_ms, 50),
+        "p99_ms": percentile(samples_ms, 99),
+        "mean_ms": float(np.mean(samples_ms)),
+    }
+
+
+def _ratios(latency: dict) -> dict:
+    return {
+        name: {
+            "p50": latency[a]["p50_ms"] / latency[b]["p50_ms"],
+            "mean": latency[a]["mean_ms"] / latency[b]["mean_ms"],
+            "target": target,
+        }
+        for name, (a, b, target) in RATIOS.items()
+    }
 
 
 def measure(spec: dict) -> dict:
@@ -127,40 +189,30 @@ def measure(spec: dict) -> dict:
             call()
     samples: dict[str, list[float]] = {name: [] for name in calls}
     names = list(calls)
+    print("ready", flush=True)
     for r in range(spec["rounds"]):
+        sys.stdin.readline()  # the benchmark's process says when (its in-process call runs between rounds)
         for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
             calls[name]()
             samples[name].append((time.perf_counter() - start) * 1e3)
+        print("done", flush=True)
     for client in clients.values():
         client.close()
     array = pixels["pixels"]
     body = {"signature_name": float_signature, "inputs": {"pixels": array}}
     encode = {
-        "json.dumps(tolist()) ms (before)": _median_ms(
+        "json.dumps(tolist()) ms (before)": median_ms(
             lambda: json.dumps({"signature_name": float_signature, "inputs": {"pixels": array.tolist()}}).encode(), 20
         ),
-        "protocol.json_text.dumps ms (now)": _median_ms(lambda: dumps(body), 20),
+        "protocol.json_text.dumps ms (now)": median_ms(lambda: dumps(body), 20),
         "body bytes before": len(json.dumps({"inputs": {"pixels": array.tolist()}}).encode()),
         "body bytes now": len(dumps(body)),
     }
     same = answers["v2 REST binary"]["scores"].tolist() == answers["gRPC"]["scores"].tolist()
-    latency = {
-        name: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99), "mean_ms": float(np.mean(v))}
-        for name, v in samples.items()
-    }
-    ratios = {
-        name: {
-            "p50": latency[a]["p50_ms"] / latency[b]["p50_ms"],
-            "mean": latency[a]["mean_ms"] / latency[b]["mean_ms"],
-            "target": target,
-        }
-        for name, (a, b, target) in RATIOS.items()
-    }
     return {
         "rounds": spec["rounds"],
-        "latency": latency,
-        "ratios": ratios,
+        "latency": {name: _summary(v) for name, v in samples.items()},
         "float_body": encode,
         "v2_and_grpc_answer_the_same_scores": same,
     }

@@ -154,7 +154,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     import requests
     import tensorflow as tf
 
-    from benchmarks.harness import percentile
+    from benchmarks.harness import median_ms, percentile
     from clients import GrpcClient, RestClient
     from serving.servable import Servable
     from serving.testing.server_process import ServerProcess
@@ -211,7 +211,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
 
             answer = raw()
             client = {
-                "build body (base64 + json.dumps)": _median_ms(
+                "build body (base64 + json.dumps)": median_ms(
                     lambda: json.dumps(
                         {
                             "signature_name": signature,
@@ -220,7 +220,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
                     ).encode(),
                     200,
                 ),
-                "read answer (json.loads + numpy)": _median_ms(
+                "read answer (json.loads + numpy)": median_ms(
                     lambda: {k: np.asarray(v) for k, v in json.loads(answer)["outputs"].items()}, 200
                 ),
             }
@@ -287,15 +287,6 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))
     return result
-
-
-def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
 
 
 def markdown(result: dict) -> str:

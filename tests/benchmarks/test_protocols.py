@@ -1,5 +1,5 @@
 """`python -m benchmarks protocols` end to end: a real server, a client process without TensorFlow, every
-path measured and the two ratios computed. No timing is asserted."""
+path measured beside the in-process floor and the ratios computed. No timing is asserted."""
 
 import json
 import os
@@ -36,9 +36,18 @@ def test_both_protocols_are_measured_side_by_side(efficientnet_export, tmp_path)
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert set(result["latency"]) == {"gRPC", "REST b64", "REST JSON floats", "v2 REST binary", "v2 gRPC"}
+    assert set(result["latency"]) == {
+        "in-process (Session, as served)",
+        "gRPC",
+        "REST b64",
+        "REST JSON floats",
+        "v2 REST binary",
+        "v2 gRPC",
+    }
     assert all(v["p50_ms"] > 0 for v in result["latency"].values())
     assert result["ratios"]["v2 REST binary / gRPC"]["target"] == 1.10
+    assert result["ratios"]["gRPC / in-process"]["target"] == 1.05
+    assert result["ratios"]["REST b64 / in-process"]["target"] == 1.10
     assert result["v2_and_grpc_answer_the_same_scores"]
     body = result["float_body"]
     assert body["body bytes now"] < body["body bytes before"]  # float32 written shortest, not as float64
