@@ -133,8 +133,7 @@ def _alternate(child: subprocess.Popen, floor, rounds: int) -> list[float]:
             raise RuntimeError(f"the client process stopped in round {r}")
         if r % 2 == 1:
             one()
-    child.stdin.close()
-    return samples
+    return samples  # communicate() closes the client's stdin (it may not be closed before)
 
 
 def _summary(samples_ms: list[float]) -> dict[str, float]:
