@@ -86,7 +86,7 @@ def run_protocols(models_dir: Path, rounds: int, out: Path) -> dict:
         )
         try:
             floor_ms = _alternate(child, floor, rounds)
-            output, _ = child.communicate(timeout=600)  # closes its stdin: the client process writes its result
+            output, _ = child.communicate(timeout=600)
         finally:
             if child.poll() is None:
                 child.kill()
@@ -133,7 +133,7 @@ def _alternate(child: subprocess.Popen, floor, rounds: int) -> list[float]:
             raise RuntimeError(f"the client process stopped in round {r}")
         if r % 2 == 1:
             one()
-    return samples
+    return samples  # communicate() closes the client's stdin (it may not be closed before)
 
 
 def _summary(samples_ms: list[float]) -> dict[str, float]:

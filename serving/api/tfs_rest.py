@@ -149,8 +149,8 @@ class JsonPredict:
     """A REST predict body as a PredictCall (serving/ops/predict.py): large numeric tensors take the typed path
     (no Python object per value); every other body, and every error, goes through the reference codec.
 
-    `on_loop` (small bodies only): the call runs without waiting for anything and raises RunOnWorker, carrying
-    what it parsed, where it would have to wait."""
+    `on_loop` (bodies up to _ON_LOOP_BODY_BYTES): the call runs without waiting for anything and raises
+    RunOnWorker, carrying itself with what it parsed or built, where it would have to wait."""
 
     spec: model_pb2.ModelSpec
     body: bytes
@@ -161,27 +161,38 @@ class JsonPredict:
     on_loop: bool = False
     output_filter: tuple[str, ...] = ()
     format: str = ""  # "row" or "columnar", known once the inputs are built
+    built: dict | None = None  # the inputs once built (a worker goes on with them if the run on the loop would wait)
+    _signature: str | None = None
 
     @property
     def signature(self) -> str:
-        return self.typed.signature_name if self.typed else tensor_json.signature_name(self.doc)
+        if self._signature is None:  # read once: the typed request is closed when its arrays are built
+            self._signature = self.typed.signature_name if self.typed else tensor_json.signature_name(self.doc)
+        return self._signature
 
     def check(self, servable: Servable, key: str) -> int:
         if self.on_loop and not servable.runs_quickly(key):
-            raise RunOnWorker(self.doc)
+            raise RunOnWorker(self)
         return 0
 
     def inputs(self, servable: Servable, key: str) -> dict:
+        if self.built is not None:
+            return self.built
         input_dtypes = servable.input_dtypes(key)
         converted = self.typed.arrays(input_dtypes, self.limits) if self.typed else None
         if converted is None:
             doc = self.doc if self.doc is not None else tensor_json.parse_document(self.body)
             has_bools = b"true" in self.body or b"false" in self.body
             converted = tensor_json.predict_request_arrays(doc, input_dtypes, has_bools, self.limits)
-        if not self.on_loop:
-            self.doc = None  # the Python objects of a large body are garbage once converted
-        inputs, self.format = converted
-        return inputs
+        self.doc = self.typed = None  # the Python objects (or the tape) of a large body are garbage once converted
+        self.built, self.format = converted
+        return self.built
+
+    def close(self) -> None:
+        """Drops what was parsed and built (the typed request's tape at once)."""
+        if self.typed is not None:
+            self.typed.close()
+        self.doc = self.typed = self.built = None
 
 
 def _predict(
@@ -191,24 +202,29 @@ def _predict(
     limits: RequestLimits,
     deadline: Deadline,
     on_loop: bool = False,
-    doc: dict | None = None,
+    call: JsonPredict | None = None,
 ) -> bytes:
     """The body is parsed (after a count of its values against the cap) before the model is looked up, as
-    officially; then the one predict path runs it."""
-    if doc is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
+    officially; then the one predict path runs it. `call`: one begun on the event loop, with what it parsed."""
+    if call is None:  # nothing built from the body yet: refuse one holding more values than the cap allows
         tensor_json.check_values(body, limits, lambda: model_info.most_inputs(manager, route.spec))
-    with tracing.span("decode"):
-        typed = None if on_loop or doc is not None else tensor_json.TypedRequest.parse(body)
-        if typed is None and doc is None:
-            doc = tensor_json.parse_document(body)
-    call = JsonPredict(route.spec, body, deadline, limits, doc, typed, on_loop)
+        with tracing.span("decode"):
+            typed = tensor_json.TypedRequest.parse(body)
+            doc = None if typed else tensor_json.parse_document(body)
+        call = JsonPredict(route.spec, body, deadline, limits, doc, typed)
+    call.on_loop = on_loop
+    handed_over = False
     try:
         return predict(manager, call, lambda p: tensor_json.predict_response_json(p.outputs, call.format), not on_loop)
+    except RunOnWorker:
+        handed_over = True
+        raise
     except WouldWait:  # another thread took the last place to run meanwhile
-        raise RunOnWorker(doc) from None
+        handed_over = True
+        raise RunOnWorker(call) from None
     finally:
-        if typed:
-            typed.close()
+        if not handed_over:
+            call.close()
 
 
 def _settle(answer: asyncio.Future, result: Any, error: BaseException | None) -> None:
@@ -229,11 +245,12 @@ def _route_template(verb: str) -> str:
 
 
 class RunOnWorker(Exception):
-    """A request tried on the event loop must go to a worker thread after all; it carries what was parsed."""
+    """A request tried on the event loop must go to a worker thread after all; it carries the call, with what
+    was parsed or built."""
 
-    def __init__(self, doc: dict):
+    def __init__(self, call: JsonPredict):
         super().__init__()
-        self.doc = doc
+        self.call = call
 
 
 def process(
@@ -243,10 +260,11 @@ def process(
     limits: RequestLimits = RequestLimits(),
     deadline: Deadline | None = None,
     on_loop: bool = False,
-    doc: dict | None = None,
+    call: JsonPredict | None = None,
 ) -> bytes:
     """Runs one API request and returns the JSON body: blocking, on a worker thread; or, `on_loop`, a quick
-    predict on the event loop that raises RunOnWorker instead of waiting for anything."""
+    predict on the event loop that raises RunOnWorker instead of waiting for anything (`call`: the predict
+    it carried, for the worker to go on with)."""
     deadline = deadline if deadline is not None else Deadline.none()
     deadline.check()  # it may have waited for a worker
     if route.method == "status":
@@ -259,10 +277,9 @@ def process(
         )
         return tensor_json.metadata_json(model_info.get_model_metadata(manager, request))
     if route.method == "predict":
-        return _predict(manager, route, body, limits, deadline, on_loop, doc)
+        return _predict(manager, route, body, limits, deadline, on_loop, call)
     with tracing.span("decode"):
-        if doc is None:
-            doc = tensor_json.parse_document(body)
+        doc = tensor_json.parse_document(body)
         request = (
             classification_pb2.ClassificationRequest if route.method == "classify" else regression_pb2.RegressionRequest
         )(model_spec=route.spec)
@@ -361,13 +378,13 @@ class RestServer:
         what = f"Request did not complete within {self.options.rest_timeout_ms} ms (--rest_api_timeout_in_ms)"
         timeout = self.options.rest_timeout_ms / 1000 if self.options.rest_timeout_ms > 0 else None
         deadline = Deadline(timeout, what=what)
-        doc = None
+        call = None
         if route.method == "predict" and self.may_run_on_loop(len(body), timeout):
             try:
                 return process(self.manager, route, body, self.options.limits, deadline, on_loop=True)
             except RunOnWorker as e:
-                doc = e.doc
-        work = observation.carry(lambda: process(self.manager, route, body, self.options.limits, deadline, doc=doc))
+                call = e.call
+        work = observation.carry(lambda: process(self.manager, route, body, self.options.limits, deadline, call=call))
         return await self.on_worker(work, deadline, timeout, what)
 
     def may_run_on_loop(self, body_bytes: int, timeout: float | None) -> bool:

@@ -11,6 +11,7 @@ import simdjson  # pysimdjson: exports nested numeric arrays to typed buffers
 from serving.errors import ServingError
 from serving.request_limits import RequestLimits
 from serving.tensor_json.numbers import FLOATS, INTEGERS, in_range, to_floats, to_integers
+from serving.tensor_json.outline import outlined
 from serving.tensor_json.request import MAX_RANK
 
 
@@ -65,10 +66,12 @@ class TypedRequest:
         if not names or ("instances" in self._doc) == ("inputs" in self._doc):
             return None
         if "inputs" in self._doc:
-            found, fmt = _typed_columns(self._doc["inputs"], input_dtypes, limits), "columnar"
+            inputs = self._doc["inputs"]
+            regular = outlined(self._body, _first_shapes(_columns_in_body_order(inputs, names)))
+            found, fmt = _typed_columns(inputs, input_dtypes, limits, regular), "columnar"
             arrays_in_json = None if found is None else sum(_array_count(shape) for shape, _ in found.values())
         else:
-            found, fmt = _typed_instances(self._doc["instances"], input_dtypes), "row"
+            found, fmt = _typed_instances(self._doc["instances"], input_dtypes, self._body), "row"
             if found is None or not _within(limits, {name: shape for name, (shape, _) in found.items()}):
                 return None  # the reference path converts the first example before it refuses: its error, its order
             # one list of rows, then per row the lists of each input
@@ -92,24 +95,43 @@ def _buffer_code(dtype: int) -> str | None:
     return "d" if dtype in FLOATS else "i" if dtype in INTEGERS else None
 
 
-def _typed_columns(inputs: Any, input_dtypes: Mapping[str, int], limits: RequestLimits) -> dict | None:
-    """Columnar: one tensor, or an object keyed by input name, in the reference path's order."""
+def _columns_in_body_order(inputs: Any, names: list[str]) -> list:
+    """The columnar tensors the names select, in the order the body has them (empty if a name is repeated)."""
+    if isinstance(inputs, simdjson.Array):
+        return [inputs]
+    if not isinstance(inputs, simdjson.Object):
+        return []
+    order = [key for key in inputs.keys() if key in names]
+    return [inputs[key] for key in order] if len(order) == len(set(order)) else []
+
+
+def _first_shapes(values: list) -> list[tuple]:
+    """The shape of each value as its first elements give it (dense_shape's); empty unless each is an array."""
+    shapes = [_first_shape(value) for value in values]
+    return [] if None in shapes else shapes
+
+
+def _typed_columns(
+    inputs: Any, input_dtypes: Mapping[str, int], limits: RequestLimits, regular: bool = False
+) -> dict | None:
+    """Columnar: one tensor, or an object keyed by input name, in the reference path's order. `regular`: the
+    body's outline showed every tensor regular (outline.py)."""
     names = sorted(input_dtypes)
     if isinstance(inputs, simdjson.Array) and len(names) == 1:
-        tensor = _typed_tensor(inputs, input_dtypes[names[0]], limits, names[0])
+        tensor = _typed_tensor(inputs, input_dtypes[names[0]], limits, names[0], regular)
         return None if tensor is None else {names[0]: tensor}
     if not isinstance(inputs, simdjson.Object) or "b64" in inputs:
         return None
     found = {}
     for name in names:
-        tensor = _typed_tensor(inputs[name], input_dtypes[name], limits, name) if name in inputs else None
+        tensor = _typed_tensor(inputs[name], input_dtypes[name], limits, name, regular) if name in inputs else None
         if tensor is None:
             return None
         found[name] = tensor
     return found
 
 
-def _typed_instances(instances: Any, input_dtypes: Mapping[str, int]) -> dict | None:
+def _typed_instances(instances: Any, input_dtypes: Mapping[str, int], body: bytes | bytearray) -> dict | None:
     """Row format: a plain list of examples is one tensor with the batch outside; objects are named rows."""
     if not isinstance(instances, simdjson.Array) or not len(instances):
         return None
@@ -118,7 +140,7 @@ def _typed_instances(instances: Any, input_dtypes: Mapping[str, int]) -> dict | 
     if len(input_dtypes) != 1:
         return None
     name = next(iter(input_dtypes))
-    tensor = _typed_tensor(instances, input_dtypes[name])
+    tensor = _typed_tensor(instances, input_dtypes[name], regular=outlined(body, _first_shapes([instances])))
     return None if tensor is None else {name: tensor}
 
 
@@ -136,38 +158,50 @@ def _within(limits: RequestLimits, shapes: Mapping[str, tuple]) -> bool:
     return True
 
 
-def _regular_shape(array: Any) -> tuple | None:
-    """The shape dense_shape would infer, when every list at every level but the innermost has it.
-
-    Lists inside the innermost lists are ruled out afterwards by counting '[' in the body."""
+def _first_shape(array: Any) -> tuple | None:
+    """The shape dense_shape infers from the first element at each level; None for an empty list, a rank
+    past MAX_RANK or a first leaf that is not a number."""
     shape, value = [], array
     while isinstance(value, simdjson.Array):
         shape.append(len(value))
         if len(shape) > MAX_RANK or not shape[-1]:
             return None
         value = value[0]
-    if isinstance(value, (simdjson.Object, str)) or value is None or isinstance(value, bool):
+    if not shape or isinstance(value, (simdjson.Object, str)) or value is None or isinstance(value, bool):
         return None
+    return tuple(shape)
 
-    def regular(level: Any, depth: int) -> bool:
+
+def _regular_shape(array: Any, regular: bool = False) -> tuple | None:
+    """The shape dense_shape would infer, when every list at every level but the innermost has it (walked
+    unless the body's outline showed it: `regular`).
+
+    Lists inside the innermost lists are ruled out afterwards by counting '[' in the body."""
+    shape = _first_shape(array)
+    if shape is None or regular:
+        return shape
+
+    def walk(level: Any, depth: int) -> bool:
         if depth == len(shape) - 1:
             return True
         for child in level:
-            if not isinstance(child, simdjson.Array) or len(child) != shape[depth + 1] or not regular(child, depth + 1):
+            if not isinstance(child, simdjson.Array) or len(child) != shape[depth + 1] or not walk(child, depth + 1):
                 return False
         return True
 
-    return tuple(shape) if regular(array, 0) else None
+    return shape if walk(array, 0) else None
 
 
-def _typed_tensor(value: Any, dtype: int, limits: RequestLimits | None = None, name: str = "") -> tuple | None:
+def _typed_tensor(
+    value: Any, dtype: int, limits: RequestLimits | None = None, name: str = "", regular: bool = False
+) -> tuple | None:
     """(shape, flat buffer) of a regular numeric tensor of a dtype the typed path handles, else None.
 
     With `limits` the element cap is checked where json_to_array checks it (after the shape, before values)."""
     code = _buffer_code(dtype)
     if code is None or not isinstance(value, simdjson.Array):
         return None
-    shape = _regular_shape(value)
+    shape = _regular_shape(value, regular)
     if shape is None:
         return None
     if limits is not None:

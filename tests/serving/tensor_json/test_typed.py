@@ -66,6 +66,8 @@ def test_regular_numeric_tensors_take_the_typed_path(body, dtypes):
     "body, dtypes",
     [
         ('{"inputs": [[1, 2], [3]]}', X),  # ragged
+        ('{"inputs": [[1, 2], [3, 4, 5], [6]]}', X),  # ragged, with as many numbers and lists as (3, 2)
+        ('{"inputs": [[1], [], [2, 3]]}', X),
         ('{"inputs": [[1, 2], [3, [4]]]}', X),  # a list where a number belongs, same count
         ('{"inputs": [[1, 2], 3]}', X),  # a number where a list belongs
         ('{"instances": [[1, 2], [3, 4, 5]]}', X),
