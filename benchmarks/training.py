@@ -16,8 +16,8 @@ reaches a useful quality takes minutes on two cores, so it is measured here:
               iterations: the kernel distance of Gs samples to held-out faces, before and after
 
 Each run is checked against the criteria its unit test used to assert (`criteria`); a full run that
-misses one exits 1. `--quick` runs every model for a step or two on a handful of scenes (what the test
-of this command runs): figures, not convergence. The JSON (`--out`) holds every figure printed.
+misses one exits 1. `--quick` runs every model for a step or two on a handful of scenes, eagerly (what the
+test of this command runs): figures, not convergence. The JSON (`--out`) holds every figure printed.
 """
 
 from __future__ import annotations
@@ -251,13 +251,19 @@ def run_training(models: list[str], quick: bool, out: Path) -> dict:
     schedule = QUICK if quick else FULL
     result = {"quick": quick, "schedule": schedule.__dict__, "load_average_before": os.getloadavg()[0], "runs": {}}
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="training-benchmark-") as tmp:
-        for name in models:
-            run_start = time.monotonic()
-            run = RUNS[name](schedule, Path(tmp) / name)
-            run["seconds"] = time.monotonic() - run_start
-            result["runs"][name] = run
-            print(f"{name}: {run['seconds']:.0f} s, criteria {run['criteria']}", flush=True)
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(quick)  # a step or two: tracing the steps would cost more than running them
+    try:
+        with tempfile.TemporaryDirectory(prefix="training-benchmark-") as tmp:
+            for name in models:
+                run_start = time.monotonic()
+                run = RUNS[name](schedule, Path(tmp) / name)
+                run["seconds"] = time.monotonic() - run_start
+                result["runs"][name] = run
+                print(f"{name}: {run['seconds']:.0f} s, criteria {run['criteria']}", flush=True)
+    finally:
+        tf.config.run_functions_eagerly(False)
     result["seconds"] = time.monotonic() - start
     result["load_average_after"] = os.getloadavg()[0]
     out.parent.mkdir(parents=True, exist_ok=True)
