@@ -92,6 +92,8 @@ def _train_detector(config, samples, schedule: Schedule) -> tuple[object, list[f
 
 
 def run_detr(schedule: Schedule, work: Path) -> dict:
+    import keras
+
     from export.detr.networks.box_ops import box_cxcywh_to_xyxy, box_iou
     from export.detr.networks.detr import build_detr
     from export.detr.training.criterion import SetCriterion
@@ -103,6 +105,7 @@ def run_detr(schedule: Schedule, work: Path) -> dict:
     annotations = write_dataset(work, schedule.scenes, 64, 64, seed=0, max_objects=2)
     samples, _ = load_coco(work / "images", annotations, 64, 64)
     criterion = SetCriterion(config.num_classes)
+    keras.utils.set_random_seed(0)  # the initialisation `_train_detector` starts from
     untrained = mean_matched_iou(build_detr(config), criterion, samples, 16, 2)
     start = time.monotonic()
     model, history = _train_detector(config, samples, schedule)
