@@ -98,6 +98,11 @@ SKIP = [
         "tests/benchmarks/test_reliability.py runs every scenario with smaller counts",
     ),
     (
+        r"python -m benchmarks training",
+        "the convergence runs take a minute alone and several under CI's load: "
+        "tests/benchmarks/test_training.py runs the same command --quick",
+    ),
+    (
         r"python -m export\.stylegan\.training .*--steps 2000",
         "2000 training steps take tens of minutes: tests/export/stylegan/training/test_training.py runs a few",
     ),

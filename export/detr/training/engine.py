@@ -40,6 +40,10 @@ class Trainer:
         self.other_vars = [v for v in model.trainable_variables if id(v) not in backbone_ids]
         self.optimizer = keras.optimizers.AdamW(lr, weight_decay=weight_decay)
         self.backbone_optimizer = keras.optimizers.AdamW(lr_backbone, weight_decay=weight_decay)
+        # Built here: a first step that creates the optimizers' variables makes tf.function trace it twice.
+        self.optimizer.build(self.other_vars)
+        if self.backbone_vars:
+            self.backbone_optimizer.build(self.backbone_vars)
 
     @tf.function(reduce_retracing=True)
     def step(self, pixels, mask, labels, boxes, counts):

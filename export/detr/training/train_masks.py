@@ -110,6 +110,7 @@ class MaskTrainer:
         self.model, self.criterion, self.clip_norm = model, criterion, clip_norm
         self.variables = model.bbox_attention.trainable_variables + model.mask_head.trainable_variables
         self.optimizer = keras.optimizers.AdamW(lr, weight_decay=weight_decay)
+        self.optimizer.build(self.variables)  # so the first traced step creates no variable (one trace, not two)
 
     @tf.function(reduce_retracing=True)
     def step(self, pixels, mask, labels, boxes, counts, target_masks):

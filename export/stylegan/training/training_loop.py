@@ -97,6 +97,9 @@ class Trainer:
         unused_d = set() if config.progressive else {id(v) for layer in self.D.from_rgb[1:] for v in layer.weights}
         self.G_vars = [v for v in self.G.trainable_weights if id(v) not in unused_g]
         self.D_vars = [v for v in self.D.trainable_weights if id(v) not in unused_d]
+        # Built here: a first step that creates the optimizers' variables makes tf.function trace it twice.
+        self.G_opt.build(self.G_vars)
+        self.D_opt.build(self.D_vars)
         self.Gs_beta = (
             0.5 ** (config.batch_size / (config.g_smoothing_kimg * 1000.0)) if config.g_smoothing_kimg > 0 else 0.0
         )

@@ -1,5 +1,5 @@
-"""Mask-head training with the detector frozen: the COCO panoptic loader, the frozen weights, the CLI, and a
-short run on synthetic shapes in which the matched queries' mask IoU clearly improves."""
+"""Mask-head training with the detector frozen: the COCO panoptic loader, the frozen weights, and the CLI, whose
+mask loss falls in a few steps. (How far a longer run gets: `python -m benchmarks training --model detr-masks`.)"""
 
 import json
 
@@ -9,13 +9,13 @@ import tensorflow as tf
 import torch
 import torch.nn.functional as F
 
+from export.detr.exporter import load_weights
 from export.detr.networks.box_ops import box_cxcywh_to_xyxy
 from export.detr.networks.detr import DETRConfig, build_detr
 from export.detr.networks.segmentation import build_detr_segm
 from export.detr.training.criterion import SetCriterion
-from export.detr.training.engine import train
 from export.detr.training.synthetic import CATEGORIES, render_scene_with_masks, write_panoptic_dataset
-from export.detr.training.train_masks import MaskTrainer, collate_masks, load_coco_panoptic, main, mean_mask_iou
+from export.detr.training.train_masks import MaskTrainer, collate_masks, load_coco_panoptic, main
 
 TINY = DETRConfig(
     blocks=(1, 1, 1, 1),
@@ -29,6 +29,7 @@ TINY = DETRConfig(
     dropout=0.0,
     num_classes=len(CATEGORIES) + 1,
 )
+EPOCHS = 12
 TINY_FLAGS = [
     "--backbone-blocks",
     "1",
@@ -106,7 +107,10 @@ def test_only_the_attention_map_and_the_mask_head_learn(tmp_path):
     assert all(not np.array_equal(before, after.numpy()) for before, after in zip(head_before, head) if after.trainable)
 
 
-def test_cli_needs_the_trained_detector_and_writes_the_panoptic_weights(tmp_path, capsys):
+def test_cli_needs_the_trained_detector_lowers_the_mask_loss_and_writes_what_the_exporter_reads(tmp_path, capsys):
+    """A few steps on one batch of four scenes: the mask loss falls, the detector comes out as it went in,
+    and the weights file loads as `python -m export detr --panoptic --weights` loads it. How far a longer run
+    gets (mask IoU well above chance) is `python -m benchmarks training --model detr-masks`."""
     annotations = write_panoptic_dataset(tmp_path, 4, 64, 64, seed=3, max_objects=2)
     with pytest.raises(SystemExit, match="give the trained detector"):
         main([*_paths(tmp_path, annotations), "--min-size", "64", "--max-size", "64", *TINY_FLAGS])
@@ -122,72 +126,9 @@ def test_cli_needs_the_trained_detector_and_writes_the_panoptic_weights(tmp_path
                 "--output",
                 str(output),
                 "--epochs",
-                "1",
+                str(EPOCHS),
                 "--batch-size",
-                "2",
-                "--min-size",
-                "64",
-                "--max-size",
-                "64",
-                "--seed",
-                "0",
-                *TINY_FLAGS,
-            ]
-        )
-        == 0
-    )
-    assert "mask IoU before" in capsys.readouterr().out
-    model = build_detr_segm(TINY)
-    model.load_weights(output)
-    for ours, given in zip(model.detr.get_weights(), detector.get_weights()):
-        np.testing.assert_array_equal(ours, given)  # the detector went in and came out frozen
-
-
-def _whole_image_iou(samples) -> float:
-    """Chance level: IoU of every target mask with a mask covering the whole image."""
-    return float(np.mean([mask.mean() for sample in samples for mask in sample.masks]))
-
-
-@pytest.mark.slow
-def test_mask_head_training_improves_mask_iou_clearly(tmp_path, capsys):
-    """A tiny DETR learns the boxes of 32 synthetic scenes (30 epochs), is frozen, and the mask head
-    trains for 30 epochs: the matched queries' mask IoU goes from near zero to well above chance.
-
-    What such a short run learns is mostly the shapes' foreground: the query-specific signal reaches the
-    head through attention maps of about 1e-2 (as in the official head), and separating two objects of
-    one image takes the long training of the official recipe (a 150-epoch run with a dilated backbone,
-    measured while writing this, still gave the two queries of an image the same mask)."""
-    annotations = write_panoptic_dataset(tmp_path, 32, 64, 64, seed=0, max_objects=2)
-    samples, _ = load_coco_panoptic(tmp_path / "images", tmp_path / "panoptic", annotations, 64, 64)
-    import keras
-
-    keras.utils.set_random_seed(0)
-    detector = build_detr(TINY)
-    train(
-        detector,
-        samples,
-        epochs=30,
-        batch_size=8,
-        lr=2e-3,
-        lr_backbone=2e-3,
-        clip_norm=1.0,
-        train_stem=True,
-        log=lambda line: None,
-    )
-    detector.save_weights(tmp_path / "detr.weights.h5")
-    output = tmp_path / "panoptic.weights.h5"
-    assert (
-        main(
-            [
-                *_paths(tmp_path, annotations),
-                "--detr-weights",
-                str(tmp_path / "detr.weights.h5"),
-                "--output",
-                str(output),
-                "--epochs",
-                "30",
-                "--batch-size",
-                "8",
+                "4",
                 "--lr",
                 "2e-3",
                 "--clip-max-norm",
@@ -204,11 +145,13 @@ def test_mask_head_training_improves_mask_iou_clearly(tmp_path, capsys):
         == 0
     )
     lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("mask IoU before") for line in lines)
+    assert any(line.startswith("mask IoU after") for line in lines)
     history = [float(line.split()[-1]) for line in lines if line.startswith("epoch")]
-    assert len(history) == 30 and np.mean(history[-5:]) < 0.6 * np.mean(history[:3]), history
-    untrained = float(next(line for line in lines if line.startswith("mask IoU before")).split()[-1])
+    # One batch, so each epoch is one step on the same scenes: measured 0.72-0.82 of the first loss after
+    # 12 steps (four initialisations of the detector and head), falling every step.
+    assert len(history) == EPOCHS and np.mean(history[-3:]) < 0.9 * history[0], history
     model = build_detr_segm(TINY)
-    model.load_weights(output)
-    trained = mean_mask_iou(model, SetCriterion(TINY.num_classes), samples, 16, 2)
-    chance = _whole_image_iou(samples)
-    assert trained > max(untrained, chance) + 0.3, (untrained, chance, trained)
+    assert load_weights(model, str(output), None, None) == "keras weights panoptic.weights.h5"
+    for ours, given in zip(model.detr.get_weights(), detector.get_weights()):
+        np.testing.assert_array_equal(ours, given)  # the detector went in and came out frozen

@@ -1,16 +1,16 @@
-"""DETR learns: `python -m export.detr.training` on a small synthetic scene set lowers the set loss and
-the trained model's Hungarian-matched boxes fit the targets far better than chance."""
+"""DETR learns: `python -m export.detr.training` lowers the set loss, trains every weight the official recipe
+trains and freezes the rest, and writes weights the exporter reads. (How far a longer run gets:
+`python -m benchmarks training --model detr`.)"""
 
+import keras
 import numpy as np
-import pytest
 
-from export.detr.networks.box_ops import box_cxcywh_to_xyxy, box_iou
+from export.detr.exporter import load_weights
 from export.detr.networks.detr import DETRConfig, build_detr
 from export.detr.networks.frozen_batch_norm import FrozenBatchNorm
 from export.detr.training.__main__ import main
 from export.detr.training.criterion import SetCriterion
-from export.detr.training.datasets import load_coco
-from export.detr.training.engine import Trainer, mean_matched_iou
+from export.detr.training.engine import Trainer
 from export.detr.training.synthetic import CATEGORIES, write_dataset
 
 TINY_FLAGS = [
@@ -48,67 +48,67 @@ TINY = DETRConfig(
     dropout=0.0,
     num_classes=len(CATEGORIES) + 1,
 )
+EPOCHS = 12
 
 
-def _constant_guess_iou(samples) -> float:
-    """Chance level: mean IoU of every target with the dataset's mean box (the best constant guess)."""
-    boxes = np.concatenate([s.boxes for s in samples])
-    iou, _ = box_iou(box_cxcywh_to_xyxy(boxes), box_cxcywh_to_xyxy(boxes.mean(0, keepdims=True)))
-    return float(np.mean(iou))
-
-
-@pytest.mark.slow
-def test_training_lowers_the_loss_and_finds_the_boxes(tmp_path, capsys):
-    annotations = write_dataset(tmp_path, 32, 64, 64, seed=0, max_objects=2)
+def test_cli_lowers_the_loss_trains_every_unfrozen_weight_and_writes_what_the_exporter_reads(tmp_path, capsys):
+    """A few steps on one batch of four scenes, through `python -m export.detr.training`: the loss falls, the
+    stem and layer1 stay as initialised (the official recipe), every other weight learns, and the weights
+    file loads as `python -m export detr --weights` loads it. Convergence on a real set (30 epochs, matched
+    box IoU far above chance) is `python -m benchmarks training --model detr`."""
+    annotations = write_dataset(tmp_path, 4, 64, 64, seed=0, max_objects=2)
     output = tmp_path / "tiny.weights.h5"
-    assert (
-        main(
-            [
-                "--data",
-                str(tmp_path / "images"),
-                "--annotations",
-                str(annotations),
-                "--output",
-                str(output),
-                "--epochs",
-                "30",
-                "--batch-size",
-                "8",
-                "--lr",
-                "2e-3",
-                "--lr-backbone",
-                "2e-3",
-                "--clip-max-norm",
-                "1.0",
-                "--train-stem",
-                "--min-size",
-                "64",
-                "--max-size",
-                "64",
-                "--seed",
-                "0",
-                *TINY_FLAGS,
-            ]
-        )
-        == 0
-    )
+    argv = [
+        "--data",
+        str(tmp_path / "images"),
+        "--annotations",
+        str(annotations),
+        "--output",
+        str(output),
+        "--epochs",
+        str(EPOCHS),
+        "--batch-size",
+        "4",
+        "--lr",
+        "2e-3",
+        "--lr-backbone",
+        "2e-3",
+        "--clip-max-norm",
+        "1.0",
+        "--min-size",
+        "64",
+        "--max-size",
+        "64",
+        "--seed",
+        "0",
+        *TINY_FLAGS,
+    ]
+    assert main(argv) == 0
     history = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
-    assert len(history) == 30
-    # Multi-threaded CPU kernels make runs differ after the first epochs even with --seed (and with op
-    # determinism on): over nine runs of 30-40 epochs the last five averaged 0.39-0.53 of the first
-    # epoch's loss but 0.45-0.61 of the first three's, so the bound is set against the first epoch.
-    assert np.mean(history[-5:]) < 0.6 * history[0], history
-    assert all(np.mean(history[i : i + 10]) > np.mean(history[i + 10 : i + 20]) for i in (0, 10)), history
+    assert len(history) == EPOCHS
+    # One batch, so each epoch is one step on the same scenes: measured 0.67-0.71 of the first loss after
+    # 12 steps (two seeds); the bound leaves room for the thread-order noise of CPU kernels.
+    assert np.mean(history[-3:]) < 0.85 * history[0], history
 
-    samples, num_classes = load_coco(tmp_path / "images", annotations, 64, 64)
-    assert num_classes == TINY.num_classes
-    criterion = SetCriterion(num_classes)
-    untrained = mean_matched_iou(build_detr(TINY), criterion, samples, 16, 2)
-    trained_model = build_detr(TINY)
-    trained_model.load_weights(output)
-    trained = mean_matched_iou(trained_model, criterion, samples, 16, 2)
-    chance = _constant_guess_iou(samples)
-    assert trained > max(untrained, chance) + 0.2, (untrained, chance, trained)
+    keras.utils.set_random_seed(0)  # what the command did before building its model
+    initial = build_detr(TINY)
+    trained = build_detr(TINY)
+    assert load_weights(trained, str(output), None, None) == "keras weights tiny.weights.h5"
+    frozen = {id(v) for v in initial.backbone.conv1.trainable_variables}
+    frozen |= {id(v) for block in initial.backbone.stages[0] for v in block.trainable_variables}
+    # The first decoder layer attends over the zero target (as in the official model): all its values are
+    # equal, so its self-attention's query/key/value projection gets no gradient and only weight decay moves it.
+    no_gradient = id(initial.transformer.decoder_layers[0].self_attn.in_proj_kernel)
+    moved = {}
+    for before, after in zip(initial.trainable_variables, trained.trainable_variables):
+        change = float(np.abs(after.numpy() - before.numpy()).max())
+        if id(before) in frozen:
+            assert change == 0.0, before.path
+        elif id(before) != no_gradient:
+            moved[before.path] = change
+    # AdamW moves a weight with any gradient by about lr (2e-3) a step; weight decay alone by 2e-7 of it.
+    slowest = min(moved, key=moved.get)
+    assert moved[slowest] > 1e-4, (slowest, moved[slowest])
 
 
 def test_official_recipe_freezes_the_stem_and_layer1():

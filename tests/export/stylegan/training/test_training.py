@@ -1,10 +1,13 @@
-"""Training learns: on lfw_subset faces the kernel distance to held-out faces falls clearly."""
+"""Training learns: on lfw_subset faces the kernel distance to held-out faces falls within 50 iterations, w̄ is
+tracked and Gs averages G. (How far a longer run gets: `python -m benchmarks training --model stylegan`.)"""
 
 import numpy as np
 import pytest
 
 from export.stylegan.training.dataset import load_faces
 from export.stylegan.training.training_loop import TrainConfig, train
+
+STEPS = 50
 
 
 def test_faces_are_split_and_scaled():
@@ -23,17 +26,18 @@ def test_training_moves_samples_toward_held_out_faces():
         latent_size=64,
         mapping_fmaps=64,
         batch_size=16,
-        steps=200,
+        steps=STEPS,
         learning_rate=0.002,
         g_smoothing_kimg=0.5,
-        eval_every=100,
+        eval_every=STEPS,
         eval_samples=100,
         seed=0,
     )
     trainer, history = train(config, log=lambda line: None)
     start, end = history[0][1], history[-1][1]
-    assert history[-1][0] == 200
-    assert end < 0.1 * start, history
+    assert history[-1][0] == STEPS
+    # Measured after 50 iterations: 0.10, 0.16 and 0.30 of the untrained distance (seeds 0, 1, 2).
+    assert end < 0.5 * start, history
     # w̄ was tracked (it starts at zero) and copied into Gs, whose weights are an average, not a copy of G.
     assert np.abs(trainer.G.dlatent_avg.numpy()).max() > 0
     assert np.abs(trainer.Gs.dlatent_avg.numpy()).max() > 0
