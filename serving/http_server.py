@@ -113,8 +113,9 @@ _ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "defla
 class _Gunzip:
     """Inflates a gzip (or zlib) stream piece by piece, never producing more than `limit` bytes in all."""
 
-    def __init__(self, limit: int, window_bits: int = 16 + zlib.MAX_WBITS):
+    def __init__(self, limit: int, window_bits: int = 16 + zlib.MAX_WBITS, encoding: str = "gzip"):
         self._inflater = zlib.decompressobj(window_bits)
+        self._what = f"Failed to decompress the {encoding} request body (Content-Encoding: {encoding})"
         self._limit = limit
         self.size = 0
 
@@ -124,7 +125,7 @@ class _Gunzip:
             try:
                 piece = self._inflater.decompress(data, self._limit - self.size + 1)
             except zlib.error as e:
-                raise BodyRejected(400, f"Failed to decompress the request body (Content-Encoding): {e}") from None
+                raise BodyRejected(400, f"{self._what}: {e}") from None
             self.size += len(piece)
             if self.size > self._limit:
                 raise BodyRejected(413, "")
@@ -134,7 +135,7 @@ class _Gunzip:
 
     def finish(self) -> None:
         if not self._inflater.eof:
-            raise BodyRejected(400, "Failed to decompress the request body (Content-Encoding): the stream is truncated")
+            raise BodyRejected(400, f"{self._what}: the stream is truncated")
 
 
 class _Connection(asyncio.Protocol):
@@ -235,8 +236,9 @@ class _Connection(asyncio.Protocol):
         )
         if declared is not None and declared > options.rest_max_body_bytes:
             raise too_large
-        window_bits = _ENCODINGS.get(request.headers.get("content-encoding", "").strip().lower())
-        inflater = _Gunzip(options.rest_max_body_bytes, window_bits) if window_bits is not None else None
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        window_bits = _ENCODINGS.get(encoding)
+        inflater = _Gunzip(options.rest_max_body_bytes, window_bits, encoding) if window_bits is not None else None
         if self.h11.they_are_waiting_for_100_continue:
             self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
         deadline = time.monotonic() + read_timeout_s
