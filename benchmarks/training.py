@@ -50,24 +50,6 @@ FULL = Schedule(scenes=32, epochs=30, batch_size=8, stylegan_steps=200, stylegan
 QUICK = Schedule(scenes=4, epochs=1, batch_size=2, stylegan_steps=2, stylegan_eval_samples=8)
 
 
-def _detr_config(hidden_dim: int, num_heads: int):
-    from export.detr.networks.detr import DETRConfig
-    from export.detr.training.synthetic import CATEGORIES
-
-    return DETRConfig(
-        blocks=(1, 1, 1, 1),
-        backbone_width=16,
-        hidden_dim=hidden_dim,
-        num_heads=num_heads,
-        num_encoder_layers=1,
-        num_decoder_layers=2,
-        dim_feedforward=128,
-        num_queries=8,
-        dropout=0.0,
-        num_classes=len(CATEGORIES) + 1,
-    )
-
-
 def _train_detector(config, samples, schedule: Schedule) -> tuple[object, list[float]]:
     """A DETR of `config` trained on `samples` with the recipe the runs share (lr 2e-3, clip 1, stem trained)."""
     import keras
@@ -99,9 +81,9 @@ def run_detr(schedule: Schedule, work: Path) -> dict:
     from export.detr.training.criterion import SetCriterion
     from export.detr.training.datasets import load_coco
     from export.detr.training.engine import mean_matched_iou
-    from export.detr.training.synthetic import write_dataset
+    from export.detr.training.synthetic import synthetic_detr_config, write_dataset
 
-    config = _detr_config(hidden_dim=64, num_heads=4)
+    config = synthetic_detr_config(hidden_dim=64, num_heads=4)
     annotations = write_dataset(work, schedule.scenes, 64, 64, seed=0, max_objects=2)
     samples, _ = load_coco(work / "images", annotations, 64, 64)
     criterion = SetCriterion(config.num_classes)
@@ -137,10 +119,10 @@ def run_detr_masks(schedule: Schedule, work: Path) -> dict:
 
     from export.detr.networks.segmentation import build_detr_segm
     from export.detr.training.criterion import SetCriterion
-    from export.detr.training.synthetic import write_panoptic_dataset
+    from export.detr.training.synthetic import synthetic_detr_config, write_panoptic_dataset
     from export.detr.training.train_masks import load_coco_panoptic, mean_mask_iou, train_masks
 
-    config = _detr_config(hidden_dim=128, num_heads=8)
+    config = synthetic_detr_config(hidden_dim=128, num_heads=8)
     annotations = write_panoptic_dataset(work, schedule.scenes, 64, 64, seed=0, max_objects=2)
     samples, _ = load_coco_panoptic(work / "images", work / "panoptic", annotations, 64, 64)
     start = time.monotonic()

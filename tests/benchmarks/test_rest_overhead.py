@@ -1,40 +1,17 @@
 """`python -m benchmarks rest-overhead` end to end: a real server with Prometheus on, py-spy on its pid."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from serving.testing.server_process import REPO_ROOT
+from tests.benchmarks.command import run_benchmark
 
 pytestmark = pytest.mark.slow
 
 
 def test_rest_overhead_splits_a_request_into_client_transport_server_and_model(efficientnet_export, tmp_path):
     out = tmp_path / "rest_overhead.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "rest-overhead",
-            "--requests",
-            "4",
-            "--models-dir",
-            str(efficientnet_export.parents[1]),
-            "--out",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    result, printed = run_benchmark(
+        "rest-overhead", "--requests", "4", "--models-dir", str(efficientnet_export.parents[1]), out=out, timeout=600
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    result = json.loads(out.read_text())
     assert set(result["latency"]) == {
         "in-process (Session, as served)",
         "in-process (TF2 function)",
@@ -50,4 +27,4 @@ def test_rest_overhead_splits_a_request_into_client_transport_server_and_model(e
     assert profile["requests"] == 4 and profile["samples"] > 0
     assert profile["cpu_ms_per_request"]  # the server's Python work, attributed
     assert any("recv_into" in name or "sendall" in name for name in profile["client_cprofile_ms_per_call"])
-    assert "| in-process (Session, as served) |" in done.stdout
+    assert "| in-process (Session, as served) |" in printed

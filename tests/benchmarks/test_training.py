@@ -2,31 +2,18 @@
 JSON and the table, and the convergence criteria are reported. A quick run trains a step or two, so whether
 the criteria are met is not asserted (that is what the full-length run measures)."""
 
-import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 
-from serving.testing.server_process import REPO_ROOT
+from tests.benchmarks.command import run_benchmark
 
 pytestmark = pytest.mark.slow
 
 
 def test_every_training_run_reports_its_figures(tmp_path):
     out = tmp_path / "training.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "training", "--quick", "--out", str(out)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    result = json.loads(out.read_text())
+    result, printed = run_benchmark("training", "--quick", out=out)
     assert result["quick"] is True and set(result["runs"]) == {"detr", "detr-masks", "stylegan"}
     detr, masks, stylegan = (result["runs"][name] for name in ("detr", "detr-masks", "stylegan"))
     assert len(detr["loss_history"]) == result["schedule"]["epochs"] == len(masks["mask_loss_history"])
@@ -39,5 +26,5 @@ def test_every_training_run_reports_its_figures(tmp_path):
         assert 0.0 <= detr[iou] <= 1.0
     for iou in ("mask_iou_before", "mask_iou_after", "mask_iou_whole_image"):
         assert 0.0 <= masks[iou] <= 1.0
-    table = done.stdout
+    table = printed
     assert all(f"| {name} (" in table for name in result["runs"]), table

@@ -18,6 +18,26 @@ from export.detr.panoptic_png import id_to_rgb
 CATEGORIES = [{"id": 1, "name": "rectangle"}, {"id": 2, "name": "ellipse"}, {"id": 3, "name": "triangle"}]
 
 
+def synthetic_detr_config(hidden_dim: int = 64, num_heads: int = 4):
+    """The small DETR that learns these scenes in seconds (the training tests and `python -m benchmarks
+    training`): ResNet blocks 1-1-1-1 of width 16, one encoder and two decoder layers, 8 queries, no
+    dropout, the three shapes and no-object. A mask head needs hidden_dim 128 and 8 heads."""
+    from export.detr.networks.detr import DETRConfig
+
+    return DETRConfig(
+        blocks=(1, 1, 1, 1),
+        backbone_width=16,
+        hidden_dim=hidden_dim,
+        num_heads=num_heads,
+        num_encoder_layers=1,
+        num_decoder_layers=2,
+        dim_feedforward=128,
+        num_queries=8,
+        dropout=0.0,
+        num_classes=len(CATEGORIES) + 1,
+    )
+
+
 def _draw(draw: ImageDraw.ImageDraw, category: int, x: int, y: int, w: int, h: int, fill) -> None:
     corners = (x, y, x + w - 1, y + h - 1)
     if category == 1:

@@ -11,24 +11,17 @@ import torch.nn.functional as F
 
 from export.detr.exporter import load_weights
 from export.detr.networks.box_ops import box_cxcywh_to_xyxy
-from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.detr import build_detr
 from export.detr.networks.segmentation import build_detr_segm
 from export.detr.training.criterion import SetCriterion
-from export.detr.training.synthetic import CATEGORIES, render_scene_with_masks, write_panoptic_dataset
+from export.detr.training.synthetic import (
+    render_scene_with_masks,
+    synthetic_detr_config,
+    write_panoptic_dataset,
+)
 from export.detr.training.train_masks import MaskTrainer, collate_masks, load_coco_panoptic, main
 
-TINY = DETRConfig(
-    blocks=(1, 1, 1, 1),
-    backbone_width=16,
-    hidden_dim=128,
-    num_heads=8,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    dim_feedforward=128,
-    num_queries=8,
-    dropout=0.0,
-    num_classes=len(CATEGORIES) + 1,
-)
+TINY = synthetic_detr_config(hidden_dim=128, num_heads=8)
 EPOCHS = 12
 TINY_FLAGS = [
     "--backbone-blocks",

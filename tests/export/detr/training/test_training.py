@@ -6,12 +6,12 @@ import keras
 import numpy as np
 
 from export.detr.exporter import load_weights
-from export.detr.networks.detr import DETRConfig, build_detr
+from export.detr.networks.detr import build_detr
 from export.detr.networks.frozen_batch_norm import FrozenBatchNorm
 from export.detr.training.__main__ import main
 from export.detr.training.criterion import SetCriterion
 from export.detr.training.engine import Trainer
-from export.detr.training.synthetic import CATEGORIES, write_dataset
+from export.detr.training.synthetic import synthetic_detr_config, write_dataset
 
 TINY_FLAGS = [
     "--backbone-blocks",
@@ -36,18 +36,7 @@ TINY_FLAGS = [
     "--dropout",
     "0",
 ]
-TINY = DETRConfig(
-    blocks=(1, 1, 1, 1),
-    backbone_width=16,
-    hidden_dim=64,
-    num_heads=4,
-    num_encoder_layers=1,
-    num_decoder_layers=2,
-    dim_feedforward=128,
-    num_queries=8,
-    dropout=0.0,
-    num_classes=len(CATEGORIES) + 1,
-)
+TINY = synthetic_detr_config(hidden_dim=64, num_heads=4)
 EPOCHS = 12
 
 
