@@ -170,23 +170,10 @@ def run_detr_masks(schedule: Schedule, work: Path) -> dict:
 
 
 def run_stylegan(schedule: Schedule, work: Path) -> dict:
-    from export.stylegan.training.training_loop import TrainConfig, train
+    from export.stylegan.training.training_loop import small_faces_config, train
 
     steps = schedule.stylegan_steps
-    config = TrainConfig(
-        resolution=16,
-        fmap_base=256,
-        fmap_max=32,
-        latent_size=64,
-        mapping_fmaps=64,
-        batch_size=16,
-        steps=steps,
-        learning_rate=0.002,
-        g_smoothing_kimg=0.5,
-        eval_every=max(1, steps // 2),
-        eval_samples=schedule.stylegan_eval_samples,
-        seed=0,
-    )
+    config = small_faces_config(steps, eval_every=max(1, steps // 2), eval_samples=schedule.stylegan_eval_samples)
     start = time.monotonic()
     _, history = train(config, log=lambda line: None)
     seconds = time.monotonic() - start

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from export.stylegan.training.dataset import load_faces
-from export.stylegan.training.training_loop import TrainConfig, train
+from export.stylegan.training.training_loop import small_faces_config, train
 
 STEPS = 50
 
@@ -19,20 +19,7 @@ def test_faces_are_split_and_scaled():
 
 @pytest.mark.slow
 def test_training_moves_samples_toward_held_out_faces():
-    config = TrainConfig(
-        resolution=16,
-        fmap_base=256,
-        fmap_max=32,
-        latent_size=64,
-        mapping_fmaps=64,
-        batch_size=16,
-        steps=STEPS,
-        learning_rate=0.002,
-        g_smoothing_kimg=0.5,
-        eval_every=STEPS,
-        eval_samples=100,
-        seed=0,
-    )
+    config = small_faces_config(STEPS, eval_every=STEPS)
     trainer, history = train(config, log=lambda line: None)
     start, end = history[0][1], history[-1][1]
     assert history[-1][0] == STEPS
