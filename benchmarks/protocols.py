@@ -60,20 +60,10 @@ RATIOS = {  # name: (numerator path, denominator path, target)
 
 def run_protocols(models_dir: Path, rounds: int, out: Path) -> dict:
     """Exports B0 if missing, serves it, and measures from a client process of its own."""
-    from serving.testing.server_process import MONITORING_CONFIG, ServerProcess
-
     workload = WORKLOADS["efficientnet"]
     workload.ensure_export(models_dir)
     with tempfile.TemporaryDirectory(prefix="bench-protocols-") as work:
-        monitoring = Path(work) / "monitoring.config"
-        monitoring.write_text(MONITORING_CONFIG)
-        server = ServerProcess(
-            model_name=workload.name,
-            model_base_path=models_dir / workload.name,
-            args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
-            startup_timeout=600,
-        )
-        with server:
+        with workload.metered_server(models_dir, Path(work)) as server:
             result = _measure_against(server, workload, models_dir, rounds, Path(work) / "spec.json")
     result["ratios"] = _ratios(result["latency"])
     out.parent.mkdir(parents=True, exist_ok=True)

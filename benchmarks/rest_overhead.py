@@ -38,7 +38,6 @@ import numpy as np
 from benchmarks.workloads import WORKLOADS, photo_jpeg
 
 FLOOR = "in-process (Session, as served)"
-MONITORING = 'prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n'
 PROFILE_RATE = 1000  # samples per second
 # (category, regular expression on a py-spy frame); the first category found from the leaf up wins.
 CATEGORIES = [
@@ -157,7 +156,6 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     from benchmarks.harness import median_ms, percentile
     from clients import GrpcClient, RestClient
     from serving.servable import Servable
-    from serving.testing.server_process import ServerProcess
 
     workload = WORKLOADS["efficientnet"]
     workload.ensure_export(models_dir)
@@ -171,15 +169,7 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     ).encode()
 
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as work:
-        monitoring = Path(work) / "monitoring.config"
-        monitoring.write_text(MONITORING)
-        server = ServerProcess(
-            model_name=workload.name,
-            model_base_path=models_dir / workload.name,
-            args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
-            startup_timeout=600,
-        )
-        with server:
+        with workload.metered_server(models_dir, Path(work)) as server:
             url = f"{server.rest_url}/v1/models/{workload.name}:predict"
             http = requests.Session()
             rest = RestClient(server.rest_url, timeout=120, retries=0)

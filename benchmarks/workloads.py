@@ -86,6 +86,20 @@ class Workload:
     def export_info(self, models_dir: Path) -> dict:
         return json.loads((self.version_dir(models_dir) / "assets.extra" / "export_info.json").read_text())
 
+    def metered_server(self, models_dir: Path, work: Path):
+        """A `python -m serving` of this model (not started: enter it) with its Prometheus page on, where the
+        benchmarks read the server's own account (runtime_latency, request_latency)."""
+        from serving.testing.server_process import MONITORING_CONFIG, ServerProcess
+
+        monitoring = work / "monitoring.config"
+        monitoring.write_text(MONITORING_CONFIG)
+        return ServerProcess(
+            model_name=self.name,
+            model_base_path=models_dir / self.name,
+            args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
+            startup_timeout=600,
+        )
+
     def ensure_export(self, models_dir: Path) -> Path:
         """Exports the model with `python -m export` unless `models_dir/<name>` already holds a version."""
         base = models_dir / self.name
