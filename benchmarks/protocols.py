@@ -15,7 +15,7 @@ and, in the benchmark's own process, the floor: the same JPEG through the SavedM
 server calls it (`serving.servable.Servable`), between the client process's rounds (a pipe says when each may
 go, so no two calls overlap). The floor runs as many calls a round as the client does, back to back, so it is
 as warm as the served calls (a Session call after ~150 ms idle measured 47-50 ms where back to back it took 31).
-Measured this way the served paths still come out under the floor (see docs/performance.md), so the server's
+Measured this way the served paths still came out under the floor in most runs (docs/performance.md), so the server's
 own account is taken too: after every call the client reads the server's `runtime_latency` histogram (the
 Session runs the call caused, in the server process) and divides the call's end-to-end time by it. That ratio
 is per call, so drift between processes and over time cancels out.
@@ -41,11 +41,10 @@ import numpy as np
 import requests
 
 from benchmarks.harness import median_ms, percentile
+from benchmarks.server_metrics import difference, latency_totals
 from benchmarks.workloads import REPO_ROOT, WORKLOADS
 
 FLOOR = "in-process (Session, as served)"
-RUNTIME_LATENCY = ":tensorflow:serving:runtime_latency"
-REQUEST_LATENCY = ":tensorflow:serving:request_latency"
 OVER_SESSION_RUN_TARGETS = {"gRPC": 1.05, "REST b64": 1.10}  # the Session core's targets (issue 19)
 PATHS = ("gRPC", "REST b64", "REST JSON floats", "v2 REST binary", "v2 gRPC")
 RATIOS = {  # name: (numerator path, denominator path, target)
@@ -199,10 +198,10 @@ def measure(spec: dict) -> dict:
         for call in calls.values():
             call()
     samples: dict[str, list[float]] = {name: [] for name in calls}
-    server: dict[str, list[np.ndarray]] = {name: [] for name in calls}
+    accounts: dict[str, list[dict[str, float]]] = {name: [] for name in calls}
     names = list(calls)
     metrics = requests.Session()
-    server_total = _server_ms(metrics, spec["metrics_url"], model)
+    reading = latency_totals(metrics, spec["metrics_url"], model)
     print("ready", flush=True)
     for r in range(spec["rounds"]):
         sys.stdin.readline()  # the benchmark's process says when (its in-process call runs between rounds)
@@ -210,9 +209,8 @@ def measure(spec: dict) -> dict:
             start = time.perf_counter()
             calls[name]()
             samples[name].append((time.perf_counter() - start) * 1e3)
-            total = _server_ms(metrics, spec["metrics_url"], model)  # after the clock stopped
-            server[name].append(total - server_total)
-            server_total = total
+            previous, reading = reading, latency_totals(metrics, spec["metrics_url"], model)  # clock stopped
+            accounts[name].append(difference(reading, previous))
         print("done", flush=True)
     for client in clients.values():
         client.close()
@@ -231,37 +229,23 @@ def measure(spec: dict) -> dict:
     return {
         "rounds": spec["rounds"],
         "latency": {name: _summary(v) for name, v in samples.items()},
-        "over_session_run": {name: _over_session_run(samples[name], server[name]) for name in names},
+        "over_session_run": {name: _over_session_run(samples[name], accounts[name]) for name in names},
         "float_body": encode,
         "v2_and_grpc_answer_the_same_scores": same,
     }
 
 
-def _server_ms(session, metrics_url: str, model: str) -> np.ndarray:
-    """The server's histogram sums for `model`, in ms: [Session runs (`runtime_latency`, every signature),
-    requests (`request_latency`, from the request read to the answer handed to the transport)]."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    page = session.get(metrics_url, timeout=30)
-    page.raise_for_status()
-    sums = {RUNTIME_LATENCY: 0.0, REQUEST_LATENCY: 0.0}
-    for family in text_string_to_metric_families(page.text):
-        for sample in family.samples if family.name in sums else ():
-            if sample.name == family.name + "_sum" and sample.labels.get("model_name") == model:
-                sums[family.name] += sample.value / 1e3
-    return np.array([sums[RUNTIME_LATENCY], sums[REQUEST_LATENCY]])
-
-
-def _over_session_run(latency_ms: list[float], server_ms: list[np.ndarray]) -> dict[str, float]:
+def _over_session_run(latency_ms: list[float], accounts: list[dict[str, float]]) -> dict[str, float]:
     """Each call's end-to-end time over the Session run it caused in the server; where the rest went."""
-    run_ms = [float(s[0]) for s in server_ms]
-    request_ms = [float(s[1]) for s in server_ms]
-    if min(run_ms) <= 0:
+    run_ms = [a["run_ms"] for a in accounts]
+    request_ms = [a["request_ms"] for a in accounts]
+    if min(a["runs"] for a in accounts) < 1:
         raise RuntimeError("a call caused no Session run in the server's runtime_latency")
+    ratios = [t / r for t, r in zip(latency_ms, run_ms)]
     return {
         "session_run_p50_ms": percentile(run_ms, 50),
-        "ratio_p50": percentile([t / r for t, r in zip(latency_ms, run_ms)], 50),
-        "ratio_mean": float(np.mean([t / r for t, r in zip(latency_ms, run_ms)])),
+        "ratio_p50": percentile(ratios, 50),
+        "ratio_mean": float(np.mean(ratios)),
         "server_outside_run_p50_ms": percentile([q - r for q, r in zip(request_ms, run_ms)], 50),
         "client_and_transport_p50_ms": percentile([t - q for t, q in zip(latency_ms, request_ms)], 50),
     }

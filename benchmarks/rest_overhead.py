@@ -51,24 +51,6 @@ CATEGORIES = [
 ]
 
 
-def _prometheus(url: str) -> dict[str, float]:
-    """Sum and count of the REST request and runtime latency histograms (µs)."""
-    import requests
-
-    text = requests.get(f"{url}/monitoring/prometheus/metrics", timeout=30).text
-    values: dict[str, float] = {}
-    for name in ("request_latency", "runtime_latency"):
-        for kind in ("sum", "count"):
-            total = 0.0
-            for line in text.splitlines():
-                if line.startswith(f":tensorflow:serving:{name}_{kind}") and (
-                    name != "request_latency" or 'entrypoint="REST"' in line
-                ):
-                    total += float(line.rsplit(" ", 1)[1])
-            values[f"{name}_{kind}"] = total
-    return values
-
-
 def _categorise(stack: str) -> str:
     frames = stack.split(";")
     for frame in reversed(frames):
@@ -154,8 +136,10 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     import tensorflow as tf
 
     from benchmarks.harness import median_ms, percentile
+    from benchmarks.server_metrics import difference, latency_totals
     from clients import GrpcClient, RestClient
     from serving.servable import Servable
+    from serving.testing.server_process import METRICS_PATH
 
     workload = WORKLOADS["efficientnet"]
     workload.ensure_export(models_dir)
@@ -215,21 +199,17 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
                 ),
             }
 
-            before = _prometheus(server.rest_url)
+            metrics_url = server.rest_url + METRICS_PATH
+            before = latency_totals(http, metrics_url, workload.name, entrypoint="REST")
             alone = []
             for _ in range(requests_count):
                 start = time.perf_counter()
                 raw()
                 alone.append((time.perf_counter() - start) * 1e3)
-            after = _prometheus(server.rest_url)
-            served = {k: after[k] - before[k] for k in after}
+            served = difference(latency_totals(http, metrics_url, workload.name, entrypoint="REST"), before)
             server_side = {
-                "REST handler mean ms (request_latency)": served["request_latency_sum"]
-                / served["request_latency_count"]
-                / 1e3,
-                "model call mean ms (runtime_latency)": served["runtime_latency_sum"]
-                / served["runtime_latency_count"]
-                / 1e3,
+                "REST handler mean ms (request_latency)": served["request_ms"] / served["requests"],
+                "model call mean ms (runtime_latency)": served["run_ms"] / served["runs"],
                 "round trip mean ms (same requests, client side)": float(np.mean(alone)),
             }
 
