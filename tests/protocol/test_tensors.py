@@ -79,6 +79,21 @@ def test_a_short_typed_field_fills_the_shape_like_tensorflow():
     np.testing.assert_array_equal(tensors.to_numpy(proto), np.zeros((2, 2), np.float32))
 
 
+@pytest.mark.parametrize("size", [1, 5, 64, 65, 3000])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint64])
+def test_typed_integer_fields_are_the_bytes_protobuf_writes(size, dtype):
+    """Varints are written one by one for a few values and vectorised for many: both are protobuf's bytes,
+    negative numbers and the largest values included."""
+    info = np.iinfo(dtype)
+    edges = [info.min, info.max, 0, 1, 127, 128, 16383, 16384, -1 if info.min < 0 else 2**32]
+    array = np.resize(np.array(edges, dtype=dtype), size)
+    ours = tensors.to_proto(array, as_content=False)
+    theirs = tensors.TensorProto(dtype=ours.dtype, tensor_shape=ours.tensor_shape)
+    getattr(theirs, dtypes.VALUE_FIELD[dtypes.datatype_name(array.dtype)]).extend(array.tolist())
+    assert ours.SerializeToString() == theirs.SerializeToString()
+    _same(tensors.to_numpy(ours), array)
+
+
 def test_bad_tensors_are_value_errors():
     proto = tensors.to_proto(np.arange(4, dtype=np.int32))
     proto.tensor_content = proto.tensor_content[:-1]
