@@ -3,7 +3,8 @@
 It forwards each request to an upstream server, except that the first `fail_with_503` requests get a
 503 and the next `reset` requests get their connection reset (RST) without an answer; with `delay`,
 every request waits that many seconds before it is handled. Recorded requests let tests check what a
-client really put on the wire.
+client really put on the wire. It also serves as a forward proxy (HTTP_PROXY): a request in absolute form
+(`POST http://host/path`) goes to the same path upstream and is recorded as sent.
 
 `MisbehavingGrpcProxy` does the same for gRPC: it forwards every method's raw bytes upstream,
 except that the first `fail_with_unavailable` calls end with UNAVAILABLE.
@@ -18,6 +19,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import grpc
 import requests
@@ -29,6 +31,15 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+
+
+_HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "date"}
+_HOP_BY_HOP |= {"server", "content-encoding"}  # set by each side itself (requests has inflated the body)
+
+
+def _end_to_end(headers) -> dict[str, str]:
+    """The headers a proxy passes on (the v2 binary framing's Inference-Header-Content-Length among them)."""
+    return {name: value for name, value in headers.items() if name.lower() not in _HOP_BY_HOP}
 
 
 class MisbehavingProxy:
@@ -76,15 +87,20 @@ class MisbehavingProxy:
                     self.connection.close()
                     self.close_connection = True
                     return
-                answer = requests.request(
-                    self.command,
-                    proxy.upstream + self.path,
-                    data=body or None,
-                    headers={"Content-Type": self.headers.get("Content-Type", "")},
-                    timeout=120,
-                )
+                target = urlsplit(self.path)  # absolute form when used as a forward proxy
+                path = target.path + (f"?{target.query}" if target.query else "") if target.scheme else self.path
+                with requests.Session() as upstream:
+                    upstream.trust_env = False  # never through a proxy the environment names (this one)
+                    answer = upstream.request(
+                        self.command,
+                        proxy.upstream + path,
+                        data=body or None,
+                        headers=_end_to_end(self.headers),
+                        timeout=120,
+                    )
                 self.send_response(answer.status_code)
-                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                for name, value in _end_to_end(answer.headers).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.content)))
                 self.end_headers()
                 self.wfile.write(answer.content)

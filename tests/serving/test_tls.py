@@ -119,6 +119,15 @@ def test_server_only_tls_with_the_clients_tls_options(tls_server, pki):
     assert info.value.code == "UNAVAILABLE"
 
 
+def test_rest_verifies_against_the_ca_bundle_the_environment_names(tls_server, pki, monkeypatch):
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki["ca_file"]))  # requests' rule, read when the client is made
+    assert _equal(_rest_predict(tls_server))
+    with pytest.raises(ServingError) as info:  # a bundle the caller names is used, not the environment's
+        _rest_predict(tls_server, verify=str(pki["rogue_files"][0]))
+    assert info.value.code == "UNAVAILABLE"
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
