@@ -98,7 +98,7 @@ def _measure_against(server, workload, models_dir: Path, rounds: int, spec: Path
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     try:
-        floor_ms = _alternate(child, floor, rounds)
+        floor_ms, floor_run_ms = _alternate(child, floor, rounds)
         output, _ = child.communicate(timeout=600)
     finally:
         if child.poll() is None:
@@ -107,17 +107,30 @@ def _measure_against(server, workload, models_dir: Path, rounds: int, spec: Path
         raise RuntimeError(f"the client process failed with {child.returncode} (its stderr is above)")
     result = json.loads(output.strip().splitlines()[-1])
     result["latency"] = {FLOOR: _summary(floor_ms), **result["latency"]}
+    result["floor_session_run"] = {
+        "session_run_p50_ms": percentile(floor_run_ms, 50),
+        "ratio_p50": percentile([t / r for t, r in zip(floor_ms, floor_run_ms)], 50),
+    }
     result.update(started=started, load_average=round((load + os.getloadavg()[0]) / 2, 2))
     return result
 
 
 def _floor(workload, models_dir: Path):
-    """The in-process call the server makes for one JPEG: the version in a Session, as served."""
+    """The in-process call the server makes for one JPEG: the version in a Session, as served. Returns the
+    Session run it caused (ms), read from this process's own runtime_latency as the server reads its own."""
+    from serving.metrics import METRICS, RUNTIME_LATENCY
     from serving.servable import Servable
 
     servable = Servable(workload.name, 1, str(workload.version_dir(models_dir)))
     inputs = workload.bytes_inputs(models_dir)
-    return lambda: servable.predict(workload.bytes_signature, inputs)
+    labels = {"model_name": workload.name, "API": "Predict", "runtime": "TF1"}
+
+    def call() -> float:
+        before = METRICS.registry.get_sample_value(RUNTIME_LATENCY + "_sum", labels) or 0.0
+        servable.predict(workload.bytes_signature, inputs)
+        return (METRICS.registry.get_sample_value(RUNTIME_LATENCY + "_sum", labels) - before) / 1e3
+
+    return call
 
 
 def _alternate(child: subprocess.Popen, floor, rounds: int) -> list[float]:
@@ -127,13 +140,14 @@ def _alternate(child: subprocess.Popen, floor, rounds: int) -> list[float]:
         raise RuntimeError("the client process did not start (its stderr is above)")
     for _ in range(4):
         floor()
-    samples = []
+    samples, runs = [], []
 
     def floor_round() -> None:
         for _ in PATHS:
             start = time.perf_counter()
-            floor()
+            run_ms = floor()
             samples.append((time.perf_counter() - start) * 1e3)
+            runs.append(run_ms)
 
     for r in range(rounds):
         if r % 2 == 0:
@@ -144,7 +158,7 @@ def _alternate(child: subprocess.Popen, floor, rounds: int) -> list[float]:
             raise RuntimeError(f"the client process stopped in round {r}")
         if r % 2 == 1:
             floor_round()
-    return samples  # communicate() closes the client's stdin (it may not be closed before)
+    return samples, runs  # communicate() closes the client's stdin (it may not be closed before)
 
 
 def _summary(samples_ms: list[float]) -> dict[str, float]:
@@ -278,6 +292,9 @@ def markdown(result: dict) -> str:
             f"| {name} | {r['session_run_p50_ms']:.2f} | {r['ratio_p50']:.3f} | {r['ratio_mean']:.3f} "
             f"| {r['server_outside_run_p50_ms']:.2f} | {r['client_and_transport_p50_ms']:.2f} | {target} |"
         )
+    floor = result.get("floor_session_run")
+    if floor:  # the same ratio in this process: the in-process call over its own Session run
+        lines.append(f"| {FLOOR} | {floor['session_run_p50_ms']:.2f} | {floor['ratio_p50']:.3f} | | | | – |")
     lines += ["", "| the float request's JSON body | |", "|---|---|"]
     lines += [
         f"| {k} | {v:.1f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in result["float_body"].items()

@@ -31,6 +31,9 @@ def test_both_protocols_are_measured_side_by_side(efficientnet_export, tmp_path)
         assert 0 < account["session_run_p50_ms"] < result["latency"][path]["p50_ms"], (path, account)
         assert account["ratio_p50"] > 1.0, (path, account)
         assert account["server_outside_run_p50_ms"] >= 0 and account["client_and_transport_p50_ms"] > 0, path
+    floor = result["floor_session_run"]  # the in-process call against its own Session run, likewise
+    assert 0 < floor["session_run_p50_ms"] < result["latency"]["in-process (Session, as served)"]["p50_ms"]
+    assert floor["ratio_p50"] > 1.0
     assert "| gRPC |" in printed and "≤ 1.05 |" in printed
     assert result["v2_and_grpc_answer_the_same_scores"]
     body = result["float_body"]
