@@ -79,9 +79,12 @@ def numpy_dtype(name: str) -> np.dtype:
 
 def datatype_name(dtype: np.dtype) -> str:
     """The DataType name of a numpy dtype; bytes, str and object arrays are DT_STRING."""
+    name = _NAME_BY_NUMPY.get(dtype)  # the common case first: numpy's dtype.name is slow (every tensor asks)
+    if name is not None:
+        return name
     if dtype.kind in "OSU":
         return "DT_STRING"
-    if dtype.name == "bfloat16":
+    if dtype.kind == "V" and dtype.name == "bfloat16":
         return "DT_BFLOAT16"
     try:
         return _NAME_BY_NUMPY[dtype.newbyteorder("=")]
