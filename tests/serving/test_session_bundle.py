@@ -10,7 +10,7 @@ from serving.errors import Code, ServingError
 from serving.servable import Servable, ServableOptions
 from serving.session_bundle import SessionSettings, load
 from serving.testing.foreign_models import build_tf1_half_plus_three, build_unknown_op
-from serving.testing.models import build_multi_io
+from serving.testing.models import build_multi_io, build_slow
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +143,24 @@ def test_an_unloaded_version_answers_unavailable(tf1_model):
     with pytest.raises(ServingError) as raised:
         servable.predict("", {"x": np.array([[1.0]], np.float32)})
     assert raised.value.code == Code.UNAVAILABLE
+
+
+def test_only_a_slow_run_sends_a_signature_off_the_event_loop(tmp_path):
+    """A quick signature stays a candidate for the REST event loop through a run that is merely slower than
+    usual (a busy machine), and leaves it for the cooldown after a run past SLOW_RUN_S (an input that costs
+    seconds)."""
+    servable = Servable("slow", 1, str(build_slow(tmp_path / "slow") / "1"))
+    try:
+        assert not servable.runs_quickly("")  # nothing known before a first run
+        for seconds in (0.0, 0.0):
+            servable.predict("", {"seconds": np.array([seconds], np.float32)})
+        assert servable.runs_quickly("")
+        middling = (servable_module.QUICK_RUN_S + servable_module.SLOW_RUN_S) / 2
+        servable.predict("", {"seconds": np.array([middling], np.float32)})
+        assert servable.runs_quickly("")
+        servable.predict("", {"seconds": np.array([servable_module.SLOW_RUN_S + 0.05], np.float32)})
+        assert not servable.runs_quickly("")
+        servable.predict("", {"seconds": np.array([0.0], np.float32)})
+        assert not servable.runs_quickly("")  # the cooldown outlasts a quick run
+    finally:
+        servable.unload()
