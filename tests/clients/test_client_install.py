@@ -51,7 +51,8 @@ def test_the_install_has_no_server_or_export_dependency(client_python):
     )
     installed = {p["name"].lower().replace("_", "-") for p in json.loads(listed.stdout)}
     assert (
-        "keras-to-serving" in installed and {"numpy", "requests", "grpcio", "protobuf", "pillow", "orjson"} <= installed
+        "keras-to-serving" in installed
+        and {"numpy", "requests", "grpcio", "protobuf", "pillow", "orjson", "pybase64"} <= installed
     )
     assert not installed & set(SERVER_ONLY)
 

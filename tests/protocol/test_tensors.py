@@ -1,6 +1,8 @@
 """The numpy <-> TensorProto codec against TensorFlow's own (tf.make_tensor_proto / tf.make_ndarray),
 across the two message classes (bytes in between), for every dtype the codec supports."""
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -181,3 +183,28 @@ def test_fills_up_to_the_limit_like_tensorflow():
     filled = tensors.to_numpy(_declared(T.DT_FLOAT, [limit], float_val=[1.5]))
     assert filled.shape == (limit,) and filled[-1] == 1.5
     assert tensors.element_count((1 << 40, 1 << 40)) == 1 << 80  # exact, where numpy's product wraps
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "/wA=", "/wA", "QUJD", "QUJDRA==", "QUJDRA", "QU JD", "QUJD\n", "QU==JD", "Q===", "é", "QUJD!", "-_8="],
+)
+def test_b64_decodes_and_refuses_what_the_standard_library_does(text):
+    """pybase64 does the decoding; the standard library's strict decoder is the reference (padding added)."""
+    padded = text.strip() + "=" * (-len(text.strip()) % 4)
+    try:
+        expected = base64.b64decode(padded, validate=True)
+    except ValueError:  # binascii.Error, or non-ASCII text
+        with pytest.raises(ValueError):
+            b64.decode({"b64": text})
+        return
+    assert b64.decode({"b64": text}) == expected
+
+
+def test_b64_round_trips_every_length():
+    rng = np.random.default_rng(3)
+    for size in [*range(0, 70), 4096, 100_003]:
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        encoded = b64.encode(data)
+        assert encoded["b64"] == base64.b64encode(data).decode()
+        assert b64.decode(encoded) == data
