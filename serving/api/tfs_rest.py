@@ -182,7 +182,7 @@ class JsonPredict:
         converted = self.typed.arrays(input_dtypes, self.limits) if self.typed else None
         if converted is None:
             doc = self.doc if self.doc is not None else tensor_json.parse_document(self.body)
-            has_bools = b"true" in self.body or b"false" in self.body
+            has_bools = tensor_json.may_hold_bools(self.body, input_dtypes)
             converted = tensor_json.predict_request_arrays(doc, input_dtypes, has_bools, self.limits)
         self.doc = self.typed = None  # the Python objects (or the tape) of a large body are garbage once converted
         self.built, self.format = converted

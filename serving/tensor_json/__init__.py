@@ -11,7 +11,7 @@
 from serving.tensor_json.budget import check_values
 from serving.tensor_json.document import json_type, parse_document, signature_name, text_bytes
 from serving.tensor_json.proto_json import metadata_json, status_json
-from serving.tensor_json.request import decode_b64, predict_request_arrays
+from serving.tensor_json.request import decode_b64, may_hold_bools, predict_request_arrays
 from serving.tensor_json.response import classify_json, error_json, predict_response_json, regress_json
 from serving.tensor_json.typed import TypedRequest
 from serving.tensor_json.writer import debug_string
@@ -24,6 +24,7 @@ __all__ = [
     "decode_b64",
     "error_json",
     "json_type",
+    "may_hold_bools",
     "metadata_json",
     "parse_document",
     "predict_request_arrays",

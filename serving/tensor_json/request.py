@@ -149,6 +149,14 @@ def _fast_numeric(value: Any, shape: list[int], dtype: int, has_bools: bool) -> 
     return to_integers(array, dtype) if in_range(array, dtype) else None
 
 
+def may_hold_bools(body: bytes, input_dtypes: Mapping[str, int]) -> bool:
+    """The `has_bools` of a body: whether a `true`/`false` could reach a numeric input. Only numeric inputs
+    care, so a body for string inputs alone is not scanned (two scans of a 140 KB b64 JPEG took ~0.2 ms)."""
+    if not any(dtype in FLOATS or dtype in INTEGERS for dtype in input_dtypes.values()):
+        return False
+    return b"true" in body or b"false" in body
+
+
 def json_to_array(
     value: Any, dtype: int, has_bools: bool = True, limits: RequestLimits = RequestLimits(), name: str = ""
 ) -> np.ndarray:

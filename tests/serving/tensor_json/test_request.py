@@ -219,3 +219,16 @@ def test_handler_predict_requests():
     assert fmt == "row"
     same(arrays["x"], [[1, 2], [3, 4]], np.float32)
     arrays, fmt = request('{"signature_name": "serving_default", "inputs": [3.0, 4.0]}', {"x": T.DT_FLOAT})
+
+
+def test_only_a_body_for_numeric_inputs_is_scanned_for_booleans():
+    """A boolean literal turns off the numeric fast path; it only matters where an input is numeric, so the
+    text of a string input (here base64 that spells `true`) does not count."""
+    body = json.dumps({"instances": [{"b64": base64.b64encode(b"\xb6\xbb\x9e").decode()}]}).encode()
+    assert b"true" in body
+    assert not tensor_json.may_hold_bools(body, {"images": T.DT_STRING})
+    assert tensor_json.may_hold_bools(body, {"images": T.DT_STRING, "k": T.DT_INT32})
+    assert not tensor_json.may_hold_bools(b'{"instances": [1, 2]}', {"x": T.DT_FLOAT})
+    assert tensor_json.may_hold_bools(b'{"instances": [true, 2]}', {"x": T.DT_FLOAT})
+    arrays, _ = request(body, {"images": T.DT_STRING}, checked=False)
+    assert arrays["images"].tolist() == [b"\xb6\xbb\x9e"]
