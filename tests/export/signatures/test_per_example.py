@@ -70,9 +70,12 @@ def _concurrently(calls):
         return [f.result() for f in [pool.submit(call) for call in calls]]
 
 
-def test_stylegan_requests_with_per_image_psi_share_one_run(batching_server):
+def test_stylegan_requests_with_per_image_psi_share_one_run(batching_server, models_server):
+    # Each image alone, from the session's server of the same export without batching (here, a request alone
+    # would wait out the batch timeout: 10 s each).
+    with RestClient(models_server.rest_url, timeout=300) as unbatched:
+        alone = [helpers.generate(unbatched, [s], psi=p)[0] for s, p in [(1, 0.7), (2, 0.5), (3, 1.0), (4, 0.0)]]
     with RestClient(batching_server.rest_url, timeout=300) as client:
-        alone = [helpers.generate(client, [seed], psi=psi)[0] for seed, psi in [(1, 0.7), (2, 0.5), (3, 1.0), (4, 0.0)]]
         before = batches_run(batching_server.rest_url)
         together = _concurrently(
             [
@@ -90,15 +93,16 @@ def test_detr_requests_with_per_image_threshold_share_one_run(batching_server):
     picture = sample_picture("china.jpg")
     with RestClient(batching_server.rest_url, timeout=300) as client:
         before = batches_run(batching_server.rest_url)
-        few, none = _concurrently(
+        answers = _concurrently(  # four, so the batch closes full instead of waiting out its timeout
             [
                 lambda: helpers.detect(client, picture, score_threshold=0.0, max_detections=2),
                 lambda: helpers.detect(client, picture, score_threshold=1.0),
             ]
+            * 2
         )
         after = batches_run(batching_server.rest_url)
-    assert (after[0] - before[0], after[1] - before[1]) == (1, 2)
-    assert len(few) == 2 and none == []
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 4)
+    assert [len(found) for found in answers] == [2, 0, 2, 0]
 
 
 def test_scalar_settings_still_work_and_run_alone_here(batching_server):
