@@ -70,6 +70,11 @@ SKIP = [
         "line runs the same compile into a temporary folder",
     ),
     (
+        r"python -m export efficientnet --weights my\.weights\.h5 --version 7 --force",
+        "a second full B0 export: tests/export/test_cli.py runs the same command line (a weights file, "
+        "--version 7 refused, then --force replacing it) and checks the export computes what Keras does",
+    ),
+    (
         r"python -m export efficientnet --phi",
         "a larger-than-B0 export; tests/export/efficientnet/networks/test_efficientnet.py builds custom scalings",
     ),

@@ -43,19 +43,23 @@ def test_bad_arguments_give_one_clear_line_and_fail(tmp_path, args, message):
     assert result.stdout == ""
 
 
-def test_cli_writes_the_next_version_from_a_weights_file_equal_to_keras(
+def test_cli_replaces_a_version_from_a_weights_file_equal_to_keras(
     tmp_path, efficientnet_export, efficientnet_weights, efficientnet_keras
 ):
-    """`--weights PATH` end to end: the exported pixel signature computes what the Keras model does."""
+    """`--weights PATH` end to end: the exported pixel signature computes what the Keras model does. Written as
+    the README's `--weights my.weights.h5 --version 7 --force`: version 7 is replaced, version 1 kept."""
     shutil.copytree(efficientnet_export, tmp_path / "efficientnet" / "1")
-    result = run_cli(
-        "efficientnet", "--variant", "b0", "--weights", str(efficientnet_weights), "--models-dir", str(tmp_path)
-    )
+    (tmp_path / "efficientnet" / "7").mkdir()
+    (tmp_path / "efficientnet" / "7" / "saved_model.pb").write_bytes(b"an older export")
+    args = ["efficientnet", "--variant", "b0", "--weights", str(efficientnet_weights), "--models-dir", str(tmp_path)]
+    refused = run_cli(*args, "--version", "7")
+    assert refused.returncode == 2 and "version 7 already exists" in refused.stderr, refused.stderr[-3000:]
+    result = run_cli(*args, "--version", "7", "--force")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == str(tmp_path / "efficientnet" / "2")
-    assert existing_versions(tmp_path / "efficientnet") == [1, 2]
+    assert result.stdout.strip() == str(tmp_path / "efficientnet" / "7")
+    assert existing_versions(tmp_path / "efficientnet") == [1, 7]
 
     pixels = np.random.default_rng(7).uniform(0, 255, (3, 224, 224, 3)).astype(np.float32)
-    exported = tf.saved_model.load(str(tmp_path / "efficientnet" / "2")).signatures["predict_pixels"]
+    exported = tf.saved_model.load(str(tmp_path / "efficientnet" / "7")).signatures["predict_pixels"]
     probabilities = exported(pixels=tf.constant(pixels))["probabilities"].numpy()
     assert_same_computation(probabilities, np.asarray(efficientnet_keras(pixels, training=False)))
