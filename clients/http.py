@@ -85,7 +85,6 @@ class HttpTransport:
     ):
         self.urls = [u.rstrip("/") for u in addresses(url)]
         self.timeout = timeout
-        self.verify = verify
         self.cert = cert
         self.replicas = Replicas(self.urls, retries=retries, backoff=backoff)
         self.session = requests.Session()
