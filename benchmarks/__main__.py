@@ -1,4 +1,4 @@
-"""`python -m benchmarks run|report|graph-options|rest-overhead|protocols|training`: the benchmark suite's commands.
+"""`python -m benchmarks COMMAND`: the benchmark suite's commands.
 
     python -m benchmarks run [--quick] [--models efficientnet,detr,stylegan] [--out out/benchmarks/result.json]
     python -m benchmarks report out/benchmarks/result.json [--readme FILE] [--chart PNG] [--roofline PNG]
@@ -6,6 +6,7 @@
     python -m benchmarks rest-overhead [--requests 100] [--out FILE]              # where REST's ms go (B0)
     python -m benchmarks observability [--requests 200] [--rounds 5] [--out FILE]  # tracing, request/access logs
     python -m benchmarks protocols [--rounds 100] [--out FILE]                    # TF Serving's API vs v2 (B0)
+    python -m benchmarks allocator [--rounds 100] [--out FILE]                    # glibc defaults vs served (B0)
     python -m benchmarks training [--model detr|detr-masks|stylegan|all] [--quick] [--out FILE]  # convergence
 
 `run` exports the models it lacks into --models-dir (random weights, default sizes), measures every
@@ -93,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     protocols.add_argument("--models-dir", type=Path, default=DEFAULT_DIR / "models")
     protocols.add_argument("--out", type=Path, default=DEFAULT_DIR / "protocols.json")
 
+    allocator = commands.add_parser("allocator", help="glibc's defaults against the server's allocator (B0, gRPC)")
+    allocator.add_argument("--rounds", type=int, default=100)
+    allocator.add_argument("--models-dir", type=Path, default=DEFAULT_DIR / "models")
+    allocator.add_argument("--out", type=Path, default=DEFAULT_DIR / "allocator.json")
+
     training = commands.add_parser("training", help="the full-length training runs: time and quality reached")
     training.add_argument("--model", choices=["all", "detr", "detr-masks", "stylegan"], default="all")
     training.add_argument("--quick", action="store_true", help="a step or two of each: figures, not convergence")
@@ -134,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.protocols import run_protocols
 
         run_protocols(args.models_dir.resolve(), args.rounds, args.out)
+    elif args.command == "allocator":
+        from benchmarks.allocator import run_allocator
+
+        run_allocator(args.models_dir.resolve(), max(args.rounds, 1), args.out)
     elif args.command == "training":
         from benchmarks.training import MODELS, criteria_met, run_training
 

@@ -138,11 +138,13 @@ def run_rest_overhead(models_dir: Path, requests_count: int, profile: bool, out:
     from benchmarks.harness import median_ms, percentile
     from benchmarks.server_metrics import difference, latency_totals
     from clients import GrpcClient, RestClient
+    from serving.core.allocator import keep_freed_memory_for_reuse
     from serving.servable import Servable
     from serving.testing.server_process import METRICS_PATH
 
     workload = WORKLOADS["efficientnet"]
     workload.ensure_export(models_dir)
+    keep_freed_memory_for_reuse()  # the in-process calls run with the allocator the server sets
     jpeg = photo_jpeg()
     images = np.array([jpeg], dtype=object)
     signature = workload.bytes_signature

@@ -86,7 +86,7 @@ class Workload:
     def export_info(self, models_dir: Path) -> dict:
         return json.loads((self.version_dir(models_dir) / "assets.extra" / "export_info.json").read_text())
 
-    def metered_server(self, models_dir: Path, work: Path):
+    def metered_server(self, models_dir: Path, work: Path, env: dict[str, str] | None = None):
         """A `python -m serving` of this model (not started: enter it) with its Prometheus page on, where the
         benchmarks read the server's own account (runtime_latency, request_latency)."""
         from serving.testing.server_process import MONITORING_CONFIG, ServerProcess
@@ -98,6 +98,7 @@ class Workload:
             model_base_path=models_dir / self.name,
             args=["--file_system_poll_wait_seconds=0", f"--monitoring_config_file={monitoring}"],
             startup_timeout=600,
+            env=env,
         )
 
     def ensure_export(self, models_dir: Path) -> Path:

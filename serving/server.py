@@ -14,6 +14,7 @@ import sys
 import threading
 
 from serving import config as config_lib
+from serving.core.allocator import keep_freed_memory_for_reuse
 from serving.errors import ServingError
 from serving.health import HealthReporter
 
@@ -248,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     from serving.flags import not_applied_warnings, parse_flags
 
     args = parse_flags(argv)
+    keep_freed_memory_for_reuse()  # before TensorFlow or a model allocates
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,

@@ -223,6 +223,11 @@ class ServerProcess:
     def rss_bytes(self) -> int:
         return _status_kib(self.process.pid, "VmRSS") * 1024
 
+    def minor_faults(self) -> int:
+        """Pages the server process has touched for the first time since it got them (/proc/PID/stat minflt):
+        memory handed back to the system and taken again costs one a 4 KiB page."""
+        return int(Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
     def reset_peak_rss(self) -> None:
         """Starts a new VmHWM measurement from the current RSS (Linux: write 5 to clear_refs)."""
         Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")

@@ -127,9 +127,9 @@ SKIP = [
         "tests/export/detr/test_panoptic_exporter.py serves a smaller one",
     ),
     (
-        r"python -m benchmarks run --quick|python -m benchmarks rest-overhead|python -m benchmarks protocols",
-        "tests/benchmarks/test_suite.py, test_rest_overhead.py and test_protocols.py run these on the session's "
-        "B0 export",
+        r"python -m benchmarks run --quick|python -m benchmarks (rest-overhead|protocols|allocator)",
+        "tests/benchmarks/test_suite.py, test_rest_overhead.py, test_protocols.py and test_allocator.py run these "
+        "on the session's B0 export",
     ),
     (
         r"import tritonclient|from kserve import",

@@ -1,0 +1,24 @@
+"""`python -m benchmarks allocator` end to end: two real B0 servers, one as shipped and one on glibc's defaults,
+each call's Session run and page faults from the server's own account. No timing is asserted."""
+
+import pytest
+
+from tests.benchmarks.command import run_benchmark
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_servers_allocator_is_measured_against_glibcs_defaults(efficientnet_export, tmp_path):
+    out = tmp_path / "allocator.json"
+    result, printed = run_benchmark(
+        "allocator", "--rounds", "3", "--models-dir", str(efficientnet_export.parents[1]), out=out
+    )
+    servers = result["servers"]
+    assert set(servers) == {"as shipped", "glibc defaults"}
+    for name, server in servers.items():
+        assert 0 < server["session_run_p50_ms"] < server["p50_ms"], (name, server)
+        assert server["rss_mb_after"] > 0
+    # Left to glibc, B0's activations are faulted in again every call; kept, they are not.
+    assert servers["glibc defaults"]["minor_faults_per_call_p50"] > 1000
+    assert servers["as shipped"]["minor_faults_per_call_p50"] < 512
+    assert "| as shipped |" in printed and "as shipped ÷ glibc defaults" in printed
