@@ -10,6 +10,8 @@ processes and the position in a round hit every path alike):
     REST JSON floats `RestClient.predict` on predict_pixels: 150,528 floats as JSON numbers (orjson from numpy)
     v2 REST binary   `V2RestClient.predict`: the Open Inference Protocol, the JPEG after the JSON header
     v2 gRPC          `V2GrpcClient.predict`: inference.GRPCInferenceService, raw contents
+    grpcio alone     no project code (benchmarks/grpc_alone.py): a bare grpcio server holding the call as
+                     long as gRPC's last Session run, for grpcio's own share of a gRPC call
 
 and, in the benchmark's own process, the floor: the same JPEG through the SavedModel in a Session the way the
 server calls it (`serving.servable.Servable`), between the client process's rounds (a pipe says when each may
@@ -40,11 +42,13 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from benchmarks.grpc_alone import GrpcAlone
 from benchmarks.harness import median_ms, percentile
 from benchmarks.server_metrics import difference, latency_totals
 from benchmarks.workloads import REPO_ROOT, WORKLOADS
 
 FLOOR = "in-process (Session, as served)"
+GRPC_ALONE = "grpcio alone (no project code)"  # benchmarks/grpc_alone.py, held as long as gRPC's last run
 OVER_SESSION_RUN_TARGETS = {"gRPC": 1.05, "REST b64": 1.10}  # the Session core's targets (issue 19)
 PATHS = ("gRPC", "REST b64", "REST JSON floats", "v2 REST binary", "v2 gRPC")
 RATIOS = {  # name: (numerator path, denominator path, target)
@@ -117,10 +121,13 @@ def _measure_against(server, workload, models_dir: Path, rounds: int, spec: Path
 
 def _floor(workload, models_dir: Path):
     """The in-process call the server makes for one JPEG: the version in a Session, as served. Returns the
-    Session run it caused (ms), read from this process's own runtime_latency as the server reads its own."""
+    Session run it caused (ms), read from this process's own runtime_latency as the server reads its own.
+    This process's allocator is set as `python -m serving` sets its own (serving/core/allocator.py)."""
+    from serving.core.allocator import keep_freed_memory_for_reuse
     from serving.metrics import METRICS, RUNTIME_LATENCY
     from serving.servable import Servable
 
+    keep_freed_memory_for_reuse()
     servable = Servable(workload.name, 1, str(workload.version_dir(models_dir)))
     inputs = workload.bytes_inputs(models_dir)
     labels = {"model_name": workload.name, "API": "Predict", "runtime": "TF1"}
@@ -216,16 +223,27 @@ def measure(spec: dict) -> dict:
     names = list(calls)
     metrics = requests.Session()
     reading = latency_totals(metrics, spec["metrics_url"], model)
+    alone = GrpcAlone().__enter__()
+    names.append(GRPC_ALONE)
+    samples[GRPC_ALONE], accounts[GRPC_ALONE] = [], []
+    calls[GRPC_ALONE] = lambda: alone.call(accounts["gRPC"][-1]["run_ms"] if accounts["gRPC"] else 30.0)
+    for _ in range(4):
+        calls[GRPC_ALONE]()
     print("ready", flush=True)
     for r in range(spec["rounds"]):
         sys.stdin.readline()  # the benchmark's process says when (its in-process call runs between rounds)
         for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
-            calls[name]()
+            answer = calls[name]()
             samples[name].append((time.perf_counter() - start) * 1e3)
+            if name == GRPC_ALONE:  # no project server: the held time stands for the Session run
+                held_ms, handler_ms = answer
+                accounts[name].append({"run_ms": held_ms, "request_ms": handler_ms, "runs": 1.0})
+                continue
             previous, reading = reading, latency_totals(metrics, spec["metrics_url"], model)  # clock stopped
             accounts[name].append(difference(reading, previous))
         print("done", flush=True)
+    alone.__exit__(None, None, None)
     for client in clients.values():
         client.close()
     metrics.close()

@@ -21,6 +21,7 @@ def test_both_protocols_are_measured_side_by_side(efficientnet_export, tmp_path)
         "REST JSON floats",
         "v2 REST binary",
         "v2 gRPC",
+        "grpcio alone (no project code)",
     }
     assert all(v["p50_ms"] > 0 for v in result["latency"].values())
     assert result["ratios"]["v2 REST binary / gRPC"]["target"] == 1.10
