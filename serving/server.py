@@ -249,7 +249,6 @@ def main(argv: list[str] | None = None) -> int:
     from serving.flags import not_applied_warnings, parse_flags
 
     args = parse_flags(argv)
-    keep_freed_memory_for_reuse()  # before TensorFlow or a model allocates
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -263,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"TensorFlow ModelServer: {VERSION}\nTensorFlow Library: {tf.__version__}")
         return 0
+    keep_freed_memory_for_reuse()  # before a model allocates
     server = Server(args)
 
     def stop_during_start_up(signum, frame):  # SIGTERM before the ports open: nothing in flight

@@ -2,8 +2,9 @@
 
 A Session run allocates and frees the same activation buffers every call (EfficientNet-B0: dozens of
 0.4-5 MB tensors). With glibc's defaults those buffers are handed back to the system after each run
-(munmap, or a heap trim) and page-faulted in again on the next one: measured here, B0's Session run took
-33 ms that way and 26 ms with freed memory kept for the next run (docs/performance.md). So the server keeps
+(munmap, or a heap trim) and page-faulted in again on the next one (~3,500 faults a B0 predict); with freed
+memory kept for the next run B0's Session run takes 0.85x the time (`python -m benchmarks allocator`,
+docs/performance.md). So the server keeps
 buffers up to `MMAP_THRESHOLD` in its heaps and trims a heap only past `TRIM_THRESHOLD` free at its top,
 the ceiling glibc's own adaptive rule can reach (32 MiB, and twice that to trim), set from the start.
 Memory a server unloads still goes back at once (`return_freed_memory`, as TF Serving releases it after
@@ -34,13 +35,21 @@ def _libc():
 def keep_freed_memory_for_reuse() -> bool:
     """Sets the thresholds above (before any model loads); False when the operator set the allocator or
     this is not glibc."""
-    if any(name in os.environ for name in OPERATOR_SETTINGS):
+    chosen = [name for name in OPERATOR_SETTINGS if name in os.environ]
+    if chosen:
+        log.info("Allocator: left as %s sets it", ", ".join(chosen))
         return False
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
+    mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    done = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    if done:
+        log.info(
+            "Allocator: freed buffers up to %d MiB kept for the next run (set MALLOC_MMAP_THRESHOLD_, "
+            "MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES to choose otherwise)",
+            MMAP_THRESHOLD >> 20,
+        )
+    return done
 
 
 def return_freed_memory() -> None:

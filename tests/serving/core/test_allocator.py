@@ -103,3 +103,4 @@ def test_a_served_efficientnet_predict_does_not_fault_its_activations_in_again(m
     per_predict = (models_server.minor_faults() - before) / 10
     client.close()
     assert per_predict < 512, f"{per_predict:.0f} minor faults per predict (2 MiB of pages faulted in again)"
+    assert "Allocator: freed buffers up to 32 MiB kept for the next run" in models_server.log()
