@@ -27,6 +27,11 @@ SERVERS = {"as shipped": {}, "glibc defaults": {"GLIBC_TUNABLES": ""}}
 
 def run_allocator(models_dir: Path, rounds: int, out: Path) -> dict:
     from clients import GrpcClient
+    from serving.core.allocator import OPERATOR_SETTINGS
+
+    chosen = [name for name in OPERATOR_SETTINGS if name in os.environ]
+    if chosen:  # both servers would inherit it: the server "as shipped" would be left alone too
+        raise SystemExit(f"unset {', '.join(chosen)} first: the comparison needs the server's own allocator setting")
     from serving.testing.server_process import METRICS_PATH
 
     workload = WORKLOADS["efficientnet"]

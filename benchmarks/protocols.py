@@ -223,27 +223,26 @@ def measure(spec: dict) -> dict:
     names = list(calls)
     metrics = requests.Session()
     reading = latency_totals(metrics, spec["metrics_url"], model)
-    alone = GrpcAlone().__enter__()
     names.append(GRPC_ALONE)
     samples[GRPC_ALONE], accounts[GRPC_ALONE] = [], []
-    calls[GRPC_ALONE] = lambda: alone.call(accounts["gRPC"][-1]["run_ms"] if accounts["gRPC"] else 30.0)
-    for _ in range(4):
-        calls[GRPC_ALONE]()
-    print("ready", flush=True)
-    for r in range(spec["rounds"]):
-        sys.stdin.readline()  # the benchmark's process says when (its in-process call runs between rounds)
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            answer = calls[name]()
-            samples[name].append((time.perf_counter() - start) * 1e3)
-            if name == GRPC_ALONE:  # no project server: the held time stands for the Session run
-                held_ms, handler_ms = answer
-                accounts[name].append({"run_ms": held_ms, "request_ms": handler_ms, "runs": 1.0})
-                continue
-            previous, reading = reading, latency_totals(metrics, spec["metrics_url"], model)  # clock stopped
-            accounts[name].append(difference(reading, previous))
-        print("done", flush=True)
-    alone.__exit__(None, None, None)
+    with GrpcAlone() as alone:
+        calls[GRPC_ALONE] = lambda: alone.call(accounts["gRPC"][-1]["run_ms"] if accounts["gRPC"] else 30.0)
+        for _ in range(4):
+            calls[GRPC_ALONE]()
+        print("ready", flush=True)
+        for r in range(spec["rounds"]):
+            sys.stdin.readline()  # the benchmark's process says when (its in-process call runs between rounds)
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                start = time.perf_counter()
+                answer = calls[name]()
+                samples[name].append((time.perf_counter() - start) * 1e3)
+                if name == GRPC_ALONE:  # no project server: the held time stands for the Session run
+                    held_ms, handler_ms = answer
+                    accounts[name].append({"run_ms": held_ms, "request_ms": handler_ms, "runs": 1.0})
+                    continue
+                previous, reading = reading, latency_totals(metrics, spec["metrics_url"], model)  # clock stopped
+                accounts[name].append(difference(reading, previous))
+            print("done", flush=True)
     for client in clients.values():
         client.close()
     metrics.close()
