@@ -1,13 +1,17 @@
 """`python -m benchmarks allocator` end to end: two real B0 servers, one as shipped and one on glibc's defaults,
 each call's Session run and page faults from the server's own account. No timing is asserted."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from serving.testing.server_process import REPO_ROOT
 from tests.benchmarks.command import run_benchmark
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_the_servers_allocator_is_measured_against_glibcs_defaults(efficientnet_export, tmp_path):
     out = tmp_path / "allocator.json"
     result, printed = run_benchmark(
@@ -22,3 +26,18 @@ def test_the_servers_allocator_is_measured_against_glibcs_defaults(efficientnet_
     assert servers["glibc defaults"]["minor_faults_per_call_p50"] > 1000
     assert servers["as shipped"]["minor_faults_per_call_p50"] < 512
     assert "| as shipped |" in printed and "as shipped ÷ glibc defaults" in printed
+
+
+def test_the_comparison_refuses_an_operators_allocator_setting(tmp_path):
+    """Both servers would inherit it, so the one "as shipped" would be left to it too: no run, one clear line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "allocator", "--models-dir", str(tmp_path), "--out", str(tmp_path / "o")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GLIBC_TUNABLES": ""},
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("unset GLIBC_TUNABLES first"), done.stderr[-2000:]
+    assert not (tmp_path / "o").exists()
