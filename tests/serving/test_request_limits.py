@@ -174,9 +174,12 @@ def test_a_large_rest_input_costs_a_small_multiple_of_its_size(server, layout):
         f"REST {layout}: {tensor_bytes / MIB:.0f} MiB input ({len(body) / MIB:.0f} MiB of JSON), peak RSS growth "
         f"{growth / MIB:.0f} MiB ({growth / tensor_bytes:.1f}x the tensor, {growth / len(body):.1f}x the body)"
     )
-    # The body itself is ~5x the tensor and simdjson's tape holds ~1x the body plus 24 bytes a value while the
-    # floats are exported (measured ~3.7x the body); before, a Python float per value on top: 4.8x the body.
-    assert growth < 4.2 * len(body)
+    # The body itself is ~5x the tensor; simdjson holds a padded copy of it and its tape (16 bytes a number)
+    # while the floats are exported: 3.2x the body in one process. A server measured 3.6-3.8x with glibc's
+    # defaults and 4.25-4.4x with the allocator it sets (serving/core/allocator.py: buffers under 32 MiB come
+    # from the heap and stay there for reuse), the first large body on a fresh server; 3.6-4.2x after another.
+    # Before the typed path, a Python float per value on top: 4.8x.
+    assert growth < 4.6 * len(body)
 
 
 def test_max_tensor_elements_over_grpc(server, stub):
