@@ -2,9 +2,10 @@
 
 A Session run allocates and frees the same activation buffers every call (EfficientNet-B0: dozens of
 0.4-5 MB tensors). With glibc's defaults those buffers are handed back to the system after each run
-(munmap, or a heap trim) and page-faulted in again on the next one (~3,500 faults a B0 predict); with freed
-memory kept for the next run B0's Session run takes 0.85x the time (`python -m benchmarks allocator`,
-docs/performance.md). So the server keeps
+(munmap, or a heap trim) and page-faulted in again on the next one (~3,500 faults a B0 predict on an AMD EPYC;
+none on an Intel Xeon, where glibc's adaptive threshold happened to keep them); where it happens, freed memory
+kept for the next run makes B0's Session run 0.85x the time (`python -m benchmarks allocator`,
+docs/performance.md), and where it does not, both run even. So the server keeps
 buffers up to `MMAP_THRESHOLD` in its heaps and trims a heap only past `TRIM_THRESHOLD` free at its top,
 the ceiling glibc's own adaptive rule can reach (32 MiB, and twice that to trim), set from the start.
 Memory a server unloads still goes back at once (`return_freed_memory`, as TF Serving releases it after
