@@ -22,10 +22,10 @@ def test_the_servers_allocator_is_measured_against_glibcs_defaults(efficientnet_
     for name, server in servers.items():
         assert 0 < server["session_run_p50_ms"] < server["p50_ms"], (name, server)
         assert server["rss_mb_after"] > 0
-        assert server["minor_faults_per_call_p50"] >= 0
-    # Kept for the next run, B0's activations are not faulted in again. What glibc's defaults do is glibc's
-    # adaptive threshold's luck (measured: ~3,500 faults a call in one run on an AMD EPYC, 0-17 in five
-    # runs on an Intel Xeon), so only its report is checked.
+    # Kept for the next run, B0's activations are not faulted in again. Whether glibc's defaults keep them too
+    # is its adaptive threshold's luck (measured: ~3,500 faults a call in one run on an AMD EPYC, 0-17 in five
+    # runs on an Intel Xeon), so that server's count is reported, not bounded; tests/serving/core/test_allocator.py
+    # shows the setting's effect both ways on allocation cycles that do not depend on it.
     assert servers["as shipped"]["minor_faults_per_call_p50"] < 512
     assert "| as shipped |" in printed and "as shipped ÷ glibc defaults" in printed
 

@@ -87,8 +87,9 @@ def test_an_operators_allocator_setting_wins(setting):
 
 @pytest.mark.slow
 def test_a_served_efficientnet_predict_does_not_fault_its_activations_in_again(models_server, china_jpeg):
-    """B0's run frees ~13 MiB of activations that glibc's defaults return to the system each call (~3,400
-    faults per predict measured); kept for the next run, a predict costs a few dozen."""
+    """B0's run frees ~13 MiB of activations that glibc's defaults returned to the system each call on an AMD
+    EPYC (~3,400 faults per predict; an Intel Xeon happened to keep them); kept for the next run, a predict
+    costs a few dozen wherever it runs."""
     from clients import GrpcClient
 
     if not hasattr(models_server, "minor_faults"):
